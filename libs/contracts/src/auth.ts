@@ -1,0 +1,84 @@
+import { Type, type Static } from 'typebox'
+import { IsoDateSchema, UuidSchema } from './common.js'
+
+export const PASSWORD_MIN_LENGTH = 12
+export const PASSWORD_MAX_LENGTH = 1024
+
+export const EmailSchema = Type.String({ format: 'email', minLength: 3, maxLength: 254 })
+export const PasswordSchema = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH })
+export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 80, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+
+export const RegisterBodySchema = Type.Object(
+  { email: EmailSchema, password: PasswordSchema, displayName: DisplayNameSchema },
+  { additionalProperties: false }
+)
+export type RegisterBody = Static<typeof RegisterBodySchema>
+
+/** Login accepts any password length up to the maximum so that a short wrong password is just wrong. */
+export const LoginBodySchema = Type.Object(
+  { email: Type.String({ minLength: 1, maxLength: 254 }), password: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }) },
+  { additionalProperties: false }
+)
+export type LoginBody = Static<typeof LoginBodySchema>
+
+export const UserSchema = Type.Object(
+  { id: UuidSchema, email: Type.String({ maxLength: 254 }), displayName: Type.String({ maxLength: 80 }), createdAt: IsoDateSchema },
+  { additionalProperties: false }
+)
+export type User = Static<typeof UserSchema>
+
+export const LoginResponseSchema = Type.Object(
+  {
+    user: UserSchema,
+    sessionId: UuidSchema,
+    accessToken: Type.String({ maxLength: 4096 }),
+    tokenType: Type.Literal('Bearer'),
+    expiresIn: Type.Integer({ minimum: 1 })
+  },
+  { additionalProperties: false }
+)
+export type LoginResponse = Static<typeof LoginResponseSchema>
+
+/** API clients may send the refresh token in the body; browsers send the scoped cookie. */
+export const RefreshBodySchema = Type.Object(
+  { refreshToken: Type.Optional(Type.String({ minLength: 43, maxLength: 128, pattern: '^[A-Za-z0-9_-]+$' })) },
+  { additionalProperties: false }
+)
+export type RefreshBody = Static<typeof RefreshBodySchema>
+
+export const RefreshResponseSchema = Type.Object(
+  {
+    sessionId: UuidSchema,
+    accessToken: Type.String({ maxLength: 4096 }),
+    refreshToken: Type.String({ maxLength: 128 }),
+    tokenType: Type.Literal('Bearer'),
+    expiresIn: Type.Integer({ minimum: 1 })
+  },
+  { additionalProperties: false }
+)
+
+export const SessionSchema = Type.Object(
+  {
+    id: UuidSchema,
+    createdAt: IsoDateSchema,
+    lastUsedAt: IsoDateSchema,
+    userAgent: Type.String({ maxLength: 512 }),
+    ip: Type.String({ maxLength: 64 }),
+    current: Type.Boolean()
+  },
+  { additionalProperties: false }
+)
+export const SessionListSchema = Type.Object({ sessions: Type.Array(SessionSchema) }, { additionalProperties: false })
+
+export const ChangePasswordBodySchema = Type.Object(
+  { currentPassword: Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH }), newPassword: PasswordSchema },
+  { additionalProperties: false }
+)
+export type ChangePasswordBody = Static<typeof ChangePasswordBodySchema>
+
+/** Public profile other services may learn about a user (no email: it is not theirs to know). */
+export const UserProfileSchema = Type.Object(
+  { id: UuidSchema, displayName: Type.String({ maxLength: 80 }) },
+  { additionalProperties: false }
+)
+export type UserProfile = Static<typeof UserProfileSchema>

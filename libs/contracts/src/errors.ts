@@ -1,0 +1,55 @@
+import { Type, type Static } from 'typebox'
+
+/** Stable machine-readable codes carried in every problem+json body and NATS error. */
+export const ErrorCode = {
+  validationFailed: 'VALIDATION_FAILED',
+  bodyTooLarge: 'BODY_TOO_LARGE',
+  unsupportedMediaType: 'UNSUPPORTED_MEDIA_TYPE',
+  malformedBody: 'MALFORMED_BODY',
+  notFound: 'NOT_FOUND',
+  methodNotAllowed: 'METHOD_NOT_ALLOWED',
+  unauthenticated: 'UNAUTHENTICATED',
+  tokenExpired: 'TOKEN_EXPIRED',
+  sessionRevoked: 'SESSION_REVOKED',
+  invalidCredentials: 'INVALID_CREDENTIALS',
+  forbiddenOrigin: 'FORBIDDEN_ORIGIN',
+  forbidden: 'FORBIDDEN',
+  conflict: 'CONFLICT',
+  emailTaken: 'EMAIL_TAKEN',
+  weakPassword: 'WEAK_PASSWORD',
+  refreshReused: 'REFRESH_TOKEN_REUSED',
+  tooManyRequests: 'TOO_MANY_REQUESTS',
+  quotaExceeded: 'QUOTA_EXCEEDED',
+  fileTooLarge: 'FILE_TOO_LARGE',
+  unsupportedFileType: 'UNSUPPORTED_FILE_TYPE',
+  badGateway: 'BAD_GATEWAY',
+  serviceUnavailable: 'SERVICE_UNAVAILABLE',
+  timeout: 'TIMEOUT',
+  internal: 'INTERNAL'
+} as const
+export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode]
+
+/** RFC 9457 problem details, as every service answers errors. */
+export const ProblemSchema = Type.Object(
+  {
+    type: Type.String({ maxLength: 2048 }),
+    title: Type.String({ maxLength: 256 }),
+    status: Type.Integer({ minimum: 400, maximum: 599 }),
+    code: Type.String({ maxLength: 64 }),
+    detail: Type.Optional(Type.String({ maxLength: 4096 })),
+    instance: Type.Optional(Type.String({ maxLength: 2048 })),
+    errors: Type.Optional(
+      Type.Array(
+        Type.Object(
+          { path: Type.String({ maxLength: 512 }), message: Type.String({ maxLength: 512 }) },
+          { additionalProperties: false }
+        ),
+        { maxItems: 50 }
+      )
+    )
+  },
+  { additionalProperties: false }
+)
+export type Problem = Static<typeof ProblemSchema>
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json'

@@ -1,0 +1,94 @@
+import type { ServiceName } from './services.js'
+
+export type RouteAccess = 'public' | 'forward-auth'
+
+/**
+ * One entry of the edge's route table: the single source of truth for what the outside world can
+ * reach. `deploy/traefik/` is generated from it, the local edge routes with it and auth's /verify
+ * derives the assertion audience from it.
+ */
+export interface Route {
+  /** router name (kebab-case, unique) */
+  readonly id: string
+  /** `exact`: only this path; `prefix`: this path and anything below `path + '/'` */
+  readonly match: 'exact' | 'prefix'
+  readonly path: string
+  readonly service: ServiceName
+  readonly access: RouteAccess
+  readonly websocket: boolean
+  /** request body limit enforced at the edge, in bytes */
+  readonly bodyLimit: number
+}
+
+const KiB = 1024
+const MiB = 1024 * KiB
+
+export const DEFAULT_BODY_LIMIT = 64 * KiB
+export const FILE_UPLOAD_BODY_LIMIT = 26 * MiB
+
+export const ROUTES: readonly Route[] = [
+  { id: 'web-login', match: 'exact', path: '/login', service: 'web', access: 'public', websocket: false, bodyLimit: 0 },
+  { id: 'web-assets', match: 'prefix', path: '/assets', service: 'web', access: 'public', websocket: false, bodyLimit: 0 },
+  { id: 'web-app', match: 'exact', path: '/', service: 'web', access: 'forward-auth', websocket: false, bodyLimit: 0 },
+  { id: 'auth-register', match: 'exact', path: '/auth/register', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-login', match: 'exact', path: '/auth/login', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-refresh', match: 'exact', path: '/auth/refresh', service: 'auth', access: 'public', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-logout', match: 'exact', path: '/auth/logout', service: 'auth', access: 'public', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-logout-all', match: 'exact', path: '/auth/logout-all', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-me', match: 'exact', path: '/auth/me', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-sessions', match: 'prefix', path: '/auth/sessions', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-password', match: 'exact', path: '/auth/password', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'chat-api', match: 'prefix', path: '/api/chat', service: 'chat', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
+  { id: 'files-api', match: 'prefix', path: '/api/files', service: 'files', access: 'forward-auth', websocket: false, bodyLimit: FILE_UPLOAD_BODY_LIMIT },
+  { id: 'agents-api', match: 'prefix', path: '/api/agents', service: 'agents', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
+  { id: 'gateway-ws', match: 'exact', path: '/ws', service: 'gateway', access: 'forward-auth', websocket: true, bodyLimit: 0 }
+]
+
+/** Paths that must never be reachable from outside, whatever the route table says. */
+export const NEVER_ROUTABLE_PATHS: readonly string[] = [
+  '/auth/verify',
+  '/auth/jwks',
+  '/.well-known/jwks.json',
+  '/healthz',
+  '/readyz',
+  '/internal',
+  '/metrics'
+]
+
+export function routeMatches(route: Route, pathname: string): boolean {
+  if (pathname === route.path) return true
+  return route.match === 'prefix' && pathname.startsWith(route.path + '/')
+}
+
+/**
+ * The route for a request path, or undefined. `pathname` must already be normalised (see
+ * `normalizeRequestPath`); the most specific (longest) path wins, as Traefik's default priority does.
+ */
+export function resolveRoute(pathname: string, routes: readonly Route[] = ROUTES): Route | undefined {
+  let best: Route | undefined
+  for (const route of routes) {
+    if (routeMatches(route, pathname) && (!best || route.path.length > best.path.length)) best = route
+  }
+  return best
+}
+
+/**
+ * Validates a raw request target's path and returns it, or undefined when it is one of the tricks
+ * used to reach a different route than the one checked: dot segments (plain or percent-encoded),
+ * encoded slashes or backslashes, backslashes, NUL and other control bytes, doubled slashes.
+ */
+export function normalizeRequestPath(rawUrl: string): string | undefined {
+  if (rawUrl.length > 8192 || !rawUrl.startsWith('/')) return undefined
+  const q = rawUrl.search(/[?#]/)
+  const path = q === -1 ? rawUrl : rawUrl.slice(0, q)
+  if (/%(2f|5c|2e|00)/i.test(path)) return undefined
+  if (/[\\\x00-\x1f\x7f]/.test(path) || path.includes('//')) return undefined
+  let decoded: string
+  try {
+    decoded = decodeURIComponent(path)
+  } catch {
+    return undefined
+  }
+  if (decoded.split('/').some((segment) => segment === '.' || segment === '..')) return undefined
+  return path
+}

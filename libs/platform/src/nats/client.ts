@@ -1,0 +1,164 @@
+import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConnection, type Subscription } from '@nats-io/transport-node'
+import type { Static, TSchema } from 'typebox'
+import type { FastifyBaseLogger as Logger } from 'fastify'
+import { ErrorCode, NATS_HEADERS, type NatsEndpoint, type NatsEvent } from '@palisade/contracts'
+import { ProblemError } from '../problem.js'
+import { decodePayload, encodePayload, PayloadError } from './codec.js'
+
+export interface NatsConnectOptions {
+  url: string
+  name: string
+  user?: string | undefined
+  pass?: string | undefined
+}
+
+/** Connects with endless reconnects (services outlive NATS restarts) and a bounded first attempt. */
+export async function connectNats(opts: NatsConnectOptions): Promise<NatsConnection> {
+  return connect({
+    servers: opts.url.split(','),
+    name: opts.name,
+    ...(opts.user ? { user: opts.user, pass: opts.pass ?? '' } : {}),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    timeout: 5000,
+    pingInterval: 10_000
+  })
+}
+
+/** Who a NATS call acts for; set by the calling service from the verified identity. */
+export interface CallContext {
+  userId?: string | undefined
+  sessionId?: string | undefined
+  requestId?: string | undefined
+}
+
+function contextHeaders(ctx: CallContext): MsgHdrs {
+  const h = natsHeaders()
+  if (ctx.userId) h.set(NATS_HEADERS.actingUser, ctx.userId)
+  if (ctx.sessionId) h.set(NATS_HEADERS.actingSession, ctx.sessionId)
+  if (ctx.requestId) h.set(NATS_HEADERS.requestId, ctx.requestId)
+  return h
+}
+
+export function contextFromHeaders(h: MsgHdrs | undefined): CallContext {
+  return {
+    userId: h?.get(NATS_HEADERS.actingUser) || undefined,
+    sessionId: h?.get(NATS_HEADERS.actingSession) || undefined,
+    requestId: h?.get(NATS_HEADERS.requestId) || undefined
+  }
+}
+
+/**
+ * Calls a request/reply endpoint, validating what goes out and what comes back. A NATS service
+ * error reply becomes a ProblemError with the replier's status and code; no responder or a
+ * timeout becomes 503/504 so HTTP callers answer with a problem, never a hang.
+ */
+export async function natsRequest<Req extends TSchema, Res extends TSchema>(
+  nc: NatsConnection,
+  ep: NatsEndpoint<Req, Res>,
+  payload: Static<Req>,
+  ctx: CallContext = {},
+  timeoutMs = 3000
+): Promise<Static<Res>> {
+  let msg: Msg
+  try {
+    msg = await nc.request(ep.subject, encodePayload(payload), { timeout: timeoutMs, headers: contextHeaders(ctx) })
+  } catch (err) {
+    const e = err as Error & { isNoResponders?: () => boolean }
+    if (e.name === 'NoRespondersError' || e.isNoResponders?.()) {
+      throw new ProblemError(503, ErrorCode.serviceUnavailable, `${ep.owner} is unavailable`)
+    }
+    if (e.name === 'TimeoutError' || /timeout/i.test(e.message)) {
+      throw new ProblemError(504, ErrorCode.timeout, `${ep.owner} did not answer in time`)
+    }
+    throw err
+  }
+  const serviceError = msg.headers?.get(NATS_HEADERS.serviceError)
+  if (serviceError) {
+    const status = Number(msg.headers?.get(NATS_HEADERS.serviceErrorCode)) || 500
+    const code = msg.headers?.get(NATS_HEADERS.problemCode) || ErrorCode.internal
+    throw new ProblemError(status, code, serviceError)
+  }
+  try {
+    return decodePayload(ep.response, msg.data)
+  } catch (err) {
+    throw new ProblemError(502, ErrorCode.badGateway, `${ep.owner} sent an invalid reply: ${(err as Error).message}`)
+  }
+}
+
+export interface ServeOptions {
+  log: Logger
+  /** queue group so that several instances share the load (default: the endpoint owner) */
+  queue?: string
+}
+
+function replyError(msg: Msg, status: number, code: string, description: string): void {
+  const h = natsHeaders()
+  h.set(NATS_HEADERS.serviceError, description.slice(0, 512))
+  h.set(NATS_HEADERS.serviceErrorCode, String(status))
+  h.set(NATS_HEADERS.problemCode, code)
+  msg.respond(new Uint8Array(), { headers: h })
+}
+
+/**
+ * Answers a request/reply endpoint. Every request is validated before the handler sees it; errors
+ * go back with the NATS services convention headers (`Nats-Service-Error`, `-Code`).
+ */
+export function natsServe<Req extends TSchema, Res extends TSchema>(
+  nc: NatsConnection,
+  ep: NatsEndpoint<Req, Res>,
+  handler: (payload: Static<Req>, ctx: CallContext, msg: Msg) => Promise<Static<Res>>,
+  opts: ServeOptions
+): Subscription {
+  const sub = nc.subscribe(ep.subject, { queue: opts.queue ?? ep.owner })
+  void (async () => {
+    for await (const msg of sub) {
+      void handleOne(msg)
+    }
+  })()
+  async function handleOne(msg: Msg): Promise<void> {
+    const ctx = contextFromHeaders(msg.headers)
+    const log = opts.log.child({ subject: ep.subject, reqId: ctx.requestId })
+    let payload: Static<Req>
+    try {
+      payload = decodePayload(ep.request, msg.data)
+    } catch (err) {
+      log.warn({ err: (err as Error).message }, 'rejected invalid NATS request')
+      return replyError(msg, 400, ErrorCode.validationFailed, (err as Error).message)
+    }
+    try {
+      const result = await handler(payload, ctx, msg)
+      if (msg.reply) msg.respond(encodePayload(result))
+    } catch (err) {
+      if (err instanceof ProblemError) return replyError(msg, err.statusCode, err.code, err.statusCode >= 500 ? 'internal error' : err.message)
+      if (err instanceof PayloadError) return replyError(msg, 400, ErrorCode.validationFailed, err.message)
+      log.error({ err }, 'NATS handler failed')
+      replyError(msg, 500, ErrorCode.internal, 'internal error')
+    }
+  }
+  return sub
+}
+
+export function natsPublish<P extends TSchema>(nc: NatsConnection, ev: NatsEvent<P>, payload: Static<P>, subject = ev.subject, ctx: CallContext = {}): void {
+  nc.publish(subject, encodePayload(payload), { headers: contextHeaders(ctx) })
+}
+
+/** Subscribes to an event; invalid payloads are logged and dropped, never handed to `handler`. */
+export function natsSubscribe<P extends TSchema>(
+  nc: NatsConnection,
+  ev: NatsEvent<P>,
+  handler: (payload: Static<P>, msg: Msg) => void | Promise<void>,
+  opts: { log: Logger; subject?: string; queue?: string }
+): Subscription {
+  const sub = nc.subscribe(opts.subject ?? ev.subject, opts.queue ? { queue: opts.queue } : {})
+  void (async () => {
+    for await (const msg of sub) {
+      try {
+        await handler(decodePayload(ev.payload, msg.data), msg)
+      } catch (err) {
+        opts.log.warn({ err: err instanceof PayloadError ? err.message : err, subject: msg.subject }, 'dropped NATS event')
+      }
+    }
+  })()
+  return sub
+}

@@ -1,0 +1,5 @@
+export * from './ports.js'
+export * from './postgres.js'
+export * from './nats-server.js'
+export * from './logs.js'
+export * from './config.js'
