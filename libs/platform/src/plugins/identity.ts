@@ -81,7 +81,8 @@ export const identityPlugin = fp<IdentityPluginOptions>(
     }
 
     app.addHook('onRequest', async (request) => {
-      if (request.routeOptions.config?.public) return
+      // CORS preflights carry no credentials by design; @fastify/cors answers them.
+      if (request.routeOptions.config?.public || request.method === 'OPTIONS') return
       request.identity = await authenticate(request)
     })
   },
