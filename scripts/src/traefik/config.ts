@@ -1,0 +1,249 @@
+import { stringify } from 'yaml'
+import {
+  FORWARDED_HEADERS,
+  IDENTITY_HEADER_NAMES,
+  NEVER_ROUTABLE_PATHS,
+  REQUEST_ID_HEADER,
+  ROUTES,
+  SERVICE_NAMES,
+  type Route,
+  type ServiceName
+} from '@palisade/contracts'
+import { headerSpellings } from '../lib/header-spellings.js'
+
+/**
+ * Traefik v3 configuration generated from the route table (`libs/contracts/src/route-table.ts`).
+ *
+ * `production` is what `deploy/traefik/` holds (TLS on :443, :80 redirects, services on the compose
+ * `internal` network); `local` is what the launcher feeds a `traefik` binary found on PATH (plain
+ * HTTP on one loopback port, services on 127.0.0.1 ports). Both share the same routers and
+ * middlewares, so the conformance suite exercises the production semantics either way.
+ */
+
+export const MW = {
+  securityHeaders: 'security-headers',
+  webCsp: 'web-csp',
+  scrub: 'scrub-client-identity',
+  rateLimit: 'rate-limit',
+  forwardAuth: 'forward-auth',
+  bodyLimit: (bytes: number) => `body-limit-${bytes}`
+} as const
+
+export interface TraefikTarget {
+  mode: 'production' | 'local'
+  /** base URL of each service (no trailing slash) */
+  serviceUrl(service: ServiceName): string
+  /** full URL of auth's verify endpoint */
+  authVerifyUrl: string
+  /** local mode: where the single plain-HTTP entrypoint listens */
+  listen?: string
+  /** local mode: where Traefik answers /ping */
+  pingListen?: string
+  /** file provider path (the dynamic config) */
+  dynamicFile: string
+}
+
+export const INTERNAL_PORT = 3000
+
+export const PRODUCTION_TARGET: TraefikTarget = {
+  mode: 'production',
+  serviceUrl: (service) => `http://${service}:${INTERNAL_PORT}`,
+  authVerifyUrl: `http://auth:${INTERNAL_PORT}/auth/verify`,
+  dynamicFile: '/etc/traefik/dynamic.yml'
+}
+
+/** Identity headers auth sets on a 2xx, copied by ForwardAuth onto the upstream request. */
+export const AUTH_RESPONSE_HEADERS = [...IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER].map(displayName)
+
+function displayName(h: string): string {
+  return h.replace(/(^|-)([a-z])/g, (_m, sep: string, ch: string) => sep + ch.toUpperCase())
+}
+
+/**
+ * Client-sent headers the scrub middleware deletes, as Traefik `customRequestHeaders` with an empty
+ * value (Traefik calls Go's `Header.Del`, which canonicalises case, so `x_authenticated_user`
+ * and `X_AUTHENTICATED_USER` both match the `X_Authenticated_User` entry).
+ *
+ * - identity headers: every separator spelling, including the dash form (ForwardAuth overwrites
+ *   the dash form only when auth answers with it; deleting first means a client copy can never
+ *   survive, also on public routes where ForwardAuth does not run);
+ * - forwarding headers: only the underscore/dot spellings and `Forwarded`. The dash forms of
+ *   X-Forwarded-* and X-Real-Ip are rebuilt by Traefik itself at the entrypoint (client copies from
+ *   untrusted addresses are discarded there), so deleting them here would delete Traefik's values.
+ */
+export function scrubbedRequestHeaders(): string[] {
+  const names: string[] = []
+  for (const h of IDENTITY_HEADER_NAMES) names.push(...headerSpellings(h))
+  for (const h of FORWARDED_HEADERS) {
+    if (h === 'forwarded') names.push('Forwarded')
+    else names.push(...headerSpellings(h).slice(1))
+  }
+  return names
+}
+
+/** Traefik rule for a route: exact `Path`, or the path itself plus everything below `path/`. */
+export function ruleFor(route: Route): string {
+  const base = route.match === 'exact' ? `Path(\`${route.path}\`)` : `Path(\`${route.path}\`) || PathPrefix(\`${route.path}/\`)`
+  // Routes without a body limit carry no request bodies: only GET/HEAD reach them.
+  const path = route.match === 'exact' ? base : `(${base})`
+  return route.bodyLimit === 0 ? `${path} && (Method(\`GET\`) || Method(\`HEAD\`))` : base
+}
+
+/** Explicit priority so that the most specific (longest) path wins, as `resolveRoute` decides. */
+export function priorityFor(route: Route): number {
+  return 1000 + route.path.length * 2 + (route.match === 'exact' ? 1 : 0)
+}
+
+export function middlewaresFor(route: Route): string[] {
+  const mws: string[] = [MW.securityHeaders]
+  if (route.service === 'web') mws.push(MW.webCsp)
+  mws.push(MW.scrub, MW.rateLimit)
+  // ForwardAuth before buffering: an unauthenticated client cannot make Traefik buffer a body.
+  if (route.access === 'forward-auth') mws.push(MW.forwardAuth)
+  if (route.bodyLimit > 0) mws.push(MW.bodyLimit(route.bodyLimit))
+  return mws
+}
+
+export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route[] = ROUTES): Record<string, unknown> {
+  for (const route of routes) {
+    for (const never of NEVER_ROUTABLE_PATHS) {
+      if (route.path === never || route.path.startsWith(never + '/') || (route.match === 'prefix' && never.startsWith(route.path + '/'))) {
+        throw new Error(`route ${route.id} (${route.path}) would expose never-routable ${never}`)
+      }
+    }
+  }
+  const tls = target.mode === 'production'
+  const entryPoints = [tls ? 'websecure' : 'web']
+  const routers: Record<string, unknown> = {}
+  for (const route of routes) {
+    routers[route.id] = {
+      entryPoints,
+      rule: ruleFor(route),
+      priority: priorityFor(route),
+      service: route.service,
+      middlewares: middlewaresFor(route),
+      ...(tls ? { tls: {} } : {})
+    }
+  }
+  const usedServices = SERVICE_NAMES.filter((s) => routes.some((r) => r.service === s))
+  const services: Record<string, unknown> = {}
+  for (const service of usedServices) {
+    services[service] = {
+      loadBalancer: {
+        servers: [{ url: target.serviceUrl(service) }],
+        passHostHeader: true,
+        serversTransport: 'internal',
+        healthCheck: { path: '/healthz', interval: '10s', timeout: '3s' }
+      }
+    }
+  }
+  const limits = [...new Set(routes.map((r) => r.bodyLimit).filter((b) => b > 0))].sort((a, b) => a - b)
+  const middlewares: Record<string, unknown> = {
+    [MW.securityHeaders]: {
+      headers: {
+        stsSeconds: 31_536_000,
+        stsIncludeSubdomains: true,
+        contentTypeNosniff: true,
+        frameDeny: true,
+        referrerPolicy: 'no-referrer',
+        customResponseHeaders: { Server: '', 'X-Powered-By': '' }
+      }
+    },
+    [MW.webCsp]: {
+      headers: {
+        contentSecurityPolicy: "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+      }
+    },
+    [MW.scrub]: {
+      headers: { customRequestHeaders: Object.fromEntries(scrubbedRequestHeaders().map((h) => [h, ''])) }
+    },
+    [MW.rateLimit]: {
+      rateLimit: { average: 100, period: '1s', burst: 200, sourceCriterion: { ipStrategy: { depth: 0 } } }
+    },
+    [MW.forwardAuth]: {
+      forwardAuth: {
+        address: target.authVerifyUrl,
+        trustForwardHeader: false,
+        authResponseHeaders: AUTH_RESPONSE_HEADERS
+      }
+    }
+  }
+  for (const bytes of limits) {
+    middlewares[MW.bodyLimit(bytes)] = {
+      buffering: { maxRequestBodyBytes: bytes, memRequestBodyBytes: Math.min(bytes, 1024 * 1024) }
+    }
+  }
+  const config: Record<string, unknown> = {
+    http: {
+      routers,
+      services,
+      middlewares,
+      serversTransports: {
+        internal: { forwardingTimeouts: { dialTimeout: '5s', responseHeaderTimeout: '60s', idleConnTimeout: '90s' } }
+      }
+    }
+  }
+  if (tls) {
+    config.tls = {
+      options: { default: { minVersion: 'VersionTLS12', sniStrict: false } },
+      stores: { default: { defaultCertificate: { certFile: '/run/secrets/tls_cert', keyFile: '/run/secrets/tls_key' } } }
+    }
+  }
+  return config
+}
+
+export function buildStaticConfig(target: TraefikTarget): Record<string, unknown> {
+  const production = target.mode === 'production'
+  const entryPoints: Record<string, unknown> = production
+    ? {
+        web: {
+          address: ':80',
+          http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } } }
+        },
+        websecure: {
+          address: ':443',
+          http: { tls: {} },
+          // No trusted IPs: X-Forwarded-* sent by clients are discarded and rebuilt.
+          forwardedHeaders: { insecure: false },
+          transport: { respondingTimeouts: { readTimeout: '60s', idleTimeout: '180s' } }
+        },
+        ping: { address: ':8082' }
+      }
+    : {
+        web: {
+          address: target.listen ?? '127.0.0.1:8080',
+          forwardedHeaders: { insecure: false },
+          transport: { respondingTimeouts: { readTimeout: '60s', idleTimeout: '180s' } }
+        },
+        ping: { address: target.pingListen ?? '127.0.0.1:8082' }
+      }
+  return {
+    global: { checkNewVersion: false, sendAnonymousUsage: false },
+    log: { level: 'INFO', format: 'json' },
+    accessLog: {
+      format: 'json',
+      // Never log Cookie/Authorization: request headers are dropped from the access log.
+      fields: { defaultMode: 'keep', headers: { defaultMode: 'drop', names: { 'User-Agent': 'keep', 'X-Request-Id': 'keep' } } }
+    },
+    entryPoints,
+    ping: { entryPoint: 'ping' },
+    // The file provider only: no Docker provider, so no Docker socket is ever mounted.
+    providers: { file: { filename: target.dynamicFile, watch: false } }
+  }
+}
+
+const HEADER = (what: string) =>
+  `# GENERATED by \`pnpm gen:traefik\` from libs/contracts/src/route-table.ts (${what}).\n` +
+  '# Do not edit: change the route table or scripts/src/traefik/config.ts and regenerate;\n' +
+  '# scripts/test/traefik.test.ts fails when this file differs from the generator output.\n'
+
+export function renderYaml(what: string, config: Record<string, unknown>): string {
+  return HEADER(what) + stringify(config, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })
+}
+
+export function renderProduction(): { 'traefik.yml': string; 'dynamic.yml': string } {
+  return {
+    'traefik.yml': renderYaml('static configuration', buildStaticConfig(PRODUCTION_TARGET)),
+    'dynamic.yml': renderYaml('dynamic configuration', buildDynamicConfig(PRODUCTION_TARGET))
+  }
+}

@@ -1,0 +1,129 @@
+import t from 'tap'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { parse } from 'yaml'
+import { IDENTITY_HEADER_NAMES, NEVER_ROUTABLE_PATHS, ROUTES, canonicalHeaderName, type Route } from '@palisade/contracts'
+import { DEPLOY_DIR } from '../src/lib/paths.js'
+import { buildDynamicConfig, MW, PRODUCTION_TARGET, renderProduction } from '../src/traefik/config.js'
+import { ruleMatches } from '../src/traefik/rules.js'
+
+interface Router {
+  rule: string
+  service: string
+  middlewares: string[]
+  entryPoints: string[]
+  priority: number
+  tls?: object
+}
+
+const committed = {
+  static: readFileSync(join(DEPLOY_DIR, 'traefik', 'traefik.yml'), 'utf8'),
+  dynamic: readFileSync(join(DEPLOY_DIR, 'traefik', 'dynamic.yml'), 'utf8')
+}
+const dyn = parse(committed.dynamic) as { http: { routers: Record<string, Router>; middlewares: Record<string, any>; services: Record<string, any> }; tls: any }
+const stat = parse(committed.static) as Record<string, any>
+
+t.test('committed deploy/traefik files are exactly the generator output', async (t) => {
+  const generated = renderProduction()
+  t.equal(committed.static, generated['traefik.yml'], 'deploy/traefik/traefik.yml is stale: run pnpm gen:traefik')
+  t.equal(committed.dynamic, generated['dynamic.yml'], 'deploy/traefik/dynamic.yml is stale: run pnpm gen:traefik')
+})
+
+t.test('the rule evaluator understands exactly the generated syntax', async (t) => {
+  t.ok(ruleMatches('Path(`/a`) || PathPrefix(`/a/`)', { path: '/a/b', method: 'GET' }))
+  t.notOk(ruleMatches('Path(`/a`) || PathPrefix(`/a/`)', { path: '/ab', method: 'GET' }))
+  t.notOk(ruleMatches('(Path(`/a`)) && (Method(`GET`) || Method(`HEAD`))', { path: '/a', method: 'POST' }))
+  t.ok(ruleMatches('(Path(`/a`)) && (Method(`GET`) || Method(`HEAD`))', { path: '/a', method: 'HEAD' }))
+  t.throws(() => ruleMatches('Host(`x`)', { path: '/', method: 'GET' }))
+})
+
+function winner(path: string, method: string): [string, Router] | undefined {
+  let best: [string, Router] | undefined
+  for (const [id, r] of Object.entries(dyn.http.routers)) {
+    if (ruleMatches(r.rule, { path, method }) && (!best || r.priority > best[1].priority)) best = [id, r]
+  }
+  return best
+}
+
+t.test('every route is served by its own router, on the TLS entrypoint, to its service', async (t) => {
+  t.equal(Object.keys(dyn.http.routers).length, ROUTES.length)
+  for (const route of ROUTES) {
+    const method = route.bodyLimit === 0 ? 'GET' : 'POST'
+    const samples = route.match === 'prefix' ? [route.path, `${route.path}/x`, `${route.path}/x/y`] : [route.path]
+    for (const p of samples) {
+      const w = winner(p, method)
+      t.equal(w?.[0], route.id, `${method} ${p} → ${route.id}`)
+    }
+    if (route.match === 'exact') t.not(winner(`${route.path}/x`, method)?.[0], route.id, `${route.path}/x is not ${route.id}`)
+    t.not(winner(`${route.path}x`, method)?.[0], route.id, `${route.path}x is not ${route.id}`)
+    const r = dyn.http.routers[route.id]!
+    t.same(r.entryPoints, ['websecure'])
+    t.same(r.tls, {})
+    t.equal(r.service, route.service)
+    t.equal(dyn.http.services[route.service].loadBalancer.servers[0].url, `http://${route.service}:3000`)
+  }
+})
+
+t.test('forward-authed routes carry the ForwardAuth middleware, public ones do not', async (t) => {
+  const fa = dyn.http.middlewares[MW.forwardAuth].forwardAuth
+  t.equal(fa.address, 'http://auth:3000/auth/verify')
+  t.equal(fa.trustForwardHeader, false)
+  t.same(fa.authResponseHeaders.map((h: string) => h.toLowerCase()).sort(), [...IDENTITY_HEADER_NAMES, 'x-request-id'].sort())
+  for (const route of ROUTES) {
+    const mws = dyn.http.routers[route.id]!.middlewares
+    if (route.access === 'forward-auth') {
+      t.ok(mws.includes(MW.forwardAuth), `${route.id} is forward-authed`)
+      t.ok(mws.indexOf(MW.scrub) < mws.indexOf(MW.forwardAuth), `${route.id}: scrub runs before ForwardAuth sets identity`)
+      const limit = mws.findIndex((m) => m.startsWith('body-limit-'))
+      if (limit !== -1) t.ok(limit > mws.indexOf(MW.forwardAuth), `${route.id}: bodies are buffered only after auth`)
+    } else {
+      t.notOk(mws.includes(MW.forwardAuth), `${route.id} is public`)
+    }
+    t.ok(mws.includes(MW.scrub), `${route.id} drops client identity headers`)
+    t.equal(mws[0], MW.securityHeaders, `${route.id} sets security headers, also on auth denials`)
+    t.ok(mws.includes(MW.rateLimit), `${route.id} is rate limited`)
+    if (route.bodyLimit > 0) {
+      t.ok(mws.includes(MW.bodyLimit(route.bodyLimit)), `${route.id} limits bodies to ${route.bodyLimit}`)
+      t.equal(dyn.http.middlewares[MW.bodyLimit(route.bodyLimit)].buffering.maxRequestBodyBytes, route.bodyLimit)
+    } else {
+      t.notOk(ruleMatches(dyn.http.routers[route.id]!.rule, { path: route.path, method: 'POST' }), `${route.id} takes no bodies`)
+    }
+  }
+})
+
+t.test('no router matches a never-routable path', async (t) => {
+  for (const never of NEVER_ROUTABLE_PATHS) {
+    for (const p of [never, `${never}/`, `${never}/x`]) {
+      for (const method of ['GET', 'POST']) t.equal(winner(p, method), undefined, `${method} ${p} is not routed`)
+    }
+  }
+  const leaky: Route = { id: 'leak', match: 'prefix', path: '/auth', service: 'auth', access: 'public', websocket: false, bodyLimit: 1 }
+  t.throws(() => buildDynamicConfig(PRODUCTION_TARGET, [...ROUTES, leaky]), /never-routable/, 'the generator refuses a route table that exposes one')
+})
+
+t.test('the scrub middleware deletes every spelling of the identity headers', async (t) => {
+  const h = dyn.http.middlewares[MW.scrub].headers.customRequestHeaders as Record<string, string>
+  for (const v of Object.values(h)) t.equal(v, '', 'empty value = delete')
+  for (const name of IDENTITY_HEADER_NAMES) {
+    const spellings = Object.keys(h).filter((k) => canonicalHeaderName(k) === name)
+    t.equal(spellings.length, 9, `${name}: all 9 separator spellings`)
+    t.ok(spellings.includes(name.split('-').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('_')), `${name}: underscore form`)
+  }
+  t.ok(h['X_Forwarded_For'] === '' && h['X.Forwarded.For'] === '' && h['Forwarded'] === '')
+  t.notOk('X-Forwarded-For' in h, 'the dash X-Forwarded-* stay: Traefik rebuilds them itself')
+})
+
+t.test('static config: redirect to TLS, file provider only, ping internal, access log', async (t) => {
+  t.same(stat.entryPoints.web.http.redirections.entryPoint, { to: 'websecure', scheme: 'https', permanent: true })
+  t.equal(stat.entryPoints.web.address, ':80')
+  t.equal(stat.entryPoints.websecure.address, ':443')
+  t.same(stat.entryPoints.websecure.http.tls, {})
+  t.equal(stat.entryPoints.websecure.forwardedHeaders.insecure, false)
+  t.same(Object.keys(stat.providers), ['file'], 'no Docker provider, no socket')
+  t.notMatch(committed.static, /docker|\.sock/i)
+  t.equal(stat.ping.entryPoint, 'ping')
+  t.notOk(['', ':80', ':443'].includes(stat.entryPoints.ping.address))
+  t.equal(stat.accessLog.fields.headers.defaultMode, 'drop', 'cookies and tokens never reach the access log')
+  t.notOk('api' in stat, 'no dashboard/API')
+  t.equal(dyn.tls.options.default.minVersion, 'VersionTLS12')
+})
