@@ -10,6 +10,16 @@ export interface NatsConnectOptions {
   name: string
   user?: string | undefined
   pass?: string | undefined
+  /**
+   * Prefix of this client's reply inboxes. Defaults to `_INBOX_<name>`: deploy/nats/nats.conf lets
+   * each service subscribe only to its own prefix, so no other service can read its replies.
+   */
+  inboxPrefix?: string | undefined
+}
+
+/** `_INBOX_<name>` with anything but letters, digits, `_` and `-` replaced: one subject token. */
+export function inboxPrefixFor(name: string): string {
+  return `_INBOX_${name.replace(/[^A-Za-z0-9_-]/g, '_')}`
 }
 
 /** Connects with endless reconnects (services outlive NATS restarts) and a bounded first attempt. */
@@ -17,6 +27,7 @@ export async function connectNats(opts: NatsConnectOptions): Promise<NatsConnect
   return connect({
     servers: opts.url.split(','),
     name: opts.name,
+    inboxPrefix: opts.inboxPrefix ?? inboxPrefixFor(opts.name),
     ...(opts.user ? { user: opts.user, pass: opts.pass ?? '' } : {}),
     maxReconnectAttempts: -1,
     reconnectTimeWait: 250,
