@@ -1,6 +1,13 @@
 import { Type, type Static } from 'typebox'
 import { IsoDateSchema, UuidSchema } from './common.js'
 
+/** `aud` of access tokens: never a service name, so an access token can never pass as an identity assertion. */
+export const ACCESS_TOKEN_AUDIENCE = 'palisade-access'
+
+/** Cookie names auth sets: the access cookie (Path=/, SameSite=Lax) and the refresh cookie (Path=/auth/refresh, SameSite=Strict). */
+export const AUTH_COOKIES = { access: 'palisade_access', refresh: 'palisade_refresh' } as const
+export const REFRESH_COOKIE_PATH = '/auth/refresh'
+
 export const PASSWORD_MIN_LENGTH = 12
 export const PASSWORD_MAX_LENGTH = 1024
 
@@ -50,7 +57,8 @@ export const RefreshResponseSchema = Type.Object(
   {
     sessionId: UuidSchema,
     accessToken: Type.String({ maxLength: 4096 }),
-    refreshToken: Type.String({ maxLength: 128 }),
+    /** only when the refresh token came in the body (API clients); browsers keep it in the httpOnly cookie */
+    refreshToken: Type.Optional(Type.String({ maxLength: 128 })),
     tokenType: Type.Literal('Bearer'),
     expiresIn: Type.Integer({ minimum: 1 })
   },
@@ -68,6 +76,9 @@ export const SessionSchema = Type.Object(
   },
   { additionalProperties: false }
 )
+export type RefreshResponse = Static<typeof RefreshResponseSchema>
+export type Session = Static<typeof SessionSchema>
+
 export const SessionListSchema = Type.Object({ sessions: Type.Array(SessionSchema) }, { additionalProperties: false })
 
 export const ChangePasswordBodySchema = Type.Object(

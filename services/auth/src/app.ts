@@ -1,1 +1,55 @@
-export {}
+import { fileURLToPath } from 'node:url'
+import fp from 'fastify-plugin'
+import cookie from '@fastify/cookie'
+import type { FastifyPluginAsync } from 'fastify'
+import { platformPlugin, splitList } from '@palisade/platform'
+import { AuthConfigSchema, loadSigningKeys, type AuthConfig } from './config.js'
+import { Keyring } from './lib/keyring.js'
+import { AuthCore } from './lib/core.js'
+import { makeDummyHash, preloadCommonPasswords } from './lib/passwords.js'
+import { pruneLoginFailures } from './lib/throttle.js'
+import { clientIp } from './lib/client-ip.js'
+import { credentialRoutes } from './routes/credentials.js'
+import { accountRoutes } from './routes/account.js'
+import { verifyRoute } from './routes/verify.js'
+import { jwksRoutes } from './routes/jwks.js'
+import { registerNatsHandlers } from './nats/handlers.js'
+
+export { AuthConfigSchema, type AuthConfig } from './config.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    authCore: AuthCore
+  }
+}
+
+const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
+
+/** The auth service: accounts, sessions, tokens, ForwardAuth /verify, JWKS, audit trail. */
+const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config }) => {
+  // identity: false — auth is the issuer; its forward-authed routes verify assertions with its own keys.
+  await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false })
+  await app.register(cookie)
+
+  const keys = new Keyring(loadSigningKeys(config, (msg) => app.log.warn(msg)))
+  const core = new AuthCore(app.pg, app.nats, keys, config, app.log)
+  app.decorate('authCore', core)
+  preloadCommonPasswords()
+  const dummyHash = await makeDummyHash()
+
+  const allowedOrigins = new Set(splitList(config.ALLOWED_ORIGINS))
+  const trustedProxies = new Set(splitList(config.AUTH_TRUSTED_PROXIES))
+  const ipOf = (request: Parameters<typeof clientIp>[0]) => clientIp(request, trustedProxies)
+
+  await app.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf })
+  await app.register(accountRoutes, { core, config, ipOf })
+  await app.register(verifyRoute, { core, allowedOrigins })
+  await app.register(jwksRoutes, { core })
+  registerNatsHandlers(app, core)
+
+  const prune = setInterval(() => void pruneLoginFailures(app.pg).catch((err) => app.log.warn({ err }, 'pruning login failures failed')), 10 * 60_000)
+  prune.unref()
+  app.addHook('onClose', async () => clearInterval(prune))
+}
+
+export default fp(authApp, { name: 'palisade-auth', fastify: '5.x' })

@@ -1,0 +1,45 @@
+import { Type, type Static } from 'typebox'
+import { BaseConfigSchema, generateSigningKey, signingKeyFromPem, type SigningKey } from '@palisade/platform'
+
+export const AuthConfigSchema = Type.Object({
+  ...BaseConfigSchema.properties,
+  /**
+   * One or more PEM blocks of EC P-256 private keys (or `AUTH_SIGNING_KEYS_FILE`). The first signs;
+   * all of them verify and are published in the JWKS, which is how a key rotation works: add the new
+   * key first, wait an access-token lifetime, then drop the old one.
+   */
+  AUTH_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  AUTH_ACCESS_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 900, default: 900 }),
+  AUTH_REFRESH_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 90 * 86400, default: 30 * 86400 }),
+  /** requests per minute and client IP on each public auth endpoint (register, login, refresh, logout) */
+  AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  /**
+   * Addresses of the proxies whose `X-Forwarded-For` is believed (comma separated, exact IPs).
+   * Empty: the socket peer is the client, so per-IP limits see only the proxy.
+   */
+  AUTH_TRUSTED_PROXIES: Type.String({ default: '' })
+})
+export type AuthConfig = Static<typeof AuthConfigSchema>
+
+const PEM_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----/g
+
+/** The configured signing keys (first one signs). Without any, only non-production may run on an ephemeral key. */
+export function loadSigningKeys(config: AuthConfig, warn: (msg: string) => void): SigningKey[] {
+  const text = config.AUTH_SIGNING_KEYS?.replace(/\\n/g, '\n')
+  if (!text) {
+    if (config.NODE_ENV === 'production') throw new Error('AUTH_SIGNING_KEYS (or AUTH_SIGNING_KEYS_FILE) is required in production')
+    warn('AUTH_SIGNING_KEYS is not set: using an ephemeral signing key (tokens die with this process)')
+    return [generateSigningKey()]
+  }
+  const blocks = text.match(PEM_BLOCK) ?? []
+  if (blocks.length === 0) throw new Error('AUTH_SIGNING_KEYS holds no PEM private key')
+  const keys = blocks.map((pem, i) => {
+    try {
+      return signingKeyFromPem(pem)
+    } catch (err) {
+      throw new Error(`AUTH_SIGNING_KEYS: key #${i + 1} is not a usable EC P-256 private key (${(err as Error).message})`)
+    }
+  })
+  if (new Set(keys.map((k) => k.kid)).size !== keys.length) throw new Error('AUTH_SIGNING_KEYS lists the same key twice')
+  return keys
+}

@@ -1,0 +1,89 @@
+import { sql } from 'drizzle-orm'
+import { bigint, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+
+/** Everything auth stores lives in its own schema; no other service reads it (they ask over NATS). */
+export const auth = pgSchema('auth')
+
+export const users = auth.table(
+  'users',
+  {
+    id: uuid('id').primaryKey(),
+    /** normalised: trimmed and lower-cased, so `A@x.io ` and `a@x.io` are one account */
+    email: text('email').notNull(),
+    displayName: text('display_name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    roles: text('roles').array().notNull().default(sql`'{user}'::text[]`),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    passwordChangedAt: timestamp('password_changed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [uniqueIndex('users_email_key').on(t.email)]
+)
+
+/** One login = one session = one refresh-token family. Revoking it ends every token of the family. */
+export const sessions = auth.table(
+  'sessions',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastUsedAt: timestamp('last_used_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** absolute end of the family: refresh never extends a session beyond it */
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    userAgent: text('user_agent').notNull().default(''),
+    ip: text('ip').notNull().default(''),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
+    revokedReason: text('revoked_reason')
+  },
+  (t) => [index('sessions_user_idx').on(t.userId)]
+)
+
+/** Opaque refresh tokens, stored only as sha256. `usedAt` set = rotated; presenting it again is reuse. */
+export const refreshTokens = auth.table(
+  'refresh_tokens',
+  {
+    id: uuid('id').primaryKey(),
+    sessionId: uuid('session_id')
+      .notNull()
+      .references(() => sessions.id, { onDelete: 'cascade' }),
+    parentId: uuid('parent_id'),
+    tokenHash: text('token_hash').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' })
+  },
+  (t) => [uniqueIndex('refresh_tokens_hash_key').on(t.tokenHash), index('refresh_tokens_session_idx').on(t.sessionId)]
+)
+
+/**
+ * Failed logins, shared by every auth instance: the brute-force throttle counts them per account
+ * (normalised email, known or not) and per client IP over a sliding window.
+ */
+export const loginFailures = auth.table(
+  'login_failures',
+  {
+    id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    account: text('account').notNull(),
+    ip: text('ip').notNull(),
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [index('login_failures_account_idx').on(t.account, t.at), index('login_failures_ip_idx').on(t.ip, t.at)]
+)
+
+/**
+ * Append-only audit trail with a hash chain: `hash = sha256(prevHash || canonical(row))`, so
+ * editing, deleting or reordering a row breaks every later link.
+ */
+export const auditLog = auth.table('audit_log', {
+  /** consecutive from 1, assigned under the chain lock: a gap is a deleted row */
+  id: bigint('id', { mode: 'number' }).primaryKey(),
+  at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull(),
+  event: text('event').notNull(),
+  userId: uuid('user_id'),
+  sessionId: uuid('session_id'),
+  ip: text('ip'),
+  details: jsonb('details').$type<Record<string, string | number | boolean | null>>().notNull(),
+  prevHash: text('prev_hash').notNull(),
+  hash: text('hash').notNull()
+})

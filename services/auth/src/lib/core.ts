@@ -1,0 +1,260 @@
+import { randomUUID } from 'node:crypto'
+import type pg from 'pg'
+import type { FastifyBaseLogger } from 'fastify'
+import type { NatsConnection } from '@nats-io/transport-node'
+import { AuthSessionRevoked, ErrorCode, type SessionRevokedEvent } from '@palisade/contracts'
+import { natsPublish, ProblemError } from '@palisade/platform'
+import type { AuthConfig } from '../config.js'
+import { appendAudit, type AuditEntry } from './audit.js'
+import { AccessTokenError, signAccessToken, verifyAccessToken } from './access-token.js'
+import type { Keyring } from './keyring.js'
+import { newRefreshToken, sha256 } from './refresh-token.js'
+import { TokenCache, type VerifiedAccess } from './token-cache.js'
+
+export type RevokeReason = SessionRevokedEvent['reason']
+
+export interface IssuedTokens {
+  sessionId: string
+  accessToken: string
+  accessExpiresIn: number
+  refreshToken: string
+}
+
+export interface UserRow {
+  id: string
+  email: string
+  displayName: string
+  passwordHash: string
+  roles: string[]
+  createdAt: Date
+}
+
+/** Everything the routes share: tokens, sessions, revocation (DB + caches + NATS) and the audit trail. */
+export class AuthCore {
+  readonly cache: TokenCache
+
+  constructor(
+    readonly pool: pg.Pool,
+    readonly nats: NatsConnection,
+    readonly keys: Keyring,
+    readonly config: AuthConfig,
+    readonly log: FastifyBaseLogger
+  ) {
+    // A revoked session must be remembered for as long as any of its access tokens can live.
+    this.cache = new TokenCache((config.AUTH_ACCESS_TTL_SECONDS + 60) * 1000)
+  }
+
+  audit(entry: AuditEntry): Promise<void> {
+    return appendAudit(this.pool, entry)
+  }
+
+  async findUserByEmail(email: string): Promise<UserRow | undefined> {
+    const r = await this.pool.query<UserRow>(
+      'SELECT id, email, display_name AS "displayName", password_hash AS "passwordHash", roles, created_at AS "createdAt" FROM auth.users WHERE email = $1',
+      [email]
+    )
+    return r.rows[0]
+  }
+
+  async findUserById(id: string): Promise<UserRow | undefined> {
+    const r = await this.pool.query<UserRow>(
+      'SELECT id, email, display_name AS "displayName", password_hash AS "passwordHash", roles, created_at AS "createdAt" FROM auth.users WHERE id = $1',
+      [id]
+    )
+    return r.rows[0]
+  }
+
+  accessTokenFor(userId: string, sessionId: string, sessionExpiresAt: Date): { token: string; expiresIn: number } {
+    const left = Math.floor((sessionExpiresAt.getTime() - Date.now()) / 1000)
+    const ttl = Math.max(1, Math.min(this.config.AUTH_ACCESS_TTL_SECONDS, left))
+    return { token: signAccessToken(this.keys, this.config.AUTH_ISSUER, userId, sessionId, ttl).token, expiresIn: ttl }
+  }
+
+  /** A new session (= refresh-token family) with its first refresh token and an access token. */
+  async createSession(userId: string, userAgent: string, ip: string): Promise<IssuedTokens> {
+    const sessionId = randomUUID()
+    const refreshToken = newRefreshToken()
+    const expiresAt = new Date(Date.now() + this.config.AUTH_REFRESH_TTL_SECONDS * 1000)
+    const client = await this.pool.connect()
+    try {
+      await client.query('BEGIN')
+      await client.query('INSERT INTO auth.sessions (id, user_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)', [
+        sessionId,
+        userId,
+        expiresAt,
+        userAgent.slice(0, 512),
+        ip.slice(0, 64)
+      ])
+      await client.query('INSERT INTO auth.refresh_tokens (id, session_id, token_hash, expires_at) VALUES ($1, $2, $3, $4)', [
+        randomUUID(),
+        sessionId,
+        sha256(refreshToken),
+        expiresAt
+      ])
+      await client.query('COMMIT')
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+    const access = this.accessTokenFor(userId, sessionId, expiresAt)
+    return { sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken }
+  }
+
+  /**
+   * Rotates a refresh token. A token that was already rotated is evidence of theft (either the
+   * thief or the owner holds a stale copy): the whole family is revoked.
+   */
+  async rotateRefreshToken(presented: string, ip: string): Promise<IssuedTokens & { userId: string }> {
+    const client = await this.pool.connect()
+    let reuse: { userId: string; sessionId: string; wasActive: boolean } | undefined
+    try {
+      await client.query('BEGIN')
+      const r = await client.query<{ id: string; session_id: string; used_at: Date | null; user_id: string; revoked_at: Date | null; expires_at: Date }>(
+        `SELECT rt.id, rt.session_id, rt.used_at, s.user_id, s.revoked_at, s.expires_at
+           FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id
+          WHERE rt.token_hash = $1 FOR UPDATE OF rt, s`,
+        [sha256(presented)]
+      )
+      const row = r.rows[0]
+      if (!row) {
+        await client.query('ROLLBACK')
+        throw new ProblemError(401, ErrorCode.unauthenticated, 'Invalid refresh token')
+      }
+      if (row.used_at) {
+        const wasActive = !row.revoked_at
+        if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
+        await client.query('COMMIT')
+        reuse = { userId: row.user_id, sessionId: row.session_id, wasActive }
+      } else if (row.revoked_at) {
+        await client.query('ROLLBACK')
+        throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
+      } else if (row.expires_at.getTime() <= Date.now()) {
+        await client.query('ROLLBACK')
+        throw new ProblemError(401, ErrorCode.tokenExpired, 'Refresh token expired')
+      } else {
+        const next = newRefreshToken()
+        await client.query('UPDATE auth.refresh_tokens SET used_at = now() WHERE id = $1', [row.id])
+        await client.query('INSERT INTO auth.refresh_tokens (id, session_id, parent_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+          randomUUID(),
+          row.session_id,
+          row.id,
+          sha256(next),
+          row.expires_at
+        ])
+        await client.query('UPDATE auth.sessions SET last_used_at = now() WHERE id = $1', [row.session_id])
+        await client.query('COMMIT')
+        const access = this.accessTokenFor(row.user_id, row.session_id, row.expires_at)
+        return { userId: row.user_id, sessionId: row.session_id, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: next }
+      }
+    } catch (err) {
+      if (!(err instanceof ProblemError)) await client.query('ROLLBACK').catch(() => {})
+      throw err
+    } finally {
+      client.release()
+    }
+    // Refresh-token reuse: the family is revoked in the database; now everywhere else.
+    if (reuse.wasActive) this.announceRevocation(reuse.userId, [reuse.sessionId], 'refresh-reuse')
+    await this.audit({ event: 'refresh.reused', userId: reuse.userId, sessionId: reuse.sessionId, ip })
+    throw new ProblemError(401, ErrorCode.refreshReused, 'Refresh token reuse detected; the session has been revoked')
+  }
+
+  /**
+   * Revokes sessions of a user (only active ones; returns their ids): database first, then this
+   * instance's caches, then every other auth/gateway/service instance over NATS.
+   */
+  async revokeSessions(userId: string, reason: RevokeReason, which: { sessionIds?: string[]; exceptSessionId?: string }): Promise<string[]> {
+    const params: unknown[] = [userId, reason]
+    let filter = ''
+    if (which.sessionIds) {
+      params.push(which.sessionIds)
+      filter += ` AND id = ANY($${params.length}::uuid[])`
+    }
+    if (which.exceptSessionId) {
+      params.push(which.exceptSessionId)
+      filter += ` AND id <> $${params.length}`
+    }
+    const r = await this.pool.query<{ id: string }>(
+      `UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL${filter} RETURNING id`,
+      params
+    )
+    const ids = r.rows.map((x) => x.id)
+    if (ids.length > 0) this.announceRevocation(userId, ids, reason)
+    return ids
+  }
+
+  private announceRevocation(userId: string, sessionIds: string[], reason: RevokeReason): void {
+    this.cache.revoke(sessionIds)
+    for (let i = 0; i < sessionIds.length; i += 1000) {
+      natsPublish(this.nats, AuthSessionRevoked, { userId, sessionIds: sessionIds.slice(i, i + 1000), reason, at: new Date().toISOString() })
+    }
+  }
+
+  /**
+   * The identity behind an access token, as cheaply as possible: a cache hit costs one sha256;
+   * a miss verifies the signature and asks the database whether the session is still alive.
+   */
+  async verifyAccess(token: string): Promise<VerifiedAccess> {
+    const now = Math.floor(Date.now() / 1000)
+    const hash = TokenCache.hash(token)
+    const hit = this.cache.get(hash, now)
+    if (hit) return hit
+    const known = this.cache.rejectedReason(hash)
+    if (known) throw new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required')
+    let claims
+    try {
+      claims = verifyAccessToken(this.keys, token, { issuer: this.config.AUTH_ISSUER, maxTtlSeconds: this.config.AUTH_ACCESS_TTL_SECONDS })
+    } catch (err) {
+      if (err instanceof AccessTokenError) {
+        if (err.reason === 'expired') throw new ProblemError(401, ErrorCode.tokenExpired, 'Access token expired')
+        this.cache.reject(hash, err.reason)
+        throw new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required')
+      }
+      throw err
+    }
+    if (this.cache.isRevoked(claims.sid)) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
+    const r = await this.pool.query<{ revoked_at: Date | null; expires_at: Date; roles: string[] }>(
+      'SELECT s.revoked_at, s.expires_at, u.roles FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2',
+      [claims.sid, claims.sub]
+    )
+    const row = r.rows[0]
+    if (!row) {
+      this.cache.reject(hash, 'no session')
+      throw new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required')
+    }
+    if (row.revoked_at || row.expires_at.getTime() <= Date.now()) {
+      this.cache.revoke([claims.sid])
+      throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
+    }
+    const verified: VerifiedAccess = { userId: claims.sub, sessionId: claims.sid, roles: row.roles, exp: claims.exp }
+    this.cache.set(hash, verified, now)
+    return verified
+  }
+
+  /** The session an access token names, checking the signature but not the expiry (logout with a stale token). */
+  sessionOfToken(token: string): { userId: string; sessionId: string } | undefined {
+    try {
+      const c = verifyAccessToken(this.keys, token, { issuer: this.config.AUTH_ISSUER, maxTtlSeconds: this.config.AUTH_ACCESS_TTL_SECONDS, ignoreExpiration: true })
+      return { userId: c.sub, sessionId: c.sid }
+    } catch {
+      return undefined
+    }
+  }
+
+  async sessionOfRefreshToken(token: string): Promise<{ userId: string; sessionId: string } | undefined> {
+    const r = await this.pool.query<{ user_id: string; session_id: string }>(
+      'SELECT s.user_id, s.id AS session_id FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id WHERE rt.token_hash = $1 AND rt.used_at IS NULL',
+      [sha256(token)]
+    )
+    const row = r.rows[0]
+    return row ? { userId: row.user_id, sessionId: row.session_id } : undefined
+  }
+
+  /** True when the session exists, belongs to the user, is not revoked and not past its end. */
+  async sessionActive(userId: string, sessionId: string): Promise<boolean> {
+    if (this.cache.isRevoked(sessionId)) return false
+    const r = await this.pool.query('SELECT 1 FROM auth.sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()', [sessionId, userId])
+    return (r.rowCount ?? 0) > 0
+  }
+}

@@ -1,0 +1,174 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import {
+  AUTH_COOKIES,
+  ErrorCode,
+  LoginBodySchema,
+  LoginResponseSchema,
+  ProblemSchema,
+  RefreshBodySchema,
+  RefreshResponseSchema,
+  RegisterBodySchema,
+  UserSchema
+} from '@palisade/contracts'
+import { ProblemError, problems } from '@palisade/platform'
+import type { AuthCore, UserRow } from '../lib/core.js'
+import type { AuthConfig } from '../config.js'
+import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
+import { beginLoginAttempt, loginSucceeded } from '../lib/throttle.js'
+import { sha256 } from '../lib/refresh-token.js'
+import { bearerToken, checkOrigin, clearSessionCookies, routeBodyLimit, setSessionCookies, userAgentOf } from '../lib/http.js'
+
+export interface CredentialRoutesOptions {
+  core: AuthCore
+  config: AuthConfig
+  dummyHash: string
+  allowedOrigins: ReadonlySet<string>
+  ipOf: (request: FastifyRequest) => string
+}
+
+export function normaliseEmail(email: string): string {
+  return email.trim().toLowerCase()
+}
+
+export function userView(u: UserRow) {
+  return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() }
+}
+
+const INVALID_CREDENTIALS = 'Invalid email or password'
+
+/** The public endpoints: register, login, refresh, logout. Rate limited per client IP. */
+export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = async (root, opts) => {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>()
+  const { core, config, allowedOrigins, ipOf } = opts
+  const rateLimit = { max: config.AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `auth-ip:${ipOf(req)}` }
+
+  // A bodiless POST (browser refresh/logout) is validated as an empty object, not rejected.
+  const emptyBodyIsObject = async (request: { body: unknown }) => {
+    if (request.body === undefined || request.body === null) request.body = {}
+  }
+
+  app.post(
+    '/auth/register',
+    {
+      bodyLimit: routeBodyLimit('/auth/register'),
+      config: { public: true, rateLimit },
+      schema: { body: RegisterBodySchema, response: { 201: UserSchema, '4xx': ProblemSchema } }
+    },
+    async (request, reply) => {
+      checkOrigin(request, allowedOrigins, false)
+      const email = normaliseEmail(request.body.email)
+      const { password, displayName } = request.body
+      const weak = passwordWeakness(password, email)
+      if (weak) throw new ProblemError(400, ErrorCode.weakPassword, weak)
+      const id = randomUUID()
+      const passwordHash = await hashPassword(password)
+      const r = await core.pool.query<{ created_at: Date }>(
+        'INSERT INTO auth.users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING RETURNING created_at',
+        [id, email, displayName.trim() || displayName, passwordHash]
+      )
+      if (r.rowCount === 0) throw problems.conflict('An account with this email already exists', ErrorCode.emailTaken)
+      await core.audit({ event: 'user.registered', userId: id, ip: ipOf(request) })
+      return reply.code(201).send({ id, email, displayName: displayName.trim() || displayName, createdAt: r.rows[0]!.created_at.toISOString() })
+    }
+  )
+
+  app.post(
+    '/auth/login',
+    {
+      bodyLimit: routeBodyLimit('/auth/login'),
+      config: { public: true, rateLimit },
+      schema: { body: LoginBodySchema, response: { 200: LoginResponseSchema, '4xx': ProblemSchema } }
+    },
+    async (request, reply) => {
+      checkOrigin(request, allowedOrigins, false)
+      const account = normaliseEmail(request.body.email)
+      const ip = ipOf(request)
+      const accountRef = sha256(account).slice(0, 16)
+      const attempt = await beginLoginAttempt(core.pool, account, ip)
+      if (!attempt.allowed) {
+        await core.audit({ event: 'login.throttled', ip, details: { account: accountRef, retryAfter: attempt.retryAfterSeconds } })
+        throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed logins; try again later')
+      }
+      const user = await core.findUserByEmail(account)
+      // Unknown accounts verify against a dummy hash: same work, same time, same answer.
+      const passwordOk = await verifyPassword(user?.passwordHash ?? opts.dummyHash, request.body.password)
+      if (!user || !passwordOk) {
+        await core.audit({ event: 'login.failed', userId: user?.id ?? null, ip, details: { account: accountRef } })
+        throw new ProblemError(401, ErrorCode.invalidCredentials, INVALID_CREDENTIALS)
+      }
+      await loginSucceeded(core.pool, account, attempt.attemptId)
+      const issued = await core.createSession(user.id, userAgentOf(request), ip)
+      await core.audit({ event: 'login.succeeded', userId: user.id, sessionId: issued.sessionId, ip })
+      setSessionCookies(reply, config, { token: issued.accessToken, expiresIn: issued.accessExpiresIn }, issued.refreshToken)
+      reply.header('cache-control', 'no-store')
+      return {
+        user: userView(user),
+        sessionId: issued.sessionId,
+        accessToken: issued.accessToken,
+        tokenType: 'Bearer' as const,
+        expiresIn: issued.accessExpiresIn
+      }
+    }
+  )
+
+  app.post(
+    '/auth/refresh',
+    {
+      bodyLimit: routeBodyLimit('/auth/refresh'),
+      config: { public: true, rateLimit },
+      preValidation: emptyBodyIsObject,
+      schema: { body: RefreshBodySchema, response: { 200: RefreshResponseSchema, '4xx': ProblemSchema } }
+    },
+    async (request, reply) => {
+      const fromBody = request.body.refreshToken
+      const fromCookie = request.cookies[AUTH_COOKIES.refresh]
+      const presented = fromBody ?? fromCookie
+      if (!fromBody) checkOrigin(request, allowedOrigins, fromCookie !== undefined)
+      else checkOrigin(request, allowedOrigins, false)
+      if (!presented || !/^[A-Za-z0-9_-]{43,128}$/.test(presented)) throw new ProblemError(401, ErrorCode.unauthenticated, 'Refresh token required')
+      let issued
+      try {
+        issued = await core.rotateRefreshToken(presented, ipOf(request))
+      } catch (err) {
+        if (err instanceof ProblemError && err.statusCode === 401 && !fromBody) clearSessionCookies(reply)
+        throw err
+      }
+      setSessionCookies(reply, config, { token: issued.accessToken, expiresIn: issued.accessExpiresIn }, issued.refreshToken)
+      reply.header('cache-control', 'no-store')
+      return {
+        sessionId: issued.sessionId,
+        accessToken: issued.accessToken,
+        ...(fromBody ? { refreshToken: issued.refreshToken } : {}),
+        tokenType: 'Bearer' as const,
+        expiresIn: issued.accessExpiresIn
+      }
+    }
+  )
+
+  app.post(
+    '/auth/logout',
+    {
+      bodyLimit: routeBodyLimit('/auth/logout'),
+      config: { public: true, rateLimit },
+      preValidation: emptyBodyIsObject,
+      schema: { body: RefreshBodySchema, response: { 204: Type.Null(), '4xx': ProblemSchema } }
+    },
+    async (request, reply) => {
+      const bearer = bearerToken(request)
+      const cookie = request.cookies[AUTH_COOKIES.access]
+      checkOrigin(request, allowedOrigins, bearer === undefined && cookie !== undefined)
+      const token = bearer ?? cookie
+      let target = token ? core.sessionOfToken(token) : undefined
+      if (!target && request.body.refreshToken) target = await core.sessionOfRefreshToken(request.body.refreshToken)
+      if (target) {
+        const revoked = await core.revokeSessions(target.userId, 'logout', { sessionIds: [target.sessionId] })
+        if (revoked.length > 0) await core.audit({ event: 'logout', userId: target.userId, sessionId: target.sessionId, ip: ipOf(request) })
+      }
+      clearSessionCookies(reply)
+      return reply.code(204).send(null)
+    }
+  )
+}

@@ -1,0 +1,136 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import {
+  APP_SERVICES,
+  AUTH_COOKIES,
+  ErrorCode,
+  IDENTITY_HEADERS,
+  NEVER_ROUTABLE_PATHS,
+  PROBLEM_CONTENT_TYPE,
+  REQUEST_ID_HEADER,
+  normalizeRequestPath,
+  resolveRoute,
+  type AppServiceName
+} from '@palisade/contracts'
+import { ProblemError, problemBody } from '@palisade/platform'
+import type { AuthCore } from '../lib/core.js'
+
+export interface VerifyRouteOptions {
+  core: AuthCore
+  allowedOrigins: ReadonlySet<string>
+}
+
+const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
+const APP_SERVICE_SET = new Set<string>(APP_SERVICES)
+const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/
+
+function one(v: string | string[] | undefined): string | undefined {
+  return Array.isArray(v) ? undefined : v
+}
+
+/**
+ * `next` for the login redirect: the original path (and query) only when it is unmistakably a
+ * path on this site — one leading '/', no '//' or backslash anywhere, no scheme, no control
+ * characters, not absurdly long. Anything else goes back to '/'. Never an absolute URL.
+ */
+export function safeNext(rawUri: string | undefined): string {
+  if (!rawUri || rawUri.length > 2048) return '/'
+  if (!rawUri.startsWith('/') || rawUri.startsWith('//')) return '/'
+  if (/[\\\x00-\x1f\x7f\s]/.test(rawUri) || rawUri.includes('//') || /%(2f|5c|00|0a|0d|09)/i.test(rawUri)) return '/'
+  if (/^\/[a-z][a-z0-9+.-]*:/i.test(rawUri)) return '/'
+  if (normalizeRequestPath(rawUri) === undefined) return '/'
+  return rawUri
+}
+
+/** A top-level HTML page load, as opposed to fetch/XHR/WebSocket/API use. */
+function isNavigation(request: FastifyRequest): boolean {
+  const accept = one(request.headers.accept)
+  if (!accept || !accept.includes('text/html')) return false
+  const mode = one(request.headers['sec-fetch-mode'])
+  return mode === undefined || mode === 'navigate'
+}
+
+function isNeverRoutable(path: string): boolean {
+  return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
+}
+
+/**
+ * GET /auth/verify — the ForwardAuth endpoint. Internal only: the route table never routes it, and
+ * it trusts only the X-Forwarded-* the proxy rebuilt. Answers 200 with the identity headers (and an
+ * assertion bound to the target service), 401 problem+json for API and WebSocket requests, 302 to
+ * the login page for HTML navigations, 403 for a foreign Origin on a cookie-authenticated unsafe
+ * request or any WebSocket handshake.
+ */
+export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, opts) => {
+  const { core, allowedOrigins } = opts
+  const issuer = core.config.AUTH_ISSUER
+
+  function deny(request: FastifyRequest, reply: FastifyReply, err: ProblemError, navigation: boolean, rawUri: string | undefined, path: string | undefined): FastifyReply {
+    if (err.statusCode === 401 && navigation) {
+      return reply.code(302).header('location', `/login?next=${encodeURIComponent(safeNext(rawUri))}`).header('cache-control', 'no-store').send()
+    }
+    for (const [k, v] of Object.entries(err.headers)) reply.header(k, v)
+    return reply
+      .code(err.statusCode)
+      .type(PROBLEM_CONTENT_TYPE)
+      .header('cache-control', 'no-store')
+      .send(problemBody(err.statusCode, err.code, err.statusCode >= 500 ? undefined : err.message, path))
+  }
+
+  app.get('/auth/verify', { logLevel: 'warn', config: { public: true, rateLimit: false } }, async (request, reply) => {
+    const h = request.headers
+    const method = one(h['x-forwarded-method'])?.toUpperCase()
+    const rawUri = one(h['x-forwarded-uri'])
+    const path = rawUri ? normalizeRequestPath(rawUri) : undefined
+    if (!method || !/^[A-Z]{1,16}$/.test(method) || !path) {
+      return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), false, undefined, undefined)
+    }
+    const route = isNeverRoutable(path) ? undefined : resolveRoute(path)
+    if (!route) return deny(request, reply, new ProblemError(404, ErrorCode.notFound, 'Not found'), false, undefined, path)
+    if (route.access === 'public') return reply.code(200).header(REQUEST_ID_HEADER, request.id).send()
+
+    const websocket = route.websocket || h['sec-websocket-key'] !== undefined || /websocket/i.test(one(h.upgrade) ?? '')
+    const navigation = !websocket && isNavigation(request)
+
+    // Token: Authorization header first (API clients), else the access cookie. Never a query string.
+    let token: string | undefined
+    let viaCookie = false
+    const authz = h.authorization
+    if (authz !== undefined) {
+      const m = typeof authz === 'string' ? BEARER.exec(authz) : null
+      if (!m) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+      token = m[1]
+    } else {
+      token = request.cookies[AUTH_COOKIES.access]
+      viaCookie = token !== undefined
+    }
+    if (!token) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+
+    let identity
+    try {
+      identity = await core.verifyAccess(token)
+    } catch (err) {
+      if (err instanceof ProblemError) return deny(request, reply, err, navigation, rawUri, path)
+      throw err
+    }
+
+    // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
+    // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token
+    // cannot be attached by a foreign page, but a foreign Origin is refused all the same.
+    if (websocket || !SAFE_METHODS.has(method)) {
+      const origin = one(h.origin)
+      if (origin === undefined ? viaCookie : !allowedOrigins.has(origin)) {
+        return deny(request, reply, new ProblemError(403, ErrorCode.forbiddenOrigin, 'Origin not allowed'), false, rawUri, path)
+      }
+    }
+
+    reply.header(IDENTITY_HEADERS.user, identity.userId)
+    reply.header(IDENTITY_HEADERS.session, identity.sessionId)
+    if (APP_SERVICE_SET.has(route.service)) {
+      const now = Math.floor(Date.now() / 1000)
+      reply.header(IDENTITY_HEADERS.assertion, core.cache.assertionFor(identity, route.service as AppServiceName, core.keys.signer, issuer, now))
+    }
+    reply.header(REQUEST_ID_HEADER, request.id)
+    reply.header('cache-control', 'no-store')
+    return reply.code(200).send()
+  })
+}

@@ -1,0 +1,4 @@
+import { runServer } from '@palisade/platform'
+import app, { AuthConfigSchema } from './app.js'
+
+await runServer({ service: 'auth', configSchema: AuthConfigSchema, app })
