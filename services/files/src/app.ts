@@ -1,1 +1,66 @@
-export {}
+import { fileURLToPath } from 'node:url'
+import fp from 'fastify-plugin'
+import multipart from '@fastify/multipart'
+import type { FastifyPluginAsync } from 'fastify'
+import { platformPlugin } from '@palisade/platform'
+import { checkScanConfig, storageDirOf, withFilesDefaults, type FilesAppConfig } from './config.js'
+import type { FilesContext } from './context.js'
+import { FilesRepo } from './db/repo.js'
+import { serveFilesNats } from './nats/handlers.js'
+import { contentRoutes } from './routes/content.js'
+import { filesRoutes } from './routes/files.js'
+import { ClamdScanner, ScanWorker } from './scan/worker.js'
+import { DiskBlobStore } from './storage/disk-store.js'
+import { multipartLimits } from './upload/receive.js'
+
+export { FilesConfigSchema, withFilesDefaults, type FilesConfig, type FilesAppConfig } from './config.js'
+export type { FilesContext } from './context.js'
+
+const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** the files service's own state (tests inspect the store and the scanner through it) */
+    files: FilesContext
+  }
+}
+
+/**
+ * The files service: uploads streamed to a blob store keyed by server-made ids, sniffed types on an
+ * allow list, per-user quotas, sharing with conversations (membership asked from chat), downloads
+ * that can never run as part of our origin, and an optional clamd scanner.
+ */
+const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opts) => {
+  const config = withFilesDefaults(opts.config)
+  checkScanConfig(config)
+  const store = new DiskBlobStore(storageDirOf(config))
+
+  await app.register(platformPlugin, { service: 'files', config, migrationsFolder })
+  await app.register(multipart, { limits: multipartLimits(config.FILES_MAX_BYTES), throwFileSizeLimit: false })
+
+  const stale = await store.init()
+  if (stale > 0) app.log.warn({ removed: stale }, 'removed temp files left by an earlier process')
+
+  const repo = new FilesRepo(app.db)
+  const scanner =
+    config.FILES_SCAN_MODE === 'clamd'
+      ? new ScanWorker(repo, store, new ClamdScanner(config.FILES_CLAMD_ADDRESS!, config.FILES_CLAMD_TIMEOUT_MS), app.log, {
+          retryMs: config.FILES_SCAN_RETRY_SECONDS * 1000,
+          leaseMs: config.FILES_CLAMD_TIMEOUT_MS + 30_000
+        })
+      : undefined
+  const ctx: FilesContext = { config, store, repo, scanner }
+  app.decorate('files', ctx)
+
+  await app.register(filesRoutes, { prefix: '/api/files', ctx })
+  await app.register(contentRoutes, { prefix: '/api/files', ctx })
+
+  const subs = serveFilesNats(app, ctx)
+  if (scanner) app.addHook('onReady', async () => scanner.start())
+  app.addHook('onClose', async () => {
+    for (const sub of subs) sub.unsubscribe()
+    await scanner?.stop()
+  })
+}
+
+export default fp(filesApp, { name: 'files-app', fastify: '5.x' })

@@ -1,0 +1,69 @@
+import { isAbsolute, resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { Type, type Static } from 'typebox'
+import { Value } from 'typebox/value'
+import { BaseConfigSchema, ConfigError, type BaseConfig } from '@palisade/platform'
+import { FILE_TEXT_MAX_BYTES } from '@palisade/contracts'
+
+const MiB = 1024 * 1024
+const GiB = 1024 * MiB
+
+export const FilesConfigSchema = Type.Object({
+  ...BaseConfigSchema.properties,
+  /**
+   * Directory of the blob store (`objects/`, `tmp/`). Required in production; elsewhere it defaults
+   * to `.data/files` at the repository root. Relative paths resolve against the working directory.
+   */
+  FILES_STORAGE_DIR: Type.String({ default: '' }),
+  /** largest accepted file, in bytes; bigger uploads are cut off while streaming with 413 FILE_TOO_LARGE */
+  FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: 25 * MiB }),
+  /** bytes one user may store in total; beyond it uploads fail with 413 QUOTA_EXCEEDED */
+  FILES_USER_QUOTA_BYTES: Type.Integer({ minimum: 1, maximum: 2 ** 50, default: 1 * GiB }),
+  /** `none`: files are served once stored (status `unscanned`); `clamd`: `pending` until clamd says clean */
+  FILES_SCAN_MODE: Type.Union([Type.Literal('none'), Type.Literal('clamd')], { default: 'none' }),
+  /** clamd's address, `tcp://host:port` or `unix:/path/to/clamd.ctl`; required with FILES_SCAN_MODE=clamd */
+  FILES_CLAMD_ADDRESS: Type.Optional(Type.String({ minLength: 1, maxLength: 1024 })),
+  /** time one clamd scan may take before it counts as failed (and is retried) */
+  FILES_CLAMD_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 60_000 }),
+  /** how often pending files are (re)offered to the scanner, and the back-off base after a failure */
+  FILES_SCAN_RETRY_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
+  /** cap of the text `files.text.get` returns */
+  FILES_TEXT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: FILE_TEXT_MAX_BYTES, default: 64 * 1024 }),
+  /** uploads per user and minute (rate limit of POST /api/files) */
+  FILES_UPLOADS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100_000, default: 60 }),
+  /** uploads of one user streaming at the same time on one instance; more get 429 */
+  FILES_MAX_CONCURRENT_UPLOADS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 4 })
+})
+export type FilesConfig = Static<typeof FilesConfigSchema>
+
+type FilesOwnKeys = Exclude<keyof FilesConfig, keyof BaseConfig>
+/** What the app accepts: the files settings may be left out (tests, the launcher) and get their defaults. */
+export type FilesAppConfig = Omit<FilesConfig, FilesOwnKeys> & Partial<Pick<FilesConfig, FilesOwnKeys>>
+
+/** A complete FilesConfig: every files setting left out takes the schema's default. */
+export function withFilesDefaults(config: FilesAppConfig): FilesConfig {
+  const full = Value.Default(FilesConfigSchema, structuredClone(config)) as FilesConfig
+  if (!Value.Check(FilesConfigSchema, full)) {
+    const first = [...Value.Errors(FilesConfigSchema, full)][0]
+    throw new ConfigError(`files configuration is invalid at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`)
+  }
+  return full
+}
+
+const REPO_DATA_DIR = fileURLToPath(new URL('../../../.data/files', import.meta.url))
+
+/** The storage directory to use: configured, or the repository's data dir outside production. */
+export function storageDirOf(config: FilesConfig): string {
+  const dir = config.FILES_STORAGE_DIR.trim()
+  if (!dir) {
+    if (config.NODE_ENV === 'production') throw new ConfigError('FILES_STORAGE_DIR is required in production')
+    return REPO_DATA_DIR
+  }
+  return isAbsolute(dir) ? dir : resolve(dir)
+}
+
+export function checkScanConfig(config: FilesConfig): void {
+  if (config.FILES_SCAN_MODE === 'clamd' && !config.FILES_CLAMD_ADDRESS) {
+    throw new ConfigError('FILES_CLAMD_ADDRESS is required when FILES_SCAN_MODE=clamd')
+  }
+}

@@ -1,0 +1,13 @@
+import type { FilesConfig } from './config.js'
+import type { FilesRepo } from './db/repo.js'
+import type { ScanWorker } from './scan/worker.js'
+import type { DiskBlobStore } from './storage/disk-store.js'
+
+/** What the routes and NATS handlers of one files instance share. */
+export interface FilesContext {
+  config: FilesConfig
+  store: DiskBlobStore
+  repo: FilesRepo
+  /** present with FILES_SCAN_MODE=clamd */
+  scanner: ScanWorker | undefined
+}

@@ -1,0 +1,53 @@
+import { sql } from 'drizzle-orm'
+import { bigint, check, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+
+/** Everything the files service stores lives in its own schema; other services ask over NATS. */
+export const files = pgSchema('files')
+
+/**
+ * One row per stored file. The bytes live in the blob store under `id` (a server-made UUID), never
+ * under anything a client sent; `name` is sanitised metadata only.
+ */
+export const fileObjects = files.table(
+  'files',
+  {
+    id: uuid('id').primaryKey(),
+    ownerId: uuid('owner_id').notNull(),
+    /** shared with this conversation (its members may read the file); null = owner only */
+    conversationId: uuid('conversation_id'),
+    name: text('name').notNull(),
+    /** sniffed media type */
+    type: text('type').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    sha256: text('sha256').notNull(),
+    status: text('status', { enum: ['pending', 'clean', 'infected', 'unscanned'] }).notNull(),
+    scanSignature: text('scan_signature'),
+    scannedAt: timestamp('scanned_at', { withTimezone: true, mode: 'date' }),
+    scanAttempts: integer('scan_attempts').notNull().default(0),
+    /** a pending file is (re)claimed by a scanner once this is in the past */
+    scanNextAt: timestamp('scan_next_at', { withTimezone: true, mode: 'date' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [
+    index('files_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
+    index('files_conversation_idx').on(t.conversationId),
+    index('files_pending_idx').on(t.scanNextAt).where(sql`${t.status} = 'pending'`),
+    check('files_size_positive', sql`${t.size} > 0`),
+    check('files_status_known', sql`${t.status} IN ('pending', 'clean', 'infected', 'unscanned')`),
+    check('files_sha256_hex', sql`${t.sha256} ~ '^[0-9a-f]{64}$'`)
+  ]
+)
+export type FileRow = typeof fileObjects.$inferSelect
+
+/**
+ * Bytes each user has stored. Uploads lock the user's row (`SELECT … FOR UPDATE`) while they check
+ * the quota and insert, so concurrent uploads are serialised and can never overshoot it.
+ */
+export const usage = files.table(
+  'usage',
+  {
+    userId: uuid('user_id').primaryKey(),
+    usedBytes: bigint('used_bytes', { mode: 'number' }).notNull().default(0)
+  },
+  (t) => [check('usage_non_negative', sql`${t.usedBytes} >= 0`)]
+)

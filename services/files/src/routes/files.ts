@@ -1,0 +1,147 @@
+import { randomUUID } from 'node:crypto'
+import type { FastifyPluginAsync } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Value } from 'typebox/value'
+import {
+  ErrorCode,
+  FileListQuerySchema,
+  FileListResponseSchema,
+  FileMetaSchema,
+  FilesErrorCode,
+  IdParamsSchema,
+  UploadFieldsSchema
+} from '@palisade/contracts'
+import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
+import { canRead, isMember } from '../access.js'
+import type { FilesContext } from '../context.js'
+import { decodeCursor, encodeCursor, toMeta } from '../db/repo.js'
+import { declaredTypeAgrees, sniffType } from '../upload/sniff.js'
+import { sanitizeFileName, withTypeExtension } from '../upload/filename.js'
+import { MULTIPART_OVERHEAD_BYTES, receiveUpload, type ReceivedFile } from '../upload/receive.js'
+
+/** Uploads of each user currently streaming on this instance (bounds the temp space one user can hold). */
+const inFlight = new Map<string, number>()
+
+function acquireUploadSlot(userId: string, max: number): () => void {
+  const n = inFlight.get(userId) ?? 0
+  if (n >= max) throw new ProblemError(429, FilesErrorCode.tooManyUploads, 'Too many uploads in progress', { 'retry-after': '1' })
+  inFlight.set(userId, n + 1)
+  let released = false
+  return () => {
+    if (released) return
+    released = true
+    const left = (inFlight.get(userId) ?? 1) - 1
+    if (left <= 0) inFlight.delete(userId)
+    else inFlight.set(userId, left)
+  }
+}
+
+export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (base, { ctx }) => {
+  const app = base.withTypeProvider<TypeBoxTypeProvider>()
+  const { config, repo, store } = ctx
+
+  app.post(
+    '/',
+    {
+      config: { rateLimit: { max: config.FILES_UPLOADS_PER_MINUTE, timeWindow: 60_000 } },
+      schema: { response: { 201: FileMetaSchema } }
+    },
+    async (request, reply) => {
+      const { userId } = identityOf(request)
+      const callCtx = callContextOf(request)
+      if (!request.isMultipart()) throw new ProblemError(415, ErrorCode.unsupportedMediaType, 'Expected multipart/form-data')
+      const declaredLength = Number(request.headers['content-length'] ?? NaN)
+      if (declaredLength > config.FILES_MAX_BYTES + MULTIPART_OVERHEAD_BYTES) {
+        throw new ProblemError(413, ErrorCode.fileTooLarge, `File is larger than ${config.FILES_MAX_BYTES} bytes`)
+      }
+      const remainingQuota = config.FILES_USER_QUOTA_BYTES - (await repo.usedBytes(userId))
+      if (remainingQuota <= 0) throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
+
+      const release = acquireUploadSlot(userId, config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
+      let received: ReceivedFile | undefined
+      let committed = false
+      try {
+        const { file, fields } = await receiveUpload(request, { store, maxBytes: config.FILES_MAX_BYTES, remainingQuota })
+        received = file
+        if (!Value.Check(UploadFieldsSchema, fields)) throw new ProblemError(400, ErrorCode.validationFailed, 'Unknown or invalid form field')
+        if (file.size === 0) throw new ProblemError(400, FilesErrorCode.emptyFile, 'The file is empty')
+
+        const sniffed = await sniffType(file.tempPath, file.facts)
+        if (!sniffed.ok) throw new ProblemError(415, ErrorCode.unsupportedFileType, `Unsupported file: ${sniffed.reason}`)
+        if (!declaredTypeAgrees(file.declaredType, sniffed.type)) {
+          throw new ProblemError(415, ErrorCode.unsupportedFileType, `The declared type does not match the content (${sniffed.type})`)
+        }
+
+        const conversationId = fields.conversationId?.toLowerCase() ?? null
+        if (conversationId && !(await isMember(request.server.nats, userId, conversationId, callCtx))) {
+          throw problems.notFound('Conversation not found')
+        }
+
+        const id = randomUUID()
+        const name = withTypeExtension(sanitizeFileName(file.rawName), sniffed.type)
+        const status = config.FILES_SCAN_MODE === 'clamd' ? 'pending' : 'unscanned'
+        const tempPath = file.tempPath
+        let placed = false
+        let row
+        try {
+          row = await repo.insertWithinQuota(
+            { id, ownerId: userId, conversationId, name, type: sniffed.type, size: file.size, sha256: file.sha256, status },
+            config.FILES_USER_QUOTA_BYTES,
+            async () => {
+              await store.commit(tempPath, id)
+              placed = true
+            }
+          )
+        } catch (err) {
+          // Rolled back (or the commit failed after the rename): the bytes must not outlive the row.
+          if (placed) await store.remove(id)
+          throw err
+        }
+        committed = true
+        ctx.scanner?.kick()
+        request.log.info({ fileId: id, size: file.size, type: sniffed.type, shared: conversationId !== null }, 'file stored')
+        return reply.code(201).header('location', `/api/files/${id}`).send(toMeta(row))
+      } finally {
+        release()
+        if (received && !committed) await store.discardTemp(received.tempPath)
+        // Whatever is left of a rejected body is read and dropped, so the client gets its answer.
+        if (!request.raw.readableEnded) request.raw.resume()
+      }
+    }
+  )
+
+  app.get(
+    '/',
+    { schema: { querystring: FileListQuerySchema, response: { 200: FileListResponseSchema } } },
+    async (request) => {
+      const { userId } = identityOf(request)
+      const limit = request.query.limit ?? 50
+      const after = request.query.cursor ? decodeCursor(request.query.cursor) : undefined
+      const rows = await repo.listByOwner(userId, limit + 1, after)
+      const page = rows.slice(0, limit)
+      return { files: page.map(toMeta), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null }
+    }
+  )
+
+  app.get('/:id', { schema: { params: IdParamsSchema, response: { 200: FileMetaSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    const row = await repo.get(request.params.id.toLowerCase())
+    if (!row || !(await canRead(request.server.nats, row, userId, callContextOf(request)))) throw problems.notFound('File not found')
+    return toMeta(row)
+  })
+
+  app.delete('/:id', { schema: { params: IdParamsSchema } }, async (request, reply) => {
+    const { userId } = identityOf(request)
+    const id = request.params.id.toLowerCase()
+    const deleted = await repo.deleteOwned(id, userId)
+    if (!deleted) {
+      // Members see a shared file but may not delete it; everyone else must not learn it exists.
+      const row = await repo.get(id)
+      if (row && (await canRead(request.server.nats, row, userId, callContextOf(request)))) throw problems.forbidden('Only the owner can delete a file')
+      throw problems.notFound('File not found')
+    }
+    await store.remove(id)
+    request.log.info({ fileId: id }, 'file deleted')
+    return reply.code(204).send()
+  })
+}

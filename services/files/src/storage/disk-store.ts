@@ -1,0 +1,95 @@
+import { randomUUID } from 'node:crypto'
+import type { WriteStream } from 'node:fs'
+import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { join } from 'node:path'
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
+const TEMP_NAME = /^[0-9a-f-]{36}\.part$/
+
+function ignoreMissing(err: unknown): void {
+  if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+}
+
+export interface TempBlob {
+  path: string
+  stream: WriteStream
+}
+
+/**
+ * Blobs on a local directory, keyed only by server-made UUIDs:
+ *   <root>/tmp/<uuid>.part        uploads in progress (created O_EXCL, mode 0600)
+ *   <root>/objects/<ab>/<uuid>    stored files (first two hex digits shard the directory)
+ * Nothing a client sends ever becomes part of a path. An S3-compatible store can replace it behind
+ * the same few methods.
+ */
+export class DiskBlobStore {
+  readonly tmpDir: string
+  readonly objectsDir: string
+
+  constructor(readonly root: string) {
+    this.tmpDir = join(root, 'tmp')
+    this.objectsDir = join(root, 'objects')
+  }
+
+  /** Creates the directories and removes temp files a crashed process left behind. */
+  async init(staleAfterMs = 60 * 60 * 1000): Promise<number> {
+    await mkdir(this.tmpDir, { recursive: true, mode: 0o700 })
+    await mkdir(this.objectsDir, { recursive: true, mode: 0o700 })
+    let removed = 0
+    for (const name of await readdir(this.tmpDir)) {
+      if (!TEMP_NAME.test(name)) continue
+      const path = join(this.tmpDir, name)
+      try {
+        const st = await stat(path)
+        if (Date.now() - st.mtimeMs > staleAfterMs) {
+          await unlink(path)
+          removed++
+        }
+      } catch (err) {
+        ignoreMissing(err)
+      }
+    }
+    return removed
+  }
+
+  /**
+   * A new temp file that nobody else can have opened: random name, O_CREAT|O_EXCL, 0600. Opened
+   * before it is returned, so a later discard can never race the creation and leave it behind.
+   */
+  async createTemp(): Promise<TempBlob> {
+    const path = join(this.tmpDir, `${randomUUID()}.part`)
+    const handle = await open(path, 'wx', 0o600)
+    const stream = handle.createWriteStream({ flush: true, highWaterMark: 256 * 1024 }) as unknown as WriteStream
+    return { path, stream }
+  }
+
+  objectPath(id: string): string {
+    if (!UUID.test(id)) throw new Error('invalid blob id')
+    return join(this.objectsDir, id.slice(0, 2), id)
+  }
+
+  /** Moves a finished temp file into place (same filesystem: an atomic rename). */
+  async commit(tempPath: string, id: string): Promise<void> {
+    const target = this.objectPath(id)
+    await mkdir(join(this.objectsDir, id.slice(0, 2)), { recursive: true, mode: 0o700 })
+    await rename(tempPath, target)
+  }
+
+  /** An open handle: a concurrent delete cannot cut a download short once it has started. */
+  async open(id: string): Promise<FileHandle | undefined> {
+    try {
+      return await open(this.objectPath(id), 'r')
+    } catch (err) {
+      ignoreMissing(err)
+      return undefined
+    }
+  }
+
+  async remove(id: string): Promise<void> {
+    await unlink(this.objectPath(id)).catch(ignoreMissing)
+  }
+
+  async discardTemp(path: string): Promise<void> {
+    await unlink(path).catch(ignoreMissing)
+  }
+}
