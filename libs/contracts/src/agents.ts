@@ -1,2 +1,268 @@
-// Contracts of the agents service (HTTP bodies, NATS payloads, events). Filled in by its issue.
-export {}
+// Contracts of the agents service: HTTP bodies under /api/agents, the events it publishes to
+// members' `events.user.<id>` subjects, and its internal NATS subjects.
+import { Type, type Static } from 'typebox'
+import { IsoDateSchema, UuidSchema, CursorSchema } from './common.js'
+import type { NatsEvent } from './nats.js'
+
+/** Tools an agent may be given. Closed list: nothing here can start another agent. */
+export const AGENT_TOOL_NAMES = ['chat.search', 'chat.history', 'files.read'] as const
+export type AgentToolName = (typeof AGENT_TOOL_NAMES)[number]
+export const AgentToolNameSchema = Type.Union([Type.Literal('chat.search'), Type.Literal('chat.history'), Type.Literal('files.read')])
+
+export const AGENT_INSTRUCTIONS_MAX = 20_000
+export const AGENT_RUN_INPUT_MAX = 8_000
+
+const ProviderIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' })
+const ModelIdSchema = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/@-]*$' })
+const AgentNameSchema = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+
+/**
+ * Per-agent limits. Each is optional; the service applies min(agent value, operator ceiling), so a
+ * user can only tighten what operations allow, never loosen it.
+ */
+export const AgentLimitsSchema = Type.Object(
+  {
+    maxSteps: Type.Optional(Type.Integer({ minimum: 1, maximum: 50 })),
+    maxToolCalls: Type.Optional(Type.Integer({ minimum: 0, maximum: 50 })),
+    callTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 600_000 })),
+    runTimeoutMs: Type.Optional(Type.Integer({ minimum: 100, maximum: 3_600_000 })),
+    maxOutputTokens: Type.Optional(Type.Integer({ minimum: 1, maximum: 200_000 }))
+  },
+  { additionalProperties: false }
+)
+export type AgentLimits = Static<typeof AgentLimitsSchema>
+
+/** Limits in force for a run (every value resolved). */
+export const EffectiveLimitsSchema = Type.Object(
+  {
+    maxSteps: Type.Integer(),
+    maxToolCalls: Type.Integer(),
+    callTimeoutMs: Type.Integer(),
+    runTimeoutMs: Type.Integer(),
+    maxOutputTokens: Type.Integer()
+  },
+  { additionalProperties: false }
+)
+export type EffectiveLimits = Static<typeof EffectiveLimitsSchema>
+
+const ToolListSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NAMES.length, uniqueItems: true })
+
+export const CreateAgentBodySchema = Type.Object(
+  {
+    name: AgentNameSchema,
+    instructions: Type.String({ maxLength: AGENT_INSTRUCTIONS_MAX, default: '' }),
+    /** provider id configured by operations; defaults to the service's default provider */
+    provider: Type.Optional(ProviderIdSchema),
+    model: Type.Optional(ModelIdSchema),
+    tools: Type.Optional(ToolListSchema),
+    limits: Type.Optional(AgentLimitsSchema)
+  },
+  { additionalProperties: false }
+)
+export type CreateAgentBody = Static<typeof CreateAgentBodySchema>
+
+export const UpdateAgentBodySchema = Type.Object(
+  {
+    name: Type.Optional(AgentNameSchema),
+    instructions: Type.Optional(Type.String({ maxLength: AGENT_INSTRUCTIONS_MAX })),
+    provider: Type.Optional(ProviderIdSchema),
+    model: Type.Optional(ModelIdSchema),
+    tools: Type.Optional(ToolListSchema),
+    limits: Type.Optional(AgentLimitsSchema)
+  },
+  { additionalProperties: false, minProperties: 1 }
+)
+export type UpdateAgentBody = Static<typeof UpdateAgentBodySchema>
+
+export const AgentSchema = Type.Object(
+  {
+    id: UuidSchema,
+    name: Type.String(),
+    instructions: Type.String(),
+    provider: Type.String(),
+    model: Type.String(),
+    tools: Type.Array(AgentToolNameSchema),
+    limits: AgentLimitsSchema,
+    createdAt: IsoDateSchema,
+    updatedAt: IsoDateSchema
+  },
+  { additionalProperties: false }
+)
+export type Agent = Static<typeof AgentSchema>
+
+export const AgentListSchema = Type.Object(
+  { agents: Type.Array(AgentSchema), nextCursor: Type.Optional(CursorSchema) },
+  { additionalProperties: false }
+)
+export type AgentList = Static<typeof AgentListSchema>
+
+/** What users may learn about the configured providers: ids and models, never URLs or keys. */
+export const ProviderInfoSchema = Type.Object(
+  { id: Type.String(), kind: Type.Union([Type.Literal('local'), Type.Literal('openai-compatible')]), models: Type.Array(Type.String()), default: Type.Boolean() },
+  { additionalProperties: false }
+)
+export const ProviderListSchema = Type.Object({ providers: Type.Array(ProviderInfoSchema) }, { additionalProperties: false })
+export type ProviderList = Static<typeof ProviderListSchema>
+
+export const AgentRunParamsSchema = Type.Object({ id: UuidSchema, runId: UuidSchema }, { additionalProperties: false })
+
+export const StartRunBodySchema = Type.Object(
+  { conversationId: UuidSchema, input: Type.String({ minLength: 1, maxLength: AGENT_RUN_INPUT_MAX }) },
+  { additionalProperties: false }
+)
+export type StartRunBody = Static<typeof StartRunBodySchema>
+
+export const RUN_STATUSES = ['running', 'completed', 'failed', 'cancelled'] as const
+export type RunStatus = (typeof RUN_STATUSES)[number]
+export const RunStatusSchema = Type.Union([Type.Literal('running'), Type.Literal('completed'), Type.Literal('failed'), Type.Literal('cancelled')])
+
+/** Why a run ended other than by completing. Stable, machine readable. */
+export const RUN_FAILURE_REASONS = [
+  'max_steps',
+  'max_tool_calls',
+  'max_output_tokens',
+  'call_timeout',
+  'run_timeout',
+  'provider_error',
+  'provider_unavailable',
+  'post_failed',
+  'service_unavailable',
+  'access_revoked',
+  'interrupted',
+  'internal'
+] as const
+export type RunFailureReason = (typeof RUN_FAILURE_REASONS)[number]
+export const RunFailureReasonSchema = Type.Union([
+  Type.Literal('max_steps'),
+  Type.Literal('max_tool_calls'),
+  Type.Literal('max_output_tokens'),
+  Type.Literal('call_timeout'),
+  Type.Literal('run_timeout'),
+  Type.Literal('provider_error'),
+  Type.Literal('provider_unavailable'),
+  Type.Literal('post_failed'),
+  Type.Literal('service_unavailable'),
+  Type.Literal('access_revoked'),
+  Type.Literal('interrupted'),
+  Type.Literal('internal')
+])
+
+export const RunUsageSchema = Type.Object(
+  {
+    inputTokens: Type.Integer({ minimum: 0 }),
+    outputTokens: Type.Integer({ minimum: 0 }),
+    modelCalls: Type.Integer({ minimum: 0 }),
+    toolCalls: Type.Integer({ minimum: 0 })
+  },
+  { additionalProperties: false }
+)
+export type RunUsage = Static<typeof RunUsageSchema>
+
+export const RUN_STEP_KINDS = ['model_call', 'tool_call', 'tool_result'] as const
+export type RunStepKind = (typeof RUN_STEP_KINDS)[number]
+
+/** One audited step. `data` depends on `kind` (see the agents service README). */
+export const RunStepSchema = Type.Object(
+  {
+    seq: Type.Integer({ minimum: 0 }),
+    kind: Type.Union([Type.Literal('model_call'), Type.Literal('tool_call'), Type.Literal('tool_result')]),
+    at: IsoDateSchema,
+    durationMs: Type.Optional(Type.Integer({ minimum: 0 })),
+    data: Type.Record(Type.String(), Type.Unknown())
+  },
+  { additionalProperties: false }
+)
+export type RunStep = Static<typeof RunStepSchema>
+
+export const RunSchema = Type.Object(
+  {
+    id: UuidSchema,
+    agentId: UuidSchema,
+    conversationId: UuidSchema,
+    status: RunStatusSchema,
+    input: Type.String(),
+    output: Type.Optional(Type.String()),
+    messageId: Type.Optional(UuidSchema),
+    failure: Type.Optional(Type.Object({ reason: RunFailureReasonSchema, detail: Type.String() }, { additionalProperties: false })),
+    provider: Type.String(),
+    model: Type.String(),
+    limits: EffectiveLimitsSchema,
+    usage: RunUsageSchema,
+    steps: Type.Optional(Type.Array(RunStepSchema)),
+    createdAt: IsoDateSchema,
+    finishedAt: Type.Optional(IsoDateSchema)
+  },
+  { additionalProperties: false }
+)
+export type Run = Static<typeof RunSchema>
+
+export const RunListSchema = Type.Object(
+  { runs: Type.Array(RunSchema), nextCursor: Type.Optional(CursorSchema) },
+  { additionalProperties: false }
+)
+
+// ---- events published to every conversation member's `events.user.<memberId>` ----
+// Same shape rules as chat's user events (`type`, `at`): they belong in chat's UserEventSchema union,
+// which the gateway validates before relaying a frame to a socket.
+
+const RunRefProperties = {
+  at: IsoDateSchema,
+  runId: UuidSchema,
+  agentId: UuidSchema,
+  conversationId: UuidSchema
+}
+
+export const AgentRunDeltaEventSchema = Type.Object(
+  { type: Type.Literal('agent.run.delta'), ...RunRefProperties, seq: Type.Integer({ minimum: 0 }), text: Type.String({ maxLength: 16_384 }) },
+  { additionalProperties: false }
+)
+export type AgentRunDeltaEvent = Static<typeof AgentRunDeltaEventSchema>
+
+export const AgentRunCompletedEventSchema = Type.Object(
+  { type: Type.Literal('agent.run.completed'), ...RunRefProperties, messageId: UuidSchema, usage: RunUsageSchema },
+  { additionalProperties: false }
+)
+export type AgentRunCompletedEvent = Static<typeof AgentRunCompletedEventSchema>
+
+export const AgentRunFailedEventSchema = Type.Object(
+  { type: Type.Literal('agent.run.failed'), ...RunRefProperties, reason: RunFailureReasonSchema, detail: Type.String({ maxLength: 512 }) },
+  { additionalProperties: false }
+)
+export type AgentRunFailedEvent = Static<typeof AgentRunFailedEventSchema>
+
+export const AgentRunCancelledEventSchema = Type.Object(
+  { type: Type.Literal('agent.run.cancelled'), ...RunRefProperties },
+  { additionalProperties: false }
+)
+export type AgentRunCancelledEvent = Static<typeof AgentRunCancelledEventSchema>
+
+export const AgentRunEventSchema = Type.Union([
+  AgentRunDeltaEventSchema,
+  AgentRunCompletedEventSchema,
+  AgentRunFailedEventSchema,
+  AgentRunCancelledEventSchema
+])
+export type AgentRunEvent = Static<typeof AgentRunEventSchema>
+export const AGENT_RUN_EVENT_TYPES = ['agent.run.delta', 'agent.run.completed', 'agent.run.failed', 'agent.run.cancelled'] as const
+
+/** The agents service's share of `events.user.<userId>` (see chat's UserEvents). */
+export const AgentRunEvents: NatsEvent<typeof AgentRunEventSchema> = {
+  subject: 'events.user.*',
+  payload: AgentRunEventSchema,
+  publishers: ['agents'],
+  subscribers: ['gateway']
+}
+
+// ---- internal subjects (agents ↔ agents) ----
+
+/** Asks whichever agents instance runs `runId` to stop it (cancel may land on another instance). */
+export const AgentRunCancelRequestSchema = Type.Object(
+  { runId: UuidSchema, userId: UuidSchema },
+  { additionalProperties: false }
+)
+export const AgentsRunCancel: NatsEvent<typeof AgentRunCancelRequestSchema> = {
+  subject: 'agents.run.cancel',
+  payload: AgentRunCancelRequestSchema,
+  publishers: ['agents'],
+  subscribers: ['agents']
+}

@@ -1,0 +1,39 @@
+import { Type, type Static } from 'typebox'
+import { BaseConfigSchema } from '@palisade/platform'
+
+/**
+ * Agents configuration. Everything about providers is set by operations: users choose a provider
+ * id, never a URL or a key. `AGENTS_PROVIDERS` (usually given as `AGENTS_PROVIDERS_FILE`) is a JSON
+ * array of `{ id, kind: "openai-compatible", baseUrl, apiKeyFile, models }`; each key is read from
+ * its own secret file at start and kept only in memory.
+ */
+export const AgentsConfigSchema = Type.Object({
+  ...BaseConfigSchema.properties,
+  AGENTS_PROVIDERS: Type.String({ default: '[]', maxLength: 65_536 }),
+  /** offer the built-in deterministic offline provider `local` */
+  AGENTS_LOCAL_PROVIDER: Type.Boolean({ default: true }),
+  /** provider used when an agent names none */
+  AGENTS_DEFAULT_PROVIDER: Type.String({ default: 'local', minLength: 1, maxLength: 64 }),
+  /** delay between tokens of the `local` provider (0 = as fast as possible) */
+  AGENTS_LOCAL_TOKEN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
+  // Operator ceilings: an agent's own limits may only be lower.
+  AGENTS_MAX_STEPS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
+  AGENTS_MAX_TOOL_CALLS: Type.Integer({ minimum: 0, maximum: 50, default: 8 }),
+  AGENTS_CALL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  AGENTS_RUN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 120_000 }),
+  AGENTS_MAX_OUTPUT_TOKENS: Type.Integer({ minimum: 1, maximum: 200_000, default: 4096 }),
+  AGENTS_MAX_CONCURRENT_RUNS: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+  AGENTS_RUNS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+  /** largest tool result handed to the model, in characters (longer ones are cut) */
+  AGENTS_TOOL_OUTPUT_MAX_CHARS: Type.Integer({ minimum: 256, maximum: 1_000_000, default: 16_000 }),
+  /**
+   * refuse tools that reach beyond the conversation (chat.search, files.read of other files) once
+   * the model has read untrusted tool output: prompt injection cannot steer them
+   */
+  AGENTS_STRICT_TOOL_FLOW: Type.Boolean({ default: true }),
+  /** tokens are batched into one `agent.run.delta` at most this often per run */
+  AGENTS_DELTA_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
+  /** a running run's heartbeat period; a run silent for 3 periods was orphaned by a crash */
+  AGENTS_HEARTBEAT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 5000 })
+})
+export type AgentsConfig = Static<typeof AgentsConfigSchema>

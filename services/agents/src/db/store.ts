@@ -1,0 +1,117 @@
+import { and, asc, eq, sql } from 'drizzle-orm'
+import type { Database } from '@palisade/platform'
+import type { Agent, EffectiveLimits, Run, RunFailureReason, RunStatus, RunStep, RunUsage } from '@palisade/contracts'
+import { agents, runs, runSteps } from './schema.js'
+
+export type AgentRow = typeof agents.$inferSelect
+export type RunRow = typeof runs.$inferSelect
+export type StepRow = typeof runSteps.$inferSelect
+
+export const EMPTY_USAGE: RunUsage = { inputTokens: 0, outputTokens: 0, modelCalls: 0, toolCalls: 0 }
+
+export function agentView(row: AgentRow): Agent {
+  return {
+    id: row.id,
+    name: row.name,
+    instructions: row.instructions,
+    provider: row.provider,
+    model: row.model,
+    tools: row.tools,
+    limits: row.limits,
+    createdAt: row.createdAt.toISOString(),
+    updatedAt: row.updatedAt.toISOString()
+  }
+}
+
+export function runView(row: RunRow, steps?: StepRow[]): Run {
+  return {
+    id: row.id,
+    agentId: row.agentId,
+    conversationId: row.conversationId,
+    status: row.status,
+    input: row.input,
+    ...(row.output !== null ? { output: row.output } : {}),
+    ...(row.messageId ? { messageId: row.messageId } : {}),
+    ...(row.failureReason ? { failure: { reason: row.failureReason as RunFailureReason, detail: row.failureDetail ?? '' } } : {}),
+    provider: row.provider,
+    model: row.model,
+    limits: row.limits,
+    usage: row.usage,
+    ...(steps ? { steps: steps.map(stepView) } : {}),
+    createdAt: row.createdAt.toISOString(),
+    ...(row.finishedAt ? { finishedAt: row.finishedAt.toISOString() } : {})
+  }
+}
+
+function stepView(s: StepRow): RunStep {
+  return { seq: s.seq, kind: s.kind, at: s.at.toISOString(), ...(s.durationMs !== null ? { durationMs: s.durationMs } : {}), data: s.data }
+}
+
+export async function getRunSteps(db: Database, runId: string): Promise<StepRow[]> {
+  return db.select().from(runSteps).where(eq(runSteps.runId, runId)).orderBy(asc(runSteps.seq))
+}
+
+export async function insertStep(db: Database, step: { runId: string; seq: number; kind: StepRow['kind']; data: Record<string, unknown>; durationMs?: number }): Promise<void> {
+  await db.insert(runSteps).values({ ...step, durationMs: step.durationMs ?? null })
+}
+
+export interface RunEnd {
+  status: Exclude<RunStatus, 'running'>
+  usage: RunUsage
+  output?: string | undefined
+  messageId?: string | undefined
+  failureReason?: RunFailureReason | undefined
+  failureDetail?: string | undefined
+}
+
+/** Records the end of a run unless something else (the stale-run sweeper) already ended it. */
+export async function finishRun(db: Database, runId: string, end: RunEnd): Promise<boolean> {
+  const done = await db
+    .update(runs)
+    .set({
+      status: end.status,
+      usage: end.usage,
+      output: end.output ?? null,
+      messageId: end.messageId ?? null,
+      failureReason: end.failureReason ?? null,
+      failureDetail: end.failureDetail ?? null,
+      finishedAt: sql`now()`
+    })
+    .where(and(eq(runs.id, runId), eq(runs.status, 'running')))
+    .returning({ id: runs.id })
+  return done.length === 1
+}
+
+export type NewRun = {
+  agentId: string
+  userId: string
+  sessionId: string
+  conversationId: string
+  input: string
+  provider: string
+  model: string
+  limits: EffectiveLimits
+}
+
+export type RunAdmission = { ok: true; run: RunRow } | { ok: false; why: 'concurrency' | 'rate'; retryAfterSeconds: number }
+
+/**
+ * Admits a run against the per-user limits and records it, atomically: a per-user advisory lock
+ * serialises admissions of one user across every agents instance, so two simultaneous requests can
+ * never both take the last slot.
+ */
+export async function admitRun(db: Database, run: NewRun, maxConcurrent: number, perMinute: number): Promise<RunAdmission> {
+  return db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${'agents.runs:' + run.userId}, 0))`)
+    const active = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${runs} WHERE ${runs.userId} = ${run.userId} AND ${runs.status} = 'running'`)
+    if ((active.rows[0]?.n ?? 0) >= maxConcurrent) return { ok: false, why: 'concurrency', retryAfterSeconds: 5 }
+    const recent = await tx.execute<{ n: number; wait: number | null }>(
+      sql`SELECT count(*)::int AS n, ceil(extract(epoch FROM (min(${runs.createdAt}) + interval '60 seconds' - now())))::int AS wait
+          FROM ${runs} WHERE ${runs.userId} = ${run.userId} AND ${runs.createdAt} > now() - interval '60 seconds'`
+    )
+    const r = recent.rows[0]
+    if (r && r.n >= perMinute) return { ok: false, why: 'rate', retryAfterSeconds: Math.max(1, r.wait ?? 60) }
+    const [row] = await tx.insert(runs).values({ ...run, status: 'running', usage: EMPTY_USAGE }).returning()
+    return { ok: true, run: row! }
+  })
+}

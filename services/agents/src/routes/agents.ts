@@ -1,0 +1,125 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { and, desc, eq, lt, or } from 'drizzle-orm'
+import {
+  AgentListSchema,
+  AgentSchema,
+  CreateAgentBodySchema,
+  IdParamsSchema,
+  PageQuerySchema,
+  ProviderListSchema,
+  UpdateAgentBodySchema,
+  type AgentToolName
+} from '@palisade/contracts'
+import { identityOf, problems, type Database } from '@palisade/platform'
+import { agents } from '../db/schema.js'
+import { agentView, type AgentRow } from '../db/store.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
+import type { ProviderRegistry } from '../providers/registry.js'
+
+/** The caller's agent, or 404 (someone else's agent is indistinguishable from none). */
+export async function ownAgent(db: Database, id: string, userId: string): Promise<AgentRow> {
+  const [row] = await db.select().from(agents).where(and(eq(agents.id, id), eq(agents.ownerId, userId)))
+  if (!row) throw problems.notFound('Agent not found')
+  return row
+}
+
+function resolveModel(providers: ProviderRegistry, providerId: string, model: string | undefined): string {
+  const provider = providers.get(providerId)
+  if (!provider) throw problems.badRequest(`Unknown provider ${providerId}`)
+  if (model === undefined) return provider.models[0]!
+  if (!provider.models.includes(model)) throw problems.badRequest(`Provider ${providerId} does not offer model ${model}`)
+  return model
+}
+
+export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { providers } = app.agents
+
+  app.get('/providers', { schema: { response: { 200: ProviderListSchema } } }, async () => ({
+    providers: providers.list().map((p) => ({ id: p.id, kind: p.kind, models: [...p.models], default: p.id === providers.defaultId }))
+  }))
+
+  app.post('/', { schema: { body: CreateAgentBodySchema, response: { 201: AgentSchema } } }, async (request, reply) => {
+    const { userId } = identityOf(request)
+    const body = request.body
+    const provider = body.provider ?? providers.defaultId
+    const model = resolveModel(providers, provider, body.model)
+    const [row] = await app.db
+      .insert(agents)
+      .values({
+        ownerId: userId,
+        name: body.name,
+        instructions: body.instructions ?? '',
+        provider,
+        model,
+        tools: (body.tools ?? []) as AgentToolName[],
+        limits: body.limits ?? {}
+      })
+      .returning()
+    return reply.code(201).header('location', `/api/agents/${row!.id}`).send(agentView(row!))
+  })
+
+  app.get('/', { schema: { querystring: PageQuerySchema, response: { 200: AgentListSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    const limit = request.query.limit ?? 50
+    const cursor = request.query.cursor ? decodeCursor(request.query.cursor) : undefined
+    if (request.query.cursor && !cursor) throw problems.badRequest('Invalid cursor')
+    const rows = await app.db
+      .select()
+      .from(agents)
+      .where(
+        and(
+          eq(agents.ownerId, userId),
+          cursor ? or(lt(agents.createdAt, cursor.createdAt), and(eq(agents.createdAt, cursor.createdAt), lt(agents.id, cursor.id))) : undefined
+        )
+      )
+      .orderBy(desc(agents.createdAt), desc(agents.id))
+      .limit(limit + 1)
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return { agents: page.map(agentView), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.createdAt, last.id) } : {}) }
+  })
+
+  app.get('/:id', { schema: { params: IdParamsSchema, response: { 200: AgentSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    return agentView(await ownAgent(app.db, request.params.id, userId))
+  })
+
+  app.patch('/:id', { schema: { params: IdParamsSchema, body: UpdateAgentBodySchema, response: { 200: AgentSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    const current = await ownAgent(app.db, request.params.id, userId)
+    const body = request.body
+    const provider = body.provider ?? current.provider
+    // Only a change of provider or model is checked against what operations offer now; a provider
+    // change without a model picks that provider's first model.
+    const model =
+      body.provider === undefined && body.model === undefined
+        ? current.model
+        : resolveModel(providers, provider, body.model ?? (provider !== current.provider ? undefined : current.model))
+    const [row] = await app.db
+      .update(agents)
+      .set({
+        ...(body.name !== undefined ? { name: body.name } : {}),
+        ...(body.instructions !== undefined ? { instructions: body.instructions } : {}),
+        ...(body.tools !== undefined ? { tools: body.tools as AgentToolName[] } : {}),
+        ...(body.limits !== undefined ? { limits: body.limits } : {}),
+        provider,
+        model,
+        updatedAt: new Date()
+      })
+      .where(and(eq(agents.id, current.id), eq(agents.ownerId, userId)))
+      .returning()
+    if (!row) throw problems.notFound('Agent not found')
+    return agentView(row)
+  })
+
+  app.delete('/:id', { schema: { params: IdParamsSchema } }, async (request, reply) => {
+    const { userId } = identityOf(request)
+    const deleted = await app.db
+      .delete(agents)
+      .where(and(eq(agents.id, request.params.id), eq(agents.ownerId, userId)))
+      .returning({ id: agents.id })
+    if (deleted.length === 0) throw problems.notFound('Agent not found')
+    app.agents.runner.stopAgentRuns(request.params.id, userId)
+    return reply.code(204).send()
+  })
+}

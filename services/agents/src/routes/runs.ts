@@ -1,0 +1,130 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
+import { and, desc, eq, lt, or } from 'drizzle-orm'
+import { Type } from 'typebox'
+import {
+  AgentRunParamsSchema,
+  AgentsRunCancel,
+  ChatAccessCheck,
+  ErrorCode,
+  IdParamsSchema,
+  PageQuerySchema,
+  RunListSchema,
+  RunSchema,
+  StartRunBodySchema
+} from '@palisade/contracts'
+import { callContextOf, identityOf, natsPublish, natsRequest, ProblemError, problems } from '@palisade/platform'
+import { runs } from '../db/schema.js'
+import { admitRun, getRunSteps, runView, type RunRow } from '../db/store.js'
+import { decodeCursor, encodeCursor } from '../cursor.js'
+import { effectiveLimits } from '../limits.js'
+import { RunStop } from '../runs/stop.js'
+import { ownAgent } from './agents.js'
+
+const RunWithoutStepsSchema = RunSchema
+const CANCEL_WAIT_MS = 5000
+
+export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  const { config, runner } = app.agents
+
+  async function ownRun(agentId: string, runId: string, userId: string): Promise<RunRow> {
+    const [row] = await app.db
+      .select()
+      .from(runs)
+      .where(and(eq(runs.id, runId), eq(runs.agentId, agentId), eq(runs.userId, userId)))
+    if (!row) throw problems.notFound('Run not found')
+    return row
+  }
+
+  app.post(
+    '/:id/runs',
+    { schema: { params: IdParamsSchema, body: StartRunBodySchema, response: { 202: RunWithoutStepsSchema } } },
+    async (request, reply) => {
+      const identity = identityOf(request)
+      const agent = await ownAgent(app.db, request.params.id, identity.userId)
+      const { conversationId, input } = request.body
+      // Only members may run an agent in a conversation; anything else is "not found".
+      const access = await natsRequest(app.nats, ChatAccessCheck, { userId: identity.userId, conversationId }, callContextOf(request))
+      if (!access.member) throw problems.notFound('Conversation not found')
+      const admission = await admitRun(
+        app.db,
+        {
+          agentId: agent.id,
+          userId: identity.userId,
+          sessionId: identity.sessionId,
+          conversationId,
+          input,
+          provider: agent.provider,
+          model: agent.model,
+          limits: effectiveLimits(agent.limits, config)
+        },
+        config.AGENTS_MAX_CONCURRENT_RUNS,
+        config.AGENTS_RUNS_PER_MINUTE
+      )
+      if (!admission.ok) {
+        throw problems.tooMany(
+          admission.retryAfterSeconds,
+          admission.why === 'concurrency'
+            ? `At most ${config.AGENTS_MAX_CONCURRENT_RUNS} agent runs may be in progress at once`
+            : `At most ${config.AGENTS_RUNS_PER_MINUTE} agent runs may be started per minute`
+        )
+      }
+      runner.start({ run: admission.run, instructions: agent.instructions, tools: agent.tools })
+      return reply
+        .code(202)
+        .header('location', `/api/agents/${agent.id}/runs/${admission.run.id}`)
+        .send(runView(admission.run))
+    }
+  )
+
+  app.get('/:id/runs', { schema: { params: IdParamsSchema, querystring: PageQuerySchema, response: { 200: RunListSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    const limit = request.query.limit ?? 50
+    const cursor = request.query.cursor ? decodeCursor(request.query.cursor) : undefined
+    if (request.query.cursor && !cursor) throw problems.badRequest('Invalid cursor')
+    const rows = await app.db
+      .select()
+      .from(runs)
+      .where(
+        and(
+          eq(runs.agentId, request.params.id),
+          eq(runs.userId, userId),
+          cursor ? or(lt(runs.createdAt, cursor.createdAt), and(eq(runs.createdAt, cursor.createdAt), lt(runs.id, cursor.id))) : undefined
+        )
+      )
+      .orderBy(desc(runs.createdAt), desc(runs.id))
+      .limit(limit + 1)
+    const page = rows.slice(0, limit)
+    const last = page[page.length - 1]
+    return { runs: page.map((r) => runView(r)), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.createdAt, last.id) } : {}) }
+  })
+
+  app.get('/:id/runs/:runId', { schema: { params: AgentRunParamsSchema, response: { 200: RunSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    const row = await ownRun(request.params.id, request.params.runId, userId)
+    return runView(row, await getRunSteps(app.db, row.id))
+  })
+
+  app.post(
+    '/:id/runs/:runId/cancel',
+    { schema: { params: AgentRunParamsSchema, body: Type.Optional(Type.Object({}, { additionalProperties: false })), response: { 200: RunSchema, 202: RunSchema } } },
+    async (request, reply) => {
+      const { userId } = identityOf(request)
+      const row = await ownRun(request.params.id, request.params.runId, userId)
+      if (row.status === 'cancelled') return runView(row)
+      if (row.status !== 'running') throw new ProblemError(409, ErrorCode.conflict, `The run has already ${row.status === 'completed' ? 'completed' : 'failed'}`)
+      const local = runner.get(row.id)
+      if (local) {
+        if (!runner.stopLocal(row.id, userId, RunStop.cancelled())) {
+          // Too late: the output is already being posted.
+        }
+        await Promise.race([local.done, new Promise((r) => setTimeout(r, CANCEL_WAIT_MS).unref())])
+        const [after] = await app.db.select().from(runs).where(eq(runs.id, row.id))
+        if (after!.status === 'completed') throw new ProblemError(409, ErrorCode.conflict, 'The run has already completed')
+        return runView(after!)
+      }
+      // Executing on another instance: ask it over NATS.
+      natsPublish(app.nats, AgentsRunCancel, { runId: row.id, userId })
+      return reply.code(202).send(runView(row))
+    }
+  )
+}

@@ -1,0 +1,312 @@
+import type { NatsConnection } from '@nats-io/transport-node'
+import type { FastifyBaseLogger } from 'fastify'
+import { CHAT_LIMITS, ChatAgentMessageCreate, ChatMembersGet, type AgentToolName, type RunUsage } from '@palisade/contracts'
+import { natsRequest, ProblemError, type CallContext, type Database } from '@palisade/platform'
+import type { AgentsConfig } from '../config.js'
+import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
+import type { ProviderRegistry } from '../providers/registry.js'
+import { ProviderError, type ChatMessage, type Provider, type ToolCall, type ToolSpec } from '../providers/types.js'
+import { runToolCall, toolByName, toolSpec } from '../tools/index.js'
+import { DeltaBatcher, MemberFanout } from './events.js'
+import { newMarker, systemPrompt, wrapToolOutput } from './prompt.js'
+import { RunStop } from './stop.js'
+
+export interface RunDeps {
+  nats: NatsConnection
+  db: Database
+  providers: ProviderRegistry
+  config: AgentsConfig
+  log: FastifyBaseLogger
+}
+
+export interface RunSpec {
+  run: RunRow
+  instructions: string
+  tools: AgentToolName[]
+}
+
+const AUDIT_CHARS = 4000
+const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…[truncated ${text.length - max} chars]` : text
+}
+
+/** Model output as chat accepts it: printable text within the message size limit, never empty. */
+export function messageText(output: string): string {
+  let text = output.replace(CONTROL_CHARS, '').trim()
+  if (text.length > CHAT_LIMITS.textMaxLength) text = `${text.slice(0, CHAT_LIMITS.textMaxLength - 1)}…`
+  return text || '(the agent produced no text)'
+}
+
+/**
+ * One run, executed in-process: model calls streamed to the conversation's members, tool calls made
+ * as the run's user, every step audited, the final text posted to the conversation through chat.
+ * Every way out — completion, limit, provider failure, cancellation, timeout — ends in exactly
+ * one terminal state and one terminal event; nothing waits without a deadline.
+ */
+export class RunExecution {
+  readonly done: Promise<void>
+  private readonly ctl = new AbortController()
+  private readonly usage: RunUsage = { inputTokens: 0, outputTokens: 0, modelCalls: 0, toolCalls: 0 }
+  private readonly fanout: MemberFanout
+  private readonly batcher: DeltaBatcher
+  private readonly call: CallContext
+  private readonly log: FastifyBaseLogger
+  private readonly deadline: number
+  private seq = 0
+  private posting = false
+  /** tests and benchmarks observe token arrival through this */
+  onToken: ((text: string) => void) | undefined
+
+  constructor(
+    private readonly deps: RunDeps,
+    private readonly spec: RunSpec
+  ) {
+    const { run } = spec
+    this.call = { userId: run.userId, sessionId: run.sessionId, requestId: `run-${run.id}` }
+    this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, [run.userId])
+    this.batcher = new DeltaBatcher(this.fanout, deps.config.AGENTS_DELTA_FLUSH_MS)
+    this.log = deps.log.child({ runId: run.id, agentId: run.agentId })
+    this.deadline = run.createdAt.getTime() + run.limits.runTimeoutMs
+    this.done = Promise.resolve().then(() => this.execute())
+  }
+
+  get id(): string {
+    return this.spec.run.id
+  }
+
+  get userId(): string {
+    return this.spec.run.userId
+  }
+
+  get sessionId(): string {
+    return this.spec.run.sessionId
+  }
+
+  get agentId(): string {
+    return this.spec.run.agentId
+  }
+
+  /** Stops the run (provider stream included). False when it is too late: the output is being posted. */
+  stop(reason: RunStop): boolean {
+    if (this.posting || this.ctl.signal.aborted) return false
+    this.ctl.abort(reason)
+    return true
+  }
+
+  private async execute(): Promise<void> {
+    const { run } = this.spec
+    const wall = setTimeout(
+      () => this.stop(RunStop.failed('run_timeout', `the run took longer than ${run.limits.runTimeoutMs} ms`)),
+      Math.max(0, this.deadline - Date.now())
+    )
+    let end: RunEnd
+    try {
+      await this.loadMembers()
+      const output = await this.loop()
+      this.ctl.signal.throwIfAborted()
+      this.posting = true
+      this.batcher.flush()
+      end = await this.post(output)
+    } catch (err) {
+      end = this.failure(err)
+    } finally {
+      clearTimeout(wall)
+    }
+    try {
+      if (!(await finishRun(this.deps.db, run.id, end))) {
+        this.log.warn('run was already ended elsewhere (stale heartbeat)')
+        return
+      }
+    } catch (err) {
+      this.log.error({ err }, 'could not record the end of a run')
+    }
+    if (end.status === 'completed') {
+      this.fanout.publish({ type: 'agent.run.completed', messageId: end.messageId!, usage: end.usage })
+    } else {
+      this.batcher.discard()
+      if (end.status === 'cancelled') this.fanout.publish({ type: 'agent.run.cancelled' })
+      else this.fanout.publish({ type: 'agent.run.failed', reason: end.failureReason!, detail: (end.failureDetail ?? '').slice(0, 512) })
+    }
+    this.log.info({ status: end.status, reason: end.failureReason, usage: end.usage }, 'agent run ended')
+  }
+
+  private failure(err: unknown): RunEnd {
+    const usage = { ...this.usage }
+    const stop = this.ctl.signal.aborted ? (this.ctl.signal.reason as unknown) : err
+    if (stop instanceof RunStop) {
+      if (stop.status === 'cancelled') return { status: 'cancelled', usage }
+      return { status: 'failed', usage, failureReason: stop.reason as RunEnd['failureReason'], failureDetail: stop.message }
+    }
+    if (stop instanceof ProviderError) {
+      return { status: 'failed', usage, failureReason: stop.reason, failureDetail: this.deps.providers.redact(stop.message) }
+    }
+    this.log.error({ err: stop }, 'agent run failed unexpectedly')
+    return { status: 'failed', usage, failureReason: 'internal', failureDetail: 'internal error' }
+  }
+
+  private async loadMembers(): Promise<void> {
+    try {
+      const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: this.spec.run.conversationId }, this.call, this.toolTimeout())
+      this.fanout.setMembers(memberIds)
+    } catch (err) {
+      if (err instanceof ProblemError && (err.statusCode === 404 || err.statusCode === 403)) {
+        throw RunStop.failed('access_revoked', 'the user is no longer a member of the conversation')
+      }
+      throw RunStop.failed('service_unavailable', 'chat did not answer')
+    }
+  }
+
+  private toolTimeout(): number {
+    return Math.max(1, Math.min(this.spec.run.limits.callTimeoutMs, this.deadline - Date.now()))
+  }
+
+  private async step(kind: StepRow['kind'], data: Record<string, unknown>, durationMs?: number): Promise<void> {
+    await insertStep(this.deps.db, { runId: this.spec.run.id, seq: this.seq++, kind, data, ...(durationMs !== undefined ? { durationMs } : {}) })
+  }
+
+  private async loop(): Promise<string> {
+    const { run } = this.spec
+    const limits = run.limits
+    const provider = this.deps.providers.get(run.provider)
+    if (!provider) throw RunStop.failed('provider_unavailable', `provider ${run.provider} is not configured`)
+    if (!provider.models.includes(run.model)) throw RunStop.failed('provider_error', `provider ${run.provider} does not offer model ${run.model}`)
+    const tools = limits.maxToolCalls > 0 ? this.spec.tools : []
+    const specs = tools.map((n) => toolSpec(toolByName(n)))
+    const marker = newMarker()
+    const messages: ChatMessage[] = [
+      { role: 'system', content: systemPrompt(this.spec.instructions, marker, tools) },
+      { role: 'user', content: run.input }
+    ]
+    let output = ''
+    let confined = false
+    for (let step = 1; ; step++) {
+      if (step > limits.maxSteps) throw RunStop.failed('max_steps', `the model still wanted tools after ${limits.maxSteps} model calls`)
+      const result = await this.modelCall(provider, messages, specs)
+      output += result.text
+      messages.push({ role: 'assistant', content: result.text, ...(result.calls.length > 0 ? { toolCalls: result.calls } : {}) })
+      if (result.calls.length === 0) return output
+      for (const call of result.calls) {
+        if (this.usage.toolCalls >= limits.maxToolCalls) {
+          throw RunStop.failed('max_tool_calls', `the model asked for more than ${limits.maxToolCalls} tool calls`)
+        }
+        this.usage.toolCalls++
+        await this.step('tool_call', { callId: call.id, tool: call.name, arguments: clip(call.arguments, AUDIT_CHARS) })
+        const t0 = Date.now()
+        const outcome = await runToolCall(
+          call.name,
+          call.arguments,
+          tools,
+          { nats: this.deps.nats, call: this.call, conversationId: run.conversationId, timeoutMs: this.toolTimeout(), confined },
+          this.ctl.signal
+        )
+        const body = outcome.ok
+          ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS)
+          : JSON.stringify({ error: outcome.error })
+        await this.step(
+          'tool_result',
+          outcome.ok
+            ? { callId: call.id, tool: outcome.tool, ok: true, outputChars: body.length, output: clip(body, AUDIT_CHARS) }
+            : { callId: call.id, tool: outcome.tool ?? call.name, ok: false, refused: outcome.refused, error: outcome.error },
+          Date.now() - t0
+        )
+        messages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: wrapToolOutput(marker, outcome.tool ?? call.name, body) })
+        if (outcome.ok && this.deps.config.AGENTS_STRICT_TOOL_FLOW) confined = true
+      }
+    }
+  }
+
+  private async modelCall(provider: Provider, messages: ChatMessage[], tools: ToolSpec[]): Promise<{ text: string; calls: ToolCall[] }> {
+    const { run } = this.spec
+    const limits = run.limits
+    const budget = limits.maxOutputTokens - this.usage.outputTokens
+    if (budget <= 0) throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
+    const callCtl = new AbortController()
+    const timer = setTimeout(
+      () => callCtl.abort(RunStop.failed('call_timeout', `the model did not finish a call within ${limits.callTimeoutMs} ms`)),
+      limits.callTimeoutMs
+    )
+    const signal = AbortSignal.any([this.ctl.signal, callCtl.signal])
+    const t0 = Date.now()
+    this.usage.modelCalls++
+    let text = ''
+    const calls: ToolCall[] = []
+    let tokens = 0
+    let reported: { inputTokens: number; outputTokens: number } | undefined
+    let finish = 'stop'
+    try {
+      for await (const ev of provider.stream({ model: run.model, messages, tools, maxTokens: budget, signal })) {
+        if (ev.type === 'text' || ev.type === 'tool_delta') {
+          if (++tokens > budget) throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
+          if (ev.type === 'text') {
+            text += ev.text
+            this.batcher.push(ev.text)
+            this.onToken?.(ev.text)
+          }
+        } else if (ev.type === 'tool_call') calls.push(ev.call)
+        else if (ev.type === 'usage') reported = ev
+        else finish = ev.reason
+      }
+    } catch (err) {
+      const stop = !this.ctl.signal.aborted && callCtl.signal.aborted ? (callCtl.signal.reason as unknown) : err
+      this.usage.outputTokens += tokens
+      await this.step(
+        'model_call',
+        { provider: run.provider, model: run.model, outputTokens: tokens, error: this.describe(this.ctl.signal.aborted ? this.ctl.signal.reason : stop) },
+        Date.now() - t0
+      ).catch(() => {})
+      throw stop
+    } finally {
+      clearTimeout(timer)
+      callCtl.abort()
+    }
+    const outputTokens = Math.max(tokens, reported?.outputTokens ?? 0)
+    this.usage.outputTokens += outputTokens
+    this.usage.inputTokens += reported?.inputTokens ?? 0
+    await this.step(
+      'model_call',
+      {
+        provider: run.provider,
+        model: run.model,
+        finishReason: finish.slice(0, 32),
+        inputTokens: reported?.inputTokens ?? 0,
+        outputTokens,
+        textChars: text.length,
+        toolCalls: calls.map((c) => c.name.slice(0, 64))
+      },
+      Date.now() - t0
+    )
+    if (finish === 'length' || this.usage.outputTokens > limits.maxOutputTokens) {
+      throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
+    }
+    return { text, calls }
+  }
+
+  private describe(err: unknown): string {
+    if (err instanceof RunStop) return `${err.reason}: ${err.message}`
+    if (err instanceof ProviderError) return `${err.reason}: ${this.deps.providers.redact(err.message)}`
+    return 'internal error'
+  }
+
+  private async post(output: string): Promise<RunEnd> {
+    const { run } = this.spec
+    const text = messageText(output)
+    const request = { conversationId: run.conversationId, text, clientMessageId: `agent-run:${run.id}`, agentRunId: run.id }
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await natsRequest(this.deps.nats, ChatAgentMessageCreate, request, this.call, Math.min(run.limits.callTimeoutMs, 10_000))
+        return { status: 'completed', usage: { ...this.usage }, output: text, messageId: res.message.id }
+      } catch (err) {
+        const status = err instanceof ProblemError ? err.statusCode : 500
+        if (status === 404 || status === 403) {
+          return { status: 'failed', usage: { ...this.usage }, output: text, failureReason: 'access_revoked', failureDetail: 'the user is no longer a member of the conversation' }
+        }
+        // The client message id makes a retry idempotent: at most one message per run.
+        if ((status === 503 || status === 504) && attempt < 2) continue
+        this.log.warn({ status, code: err instanceof ProblemError ? err.code : undefined }, 'chat refused the agent message')
+        return { status: 'failed', usage: { ...this.usage }, output: text, failureReason: 'post_failed', failureDetail: 'chat did not accept the message' }
+      }
+    }
+  }
+}
