@@ -1,0 +1,58 @@
+import { randomBytes } from 'node:crypto'
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { APP_SERVICES, type AppServiceName } from '@palisade/contracts'
+import { generateSigningKey, signingKeyToPem } from '@palisade/platform'
+import { renderPasswords } from '../nats/config.js'
+
+/** Secrets the stack needs, generated once into a directory and reused on every start. */
+export interface StackSecrets {
+  postgresPassword: string
+  dbPasswords: Record<AppServiceName, string>
+  natsPasswords: Record<AppServiceName, string>
+  /** PEM of auth's ES256 signing key */
+  authSigningKeys: string
+  dir: string
+}
+
+const token = () => randomBytes(24).toString('base64url')
+
+/** Reads `name` from `dir`, creating it with `make()` (mode 0600) when absent. */
+function ensureFile(dir: string, name: string, make: () => string, mode = 0o600): string {
+  const path = join(dir, name)
+  if (!existsSync(path)) {
+    writeFileSync(path, make(), { mode })
+  }
+  return readFileSync(path, 'utf8').trim()
+}
+
+export function ensureSecrets(dir: string, opts: { fileMode?: number } = {}): StackSecrets {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  chmodSync(dir, 0o700)
+  const mode = opts.fileMode ?? 0o600
+  const postgresPassword = ensureFile(dir, 'postgres_password', token, mode)
+  const dbPasswords = {} as Record<AppServiceName, string>
+  const natsPasswords = {} as Record<AppServiceName, string>
+  for (const s of APP_SERVICES) {
+    dbPasswords[s] = ensureFile(dir, `${s}_db_password`, token, mode)
+    natsPasswords[s] = ensureFile(dir, `${s}_nats_password`, token, mode)
+  }
+  const authSigningKeys = ensureFile(dir, 'auth_signing_keys', () => signingKeyToPem(generateSigningKey()), mode)
+  writeFileSync(join(dir, 'nats_passwords.conf'), renderPasswords(natsPasswords), { mode })
+  return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, dir }
+}
+
+/** Per-service connection URL for the given host/port/database. */
+export function serviceDatabaseUrl(service: AppServiceName, password: string, host: string, port: number, database: string): string {
+  const u = new URL(`postgres://${host}:${port}/${database}`)
+  u.username = service
+  u.password = password
+  return u.toString()
+}
+
+/** compose: the *_database_url secrets point at the `postgres` container. */
+export function writeComposeDatabaseUrls(s: StackSecrets, mode = 0o644): void {
+  for (const svc of APP_SERVICES) {
+    writeFileSync(join(s.dir, `${svc}_database_url`), serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, 'palisade') + '\n', { mode })
+  }
+}
