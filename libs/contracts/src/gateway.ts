@@ -1,2 +1,137 @@
-// Contracts of the gateway service (HTTP bodies, NATS payloads, events). Filled in by its issue.
-export {}
+import { Type, type Static } from 'typebox'
+import { IsoDateSchema, UuidSchema } from './common.js'
+import { AttachmentIdsSchema, ClientMessageIdSchema, MessageSchema, MessageTextSchema, UserEventSchema } from './chat.js'
+import type { NatsEvent } from './nats.js'
+
+/**
+ * WebSocket protocol of the gateway (`/ws`). Every frame is one JSON text message. The client may
+ * give any frame an `id`; replies about that frame (`pong`, `ack`, `error`) carry it as `ref`.
+ *
+ * Close codes (see GATEWAY_CLOSE):
+ *   1000 normal · 1001 gateway shutting down (reconnect after a short delay) · 1008 policy violation
+ *   (sustained rate-limit abuse, disallowed origin) · 1009 frame larger than the limit · 1011 internal
+ *   error · 1013 slow consumer (the client did not read fast enough; reconnect and resync over HTTP)
+ *   4000 maximum lifetime reached: reconnect now (the handshake re-authenticates)
+ *   4001 session revoked (logout, password change, session deleted): do not reconnect with it
+ *   4002 identity expired: the lease given at the handshake (or by the last renewal) ran out;
+ *        refresh the access token, then reconnect
+ *   4003 too many connections for this user or address
+ */
+export const GATEWAY_CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  policyViolation: 1008,
+  messageTooBig: 1009,
+  internalError: 1011,
+  tryAgainLater: 1013,
+  reconnect: 4000,
+  sessionRevoked: 4001,
+  identityExpired: 4002,
+  tooManyConnections: 4003
+} as const
+export type GatewayCloseCode = (typeof GATEWAY_CLOSE)[keyof typeof GATEWAY_CLOSE]
+
+export const FrameIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' })
+
+// ---------------------------------------------------------------------------------------------
+// Client → server
+// ---------------------------------------------------------------------------------------------
+
+export const MessageSendFrameSchema = Type.Object(
+  {
+    type: Type.Literal('message.send'),
+    id: Type.Optional(FrameIdSchema),
+    conversationId: UuidSchema,
+    text: MessageTextSchema,
+    clientMessageId: ClientMessageIdSchema,
+    attachments: Type.Optional(AttachmentIdsSchema)
+  },
+  { additionalProperties: false }
+)
+export const TypingFrameSchema = Type.Object(
+  { type: Type.Literal('typing'), id: Type.Optional(FrameIdSchema), conversationId: UuidSchema },
+  { additionalProperties: false }
+)
+export const PingFrameSchema = Type.Object({ type: Type.Literal('ping'), id: Type.Optional(FrameIdSchema) }, { additionalProperties: false })
+
+export const ClientFrameSchema = Type.Union([MessageSendFrameSchema, TypingFrameSchema, PingFrameSchema])
+export type ClientFrame = Static<typeof ClientFrameSchema>
+export const CLIENT_FRAME_SCHEMAS = {
+  'message.send': MessageSendFrameSchema,
+  typing: TypingFrameSchema,
+  ping: PingFrameSchema
+} as const
+
+// ---------------------------------------------------------------------------------------------
+// Server → client: the user's events (UserEventSchema, relayed unchanged) plus these
+// ---------------------------------------------------------------------------------------------
+
+/** First frame on every socket. `expiresAt`: when the socket closes with 4002 unless renewed. */
+export const HelloFrameSchema = Type.Object(
+  {
+    type: Type.Literal('hello'),
+    socketId: UuidSchema,
+    userId: UuidSchema,
+    sessionId: UuidSchema,
+    expiresAt: IsoDateSchema,
+    heartbeatMs: Type.Integer({ minimum: 1 })
+  },
+  { additionalProperties: false }
+)
+export const PongFrameSchema = Type.Object(
+  { type: Type.Literal('pong'), ref: Type.Union([FrameIdSchema, Type.Null()]) },
+  { additionalProperties: false }
+)
+/** Reply to `message.send`: the stored message (`created: false` for an idempotent retry). */
+export const AckFrameSchema = Type.Object(
+  { type: Type.Literal('ack'), ref: Type.Union([FrameIdSchema, Type.Null()]), message: MessageSchema, created: Type.Boolean() },
+  { additionalProperties: false }
+)
+export const ErrorFrameSchema = Type.Object(
+  {
+    type: Type.Literal('error'),
+    /** an ErrorCode value */
+    code: Type.String({ maxLength: 64 }),
+    /** `id` of the offending frame when it could be read */
+    ref: Type.Union([FrameIdSchema, Type.Null()]),
+    detail: Type.Optional(Type.String({ maxLength: 512 }))
+  },
+  { additionalProperties: false }
+)
+/** The lease was extended (a renewal on any gateway instance for this session). */
+export const RenewedFrameSchema = Type.Object(
+  { type: Type.Literal('renewed'), expiresAt: IsoDateSchema },
+  { additionalProperties: false }
+)
+
+export const ServerFrameSchema = Type.Union([HelloFrameSchema, PongFrameSchema, AckFrameSchema, ErrorFrameSchema, RenewedFrameSchema, UserEventSchema])
+export type ServerFrame = Static<typeof ServerFrameSchema>
+export type HelloFrame = Static<typeof HelloFrameSchema>
+export type ErrorFrame = Static<typeof ErrorFrameSchema>
+export type AckFrame = Static<typeof AckFrameSchema>
+
+// ---------------------------------------------------------------------------------------------
+// HTTP: `POST /ws` renews the lease of the caller's session's sockets. It goes through the edge
+// like any forward-authed request, so it succeeds only while the access token is valid (the
+// client refreshes first when it is not).
+// ---------------------------------------------------------------------------------------------
+
+export const RenewResponseSchema = Type.Object({ expiresAt: IsoDateSchema }, { additionalProperties: false })
+export type RenewResponse = Static<typeof RenewResponseSchema>
+
+// ---------------------------------------------------------------------------------------------
+// NATS: gateway instances tell each other about renewals (sockets of one session may be spread
+// over several instances).
+// ---------------------------------------------------------------------------------------------
+
+export const GatewayLeaseRenewedEventSchema = Type.Object(
+  { userId: UuidSchema, sessionId: UuidSchema, expiresAt: Type.Integer({ minimum: 0 }) },
+  { additionalProperties: false }
+)
+export type GatewayLeaseRenewedEvent = Static<typeof GatewayLeaseRenewedEventSchema>
+export const GatewayLeaseRenewed: NatsEvent<typeof GatewayLeaseRenewedEventSchema> = {
+  subject: 'gateway.lease.renewed',
+  payload: GatewayLeaseRenewedEventSchema,
+  publishers: ['gateway'],
+  subscribers: ['gateway']
+}
