@@ -3,7 +3,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AgentsRunCancel, AuthSessionRevoked } from '@palisade/contracts'
 import { natsSubscribe, platformPlugin } from '@palisade/platform'
-import { AgentsConfigSchema, type AgentsConfig } from './config.js'
+import { AgentsConfigSchema, withAgentsDefaults, type AgentsAppConfig, type AgentsConfig } from './config.js'
 import './context.js'
 import { ProviderRegistry } from './providers/registry.js'
 import { agentRoutes } from './routes/agents.js'
@@ -11,12 +11,13 @@ import { runRoutes } from './routes/runs.js'
 import { Runner } from './runs/runner.js'
 import { RunStop } from './runs/stop.js'
 
-export { AgentsConfigSchema, type AgentsConfig }
+export { AgentsConfigSchema, withAgentsDefaults, type AgentsAppConfig, type AgentsConfig }
 export type { AgentsContext } from './context.js'
 
 const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
 
-const agentsApp: FastifyPluginAsync<{ config: AgentsConfig }> = async (app, { config }) => {
+const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, opts) => {
+  const config = withAgentsDefaults(opts.config)
   // Provider configuration is checked first: a bad file fails the start before anything connects.
   const providers = new ProviderRegistry({
     providersJson: config.AGENTS_PROVIDERS,

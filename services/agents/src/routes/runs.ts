@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { and, desc, eq, lt, or } from 'drizzle-orm'
-import { Type } from 'typebox'
 import {
   AgentRunParamsSchema,
   AgentsRunCancel,
@@ -106,9 +105,14 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post(
     '/:id/runs/:runId/cancel',
-    { schema: { params: AgentRunParamsSchema, body: Type.Optional(Type.Object({}, { additionalProperties: false })), response: { 200: RunSchema, 202: RunSchema } } },
+    { schema: { params: AgentRunParamsSchema, response: { 200: RunSchema, 202: RunSchema } } },
     async (request, reply) => {
       const { userId } = identityOf(request)
+      // No body, or an empty JSON object; nothing else.
+      const body = request.body as unknown
+      if (body !== undefined && body !== null && (typeof body !== 'object' || Object.keys(body).length > 0)) {
+        throw problems.badRequest('cancel takes no body')
+      }
       const row = await ownRun(request.params.id, request.params.runId, userId)
       if (row.status === 'cancelled') return runView(row)
       if (row.status !== 'running') throw new ProblemError(409, ErrorCode.conflict, `The run has already ${row.status === 'completed' ? 'completed' : 'failed'}`)

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node'
-import { AgentRunEvents, type AgentRunEvent } from '@palisade/contracts'
-import { natsPublish } from '@palisade/platform'
+import { type AgentRunEvent } from '@palisade/contracts'
+import { encodePayload } from '@palisade/platform'
 
 type Distributive<T> = T extends unknown ? Omit<T, 'at' | 'runId' | 'agentId' | 'conversationId'> : never
 export type RunEventBody = Distributive<AgentRunEvent>
@@ -30,7 +30,9 @@ export class MemberFanout {
   publish(body: RunEventBody): void {
     if (this.nats.isClosed()) return
     const event = { ...body, at: new Date().toISOString(), ...this.ref } as AgentRunEvent
-    for (const id of this.memberIds) natsPublish(this.nats, AgentRunEvents, event, `events.user.${id}`)
+    // Encoded once for every member (subjects: AgentRunEvents, `events.user.<id>`).
+    const data = encodePayload(event)
+    for (const id of this.memberIds) this.nats.publish(`events.user.${id}`, data)
   }
 }
 
