@@ -1,1 +1,39 @@
-export {}
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import type { FastifyPluginAsync } from 'fastify'
+import fp from 'fastify-plugin'
+import { platformPlugin } from '@palisade/platform'
+import { DEFAULT_MAX_MEMBERS, type ChatAppConfig } from './config.js'
+import { ChatStore } from './lib/store.js'
+import { conversationRoutes } from './routes/conversations.js'
+import { messageRoutes } from './routes/messages.js'
+import { searchRoutes } from './routes/search.js'
+import { serveChatNats } from './nats/handlers.js'
+
+export { ChatConfigSchema, type ChatConfig, type ChatAppConfig } from './config.js'
+
+/** drizzle-kit migrations, next to `src/` and `dist/` alike */
+export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '..', 'drizzle')
+
+/**
+ * The chat service: conversations, members and messages under /api/chat (forward-authed), the
+ * NATS API other services call (`chat.*`), and events to `events.user.<memberId>` for every change.
+ */
+const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, { config }) => {
+  await app.register(platformPlugin, {
+    service: 'chat',
+    config,
+    migrationsFolder,
+    ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
+  })
+  const store = new ChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS ?? DEFAULT_MAX_MEMBERS })
+  const subs = serveChatNats(app, store)
+  app.addHook('preClose', async () => {
+    for (const s of subs) s.unsubscribe()
+  })
+  await app.register(conversationRoutes, { prefix: '/api/chat', store })
+  await app.register(messageRoutes, { prefix: '/api/chat', store })
+  await app.register(searchRoutes, { prefix: '/api/chat', store })
+}
+
+export default fp(chatApp, { name: 'palisade-chat', fastify: '5.x' })

@@ -1,0 +1,83 @@
+import { sql } from 'drizzle-orm'
+import { bigint, check, customType, index, integer, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+
+/** Everything chat stores lives in its own schema; other services ask over NATS. */
+export const chat = pgSchema('chat')
+
+/** Orders conversations by latest activity: every new message takes the next value. */
+export const activitySeq = chat.sequence('activity_seq')
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' })
+
+/** Text search configuration of the message index; queries must use the same one. */
+export const SEARCH_CONFIG = 'english'
+
+export const conversations = chat.table(
+  'conversations',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    title: text('title').notNull(),
+    ownerId: uuid('owner_id').notNull(),
+    memberCount: integer('member_count').notNull().default(0),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** unique and increasing: the paging key of "my conversations, newest activity first" */
+    activitySeq: bigint('activity_seq', { mode: 'number' })
+      .notNull()
+      .default(sql`nextval('chat.activity_seq')`)
+  },
+  (t) => [uniqueIndex('conversations_activity_seq_key').on(t.activitySeq)]
+)
+
+export const members = chat.table(
+  'members',
+  {
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull(),
+    role: text('role', { enum: ['owner', 'member'] }).notNull(),
+    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [
+    primaryKey({ name: 'members_pkey', columns: [t.conversationId, t.userId] }),
+    index('members_user_idx').on(t.userId, t.conversationId),
+    check('members_role_check', sql`${t.role} in ('owner', 'member')`)
+  ]
+)
+
+export const messages = chat.table(
+  'messages',
+  {
+    /** paging key within a conversation (newest first) */
+    seq: bigint('seq', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
+    id: uuid('id').notNull().defaultRandom(),
+    conversationId: uuid('conversation_id')
+      .notNull()
+      .references(() => conversations.id, { onDelete: 'cascade' }),
+    senderId: uuid('sender_id').notNull(),
+    authorKind: text('author_kind', { enum: ['user', 'agent'] }).notNull().default('user'),
+    agentRunId: uuid('agent_run_id'),
+    text: text('text').notNull(),
+    clientMessageId: text('client_message_id').notNull(),
+    attachments: uuid('attachments').array().notNull().default(sql`'{}'::uuid[]`),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+    tsv: tsvector('tsv')
+      .notNull()
+      .generatedAlwaysAs(sql.raw(`to_tsvector('${SEARCH_CONFIG}'::regconfig, "text")`))
+  },
+  (t) => [
+    uniqueIndex('messages_id_key').on(t.id),
+    /** idempotency: one message per (conversation, sender, clientMessageId), however many retries race */
+    uniqueIndex('messages_client_id_key').on(t.conversationId, t.senderId, t.clientMessageId),
+    index('messages_conversation_seq_idx').on(t.conversationId, t.seq),
+    index('messages_tsv_idx').using('gin', t.tsv),
+    check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)
+  ]
+)
+
+export type ConversationRow = typeof conversations.$inferSelect
+export type MemberRow = typeof members.$inferSelect
+export type MessageRow = typeof messages.$inferSelect

@@ -1,0 +1,67 @@
+import type { Conversation, Member, MemberRole, Message } from '@palisade/contracts'
+
+/** Column lists of the queries below; `tsv` is never selected (it is an index, not data). */
+export const MESSAGE_COLUMNS =
+  'seq, id, conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments, created_at, edited_at'
+export const CONVERSATION_COLUMNS = 'id, title, owner_id, member_count, created_at, updated_at, last_activity_at, activity_seq'
+
+export interface MessageDbRow {
+  seq: string | number
+  id: string
+  conversation_id: string
+  sender_id: string
+  author_kind: 'user' | 'agent'
+  agent_run_id: string | null
+  text: string
+  client_message_id: string
+  attachments: string[]
+  created_at: Date
+  edited_at: Date | null
+}
+
+export interface ConversationDbRow {
+  id: string
+  title: string
+  owner_id: string
+  member_count: number
+  created_at: Date
+  updated_at: Date
+  last_activity_at: Date
+  activity_seq: string | number
+}
+
+export interface MemberDbRow {
+  user_id: string
+  role: MemberRole
+  joined_at: Date
+}
+
+export function toMessage(r: MessageDbRow): Message {
+  return {
+    id: r.id,
+    conversationId: r.conversation_id,
+    senderId: r.sender_id,
+    author: r.author_kind === 'agent' && r.agent_run_id ? { kind: 'agent', agentRunId: r.agent_run_id } : { kind: 'user' },
+    text: r.text,
+    clientMessageId: r.client_message_id,
+    attachments: r.attachments,
+    createdAt: r.created_at.toISOString(),
+    editedAt: r.edited_at ? r.edited_at.toISOString() : null
+  }
+}
+
+export function toConversation(r: ConversationDbRow): Conversation {
+  return {
+    id: r.id,
+    title: r.title,
+    ownerId: r.owner_id,
+    memberCount: r.member_count,
+    createdAt: r.created_at.toISOString(),
+    updatedAt: r.updated_at.toISOString(),
+    lastActivityAt: r.last_activity_at.toISOString()
+  }
+}
+
+export function toMember(r: MemberDbRow): Member {
+  return { userId: r.user_id, role: r.role, joinedAt: r.joined_at.toISOString() }
+}

@@ -1,0 +1,76 @@
+import type { FastifyPluginAsync } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { Type } from 'typebox'
+import {
+  AddMemberBodySchema,
+  ConversationPageQuerySchema,
+  ConversationPageSchema,
+  ConversationParamsSchema,
+  ConversationSchema,
+  CreateConversationBodySchema,
+  MemberPageQuerySchema,
+  MemberPageSchema,
+  MemberParamsSchema,
+  MemberSchema,
+  ProblemSchema,
+  UpdateConversationBodySchema
+} from '@palisade/contracts'
+import { callContextOf, identityOf } from '@palisade/platform'
+import type { ChatStore } from '../lib/store.js'
+
+const errors = { '4xx': ProblemSchema, '5xx': ProblemSchema }
+const noContent = { 204: Type.Null(), ...errors }
+
+/** Conversations and their members, under /api/chat/conversations. */
+export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (root, { store }) => {
+  const app = root.withTypeProvider<TypeBoxTypeProvider>()
+
+  app.post(
+    '/conversations',
+    { schema: { body: CreateConversationBodySchema, response: { 201: ConversationSchema, ...errors } } },
+    async (request, reply) => {
+      const conversation = await store.createConversation(identityOf(request).userId, request.body, callContextOf(request))
+      return reply.code(201).send(conversation)
+    }
+  )
+
+  app.get('/conversations', { schema: { querystring: ConversationPageQuerySchema, response: { 200: ConversationPageSchema, ...errors } } }, async (request) =>
+    store.listConversations(identityOf(request).userId, request.query.cursor, request.query.limit ?? 50)
+  )
+
+  app.get('/conversations/:id', { schema: { params: ConversationParamsSchema, response: { 200: ConversationSchema, ...errors } } }, async (request) =>
+    store.getConversation(identityOf(request).userId, request.params.id)
+  )
+
+  app.patch(
+    '/conversations/:id',
+    { schema: { params: ConversationParamsSchema, body: UpdateConversationBodySchema, response: { 200: ConversationSchema, ...errors } } },
+    async (request) => store.renameConversation(identityOf(request).userId, request.params.id, request.body.title)
+  )
+
+  app.delete('/conversations/:id', { schema: { params: ConversationParamsSchema, response: noContent } }, async (request, reply) => {
+    await store.deleteConversation(identityOf(request).userId, request.params.id)
+    return reply.code(204).send(null)
+  })
+
+  app.get(
+    '/conversations/:id/members',
+    { schema: { params: ConversationParamsSchema, querystring: MemberPageQuerySchema, response: { 200: MemberPageSchema, ...errors } } },
+    async (request) => store.listMembers(identityOf(request).userId, request.params.id, request.query.cursor, request.query.limit ?? 50)
+  )
+
+  app.post(
+    '/conversations/:id/members',
+    { schema: { params: ConversationParamsSchema, body: AddMemberBodySchema, response: { 200: MemberSchema, 201: MemberSchema, ...errors } } },
+    async (request, reply) => {
+      const { member, created } = await store.addMember(identityOf(request).userId, request.params.id, request.body.userId, callContextOf(request))
+      return reply.code(created ? 201 : 200).send(member)
+    }
+  )
+
+  /** The owner removes a member; a member removes themselves to leave. */
+  app.delete('/conversations/:id/members/:userId', { schema: { params: MemberParamsSchema, response: noContent } }, async (request, reply) => {
+    await store.removeMember(identityOf(request).userId, request.params.id, request.params.userId)
+    return reply.code(204).send(null)
+  })
+}
