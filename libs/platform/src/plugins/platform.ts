@@ -9,9 +9,14 @@ import { natsPlugin } from './nats.js'
 import { dbPlugin } from './db.js'
 import { identityPlugin } from './identity.js'
 
+/** BaseConfig where DATABASE_URL may be absent (services without a database, `database: false`). */
+export type PlatformConfig = Omit<BaseConfig, 'DATABASE_URL'> & Partial<Pick<BaseConfig, 'DATABASE_URL'>>
+
 export interface PlatformOptions {
   service: AppServiceName
-  config: BaseConfig
+  config: PlatformConfig
+  /** false for a service that owns no data (the gateway): no pool, no migrations, no DB readiness check */
+  database?: boolean
   /** drizzle migrations folder of the service */
   migrationsFolder?: string
   /** skip the identity plugin (auth verifies its own tokens) */
@@ -31,7 +36,10 @@ export const platformPlugin = fp<PlatformOptions>(
     })
     await app.register(errorHandlerPlugin)
     await app.register(natsPlugin, { connection: { url: config.NATS_URL, name: opts.service, user: config.NATS_USER, pass: config.NATS_PASSWORD } })
-    await app.register(dbPlugin, { url: config.DATABASE_URL, name: opts.service, schema: opts.service, ...(opts.migrationsFolder ? { migrationsFolder: opts.migrationsFolder } : {}) })
+    if (opts.database !== false) {
+      if (!config.DATABASE_URL) throw new Error(`${opts.service}: DATABASE_URL is required`)
+      await app.register(dbPlugin, { url: config.DATABASE_URL, name: opts.service, schema: opts.service, ...(opts.migrationsFolder ? { migrationsFolder: opts.migrationsFolder } : {}) })
+    }
     if (opts.identity !== false) await app.register(identityPlugin, { service: opts.service, issuer: config.AUTH_ISSUER })
     await app.register(securityPlugin, { allowedOrigins: splitList(config.ALLOWED_ORIGINS), ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}) })
     await app.register(healthPlugin)
