@@ -143,6 +143,23 @@ test('local provider', async (t) => {
     t.notOk(none.some((m) => m.author.kind === 'agent' && [steps.id, tools.id, tokens.id, call.id, wall.id].includes(m.author.agentRunId)), 'failed runs post nothing')
   })
 
+  await t.test('logging out ends the runs acting with that session', async (t) => {
+    const dave = await h.user()
+    const davesConv = await h.conversation(dave, [alice])
+    const agent = await h.createAgent(dave)
+    const r = await h.startRun(dave, agent.id, davesConv, '@slow 40\n@long 500')
+    t.equal(r.statusCode, 202)
+    const out = await fetch(`${h.stack.authUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${dave.accessToken}` } })
+    t.equal(out.status, 204)
+    let row: { status: string; failure_reason: string | null } | undefined
+    for (let i = 0; i < 200; i++) {
+      row = (await h.agents.pg.query('SELECT status, failure_reason FROM agents.runs WHERE id = $1', [r.json().id])).rows[0]
+      if (row?.status !== 'running') break
+      await new Promise((res) => setTimeout(res, 25))
+    }
+    t.same(row, { status: 'failed', failure_reason: 'access_revoked' })
+  })
+
   await t.test('cancel mid-stream', async (t) => {
     const bobSocket = await h.socket(bob)
     const agent = await h.createAgent(alice)
