@@ -24,7 +24,7 @@ export const AgentsConfigSchema = Type.Object({
   AGENTS_RUN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 120_000 }),
   AGENTS_MAX_OUTPUT_TOKENS: Type.Integer({ minimum: 1, maximum: 200_000, default: 4096 }),
   AGENTS_MAX_CONCURRENT_RUNS: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
-  AGENTS_RUNS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 10_000, default: 10 }),
+  AGENTS_RUNS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   /** largest tool result handed to the model, in characters (longer ones are cut) */
   AGENTS_TOOL_OUTPUT_MAX_CHARS: Type.Integer({ minimum: 256, maximum: 1_000_000, default: 16_000 }),
   /**

@@ -103,14 +103,18 @@ export type RunAdmission = { ok: true; run: RunRow } | { ok: false; why: 'concur
 export async function admitRun(db: Database, run: NewRun, maxConcurrent: number, perMinute: number): Promise<RunAdmission> {
   return db.transaction(async (tx) => {
     await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${'agents.runs:' + run.userId}, 0))`)
-    const active = await tx.execute<{ n: number }>(sql`SELECT count(*)::int AS n FROM ${runs} WHERE ${runs.userId} = ${run.userId} AND ${runs.status} = 'running'`)
-    if ((active.rows[0]?.n ?? 0) >= maxConcurrent) return { ok: false, why: 'concurrency', retryAfterSeconds: 5 }
-    const recent = await tx.execute<{ n: number; wait: number | null }>(
-      sql`SELECT count(*)::int AS n, ceil(extract(epoch FROM (min(${runs.createdAt}) + interval '60 seconds' - now())))::int AS wait
-          FROM ${runs} WHERE ${runs.userId} = ${run.userId} AND ${runs.createdAt} > now() - interval '60 seconds'`
+    // One round trip: running runs and runs started in the last minute (two partial/composite indexes).
+    const counts = await tx.execute<{ active: number; recent: number; wait: number | null }>(
+      sql`SELECT count(*) FILTER (WHERE ${runs.status} = 'running')::int AS active,
+                 count(*) FILTER (WHERE ${runs.createdAt} > now() - interval '60 seconds')::int AS recent,
+                 ceil(extract(epoch FROM (min(${runs.createdAt}) FILTER (WHERE ${runs.createdAt} > now() - interval '60 seconds')
+                                          + interval '60 seconds' - now())))::int AS wait
+          FROM ${runs}
+          WHERE ${runs.userId} = ${run.userId} AND (${runs.status} = 'running' OR ${runs.createdAt} > now() - interval '60 seconds')`
     )
-    const r = recent.rows[0]
-    if (r && r.n >= perMinute) return { ok: false, why: 'rate', retryAfterSeconds: Math.max(1, r.wait ?? 60) }
+    const c = counts.rows[0]
+    if ((c?.active ?? 0) >= maxConcurrent) return { ok: false, why: 'concurrency', retryAfterSeconds: 5 }
+    if ((c?.recent ?? 0) >= perMinute) return { ok: false, why: 'rate', retryAfterSeconds: Math.max(1, c?.wait ?? 60) }
     const [row] = await tx.insert(runs).values({ ...run, status: 'running', usage: EMPTY_USAGE }).returning()
     return { ok: true, run: row! }
   })
