@@ -42,10 +42,10 @@ export function ensureSecrets(dir: string, opts: { fileMode?: number } = {}): St
   return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, dir }
 }
 
-/** Per-service connection URL for the given host/port/database. */
-export function serviceDatabaseUrl(service: AppServiceName, password: string, host: string, port: number, database: string): string {
+/** A service role's connection URL for the given host/port/database. */
+export function serviceDatabaseUrl(role: string, password: string, host: string, port: number, database: string): string {
   const u = new URL(`postgres://${host}:${port}/${database}`)
-  u.username = service
+  u.username = role
   u.password = password
   return u.toString()
 }

@@ -157,7 +157,9 @@ export function createEdge(opts: EdgeOptions): Edge {
       opts.log?.({ level: 'warn', msg: 'upstream failed', err: err.message, path: req.url, service: st?.route?.service })
       return sendProblem(req, res, 502, ErrorCode.badGateway, 'The service is unavailable')
     }
-    const socket = resOrSocket as Duplex
+    const socket = resOrSocket as Duplex & { bytesWritten?: number }
+    // After the 101 the socket carries WebSocket frames: a reset then is just a closed connection.
+    if ((socket.bytesWritten ?? 0) > 0) return void socket.destroy()
     opts.log?.({ level: 'warn', msg: 'websocket upstream failed', err: err.message, path: req.url })
     writeRawProblem(socket, 502, ErrorCode.badGateway, 'The service is unavailable', st?.requestId)
   })

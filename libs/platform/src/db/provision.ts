@@ -29,7 +29,10 @@ export async function provisionServiceRoles(adminUrl: string, database: string, 
       } else {
         await client.query(`ALTER ROLE "${role}" LOGIN PASSWORD ${pw} NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT`)
       }
-      await client.query(`GRANT CONNECT ON DATABASE "${database}" TO "${role}"`)
+      // CREATE too: PostgreSQL checks it before IF NOT EXISTS, and every service's migrations (and
+      // drizzle's own bookkeeping) start with `CREATE SCHEMA IF NOT EXISTS "<service>"`. It lets a
+      // role create schemas of its own; it never grants anything on another role's schema.
+      await client.query(`GRANT CONNECT, CREATE ON DATABASE "${database}" TO "${role}"`)
       await client.query(`CREATE SCHEMA IF NOT EXISTS "${service}" AUTHORIZATION "${role}"`)
       await client.query(`ALTER SCHEMA "${service}" OWNER TO "${role}"`)
       await client.query(`REVOKE ALL ON SCHEMA "${service}" FROM PUBLIC`)

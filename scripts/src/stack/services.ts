@@ -1,0 +1,52 @@
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import type { AppServiceName } from '@palisade/contracts'
+import { REPO_ROOT } from '../lib/paths.js'
+
+/** What a service's environment may depend on when the launcher starts it. */
+export interface ServiceContext {
+  dataDir: string
+  secretsDir: string
+  edgeOrigin: string
+}
+
+export interface StackService {
+  name: AppServiceName
+  /** fixed offset from the port base (PALISADE_SERVICE_PORT_BASE, default 3100) */
+  portOffset: number
+  /** settings of its own, beyond the ones every service gets */
+  env?: (ctx: ServiceContext) => Record<string, string>
+}
+
+/**
+ * Every service the launcher knows, in start order, with its fixed internal port. Adding a service
+ * is one line here (plus its NATS user in the contracts, which `pnpm gen:nats` picks up).
+ */
+export const STACK_SERVICES: readonly StackService[] = [
+  { name: 'auth', portOffset: 1, env: (c) => ({ AUTH_SIGNING_KEYS_FILE: join(c.secretsDir, 'auth_signing_keys') }) },
+  { name: 'gateway', portOffset: 2 },
+  { name: 'chat', portOffset: 3 },
+  { name: 'files', portOffset: 4, env: (c) => ({ FILES_STORAGE_DIR: join(c.dataDir, 'files') }) },
+  { name: 'agents', portOffset: 5 }
+]
+
+export const DEFAULT_SERVICE_PORT_BASE = 3100
+export const DEFAULT_EDGE_PORT = 8080
+export const DEFAULT_EMBEDDED_PG_PORT = 5499
+export const DEFAULT_NATS_PORT = 4299
+
+export function serviceDir(name: string): string {
+  return join(REPO_ROOT, 'services', name)
+}
+
+/**
+ * A service is started when it has a `src/server.ts` and its `src/app.ts` default-exports the app
+ * (services still being written have an empty `app.ts`).
+ */
+export function isRunnable(name: string): boolean {
+  const dir = serviceDir(name)
+  const server = join(dir, 'src', 'server.ts')
+  const app = join(dir, 'src', 'app.ts')
+  if (!existsSync(server) || !existsSync(app)) return false
+  return /^export default\b/m.test(readFileSync(app, 'utf8'))
+}

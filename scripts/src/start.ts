@@ -1,0 +1,236 @@
+// `pnpm start`: the whole Palisade stack on one port, on a machine with Node and (optionally) nothing else.
+//
+//   PostgreSQL  DATABASE_URL (an administrator connection) or an embedded server under .data/postgres
+//   NATS        NATS_URL, or nats-server from PATH with the generated deploy/nats/nats.conf
+//   secrets     generated once under .data/secrets (signing key, DB and NATS passwords)
+//   services    every services/<name> that has a real app, as child processes on fixed ports
+//   edge        the local edge (ForwardAuth semantics) on PALISADE_PORT/PORT (default 8080), or real
+//               Traefik with the generated config when a `traefik` binary is on PATH
+//
+// Ctrl-C stops everything in reverse order; a service that dies stops the stack with a message.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { createInterface } from 'node:readline'
+import { APP_SERVICES, type AppServiceName, type ServiceName } from '@palisade/contracts'
+import { provisionServiceRoles } from '@palisade/platform'
+import { REPO_ROOT } from './lib/paths.js'
+import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
+import { createEdge, type Edge } from './edge/edge.js'
+import { findTraefik, startLocalTraefik, type LocalTraefik } from './edge/traefik-runner.js'
+import { startNats, type StackNats } from './stack/nats.js'
+import { startPostgres, type StackPostgres } from './stack/postgres.js'
+import {
+  DEFAULT_EDGE_PORT,
+  DEFAULT_EMBEDDED_PG_PORT,
+  DEFAULT_NATS_PORT,
+  DEFAULT_SERVICE_PORT_BASE,
+  STACK_SERVICES,
+  isRunnable,
+  serviceDir,
+  type StackService
+} from './stack/services.js'
+
+const env = process.env
+const say = (m: string) => process.stdout.write(`palisade: ${m}\n`)
+const shout = (m: string) => process.stderr.write(`palisade: ${m}\n`)
+
+function intVar(name: string, fallback: number): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const n = Number(raw)
+  if (!Number.isInteger(n) || n < 0 || n > 65535) {
+    shout(`${name} must be a port number, got ${JSON.stringify(raw)}`)
+    process.exit(2)
+  }
+  return n
+}
+
+const dataDir = resolve(env.PALISADE_DATA_DIR ?? join(REPO_ROOT, '.data'))
+const edgePort = intVar('PALISADE_PORT', intVar('PORT', DEFAULT_EDGE_PORT))
+const portBase = intVar('PALISADE_SERVICE_PORT_BASE', DEFAULT_SERVICE_PORT_BASE)
+const logLevel = env.PALISADE_LOG_LEVEL ?? 'warn'
+const useTraefik = env.PALISADE_EDGE !== 'local' ? findTraefik() : undefined
+
+interface Running {
+  service: StackService
+  port: number
+  child: ChildProcess
+}
+
+let stopping = false
+let postgres: StackPostgres | undefined
+let nats: StackNats | undefined
+let edge: Edge | undefined
+let traefik: LocalTraefik | undefined
+const running: Running[] = []
+
+async function stopAll(code: number): Promise<never> {
+  if (stopping) return new Promise<never>(() => {})
+  stopping = true
+  say('stopping…')
+  await edge?.close().catch(() => {})
+  await traefik?.stop().catch(() => {})
+  await Promise.all(
+    running.map(
+      ({ child }) =>
+        new Promise<void>((r) => {
+          if (child.exitCode !== null || child.signalCode !== null) return r()
+          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000)
+          child.once('exit', () => {
+            clearTimeout(kill)
+            r()
+          })
+          child.kill('SIGTERM')
+        })
+    )
+  )
+  await nats?.stop().catch(() => {})
+  await postgres?.stop().catch(() => {})
+  say('stopped')
+  process.exit(code)
+}
+
+process.on('SIGINT', () => void stopAll(0))
+process.on('SIGTERM', () => void stopAll(0))
+
+function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string, out: NodeJS.WriteStream, keep: string[]): void {
+  if (!stream) return
+  createInterface({ input: stream }).on('line', (line) => {
+    keep.push(line)
+    if (keep.length > 20) keep.shift()
+    out.write(`${prefix} ${line}\n`)
+  })
+}
+
+async function waitHealthy(name: string, port: number, child: ChildProcess, deadline: number): Promise<void> {
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`${name} exited during start-up`)
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/healthz`)
+      if (r.ok) return
+    } catch {}
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  throw new Error(`${name} did not answer /healthz on port ${port} within 90 s`)
+}
+
+async function main(): Promise<void> {
+  mkdirSync(dataDir, { recursive: true })
+  const secrets = ensureSecrets(join(dataDir, 'secrets'))
+
+  postgres = await startPostgres({
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    dataDir,
+    port: intVar('PALISADE_PG_PORT', DEFAULT_EMBEDDED_PG_PORT),
+    password: secrets.postgresPassword,
+    log: shout
+  })
+  say(postgres.embedded ? `PostgreSQL: embedded, 127.0.0.1:${postgres.port} (data in ${join(dataDir, 'postgres')})` : `PostgreSQL: DATABASE_URL (${postgres.host}:${postgres.port}/${postgres.database})`)
+
+  // Role names carry the database name, so several stacks can share one cluster (CI, a dev server).
+  const roleOf = (s: AppServiceName) => `${postgres!.database}_${s}`.replace(/[^a-z0-9_]/g, '_').slice(0, 63)
+  await provisionServiceRoles(
+    postgres.adminUrl,
+    postgres.database,
+    APP_SERVICES.map((s) => ({ service: s, role: roleOf(s), password: secrets.dbPasswords[s] }))
+  )
+
+  nats = await startNats({
+    ...(env.NATS_URL ? { natsUrl: env.NATS_URL } : {}),
+    dataDir,
+    port: intVar('PALISADE_NATS_PORT', DEFAULT_NATS_PORT),
+    passwords: secrets.natsPasswords,
+    log: shout,
+    onExit: (code) => {
+      if (!stopping) {
+        shout(`nats-server exited with code ${code}; stopping the stack`)
+        void stopAll(1)
+      }
+    }
+  })
+  say(nats.managed ? `NATS: nats-server ${nats.url} with deploy/nats/nats.conf (one user per service)` : `NATS: NATS_URL (${nats.url})`)
+
+  const origin = `http://localhost:${edgePort}`
+  const allowedOrigins = env.PALISADE_ORIGINS ?? `${origin},http://127.0.0.1:${edgePort}`
+  const ctx = { dataDir, secretsDir: secrets.dir, edgeOrigin: origin }
+  const passthrough = Object.fromEntries(
+    Object.entries(env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|NATS_URL|NATS_USER|NATS_PASSWORD|LOG_LEVEL|NODE_ENV|ALLOWED_ORIGINS)(_FILE)?$/.test(k) && !k.startsWith('PALISADE_'))
+  )
+  const runnable = STACK_SERVICES.filter((s) => isRunnable(s.name))
+  const skipped = STACK_SERVICES.filter((s) => !runnable.includes(s)).map((s) => s.name)
+  if (skipped.length) say(`not started (no app yet): ${skipped.join(', ')}`)
+  if (!runnable.some((s) => s.name === 'auth')) throw new Error('services/auth has no app: nothing can authenticate')
+
+  for (const service of runnable) {
+    const port = portBase + service.portOffset
+    const childEnv: NodeJS.ProcessEnv = {
+      ...passthrough,
+      NODE_ENV: 'development',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      LOG_LEVEL: logLevel,
+      DATABASE_URL: serviceDatabaseUrl(roleOf(service.name), secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database),
+      NATS_URL: nats.url,
+      ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
+      ALLOWED_ORIGINS: allowedOrigins,
+      ...service.env?.(ctx)
+    }
+    const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join('src', 'server.ts')], {
+      cwd: serviceDir(service.name),
+      env: childEnv,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    const tail: string[] = []
+    pipeLines(child.stdout, `[${service.name}]`, process.stdout, tail)
+    pipeLines(child.stderr, `[${service.name}]`, process.stderr, tail)
+    child.once('exit', (code, signal) => {
+      if (stopping) return
+      shout(`${service.name} exited (${signal ?? `code ${code}`}); stopping the stack. Its last lines:`)
+      for (const l of tail.slice(-10)) shout(`  ${l}`)
+      void stopAll(1)
+    })
+    running.push({ service, port, child })
+  }
+  const deadline = Date.now() + 90_000
+  await Promise.all(running.map((r) => waitHealthy(r.service.name, r.port, r.child, deadline)))
+  say(`services: ${running.map((r) => `${r.service.name}@${r.port}`).join(', ')}`)
+
+  const upstreams: Partial<Record<ServiceName, string>> = {}
+  for (const r of running) upstreams[r.service.name] = `http://127.0.0.1:${r.port}`
+  const authPort = running.find((r) => r.service.name === 'auth')!.port
+  const authVerifyUrl = `http://127.0.0.1:${authPort}/auth/verify`
+  if (useTraefik) {
+    traefik = await startLocalTraefik({
+      binary: useTraefik,
+      dir: join(dataDir, 'traefik'),
+      port: edgePort,
+      pingPort: intVar('PALISADE_TRAEFIK_PING_PORT', edgePort + 1),
+      upstreams,
+      authVerifyUrl,
+      onExit: (code) => {
+        if (!stopping) {
+          shout(`traefik exited with code ${code}; stopping the stack`)
+          void stopAll(1)
+        }
+      }
+    })
+    say(`edge: Traefik (${useTraefik}) with the generated configuration`)
+  } else {
+    edge = createEdge({
+      upstreams,
+      authVerifyUrl,
+      log: (e) => {
+        if (e.level !== 'info' || logLevel === 'info' || logLevel === 'debug') process.stdout.write(`[edge] ${JSON.stringify(e)}\n`)
+      }
+    })
+    await edge.listen(edgePort, env.PALISADE_HOST ?? '127.0.0.1')
+    say('edge: local edge (http-proxy-3, ForwardAuth semantics)')
+  }
+  say(`ready: ${origin}   (Ctrl-C stops everything)`)
+}
+
+main().catch(async (err: Error) => {
+  shout(err.message)
+  await stopAll(1)
+})
