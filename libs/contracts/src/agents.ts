@@ -126,7 +126,6 @@ export const RUN_FAILURE_REASONS = [
   'provider_error',
   'provider_unavailable',
   'post_failed',
-  'service_unavailable',
   'access_revoked',
   'interrupted',
   'internal'
@@ -141,7 +140,6 @@ export const RunFailureReasonSchema = Type.Union([
   Type.Literal('provider_error'),
   Type.Literal('provider_unavailable'),
   Type.Literal('post_failed'),
-  Type.Literal('service_unavailable'),
   Type.Literal('access_revoked'),
   Type.Literal('interrupted'),
   Type.Literal('internal')

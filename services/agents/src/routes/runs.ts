@@ -3,7 +3,7 @@ import { and, desc, eq, lt, or } from 'drizzle-orm'
 import {
   AgentRunParamsSchema,
   AgentsRunCancel,
-  ChatAccessCheck,
+  ChatMembersGet,
   ErrorCode,
   IdParamsSchema,
   PageQuerySchema,
@@ -41,9 +41,16 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
       const identity = identityOf(request)
       const agent = await ownAgent(app.db, request.params.id, identity.userId)
       const { conversationId, input } = request.body
-      // Only members may run an agent in a conversation; anything else is "not found".
-      const access = await natsRequest(app.nats, ChatAccessCheck, { userId: identity.userId, conversationId }, callContextOf(request))
-      if (!access.member) throw problems.notFound('Conversation not found')
+      // Only members may run an agent in a conversation; anything else is "not found". chat answers
+      // `chat.members.get` only to members (acting user from the header, revoked sessions refused),
+      // so one call both checks membership and gives the audience of the run's events.
+      let memberIds: string[]
+      try {
+        memberIds = (await natsRequest(app.nats, ChatMembersGet, { conversationId }, callContextOf(request))).memberIds
+      } catch (err) {
+        if (err instanceof ProblemError && (err.statusCode === 404 || err.statusCode === 403)) throw problems.notFound('Conversation not found')
+        throw err
+      }
       const admission = await admitRun(
         app.db,
         {
@@ -67,7 +74,7 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
             : `At most ${config.AGENTS_RUNS_PER_MINUTE} agent runs may be started per minute`
         )
       }
-      runner.start({ run: admission.run, instructions: agent.instructions, tools: agent.tools })
+      runner.start({ run: admission.run, instructions: agent.instructions, tools: agent.tools, memberIds })
       return reply
         .code(202)
         .header('location', `/api/agents/${agent.id}/runs/${admission.run.id}`)

@@ -16,12 +16,8 @@ export class MemberFanout {
   constructor(
     private readonly nats: NatsConnection,
     private readonly ref: RunRef,
-    private memberIds: readonly string[]
+    private readonly memberIds: readonly string[]
   ) {}
-
-  setMembers(ids: readonly string[]): void {
-    this.memberIds = ids
-  }
 
   get size(): number {
     return this.memberIds.length

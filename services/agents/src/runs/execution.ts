@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { FastifyBaseLogger } from 'fastify'
-import { CHAT_LIMITS, ChatAgentMessageCreate, ChatMembersGet, type AgentToolName, type RunUsage } from '@palisade/contracts'
+import { CHAT_LIMITS, ChatAgentMessageCreate, type AgentToolName, type RunUsage } from '@palisade/contracts'
 import { natsRequest, ProblemError, type CallContext, type Database } from '@palisade/platform'
 import type { AgentsConfig } from '../config.js'
 import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
@@ -23,6 +23,8 @@ export interface RunSpec {
   run: RunRow
   instructions: string
   tools: AgentToolName[]
+  /** the conversation's members when the run was admitted (chat.members.get as the user) */
+  memberIds: string[]
 }
 
 const AUDIT_CHARS = 4000
@@ -65,7 +67,7 @@ export class RunExecution {
   ) {
     const { run } = spec
     this.call = { userId: run.userId, sessionId: run.sessionId, requestId: `run-${run.id}` }
-    this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, [run.userId])
+    this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, spec.memberIds)
     this.batcher = new DeltaBatcher(this.fanout, deps.config.AGENTS_DELTA_FLUSH_MS)
     this.log = deps.log.child({ runId: run.id, agentId: run.agentId })
     this.deadline = run.createdAt.getTime() + run.limits.runTimeoutMs
@@ -103,7 +105,6 @@ export class RunExecution {
     )
     let end: RunEnd
     try {
-      await this.loadMembers()
       const output = await this.loop()
       this.ctl.signal.throwIfAborted()
       this.posting = true
@@ -144,18 +145,6 @@ export class RunExecution {
     }
     this.log.error({ err: stop }, 'agent run failed unexpectedly')
     return { status: 'failed', usage, failureReason: 'internal', failureDetail: 'internal error' }
-  }
-
-  private async loadMembers(): Promise<void> {
-    try {
-      const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: this.spec.run.conversationId }, this.call, this.toolTimeout())
-      this.fanout.setMembers(memberIds)
-    } catch (err) {
-      if (err instanceof ProblemError && (err.statusCode === 404 || err.statusCode === 403)) {
-        throw RunStop.failed('access_revoked', 'the user is no longer a member of the conversation')
-      }
-      throw RunStop.failed('service_unavailable', 'chat did not answer')
-    }
   }
 
   private toolTimeout(): number {
