@@ -208,8 +208,8 @@ test('per-user run limits: concurrency and runs per minute (429 + Retry-After)',
   t.ok(wait >= 1 && wait <= 60, `Retry-After ${wait}`)
 })
 
-test('runs left running by a crash are marked failed at start', async (t) => {
-  const h = await startAgents(t)
+test('several instances: crash recovery at start, cancel across instances, shutdown ends runs', async (t) => {
+  const h = await startAgents(t, { agents: { AGENTS_RUNS_PER_MINUTE: 1000 } })
   const alice = await h.user()
   const conv = await h.conversation(alice)
   const agent = await h.createAgent(alice)
@@ -222,8 +222,21 @@ test('runs left running by a crash are marked failed at start', async (t) => {
   )
   const { buildService } = await import('@palisade/testkit')
   const agentsApp = (await import('../src/app.js')).default
-  await buildService(t, agentsApp, h.config, { service: 'agents' })
+  const second = await buildService(t, agentsApp, h.config, { service: 'agents' })
   const run = await h.waitRun(alice, agent.id, orphan, 2000)
-  t.match(run, { status: 'failed', failure: { reason: 'interrupted' } })
+  t.match(run, { status: 'failed', failure: { reason: 'interrupted' } }, 'the new instance ended the orphan at start')
   t.ok(run.finishedAt)
+
+  // A run executing on the second instance, cancelled through the first.
+  const elsewhere = await h.call(second, alice, 'POST', `/api/agents/${agent.id}/runs`, { conversationId: conv, input: '@slow 50\n@long 500' })
+  t.equal(elsewhere.statusCode, 202)
+  const cancel = await h.api(alice, 'POST', `/api/agents/${agent.id}/runs/${elsewhere.json().id}/cancel`)
+  t.equal(cancel.statusCode, 202, 'accepted: the run executes on another instance')
+  t.match(await h.waitRun(alice, agent.id, elsewhere.json().id, 5000), { status: 'cancelled' })
+
+  // Shutting an instance down ends its runs instead of leaving them running.
+  const last = await h.call(second, alice, 'POST', `/api/agents/${agent.id}/runs`, { conversationId: conv, input: '@slow 50\n@long 500' })
+  t.equal(last.statusCode, 202)
+  await second.close()
+  t.match(await h.waitRun(alice, agent.id, last.json().id, 5000), { status: 'failed', failure: { reason: 'interrupted' } })
 })
