@@ -15,6 +15,8 @@ export const AGENT_RUN_INPUT_MAX = 8_000
 const ProviderIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '^[a-z0-9][a-z0-9_-]*$' })
 const ModelIdSchema = Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/@-]*$' })
 const AgentNameSchema = Type.String({ minLength: 1, maxLength: 100, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
+/** Printable text: no NUL or other C0 controls except tab, line feed and carriage return. */
+const TEXT_PATTERN = '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$'
 
 /**
  * Per-agent limits. Each is optional; the service applies min(agent value, operator ceiling), so a
@@ -50,7 +52,7 @@ const ToolListSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NA
 export const CreateAgentBodySchema = Type.Object(
   {
     name: AgentNameSchema,
-    instructions: Type.String({ maxLength: AGENT_INSTRUCTIONS_MAX, default: '' }),
+    instructions: Type.String({ maxLength: AGENT_INSTRUCTIONS_MAX, pattern: TEXT_PATTERN, default: '' }),
     /** provider id configured by operations; defaults to the service's default provider */
     provider: Type.Optional(ProviderIdSchema),
     model: Type.Optional(ModelIdSchema),
@@ -64,7 +66,7 @@ export type CreateAgentBody = Static<typeof CreateAgentBodySchema>
 export const UpdateAgentBodySchema = Type.Object(
   {
     name: Type.Optional(AgentNameSchema),
-    instructions: Type.Optional(Type.String({ maxLength: AGENT_INSTRUCTIONS_MAX })),
+    instructions: Type.Optional(Type.String({ maxLength: AGENT_INSTRUCTIONS_MAX, pattern: TEXT_PATTERN })),
     provider: Type.Optional(ProviderIdSchema),
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
@@ -107,7 +109,7 @@ export type ProviderList = Static<typeof ProviderListSchema>
 export const AgentRunParamsSchema = Type.Object({ id: UuidSchema, runId: UuidSchema }, { additionalProperties: false })
 
 export const StartRunBodySchema = Type.Object(
-  { conversationId: UuidSchema, input: Type.String({ minLength: 1, maxLength: AGENT_RUN_INPUT_MAX }) },
+  { conversationId: UuidSchema, input: Type.String({ minLength: 1, maxLength: AGENT_RUN_INPUT_MAX, pattern: TEXT_PATTERN }) },
   { additionalProperties: false }
 )
 export type StartRunBody = Static<typeof StartRunBodySchema>

@@ -64,6 +64,7 @@ test('agents CRUD: my agents only, validated input, ops-configured providers onl
   await bad({ name: 'x', limits: { maxSteps: 0 } }, 'limits out of range')
   await bad({ name: 'x', limits: { sneaky: 1 } }, 'unknown limit')
   await bad({ name: '' }, 'empty name')
+  await bad({ name: 'x', instructions: 'a\u0000b' }, 'NUL in instructions')
   t.ok((await req(alice, 'POST', '/api/agents', { name: 'x', instructions: 'a'.repeat(20_000) })).statusCode === 201, '20,000 chars are fine')
 
   const other = await req(alice, 'POST', '/api/agents', { name: 'Remote', provider: 'openai' })

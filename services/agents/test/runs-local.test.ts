@@ -55,6 +55,7 @@ test('local provider', async (t) => {
     t.equal((await h.startRun(alice, agent.id, randomUUID(), 'hi')).statusCode, 404, 'no such conversation')
     t.equal((await h.startRun(alice, agent.id, conv, '')).statusCode, 400, 'empty input')
     t.equal((await h.startRun(alice, agent.id, conv, 'x'.repeat(8001))).statusCode, 400, 'input too long')
+    t.equal((await h.startRun(alice, agent.id, conv, 'nul \u0000 byte')).statusCode, 400, 'control characters')
     const runs = await h.agents.pg.query('SELECT count(*)::int AS n FROM agents.runs WHERE user_id = $1', [carol.userId])
     t.equal(runs.rows[0].n, 0, 'nothing recorded')
   })
@@ -98,6 +99,8 @@ test('local provider', async (t) => {
 
     const invalid = await run('@tool chat_history {"limit":1000}')
     t.match(results(invalid)[0], { ok: false, refused: true, error: /invalid arguments/ })
+    const nul = await run('@tool chat_history {"before":"\\u0000"}')
+    t.match(results(nul)[0], { ok: false, refused: true }, 'an escaped NUL in model-made arguments is refused')
     const garbage = await run('@tool chat_history {not json')
     t.match(results(garbage)[0], { ok: false, refused: true, error: /not valid JSON/ })
 

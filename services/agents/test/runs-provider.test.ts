@@ -97,7 +97,8 @@ test('OpenAI-compatible provider', async (t) => {
       calls: [
         { name: 'chat_search', arguments: '{"query":"diary"}' },
         { name: 'files_read', arguments: JSON.stringify({ fileId: bobsFile }) },
-        { name: 'chat_history', arguments: JSON.stringify({ conversationId: randomUUID() }) }
+        { name: 'chat_history', arguments: JSON.stringify({ conversationId: randomUUID() }) },
+        { name: 'chat_history', arguments: '{"before":"nul\u0000byte"}' }
       ]
     })
     fake.queue.push({ kind: 'text', text: 'ok' })
@@ -106,9 +107,11 @@ test('OpenAI-compatible provider', async (t) => {
     t.match(results, [
       { ok: false, refused: true, error: /not enabled/ },
       { ok: false, refused: true, error: /not found or not accessible/ },
-      { ok: false, refused: true, error: /current conversation/ }
+      { ok: false, refused: true, error: /current conversation/ },
+      { ok: false, refused: true, error: /not valid JSON/ }
     ])
-    t.equal(run.usage.toolCalls, 3)
+    t.equal(run.usage.toolCalls, 4)
+    t.equal(run.status, 'completed', 'a NUL from the model is refused and the audit record still written')
   })
 
   await t.test('provider errors end the run as failed with a clear reason', async (t) => {

@@ -51,8 +51,18 @@ export async function getRunSteps(db: Database, runId: string): Promise<StepRow[
   return db.select().from(runSteps).where(eq(runSteps.runId, runId)).orderBy(asc(runSteps.seq))
 }
 
+/** PostgreSQL text and jsonb cannot hold NUL; model-made strings (tool arguments) may contain it. */
+export function withoutNul<T>(value: T): T {
+  if (typeof value === 'string') return value.replace(/\u0000/g, '') as T
+  if (Array.isArray(value)) return value.map(withoutNul) as T
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value as Record<string, unknown>).map(([k, v]) => [withoutNul(k), withoutNul(v)])) as T
+  }
+  return value
+}
+
 export async function insertStep(db: Database, step: { runId: string; seq: number; kind: StepRow['kind']; data: Record<string, unknown>; durationMs?: number }): Promise<void> {
-  await db.insert(runSteps).values({ ...step, durationMs: step.durationMs ?? null })
+  await db.insert(runSteps).values({ ...step, data: withoutNul(step.data), durationMs: step.durationMs ?? null })
 }
 
 export interface RunEnd {
