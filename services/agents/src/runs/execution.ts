@@ -122,6 +122,9 @@ export class RunExecution {
       }
     } catch (err) {
       this.log.error({ err }, 'could not record the end of a run')
+      // Record at least that it ended (else it stays `running` until the sweeper finds it).
+      end = { status: 'failed', usage: end.usage, failureReason: 'internal', failureDetail: 'internal error' }
+      await finishRun(this.deps.db, run.id, end).catch(() => {})
     }
     if (end.status === 'completed') {
       this.fanout.publish({ type: 'agent.run.completed', messageId: end.messageId!, usage: end.usage })
