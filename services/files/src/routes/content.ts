@@ -25,10 +25,12 @@ export function contentTypeHeader(type: string): string {
 export const contentRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
 
-  app.get(
-    '/:id/content',
-    { schema: { params: IdParamsSchema, querystring: FileContentQuerySchema } },
-    async (request, reply) => {
+  // GET and HEAD as one route: Fastify's automatic HEAD would read the whole file to discard it.
+  app.route({
+    method: ['GET', 'HEAD'],
+    url: '/:id/content',
+    schema: { params: IdParamsSchema, querystring: FileContentQuerySchema },
+    handler: async (request, reply) => {
       const { userId } = identityOf(request)
       const row = await ctx.repo.get(request.params.id.toLowerCase())
       if (!row || !(await canRead(request.server.nats, row, userId, callContextOf(request)))) throw problems.notFound('File not found')
@@ -74,5 +76,5 @@ export const contentRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (b
       }
       return reply.send(handle.createReadStream({ start, end, highWaterMark: 256 * 1024 }))
     }
-  )
+  })
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import type { FastifyPluginAsync } from 'fastify'
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Value } from 'typebox/value'
 import {
@@ -36,6 +36,20 @@ function acquireUploadSlot(userId: string, max: number): () => void {
   }
 }
 
+/**
+ * What is left of a rejected body is read and dropped, so the client (still sending) gets its
+ * answer on a connection that stays usable; past `maxBytes` the connection is closed instead.
+ */
+function discardRest(raw: FastifyRequest['raw'], maxBytes: number): void {
+  let dropped = 0
+  raw.on('data', (chunk: Buffer) => {
+    dropped += chunk.length
+    if (dropped > maxBytes) raw.socket?.destroy()
+  })
+  raw.on('error', () => {})
+  raw.resume()
+}
+
 export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, repo, store } = ctx
@@ -49,15 +63,23 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
     async (request, reply) => {
       const { userId } = identityOf(request)
       const callCtx = callContextOf(request)
-      if (!request.isMultipart()) throw new ProblemError(415, ErrorCode.unsupportedMediaType, 'Expected multipart/form-data')
-      const declaredLength = Number(request.headers['content-length'] ?? NaN)
-      if (declaredLength > config.FILES_MAX_BYTES + MULTIPART_OVERHEAD_BYTES) {
-        throw new ProblemError(413, ErrorCode.fileTooLarge, `File is larger than ${config.FILES_MAX_BYTES} bytes`)
+      let remainingQuota: number
+      let release: () => void
+      try {
+        if (!request.isMultipart()) throw new ProblemError(415, ErrorCode.unsupportedMediaType, 'Expected multipart/form-data')
+        const declaredLength = Number(request.headers['content-length'] ?? NaN)
+        if (declaredLength > config.FILES_MAX_BYTES + MULTIPART_OVERHEAD_BYTES) {
+          throw new ProblemError(413, ErrorCode.fileTooLarge, `File is larger than ${config.FILES_MAX_BYTES} bytes`)
+        }
+        remainingQuota = config.FILES_USER_QUOTA_BYTES - (await repo.usedBytes(userId))
+        if (remainingQuota <= 0) throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
+        release = acquireUploadSlot(userId, config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
+      } catch (err) {
+        // Refused before reading a byte: answer at once and close, rather than read an unwanted body.
+        reply.header('connection', 'close')
+        throw err
       }
-      const remainingQuota = config.FILES_USER_QUOTA_BYTES - (await repo.usedBytes(userId))
-      if (remainingQuota <= 0) throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
 
-      const release = acquireUploadSlot(userId, config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
       let received: ReceivedFile | undefined
       let committed = false
       try {
@@ -104,8 +126,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
       } finally {
         release()
         if (received && !committed) await store.discardTemp(received.tempPath)
-        // Whatever is left of a rejected body is read and dropped, so the client gets its answer.
-        if (!request.raw.readableEnded) request.raw.resume()
+        if (!request.raw.readableEnded) discardRest(request.raw, config.FILES_MAX_BYTES + MULTIPART_OVERHEAD_BYTES)
       }
     }
   )
