@@ -3,6 +3,7 @@ import type { Duplex } from 'node:stream'
 import { Transform, type TransformCallback } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { ProxyServer } from 'http-proxy-3'
+import { Pool } from 'undici'
 import {
   ErrorCode,
   HOP_BY_HOP_HEADERS,
@@ -69,6 +70,7 @@ export const EDGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
 const HOP = new Set<string>([...HOP_BY_HOP_HEADERS, 'proxy-connection', 'http2-settings'])
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
+const EMPTY = Buffer.alloc(0)
 
 function isNeverRoutable(path: string): boolean {
   return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
@@ -127,7 +129,10 @@ export function createEdge(opts: EdgeOptions): Edge {
   const proto = opts.forwardedProto ?? 'http'
   const authUrl = new URL(opts.authVerifyUrl)
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo' })
-  const authAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo' })
+  // The auth sub-request runs on every forward-authed request: undici's pool (keep-alive,
+  // pipelining off) costs a fraction of node:http's client per call.
+  const authPool = new Pool(authUrl.origin, { connections: 256, keepAliveTimeout: 30_000 })
+  const authPath = authUrl.pathname + authUrl.search
   const targets = new Map<ServiceName, URL>()
   for (const [service, url] of Object.entries(opts.upstreams)) if (url) targets.set(service as ServiceName, new URL(url))
 
@@ -221,9 +226,9 @@ export function createEdge(opts: EdgeOptions): Edge {
   }
 
   /** GET /auth/verify with the original headers (minus hop-by-hop), X-Forwarded-* rebuilt, no body. */
-  function verify(req: EdgeRequest, state: EdgeState): Promise<AuthAnswer> {
+  async function verify(req: EdgeRequest, state: EdgeState): Promise<AuthAnswer> {
     const hop = hopHeaders(req.headers)
-    const headers: http.OutgoingHttpHeaders = {}
+    const headers: Record<string, string | string[]> = {}
     for (const [k, v] of Object.entries(req.headers)) {
       if (v === undefined || hop.has(k) || k === 'content-length' || k === 'host' || k === 'expect') continue
       headers[k] = v
@@ -234,29 +239,20 @@ export function createEdge(opts: EdgeOptions): Edge {
     headers['x-forwarded-uri'] = req.url ?? '/'
     headers['x-forwarded-for'] = req.socket.remoteAddress ?? ''
     headers[REQUEST_ID_HEADER] = state.requestId
-    return new Promise((resolve, reject) => {
-      const areq = http.request(
-        { protocol: authUrl.protocol, hostname: authUrl.hostname, port: authUrl.port, path: authUrl.pathname + authUrl.search, method: 'GET', headers, agent: authAgent, timeout: authTimeoutMs },
-        (ares) => {
-          const status = ares.statusCode ?? 502
-          if (status >= 200 && status < 300) {
-            ares.resume()
-            return resolve({ status, headers: ares.headers, body: Buffer.alloc(0) })
-          }
-          const chunks: Buffer[] = []
-          let size = 0
-          ares.on('data', (c: Buffer) => {
-            size += c.length
-            if (size <= 64 * 1024) chunks.push(c)
-          })
-          ares.on('end', () => resolve({ status, headers: ares.headers, body: Buffer.concat(chunks) }))
-          ares.on('error', reject)
-        }
-      )
-      areq.on('timeout', () => areq.destroy(new Error('auth timeout')))
-      areq.on('error', reject)
-      areq.end()
-    })
+    const res = await authPool.request({ path: authPath, method: 'GET', headers, headersTimeout: authTimeoutMs, bodyTimeout: authTimeoutMs })
+    const status = res.statusCode
+    const h = res.headers as IncomingHttpHeaders
+    if (status >= 200 && status < 300) {
+      await res.body.dump()
+      return { status, headers: h, body: EMPTY }
+    }
+    const chunks: Buffer[] = []
+    let size = 0
+    for await (const c of res.body) {
+      size += (c as Buffer).length
+      if (size <= 64 * 1024) chunks.push(c as Buffer)
+    }
+    return { status, headers: h, body: Buffer.concat(chunks) }
   }
 
   /** Auth said yes: its identity headers (and request id) onto the upstream request. */
@@ -308,7 +304,8 @@ export function createEdge(opts: EdgeOptions): Edge {
       } catch (err) {
         opts.log?.({ level: 'error', msg: 'auth /verify failed', err: (err as Error).message })
         req.resume()
-        return sendProblem(req, res, /timeout/.test((err as Error).message) ? 504 : 502, ErrorCode.badGateway, 'Authentication service unavailable')
+        const timedOut = /timeout/i.test((err as Error).message) || /TIMEOUT/.test((err as { code?: string }).code ?? '')
+        return sendProblem(req, res, timedOut ? 504 : 502, timedOut ? ErrorCode.timeout : ErrorCode.badGateway, 'Authentication service unavailable')
       }
       if (answer.status < 200 || answer.status >= 300) {
         req.resume()
@@ -406,7 +403,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         for (const s of upgraded) s.destroy()
       })
       upstreamAgent.destroy()
-      authAgent.destroy()
+      await authPool.close()
     }
   }
 }
