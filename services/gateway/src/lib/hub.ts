@@ -1,0 +1,262 @@
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
+import type { Subscription } from '@nats-io/transport-node'
+import type { WebSocket } from 'ws'
+import {
+  AuthSessionRevoked,
+  ChatMembersGet,
+  GATEWAY_CLOSE,
+  GatewayLeaseRenewed,
+  UserEvents,
+  userEventsSubject,
+  type UserEvent
+} from '@palisade/contracts'
+import { natsPublish, natsRequest, natsSubscribe, problems, type CallContext } from '@palisade/platform'
+import type { GatewaySettings } from '../config.js'
+import { Connection } from './connection.js'
+
+export type AdmitResult = { ok: true } | { ok: false; reason: 'user' | 'ip' }
+
+interface MembersEntry {
+  ids: Set<string>
+  until: number
+}
+
+/**
+ * All sockets of one gateway instance. Indexes them by user (event delivery), session (revocation,
+ * renewal) and address (caps); holds one NATS subscription to `events.user.<id>` per user with at
+ * least one open socket here (reference counted by the user's socket set), so any number of
+ * gateway instances can run side by side: each receives exactly the events of its own users.
+ */
+export class Hub {
+  readonly nats: FastifyInstance['nats']
+  readonly log: FastifyBaseLogger
+  /** how long a socket being closed by force may take to read its close frame */
+  closeGraceMs = 1000
+  private readonly byUser = new Map<string, Set<Connection>>()
+  private readonly bySession = new Map<string, Set<Connection>>()
+  private readonly byIp = new Map<string, number>()
+  private readonly userSubs = new Map<string, Subscription>()
+  private readonly globalSubs: Subscription[] = []
+  private readonly membersCache = new Map<string, MembersEntry>()
+  private readonly typingSentAt = new Map<string, number>()
+  private readonly heartbeat: NodeJS.Timeout
+  private shuttingDown = false
+
+  constructor(
+    private readonly app: FastifyInstance,
+    readonly settings: GatewaySettings
+  ) {
+    this.nats = app.nats
+    this.log = app.log
+    this.heartbeat = setInterval(() => this.beat(), settings.GATEWAY_HEARTBEAT_MS)
+    this.heartbeat.unref()
+    // Every instance hears every revocation (no queue group): whichever holds the session's sockets closes them.
+    this.globalSubs.push(
+      natsSubscribe(this.nats, AuthSessionRevoked, (ev) => this.revoke(ev.sessionIds), { log: this.log }),
+      natsSubscribe(this.nats, GatewayLeaseRenewed, (ev) => void this.renewLocal(ev.userId, ev.sessionId, ev.expiresAt), { log: this.log })
+    )
+  }
+
+  get size(): number {
+    let n = 0
+    for (const set of this.byUser.values()) n += set.size
+    return n
+  }
+
+  socketsOf(userId: string): number {
+    return this.byUser.get(userId)?.size ?? 0
+  }
+
+  /** The caps, checked before the upgrade (429) and again, exactly, when the socket is added. */
+  admit(userId: string, ip: string): AdmitResult {
+    if (this.socketsOf(userId) >= this.settings.GATEWAY_MAX_SOCKETS_PER_USER) return { ok: false, reason: 'user' }
+    if ((this.byIp.get(ip) ?? 0) >= this.settings.GATEWAY_MAX_SOCKETS_PER_IP) return { ok: false, reason: 'ip' }
+    return { ok: true }
+  }
+
+  /** Takes an upgraded socket; closes it at once when a cap is hit or its session was just revoked. */
+  add(ws: WebSocket, init: { userId: string; sessionId: string; ip: string; leaseEnd: number }): Connection | undefined {
+    if (this.shuttingDown) {
+      ws.close(GATEWAY_CLOSE.goingAway, 'server shutting down')
+      return undefined
+    }
+    if (this.app.identityRevocations.has(init.sessionId)) {
+      ws.close(GATEWAY_CLOSE.sessionRevoked, 'session revoked')
+      return undefined
+    }
+    if (!this.admit(init.userId, init.ip).ok) {
+      ws.close(GATEWAY_CLOSE.tooManyConnections, 'too many connections')
+      return undefined
+    }
+    const s = this.settings
+    const lifetime = s.GATEWAY_MAX_LIFETIME_MS * (0.9 + 0.1 * Math.random())
+    const conn = new Connection(this, ws, { ...init, lifetimeEnd: Date.now() + lifetime })
+    let set = this.byUser.get(init.userId)
+    if (!set) {
+      set = new Set()
+      this.byUser.set(init.userId, set)
+      this.subscribeUser(init.userId)
+    }
+    set.add(conn)
+    let sessionSet = this.bySession.get(init.sessionId)
+    if (!sessionSet) this.bySession.set(init.sessionId, (sessionSet = new Set()))
+    sessionSet.add(conn)
+    this.byIp.set(init.ip, (this.byIp.get(init.ip) ?? 0) + 1)
+    ws.on('close', () => conn.markClosed())
+    conn.sendFrame({
+      type: 'hello',
+      socketId: conn.id,
+      userId: conn.userId,
+      sessionId: conn.sessionId,
+      expiresAt: new Date(conn.leaseEnd).toISOString(),
+      heartbeatMs: s.GATEWAY_HEARTBEAT_MS
+    })
+    return conn
+  }
+
+  /** Forgets a socket (idempotent through Connection.markClosed); the user's last one ends the subscription. */
+  remove(conn: Connection): void {
+    const set = this.byUser.get(conn.userId)
+    if (set?.delete(conn) && set.size === 0) {
+      this.byUser.delete(conn.userId)
+      this.userSubs.get(conn.userId)?.unsubscribe()
+      this.userSubs.delete(conn.userId)
+    }
+    const sessionSet = this.bySession.get(conn.sessionId)
+    if (sessionSet?.delete(conn) && sessionSet.size === 0) this.bySession.delete(conn.sessionId)
+    const n = (this.byIp.get(conn.ip) ?? 1) - 1
+    if (n <= 0) this.byIp.delete(conn.ip)
+    else this.byIp.set(conn.ip, n)
+  }
+
+  private subscribeUser(userId: string): void {
+    const sub = natsSubscribe(
+      this.nats,
+      UserEvents,
+      (event, msg) => {
+        this.observe(event)
+        const set = this.byUser.get(userId)
+        if (!set) return
+        // Validated above (natsSubscribe); relayed byte for byte.
+        const text = msg.string()
+        for (const conn of set) conn.send(text)
+      },
+      { log: this.log, subject: userEventsSubject(userId) }
+    )
+    this.userSubs.set(userId, sub)
+  }
+
+  /** Membership changes seen in passing invalidate the typing fan-out cache. */
+  private observe(event: UserEvent): void {
+    if (event.type === 'member.added' || event.type === 'member.removed' || event.type === 'conversation.deleted') {
+      this.membersCache.delete(event.conversationId)
+    }
+  }
+
+  // ---- revocation and identity leases --------------------------------------------------------
+
+  revoke(sessionIds: readonly string[]): void {
+    for (const sid of sessionIds) {
+      const set = this.bySession.get(sid)
+      if (!set) continue
+      const conns = [...set]
+      for (const conn of conns) conn.close(GATEWAY_CLOSE.sessionRevoked, 'session revoked', true)
+      this.log.info({ session: sid, sockets: conns.length }, 'revoked session: sockets closed')
+    }
+  }
+
+  /** Extends the lease of this session's sockets on this instance. */
+  renewLocal(userId: string, sessionId: string, leaseEnd: number): number {
+    const set = this.bySession.get(sessionId)
+    if (!set) return 0
+    const capped = Math.min(leaseEnd, Date.now() + this.settings.GATEWAY_LEASE_MAX_MS)
+    let n = 0
+    for (const conn of set) {
+      if (conn.userId !== userId) continue
+      conn.renew(capped)
+      n++
+    }
+    return n
+  }
+
+  /** A renewal on this instance, told to every other instance too (a session's sockets may be anywhere). */
+  renew(userId: string, sessionId: string, leaseEnd: number): void {
+    this.renewLocal(userId, sessionId, leaseEnd)
+    natsPublish(this.nats, GatewayLeaseRenewed, { userId, sessionId, expiresAt: leaseEnd })
+  }
+
+  // ---- typing --------------------------------------------------------------------------------
+
+  typingAllowed(userId: string, conversationId: string): boolean {
+    const key = `${userId}:${conversationId}`
+    const now = Date.now()
+    const last = this.typingSentAt.get(key)
+    if (last !== undefined && now - last < this.settings.GATEWAY_TYPING_INTERVAL_MS) return false
+    this.typingSentAt.set(key, now)
+    return true
+  }
+
+  typingFailed(userId: string, conversationId: string): void {
+    this.typingSentAt.delete(`${userId}:${conversationId}`)
+  }
+
+  /**
+   * Members of a conversation for a caller who must be one (404 otherwise, from chat). A cached list
+   * is trusted only to confirm membership, never to deny it.
+   */
+  async membersOf(conversationId: string, userId: string, ctx: CallContext): Promise<Set<string>> {
+    const now = Date.now()
+    const cached = this.membersCache.get(conversationId)
+    if (cached && cached.until > now && cached.ids.has(userId)) return cached.ids
+    const { memberIds } = await natsRequest(this.nats, ChatMembersGet, { conversationId }, ctx)
+    const ids = new Set(memberIds)
+    if (!ids.has(userId)) throw problems.notFound('Conversation not found')
+    if (this.settings.GATEWAY_MEMBERS_CACHE_MS > 0) {
+      if (this.membersCache.size >= 10_000) this.membersCache.clear()
+      this.membersCache.set(conversationId, { ids, until: now + this.settings.GATEWAY_MEMBERS_CACHE_MS })
+    }
+    return ids
+  }
+
+  // ---- heartbeat and shutdown ----------------------------------------------------------------
+
+  /** Pings every socket; one that did not answer the previous ping is dead and cut. */
+  private beat(): void {
+    for (const set of this.byUser.values()) {
+      for (const conn of [...set]) {
+        if (!conn.alive) {
+          this.log.info({ socket: conn.id }, 'missed heartbeat: socket terminated')
+          conn.terminate()
+          continue
+        }
+        conn.alive = false
+        try {
+          conn.ws.ping()
+        } catch {
+          conn.terminate()
+        }
+      }
+    }
+    const horizon = Date.now() - this.settings.GATEWAY_TYPING_INTERVAL_MS
+    for (const [key, at] of this.typingSentAt) if (at < horizon) this.typingSentAt.delete(key)
+    for (const [key, entry] of this.membersCache) if (entry.until < Date.now()) this.membersCache.delete(key)
+  }
+
+  /** Closes every socket with 1001, waits for them (at most `graceMs`), cuts the rest. */
+  async shutdown(graceMs: number): Promise<void> {
+    this.shuttingDown = true
+    clearInterval(this.heartbeat)
+    const sockets: WebSocket[] = []
+    for (const set of this.byUser.values()) {
+      for (const conn of [...set]) {
+        sockets.push(conn.ws)
+        conn.close(GATEWAY_CLOSE.goingAway, 'server shutting down')
+      }
+    }
+    const deadline = Date.now() + graceMs
+    while (sockets.some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
+    for (const ws of sockets) if (ws.readyState !== ws.CLOSED) ws.terminate()
+    for (const sub of [...this.userSubs.values(), ...this.globalSubs]) sub.unsubscribe()
+    this.userSubs.clear()
+  }
+}

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import { ErrorCode, ProblemSchema, RenewResponseSchema } from '@palisade/contracts'
+import { identityOf, ProblemError, problems } from '@palisade/platform'
+import type { Hub } from '../lib/hub.js'
+
+export interface WsRoutesOptions {
+  hub: Hub
+  allowedOrigins: string[]
+  trustForwardedFor: boolean
+}
+
+/**
+ * The client address for the per-address cap. Behind the edge the peer is always the proxy, so the
+ * edge-rebuilt X-Forwarded-For (last hop: the address the edge saw) is used. Requests here are
+ * identity-verified, i.e. came through the edge, which never relays a client's copy.
+ */
+export function clientAddress(request: FastifyRequest, trustForwardedFor: boolean): string {
+  const xff = request.headers['x-forwarded-for']
+  if (trustForwardedFor && typeof xff === 'string' && xff.length > 0 && xff.length <= 1024) {
+    const last = xff.split(',').pop()?.trim()
+    if (last) return last
+  }
+  return request.raw.socket?.remoteAddress ?? 'unknown'
+}
+
+/**
+ * GET /ws: the WebSocket. The platform's identity hook has verified the proxy-stamped identity in
+ * `onRequest`, before the upgrade; the hooks below refuse foreign origins and full caps with an
+ * HTTP answer, so a refused handshake never becomes a socket.
+ *
+ * POST /ws: renews the identity lease of the caller's session's sockets (on every instance).
+ */
+export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) => {
+  const { hub } = opts
+  const app = root.withTypeProvider<TypeBoxTypeProvider>()
+
+  app.get(
+    '/ws',
+    {
+      websocket: true,
+      preHandler: async (request) => {
+        const origin = request.headers.origin
+        // Browsers always send Origin on WebSocket handshakes; cross-site ones are hijacking attempts.
+        if (origin !== undefined && !opts.allowedOrigins.includes(origin)) throw problems.forbidden('Origin not allowed', ErrorCode.forbiddenOrigin)
+        const id = identityOf(request)
+        const verdict = hub.admit(id.userId, clientAddress(request, opts.trustForwardedFor))
+        if (!verdict.ok) {
+          throw new ProblemError(429, ErrorCode.tooManyRequests, verdict.reason === 'user' ? 'Too many connections for this user' : 'Too many connections from this address', {
+            'retry-after': '5'
+          })
+        }
+      }
+    },
+    (socket, request) => {
+      const id = identityOf(request)
+      const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
+      hub.add(socket, { userId: id.userId, sessionId: id.sessionId, ip: clientAddress(request, opts.trustForwardedFor), leaseEnd })
+    }
+  )
+
+  app.post('/ws', { schema: { response: { 200: RenewResponseSchema, '4xx': ProblemSchema } } }, async (request) => {
+    const id = identityOf(request)
+    const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
+    hub.renew(id.userId, id.sessionId, leaseEnd)
+    return { expiresAt: new Date(leaseEnd).toISOString() }
+  })
+}

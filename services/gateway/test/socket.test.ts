@@ -1,0 +1,139 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { Compile } from 'typebox/compile'
+import { IDENTITY_HEADERS, ServerFrameSchema } from '@palisade/contracts'
+import { gatewayHarness, sleep } from './helpers.js'
+
+t.test('handshake and frames', async (t) => {
+  const h = await gatewayHarness(t)
+  const [alice, bob, mallory] = await Promise.all([h.stack.createUser(), h.stack.createUser(), h.stack.createUser()])
+  const conv = await h.createConversation(alice, 'Realtime', [bob])
+  const serverFrame = Compile(ServerFrameSchema)
+
+  t.test('identity is checked at the handshake', async (t) => {
+    const good = await h.wsHeaders(alice)
+    t.equal(await h.refused({}), 401, 'no identity')
+    t.equal(await h.refused({ [IDENTITY_HEADERS.user]: alice.userId, [IDENTITY_HEADERS.session]: alice.sessionId }), 401, 'no assertion')
+    t.equal(await h.refused({ ...good, [IDENTITY_HEADERS.user]: bob.userId }), 401, "alice's assertion with bob's user header")
+    const forChat = await h.stack.identityHeaders(alice, { method: 'GET', uri: '/api/chat/conversations' })
+    t.equal(await h.refused(forChat), 401, 'an assertion for another service')
+    const parts = good[IDENTITY_HEADERS.assertion]!.split('.')
+    const tampered = [parts[0], Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(parts[1]!, 'base64url').toString()), sub: bob.userId })).toString('base64url'), parts[2]].join('.')
+    t.equal(await h.refused({ ...good, [IDENTITY_HEADERS.user]: bob.userId, [IDENTITY_HEADERS.assertion]: tampered }), 401, 'a tampered assertion')
+    t.equal(await h.refused({ ...good, origin: 'https://evil.example' }), 403, 'a foreign Origin (cross-site WebSocket hijacking)')
+    const ok = await h.connect(alice, { headers: { ...good, origin: 'http://localhost:8080' } })
+    const hello = ok.frames[0]!
+    t.match(hello, { type: 'hello', userId: alice.userId, sessionId: alice.sessionId, heartbeatMs: 30_000 })
+    t.ok(serverFrame.Check(hello), 'hello matches the contract')
+    ok.close()
+  })
+
+  t.test('A sends, B receives; invalid frames get an error and the socket stays open', async (t) => {
+    const a = await h.connect(alice)
+    const b = await h.connect(bob)
+
+    a.send({ type: 'ping', id: 'p1' })
+    t.same(await a.type('pong'), { type: 'pong', ref: 'p1' })
+
+    const bad: Array<[unknown, string, string | null]> = [
+      ['{not json', 'MALFORMED_BODY', null],
+      ['[]', 'VALIDATION_FAILED', null],
+      ['"text"', 'VALIDATION_FAILED', null],
+      [{ type: 'nope', id: 'x1' }, 'VALIDATION_FAILED', 'x1'],
+      [{ type: 'message.send', id: 'x2', conversationId: conv.id, text: 'hi' }, 'VALIDATION_FAILED', 'x2'],
+      [{ type: 'message.send', id: 'x3', conversationId: conv.id, text: 'hi', clientMessageId: 'c', senderId: bob.userId }, 'VALIDATION_FAILED', 'x3'],
+      [{ type: 'message.send', id: 'x4', conversationId: 'not-a-uuid', text: 'hi', clientMessageId: 'c' }, 'VALIDATION_FAILED', 'x4'],
+      [{ type: 'message.send', id: 'x5', conversationId: conv.id, text: 'x'.repeat(8001), clientMessageId: 'c' }, 'VALIDATION_FAILED', 'x5'],
+      [{ type: 'typing', id: 'bad id with spaces', conversationId: conv.id, extra: 1 }, 'VALIDATION_FAILED', null]
+    ]
+    for (const [frame, code, ref] of bad) {
+      const before = a.frames.length
+      a.send(frame)
+      const err = await a.waitFor((f, i = a.frames.indexOf(f)) => f.type === 'error' && i >= before)
+      t.match(err, { type: 'error', code, ref }, JSON.stringify(frame).slice(0, 50))
+      t.ok(serverFrame.Check(err), 'error frame matches the contract')
+    }
+    a.ws.send(Buffer.from([1, 2, 3]), { binary: true })
+    t.match(await a.waitFor((f) => f.code === 'UNSUPPORTED_MEDIA_TYPE'), { type: 'error' }, 'binary frames refused')
+    a.send({ type: 'ping', id: 'p2' })
+    await a.waitFor((f) => f.type === 'pong' && f.ref === 'p2')
+    t.pass('the socket is still open after invalid frames')
+
+    a.send({ type: 'message.send', id: 's1', conversationId: conv.id, text: 'hello over ws', clientMessageId: 'ws-1' })
+    const ack = await a.waitFor((f) => f.type === 'ack' && f.ref === 's1')
+    t.match(ack, { created: true, message: { text: 'hello over ws', senderId: alice.userId } })
+    t.ok(serverFrame.Check(ack))
+    const received = await b.waitFor((f) => f.type === 'message.created')
+    t.match(received, { conversationId: conv.id, message: { id: (ack.message as { id: string }).id, text: 'hello over ws' } })
+    t.ok(serverFrame.Check(received), 'relayed event matches the contract')
+    await a.waitFor((f) => f.type === 'message.created', 1000)
+
+    // B also sees it over HTTP
+    const headers = await h.stack.identityHeaders(bob, { uri: `/api/chat/conversations/${conv.id}/messages` })
+    const list = await h.chat.inject({ url: `/api/chat/conversations/${conv.id}/messages`, headers })
+    t.equal(list.json().items[0].text, 'hello over ws')
+
+    a.send({ type: 'message.send', id: 's2', conversationId: conv.id, text: 'hello over ws', clientMessageId: 'ws-1' })
+    const retry = await a.waitFor((f) => f.type === 'ack' && f.ref === 's2')
+    t.match(retry, { created: false, message: { id: (ack.message as { id: string }).id } }, 'an idempotent retry')
+    await sleep(100)
+    t.equal(b.frames.filter((f) => f.type === 'message.created').length, 1, 'no second event for the retry')
+    a.close()
+    b.close()
+  })
+
+  t.test('a non-member gets an error frame', async (t) => {
+    const m = await h.connect(mallory)
+    m.send({ type: 'message.send', id: 'm1', conversationId: conv.id, text: 'let me in', clientMessageId: 'm-1' })
+    t.match(await m.waitFor((f) => f.ref === 'm1'), { type: 'error', code: 'NOT_FOUND' })
+    m.send({ type: 'typing', id: 'm2', conversationId: conv.id })
+    t.match(await m.waitFor((f) => f.ref === 'm2'), { type: 'error', code: 'NOT_FOUND' })
+    m.send({ type: 'message.send', id: 'm3', conversationId: randomUUID(), text: 'x', clientMessageId: 'm-3' })
+    t.match(await m.waitFor((f) => f.ref === 'm3'), { type: 'error', code: 'NOT_FOUND' }, 'same as a conversation that does not exist')
+    m.send({ type: 'ping', id: 'm4' })
+    await m.waitFor((f) => f.ref === 'm4')
+    m.close()
+  })
+
+  t.test('typing reaches the other members, is not stored, and is coalesced', async (t) => {
+    const a = await h.connect(alice)
+    const b = await h.connect(bob)
+    const before = await h.chat.pg.query('SELECT count(*)::int AS n FROM chat.messages')
+    a.send({ type: 'typing', conversationId: conv.id })
+    const typing = await b.type('typing')
+    t.match(typing, { conversationId: conv.id, userId: alice.userId })
+    t.ok(serverFrame.Check(typing))
+    a.send({ type: 'typing', conversationId: conv.id })
+    a.send({ type: 'typing', conversationId: conv.id })
+    await sleep(200)
+    t.equal(b.frames.filter((f) => f.type === 'typing').length, 1, 'repeats within the interval are coalesced')
+    t.notOk(a.frames.some((f) => f.type === 'typing'), 'the typist does not get their own typing')
+    const after = await h.chat.pg.query('SELECT count(*)::int AS n FROM chat.messages')
+    t.equal(after.rows[0].n, before.rows[0].n, 'nothing stored')
+    a.close()
+    b.close()
+  })
+
+  t.test('membership events reach the socket; a removed member stops getting messages', async (t) => {
+    const carol = await h.stack.createUser()
+    const c = await h.connect(carol)
+    const a = await h.connect(alice)
+    const addHeaders = await h.stack.identityHeaders(alice, { method: 'POST', uri: `/api/chat/conversations/${conv.id}/members` })
+    await h.chat.inject({ method: 'POST', url: `/api/chat/conversations/${conv.id}/members`, headers: addHeaders, payload: { userId: carol.userId } })
+    t.match(await c.type('member.added'), { conversationId: conv.id, userId: carol.userId })
+    c.send({ type: 'typing', id: 't1', conversationId: conv.id })
+    await a.waitFor((f) => f.type === 'typing' && f.userId === carol.userId)
+    const delHeaders = await h.stack.identityHeaders(alice, { method: 'DELETE', uri: `/api/chat/conversations/${conv.id}/members/${carol.userId}` })
+    await h.chat.inject({ method: 'DELETE', url: `/api/chat/conversations/${conv.id}/members/${carol.userId}`, headers: delHeaders })
+    t.match(await c.type('member.removed'), { userId: carol.userId })
+    await sleep(2100) // past the typing interval
+    c.send({ type: 'typing', id: 't2', conversationId: conv.id })
+    t.match(await c.waitFor((f) => f.ref === 't2'), { type: 'error', code: 'NOT_FOUND' }, 'the member cache does not outlive the removal')
+    a.send({ type: 'message.send', conversationId: conv.id, text: 'after removal', clientMessageId: 'ar-1' })
+    await a.waitFor((f) => f.type === 'message.created' && (f.message as { text: string }).text === 'after removal')
+    await sleep(100)
+    t.notOk(c.frames.some((f) => f.type === 'message.created' && (f.message as { text: string }).text === 'after removal'))
+    a.close()
+    c.close()
+  })
+})
