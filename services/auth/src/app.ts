@@ -29,7 +29,6 @@ const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
 const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config }) => {
   // identity: false — auth is the issuer; its forward-authed routes verify assertions with its own keys.
   await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false })
-  await app.register(cookie)
 
   const keys = new Keyring(loadSigningKeys(config, (msg) => app.log.warn(msg)))
   const core = new AuthCore(app.pg, app.nats, keys, config, app.log)
@@ -41,8 +40,13 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   const trustedProxies = new Set(splitList(config.AUTH_TRUSTED_PROXIES))
   const ipOf = (request: Parameters<typeof clientIp>[0]) => clientIp(request, trustedProxies)
 
-  await app.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf })
-  await app.register(accountRoutes, { core, config, ipOf })
+  // The cookie plugin (parses every request's cookies) only where cookies are read or set;
+  // /auth/verify reads its one cookie itself.
+  await app.register(async (scope) => {
+    await scope.register(cookie)
+    await scope.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf })
+    await scope.register(accountRoutes, { core, config, ipOf })
+  })
   await app.register(verifyRoute, { core, allowedOrigins })
   await app.register(jwksRoutes, { core })
   registerNatsHandlers(app, core)

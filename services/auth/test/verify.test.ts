@@ -100,6 +100,11 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
 
   const viaQuery = await verifyAt(stack.auth, forwarded('GET', `/api/chat/x?access_token=${alice.accessToken}&token=${alice.accessToken}`))
   t.equal(viaQuery.status, 401, 'a token in the query string is never read')
+  const tossed = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `palisade_access=${cases['signed by a key auth does not hold']}; palisade_access=${alice.accessToken}` }))
+  t.equal(tossed.status, 401, 'two access cookies (cookie tossing) are refused, whichever comes first')
+  const tossed2 = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `palisade_access=${alice.accessToken}; other=1; palisade_access=${alice.accessToken}` }))
+  t.equal(tossed2.status, 401)
+  t.equal((await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `a=1; palisade_access=${alice.accessToken}; b=2` }))).status, 200, 'among other cookies')
   const basic = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}`, cookie: alice.cookie }))
   t.equal(basic.status, 401, 'a malformed Authorization header is not silently replaced by the cookie')
 

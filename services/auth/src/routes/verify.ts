@@ -1,4 +1,4 @@
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOptions } from 'fastify'
 import {
   APP_SERVICES,
   AUTH_COOKIES,
@@ -49,6 +49,25 @@ function isNavigation(request: FastifyRequest): boolean {
   return mode === undefined || mode === 'navigate'
 }
 
+const ACCESS_PREFIX = `${AUTH_COOKIES.access}=`
+
+/**
+ * The access cookie's value from a Cookie header; undefined when absent, null when it appears more
+ * than once (cookie tossing: a sibling subdomain or a longer Path planting its own token ahead of
+ * the user's must not decide who the request acts as).
+ */
+export function accessCookie(header: string | string[] | undefined): string | undefined | null {
+  if (typeof header !== 'string' || !header.includes(ACCESS_PREFIX)) return undefined
+  let found: string | undefined
+  for (const part of header.split(';')) {
+    const p = part.trim()
+    if (!p.startsWith(ACCESS_PREFIX)) continue
+    if (found !== undefined) return null
+    found = p.slice(ACCESS_PREFIX.length)
+  }
+  return found || undefined
+}
+
 function isNeverRoutable(path: string): boolean {
   return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
 }
@@ -66,17 +85,34 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
 
   function deny(request: FastifyRequest, reply: FastifyReply, err: ProblemError, navigation: boolean, rawUri: string | undefined, path: string | undefined): FastifyReply {
     if (err.statusCode === 401 && navigation) {
-      return reply.code(302).header('location', `/login?next=${encodeURIComponent(safeNext(rawUri))}`).header('cache-control', 'no-store').send()
+      return reply
+        .code(302)
+        .header('location', `/login?next=${encodeURIComponent(safeNext(rawUri))}`)
+        .header('cache-control', 'no-store')
+        .header('referrer-policy', 'no-referrer')
+        .send()
     }
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v)
     return reply
+      .header('x-content-type-options', 'nosniff')
+      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
       .code(err.statusCode)
       .type(PROBLEM_CONTENT_TYPE)
       .header('cache-control', 'no-store')
       .send(problemBody(err.statusCode, err.code, err.statusCode >= 500 ? undefined : err.message, path))
   }
 
-  app.get('/auth/verify', { logLevel: 'warn', config: { public: true, rateLimit: false } }, async (request, reply) => {
+  // Per-request cost matters here (every request of every user comes through): no helmet (its
+  // headers are rebuilt on every response and the proxy does not relay a 200's headers anyway;
+  // denials get the few that matter below), no rate limit (one proxy address), no CORS (the proxy
+  // calls it, never a browser), no cookie plugin (only one cookie is read), no access log.
+  // Every request of the platform passes here, so no per-request child logger (pino child +
+  // redaction of its bindings cost more than the token check): one shared warn-level logger for
+  // this route; the request id goes into the few lines it writes.
+  const verifyLog = app.log.child({ route: 'verify' }, { level: app.log.level === 'silent' ? 'silent' : 'warn' })
+  app.setChildLoggerFactory(() => verifyLog)
+  const routeOptions = { logLevel: 'warn', helmet: false, config: { public: true, rateLimit: false, cors: false } } as RouteShorthandOptions
+  app.get('/auth/verify', routeOptions, async (request, reply) => {
     const h = request.headers
     const method = one(h['x-forwarded-method'])?.toUpperCase()
     const rawUri = one(h['x-forwarded-uri'])
@@ -100,7 +136,9 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
       if (!m) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
       token = m[1]
     } else {
-      token = request.cookies[AUTH_COOKIES.access]
+      const cookie = accessCookie(h.cookie)
+      if (cookie === null) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+      token = cookie
       viaCookie = token !== undefined
     }
     if (!token) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
