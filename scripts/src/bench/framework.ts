@@ -1,0 +1,180 @@
+/**
+ * A small benchmark framework: every bench runs against a Fastify hello-world started in the same
+ * run, so results are reported as ratios that mean something on a shared, noisy machine.
+ *
+ * A bench module exports a `Bench`: `setup()` starts whatever it measures and returns targets
+ * (HTTP requests to fire) plus optional goals; `teardown()` stops it. Register it in `index.ts`.
+ */
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { Writable } from 'node:stream'
+import Fastify from 'fastify'
+import type autocannon from 'autocannon'
+type LoadOptions = Parameters<typeof autocannon>[0]
+type LoadResult = Awaited<ReturnType<typeof autocannon>>
+
+export interface BenchTarget {
+  /** row label in the table */
+  name: string
+  url: string
+  method?: string
+  headers?: Record<string, string>
+  body?: string
+  /** every response must have this status, else the row is marked as failing (default 200) */
+  expectStatus?: number
+}
+
+export interface Goal {
+  target: string
+  /** minimum req/s as a fraction of the hello-world baseline (0.6 = 60 %) */
+  minRatio?: number
+  /** maximum p99 latency in milliseconds */
+  maxP99Ms?: number
+}
+
+export interface BenchInstance {
+  targets: BenchTarget[]
+  goals?: Goal[]
+  teardown(): Promise<void>
+}
+
+export interface Bench {
+  /** used for filtering: `pnpm bench verify` */
+  name: string
+  description: string
+  setup(): Promise<BenchInstance>
+}
+
+export interface RunOptions {
+  connections: number
+  durationSeconds: number
+  warmupSeconds: number
+}
+
+export interface Measurement {
+  name: string
+  reqPerSec: number
+  p50: number
+  p99: number
+  /** CPU time this process (the server side) spent per request, in microseconds */
+  cpuUsPerReq: number
+  errors: number
+  unexpected: number
+}
+
+const RUNNER = fileURLToPath(new URL('./load-runner.mjs', import.meta.url))
+
+/** Runs autocannon in a child process (see load-runner.mjs) and returns its result. */
+function runLoad(opts: LoadOptions): Promise<LoadResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [RUNNER, JSON.stringify(opts)], { stdio: ['ignore', 'pipe', 'inherit'] })
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()))
+    child.on('error', reject)
+    child.on('exit', (code) => {
+      if (code !== 0) return reject(new Error(`load generator exited with ${code}`))
+      try {
+        resolve(JSON.parse(out) as LoadResult)
+      } catch (err) {
+        reject(err)
+      }
+    })
+  })
+}
+
+/** A stream that swallows log lines, for services started only to be measured. */
+export function discardStream(): Writable {
+  return new Writable({ write: (_c, _e, cb) => cb() })
+}
+
+/** The baseline: what Fastify itself does on this machine right now. */
+export async function startHelloWorld(): Promise<{ url: string; close(): Promise<void> }> {
+  const app = Fastify({ logger: false })
+  app.get('/', async () => ({ hello: 'world' }))
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const { port } = app.server.address() as { port: number }
+  return { url: `http://127.0.0.1:${port}/`, close: () => app.close() }
+}
+
+/**
+ * Fires one target. The server under test lives in this process; the load generator runs in a
+ * child process, so this process's CPU time during the run is the server's cost. On a shared,
+ * busy machine req/s swings with everybody else's load; CPU µs per request does not, and the two
+ * ratios side by side tell noise from regressions.
+ */
+export async function measure(target: BenchTarget, opts: RunOptions): Promise<Measurement> {
+  const base = {
+    url: target.url,
+    method: target.method ?? 'GET',
+    headers: target.headers ?? {},
+    ...(target.body !== undefined ? { body: target.body } : {}),
+    connections: opts.connections,
+    timeout: 10
+  }
+  if (opts.warmupSeconds > 0) await runLoad({ ...base, duration: opts.warmupSeconds })
+  const cpuBefore = process.cpuUsage()
+  const r = await runLoad({ ...base, duration: opts.durationSeconds })
+  const cpu = process.cpuUsage(cpuBefore)
+  const expected = target.expectStatus ?? 200
+  const ok = expected >= 200 && expected < 300 ? r['2xx'] : 0
+  const total = r.requests.total
+  return {
+    name: target.name,
+    reqPerSec: r.requests.average,
+    p50: r.latency.p50,
+    p99: r.latency.p99,
+    cpuUsPerReq: total > 0 ? (cpu.user + cpu.system) / total : 0,
+    errors: r.errors + r.timeouts,
+    unexpected: expected >= 200 && expected < 300 ? Math.max(0, total - ok) : 0
+  }
+}
+
+function pad(s: string, n: number, right = false): string {
+  return right ? s.padStart(n) : s.padEnd(n)
+}
+
+export function formatTable(rows: Measurement[], baseline: Measurement): string {
+  const header = ['target', 'req/s', 'p50 ms', 'p99 ms', 'vs hello', 'CPU µs/req', 'CPU vs hello', 'errors']
+  const lines = rows.map((r) => [
+    r.name,
+    r.reqPerSec.toFixed(0),
+    r.p50.toFixed(2),
+    r.p99.toFixed(2),
+    `${((r.reqPerSec / baseline.reqPerSec) * 100).toFixed(1)} %`,
+    r.cpuUsPerReq.toFixed(1),
+    `${((baseline.cpuUsPerReq / r.cpuUsPerReq) * 100).toFixed(1)} %`,
+    String(r.errors + r.unexpected)
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...lines.map((l) => l[i]!.length)))
+  const fmt = (cells: string[]) => cells.map((c, i) => pad(c, widths[i]!, i > 0)).join('  ')
+  return [fmt(header), widths.map((w) => '-'.repeat(w)).join('  '), ...lines.map(fmt)].join('\n')
+}
+
+export function checkGoals(goals: Goal[], rows: Measurement[], baseline: Measurement): { ok: boolean; lines: string[] } {
+  const lines: string[] = []
+  let ok = true
+  for (const g of goals) {
+    const r = rows.find((x) => x.name === g.target)
+    if (!r) {
+      ok = false
+      lines.push(`FAIL ${g.target}: not measured`)
+      continue
+    }
+    if (g.minRatio !== undefined) {
+      const ratio = r.reqPerSec / baseline.reqPerSec
+      const pass = ratio >= g.minRatio
+      ok &&= pass
+      lines.push(`${pass ? 'PASS' : 'FAIL'} ${g.target}: ${(ratio * 100).toFixed(1)} % of hello-world req/s (goal ≥ ${(g.minRatio * 100).toFixed(0)} %)`)
+    }
+    if (g.maxP99Ms !== undefined) {
+      const pass = r.p99 <= g.maxP99Ms
+      ok &&= pass
+      lines.push(`${pass ? 'PASS' : 'FAIL'} ${g.target}: p99 ${r.p99.toFixed(2)} ms (goal ≤ ${g.maxP99Ms} ms)`)
+    }
+    if (r.errors + r.unexpected > 0) {
+      ok = false
+      lines.push(`FAIL ${g.target}: ${r.errors} errors, ${r.unexpected} unexpected responses`)
+    }
+  }
+  return { ok, lines }
+}
