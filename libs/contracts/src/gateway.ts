@@ -111,9 +111,10 @@ export type ErrorFrame = Static<typeof ErrorFrameSchema>
 export type AckFrame = Static<typeof AckFrameSchema>
 
 // ---------------------------------------------------------------------------------------------
-// HTTP: `POST /ws` renews the lease of the caller's session's sockets. It goes through the edge
-// like any forward-authed request, so it succeeds only while the access token is valid (the
-// client refreshes first when it is not).
+// HTTP: a plain `GET /ws` (no upgrade) renews the lease of the caller's session's sockets on every
+// gateway instance. It goes through the edge like any forward-authed request, so it succeeds only
+// while the access token is valid (the client refreshes first when it is not). Clients call it
+// before `expiresAt` (hello / renewed frames); the edge routes only GET/HEAD to /ws.
 // ---------------------------------------------------------------------------------------------
 
 export const RenewResponseSchema = Type.Object({ expiresAt: IsoDateSchema }, { additionalProperties: false })

@@ -87,8 +87,8 @@ t.test('sessions and instances', async (t) => {
     const refreshed = await authPost('/auth/refresh', { refreshToken: active.refreshToken })
     t.equal(refreshed.status, 200)
     const fresh = { ...active, accessToken: (await refreshed.json()).accessToken as string }
-    const headers = await h.stack.identityHeaders(fresh, { method: 'POST', uri: '/ws' })
-    const renew = await fetch(`${baseUrl(h.gateways[1]!)}/ws`, { method: 'POST', headers })
+    const headers = await h.stack.identityHeaders(fresh, { uri: '/ws' })
+    const renew = await fetch(`${baseUrl(h.gateways[1]!)}/ws`, { headers })
     t.equal(renew.status, 200)
     const { expiresAt } = await renew.json()
     const renewed = await a.type('renewed')
@@ -101,7 +101,7 @@ t.test('sessions and instances', async (t) => {
     t.equal(a.ws.readyState, a.ws.OPEN, 'the re-authenticated socket outlives the original expiry')
     a.close()
 
-    const noIdentity = await fetch(`${baseUrl(h.gw)}/ws`, { method: 'POST' })
+    const noIdentity = await fetch(`${baseUrl(h.gw)}/ws`)
     t.equal(noIdentity.status, 401, 'renewal needs an identity, and only renews its own session')
   })
 

@@ -25,44 +25,52 @@ export function clientAddress(request: FastifyRequest, trustForwardedFor: boolea
 }
 
 /**
- * GET /ws: the WebSocket. The platform's identity hook has verified the proxy-stamped identity in
- * `onRequest`, before the upgrade; the hooks below refuse foreign origins and full caps with an
- * HTTP answer, so a refused handshake never becomes a socket.
+ * GET /ws with an upgrade: the WebSocket. The platform's identity hook has verified the
+ * proxy-stamped identity in `onRequest`, before the upgrade; the preHandler refuses foreign origins
+ * and full caps with an HTTP answer, so a refused handshake never becomes a socket.
  *
- * POST /ws: renews the identity lease of the caller's session's sockets (on every instance).
+ * GET /ws without an upgrade: renews the identity lease of the caller's session's sockets (on every
+ * gateway instance).
  */
 export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) => {
   const { hub } = opts
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
 
-  app.get(
-    '/ws',
-    {
-      websocket: true,
-      preHandler: async (request) => {
-        const origin = request.headers.origin
-        // Browsers always send Origin on WebSocket handshakes; cross-site ones are hijacking attempts.
-        if (origin !== undefined && !opts.allowedOrigins.includes(origin)) throw problems.forbidden('Origin not allowed', ErrorCode.forbiddenOrigin)
-        const id = identityOf(request)
-        const verdict = hub.admit(id.userId, clientAddress(request, opts.trustForwardedFor))
-        if (!verdict.ok) {
-          throw new ProblemError(429, ErrorCode.tooManyRequests, verdict.reason === 'user' ? 'Too many connections for this user' : 'Too many connections from this address', {
-            'retry-after': '5'
-          })
-        }
+  app.route({
+    method: 'GET',
+    url: '/ws',
+    schema: { response: { 200: RenewResponseSchema, '4xx': ProblemSchema } },
+    preHandler: async (request) => {
+      // Only handshakes open sockets; a plain GET is a renewal and needs none of these checks.
+      if (!request.ws) return
+      const origin = request.headers.origin
+      // Browsers always send Origin on WebSocket handshakes; cross-site ones are hijacking attempts.
+      if (origin !== undefined && !opts.allowedOrigins.includes(origin)) throw problems.forbidden('Origin not allowed', ErrorCode.forbiddenOrigin)
+      const id = identityOf(request)
+      const verdict = hub.admit(id.userId, clientAddress(request, opts.trustForwardedFor))
+      if (!verdict.ok) {
+        throw new ProblemError(429, ErrorCode.tooManyRequests, verdict.reason === 'user' ? 'Too many connections for this user' : 'Too many connections from this address', {
+          'retry-after': '5'
+        })
       }
     },
-    (socket, request) => {
+    wsHandler: (socket, request) => {
       const id = identityOf(request)
       const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
       hub.add(socket, { userId: id.userId, sessionId: id.sessionId, ip: clientAddress(request, opts.trustForwardedFor), leaseEnd })
+    },
+    /**
+     * A plain GET /ws (no upgrade) renews the identity lease of the caller's session's sockets. It
+     * passes the edge's ForwardAuth like the handshake did, so it proves the access token is still
+     * valid now; the new lease is the fresh assertion's expiry. GET because the edge routes only
+     * GET/HEAD to /ws; it only ever extends the caller's own session's sockets.
+     */
+    handler: async (request, reply) => {
+      const id = identityOf(request)
+      const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
+      hub.renew(id.userId, id.sessionId, leaseEnd)
+      reply.header('cache-control', 'no-store')
+      return { expiresAt: new Date(leaseEnd).toISOString() }
     }
-  )
-
-  app.post('/ws', { schema: { response: { 200: RenewResponseSchema, '4xx': ProblemSchema } } }, async (request) => {
-    const id = identityOf(request)
-    const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
-    hub.renew(id.userId, id.sessionId, leaseEnd)
-    return { expiresAt: new Date(leaseEnd).toISOString() }
   })
 }
