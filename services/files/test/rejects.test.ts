@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { deflateSync } from 'node:zlib'
 import { filePart, multipart, png, startFiles, upload, type Part } from './helpers.js'
 
@@ -11,14 +11,14 @@ const HTML = Buffer.from('<!DOCTYPE html><html><body><script>alert(document.cook
 const PNG_SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a])
 
 /** Every rejection must leave nothing behind: no temp file, no blob, no row, no quota used. */
-async function assertNothingLeft(t: Tap.Test, label: string) {
+async function assertNothingLeft(t: Test, label: string) {
   t.same(await h.listStorage(), [], `${label}: storage is empty`)
   t.equal(await h.rowCount(), 0, `${label}: no row`)
   const used = await h.app.pg.query('SELECT coalesce(sum(used_bytes), 0)::int AS n FROM files.usage')
   t.equal(used.rows[0].n, 0, `${label}: no quota used`)
 }
 
-async function expectRejected(t: Tap.Test, label: string, parts: Part[], status: number, code: string) {
+async function expectRejected(t: Test, label: string, parts: Part[], status: number, code: string) {
   const res = await upload(h, alice, parts)
   t.equal(res.statusCode, status, `${label}: status`)
   t.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8', `${label}: problem+json`)
