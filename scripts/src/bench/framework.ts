@@ -22,6 +22,12 @@ export interface BenchTarget {
   body?: string
   /** every response must have this status, else the row is marked as failing (default 200) */
   expectStatus?: number
+  /**
+   * For servers running outside this process (e.g. a stack of child processes): their cumulative
+   * CPU time in µs. When set, the row's CPU per request is the delta of this instead of this
+   * process's own CPU time.
+   */
+  serverCpuMicros?: () => number
 }
 
 export interface Goal {
@@ -35,6 +41,11 @@ export interface Goal {
 export interface BenchInstance {
   targets: BenchTarget[]
   goals?: Goal[]
+  /**
+   * Rows the bench measures itself, for latencies that are not HTTP responses (e.g. events arriving
+   * on a WebSocket); reported and goal-checked like target rows.
+   */
+  measure?(opts: RunOptions): Promise<Measurement[]>
   teardown(): Promise<void>
 }
 
@@ -49,6 +60,8 @@ export interface RunOptions {
   connections: number
   durationSeconds: number
   warmupSeconds: number
+  /** baseline and targets are measured alternately this many times; the table shows medians */
+  rounds: number
 }
 
 export interface Measurement {
@@ -113,8 +126,10 @@ export async function measure(target: BenchTarget, opts: RunOptions): Promise<Me
   }
   if (opts.warmupSeconds > 0) await runLoad({ ...base, duration: opts.warmupSeconds })
   const cpuBefore = process.cpuUsage()
+  const externalBefore = target.serverCpuMicros?.() ?? 0
   const r = await runLoad({ ...base, duration: opts.durationSeconds })
-  const cpu = process.cpuUsage(cpuBefore)
+  const own = process.cpuUsage(cpuBefore)
+  const cpu = target.serverCpuMicros ? { user: target.serverCpuMicros() - externalBefore, system: 0 } : own
   const expected = target.expectStatus ?? 200
   const ok = expected >= 200 && expected < 300 ? r['2xx'] : 0
   const total = r.requests.total
@@ -126,6 +141,25 @@ export async function measure(target: BenchTarget, opts: RunOptions): Promise<Me
     cpuUsPerReq: total > 0 ? (cpu.user + cpu.system) / total : 0,
     errors: r.errors + r.timeouts,
     unexpected: expected >= 200 && expected < 300 ? Math.max(0, total - ok) : 0
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b)
+  const mid = Math.floor(s.length / 2)
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2
+}
+
+/** Per-field median of several rounds of one target; errors are summed. */
+export function combine(rounds: Measurement[]): Measurement {
+  return {
+    name: rounds[0]!.name,
+    reqPerSec: median(rounds.map((r) => r.reqPerSec)),
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    cpuUsPerReq: median(rounds.map((r) => r.cpuUsPerReq)),
+    errors: rounds.reduce((n, r) => n + r.errors, 0),
+    unexpected: rounds.reduce((n, r) => n + r.unexpected, 0)
   }
 }
 

@@ -1,32 +1,35 @@
 /**
- * `pnpm bench [name...] [--duration=10] [--connections=50] [--warmup=2] [--strict]`
+ * `pnpm bench [name...] [--duration=10] [--connections=50] [--warmup=2] [--rounds=3] [--strict]`
  *
- * Starts a Fastify hello-world, measures it, then every registered bench whose name contains one of
- * the given filters (all when none), and prints req/s, p50/p99 and the ratio to hello-world.
+ * Starts a Fastify hello-world and every registered bench whose name contains one of the given
+ * filters (all when none), measures them in alternating rounds, and prints req/s, p50/p99, server
+ * CPU per request and the ratios to hello-world.
  * Goals are reported PASS/FAIL; with --strict a failed goal makes the exit code 1.
  *
  * Adding a bench: write `src/bench/<name>.ts` exporting a `Bench` (see framework.ts) and list it below.
  */
-import { checkGoals, formatTable, measure, startHelloWorld, type Bench, type Measurement, type RunOptions } from './framework.js'
+import { checkGoals, combine, formatTable, measure, startHelloWorld, type Bench, type BenchInstance, type Measurement, type RunOptions } from './framework.js'
 import { verifyBench } from './verify.js'
 import { edgeBench } from './edge.js'
+import { agentsBench } from './agents.js'
 
-export const BENCHES: Bench[] = [verifyBench, edgeBench]
+export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench]
 
 function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; strict: boolean } {
-  const opts: RunOptions = { connections: 50, durationSeconds: 10, warmupSeconds: 2 }
+  const opts: RunOptions = { connections: 50, durationSeconds: 10, warmupSeconds: 2, rounds: 3 }
   const filters: string[] = []
   let strict = false
   for (const a of argv) {
-    const m = /^--(duration|connections|warmup)=(\d+)$/.exec(a)
+    const m = /^--(duration|connections|warmup|rounds)=(\d+)$/.exec(a)
     if (m) {
       const n = Number(m[2])
       if (m[1] === 'duration') opts.durationSeconds = n
       else if (m[1] === 'connections') opts.connections = n
+      else if (m[1] === 'rounds') opts.rounds = Math.max(1, n)
       else opts.warmupSeconds = n
     } else if (a === '--strict') strict = true
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: pnpm bench [name...] [--duration=s] [--connections=n] [--warmup=s] [--strict]\nbenches: ${BENCHES.map((b) => b.name).join(', ')}\n`)
+      process.stdout.write(`usage: pnpm bench [name...] [--duration=s] [--connections=n] [--warmup=s] [--rounds=n] [--strict]\nbenches: ${BENCHES.map((b) => b.name).join(', ')}\n`)
       process.exit(0)
     } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`)
     else filters.push(a.toLowerCase())
@@ -41,34 +44,53 @@ async function main(): Promise<number> {
     process.stderr.write(`no bench matches ${filters.join(', ')} (have: ${BENCHES.map((b) => b.name).join(', ')})\n`)
     return 2
   }
-  process.stdout.write(`${opts.connections} connections, ${opts.durationSeconds} s per target after ${opts.warmupSeconds} s warm-up\n`)
+  process.stdout.write(
+    `${opts.connections} connections, ${opts.durationSeconds} s per target after ${opts.warmupSeconds} s warm-up, ` +
+      `${opts.rounds} alternating round(s) of baseline and targets (medians shown)\n`
+  )
   const hello = await startHelloWorld()
-  let baseline: Measurement
+  const instances: { bench: Bench; instance: BenchInstance }[] = []
+  const samples = new Map<string, Measurement[]>()
+  const keep = (m: Measurement) => samples.set(m.name, [...(samples.get(m.name) ?? []), m])
+  /** names of the rows each instance measured itself (BenchInstance.measure) */
+  const measured = new Map<BenchInstance, string[]>()
   try {
-    baseline = await measure({ name: 'fastify hello-world (baseline)', url: hello.url }, opts)
+    for (const bench of selected) {
+      process.stdout.write(`setting up ${bench.name}: ${bench.description}\n`)
+      instances.push({ bench, instance: await bench.setup() })
+    }
+    // Alternating rounds: on a shared machine, load from elsewhere hits baseline and targets alike.
+    for (let round = 1; round <= opts.rounds; round++) {
+      keep(await measure({ name: BASELINE, url: hello.url }, opts))
+      for (const { instance } of instances) for (const target of instance.targets) keep(await measure(target, opts))
+      for (const { instance } of instances) {
+        if (!instance.measure) continue
+        const own = await instance.measure(opts)
+        measured.set(instance, own.map((m) => m.name))
+        own.forEach(keep)
+      }
+      process.stdout.write(`round ${round}/${opts.rounds} done\n`)
+    }
   } finally {
     await hello.close()
+    for (const { instance } of instances) await instance.teardown()
   }
+  const baseline = combine(samples.get(BASELINE)!)
   const rows: Measurement[] = [baseline]
   const goalLines: string[] = []
   let allOk = true
-  for (const bench of selected) {
-    process.stdout.write(`running ${bench.name}: ${bench.description}\n`)
-    const instance = await bench.setup()
-    try {
-      const benchRows: Measurement[] = []
-      for (const target of instance.targets) benchRows.push(await measure(target, opts))
-      rows.push(...benchRows)
-      const verdict = checkGoals(instance.goals ?? [], benchRows, baseline)
-      goalLines.push(...verdict.lines)
-      allOk &&= verdict.ok
-    } finally {
-      await instance.teardown()
-    }
+  for (const { instance } of instances) {
+    const benchRows = [...instance.targets.map((t) => t.name), ...(measured.get(instance) ?? [])].map((name) => combine(samples.get(name)!))
+    rows.push(...benchRows)
+    const verdict = checkGoals(instance.goals ?? [], benchRows, baseline)
+    goalLines.push(...verdict.lines)
+    allOk &&= verdict.ok
   }
   process.stdout.write('\n' + formatTable(rows, baseline) + '\n\n')
   if (goalLines.length > 0) process.stdout.write(goalLines.join('\n') + '\n')
   return strict && !allOk ? 1 : 0
 }
+
+const BASELINE = 'fastify hello-world (baseline)'
 
 process.exitCode = await main()

@@ -6,7 +6,6 @@ import {
   IDENTITY_HEADERS,
   NEVER_ROUTABLE_PATHS,
   PROBLEM_CONTENT_TYPE,
-  REQUEST_ID_HEADER,
   normalizeRequestPath,
   resolveRoute,
   type AppServiceName
@@ -122,7 +121,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     }
     const route = isNeverRoutable(path) ? undefined : resolveRoute(path)
     if (!route) return deny(request, reply, new ProblemError(404, ErrorCode.notFound, 'Not found'), false, undefined, path)
-    if (route.access === 'public') return reply.code(200).header(REQUEST_ID_HEADER, request.id).send()
+    if (route.access === 'public') return reply.code(200).send()
 
     const websocket = route.websocket || h['sec-websocket-key'] !== undefined || /websocket/i.test(one(h.upgrade) ?? '')
     const navigation = !websocket && isNavigation(request)
@@ -167,8 +166,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
       const now = Math.floor(Date.now() / 1000)
       reply.header(IDENTITY_HEADERS.assertion, core.cache.assertionFor(identity, route.service as AppServiceName, core.keys.signer, issuer, now))
     }
-    reply.header(REQUEST_ID_HEADER, request.id)
-    reply.header('cache-control', 'no-store')
+    // X-Request-Id is added by the platform's onSend hook, as on every response.
     return reply.code(200).send()
   })
 }
