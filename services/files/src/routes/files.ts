@@ -19,20 +19,21 @@ import { declaredTypeAgrees, sniffType } from '../upload/sniff.js'
 import { sanitizeFileName, withTypeExtension } from '../upload/filename.js'
 import { MULTIPART_OVERHEAD_BYTES, receiveUpload, type ReceivedFile } from '../upload/receive.js'
 
-/** Uploads of each user currently streaming on this instance (bounds the temp space one user can hold). */
-const inFlight = new Map<string, number>()
-
-function acquireUploadSlot(userId: string, max: number): () => void {
-  const n = inFlight.get(userId) ?? 0
-  if (n >= max) throw new ProblemError(429, FilesErrorCode.tooManyUploads, 'Too many uploads in progress', { 'retry-after': '1' })
-  inFlight.set(userId, n + 1)
-  let released = false
-  return () => {
-    if (released) return
-    released = true
-    const left = (inFlight.get(userId) ?? 1) - 1
-    if (left <= 0) inFlight.delete(userId)
-    else inFlight.set(userId, left)
+/** Counts each user's uploads streaming on this instance (bounds the temp space one user can hold). */
+function uploadSlots(max: number): (userId: string) => () => void {
+  const inFlight = new Map<string, number>()
+  return (userId) => {
+    const n = inFlight.get(userId) ?? 0
+    if (n >= max) throw new ProblemError(429, FilesErrorCode.tooManyUploads, 'Too many uploads in progress', { 'retry-after': '1' })
+    inFlight.set(userId, n + 1)
+    let released = false
+    return () => {
+      if (released) return
+      released = true
+      const left = (inFlight.get(userId) ?? 1) - 1
+      if (left <= 0) inFlight.delete(userId)
+      else inFlight.set(userId, left)
+    }
   }
 }
 
@@ -53,6 +54,7 @@ function discardRest(raw: FastifyRequest['raw'], maxBytes: number): void {
 export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, repo, store } = ctx
+  const acquireUploadSlot = uploadSlots(config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
 
   app.post(
     '/',
@@ -73,7 +75,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
         }
         remainingQuota = config.FILES_USER_QUOTA_BYTES - (await repo.usedBytes(userId))
         if (remainingQuota <= 0) throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
-        release = acquireUploadSlot(userId, config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
+        release = acquireUploadSlot(userId)
       } catch (err) {
         // Refused before reading a byte: answer at once and close, rather than read an unwanted body.
         reply.header('connection', 'close')
