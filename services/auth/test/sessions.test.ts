@@ -1,9 +1,12 @@
 import { randomUUID } from 'node:crypto'
-import { test } from 'tap'
+import t0, { test } from 'tap'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { IDENTITY_HEADERS } from '@palisade/contracts'
 import { generateSigningKey, signAssertion } from '@palisade/platform'
 import { call, forwarded, ORIGIN, revocationEvents, signerOf, verifyAt, waitFor } from './helpers.js'
+
+// One stack for the whole file: every test works with its own users, so they cannot interfere.
+const stack = await startTestStack(t0)
 
 /** A request to one of auth's forward-authed routes as the edge would relay it (identity headers from /verify). */
 async function asUser(stack: TestStack, user: TestUser, method: string, url: string, json?: unknown) {
@@ -20,7 +23,6 @@ async function loginAgain(stack: TestStack, user: TestUser): Promise<TestUser> {
 const stillValid = async (stack: TestStack, u: TestUser) => (await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: u.cookie }))).status === 200
 
 test('forward-authed routes trust only an assertion auth signed for itself', async (t) => {
-  const stack = await startTestStack(t)
   const alice = await stack.createUser({ displayName: 'Alice' })
   const me = await asUser(stack, alice, 'GET', '/auth/me')
   t.equal(me.statusCode, 200)
@@ -55,7 +57,6 @@ test('forward-authed routes trust only an assertion auth signed for itself', asy
 })
 
 test('sessions: list, delete one (only your own), logout-all; every revocation is published', async (t) => {
-  const stack = await startTestStack(t)
   const { events } = await revocationEvents(stack, t)
   const alice = await stack.createUser()
   const alice2 = await loginAgain(stack, alice)
@@ -94,7 +95,6 @@ test('sessions: list, delete one (only your own), logout-all; every revocation i
 })
 
 test('logout revokes the session, clears cookies, and guards against cross-site use', async (t) => {
-  const stack = await startTestStack(t)
   const { events } = await revocationEvents(stack, t)
   const alice = await stack.createUser()
   const out = (headers: Record<string, string>) => call(`${stack.authUrl}/auth/logout`, { method: 'POST', headers })
@@ -120,7 +120,6 @@ test('logout revokes the session, clears cookies, and guards against cross-site 
 })
 
 test('password change: needs the current password, keeps this session, revokes the others', async (t) => {
-  const stack = await startTestStack(t)
   const { events } = await revocationEvents(stack, t)
   const alice = await stack.createUser()
   const other = await loginAgain(stack, alice)

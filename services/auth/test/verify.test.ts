@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto'
-import { test } from 'tap'
+import t0, { test } from 'tap'
 import jwt from 'jsonwebtoken'
 import { startTestStack } from '@palisade/testkit'
 import { AuthJwksGet, IDENTITY_HEADERS } from '@palisade/contracts'
@@ -7,8 +7,10 @@ import { connectNats, generateSigningKey, JwksCache, natsRequest, verifyAssertio
 import { safeNext } from '../src/routes/verify.js'
 import { call, decodeJwt, forwarded, ORIGIN, signerOf, verifyAt } from './helpers.js'
 
+// One stack for the whole file: every test works with its own users, so they cannot interfere.
+const stack = await startTestStack(t0)
+
 test('/auth/verify: identity headers and an assertion for the target service', async (t) => {
-  const stack = await startTestStack(t)
   const alice = await stack.createUser()
   const nc = await connectNats({ url: stack.natsUrl, name: 'test' })
   t.teardown(() => nc.close())
@@ -52,7 +54,6 @@ test('/auth/verify: identity headers and an assertion for the target service', a
 })
 
 test('/auth/verify refuses forged, tampered, confused, expired and revoked tokens', async (t) => {
-  const stack = await startTestStack(t)
   const alice = await stack.createUser()
   const key = signerOf(stack)
   const other = generateSigningKey()
@@ -119,7 +120,6 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
 })
 
 test('/auth/verify never asserts for something that is not a forward-authed service route', async (t) => {
-  const stack = await startTestStack(t)
   const alice = await stack.createUser()
   const auth = { cookie: alice.cookie }
   for (const uri of ['/auth/verify', '/auth/jwks', '/.well-known/jwks.json', '/healthz', '/readyz', '/internal/x', '/metrics', '/nowhere', '/apichat', '/api/chatty']) {
@@ -142,7 +142,6 @@ test('/auth/verify never asserts for something that is not a forward-authed serv
 })
 
 test('/auth/verify: Origin rules for cookie-authenticated unsafe requests and WebSockets', async (t) => {
-  const stack = await startTestStack(t)
   const alice = await stack.createUser()
   const cookie = { cookie: alice.cookie }
   const bearer = { authorization: `Bearer ${alice.accessToken}` }
@@ -174,7 +173,6 @@ test('/auth/verify: Origin rules for cookie-authenticated unsafe requests and We
 })
 
 test('/auth/verify: 302 to the login page for page loads only, never an open redirect', async (t) => {
-  const stack = await startTestStack(t)
   const html = { accept: 'text/html,application/xhtml+xml;q=0.9,*/*;q=0.8' }
   const nav = await verifyAt(stack.auth, forwarded('GET', '/api/chat/c/1?tab=2', { ...html, 'sec-fetch-mode': 'navigate' }))
   t.equal(nav.status, 302)
