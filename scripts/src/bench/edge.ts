@@ -1,0 +1,170 @@
+/**
+ * The edge: one authenticated service route called directly with valid identity headers (what a
+ * service costs by itself) and the same route through the local edge with a cookie (edge + the
+ * auth sub-request + the service), beside the hello-world baseline of the same run.
+ *
+ * The stack runs the way `pnpm start` runs it (the launcher as a child process: the edge in the
+ * launcher, auth and chat each in their own process, nats-server from PATH, a throwaway database),
+ * so the numbers include the process hops the real deployment has. The route is chat's
+ * GET /api/chat/conversations (one indexed query for a user with no conversations), with chat's
+ * per-user rate limit raised for the run.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer } from 'node:net'
+import { readFileSync } from 'node:fs'
+import pg from 'pg'
+import { APP_SERVICES, AUTH_COOKIES, IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
+import { createTestDatabase, freePort, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { REPO_ROOT } from '../lib/paths.js'
+import type { Bench } from './framework.js'
+
+const ROUTE = '/api/chat/conversations'
+export const EDGE_ROWS = { direct: 'chat route, direct (identity headers)', edge: 'chat route via edge + auth (cookie)' } as const
+
+async function freeRange(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const base = 20000 + Math.floor(Math.random() * 30000)
+    const ok = await Promise.all(
+      [1, 2, 3, 4, 5].map(
+        (o) =>
+          new Promise<boolean>((r) => {
+            const s = createServer()
+            s.once('error', () => r(false))
+            s.listen(base + o, '127.0.0.1', () => s.close(() => r(true)))
+          })
+      )
+    )
+    if (ok.every(Boolean)) return base
+  }
+  throw new Error('no free port range')
+}
+
+/** Cumulative user+system CPU (µs) of a process and all its descendants, from /proc (Linux). */
+export function treeCpuMicros(pid: number): number {
+  const tick = 1_000_000 / 100 // USER_HZ is 100 on Linux
+  let total = 0
+  const visit = (p: number) => {
+    try {
+      const stat = readFileSync(`/proc/${p}/stat`, 'utf8')
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+      total += (Number(fields[11]) + Number(fields[12])) * tick
+      const kids = readFileSync(`/proc/${p}/task/${p}/children`, 'utf8').trim()
+      if (kids) for (const k of kids.split(/\s+/)) visit(Number(k))
+    } catch {}
+  }
+  visit(pid)
+  return total
+}
+
+async function waitFor(child: ChildProcess, out: () => string, text: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms
+  while (!out().includes(text)) {
+    if (child.exitCode !== null) throw new Error(`launcher exited: ${out().slice(-2000)}`)
+    if (Date.now() > deadline) throw new Error(`launcher not ready: ${out().slice(-2000)}`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+export const edgeBench: Bench = {
+  name: 'edge',
+  description: 'chat route direct with identity headers vs through the local edge + auth with a cookie',
+  async setup() {
+    const db = await createTestDatabase('bench')
+    const dataDir = mkdtempSync(join(tmpdir(), 'palisade-bench-'))
+    const port = await freePort()
+    const portBase = await freeRange()
+    let out = ''
+    const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
+      cwd: join(REPO_ROOT, 'scripts'),
+      env: {
+        ...process.env,
+        DATABASE_URL: db.url,
+        NATS_URL: '',
+        PALISADE_DATA_DIR: dataDir,
+        PALISADE_PORT: String(port),
+        PALISADE_SERVICE_PORT_BASE: String(portBase),
+        PALISADE_NATS_PORT: String(await freePort()),
+        PALISADE_EDGE: 'local',
+        PALISADE_LOG_LEVEL: 'warn',
+        CHAT_RATE_LIMIT_PER_MINUTE: '1000000',
+        AUTH_RATE_LIMIT_PER_MINUTE: '100000'
+      },
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
+    child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
+    child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
+    const cleanup = async () => {
+      if (child.exitCode === null) {
+        const done = new Promise((r) => child.once('exit', r))
+        child.kill('SIGINT')
+        await done
+      }
+      await db.drop()
+      const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL })
+      await admin.connect()
+      for (const s of APP_SERVICES) await admin.query(`DROP ROLE IF EXISTS "${`${db.name}_${s}`.slice(0, 63)}"`).catch(() => {})
+      await admin.end()
+      rmSync(dataDir, { recursive: true, force: true })
+    }
+    try {
+      await waitFor(child, () => out, 'ready: ', 180_000)
+      const chatPort = Number(/chat@(\d+)/.exec(out)?.[1])
+      const authPort = Number(/auth@(\d+)/.exec(out)?.[1])
+      if (!chatPort || !authPort) throw new Error('chat or auth is not running')
+      const edgeUrl = `http://127.0.0.1:${port}`
+      const origin = `http://localhost:${port}`
+      const email = `bench-${Date.now()}@test.palisade.example`
+      const password = 'a long benchmark password'
+      const post = (path: string, body: unknown) =>
+        fetch(edgeUrl + path, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify(body) })
+      const reg = await post('/auth/register', { email, password, displayName: 'Bench' })
+      if (reg.status !== 201) throw new Error(`register answered ${reg.status}`)
+      const login = await post('/auth/login', { email, password })
+      const cookie = login.headers
+        .getSetCookie()
+        .map((c) => c.split(';')[0]!)
+        .find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))
+      if (!cookie) throw new Error('login set no access cookie')
+
+      // Direct calls carry what the edge would stamp: auth's answer for this route. Auth reuses an
+      // assertion until 15 s before it expires, so it is refreshed every second; each row's run
+      // (warm-up + duration) must stay under ~14 s for the direct row to keep a valid one.
+      let identity: Record<string, string> = {}
+      const refresh = async () => {
+        const r = await fetch(`http://127.0.0.1:${authPort}/auth/verify`, {
+          headers: { cookie, accept: 'application/json', 'x-forwarded-method': 'GET', 'x-forwarded-uri': ROUTE, 'x-forwarded-host': `localhost:${port}`, 'x-forwarded-proto': 'http', 'x-forwarded-for': '127.0.0.1' }
+        })
+        if (r.status !== 200) throw new Error(`/auth/verify answered ${r.status}`)
+        const h: Record<string, string> = {}
+        for (const n of [...IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER]) h[n] = r.headers.get(n) ?? ''
+        identity = h
+      }
+      await refresh()
+      const timer = setInterval(() => void refresh().catch(() => {}), 1000)
+      // CPU per request is the whole stack's (launcher + edge, auth, chat, nats-server; not PostgreSQL).
+      const serverCpuMicros = () => treeCpuMicros(child.pid!)
+      const direct = {
+        name: EDGE_ROWS.direct,
+        url: `http://127.0.0.1:${chatPort}${ROUTE}`,
+        serverCpuMicros,
+        get headers() {
+          return { accept: 'application/json', ...identity }
+        }
+      }
+      return {
+        targets: [direct, { name: EDGE_ROWS.edge, url: edgeUrl + ROUTE, headers: { cookie, accept: 'application/json' }, serverCpuMicros }],
+        goals: [{ target: EDGE_ROWS.edge, minRatio: 0.35, maxP99Ms: 15 }],
+        async teardown() {
+          clearInterval(timer)
+          await cleanup()
+        }
+      }
+    } catch (err) {
+      await cleanup()
+      throw err
+    }
+  }
+}
