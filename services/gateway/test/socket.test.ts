@@ -82,6 +82,20 @@ t.test('handshake and frames', async (t) => {
     b.close()
   })
 
+  t.test('events that do not match the contract are not relayed', async (t) => {
+    const b = await h.connect(bob)
+    const subject = `events.user.${bob.userId}`
+    h.nc.publish(subject, JSON.stringify({ type: 'message.created', at: new Date().toISOString(), conversationId: conv.id, message: { text: 'no' } }))
+    h.nc.publish(subject, JSON.stringify({ type: 'script', code: 'alert(1)' }))
+    h.nc.publish(subject, new Uint8Array([0x7b, 0x22, 0xff, 0xfe, 0x22, 0x7d]))
+    h.nc.publish(subject, 'not json')
+    const ok = { type: 'typing', at: new Date().toISOString(), conversationId: conv.id, userId: alice.userId }
+    h.nc.publish(subject, JSON.stringify(ok))
+    t.same(await b.type('typing'), ok, 'a valid one after them arrives')
+    t.same(b.frames.map((f) => f.type), ['hello', 'typing'], 'nothing else was relayed')
+    b.close()
+  })
+
   t.test('a non-member gets an error frame', async (t) => {
     const m = await h.connect(mallory)
     m.send({ type: 'message.send', id: 'm1', conversationId: conv.id, text: 'let me in', clientMessageId: 'm-1' })

@@ -165,7 +165,7 @@ export class ChatStore {
       name: 'chat_list_conversations',
       text: `SELECT ${CONVERSATION_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}
              FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
-             WHERE m.user_id = $1 AND ($2::bigint IS NULL OR c.activity_seq < $2)
+             WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807)
              ORDER BY c.activity_seq DESC LIMIT $3`,
       values: [userId, before ?? null, limit + 1]
     })
@@ -348,7 +348,7 @@ export class ChatStore {
       text: `SELECT 1 AS member, msg.* FROM chat.members mem
              LEFT JOIN LATERAL (
                SELECT ${MESSAGE_COLUMNS} FROM chat.messages
-               WHERE conversation_id = $1 AND ($3::bigint IS NULL OR seq < $3)
+               WHERE conversation_id = $1 AND seq < COALESCE($3::bigint, 9223372036854775807)
                ORDER BY seq DESC LIMIT $4
              ) msg ON true
              WHERE mem.conversation_id = $1 AND mem.user_id = $2`,
@@ -411,7 +411,7 @@ export class ChatStore {
              JOIN chat.members mem ON mem.conversation_id = m.conversation_id AND mem.user_id = $1
              WHERE m.tsv @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2)
                AND ($3::uuid IS NULL OR m.conversation_id = $3)
-               AND ($4::bigint IS NULL OR m.seq < $4)
+               AND m.seq < COALESCE($4::bigint, 9223372036854775807)
              ORDER BY m.seq DESC LIMIT $5`,
       values: [userId, q, conversationId ?? null, before ?? null, limit + 1]
     })

@@ -98,13 +98,22 @@ export class Connection {
    * is closed with 1013 instead of letting the gateway's memory grow.
    */
   send(text: string): void {
-    if (this.closed || this.ws.readyState !== OPEN) return
+    if (this.writable()) this.ws.send(text)
+  }
+
+  /** A text frame from bytes already known to be UTF-8 JSON (relayed events). */
+  sendRaw(utf8: Buffer): void {
+    if (this.writable()) this.ws.send(utf8, { binary: false })
+  }
+
+  private writable(): boolean {
+    if (this.closed || this.ws.readyState !== OPEN) return false
     if (this.ws.bufferedAmount > this.hub.settings.GATEWAY_MAX_BUFFERED_BYTES) {
       this.hub.log.info({ socket: this.id, buffered: this.ws.bufferedAmount }, 'slow consumer closed')
       this.close(GATEWAY_CLOSE.tryAgainLater, 'slow consumer', true)
-      return
+      return false
     }
-    this.ws.send(text)
+    return true
   }
 
   sendFrame(frame: ServerFrame): void {

@@ -6,11 +6,12 @@ import {
   ChatMembersGet,
   GATEWAY_CLOSE,
   GatewayLeaseRenewed,
-  UserEvents,
+  UserEventSchema,
   userEventsSubject,
   type UserEvent
 } from '@palisade/contracts'
-import { natsPublish, natsRequest, natsSubscribe, problems, type CallContext } from '@palisade/platform'
+import { isUtf8 } from 'node:buffer'
+import { decodePayload, natsPublish, natsRequest, natsSubscribe, PayloadError, problems, type CallContext } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'
 import { Connection } from './connection.js'
 
@@ -129,21 +130,44 @@ export class Hub {
     else this.byIp.set(conn.ip, n)
   }
 
+  /**
+   * The delivery hot path. A chat message to a conversation of N members arrives here as N copies
+   * (one per `events.user.<id>`), byte for byte the same: each is validated against the contract
+   * once — a copy equal to the last validated payload is relayed without parsing it again — and the
+   * bytes go to the sockets as they are (no re-encoding per socket). A plain callback subscription
+   * instead of natsSubscribe's async iterator: thousands of them stay cheap.
+   */
   private subscribeUser(userId: string): void {
-    const sub = natsSubscribe(
-      this.nats,
-      UserEvents,
-      (event, msg) => {
-        this.observe(event)
-        const set = this.byUser.get(userId)
-        if (!set) return
-        // Validated above (natsSubscribe); relayed byte for byte.
-        const text = msg.string()
-        for (const conn of set) conn.send(text)
-      },
-      { log: this.log, subject: userEventsSubject(userId) }
-    )
+    const sub = this.nats.subscribe(userEventsSubject(userId), {
+      callback: (err, msg) => {
+        if (!err) this.deliver(userId, msg.data)
+      }
+    })
     this.userSubs.set(userId, sub)
+  }
+
+  private lastPayload: Buffer | undefined
+
+  private deliver(userId: string, data: Uint8Array): void {
+    const set = this.byUser.get(userId)
+    if (!set) return
+    const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+    let payload = this.lastPayload
+    if (!payload || !payload.equals(view)) {
+      let event: UserEvent
+      try {
+        // Text frames must be UTF-8; decodePayload alone would accept invalid bytes (replaced).
+        if (!isUtf8(view)) throw new PayloadError('payload is not UTF-8')
+        event = decodePayload(UserEventSchema, view)
+      } catch (err) {
+        this.log.warn({ err: err instanceof PayloadError ? err.message : err, user: userId }, 'dropped invalid user event')
+        return
+      }
+      this.observe(event)
+      payload = Buffer.from(view) // the subscription's buffer may be reused: keep a copy
+      this.lastPayload = payload
+    }
+    for (const conn of set) conn.sendRaw(payload)
   }
 
   /** Membership changes seen in passing invalidate the typing fan-out cache. */
