@@ -17,3 +17,16 @@ export function clientIp(request: FastifyRequest, trustedProxies: ReadonlySet<st
   const last = raw?.split(',').pop()?.trim()
   return last && isIP(last) ? plain(last) : peer
 }
+
+/**
+ * The unit an address-based limit counts: the address itself for IPv4, its /64 for IPv6 (one
+ * subscriber usually holds a whole /64, so counting single IPv6 addresses would be no limit).
+ */
+export function ipLimitKey(ip: string): string {
+  if (isIP(ip) !== 6) return ip
+  const [head = '', tail = ''] = ip.split('::', 2)
+  const h = head ? head.split(':') : []
+  const t = ip.includes('::') ? (tail ? tail.split(':') : []) : []
+  const groups = ip.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h
+  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`
+}

@@ -15,6 +15,7 @@ import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
 import { beginLoginAttempt, loginSucceeded } from '../lib/throttle.js'
 import { clearSessionCookies, routeBodyLimit } from '../lib/http.js'
+import { ipLimitKey } from '../lib/client-ip.js'
 import { userView } from './credentials.js'
 
 export interface AccountRoutesOptions {
@@ -100,7 +101,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
       const user = await core.findUserById(id.userId)
       if (!user) throw problems.unauthenticated()
       // Guessing the current password from a stolen session counts against the account like login does.
-      const attempt = await beginLoginAttempt(core.pool, user.email, ip)
+      const attempt = await beginLoginAttempt(core.pool, user.email, ipLimitKey(ip))
       if (!attempt.allowed) {
         await core.audit({ event: 'login.throttled', userId: user.id, sessionId: id.sessionId, ip, details: { via: 'password-change', retryAfter: attempt.retryAfterSeconds } })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed attempts; try again later')

@@ -19,6 +19,7 @@ import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
 import { beginLoginAttempt, loginSucceeded } from '../lib/throttle.js'
 import { sha256 } from '../lib/refresh-token.js'
+import { ipLimitKey } from '../lib/client-ip.js'
 import { bearerToken, checkOrigin, clearSessionCookies, routeBodyLimit, setSessionCookies, userAgentOf } from '../lib/http.js'
 
 export interface CredentialRoutesOptions {
@@ -43,7 +44,7 @@ const INVALID_CREDENTIALS = 'Invalid email or password'
 export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = async (root, opts) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
   const { core, config, allowedOrigins, ipOf } = opts
-  const rateLimit = { max: config.AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `auth-ip:${ipOf(req)}` }
+  const rateLimit = { max: config.AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `auth-ip:${ipLimitKey(ipOf(req))}` }
 
   // A bodiless POST (browser refresh/logout) is validated as an empty object, not rejected.
   const emptyBodyIsObject = async (request: { body: unknown }) => {
@@ -87,7 +88,7 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       const account = normaliseEmail(request.body.email)
       const ip = ipOf(request)
       const accountRef = sha256(account).slice(0, 16)
-      const attempt = await beginLoginAttempt(core.pool, account, ip)
+      const attempt = await beginLoginAttempt(core.pool, account, ipLimitKey(ip))
       if (!attempt.allowed) {
         await core.audit({ event: 'login.throttled', ip, details: { account: accountRef, retryAfter: attempt.retryAfterSeconds } })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed logins; try again later')
