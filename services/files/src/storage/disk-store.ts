@@ -59,7 +59,7 @@ export class DiskBlobStore {
   async createTemp(): Promise<TempBlob> {
     const path = join(this.tmpDir, `${randomUUID()}.part`)
     const handle = await open(path, 'wx', 0o600)
-    const stream = handle.createWriteStream({ flush: true, highWaterMark: 256 * 1024 }) as unknown as WriteStream
+    const stream = handle.createWriteStream({ flush: true, highWaterMark: 64 * 1024 }) as unknown as WriteStream
     return { path, stream }
   }
 

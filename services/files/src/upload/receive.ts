@@ -49,7 +49,7 @@ class Inspector extends Transform {
   private headBytes = 0
 
   constructor(private readonly maxSize: number, private readonly onOver: () => ProblemError) {
-    super({ highWaterMark: 256 * 1024 })
+    super({ highWaterMark: 64 * 1024 })
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
