@@ -12,8 +12,9 @@ import { checkGoals, combine, formatTable, measure, startHelloWorld, type Bench,
 import { verifyBench } from './verify.js'
 import { edgeBench } from './edge.js'
 import { agentsBench } from './agents.js'
+import { filesBench } from './files.js'
 
-export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench]
+export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench]
 
 function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; strict: boolean } {
   const opts: RunOptions = { connections: 50, durationSeconds: 10, warmupSeconds: 2, rounds: 3 }
