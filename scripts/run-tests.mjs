@@ -3,11 +3,14 @@
 // workspace in one tap process so CI gets a single summary line.
 import { spawnSync } from 'node:child_process'
 
-function run(cmd, args) {
-  const r = spawnSync(cmd, args, { stdio: 'inherit', env: process.env })
+// Use the pnpm that runs us (npx pnpm@… works without a global pnpm on PATH).
+const pnpm = process.env.npm_execpath && /pnpm/.test(process.env.npm_execpath) ? [process.execPath, process.env.npm_execpath] : ['pnpm']
+
+function run(args) {
+  const r = spawnSync(pnpm[0], [...pnpm.slice(1), ...args], { stdio: 'inherit', env: process.env })
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
-run('pnpm', ['exec', 'tsc', '-b'])
-run('pnpm', ['exec', 'tap', 'build'])
-run('pnpm', ['exec', 'tap', ...process.argv.slice(2)])
+run(['exec', 'tsc', '-b'])
+run(['exec', 'tap', 'build'])
+run(['exec', 'tap', ...process.argv.slice(2)])

@@ -59,7 +59,7 @@ export async function startNats(opts: { natsUrl?: string; dataDir: string; port:
   const child = spawn(binary, ['-c', join(dir, 'nats.conf'), '-a', '127.0.0.1', '-p', String(opts.port)], { stdio: ['ignore', 'ignore', 'pipe'] })
   let exited = false
   child.stderr?.on('data', (d: Buffer) => {
-    for (const line of d.toString().split('\n')) if (/\[(ERR|FTL|WRN)\]/.test(line)) opts.log(`nats: ${line.trim()}`)
+    for (const line of d.toString().split('\n')) if (/\[(ERR|FTL|WRN)\]/.test(line) && !/Plaintext passwords/.test(line)) opts.log(`nats: ${line.trim()}`)
   })
   child.once('exit', (code) => {
     exited = true
