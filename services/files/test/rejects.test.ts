@@ -97,3 +97,18 @@ t.test('identity: none or forged is 401, and nothing is stored', async (t) => {
   t.equal(forged.statusCode, 401, "alice's assertion does not make her bob")
   await assertNothingLeft(t, 'unauthenticated')
 })
+
+t.test('failures after the bytes were received leave nothing either', async (t) => {
+  // Chat does not run in this harness: a membership check cannot be answered → 503, nothing kept.
+  await expectRejected(t, 'chat unavailable', [{ name: 'conversationId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')], 503, 'SERVICE_UNAVAILABLE')
+
+  // A commit that fails after the blob was renamed into place (a deferred trigger fires at COMMIT).
+  await h.app.pg.query(`
+    CREATE FUNCTION files.fail_commit() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN RAISE EXCEPTION 'commit refused'; END $$;
+    CREATE CONSTRAINT TRIGGER fail_commit AFTER INSERT ON files.files DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION files.fail_commit();`)
+  t.teardown(() => h.app.pg.query('DROP TRIGGER IF EXISTS fail_commit ON files.files; DROP FUNCTION IF EXISTS files.fail_commit()'))
+  const res = await upload(h, alice, [filePart('a.txt', Buffer.from('a\n'), 'text/plain')])
+  t.equal(res.statusCode, 500)
+  t.equal(res.json().code, 'INTERNAL')
+  await assertNothingLeft(t, 'failed commit')
+})
