@@ -31,7 +31,7 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false })
 
   const keys = new Keyring(loadSigningKeys(config, (msg) => app.log.warn(msg)))
-  const core = new AuthCore(app.pg, app.nats, keys, config, app.log)
+  const core = new AuthCore(app.db, app.pg, app.nats, keys, config, app.log)
   app.decorate('authCore', core)
   preloadCommonPasswords()
   const dummyHash = await makeDummyHash()

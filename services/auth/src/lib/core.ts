@@ -3,7 +3,9 @@ import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { AuthSessionRevoked, ErrorCode, type SessionRevokedEvent } from '@palisade/contracts'
-import { natsPublish, ProblemError } from '@palisade/platform'
+import { natsPublish, ProblemError, type Database } from '@palisade/platform'
+import { and, eq, gt, isNull, sql } from 'drizzle-orm'
+import { sessions, users } from '../db/schema.js'
 import type { AuthConfig } from '../config.js'
 import { appendAudit, type AuditEntry } from './audit.js'
 import { AccessTokenError, signAccessToken, verifyAccessToken } from './access-token.js'
@@ -29,11 +31,21 @@ export interface UserRow {
   createdAt: Date
 }
 
+const userColumns = {
+  id: users.id,
+  email: users.email,
+  displayName: users.displayName,
+  passwordHash: users.passwordHash,
+  roles: users.roles,
+  createdAt: users.createdAt
+}
+
 /** Everything the routes share: tokens, sessions, revocation (DB + caches + NATS) and the audit trail. */
 export class AuthCore {
   readonly cache: TokenCache
 
   constructor(
+    readonly db: Database,
     readonly pool: pg.Pool,
     readonly nats: NatsConnection,
     readonly keys: Keyring,
@@ -49,19 +61,13 @@ export class AuthCore {
   }
 
   async findUserByEmail(email: string): Promise<UserRow | undefined> {
-    const r = await this.pool.query<UserRow>(
-      'SELECT id, email, display_name AS "displayName", password_hash AS "passwordHash", roles, created_at AS "createdAt" FROM auth.users WHERE email = $1',
-      [email]
-    )
-    return r.rows[0]
+    const [row] = await this.db.select(userColumns).from(users).where(eq(users.email, email)).limit(1)
+    return row
   }
 
   async findUserById(id: string): Promise<UserRow | undefined> {
-    const r = await this.pool.query<UserRow>(
-      'SELECT id, email, display_name AS "displayName", password_hash AS "passwordHash", roles, created_at AS "createdAt" FROM auth.users WHERE id = $1',
-      [id]
-    )
-    return r.rows[0]
+    const [row] = await this.db.select(userColumns).from(users).where(eq(users.id, id)).limit(1)
+    return row
   }
 
   accessTokenFor(userId: string, sessionId: string, sessionExpiresAt: Date): { token: string; expiresIn: number } {
@@ -214,16 +220,17 @@ export class AuthCore {
       throw err
     }
     if (this.cache.isRevoked(claims.sid)) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
-    const r = await this.pool.query<{ revoked_at: Date | null; expires_at: Date; roles: string[] }>(
-      'SELECT s.revoked_at, s.expires_at, u.roles FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE s.id = $1 AND s.user_id = $2',
-      [claims.sid, claims.sub]
-    )
-    const row = r.rows[0]
+    const [row] = await this.db
+      .select({ revokedAt: sessions.revokedAt, expiresAt: sessions.expiresAt, roles: users.roles })
+      .from(sessions)
+      .innerJoin(users, eq(users.id, sessions.userId))
+      .where(and(eq(sessions.id, claims.sid), eq(sessions.userId, claims.sub)))
+      .limit(1)
     if (!row) {
       this.cache.reject(hash, 'no session')
       throw new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required')
     }
-    if (row.revoked_at || row.expires_at.getTime() <= Date.now()) {
+    if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) {
       this.cache.revoke([claims.sid])
       throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
     }
@@ -254,7 +261,11 @@ export class AuthCore {
   /** True when the session exists, belongs to the user, is not revoked and not past its end. */
   async sessionActive(userId: string, sessionId: string): Promise<boolean> {
     if (this.cache.isRevoked(sessionId)) return false
-    const r = await this.pool.query('SELECT 1 FROM auth.sessions WHERE id = $1 AND user_id = $2 AND revoked_at IS NULL AND expires_at > now()', [sessionId, userId])
-    return (r.rowCount ?? 0) > 0
+    const rows = await this.db
+      .select({ id: sessions.id })
+      .from(sessions)
+      .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+      .limit(1)
+    return rows.length > 0
   }
 }

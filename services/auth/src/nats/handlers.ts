@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify'
 import { AuthJwksGet, AuthSessionRevoked, AuthUserLookup } from '@palisade/contracts'
 import { natsServe, natsSubscribe } from '@palisade/platform'
+import { inArray } from 'drizzle-orm'
+import { users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 
 /**
@@ -16,10 +18,11 @@ export function registerNatsHandlers(app: FastifyInstance, core: AuthCore): void
       app.nats,
       AuthUserLookup,
       async ({ userIds }) => {
-        const r = await core.pool.query<{ id: string; display_name: string }>('SELECT id, display_name FROM auth.users WHERE id = ANY($1::uuid[])', [
-          userIds.map((id) => id.toLowerCase())
-        ])
-        return { users: r.rows.map((u) => ({ id: u.id, displayName: u.display_name })) }
+        const rows = await core.db
+          .select({ id: users.id, displayName: users.displayName })
+          .from(users)
+          .where(inArray(users.id, userIds.map((id) => id.toLowerCase())))
+        return { users: rows }
       },
       { log: app.log }
     ),

@@ -10,6 +10,8 @@ import {
   UserSchema
 } from '@palisade/contracts'
 import { identityOf, identityPlugin, JwksCache, ProblemError, problems } from '@palisade/platform'
+import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm'
+import { sessions, users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
@@ -49,17 +51,18 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
 
   app.get('/auth/sessions', { schema: { response: { 200: SessionListSchema, '4xx': ProblemSchema } } }, async (request) => {
     const id = identityOf(request)
-    const r = await core.pool.query<{ id: string; created_at: Date; last_used_at: Date; user_agent: string; ip: string }>(
-      `SELECT id, created_at, last_used_at, user_agent, ip FROM auth.sessions
-        WHERE user_id = $1 AND revoked_at IS NULL AND expires_at > now() ORDER BY created_at DESC LIMIT 500`,
-      [id.userId]
-    )
+    const rows = await core.db
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.userId, id.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
+      .orderBy(desc(sessions.createdAt))
+      .limit(500)
     return {
-      sessions: r.rows.map((s) => ({
+      sessions: rows.map((s) => ({
         id: s.id,
-        createdAt: s.created_at.toISOString(),
-        lastUsedAt: s.last_used_at.toISOString(),
-        userAgent: s.user_agent,
+        createdAt: s.createdAt.toISOString(),
+        lastUsedAt: s.lastUsedAt.toISOString(),
+        userAgent: s.userAgent,
         ip: s.ip,
         current: s.id === id.sessionId
       }))
@@ -115,7 +118,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
       if (newPassword === request.body.currentPassword) throw new ProblemError(400, ErrorCode.weakPassword, 'The new password must differ from the current one')
       const weak = passwordWeakness(newPassword, user.email)
       if (weak) throw new ProblemError(400, ErrorCode.weakPassword, weak)
-      await core.pool.query('UPDATE auth.users SET password_hash = $2, password_changed_at = now() WHERE id = $1', [user.id, await hashPassword(newPassword)])
+      await core.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: sql`now()` }).where(eq(users.id, user.id))
       const revoked = await core.revokeSessions(user.id, 'password-changed', { exceptSessionId: id.sessionId })
       await core.audit({ event: 'password.changed', userId: user.id, sessionId: id.sessionId, ip, details: { revokedSessions: revoked.length } })
       return reply.code(204).send(null)

@@ -14,6 +14,7 @@ import {
   UserSchema
 } from '@palisade/contracts'
 import { ProblemError, problems } from '@palisade/platform'
+import { users } from '../db/schema.js'
 import type { AuthCore, UserRow } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
@@ -66,13 +67,15 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       if (weak) throw new ProblemError(400, ErrorCode.weakPassword, weak)
       const id = randomUUID()
       const passwordHash = await hashPassword(password)
-      const r = await core.pool.query<{ created_at: Date }>(
-        'INSERT INTO auth.users (id, email, display_name, password_hash) VALUES ($1, $2, $3, $4) ON CONFLICT (email) DO NOTHING RETURNING created_at',
-        [id, email, displayName.trim() || displayName, passwordHash]
-      )
-      if (r.rowCount === 0) throw problems.conflict('An account with this email already exists', ErrorCode.emailTaken)
+      const name = displayName.trim() || displayName
+      const [created] = await core.db
+        .insert(users)
+        .values({ id, email, displayName: name, passwordHash })
+        .onConflictDoNothing({ target: users.email })
+        .returning({ createdAt: users.createdAt })
+      if (!created) throw problems.conflict('An account with this email already exists', ErrorCode.emailTaken)
       await core.audit({ event: 'user.registered', userId: id, ip: ipOf(request) })
-      return reply.code(201).send({ id, email, displayName: displayName.trim() || displayName, createdAt: r.rows[0]!.created_at.toISOString() })
+      return reply.code(201).send({ id, email, displayName: name, createdAt: created.createdAt.toISOString() })
     }
   )
 
