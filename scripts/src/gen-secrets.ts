@@ -7,10 +7,11 @@ import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEPLOY_DIR } from './lib/paths.js'
 import { ensureSecrets, writeComposeDatabaseUrls } from './deploy/secrets.js'
+import { DATA_SERVICES } from './stack/services.js'
 
 const dir = join(DEPLOY_DIR, 'secrets')
 const secrets = ensureSecrets(dir, { fileMode: 0o644 })
-writeComposeDatabaseUrls(secrets)
+writeComposeDatabaseUrls(secrets, DATA_SERVICES)
 if (!existsSync(join(dir, 'tls_cert'))) {
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365', '-subj', '/CN=localhost', '-keyout', join(dir, 'tls_key'), '-out', join(dir, 'tls_cert')], { stdio: 'ignore' })

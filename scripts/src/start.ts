@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { APP_SERVICES, type AppServiceName, type ServiceName } from '@palisade/contracts'
+import { type AppServiceName, type ServiceName } from '@palisade/contracts'
 import { provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
@@ -25,8 +25,10 @@ import {
   DEFAULT_EMBEDDED_PG_PORT,
   DEFAULT_NATS_PORT,
   DEFAULT_SERVICE_PORT_BASE,
+  DATA_SERVICES,
   STACK_SERVICES,
   isRunnable,
+  ownsData,
   serviceDir,
   type StackService
 } from './stack/services.js'
@@ -133,7 +135,7 @@ async function main(): Promise<void> {
   await provisionServiceRoles(
     postgres.adminUrl,
     postgres.database,
-    APP_SERVICES.map((s) => ({ service: s, role: roleOf(s), password: secrets.dbPasswords[s] }))
+    DATA_SERVICES.map((s) => ({ service: s, role: roleOf(s), password: secrets.dbPasswords[s] }))
   )
 
   nats = await startNats({
@@ -170,7 +172,7 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: logLevel,
-      DATABASE_URL: serviceDatabaseUrl(roleOf(service.name), secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database),
+      ...(ownsData(service.name) ? { DATABASE_URL: serviceDatabaseUrl(roleOf(service.name), secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) } : {}),
       NATS_URL: nats.url,
       ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
       ALLOWED_ORIGINS: allowedOrigins,

@@ -6,12 +6,15 @@ import { parse } from 'yaml'
 import Ajv2019 from 'ajv/dist/2019.js'
 import addFormats from 'ajv-formats'
 import { APP_SERVICES, ROUTES } from '@palisade/contracts'
-import { DEPLOY_DIR } from '../src/lib/paths.js'
+import { existsSync } from 'node:fs'
+import { DEPLOY_DIR, REPO_ROOT } from '../src/lib/paths.js'
 
 const text = readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8')
 const compose = parse(text, { merge: true }) as { services: Record<string, any>; networks: Record<string, any>; secrets: Record<string, any>; volumes: Record<string, any> }
 const services = compose.services
 const ONE_SHOT = new Set(['db-init'])
+/** Services that own data are the ones with migrations; the others get no database credentials. */
+const DB_SERVICES = APP_SERVICES.filter((s) => existsSync(join(REPO_ROOT, 'services', s, 'drizzle')))
 const DIGEST = /@sha256:[0-9a-f]{64}$/
 
 t.test('valid against the Compose Specification JSON schema', async (t) => {
@@ -110,7 +113,9 @@ t.test('secrets come from compose secrets through *_FILE, never inline', async (
   for (const svc of APP_SERVICES) {
     const env = services[svc].environment
     t.equal(env.NATS_USER, svc, `${svc} has its own NATS user`)
-    t.ok(env.NATS_PASSWORD_FILE && env.DATABASE_URL_FILE, `${svc}: NATS and DB credentials from files`)
+    t.ok(env.NATS_PASSWORD_FILE, `${svc}: NATS credentials from a file`)
+    if (DB_SERVICES.includes(svc)) t.ok(env.DATABASE_URL_FILE, `${svc}: its own database role, from a file`)
+    else t.notOk(env.DATABASE_URL_FILE ?? env.DATABASE_URL, `${svc} owns no data and gets no database credentials`)
     t.equal(env.NODE_ENV, 'production')
   }
   t.ok(services.auth.environment.AUTH_SIGNING_KEYS_FILE, 'auth signing keys from a secret')
@@ -120,15 +125,16 @@ t.test('secrets come from compose secrets through *_FILE, never inline', async (
 t.test('services and wiring match the route table and generated configs', async (t) => {
   for (const r of ROUTES) t.ok(services[r.service], `routed service ${r.service} exists`)
   for (const svc of APP_SERVICES) {
-    t.same(services[svc].depends_on['db-init'], { condition: 'service_completed_successfully' }, `${svc} waits for its role`)
+    if (DB_SERVICES.includes(svc)) t.same(services[svc].depends_on['db-init'], { condition: 'service_completed_successfully' }, `${svc} waits for its role`)
     t.same(services[svc].depends_on.nats, { condition: 'service_healthy' })
   }
+  t.ok(DB_SERVICES.length >= 3, 'services with migrations found')
   t.ok(services.traefik.volumes.includes('./traefik/traefik.yml:/etc/traefik/traefik.yml:ro'))
   t.ok(services.traefik.volumes.includes('./traefik/dynamic.yml:/etc/traefik/dynamic.yml:ro'))
   t.ok(services.traefik.command.includes('--configFile=/etc/traefik/traefik.yml'))
   t.ok(services.nats.volumes.includes('./nats/nats.conf:/etc/nats/nats.conf:ro'))
   const dbUrls = String(services['db-init'].environment.ROLE_URL_PATHS).split(',')
-  t.same(dbUrls.sort(), APP_SERVICES.map((s) => `/run/secrets/${s}_database_url`).sort(), 'db-init provisions every service role')
+  t.same(dbUrls.sort(), DB_SERVICES.map((s) => `/run/secrets/${s}_database_url`).sort(), 'db-init provisions the role of every service that owns data')
 })
 
 t.test('Dockerfile: multi-stage, pinned slim base, production deps, non-root', async (t) => {

@@ -50,9 +50,9 @@ export function serviceDatabaseUrl(role: string, password: string, host: string,
   return u.toString()
 }
 
-/** compose: the *_database_url secrets point at the `postgres` container. */
-export function writeComposeDatabaseUrls(s: StackSecrets, mode = 0o644): void {
-  for (const svc of APP_SERVICES) {
+/** compose: the *_database_url secrets point at the `postgres` container (services owning data). */
+export function writeComposeDatabaseUrls(s: StackSecrets, services: readonly AppServiceName[], mode = 0o644): void {
+  for (const svc of services) {
     writeFileSync(join(s.dir, `${svc}_database_url`), serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, 'palisade') + '\n', { mode })
   }
 }

@@ -39,6 +39,13 @@ export function serviceDir(name: string): string {
   return join(REPO_ROOT, 'services', name)
 }
 
+/** A service owns data when it has migrations; only those get a database role and DATABASE_URL. */
+export function ownsData(name: string): boolean {
+  return existsSync(join(serviceDir(name), 'drizzle'))
+}
+
+export const DATA_SERVICES: readonly AppServiceName[] = STACK_SERVICES.map((s) => s.name).filter(ownsData)
+
 /**
  * A service is started when it has a `src/server.ts` and its `src/app.ts` default-exports the app
  * (services still being written have an empty `app.ts`).
