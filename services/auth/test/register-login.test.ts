@@ -8,15 +8,14 @@ test('register', async (t) => {
   const stack = await startTestStack(t)
   const reg = (json: unknown, headers: Record<string, string> = {}) => call(`${stack.authUrl}/auth/register`, { method: 'POST', json, headers })
 
-  const ok = await reg({ email: '  Alice@Example.COM ', password: GOOD, displayName: 'Alice' })
-  t.equal(ok.status, 400, 'surrounding whitespace is not an email address')
-  const created = await reg({ email: 'Alice@Example.COM', password: GOOD, displayName: 'Alice' })
+  const created = await reg({ email: '  Alice@Example.COM ', password: GOOD, displayName: 'Alice' })
   t.equal(created.status, 201)
   t.match(created.json(), { id: /^[0-9a-f-]{36}$/, email: 'alice@example.com', displayName: 'Alice' })
   t.notOk('password' in created.json() || 'passwordHash' in created.json(), 'no secret in the answer')
 
   const dup = await reg({ email: 'ALICE@example.com', password: GOOD, displayName: 'Alice 2' })
   t.equal(dup.status, 409, 'the same address in another case is taken')
+  t.equal((await reg({ email: 'alice@example.com\t', password: GOOD, displayName: 'Alice 3' })).status, 409, 'and with whitespace around it')
   t.equal(dup.json().code, 'EMAIL_TAKEN')
   t.equal(dup.headers.get('content-type'), 'application/problem+json; charset=utf-8')
 

@@ -57,6 +57,11 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
     {
       bodyLimit: routeBodyLimit('/auth/register'),
       config: { public: true, rateLimit },
+      // Normalisation starts before validation: ' Alice@Example.com ' is a valid way to type an address.
+      preValidation: async (request: { body: unknown }) => {
+        const b = request.body as { email?: unknown } | null
+        if (b && typeof b === 'object' && typeof b.email === 'string') b.email = b.email.trim()
+      },
       schema: { body: RegisterBodySchema, response: { 201: UserSchema, '4xx': ProblemSchema } }
     },
     async (request, reply) => {
