@@ -1,5 +1,5 @@
 import t from 'tap'
-import { request } from 'node:http'
+import { Agent, request } from 'node:http'
 import { connect } from 'node:net'
 import { stat } from 'node:fs/promises'
 import { join } from 'node:path'
@@ -96,4 +96,28 @@ t.test('refusals reach a client that is still sending', async (t) => {
   t.ok(await waitFor(async () => (await h.listStorage()).length === before.length), 'nothing new left in storage')
   const fine = multipart([filePart('fine.txt', Buffer.from('fine\n'), 'text/plain')])
   t.equal((await send(fine.payload, { ...headers, ...fine.headers })).status, 201, 'and uploads still work')
+})
+
+t.test('a rate-limited upload is answered and its connection closed, not left holding the unread body', async (t) => {
+  const limited = await startFiles(t, { FILES_MAX_BYTES: MAX, FILES_UPLOADS_PER_MINUTE: 1 }, { stack: h.stack, listen: true })
+  const target = new URL(baseUrl(limited.app))
+  const agent = new Agent({ keepAlive: true })
+  t.teardown(() => agent.destroy())
+  const headers = await limited.as(alice)
+  const body = multipart([filePart('big.txt', Buffer.alloc(2 * MiB, 0x61), 'text/plain')])
+  const post = () =>
+    new Promise<{ status: number; closed: Promise<unknown> }>((resolve, reject) => {
+      const req = request({ host: target.hostname, port: target.port, method: 'POST', path: '/api/files', headers: { ...headers, ...body.headers }, agent }, (res) => {
+        const closed = new Promise((r) => res.socket.once('close', r))
+        res.resume()
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, closed }))
+      })
+      req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)))
+      req.end(body.payload)
+    })
+  t.equal((await post()).status, 201)
+  const second = await post()
+  t.equal(second.status, 429)
+  const closed = await Promise.race([second.closed.then(() => true), new Promise((r) => setTimeout(() => r(false), 5000))])
+  t.ok(closed, 'the server closed the connection')
 })

@@ -60,7 +60,13 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
     '/',
     {
       config: { rateLimit: { max: config.FILES_UPLOADS_PER_MINUTE, timeWindow: 60_000 } },
-      schema: { response: { 201: FileMetaSchema } }
+      schema: { response: { 201: FileMetaSchema } },
+      // Answered before the body was read (rate limit, a refusal below): close the connection after
+      // the answer. Node would otherwise keep it open with the unread upload until the request
+      // timeout, and a keep-alive client that is still sending would wait for nothing.
+      onSend: async (request, reply) => {
+        if (!request.raw.readableEnded && request.raw.readableFlowing !== true) reply.header('connection', 'close')
+      }
     },
     async (request, reply) => {
       const { userId } = identityOf(request)
@@ -77,7 +83,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
         if (remainingQuota <= 0) throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
         release = acquireUploadSlot(userId)
       } catch (err) {
-        // Refused before reading a byte: answer at once and close, rather than read an unwanted body.
+        // Refused before reading a byte: answer at once and close (see onSend), never read an unwanted body.
         reply.header('connection', 'close')
         throw err
       }
