@@ -128,7 +128,7 @@ export function createEdge(opts: EdgeOptions): Edge {
   const authTimeoutMs = opts.authTimeoutMs ?? 5_000
   const proto = opts.forwardedProto ?? 'http'
   const authUrl = new URL(opts.authVerifyUrl)
-  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo' })
+  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo', noDelay: true } as http.AgentOptions)
   // The auth sub-request runs on every forward-authed request: undici's pool (keep-alive,
   // pipelining off) costs a fraction of node:http's client per call.
   const authPool = new Pool(authUrl.origin, { connections: 256, keepAliveTimeout: 30_000 })

@@ -143,6 +143,8 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
       headers: {
         stsSeconds: 31_536_000,
         stsIncludeSubdomains: true,
+        // also on plain-HTTP answers (the :80 redirect, the local launcher); browsers ignore it there
+        forceSTSHeader: true,
         contentTypeNosniff: true,
         frameDeny: true,
         referrerPolicy: 'no-referrer',
