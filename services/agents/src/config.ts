@@ -33,7 +33,7 @@ export const AgentsConfigSchema = Type.Object({
    */
   AGENTS_STRICT_TOOL_FLOW: Type.Boolean({ default: true }),
   /** tokens are batched into one `agent.run.delta` at most this often per run */
-  AGENTS_DELTA_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 10 }),
+  AGENTS_DELTA_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
   /** a running run's heartbeat period; a run silent for 3 periods was orphaned by a crash */
   AGENTS_HEARTBEAT_MS: Type.Integer({ minimum: 50, maximum: 60_000, default: 5000 })
 })

@@ -37,8 +37,8 @@ const MAX_DELTA_CHARS = 8192
 /**
  * Batches streamed tokens into `agent.run.delta` events: the first token after a quiet period goes
  * out at once (latency), later ones are merged for at most `intervalMs` (message rate). The interval
- * grows with the audience so that a run in a large conversation cannot flood NATS: at most about
- * 100 members × 100 events/s per run.
+ * grows with the audience (one more interval per 100 members) so that a run in a large conversation
+ * cannot flood NATS: at most about 100 × 1000/flushMs published events per second per run.
  */
 export class DeltaBatcher {
   private buffer = ''

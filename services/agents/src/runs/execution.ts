@@ -227,6 +227,7 @@ export class RunExecution {
     let tokens = 0
     let reported: { inputTokens: number; outputTokens: number } | undefined
     let finish = 'stop'
+    let completed = false
     try {
       for await (const ev of provider.stream({ model: run.model, messages, tools, maxTokens: budget, signal })) {
         if (ev.type === 'text' || ev.type === 'tool_delta') {
@@ -240,6 +241,7 @@ export class RunExecution {
         else if (ev.type === 'usage') reported = ev
         else finish = ev.reason
       }
+      completed = true
     } catch (err) {
       const stop = !this.ctl.signal.aborted && callCtl.signal.aborted ? (callCtl.signal.reason as unknown) : err
       this.usage.outputTokens += tokens
@@ -251,7 +253,9 @@ export class RunExecution {
       throw stop
     } finally {
       clearTimeout(timer)
-      callCtl.abort()
+      // Closes the provider connection when the call ended early (limit, error). Not after a
+      // complete stream: an abort allocates a DOMException with a stack, on every model call.
+      if (!completed && !callCtl.signal.aborted) callCtl.abort()
     }
     const outputTokens = Math.max(tokens, reported?.outputTokens ?? 0)
     this.usage.outputTokens += outputTokens
