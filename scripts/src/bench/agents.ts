@@ -1,0 +1,272 @@
+/**
+ * Agents: orchestration overhead with the `local` provider (runs/s and request → final message on a
+ * member's socket, against a plain chat message through the same services as the same-run baseline)
+ * and the time from a provider token to its arrival on a member's socket (goal: p99 ≤ 20 ms). The
+ * real auth, chat, gateway and agents run in this process on a throwaway database and a private
+ * nats-server; the provider is a local OpenAI-compatible stream stamping each token's send time.
+ *
+ * These are latencies of events on a socket, not HTTP responses, so the bench measures its own rows
+ * (`measurements`) instead of autocannon targets.
+ */
+import { randomUUID } from 'node:crypto'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { performance } from 'node:perf_hooks'
+import type { FastifyInstance } from 'fastify'
+import WebSocket from 'ws'
+import { baseUrl, buildService, startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
+import chatApp from '@palisade/chat'
+import gatewayApp from '@palisade/gateway'
+import agentsApp from '@palisade/agents'
+import { discardStream, type Bench, type Measurement, type RunOptions } from './framework.js'
+
+export interface LatencySummary {
+  n: number
+  p50: number
+  p90: number
+  p99: number
+  max: number
+}
+
+export function summarise(samples: number[]): LatencySummary {
+  const s = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0
+  const r = (x: number) => Math.round(x * 100) / 100
+  return { n: s.length, p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(s[s.length - 1] ?? 0) }
+}
+
+/** Token stream stand-in for a paid provider: `r<request>t<index>` tokens, each write time recorded. */
+async function startTokenServer(intervalMs: () => number, tokens: () => number): Promise<{ url: string; sent: Map<string, number>; server: Server }> {
+  const sent = new Map<string, number>()
+  let requests = 0
+  const server = createServer(async (req, res) => {
+    for await (const _ of req) void _
+    const n = ++requests
+    res.writeHead(200, { 'content-type': 'text/event-stream' })
+    const chunk = (delta: unknown, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'b', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
+    const count = tokens()
+    const every = intervalMs()
+    for (let i = 0; i < count && !res.destroyed; i++) {
+      await sleep(every)
+      const tok = `r${n}t${i} `
+      sent.set(tok.trim(), performance.now())
+      res.write(chunk({ content: tok }))
+    }
+    res.write(chunk({}, 'stop'))
+    res.end('data: [DONE]\n\n')
+  })
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, sent, server }
+}
+
+interface Watcher {
+  ws: WebSocket
+  on(fn: (frame: Record<string, any>, at: number) => void): void
+}
+
+async function watch(stack: TestStack, gateway: FastifyInstance, user: TestUser): Promise<Watcher> {
+  const headers = await stack.identityHeaders(user, { uri: '/ws' })
+  const ws = new WebSocket(`${baseUrl(gateway).replace('http', 'ws')}/ws`, { headers, perMessageDeflate: false })
+  const listeners: ((f: Record<string, any>, at: number) => void)[] = []
+  ws.on('message', (data) => {
+    const at = performance.now()
+    const frame = JSON.parse(String(data)) as Record<string, any>
+    for (const l of listeners) l(frame, at)
+  })
+  await new Promise<void>((resolve, reject) => {
+    ws.once('error', reject)
+    ws.once('message', () => resolve())
+  })
+  return { ws, on: (fn) => listeners.push(fn) }
+}
+
+/** Row names (goals refer to them). */
+export const AGENTS_ROWS = {
+  baseline: 'chat message → member socket (same-run baseline)',
+  runs: 'agents run, local provider: request → final message',
+  sequential: 'agents run, local provider, one at a time',
+  token20: 'agents provider token → member socket (token every 20 ms)',
+  token2: 'agents provider token → member socket (token every 2 ms)'
+} as const
+
+/** Runs `one` from `concurrency` workers for `seconds`; latency samples and completions per second. */
+async function closedLoop(seconds: number, concurrency: number, one: (i: number) => Promise<number>): Promise<Loop> {
+  const samples: number[] = []
+  let errors = 0
+  let next = 0
+  const cpu0 = process.cpuUsage()
+  const t0 = performance.now()
+  const end = t0 + seconds * 1000
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (performance.now() < end) {
+        try {
+          samples.push(await one(next++))
+        } catch {
+          errors++
+        }
+      }
+    })
+  )
+  const cpu = process.cpuUsage(cpu0)
+  return { samples, perSecond: samples.length / ((performance.now() - t0) / 1000), errors, cpuUs: cpu.user + cpu.system }
+}
+
+interface Loop {
+  samples: number[]
+  perSecond: number
+  errors: number
+  /** CPU of this process (every service of the stack runs in it) during the loop */
+  cpuUs: number
+}
+
+function row(name: string, loop: Loop): Measurement {
+  const s = summarise(loop.samples)
+  return { name, reqPerSec: loop.perSecond, p50: s.p50, p99: s.p99, cpuUsPerReq: loop.cpuUs / Math.max(1, loop.samples.length), errors: loop.errors, unexpected: 0 }
+}
+
+export const agentsBench: Bench = {
+  name: 'agents',
+  description:
+    'agent run orchestration with the local provider (runs/s, request → final message on a member socket, vs a plain chat message) and provider token → member socket latency',
+  async setup() {
+    const cleanups: (() => unknown)[] = []
+    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
+    let interval = 20
+    let tokenCount = 100
+    const provider = await startTokenServer(() => interval, () => tokenCount)
+    cleanups.push(() => new Promise((r) => provider.server.close(r)))
+    const keyDir = mkdtempSync(join(tmpdir(), 'palisade-bench-agents-'))
+    cleanups.push(() => rmSync(keyDir, { recursive: true, force: true }))
+    writeFileSync(join(keyDir, 'key'), 'sk-bench-not-a-real-key\n')
+    const teardown = async () => {
+      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
+    }
+    try {
+      const stack = await startTestStack(host, { authLogStream: discardStream() })
+      const quiet = { LOG_LEVEL: 'warn' as const }
+      const chat = await buildService(host, chatApp, stack.config({ ...quiet, CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), { service: 'chat', logStream: discardStream() })
+      const gateway = await buildService(host, gatewayApp, stack.config(quiet), { service: 'gateway', listen: true, logStream: discardStream() })
+      const agents = await buildService(
+        host,
+        agentsApp,
+        stack.config({
+          ...quiet,
+          AGENTS_MAX_CONCURRENT_RUNS: 1000,
+          AGENTS_RUNS_PER_MINUTE: 1_000_000,
+          AGENTS_PROVIDERS: JSON.stringify([{ id: 'bench', kind: 'openai-compatible', baseUrl: provider.url, apiKeyFile: join(keyDir, 'key'), models: ['bench'] }])
+        }),
+        { service: 'agents', logStream: discardStream() }
+      )
+
+      // One watcher (member of every conversation, one socket) and a few users running agents.
+      const watcher = await stack.createUser({ displayName: 'Watcher' })
+      const users = await Promise.all(Array.from({ length: 4 }, () => stack.createUser()))
+      const headers = new Map<string, Promise<Record<string, string>>>()
+      const as = (u: TestUser, uri: string) => {
+        const key = `${u.userId}|${uri.split('/')[2]}`
+        // Assertions live ≤ 60 s: refreshed by the measurement loops below when older.
+        if (!headers.has(key)) headers.set(key, stack.identityHeaders(u, { method: 'POST', uri }) as Promise<Record<string, string>>)
+        return headers.get(key)!
+      }
+      const setups = await Promise.all(
+        users.map(async (u) => {
+          const conv = await chat.inject({ method: 'POST', url: '/api/chat/conversations', headers: await as(u, '/api/chat/conversations'), payload: { title: 'bench', memberIds: [watcher.userId] } })
+          const local = await agents.inject({ method: 'POST', url: '/api/agents', headers: await as(u, '/api/agents'), payload: { name: 'bench' } })
+          const remote = await agents.inject({ method: 'POST', url: '/api/agents', headers: await as(u, '/api/agents'), payload: { name: 'bench', provider: 'bench', model: 'bench' } })
+          if (conv.statusCode !== 201 || local.statusCode !== 201 || remote.statusCode !== 201) throw new Error('agents bench setup failed')
+          return { user: u, conv: conv.json().id as string, local: local.json().id as string, remote: remote.json().id as string }
+        })
+      )
+      const socket = await watch(stack, gateway, watcher)
+      cleanups.push(() => socket.ws.close())
+      const waiting = new Map<string, (at: number) => void>()
+      const latencies: number[] = []
+      socket.on((f, at) => {
+        if (f.type === 'message.created') {
+          const key = f.message.author.kind === 'agent' ? f.message.author.agentRunId : f.message.clientMessageId
+          waiting.get(key)?.(at)
+        } else if (f.type === 'agent.run.delta') {
+          for (const tok of String(f.text).match(/r\d+t\d+/g) ?? []) {
+            const sentAt = provider.sent.get(tok)
+            if (sentAt !== undefined) latencies.push(at - sentAt)
+          }
+        }
+      })
+      const arrival = (key: string) => new Promise<number>((resolve) => waiting.set(key, (at) => (waiting.delete(key), resolve(at))))
+      const refresh = setInterval(() => headers.clear(), 30_000)
+      cleanups.push(() => clearInterval(refresh))
+
+      const baselineMessage = async (i: number) => {
+        const s = setups[i % setups.length]!
+        const id = randomUUID()
+        const arrived = arrival(id)
+        const t0 = performance.now()
+        const res = await chat.inject({ method: 'POST', url: `/api/chat/conversations/${s.conv}/messages`, headers: await as(s.user, '/api/chat/conversations'), payload: { text: `baseline ${i}`, clientMessageId: id } })
+        if (res.statusCode !== 201) throw new Error(`baseline message: ${res.statusCode}`)
+        return (await arrived) - t0
+      }
+      const agentRun = async (i: number) => {
+        const s = setups[i % setups.length]!
+        const t0 = performance.now()
+        const res = await agents.inject({ method: 'POST', url: `/api/agents/${s.local}/runs`, headers: await as(s.user, '/api/agents'), payload: { conversationId: s.conv, input: `benchmark run ${i} with a few words to echo` } })
+        if (res.statusCode !== 202) throw new Error(`run: ${res.statusCode}`)
+        return (await arrival(res.json().id as string)) - t0
+      }
+      const tokensEvery = async (ms: number, seconds: number) => {
+        interval = ms
+        // Each stream lasts about the measurement time; one stream per user, all at once.
+        tokenCount = Math.max(20, Math.round((seconds * 1000) / ms))
+        latencies.length = 0
+        const cpu0 = process.cpuUsage()
+        const t0 = performance.now()
+        await Promise.all(
+          setups.map(async (s, i) => {
+            const res = await agents.inject({ method: 'POST', url: `/api/agents/${s.remote}/runs`, headers: await as(s.user, '/api/agents'), payload: { conversationId: s.conv, input: `stream ${i}` } })
+            if (res.statusCode !== 202) throw new Error(`stream run: ${res.statusCode}`)
+            await arrival(res.json().id as string)
+          })
+        )
+        const cpu = process.cpuUsage(cpu0)
+        return { samples: [...latencies], perSecond: latencies.length / ((performance.now() - t0) / 1000), errors: 0, cpuUs: cpu.user + cpu.system }
+      }
+
+      return {
+        targets: [],
+        goals: [
+          { target: AGENTS_ROWS.token20, maxP99Ms: 20 },
+          { target: AGENTS_ROWS.token2, maxP99Ms: 20 }
+        ],
+        async measure(opts: RunOptions): Promise<Measurement[]> {
+          const concurrency = Math.max(1, Math.min(opts.connections, 16))
+          const seconds = Math.max(1, opts.durationSeconds)
+          if (opts.warmupSeconds > 0) {
+            await closedLoop(opts.warmupSeconds / 2, 4, baselineMessage)
+            await closedLoop(opts.warmupSeconds / 2, 4, agentRun)
+          }
+          const base = await closedLoop(seconds, concurrency, baselineMessage)
+          const runs = await closedLoop(seconds, concurrency, agentRun)
+          const one = await closedLoop(Math.max(1, seconds / 2), 1, agentRun)
+          const t20 = await tokensEvery(20, Math.max(1, seconds / 2))
+          const t2 = await tokensEvery(2, Math.max(1, seconds / 2))
+          return [
+            row(`${AGENTS_ROWS.baseline}, ${concurrency} in flight`, base),
+            row(`${AGENTS_ROWS.runs}, ${concurrency} in flight`, runs),
+            row(AGENTS_ROWS.sequential, one),
+            row(AGENTS_ROWS.token20, t20),
+            row(AGENTS_ROWS.token2, t2)
+          ]
+        },
+        teardown
+      }
+    } catch (err) {
+      await teardown()
+      throw err
+    }
+  }
+}
