@@ -12,6 +12,7 @@ import {
 } from '@palisade/contracts'
 import { ProblemError, problemBody } from '@palisade/platform'
 import type { AuthCore } from '../lib/core.js'
+import { TokenCache, type VerifiedAccess } from '../lib/token-cache.js'
 
 export interface VerifyRouteOptions {
   core: AuthCore
@@ -20,6 +21,15 @@ export interface VerifyRouteOptions {
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 const APP_SERVICE_SET = new Set<string>(APP_SERVICES)
+interface OriginCheck {
+  /** unsafe method or WebSocket handshake */
+  needed: boolean
+  origin: string | undefined
+  viaCookie: boolean
+  rawUri: string | undefined
+  path: string | undefined
+}
+
 const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -82,7 +92,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
   const { core, allowedOrigins } = opts
   const issuer = core.config.AUTH_ISSUER
 
-  function deny(request: FastifyRequest, reply: FastifyReply, err: ProblemError, navigation: boolean, rawUri: string | undefined, path: string | undefined): FastifyReply {
+  function deny(reply: FastifyReply, err: ProblemError, navigation: boolean, rawUri: string | undefined, path: string | undefined): FastifyReply {
     if (err.statusCode === 401 && navigation) {
       return reply
         .code(302)
@@ -111,20 +121,39 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
   const verifyLog = app.log.child({ route: 'verify' }, { level: app.log.level === 'silent' ? 'silent' : 'warn' })
   app.setChildLoggerFactory(() => verifyLog)
   const routeOptions = { logLevel: 'warn', helmet: false, config: { public: true, rateLimit: false, cors: false } } as RouteShorthandOptions
-  app.get('/auth/verify', routeOptions, async (request, reply) => {
+  function allow(reply: FastifyReply, identity: VerifiedAccess, service: string, check: OriginCheck): FastifyReply {
+    // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
+    // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token
+    // cannot be attached by a foreign page, but a foreign Origin is refused all the same.
+    if (check.needed && (check.origin === undefined ? check.viaCookie : !allowedOrigins.has(check.origin))) {
+      return deny(reply, new ProblemError(403, ErrorCode.forbiddenOrigin, 'Origin not allowed'), false, check.rawUri, check.path)
+    }
+    reply.header(IDENTITY_HEADERS.user, identity.userId)
+    reply.header(IDENTITY_HEADERS.session, identity.sessionId)
+    if (APP_SERVICE_SET.has(service)) {
+      const now = Math.floor(Date.now() / 1000)
+      reply.header(IDENTITY_HEADERS.assertion, core.cache.assertionFor(identity, service as AppServiceName, core.keys.signer, issuer, now))
+    }
+    // X-Request-Id is added by the platform's onSend hook, as on every response.
+    return reply.code(200).send()
+  }
+
+  // Not async: a cache hit (the common case) is answered without a promise or a microtask.
+  app.get('/auth/verify', routeOptions, function verify(request, reply) {
     const h = request.headers
     const method = one(h['x-forwarded-method'])?.toUpperCase()
     const rawUri = one(h['x-forwarded-uri'])
     const path = rawUri ? normalizeRequestPath(rawUri) : undefined
     if (!method || !/^[A-Z]{1,16}$/.test(method) || !path) {
-      return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), false, undefined, undefined)
+      return deny(reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), false, undefined, undefined)
     }
     const route = isNeverRoutable(path) ? undefined : resolveRoute(path)
-    if (!route) return deny(request, reply, new ProblemError(404, ErrorCode.notFound, 'Not found'), false, undefined, path)
+    if (!route) return deny(reply, new ProblemError(404, ErrorCode.notFound, 'Not found'), false, undefined, path)
     if (route.access === 'public') return reply.code(200).send()
 
     const websocket = route.websocket || h['sec-websocket-key'] !== undefined || /websocket/i.test(one(h.upgrade) ?? '')
     const navigation = !websocket && isNavigation(request)
+    const unauthenticated = () => deny(reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
 
     // Token: Authorization header first (API clients), else the access cookie. Never a query string.
     let token: string | undefined
@@ -132,41 +161,24 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     const authz = h.authorization
     if (authz !== undefined) {
       const m = typeof authz === 'string' ? BEARER.exec(authz) : null
-      if (!m) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+      if (!m) return unauthenticated()
       token = m[1]
     } else {
       const cookie = accessCookie(h.cookie)
-      if (cookie === null) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+      if (cookie === null) return unauthenticated()
       token = cookie
       viaCookie = token !== undefined
     }
-    if (!token) return deny(request, reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+    if (!token) return unauthenticated()
 
-    let identity
-    try {
-      identity = await core.verifyAccess(token)
-    } catch (err) {
-      if (err instanceof ProblemError) return deny(request, reply, err, navigation, rawUri, path)
-      throw err
-    }
-
-    // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
-    // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token
-    // cannot be attached by a foreign page, but a foreign Origin is refused all the same.
-    if (websocket || !SAFE_METHODS.has(method)) {
-      const origin = one(h.origin)
-      if (origin === undefined ? viaCookie : !allowedOrigins.has(origin)) {
-        return deny(request, reply, new ProblemError(403, ErrorCode.forbiddenOrigin, 'Origin not allowed'), false, rawUri, path)
-      }
-    }
-
-    reply.header(IDENTITY_HEADERS.user, identity.userId)
-    reply.header(IDENTITY_HEADERS.session, identity.sessionId)
-    if (APP_SERVICE_SET.has(route.service)) {
-      const now = Math.floor(Date.now() / 1000)
-      reply.header(IDENTITY_HEADERS.assertion, core.cache.assertionFor(identity, route.service as AppServiceName, core.keys.signer, issuer, now))
-    }
-    // X-Request-Id is added by the platform's onSend hook, as on every response.
-    return reply.code(200).send()
+    const check: OriginCheck = { needed: websocket || !SAFE_METHODS.has(method), origin: one(h.origin), viaCookie, rawUri, path }
+    const hash = TokenCache.hash(token)
+    const hit = core.cache.get(hash, Math.floor(Date.now() / 1000))
+    if (hit) return allow(reply, hit, route.service, check)
+    core.verifyAccess(token, hash).then(
+      (identity) => allow(reply, identity, route.service, check),
+      (err: unknown) => (err instanceof ProblemError ? deny(reply, err, navigation, rawUri, path) : reply.send(err))
+    )
+    return reply
   })
 }
