@@ -18,7 +18,7 @@ import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
 import { createEdge, type Edge } from './edge/edge.js'
 import { findTraefik, startLocalTraefik, type LocalTraefik } from './edge/traefik-runner.js'
-import { startNats, type StackNats } from './stack/nats.js'
+import { NATS_MISSING, findNatsServer, startNats, type StackNats } from './stack/nats.js'
 import { startPostgres, type StackPostgres } from './stack/postgres.js'
 import {
   DEFAULT_EDGE_PORT,
@@ -118,6 +118,8 @@ async function waitHealthy(name: string, port: number, child: ChildProcess, dead
 }
 
 async function main(): Promise<void> {
+  // Fail before starting anything when NATS cannot be had.
+  if (!env.NATS_URL && !findNatsServer()) throw new Error(NATS_MISSING)
   mkdirSync(dataDir, { recursive: true })
   const secrets = ensureSecrets(join(dataDir, 'secrets'))
 

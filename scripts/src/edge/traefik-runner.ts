@@ -1,14 +1,13 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
+import { which } from '../lib/which.js'
 import { join } from 'node:path'
 import type { ServiceName } from '@palisade/contracts'
 import { buildDynamicConfig, buildStaticConfig, renderYaml, type TraefikTarget } from '../traefik/config.js'
 
 /** The `traefik` binary on PATH, if any. */
 export function findTraefik(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v traefik'], { encoding: 'utf8' })
-  const path = r.stdout.trim()
-  return r.status === 0 && path ? path : undefined
+  return which('traefik')
 }
 
 export interface LocalTraefik {

@@ -1,5 +1,6 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { which } from '../lib/which.js'
 import { connect } from 'node:net'
 import { join } from 'node:path'
 import type { AppServiceName } from '@palisade/contracts'
@@ -15,9 +16,7 @@ export interface StackNats {
 }
 
 export function findNatsServer(): string | undefined {
-  const r = spawnSync('sh', ['-c', 'command -v nats-server'], { encoding: 'utf8' })
-  const path = r.stdout.trim()
-  return r.status === 0 && path ? path : undefined
+  return which('nats-server')
 }
 
 export const NATS_MISSING = [
