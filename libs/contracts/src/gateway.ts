@@ -66,7 +66,10 @@ export const CLIENT_FRAME_SCHEMAS = {
 // Server → client: the user's events (UserEventSchema, relayed unchanged) plus these
 // ---------------------------------------------------------------------------------------------
 
-/** First frame on every socket. `expiresAt`: when the socket closes with 4002 unless renewed. */
+/**
+ * First frame on every socket; every event published after the gateway sent it reaches the socket.
+ * `expiresAt`: when the socket closes with 4002 unless renewed.
+ */
 export const HelloFrameSchema = Type.Object(
   {
     type: Type.Literal('hello'),

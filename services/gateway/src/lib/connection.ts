@@ -8,6 +8,7 @@ import {
   GATEWAY_CLOSE,
   userEventsSubject,
   type ClientFrame,
+  type HelloFrame,
   type ServerFrame,
   type TypingEvent
 } from '@palisade/contracts'
@@ -45,6 +46,8 @@ export class Connection {
   readonly lifetimeEnd: number
   /** answered the last heartbeat ping */
   alive = true
+  /** `hello` sent: events are relayed from then on (never before it) */
+  greeted = false
   closed = false
   private timer: NodeJS.Timeout | undefined
   private tokens: number
@@ -114,6 +117,12 @@ export class Connection {
       return false
     }
     return true
+  }
+
+  greet(hello: HelloFrame): void {
+    if (this.closed) return
+    this.sendFrame(hello)
+    this.greeted = true
   }
 
   sendFrame(frame: ServerFrame): void {

@@ -37,6 +37,8 @@ export class Hub {
   private readonly bySession = new Map<string, Set<Connection>>()
   private readonly byIp = new Map<string, number>()
   private readonly userSubs = new Map<string, Subscription>()
+  /** resolves once the server has the user's subscription: `hello` waits for it, so no event after it is missed */
+  private readonly subscribed = new Map<string, Promise<void>>()
   private readonly globalSubs: Subscription[] = []
   private readonly membersCache = new Map<string, MembersEntry>()
   private readonly typingSentAt = new Map<string, number>()
@@ -56,6 +58,15 @@ export class Hub {
       natsSubscribe(this.nats, AuthSessionRevoked, (ev) => this.revoke(ev.sessionIds), { log: this.log }),
       natsSubscribe(this.nats, GatewayLeaseRenewed, (ev) => void this.renewLocal(ev.userId, ev.sessionId, ev.expiresAt), { log: this.log })
     )
+  }
+
+  /**
+   * Error listener of every socket (one function, not a closure per socket). Socket errors are the
+   * client's doing (bad frames, oversized frames, resets): ws has already started the matching close
+   * (1002/1007/1009); anything else gets 1011.
+   */
+  readonly onSocketError = (err: Error): void => {
+    this.log.debug({ err: err.message }, 'websocket error')
   }
 
   get size(): number {
@@ -104,14 +115,16 @@ export class Hub {
     sessionSet.add(conn)
     this.byIp.set(init.ip, (this.byIp.get(init.ip) ?? 0) + 1)
     ws.on('close', () => conn.markClosed())
-    conn.sendFrame({
-      type: 'hello',
-      socketId: conn.id,
-      userId: conn.userId,
-      sessionId: conn.sessionId,
-      expiresAt: new Date(conn.leaseEnd).toISOString(),
-      heartbeatMs: s.GATEWAY_HEARTBEAT_MS
-    })
+    void this.subscribed.get(init.userId)?.then(() =>
+      conn.greet({
+        type: 'hello',
+        socketId: conn.id,
+        userId: conn.userId,
+        sessionId: conn.sessionId,
+        expiresAt: new Date(conn.leaseEnd).toISOString(),
+        heartbeatMs: s.GATEWAY_HEARTBEAT_MS
+      })
+    )
     return conn
   }
 
@@ -122,6 +135,7 @@ export class Hub {
       this.byUser.delete(conn.userId)
       this.userSubs.get(conn.userId)?.unsubscribe()
       this.userSubs.delete(conn.userId)
+      this.subscribed.delete(conn.userId)
     }
     const sessionSet = this.bySession.get(conn.sessionId)
     if (sessionSet?.delete(conn) && sessionSet.size === 0) this.bySession.delete(conn.sessionId)
@@ -144,6 +158,10 @@ export class Hub {
       }
     })
     this.userSubs.set(userId, sub)
+    this.subscribed.set(
+      userId,
+      this.nats.flush().catch((err: unknown) => this.log.warn({ err }, 'NATS flush after subscribe failed'))
+    )
   }
 
   private lastPayload: Buffer | undefined
@@ -167,7 +185,7 @@ export class Hub {
       payload = Buffer.from(view) // the subscription's buffer may be reused: keep a copy
       this.lastPayload = payload
     }
-    for (const conn of set) conn.sendRaw(payload)
+    for (const conn of set) if (conn.greeted) conn.sendRaw(payload)
   }
 
   /** Membership changes seen in passing invalidate the typing fan-out cache. */

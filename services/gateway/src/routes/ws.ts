@@ -1,4 +1,6 @@
+import type { Socket } from 'node:net'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { WebSocket } from 'ws'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ErrorCode, ProblemSchema, RenewResponseSchema } from '@palisade/contracts'
 import { identityOf, ProblemError, problems } from '@palisade/platform'
@@ -22,6 +24,20 @@ export function clientAddress(request: FastifyRequest, trustForwardedFor: boolea
     if (last) return last
   }
   return request.raw.socket?.remoteAddress ?? 'unknown'
+}
+
+/**
+ * A socket lives for up to an hour; the HTTP objects of its handshake must not live with it.
+ * @fastify/websocket keeps the upgrade's ServerResponse attached to the TCP socket and the request
+ * and reply in the socket's error listener, which together hold several KiB per socket (headers
+ * twice, the assertion, a child logger, ...). Detach the response and swap the listener for one
+ * shared by all sockets.
+ */
+function releaseUpgradeRequest(socket: WebSocket, request: FastifyRequest, hub: Hub): void {
+  const tcp = request.raw.socket as (Socket & { _httpMessage?: { detachSocket?(s: Socket): void } | null }) | undefined
+  tcp?._httpMessage?.detachSocket?.(tcp)
+  socket.removeAllListeners('error')
+  socket.on('error', hub.onSocketError)
 }
 
 /**
@@ -55,6 +71,7 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) 
       }
     },
     wsHandler: (socket, request) => {
+      releaseUpgradeRequest(socket, request, hub)
       const id = identityOf(request)
       const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
       hub.add(socket, { userId: id.userId, sessionId: id.sessionId, ip: clientAddress(request, opts.trustForwardedFor), leaseEnd })
