@@ -199,3 +199,15 @@ test('/auth/verify: 302 to the login page for page loads only, never an open red
   }
   t.equal(safeNext('/api/chat/c/1?tab=2'), '/api/chat/c/1?tab=2')
 })
+
+test('/auth/verify fails closed when the database is gone', async (t) => {
+  const alice = await stack.createUser()
+  const other = await stack.startAuth()
+  await other.app.pg.end()
+  const r = await verifyAt(other.app, forwarded('GET', '/api/chat/x', { cookie: alice.cookie, 'x-request-id': 'req-db-down' }))
+  t.equal(r.status, 503, 'no identity without the session check')
+  t.equal(r.headers.get('content-type'), 'application/problem+json; charset=utf-8')
+  t.equal(r.headers.get(IDENTITY_HEADERS.user), null)
+  t.equal(r.json().code, 'SERVICE_UNAVAILABLE')
+  t.notMatch(r.text, /pool|postgres|Error/i, 'nothing about internals')
+})

@@ -117,7 +117,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
   // calls it, never a browser), no cookie plugin (only one cookie is read), no access log.
   // Every request of the platform passes here, so no per-request child logger (pino child +
   // redaction of its bindings cost more than the token check): one shared warn-level logger for
-  // this route; the request id goes into the few lines it writes.
+  // this route; the few lines it writes carry the request id explicitly.
   const verifyLog = app.log.child({ route: 'verify' }, { level: app.log.level === 'silent' ? 'silent' : 'warn' })
   app.setChildLoggerFactory(() => verifyLog)
   const routeOptions = { logLevel: 'warn', helmet: false, config: { public: true, rateLimit: false, cors: false } } as RouteShorthandOptions
@@ -177,7 +177,11 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     if (hit) return allow(reply, hit, route.service, check)
     core.verifyAccess(token, hash).then(
       (identity) => allow(reply, identity, route.service, check),
-      (err: unknown) => (err instanceof ProblemError ? deny(reply, err, navigation, rawUri, path) : reply.send(err))
+      (err: unknown) => {
+        if (err instanceof ProblemError) return deny(reply, err, navigation, rawUri, path)
+        verifyLog.error({ reqId: request.id, err }, 'verification failed')
+        return deny(reply, new ProblemError(503, ErrorCode.serviceUnavailable, 'Authentication is unavailable'), false, rawUri, path)
+      }
     )
     return reply
   })
