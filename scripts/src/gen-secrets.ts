@@ -3,7 +3,7 @@
 // world-readable (0644) because compose bind-mounts them into containers running as other users;
 // the directory itself is 0700, which is what keeps them private on the host.
 import { execFileSync } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { chmodSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { DEPLOY_DIR } from './lib/paths.js'
 import { ensureSecrets, writeComposeDatabaseUrls } from './deploy/secrets.js'
@@ -20,4 +20,6 @@ if (!existsSync(join(dir, 'tls_cert'))) {
     console.log('openssl not found: put your certificate and key in deploy/secrets/tls_cert and tls_key')
   }
 }
+// Traefik runs as an unprivileged user: it must be able to read what compose bind-mounts.
+for (const f of ['tls_cert', 'tls_key']) if (existsSync(join(dir, f))) chmodSync(join(dir, f), 0o644)
 console.log(`secrets in ${dir}`)
