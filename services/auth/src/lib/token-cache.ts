@@ -23,6 +23,40 @@ const oneShotHash = (crypto as { hash?: (alg: string, data: string, enc: 'base64
 const ASSERTION_REFRESH_MARGIN_SECONDS = 15
 
 /**
+ * A Map bounded to `max` entries, evicting the oldest insertion first. Entries carry their own
+ * expiry, checked by the caller; lighter than an LRU with per-entry timers on the hottest path.
+ */
+class BoundedMap<V> {
+  private readonly map = new Map<string, V>()
+  constructor(
+    private readonly max: number,
+    private readonly onEvict?: (key: string, value: V) => void
+  ) {}
+
+  get(key: string): V | undefined {
+    return this.map.get(key)
+  }
+
+  set(key: string, value: V): void {
+    if (this.map.has(key)) this.map.delete(key)
+    else if (this.map.size >= this.max) {
+      const oldest = this.map.keys().next()
+      if (!oldest.done) this.delete(oldest.value)
+    }
+    this.map.set(key, value)
+  }
+
+  delete(key: string): void {
+    const v = this.map.get(key)
+    if (v !== undefined && this.map.delete(key)) this.onEvict?.(key, v)
+  }
+
+  clear(): void {
+    this.map.clear()
+  }
+}
+
+/**
  * The state that makes /verify cheap and revocation immediate, per auth instance:
  * - access tokens already verified (by sha256, until they expire), indexed by session;
  * - sessions revoked recently (kept for longer than any access token lives);
@@ -31,25 +65,21 @@ const ASSERTION_REFRESH_MARGIN_SECONDS = 15
  * checked on every cache hit (so a verification racing with the revocation cannot resurrect it).
  */
 export class TokenCache {
-  private readonly verified: LRUCache<string, VerifiedAccess>
+  private readonly verified: BoundedMap<VerifiedAccess>
   private readonly bySession = new Map<string, Set<string>>()
-  private readonly assertions: LRUCache<string, CachedAssertion>
+  private readonly assertions: BoundedMap<CachedAssertion>
   private readonly rejected: LRUCache<string, string>
   private readonly revoked = new Map<string, number>()
 
   constructor(private readonly revokedKeepMs: number, max = 100_000) {
-    this.verified = new LRUCache<string, VerifiedAccess>({
-      max,
-      ttlAutopurge: false,
-      dispose: (value, key) => {
-        const set = this.bySession.get(value.sessionId)
-        if (set) {
-          set.delete(key)
-          if (set.size === 0) this.bySession.delete(value.sessionId)
-        }
+    this.verified = new BoundedMap<VerifiedAccess>(max, (key, value) => {
+      const set = this.bySession.get(value.sessionId)
+      if (set) {
+        set.delete(key)
+        if (set.size === 0) this.bySession.delete(value.sessionId)
       }
     })
-    this.assertions = new LRUCache<string, CachedAssertion>({ max })
+    this.assertions = new BoundedMap<CachedAssertion>(max)
     this.rejected = new LRUCache<string, string>({ max: 10_000, ttl: 60_000 })
   }
 
@@ -70,7 +100,8 @@ export class TokenCache {
 
   set(hash: string, v: VerifiedAccess, nowSeconds: number): void {
     if (this.isRevoked(v.sessionId)) return
-    this.verified.set(hash, v, { ttl: Math.max(1, (v.exp - nowSeconds) * 1000) })
+    if (v.exp <= nowSeconds) return
+    this.verified.set(hash, v)
     let set = this.bySession.get(v.sessionId)
     if (!set) this.bySession.set(v.sessionId, (set = new Set()))
     set.add(hash)
@@ -89,12 +120,12 @@ export class TokenCache {
     const k = `${v.sessionId}|${audience}`
     const cached = this.assertions.get(k)
     // Reuse while enough lifetime is left, or while it already lasts as long as the access token.
-    if (cached && (cached.exp - nowSeconds > ASSERTION_REFRESH_MARGIN_SECONDS || (cached.exp >= v.exp && cached.exp > nowSeconds + 1))) {
+    if (cached && cached.exp > nowSeconds && (cached.exp - nowSeconds > ASSERTION_REFRESH_MARGIN_SECONDS || (cached.exp >= v.exp && cached.exp > nowSeconds + 1))) {
       return cached.token
     }
     const ttl = Math.max(1, Math.min(ASSERTION_MAX_TTL_SECONDS, v.exp - nowSeconds))
     const { token, claims } = signAssertion(key, { issuer, audience, userId: v.userId, sessionId: v.sessionId, roles: v.roles, ttlSeconds: ttl })
-    if (!this.isRevoked(v.sessionId)) this.assertions.set(k, { token, exp: claims.exp }, { ttl: ttl * 1000 })
+    if (!this.isRevoked(v.sessionId)) this.assertions.set(k, { token, exp: claims.exp })
     return token
   }
 

@@ -66,15 +66,34 @@ const ACCESS_PREFIX = `${AUTH_COOKIES.access}=`
  * the user's must not decide who the request acts as).
  */
 export function accessCookie(header: string | string[] | undefined): string | undefined | null {
-  if (typeof header !== 'string' || !header.includes(ACCESS_PREFIX)) return undefined
+  if (typeof header !== 'string') return undefined
   let found: string | undefined
-  for (const part of header.split(';')) {
-    const p = part.trim()
-    if (!p.startsWith(ACCESS_PREFIX)) continue
+  let from = 0
+  for (;;) {
+    const at = header.indexOf(ACCESS_PREFIX, from)
+    if (at === -1) return found || undefined
+    from = at + ACCESS_PREFIX.length
+    // only a cookie name at the start of a pair counts (not `xpalisade_access=`)
+    let i = at - 1
+    while (i >= 0 && (header[i] === ' ' || header[i] === '\t')) i--
+    if (i >= 0 && header[i] !== ';') continue
     if (found !== undefined) return null
-    found = p.slice(ACCESS_PREFIX.length)
+    const end = header.indexOf(';', from)
+    found = header.slice(from, end === -1 ? undefined : end).trim()
   }
-  return found || undefined
+}
+
+const SIMPLE_PATH = /^\/[A-Za-z0-9_~\/-]*$/
+
+/**
+ * normalizeRequestPath with a fast path: a path of only letters, digits, `_~-/` and no `//` is
+ * returned by it unchanged (nothing to decode, no dot segments), so it is taken as is.
+ */
+export function requestPath(rawUri: string): string | undefined {
+  const q = rawUri.indexOf('?')
+  const p = q === -1 ? rawUri : rawUri.slice(0, q)
+  if (rawUri.length <= 8192 && SIMPLE_PATH.test(p) && !p.includes('//') && !rawUri.includes('#')) return p
+  return normalizeRequestPath(rawUri)
 }
 
 function isNeverRoutable(path: string): boolean {
@@ -143,7 +162,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     const h = request.headers
     const method = one(h['x-forwarded-method'])?.toUpperCase()
     const rawUri = one(h['x-forwarded-uri'])
-    const path = rawUri ? normalizeRequestPath(rawUri) : undefined
+    const path = rawUri ? requestPath(rawUri) : undefined
     if (!method || !/^[A-Z]{1,16}$/.test(method) || !path) {
       return deny(reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), false, undefined, undefined)
     }
