@@ -22,6 +22,7 @@ const committed = {
 }
 const dyn = parse(committed.dynamic) as { http: { routers: Record<string, Router>; middlewares: Record<string, any>; services: Record<string, any> }; tls: any }
 const stat = parse(committed.static) as Record<string, any>
+const services_image = (): string => (parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as { services: { traefik: { image: string } } }).services.traefik.image
 
 t.test('committed deploy/traefik files are exactly the generator output', async (t) => {
   const generated = renderProduction()
@@ -118,6 +119,8 @@ t.test('static config: redirect to TLS, file provider only, ping internal, acces
   t.equal(stat.entryPoints.web.address, ':80')
   t.equal(stat.entryPoints.websecure.address, ':443')
   t.same(stat.entryPoints.websecure.http.tls, {})
+  t.equal(stat.entryPoints.websecure.http.underscoreHeadersStrategy, 'delete', 'underscore header names dropped at the entrypoint')
+  t.match(services_image(), /^traefik:v?3\.(7\.([6-9]|\d{2,})|([89]|\d{2,})\.)/, 'the pinned Traefik knows underscoreHeadersStrategy (≥ 3.7.6)')
   t.equal(stat.entryPoints.websecure.forwardedHeaders.insecure, false)
   t.same(Object.keys(stat.providers), ['file'], 'no Docker provider, no socket')
   t.notMatch(committed.static, /docker|\.sock/i)

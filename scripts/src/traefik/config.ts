@@ -200,11 +200,13 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
     ? {
         web: {
           address: ':80',
-          http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } } }
+          http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } }, underscoreHeadersStrategy: 'delete' }
         },
         websecure: {
           address: ':443',
-          http: { tls: {} },
+          // Traefik ≥ 3.6.20/3.7.6: drop every request header with `_` in its name before routing
+          // (Go folds case but not `_`, so X_Authenticated_User is a separate key from the dash form).
+          http: { tls: {}, underscoreHeadersStrategy: 'delete' },
           // No trusted IPs: X-Forwarded-* sent by clients are discarded and rebuilt.
           forwardedHeaders: { insecure: false },
           transport: { respondingTimeouts: { readTimeout: '60s', idleTimeout: '180s' } }
@@ -214,6 +216,7 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
     : {
         web: {
           address: target.listen ?? '127.0.0.1:8080',
+          http: { underscoreHeadersStrategy: 'delete' },
           forwardedHeaders: { insecure: false },
           transport: { respondingTimeouts: { readTimeout: '60s', idleTimeout: '180s' } }
         },
