@@ -1,0 +1,53 @@
+import { randomUUID } from 'node:crypto'
+import { test } from 'tap'
+import { generateSigningKey } from '@palisade/platform'
+import { TokenCache } from '../src/lib/token-cache.js'
+
+const key = generateSigningKey()
+const entry = (exp: number, sessionId = randomUUID()) => ({ userId: randomUUID(), sessionId, roles: ['user'], exp })
+
+test('verified tokens: kept until expiry, dropped on revocation, bounded', async (t) => {
+  const now = 1_000_000
+  const cache = new TokenCache(60_000, 3)
+  const a = entry(now + 100)
+  cache.set('h-a', a, now)
+  t.equal(cache.get('h-a', now), a)
+  t.equal(cache.get('h-a', now + 100), undefined, 'expired at exp')
+  cache.set('h-a', a, now + 100)
+  t.equal(cache.get('h-a', now), undefined, 'an expired entry is not stored again')
+
+  const b = entry(now + 500)
+  cache.set('h-b1', b, now)
+  cache.set('h-b2', b, now)
+  cache.revoke([b.sessionId])
+  t.equal(cache.get('h-b1', now), undefined, 'every token of a revoked session is dropped')
+  t.equal(cache.get('h-b2', now), undefined)
+  cache.set('h-b3', b, now)
+  t.equal(cache.get('h-b3', now), undefined, 'and cannot be cached again while the revocation is remembered')
+  t.ok(cache.isRevoked(b.sessionId))
+  t.notOk(cache.isRevoked(b.sessionId, Date.now() + 61_000), 'remembered for the configured time only')
+
+  const many = [0, 1, 2, 3].map(() => entry(now + 500))
+  many.forEach((e, i) => cache.set(`h-${i}`, e, now))
+  t.equal(cache.get('h-0', now), undefined, 'the oldest entry is evicted beyond the bound')
+  t.ok(cache.get('h-3', now))
+})
+
+test('assertions: one per (session, audience), reused until shortly before expiry, dropped on revocation', async (t) => {
+  const cache = new TokenCache(60_000)
+  const now = Math.floor(Date.now() / 1000)
+  const v = entry(now + 900)
+  const first = cache.assertionFor(v, 'chat', key, 'palisade-auth', now)
+  t.equal(cache.assertionFor(v, 'chat', key, 'palisade-auth', now + 40), first, 'reused while more than 15 s remain')
+  t.not(cache.assertionFor(v, 'files', key, 'palisade-auth', now), first, 'another audience gets its own')
+  t.not(cache.assertionFor(v, 'chat', key, 'palisade-auth', now + 50), first, 're-signed when 10 s remain')
+  const current = cache.assertionFor(v, 'chat', key, 'palisade-auth', now + 50)
+  cache.revoke([v.sessionId])
+  t.not(cache.assertionFor(v, 'chat', key, 'palisade-auth', now + 50), current, 'a revocation drops it')
+
+  const short = entry(now + 10)
+  const s1 = cache.assertionFor(short, 'chat', key, 'palisade-auth', now)
+  const payload = JSON.parse(Buffer.from(s1.split('.')[1]!, 'base64url').toString())
+  t.equal(payload.exp, now + 10, 'never outlives the access token')
+  t.equal(cache.assertionFor(short, 'chat', key, 'palisade-auth', now + 5), s1, 'and is reused until it ends with it')
+})
