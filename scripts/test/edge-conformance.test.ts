@@ -18,7 +18,7 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
   const echo = await startEchoUpstream()
   t.teardown(() => echo.close())
   const upstreams = Object.fromEntries(SERVICE_NAMES.map((s) => [s, s === 'auth' ? stack.authUrl : echo.url])) as Record<ServiceName, string>
-  const edge = createEdge({ upstreams, authVerifyUrl: `${stack.authUrl}/auth/verify`, proxyTimeoutMs: 1500 })
+  const edge = createEdge({ upstreams, authVerifyUrl: `${stack.authUrl}/auth/verify`, proxyTimeoutMs: 3000 })
   const port = await edge.listen(0)
   t.teardown(() => edge.close())
   const edgeUrl = `http://127.0.0.1:${port}`
