@@ -85,6 +85,8 @@ async function watch(stack: TestStack, gateway: FastifyInstance, user: TestUser)
   return { ws, on: (fn) => listeners.push(fn) }
 }
 
+const ARRIVAL_TIMEOUT_MS = 30_000
+
 /** Row names (goals refer to them). */
 export const AGENTS_ROWS = {
   baseline: 'chat message → member socket (same-run baseline)',
@@ -170,7 +172,6 @@ export const agentsBench: Bench = {
       const headers = new Map<string, Promise<Record<string, string>>>()
       const as = (u: TestUser, uri: string) => {
         const key = `${u.userId}|${uri.split('/')[2]}`
-        // Assertions live ≤ 60 s: refreshed by the measurement loops below when older.
         if (!headers.has(key)) headers.set(key, stack.identityHeaders(u, { method: 'POST', uri }) as Promise<Record<string, string>>)
         return headers.get(key)!
       }
@@ -198,8 +199,21 @@ export const agentsBench: Bench = {
           }
         }
       })
-      const arrival = (key: string) => new Promise<number>((resolve) => waiting.set(key, (at) => (waiting.delete(key), resolve(at))))
-      const refresh = setInterval(() => headers.clear(), 30_000)
+      // Never wait forever: a lost event counts as an error of that sample.
+      const arrival = (key: string) =>
+        new Promise<number>((resolve, reject) => {
+          const timer = setTimeout(() => (waiting.delete(key), reject(new Error(`no message for ${key}`))), ARRIVAL_TIMEOUT_MS)
+          waiting.set(key, (at) => (clearTimeout(timer), waiting.delete(key), resolve(at)))
+        })
+      // Assertions live ≤ 60 s: fresh request headers, and the watcher's socket lease renewed (a
+      // plain GET /ws, as clients do), else the gateway closes it with 4002 mid-measurement.
+      const refresh = setInterval(() => {
+        headers.clear()
+        void stack
+          .identityHeaders(watcher, { uri: '/ws' })
+          .then((h) => gateway.inject({ method: 'GET', url: '/ws', headers: h }))
+          .catch(() => {})
+      }, 15_000)
       cleanups.push(() => clearInterval(refresh))
 
       const baselineMessage = async (i: number) => {
