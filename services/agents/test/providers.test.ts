@@ -157,6 +157,7 @@ test('provider registry: ops configuration, keys from files, no secrets in error
     }
   })()
   t.type(inline, ConfigError, 'an inline apiKey is refused')
+  t.match(inline!.message, /keys are only read from apiKeyFile/)
   t.notMatch(inline!.message, 'sk-INLINE-SECRET', 'and not echoed')
   t.throws(bad([{ id: 'x', kind: 'openai-compatible', baseUrl: 'https://user:pw@a.example', apiKeyFile: keyFile, models: ['m'] }]), /credentials/)
   t.throws(bad([{ id: 'x', kind: 'openai-compatible', baseUrl: 'file:///etc/passwd', apiKeyFile: keyFile, models: ['m'] }]), /http/)

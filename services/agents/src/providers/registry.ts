@@ -59,7 +59,9 @@ export class ProviderRegistry {
     if (!Value.Check(ProvidersConfigSchema, parsed)) {
       const first = [...Value.Errors(ProvidersConfigSchema, parsed)][0]
       // Name the place, never the value: a misplaced key must not be echoed into a log.
-      throw new ConfigError(`AGENTS_PROVIDERS is invalid at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`)
+      const path = first?.instancePath || '/'
+      const why = first?.message === 'schema is false' ? (/\/apiKey$/.test(path) ? 'keys are only read from apiKeyFile' : 'unknown property') : (first?.message ?? 'invalid')
+      throw new ConfigError(`AGENTS_PROVIDERS is invalid at ${path}: ${why}`)
     }
     for (const p of parsed) {
       if (this.byId.has(p.id)) throw new ConfigError(`AGENTS_PROVIDERS: duplicate provider id ${p.id}`)
