@@ -1,7 +1,21 @@
-import { randomUUID } from 'node:crypto'
+// Unit-level rules (no database, no NATS): one file so the suite starts one process for them.
 import { test } from 'tap'
+import { ipLimitKey } from '../src/lib/client-ip.js'
+import { randomUUID } from 'node:crypto'
 import { generateSigningKey } from '@palisade/platform'
 import { TokenCache } from '../src/lib/token-cache.js'
+import { normalizeRequestPath } from '@palisade/contracts'
+import { accessCookie, requestPath } from '../src/routes/verify.js'
+
+test('address limits count IPv4 addresses and IPv6 /64s', async (t) => {
+  t.equal(ipLimitKey('203.0.113.7'), '203.0.113.7')
+  t.equal(ipLimitKey('2001:db8:1:2:aaaa:bbbb:cccc:dddd'), '2001:db8:1:2::/64')
+  t.equal(ipLimitKey('2001:db8:1:2::1'), '2001:db8:1:2::/64', 'every address of one /64 is one key')
+  t.equal(ipLimitKey('2001:0db8:0001:0002::ffff'), '2001:db8:1:2::/64', 'leading zeros do not make a new key')
+  t.equal(ipLimitKey('2001:db8::1'), '2001:db8:0:0::/64')
+  t.equal(ipLimitKey('::1'), '0:0:0:0::/64')
+  t.not(ipLimitKey('2001:db8:1:3::1'), ipLimitKey('2001:db8:1:2::1'), 'another /64 is another key')
+})
 
 const key = generateSigningKey()
 const entry = (exp: number, sessionId = randomUUID()) => ({ userId: randomUUID(), sessionId, roles: ['user'], exp })
@@ -50,4 +64,27 @@ test('assertions: one per (session, audience), reused until shortly before expir
   const payload = JSON.parse(Buffer.from(s1.split('.')[1]!, 'base64url').toString())
   t.equal(payload.exp, now + 10, 'never outlives the access token')
   t.equal(cache.assertionFor(short, 'chat', key, 'palisade-auth', now + 5), s1, 'and is reused until it ends with it')
+})
+
+test('the fast path for request paths agrees with normalizeRequestPath', async (t) => {
+  const corpus = [
+    '/api/chat/conversations', '/api/chat/conversations?limit=5&x=//y', '/', '/ws', '/api/files/abc-DEF_1~2',
+    '/api//chat', '//api/chat', '/api/chat/', '/api/chat/../files', '/api/chat/./x', '/api/%2e%2e/x', '/api/chat%2fx',
+    '/api/chat\\x', '/api/chat/x#frag', '/api/chat/x?#', 'api/chat', '', '/a b', '/api/chat/%41', '/api/\u0000',
+    '/' + 'a'.repeat(9000), '/a?' + 'q'.repeat(9000), '/api/chat/x.json', '/api/chat/..', '/api/chat/...'
+  ]
+  for (const uri of corpus) t.equal(requestPath(uri), normalizeRequestPath(uri), JSON.stringify(uri.slice(0, 40)))
+})
+
+test('the access cookie is read only as a whole cookie, and only once', async (t) => {
+  t.equal(accessCookie('palisade_access=abc'), 'abc')
+  t.equal(accessCookie('a=1; palisade_access=abc; b=2'), 'abc')
+  t.equal(accessCookie('a=1;palisade_access=abc'), 'abc')
+  t.equal(accessCookie('xpalisade_access=evil'), undefined, 'a longer name that ends the same is another cookie')
+  t.equal(accessCookie('xpalisade_access=evil; palisade_access=abc'), 'abc')
+  t.equal(accessCookie('a=palisade_access=evil'), undefined, 'inside another cookie’s value')
+  t.equal(accessCookie('palisade_access=abc; palisade_access=def'), null, 'twice: cookie tossing')
+  t.equal(accessCookie('palisade_access='), undefined)
+  t.equal(accessCookie(undefined), undefined)
+  t.equal(accessCookie(['palisade_access=abc']), undefined)
 })
