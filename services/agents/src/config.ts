@@ -10,6 +10,7 @@ import { BaseConfigSchema, ConfigError, type BaseConfig } from '@palisade/platfo
  */
 export const AgentsConfigSchema = Type.Object({
   ...BaseConfigSchema.properties,
+  /** JSON list of OpenAI-compatible providers `[{id, kind: "openai-compatible", baseUrl, apiKeyFile, models}]`; key *files*, never keys */
   AGENTS_PROVIDERS: Type.String({ default: '[]', maxLength: 65_536 }),
   /** offer the built-in deterministic offline provider `local` */
   AGENTS_LOCAL_PROVIDER: Type.Boolean({ default: true }),
@@ -18,19 +19,23 @@ export const AgentsConfigSchema = Type.Object({
   /** delay between tokens of the `local` provider (0 = as fast as possible) */
   AGENTS_LOCAL_TOKEN_DELAY_MS: Type.Integer({ minimum: 0, maximum: 10_000, default: 0 }),
   // Operator ceilings: an agent's own limits may only be lower.
+  /** most model calls per run (ceiling; an agent's own limit may only be lower) */
   AGENTS_MAX_STEPS: Type.Integer({ minimum: 1, maximum: 50, default: 8 }),
+  /** most tool calls per run (ceiling) */
   AGENTS_MAX_TOOL_CALLS: Type.Integer({ minimum: 0, maximum: 50, default: 8 }),
+  /** longest single model call or tool call (ceiling) */
   AGENTS_CALL_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 600_000, default: 30_000 }),
+  /** wall-clock limit of a run (ceiling) */
   AGENTS_RUN_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 3_600_000, default: 120_000 }),
+  /** output tokens per run (ceiling) */
   AGENTS_MAX_OUTPUT_TOKENS: Type.Integer({ minimum: 1, maximum: 200_000, default: 4096 }),
+  /** runs of one user in progress at once (more: 429) */
   AGENTS_MAX_CONCURRENT_RUNS: Type.Integer({ minimum: 1, maximum: 1000, default: 2 }),
+  /** runs one user may start per minute (more: 429 with Retry-After) */
   AGENTS_RUNS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   /** largest tool result handed to the model, in characters (longer ones are cut) */
   AGENTS_TOOL_OUTPUT_MAX_CHARS: Type.Integer({ minimum: 256, maximum: 1_000_000, default: 16_000 }),
-  /**
-   * refuse tools that reach beyond the conversation (chat.search, files.read of other files) once
-   * the model has read untrusted tool output: prompt injection cannot steer them
-   */
+  /** once untrusted tool output reached the model, tools may only touch this conversation (prompt injection cannot steer them elsewhere) */
   AGENTS_STRICT_TOOL_FLOW: Type.Boolean({ default: true }),
   /** tokens are batched into one `agent.run.delta` at most this often per run */
   AGENTS_DELTA_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
