@@ -106,7 +106,9 @@ export class Connection {
 
   /** A text frame from bytes already known to be UTF-8 JSON (relayed events). */
   sendRaw(utf8: Buffer): void {
-    if (this.writable()) this.ws.send(utf8, { binary: false })
+    if (!this.writable()) return
+    this.hub.cork(this.ws)
+    this.ws.send(utf8, { binary: false })
   }
 
   private writable(): boolean {
