@@ -13,8 +13,10 @@ import { verifyBench } from './verify.js'
 import { edgeBench } from './edge.js'
 import { agentsBench } from './agents.js'
 import { filesBench } from './files.js'
+import { chatBench } from './chat.js'
+import { gatewayBench } from './gateway.js'
 
-export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench]
+export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench]
 
 function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; strict: boolean } {
   const opts: RunOptions = { connections: 50, durationSeconds: 10, warmupSeconds: 2, rounds: 3 }

@@ -1,0 +1,81 @@
+/**
+ * Chat's hot read path: GET /api/chat/conversations/:id/messages (a page of 50 messages of a
+ * conversation with 500, membership checked in the same query) called directly with valid identity
+ * headers, as the edge would stamp them, beside the same-run hello-world baseline. The real auth
+ * and chat run in this process on a throwaway database and a private nats-server.
+ */
+import { buildService, baseUrl, startTestStack } from '@palisade/testkit'
+import chatApp from '@palisade/chat'
+import { discardStream, type Bench } from './framework.js'
+
+export const CHAT_ROWS = {
+  list: 'chat message list (50 of 500), direct',
+  conversations: 'chat my conversations (20), direct'
+} as const
+
+export const chatBench: Bench = {
+  name: 'chat',
+  description: 'chat HTTP message list and conversation list, called directly with identity headers',
+  async setup() {
+    const cleanups: (() => unknown)[] = []
+    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
+    const teardown = async () => {
+      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
+    }
+    try {
+      const stack = await startTestStack(host, { authLogStream: discardStream() })
+      const chat = await buildService(host, chatApp, stack.config({ LOG_LEVEL: 'warn', CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), {
+        service: 'chat',
+        listen: true,
+        logStream: discardStream()
+      })
+      const [alice, bob] = await Promise.all([stack.createUser({ displayName: 'Alice' }), stack.createUser({ displayName: 'Bob' })])
+      const post = async (uri: string, payload: object) => {
+        const headers = await stack.identityHeaders(alice, { method: 'POST', uri })
+        const res = await chat.inject({ method: 'POST', url: uri, headers, payload })
+        if (res.statusCode !== 201) throw new Error(`${uri}: ${res.statusCode} ${res.body}`)
+        return res.json() as { id: string }
+      }
+      let conv = ''
+      for (let i = 0; i < 20; i++) conv = (await post('/api/chat/conversations', { title: `Bench ${i}`, memberIds: [bob.userId] })).id
+      for (let i = 0; i < 500; i++) {
+        await post(`/api/chat/conversations/${conv}/messages`, { text: `message ${i}: the quick brown fox jumps over the lazy dog`, clientMessageId: `b${i}` })
+      }
+
+      // What the edge would stamp: auth's answer for the route, refreshed every second (auth reuses
+      // an assertion until 15 s before it expires, so each row's run must stay under ~14 s).
+      const listUri = `/api/chat/conversations/${conv}/messages`
+      const identity: Record<string, Record<string, string>> = {}
+      const refresh = async () => {
+        identity.list = await stack.identityHeaders(bob, { uri: listUri })
+        identity.conversations = await stack.identityHeaders(bob, { uri: '/api/chat/conversations' })
+      }
+      await refresh()
+      const timer = setInterval(() => void refresh().catch(() => {}), 1000)
+      cleanups.push(() => clearInterval(timer))
+      return {
+        targets: [
+          {
+            name: CHAT_ROWS.list,
+            url: `${baseUrl(chat)}${listUri}?limit=50`,
+            get headers() {
+              return { accept: 'application/json', ...identity.list }
+            }
+          },
+          {
+            name: CHAT_ROWS.conversations,
+            url: `${baseUrl(chat)}/api/chat/conversations?limit=20`,
+            get headers() {
+              return { accept: 'application/json', ...identity.conversations }
+            }
+          }
+        ],
+        goals: [{ target: CHAT_ROWS.list, minRatio: 0.5 }],
+        teardown
+      }
+    } catch (err) {
+      await teardown()
+      throw err
+    }
+  }
+}

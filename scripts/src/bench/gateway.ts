@@ -1,0 +1,209 @@
+/**
+ * The realtime path at scale: one conversation with 1,000 members, each with a socket on one
+ * gateway. Measures
+ *   - delivery latency from `message.send` on one socket to `message.created` on every socket
+ *     (p50/p99 over all arrivals; goal p99 ≤ 50 ms), at a steady rate;
+ *   - sustained messages/s with every message delivered to all sockets (a window of messages in
+ *     flight, senders rotating over the members);
+ *   - memory per idle socket on the gateway side (goal ≤ 20 KiB).
+ *
+ * Real auth, chat and gateway run in this process (throwaway database, private nats-server); the
+ * 1,000 clients run in a child process (gateway-clients.mjs) so that the gateway's memory and CPU
+ * are its own. Memory: this process's V8 heap (+ external and array buffers) before and after the
+ * sockets open, each after a forced GC, divided by the sockets; that is the number held against the
+ * goal. The RSS delta is printed too, but RSS barely moves (freed pages are reused), so it says little.
+ *
+ * Sockets: BENCH_GATEWAY_SOCKETS (default 1000). Creating the users (argon2 at register and login)
+ * dominates the setup time.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import type { FastifyInstance } from 'fastify'
+import { baseUrl, buildService, startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
+import chatApp from '@palisade/chat'
+import gatewayApp from '@palisade/gateway'
+import { discardStream, type Bench, type Measurement, type RunOptions } from './framework.js'
+
+const CLIENTS = fileURLToPath(new URL('./gateway-clients.mjs', import.meta.url))
+const SOCKETS = Number(process.env.BENCH_GATEWAY_SOCKETS ?? 1000)
+const RATE = Number(process.env.BENCH_GATEWAY_RATE ?? 20)
+
+export const GATEWAY_ROWS = {
+  latency: `gateway send → receipt on ${SOCKETS} sockets (${RATE} msg/s)`,
+  throughput: `gateway sustained fan-out to ${SOCKETS} sockets (msg/s, latency of arrivals)`,
+  memory: `gateway memory per idle socket, KiB of heap (p50/p99 columns)`
+} as const
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+interface Summary {
+  n: number
+  p50: number
+  p99: number
+  max: number
+}
+
+function row(name: string, perSecond: number, s: Summary, errors: number): Measurement {
+  const r = (x: number) => Math.round(x * 100) / 100
+  return { name, reqPerSec: perSecond, p50: r(s.p50), p99: r(s.p99), cpuUsPerReq: 0, errors, unexpected: 0 }
+}
+
+async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, i: number) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < items.length) {
+        const i = next++
+        out[i] = await fn(items[i]!, i)
+      }
+    })
+  )
+  return out
+}
+
+class Clients {
+  private readonly child: ChildProcess
+  private waiting: ((msg: Record<string, unknown>) => void) | undefined
+  readonly ready: Promise<void>
+  warnings: string[] = []
+
+  constructor() {
+    this.child = fork(CLIENTS, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] })
+    let ready: () => void = () => {}
+    this.ready = new Promise((r) => (ready = r))
+    this.child.on('message', (msg: Record<string, unknown>) => {
+      if (typeof msg.warn === 'string') return void this.warnings.push(msg.warn)
+      if (msg.ok === 'ready') return ready()
+      this.waiting?.(msg)
+    })
+  }
+
+  call<T = Record<string, unknown>>(msg: Record<string, unknown>): Promise<T> {
+    return new Promise((resolve, reject) => {
+      this.waiting = (reply) => {
+        this.waiting = undefined
+        if (reply.error) reject(new Error(String(reply.error)))
+        else resolve(reply as T)
+      }
+      this.child.send(msg)
+    })
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null) return
+    const exited = new Promise((r) => this.child.once('exit', r))
+    this.child.send({ cmd: 'close' })
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
+    if (this.child.exitCode === null) this.child.kill('SIGKILL')
+  }
+}
+
+function memory(): { rss: number; heap: number } {
+  gc()
+  gc()
+  const m = process.memoryUsage()
+  return { rss: m.rss, heap: m.heapUsed + m.external + m.arrayBuffers }
+}
+
+export const gatewayBench: Bench = {
+  name: 'gateway',
+  description: `one conversation with ${SOCKETS} member sockets through the gateway: send → receipt latency, sustained msg/s, memory per idle socket`,
+  async setup() {
+    const cleanups: (() => unknown)[] = []
+    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
+    const teardown = async () => {
+      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
+    }
+    try {
+      const stack: TestStack = await startTestStack(host, { authLogStream: discardStream() })
+      const quiet = { LOG_LEVEL: 'warn' as const }
+      const chat = await buildService(host, chatApp, stack.config({ ...quiet, CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000, CHAT_MAX_MEMBERS: SOCKETS + 1 }), {
+        service: 'chat',
+        logStream: discardStream()
+      })
+      const gateway: FastifyInstance = await buildService(host, gatewayApp, stack.config({ ...quiet, GATEWAY_MAX_SOCKETS_PER_IP: SOCKETS + 10 }), {
+        service: 'gateway',
+        listen: true,
+        logStream: discardStream()
+      })
+
+      const t0 = Date.now()
+      // At most 4 logins in flight: auth counts a pending login as a failure of the address until it succeeds (5 → throttled).
+      const users: TestUser[] = await pool(Array.from({ length: SOCKETS }), 4, (_x, i) => stack.createUser({ displayName: `Member ${i}` }))
+      const owner = users[0]!
+      const ownerHeaders = (method: string, uri: string) => stack.identityHeaders(owner, { method, uri })
+      const created = await chat.inject({
+        method: 'POST',
+        url: '/api/chat/conversations',
+        headers: await ownerHeaders('POST', '/api/chat/conversations'),
+        payload: { title: 'Bench', memberIds: users.slice(1, 100).map((u) => u.userId) }
+      })
+      if (created.statusCode !== 201) throw new Error(`create conversation: ${created.statusCode} ${created.body}`)
+      const conversationId = created.json().id as string
+      const membersUri = `/api/chat/conversations/${conversationId}/members`
+      await pool(users.slice(100), 4, async (u) => {
+        const res = await chat.inject({ method: 'POST', url: membersUri, headers: await ownerHeaders('POST', membersUri), payload: { userId: u.userId } })
+        if (res.statusCode !== 201) throw new Error(`add member: ${res.statusCode} ${res.body}`)
+      })
+      process.stdout.write(`gateway bench: ${SOCKETS} users and their conversation ready in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`)
+      const url = `${baseUrl(gateway).replace('http', 'ws')}/ws`
+
+      return {
+        targets: [],
+        goals: [
+          { target: GATEWAY_ROWS.latency, maxP99Ms: 50 },
+          { target: GATEWAY_ROWS.memory, maxP99Ms: 20 }
+        ],
+        /** One full cycle: fresh identities (assertions live ≤ 60 s), connect, measure, disconnect. */
+        async measure(opts: RunOptions): Promise<Measurement[]> {
+          const headers = await pool(users, 16, (u) => stack.identityHeaders(u, { uri: '/ws' }))
+          const clients = new Clients()
+          try {
+            await clients.ready
+            const before = memory()
+            const { ms } = await clients.call<{ ms: number }>({ cmd: 'connect', url, headers })
+            await new Promise((r) => setTimeout(r, 2000))
+            const after = memory()
+            const open = gateway.gatewayHub.size
+            const perSocket = { rss: (after.rss - before.rss) / 1024 / open, heap: (after.heap - before.heap) / 1024 / open }
+            process.stdout.write(
+              `gateway bench: ${open} sockets open in ${(ms / 1000).toFixed(1)} s; per idle socket ${perSocket.heap.toFixed(1)} KiB heap, ${perSocket.rss.toFixed(1)} KiB RSS\n`
+            )
+
+            if (opts.warmupSeconds > 0) await clients.call({ cmd: 'latency', conversationId, rate: RATE, seconds: Math.min(2, opts.warmupSeconds) })
+            const seconds = Math.max(2, Math.min(opts.durationSeconds, 15))
+            const latCpu0 = process.cpuUsage()
+            const lat = await clients.call<Summary & { expected: number; received: number; lost: number; cpu: number }>({ cmd: 'latency', conversationId, rate: RATE, seconds })
+            const latCpu = process.cpuUsage(latCpu0)
+            const cpu0 = process.cpuUsage()
+            const thr = await clients.call<Summary & { delivered: number; seconds: number; frames: number; cpu: number }>({ cmd: 'throughput', conversationId, seconds, window: 32 })
+            const cpu = process.cpuUsage(cpu0)
+            const thrPerSec = thr.delivered / thr.seconds
+            const pct = (u: NodeJS.CpuUsage, s: number) => ((u.user + u.system) / 1e4 / s).toFixed(0)
+            process.stdout.write(
+              `gateway bench: latency phase ${lat.received}/${lat.expected} arrivals, CPU server ${pct(latCpu, seconds)} % / clients ${lat.cpu} % of a core; ` +
+                `sustained ${thrPerSec.toFixed(0)} msg/s = ${(thr.frames / thr.seconds).toFixed(0)} frames/s delivered, CPU server ${pct(cpu, thr.seconds)} % / clients ${thr.cpu} %` +
+                (clients.warnings.length ? `; client warnings: ${[...new Set(clients.warnings)].join(', ')}` : '') +
+                '\n'
+            )
+            const heapKiB = Math.round(perSocket.heap * 10) / 10
+            const memRow: Measurement = { name: GATEWAY_ROWS.memory, reqPerSec: open, p50: heapKiB, p99: heapKiB, cpuUsPerReq: 0, errors: 0, unexpected: 0 }
+            return [row(GATEWAY_ROWS.latency, lat.received / seconds, lat, lat.lost), row(GATEWAY_ROWS.throughput, thrPerSec, thr, 0), memRow]
+          } finally {
+            await clients.close()
+            const deadline = Date.now() + 5000
+            while (gateway.gatewayHub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+          }
+        },
+        teardown
+      }
+    } catch (err) {
+      await teardown()
+      throw err
+    }
+  }
+}
