@@ -205,15 +205,16 @@ export const agentsBench: Bench = {
           const timer = setTimeout(() => (waiting.delete(key), reject(new Error(`no message for ${key}`))), ARRIVAL_TIMEOUT_MS)
           waiting.set(key, (at) => (clearTimeout(timer), waiting.delete(key), resolve(at)))
         })
-      // Assertions live ≤ 60 s: fresh request headers, and the watcher's socket lease renewed (a
-      // plain GET /ws, as clients do), else the gateway closes it with 4002 mid-measurement.
+      // Assertions come with ≥ 15 s of life left (auth re-signs below that): fresh request headers,
+      // and the watcher's socket lease renewed (a plain GET /ws, as clients do) well within that,
+      // else the gateway closes the socket with 4002 mid-measurement.
       const refresh = setInterval(() => {
         headers.clear()
         void stack
           .identityHeaders(watcher, { uri: '/ws' })
           .then((h) => gateway.inject({ method: 'GET', url: '/ws', headers: h }))
           .catch(() => {})
-      }, 15_000)
+      }, 5_000)
       cleanups.push(() => clearInterval(refresh))
 
       const baselineMessage = async (i: number) => {

@@ -63,12 +63,12 @@ export async function startAgents(t: Tap, opts: StackOptions = {}): Promise<Agen
   const config: AgentsAppConfig = { ...stack.config(), ...opts.agents }
   const agents = await buildService(t, agentsApp, config, { service: 'agents', ...(opts.logStream ? { logStream: opts.logStream } : {}) })
 
-  // Assertions live ≤ 60 s and are per (session, audience): cache one per user and service briefly.
+  // Assertions are per (session, audience) and come with ≥ 15 s left: reuse one for 10 s at most.
   const cache = new Map<string, { at: number; headers: Promise<Record<string, string>> }>()
   function headersFor(user: TestUser, uri: string, method: string): Promise<Record<string, string>> {
     const key = `${user.sessionId}|${uri.split('/')[2]}`
     const hit = cache.get(key)
-    if (hit && Date.now() - hit.at < 20_000) return hit.headers
+    if (hit && Date.now() - hit.at < 10_000) return hit.headers
     const headers = stack.identityHeaders(user, { method, uri }) as Promise<Record<string, string>>
     cache.set(key, { at: Date.now(), headers })
     return headers
