@@ -158,7 +158,19 @@ export async function startAgents(t: Tap, opts: StackOptions = {}): Promise<Agen
         }
         ws.on('message', hello)
       })
-      t.teardown(() => ws.close())
+      // The gateway closes a socket when its identity lease (the assertion's expiry, ≥ 15 s away)
+      // runs out unless renewed with a plain GET /ws, as clients do.
+      const renew = setInterval(() => {
+        void stack
+          .identityHeaders(user, { uri: '/ws' })
+          .then((h) => gateway.inject({ method: 'GET', url: '/ws', headers: h }))
+          .catch(() => {})
+      }, 5_000)
+      ws.on('close', () => clearInterval(renew))
+      t.teardown(() => {
+        clearInterval(renew)
+        ws.close()
+      })
       return {
         frames,
         next(pred, timeoutMs = 10_000) {
