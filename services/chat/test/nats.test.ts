@@ -1,7 +1,7 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { Compile } from 'typebox/compile'
-import { NATS_HEADERS, UserEventSchema, ChatMessageCreateResponseSchema } from '@palisade/contracts'
+import { NATS_HEADERS, UserEventSchema, ChatMessageCreateResponseSchema, MessagePageSchema } from '@palisade/contracts'
 import { acting, chatHarness, collectEvents } from './helpers.js'
 
 t.test('NATS API', async (t) => {
@@ -66,6 +66,19 @@ t.test('NATS API', async (t) => {
     const members = await request('chat.members.get', { conversationId: conv.id })
     t.same(new Set(members.body!.memberIds as string[]), new Set([alice.userId, bob.userId]))
     t.equal((await request('chat.members.get', { conversationId: conv.id }, acting(mallory.userId))).error, 404)
+  })
+
+  t.test('the HTTP page (JSON built by PostgreSQL) equals the NATS page (objects), field by field', async (t) => {
+    const edited = await h.send(alice, conv.id, 'before edit')
+    await h.as(alice, 'PATCH', `/api/chat/conversations/${conv.id}/messages/${edited.id}`, { text: 'after "edit" \\ ünïcødé 😀\n\ttab' })
+    const http = await h.as(alice, 'GET', `/api/chat/conversations/${conv.id}/messages?limit=25`)
+    const body = http.json()
+    t.ok(Compile(MessagePageSchema).Check(body), 'matches MessagePageSchema')
+    const nats = await request('chat.history.get', { conversationId: conv.id, limit: 25 })
+    t.same(body.items, nats.body!.items, 'same messages, same fields, same dates')
+    t.ok(body.items.some((m: { author: { kind: string } }) => m.author.kind === 'agent'), 'an agent message is among them')
+    t.ok(body.items.some((m: { editedAt: string | null }) => m.editedAt !== null), 'an edited one too')
+    t.equal(body.items.find((m: { id: string }) => m.id === edited.id).text, 'after "edit" \\ ünïcødé 😀\n\ttab')
   })
 
   t.test('a revoked session cannot act over NATS', async (t) => {

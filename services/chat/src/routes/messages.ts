@@ -9,7 +9,8 @@ import {
   MessageParamsSchema,
   MessageSchema,
   ProblemSchema,
-  SendMessageBodySchema
+  SendMessageBodySchema,
+  type MessagePage
 } from '@palisade/contracts'
 import { callContextOf, identityOf } from '@palisade/platform'
 import type { ChatStore } from '../lib/store.js'
@@ -34,7 +35,11 @@ export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (ro
   app.get(
     '/conversations/:id/messages',
     { schema: { params: ConversationParamsSchema, querystring: MessagePageQuerySchema, response: { 200: MessagePageSchema, ...errors } } },
-    async (request) => store.listMessages(identityOf(request).userId, request.params.id, request.query.before, request.query.limit ?? 50)
+    async (request, reply) => {
+      const body = await store.listMessagesJson(identityOf(request).userId, request.params.id, request.query.before, request.query.limit ?? 50)
+      // Already the JSON of a MessagePage (built by PostgreSQL): Fastify sends JSON strings as they are.
+      return reply.type('application/json; charset=utf-8').send(body as unknown as MessagePage)
+    }
   )
 
   app.patch(
