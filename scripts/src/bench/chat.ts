@@ -1,7 +1,9 @@
 /**
  * Chat's hot read path: GET /api/chat/conversations/:id/messages (a page of 50 messages of a
- * conversation with 500, membership checked in the same query) called directly with valid identity
- * headers, as the edge would stamp them, beside the same-run hello-world baseline. The real auth
+ * conversation with 500, membership checked in the same query; ≈ 17 KB of JSON) called directly
+ * with valid identity headers, as the edge would stamp them, beside the same-run hello-world
+ * baseline; for context a 10-message page, the conversation list and chat's /healthz (the
+ * platform's floor: security headers, CORS, request ids, no identity or database). The real auth
  * and chat run in this process on a throwaway database and a private nats-server.
  */
 import { buildService, baseUrl, startTestStack } from '@palisade/testkit'
@@ -10,7 +12,9 @@ import { discardStream, type Bench } from './framework.js'
 
 export const CHAT_ROWS = {
   list: 'chat message list (50 of 500), direct',
-  conversations: 'chat my conversations (20), direct'
+  list10: 'chat message list (10 of 500), direct',
+  conversations: 'chat my conversations (20), direct',
+  floor: 'chat /healthz (platform floor: no identity, no DB)'
 } as const
 
 export const chatBench: Bench = {
@@ -63,12 +67,20 @@ export const chatBench: Bench = {
             }
           },
           {
+            name: CHAT_ROWS.list10,
+            url: `${baseUrl(chat)}${listUri}?limit=10`,
+            get headers() {
+              return { accept: 'application/json', ...identity.list }
+            }
+          },
+          {
             name: CHAT_ROWS.conversations,
             url: `${baseUrl(chat)}/api/chat/conversations?limit=20`,
             get headers() {
               return { accept: 'application/json', ...identity.conversations }
             }
-          }
+          },
+          { name: CHAT_ROWS.floor, url: `${baseUrl(chat)}/healthz` }
         ],
         goals: [{ target: CHAT_ROWS.list, minRatio: 0.5 }],
         teardown

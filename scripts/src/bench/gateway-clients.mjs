@@ -1,36 +1,38 @@
-// WebSocket clients of the gateway bench, in their own process so that the gateway's memory and CPU
-// are measured without them: `node gateway-clients.mjs` driven over IPC by gateway.ts.
+// WebSocket clients of the gateway bench, in child processes so that the gateway's memory and CPU
+// are measured without them (and, with several children, so that 1,000 clients do not queue behind
+// one another on one core, which real clients on their own machines never do). Driven over IPC by
+// gateway.ts:
 //
-//   { cmd: 'connect', url, headers: [...] }     → { ok: 'connected', ms }
-//   { cmd: 'latency', conversationId, rate, seconds }   → { ok: 'latency', samples, sent, expected, received }
-//   { cmd: 'throughput', conversationId, seconds, window } → { ok: 'throughput', delivered, seconds, frames }
-//   { cmd: 'close' }                             → exits
+//   { cmd: 'connect', url, headers: [...] }                  → { ok: 'connected', ms }
+//   { cmd: 'record', seconds }                               → { ok: 'recorded', samples, frames, cpu }
+//       records arrival latencies until told to stop (or `seconds` + 5 s)
+//   { cmd: 'send', conversationId, rate, seconds }            → { ok: 'sent', sent }
+//   { cmd: 'drive', conversationId, seconds, window }          → { ok: 'driven', delivered }
+//       keeps `window` messages in flight, each counted delivered once all of *this* process's
+//       sockets have it (the other children hold an equal share of the members)
+//   { cmd: 'stop' }                                          → ends a `record`
+//   { cmd: 'close' }                                         → exits
 //
-// Latency is measured on this process's clock only: a message's send time and its arrival on each
-// socket (including the sender's own socket).
+// Latency needs one clock across processes: a message carries its send time (epoch ms with µs,
+// performance.timeOrigin + performance.now()) in its clientMessageId, and each arrival is compared
+// with the same clock in the receiving process.
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 
 /** @type {WebSocket[]} */
 let sockets = []
-/** id → { t0, left } */
-const inflight = new Map()
-let onDelivered = () => {}
-let onArrival = (_at, _t0) => {}
-let frames = 0
-let seq = 0
-
-function summary(samples) {
-  const s = Float64Array.from(samples).sort()
-  const at = (q) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0
-  return { n: s.length, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? 0 }
-}
-
+const now = () => performance.timeOrigin + performance.now()
 const MARK = Buffer.from('"clientMessageId":"')
 
+let recording = null // { samples: number[], frames: number }
+/** clientMessageId → sockets of this process still waiting for it (drive mode) */
+const waiting = new Map()
+let onDelivered = () => {}
+let seq = 0
+
 /**
- * A `message.created` frame's clientMessageId, found without parsing the whole frame: the 1,000
- * clients share one process here, and their cost would otherwise be counted as delivery latency.
+ * A `message.created` frame's clientMessageId (`b<pid>-<seq>-<sent at>`), found without parsing
+ * the frame as JSON: this process hosts hundreds of clients.
  */
 function handle(data, at) {
   if (data.indexOf('"type":"message.created"') === -1) return
@@ -38,13 +40,17 @@ function handle(data, at) {
   if (i === -1) return
   const start = i + MARK.length
   const key = data.toString('latin1', start, data.indexOf(0x22, start))
-  frames++
-  const entry = inflight.get(key)
-  if (!entry) return
-  onArrival(at - entry.t0)
-  if (--entry.left === 0) {
-    inflight.delete(key)
-    onDelivered()
+  const sentAt = Number(key.slice(key.lastIndexOf('-') + 1))
+  if (recording) {
+    recording.frames++
+    recording.samples.push(at - sentAt)
+  }
+  const left = waiting.get(key)
+  if (left !== undefined) {
+    if (left <= 1) {
+      waiting.delete(key)
+      onDelivered()
+    } else waiting.set(key, left - 1)
   }
 }
 
@@ -57,7 +63,7 @@ async function connect(url, headersList) {
       ws.once('error', reject)
       let greeted = false
       ws.on('message', (data) => {
-        const at = performance.now()
+        const at = now()
         if (!greeted) {
           greeted = JSON.parse(data.toString()).type === 'hello'
           if (greeted) resolve(ws)
@@ -83,68 +89,66 @@ async function connect(url, headersList) {
   return performance.now() - t0
 }
 
-function sendOne(conversationId) {
-  const id = `b${process.pid}-${++seq}`
-  const sender = sockets[seq % sockets.length]
-  inflight.set(id, { t0: performance.now(), left: sockets.length })
-  sender.send(JSON.stringify({ type: 'message.send', conversationId, text: `bench message ${seq}`, clientMessageId: id }))
+/** Sends one message from the next socket in turn (senders rotate: per-socket rate limits stay far away). */
+function sendOne(conversationId, track) {
+  const n = ++seq
+  const id = `b${process.pid}-${n}-${now().toFixed(3)}`
+  if (track) waiting.set(id, sockets.length)
+  sockets[n % sockets.length].send(JSON.stringify({ type: 'message.send', conversationId, text: `bench message ${n}`, clientMessageId: id }))
 }
 
-/** CPU of this process since `before`, as % of one core over `seconds` */
-function cpuSince(before, seconds) {
-  const u = process.cpuUsage(before)
-  return Math.round((u.user + u.system) / 1e4 / seconds)
-}
+let stopRecording = () => {}
 
-async function latency({ conversationId, rate, seconds }) {
+async function record({ seconds }) {
   const cpu0 = process.cpuUsage()
-  const samples = []
-  onArrival = (ms) => samples.push(ms)
-  onDelivered = () => {}
+  const t0 = performance.now()
+  recording = { samples: [], frames: 0 }
+  await new Promise((resolve) => {
+    stopRecording = resolve
+    setTimeout(resolve, (seconds + 10) * 1000)
+  })
+  const r = recording
+  recording = null
+  const u = process.cpuUsage(cpu0)
+  return { samples: r.samples, frames: r.frames, cpu: Math.round((u.user + u.system) / 10 / (performance.now() - t0)) }
+}
+
+async function send({ conversationId, rate, seconds }) {
   const total = Math.max(1, Math.round(rate * seconds))
+  const start = performance.now()
   for (let i = 0; i < total; i++) {
-    sendOne(conversationId)
-    await new Promise((r) => setTimeout(r, 1000 / rate))
+    sendOne(conversationId, false)
+    const due = start + ((i + 1) * 1000) / rate
+    await new Promise((r) => setTimeout(r, Math.max(0, due - performance.now())))
   }
-  const deadline = performance.now() + 5000
-  while (inflight.size > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 20))
-  const lost = [...inflight.values()].reduce((n, e) => n + e.left, 0)
-  inflight.clear()
-  return { ...summary(samples), sent: total, expected: total * sockets.length, received: samples.length, lost, cpu: cpuSince(cpu0, seconds) }
+  return { sent: total }
 }
 
-async function throughput({ conversationId, seconds, window }) {
-  const cpu0 = process.cpuUsage()
-  const samples = []
-  onArrival = (ms) => samples.push(ms)
+async function drive({ conversationId, seconds, window }) {
   let delivered = 0
-  const framesBefore = frames
-  const start = performance.now()
-  const end = start + seconds * 1000
-  let framesAtEnd = -1
+  const end = performance.now() + seconds * 1000
   await new Promise((resolve) => {
     onDelivered = () => {
-      const now = performance.now()
-      if (now <= end) {
+      if (performance.now() <= end) {
         delivered++
-        sendOne(conversationId)
-      } else {
-        if (framesAtEnd < 0) framesAtEnd = frames
-        if (inflight.size === 0) resolve()
-      }
+        sendOne(conversationId, true)
+      } else if (waiting.size === 0) resolve()
     }
-    for (let i = 0; i < window; i++) sendOne(conversationId)
+    for (let i = 0; i < window; i++) sendOne(conversationId, true)
     setTimeout(resolve, seconds * 1000 + 5000)
   })
-  inflight.clear()
-  return { ...summary(samples), delivered, seconds, frames: (framesAtEnd < 0 ? frames : framesAtEnd) - framesBefore, cpu: cpuSince(cpu0, seconds) }
+  onDelivered = () => {}
+  waiting.clear()
+  return { delivered }
 }
 
 process.on('message', async (msg) => {
   try {
     if (msg.cmd === 'connect') process.send({ ok: 'connected', ms: await connect(msg.url, msg.headers) })
-    else if (msg.cmd === 'latency') process.send({ ok: 'latency', ...(await latency(msg)) })
-    else if (msg.cmd === 'throughput') process.send({ ok: 'throughput', ...(await throughput(msg)) })
+    else if (msg.cmd === 'record') process.send({ ok: 'recorded', ...(await record(msg)) })
+    else if (msg.cmd === 'stop') stopRecording()
+    else if (msg.cmd === 'send') process.send({ ok: 'sent', ...(await send(msg)) })
+    else if (msg.cmd === 'drive') process.send({ ok: 'driven', ...(await drive(msg)) })
     else if (msg.cmd === 'close') {
       for (const ws of sockets) ws.close(1000)
       setTimeout(() => process.exit(0), 500)

@@ -13,10 +13,12 @@
  * sockets open, each after a forced GC, divided by the sockets; that is the number held against the
  * goal. The RSS delta is printed too, but RSS barely moves (freed pages are reused), so it says little.
  *
- * Sockets: BENCH_GATEWAY_SOCKETS (default 1000). Creating the users (argon2 at register and login)
- * dominates the setup time.
+ * Sockets: BENCH_GATEWAY_SOCKETS (default 1000); latency rows at BENCH_GATEWAY_RATES msg/s
+ * (default `5,20`; the goal applies to the first). Creating the users (argon2 at register and
+ * login) dominates the setup time.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -28,10 +30,13 @@ import { discardStream, type Bench, type Measurement, type RunOptions } from './
 
 const CLIENTS = fileURLToPath(new URL('./gateway-clients.mjs', import.meta.url))
 const SOCKETS = Number(process.env.BENCH_GATEWAY_SOCKETS ?? 1000)
-const RATE = Number(process.env.BENCH_GATEWAY_RATE ?? 20)
+/** steady send rates of the latency rows: a conversation's ordinary pace, and a busy one */
+const RATES = (process.env.BENCH_GATEWAY_RATES ?? '5,20').split(',').map(Number).filter((n) => n > 0)
+/** client processes the sockets are spread over (real clients do not share one core) */
+const CLIENT_PROCESSES = Math.max(1, Number(process.env.BENCH_GATEWAY_CLIENT_PROCESSES ?? 2))
 
 export const GATEWAY_ROWS = {
-  latency: `gateway send → receipt on ${SOCKETS} sockets (${RATE} msg/s)`,
+  latency: (rate: number) => `gateway send → receipt on ${SOCKETS} sockets (${rate} msg/s)`,
   throughput: `gateway sustained fan-out to ${SOCKETS} sockets (msg/s, latency of arrivals)`,
   memory: `gateway memory per idle socket, KiB of heap (p50/p99 columns)`
 } as const
@@ -41,6 +46,7 @@ const gc = runInNewContext('gc') as () => void
 
 interface Summary {
   n: number
+  min: number
   p50: number
   p99: number
   max: number
@@ -65,11 +71,12 @@ async function pool<T, R>(items: T[], concurrency: number, fn: (item: T, i: numb
   return out
 }
 
-class Clients {
+/** One client process (gateway-clients.mjs). Replies are matched by their `ok` kind. */
+class ClientProcess {
   private readonly child: ChildProcess
-  private waiting: ((msg: Record<string, unknown>) => void) | undefined
+  private readonly pending = new Map<string, { resolve: (m: Record<string, unknown>) => void; reject: (e: Error) => void }>()
   readonly ready: Promise<void>
-  warnings: string[] = []
+  readonly warnings: string[] = []
 
   constructor() {
     this.child = fork(CLIENTS, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] })
@@ -78,19 +85,25 @@ class Clients {
     this.child.on('message', (msg: Record<string, unknown>) => {
       if (typeof msg.warn === 'string') return void this.warnings.push(msg.warn)
       if (msg.ok === 'ready') return ready()
-      this.waiting?.(msg)
+      if (msg.error) {
+        for (const p of this.pending.values()) p.reject(new Error(String(msg.error)))
+        return this.pending.clear()
+      }
+      const p = this.pending.get(String(msg.ok))
+      this.pending.delete(String(msg.ok))
+      p?.resolve(msg)
     })
   }
 
-  call<T = Record<string, unknown>>(msg: Record<string, unknown>): Promise<T> {
+  call<T>(msg: Record<string, unknown>, reply: string): Promise<T> {
     return new Promise((resolve, reject) => {
-      this.waiting = (reply) => {
-        this.waiting = undefined
-        if (reply.error) reject(new Error(String(reply.error)))
-        else resolve(reply as T)
-      }
+      this.pending.set(reply, { resolve: (m) => resolve(m as T), reject })
       this.child.send(msg)
     })
+  }
+
+  tell(msg: Record<string, unknown>): void {
+    this.child.send(msg)
   }
 
   async close(): Promise<void> {
@@ -99,6 +112,63 @@ class Clients {
     this.child.send({ cmd: 'close' })
     await Promise.race([exited, new Promise((r) => setTimeout(r, 3000))])
     if (this.child.exitCode === null) this.child.kill('SIGKILL')
+  }
+}
+
+interface Recorded {
+  samples: number[]
+  frames: number
+  cpu: number
+}
+
+function summarise(samples: number[]): Summary {
+  const s = Float64Array.from(samples).sort()
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0
+  return { n: s.length, min: s[0] ?? 0, p50: at(0.5), p99: at(0.99), max: s[s.length - 1] ?? 0 }
+}
+
+/** All client processes; child 0 sends. */
+class Clients {
+  readonly procs: ClientProcess[]
+
+  constructor(n: number) {
+    this.procs = Array.from({ length: n }, () => new ClientProcess())
+  }
+
+  get warnings(): string[] {
+    return this.procs.flatMap((p) => p.warnings)
+  }
+
+  async connect(url: string, headers: Record<string, string>[]): Promise<number> {
+    await Promise.all(this.procs.map((p) => p.ready))
+    const t0 = Date.now()
+    await Promise.all(this.procs.map((p, i) => p.call({ cmd: 'connect', url, headers: headers.filter((_h, j) => j % this.procs.length === i) }, 'connected')))
+    return Date.now() - t0
+  }
+
+  /** Runs `drive` (on child 0) while every child records arrivals; then lets stragglers arrive. */
+  async recordWhile<T>(seconds: number, drive: () => Promise<T>): Promise<{ result: T; recorded: Recorded }> {
+    const recordings = this.procs.map((p) => p.call<Recorded>({ cmd: 'record', seconds }, 'recorded'))
+    const result = await drive()
+    await new Promise((r) => setTimeout(r, 2000))
+    for (const p of this.procs) p.tell({ cmd: 'stop' })
+    const all = await Promise.all(recordings)
+    return {
+      result,
+      recorded: { samples: all.flatMap((r) => r.samples), frames: all.reduce((n, r) => n + r.frames, 0), cpu: all.reduce((n, r) => n + r.cpu, 0) }
+    }
+  }
+
+  send(conversationId: string, rate: number, seconds: number): Promise<{ sent: number }> {
+    return this.procs[0]!.call({ cmd: 'send', conversationId, rate, seconds }, 'sent')
+  }
+
+  drive(conversationId: string, seconds: number, window: number): Promise<{ delivered: number }> {
+    return this.procs[0]!.call({ cmd: 'drive', conversationId, seconds, window }, 'driven')
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.procs.map((p) => p.close()))
   }
 }
 
@@ -111,7 +181,7 @@ function memory(): { rss: number; heap: number } {
 
 export const gatewayBench: Bench = {
   name: 'gateway',
-  description: `one conversation with ${SOCKETS} member sockets through the gateway: send → receipt latency, sustained msg/s, memory per idle socket`,
+  description: `one conversation with ${SOCKETS} member sockets through the gateway: send → receipt latency at ${RATES.join(' and ')} msg/s, sustained msg/s, memory per idle socket`,
   async setup() {
     const cleanups: (() => unknown)[] = []
     const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
@@ -155,44 +225,51 @@ export const gatewayBench: Bench = {
       return {
         targets: [],
         goals: [
-          { target: GATEWAY_ROWS.latency, maxP99Ms: 50 },
+          { target: GATEWAY_ROWS.latency(RATES[0]!), maxP99Ms: 50 },
           { target: GATEWAY_ROWS.memory, maxP99Ms: 20 }
         ],
         /** One full cycle: fresh identities (assertions live ≤ 60 s), connect, measure, disconnect. */
         async measure(opts: RunOptions): Promise<Measurement[]> {
           const headers = await pool(users, 16, (u) => stack.identityHeaders(u, { uri: '/ws' }))
-          const clients = new Clients()
+          const clients = new Clients(CLIENT_PROCESSES)
           try {
-            await clients.ready
             const before = memory()
-            const { ms } = await clients.call<{ ms: number }>({ cmd: 'connect', url, headers })
+            const ms = await clients.connect(url, headers)
             await new Promise((r) => setTimeout(r, 2000))
             const after = memory()
             const open = gateway.gatewayHub.size
             const perSocket = { rss: (after.rss - before.rss) / 1024 / open, heap: (after.heap - before.heap) / 1024 / open }
             process.stdout.write(
-              `gateway bench: ${open} sockets open in ${(ms / 1000).toFixed(1)} s; per idle socket ${perSocket.heap.toFixed(1)} KiB heap, ${perSocket.rss.toFixed(1)} KiB RSS\n`
+              `gateway bench: load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs; ${open} sockets open in ${(ms / 1000).toFixed(1)} s (${CLIENT_PROCESSES} client processes); per idle socket ${perSocket.heap.toFixed(1)} KiB heap, ${perSocket.rss.toFixed(1)} KiB RSS\n`
             )
 
-            if (opts.warmupSeconds > 0) await clients.call({ cmd: 'latency', conversationId, rate: RATE, seconds: Math.min(2, opts.warmupSeconds) })
+            if (opts.warmupSeconds > 0) await clients.recordWhile(1, () => clients.send(conversationId, RATES[0]!, Math.min(2, opts.warmupSeconds)))
             const seconds = Math.max(2, Math.min(opts.durationSeconds, 15))
-            const latCpu0 = process.cpuUsage()
-            const lat = await clients.call<Summary & { expected: number; received: number; lost: number; cpu: number }>({ cmd: 'latency', conversationId, rate: RATE, seconds })
-            const latCpu = process.cpuUsage(latCpu0)
-            const cpu0 = process.cpuUsage()
-            const thr = await clients.call<Summary & { delivered: number; seconds: number; frames: number; cpu: number }>({ cmd: 'throughput', conversationId, seconds, window: 32 })
-            const cpu = process.cpuUsage(cpu0)
-            const thrPerSec = thr.delivered / thr.seconds
             const pct = (u: NodeJS.CpuUsage, s: number) => ((u.user + u.system) / 1e4 / s).toFixed(0)
+            const latencyRows: Measurement[] = []
+            for (const rate of RATES) {
+              const cpu0 = process.cpuUsage()
+              const { result, recorded } = await clients.recordWhile(seconds, () => clients.send(conversationId, rate, seconds))
+              const s = summarise(recorded.samples)
+              const expected = result.sent * open
+              process.stdout.write(
+                `gateway bench: ${rate} msg/s: ${recorded.frames}/${expected} arrivals, first ${s.min.toFixed(1)} ms, last ${s.max.toFixed(1)} ms, ` +
+                  `CPU server ${pct(process.cpuUsage(cpu0), seconds + 2)} % / clients ${recorded.cpu} % of a core\n`
+              )
+              latencyRows.push(row(GATEWAY_ROWS.latency(rate), recorded.frames / seconds, s, Math.max(0, expected - recorded.frames)))
+            }
+            const cpu0 = process.cpuUsage()
+            const { result: driven, recorded: thr } = await clients.recordWhile(seconds, () => clients.drive(conversationId, seconds, 32))
+            const cpu = process.cpuUsage(cpu0)
+            const thrPerSec = driven.delivered / seconds
             process.stdout.write(
-              `gateway bench: latency phase ${lat.received}/${lat.expected} arrivals, CPU server ${pct(latCpu, seconds)} % / clients ${lat.cpu} % of a core; ` +
-                `sustained ${thrPerSec.toFixed(0)} msg/s = ${(thr.frames / thr.seconds).toFixed(0)} frames/s delivered, CPU server ${pct(cpu, thr.seconds)} % / clients ${thr.cpu} %` +
+              `gateway bench: sustained ${thrPerSec.toFixed(0)} msg/s = ${(thr.frames / seconds).toFixed(0)} frames/s delivered, CPU server ${pct(cpu, seconds + 2)} % / clients ${thr.cpu} %` +
                 (clients.warnings.length ? `; client warnings: ${[...new Set(clients.warnings)].join(', ')}` : '') +
                 '\n'
             )
             const heapKiB = Math.round(perSocket.heap * 10) / 10
             const memRow: Measurement = { name: GATEWAY_ROWS.memory, reqPerSec: open, p50: heapKiB, p99: heapKiB, cpuUsPerReq: 0, errors: 0, unexpected: 0 }
-            return [row(GATEWAY_ROWS.latency, lat.received / seconds, lat, lat.lost), row(GATEWAY_ROWS.throughput, thrPerSec, thr, 0), memRow]
+            return [...latencyRows, row(GATEWAY_ROWS.throughput, thrPerSec, summarise(thr.samples), 0), memRow]
           } finally {
             await clients.close()
             const deadline = Date.now() + 5000
