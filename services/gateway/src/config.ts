@@ -17,17 +17,21 @@ export const GatewayConfigSchema = Type.Object({
   GATEWAY_MAX_LIFETIME_MS: ms(3_600_000),
   /** cap of the identity lease; the lease is the handshake assertion's expiry (≤ 60 s) */
   GATEWAY_LEASE_MAX_MS: ms(60_000, 10, 3_600_000),
+  /** open sockets one user may have on one instance; more handshakes get 429 (4003 if they race) */
   GATEWAY_MAX_SOCKETS_PER_USER: count(20),
+  /** open sockets from one client address (X-Forwarded-For from the edge) on one instance */
   GATEWAY_MAX_SOCKETS_PER_IP: count(500),
   /** largest client frame (bytes); larger ones close the socket with 1009 */
   GATEWAY_MAX_PAYLOAD_BYTES: count(64 * 1024, 16 * 1024 * 1024),
   /** data queued for a socket beyond which it is a slow consumer, closed with 1013 */
   GATEWAY_MAX_BUFFERED_BYTES: count(1024 * 1024, 1024 * 1024 * 1024),
-  /** client frames per second per socket (token bucket refill) and bucket size */
+  /** client frames per second per socket (token bucket refill); frames beyond get an error frame */
   GATEWAY_RATE_PER_SECOND: count(10, 10_000),
+  /** token bucket size: frames a socket may send at once */
   GATEWAY_RATE_BURST: count(40, 100_000),
   /** frames refused by the rate limit within GATEWAY_RATE_WINDOW_MS that close the socket with 1008 */
   GATEWAY_RATE_ABUSE_LIMIT: count(40, 100_000),
+  /** window of GATEWAY_RATE_ABUSE_LIMIT */
   GATEWAY_RATE_WINDOW_MS: ms(10_000),
   /** message.send requests one socket may have in flight */
   GATEWAY_MAX_INFLIGHT: count(8, 1000),
