@@ -2,7 +2,7 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { Compile } from 'typebox/compile'
 import { IDENTITY_HEADERS, ServerFrameSchema } from '@palisade/contracts'
-import { gatewayHarness, sleep } from './helpers.js'
+import { Client, gatewayHarness, sleep } from './helpers.js'
 
 t.test('handshake and frames', async (t) => {
   const h = await gatewayHarness(t)
@@ -26,6 +26,21 @@ t.test('handshake and frames', async (t) => {
     t.match(hello, { type: 'hello', userId: alice.userId, sessionId: alice.sessionId, heartbeatMs: 30_000 })
     t.ok(serverFrame.Check(hello), 'hello matches the contract')
     ok.close()
+  })
+
+  t.test('in-process (injectWS): the frame protocol without a network', async (t) => {
+    // A user with no socket yet: injectWS drops bytes that arrive with the 101 response, and hello
+    // then waits for the new subscription's round trip to NATS, so it arrives on its own.
+    const dave = await h.stack.createUser()
+    const ws = await h.gw.injectWS('/ws', { headers: await h.wsHeaders(dave) })
+    const c = new Client(ws)
+    t.match(await c.type('hello'), { userId: dave.userId })
+    c.send('{"type":"ping","id":"u1"')
+    t.match(await c.type('error'), { code: 'MALFORMED_BODY', ref: null })
+    c.send({ type: 'ping', id: 'u2' })
+    t.same(await c.type('pong'), { type: 'pong', ref: 'u2' })
+    ws.terminate()
+    await t.rejects(h.gw.injectWS('/ws', { headers: {} }), /401/, 'no identity: refused before the upgrade')
   })
 
   t.test('A sends, B receives; invalid frames get an error and the socket stays open', async (t) => {
