@@ -12,5 +12,6 @@ function run(args) {
 }
 
 run(['exec', 'tsc', '-b'])
+run(['--filter', '@palisade/web', 'build']) // the SPA the web service serves (services/web/dist/public)
 run(['exec', 'tap', 'build'])
 run(['exec', 'tap', ...process.argv.slice(2)])

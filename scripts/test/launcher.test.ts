@@ -6,11 +6,12 @@ import { headerSpellings } from '../src/lib/header-spellings.js'
 import { treeCpuMicros } from '../src/bench/edge.js'
 
 t.test('the launcher knows every application service, each on its own port', async (t) => {
-  t.same(STACK_SERVICES.map((s) => s.name).sort(), [...APP_SERVICES].sort())
+  t.same(STACK_SERVICES.map((s) => s.name).sort(), [...APP_SERVICES, 'web'].sort())
   const offsets = STACK_SERVICES.map((s) => s.portOffset)
   t.equal(new Set(offsets).size, offsets.length, 'fixed ports are distinct')
   t.ok(isRunnable('auth'), 'auth has an app')
-  t.notOk(isRunnable('web'), 'no services/web yet')
+  t.ok(isRunnable('web'), 'the static web app is started too')
+  t.notOk(ownsData('web'), 'web owns no data')
   t.notOk(ownsData('gateway'), 'gateway owns no data')
   t.ok(DATA_SERVICES.includes('auth') && !DATA_SERVICES.includes('gateway'))
 })

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { AppServiceName } from '@palisade/contracts'
+import type { AppServiceName, ServiceName } from '@palisade/contracts'
 import { REPO_ROOT } from '../lib/paths.js'
 
 /** What a service's environment may depend on when the launcher starts it. */
@@ -11,7 +11,7 @@ export interface ServiceContext {
 }
 
 export interface StackService {
-  name: AppServiceName
+  name: ServiceName
   /** fixed offset from the port base (PALISADE_SERVICE_PORT_BASE, default 3100) */
   portOffset: number
   /** settings of its own, beyond the ones every service gets */
@@ -27,7 +27,8 @@ export const STACK_SERVICES: readonly StackService[] = [
   { name: 'gateway', portOffset: 2 },
   { name: 'chat', portOffset: 3 },
   { name: 'files', portOffset: 4, env: (c) => ({ FILES_STORAGE_DIR: join(c.dataDir, 'files') }) },
-  { name: 'agents', portOffset: 5 }
+  { name: 'agents', portOffset: 5 },
+  { name: 'web', portOffset: 6 }
 ]
 
 export const DEFAULT_SERVICE_PORT_BASE = 3100
@@ -40,7 +41,7 @@ export function serviceDir(name: string): string {
 }
 
 /** A service owns data when it has migrations; only those get a database role and DATABASE_URL. */
-export function ownsData(name: string): boolean {
+export function ownsData(name: string): name is AppServiceName {
   return existsSync(join(serviceDir(name), 'drizzle'))
 }
 

@@ -1,0 +1,85 @@
+/**
+ * Same-origin JSON calls with the httpOnly cookies the browser already holds: the app never sees
+ * a token (the login response's accessToken is ignored on purpose). A 401 triggers one cookie
+ * refresh (POST /auth/refresh, whose cookie is scoped to that path) and a retry; when that fails the
+ * session is gone and the user goes to /login, coming back here afterwards.
+ */
+export class ApiError extends Error {
+  constructor(
+    readonly status: number,
+    readonly code: string,
+    message: string
+  ) {
+    super(message)
+  }
+}
+
+let refreshing: Promise<boolean> | undefined
+
+/** One refresh at a time, shared by every caller that hit a 401. */
+export function refreshSession(): Promise<boolean> {
+  refreshing ??= fetch('/auth/refresh', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' })
+    .then((r) => r.ok)
+    .catch(() => false)
+    .finally(() => setTimeout(() => (refreshing = undefined), 1000))
+  return refreshing
+}
+
+export function goToLogin(): never {
+  const next = location.pathname + location.search + location.hash
+  location.assign(`/login?next=${encodeURIComponent(next)}`)
+  throw new ApiError(401, 'UNAUTHENTICATED', 'Signed out')
+}
+
+async function problemOf(r: Response): Promise<ApiError> {
+  let code = 'HTTP_' + r.status
+  let detail = r.statusText || 'Request failed'
+  try {
+    const p = (await r.json()) as { code?: string; detail?: string; title?: string }
+    code = p.code ?? code
+    detail = p.detail ?? p.title ?? detail
+  } catch {}
+  return new ApiError(r.status, code, detail)
+}
+
+export async function request(method: string, path: string, body?: unknown, retried = false): Promise<Response> {
+  const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } }
+  if (body instanceof FormData) init.body = body
+  else if (body !== undefined) {
+    init.body = JSON.stringify(body)
+    init.headers = { accept: 'application/json', 'content-type': 'application/json' }
+  }
+  const r = await fetch(path, init)
+  if (r.status === 401 && !retried) {
+    if (await refreshSession()) return request(method, path, body, true)
+    goToLogin()
+  }
+  if (r.status === 401) goToLogin()
+  if (!r.ok) throw await problemOf(r)
+  return r
+}
+
+export async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
+  const r = await request(method, path, body)
+  if (r.status === 204) return undefined as T
+  const text = await r.text()
+  return (text ? JSON.parse(text) : undefined) as T
+}
+
+/** For the login page: no refresh, no redirect, just the outcome. */
+export async function publicPost(path: string, body: unknown): Promise<void> {
+  const r = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) })
+  if (!r.ok) throw await problemOf(r)
+}
+
+/** Only a same-origin path may be a `next` target (no //evil.example, no /\evil, no scheme). */
+export function safeNext(raw: string | null): string {
+  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || /[\u0000-\u001f\\]/.test(raw)) return '/'
+  try {
+    const u = new URL(raw, location.origin)
+    if (u.origin !== location.origin || u.pathname === '/login') return '/'
+    return u.pathname + u.search + u.hash
+  } catch {
+    return '/'
+  }
+}

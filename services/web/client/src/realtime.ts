@@ -1,0 +1,151 @@
+import type { ClientFrame, ServerFrame } from '@palisade/contracts'
+import { refreshSession, goToLogin } from './api.js'
+
+/** The gateway's close codes (libs/contracts/src/gateway.ts GATEWAY_CLOSE; a unit test keeps them equal). */
+export const CLOSE = {
+  normal: 1000,
+  goingAway: 1001,
+  policyViolation: 1008,
+  tryAgainLater: 1013,
+  reconnect: 4000,
+  sessionRevoked: 4001,
+  identityExpired: 4002,
+  tooManyConnections: 4003
+} as const
+
+export interface RealtimeHandlers {
+  onFrame(frame: ServerFrame): void
+  /** after every hello but the first: catch up over HTTP on what happened while disconnected */
+  onReconnected(): void
+  onState(state: 'connecting' | 'online' | 'offline'): void
+}
+
+/** Full jitter exponential backoff: a random delay in [base/2, base] with base doubling up to 30 s. */
+export function backoffDelay(attempt: number, random = Math.random): number {
+  const base = Math.min(30_000, 500 * 2 ** Math.min(attempt, 6))
+  return Math.round(base / 2 + random() * (base / 2))
+}
+
+/**
+ * One WebSocket to /ws with everything a browser tab needs: reconnect with backoff and jitter after
+ * 1001, 1013, 4000 (lifetime) and network loss; renew the identity lease before it ends (plain
+ * GET /ws); refresh the cookie and reconnect after 4002; go to /login after 4001 (revoked) or when
+ * the handshake is refused and the session cannot be refreshed.
+ */
+export class Realtime {
+  private ws: WebSocket | undefined
+  private attempt = 0
+  private connectedOnce = false
+  private timer: ReturnType<typeof setTimeout> | undefined
+  private renewTimer: ReturnType<typeof setTimeout> | undefined
+  private stopped = false
+
+  constructor(private readonly h: RealtimeHandlers) {
+    addEventListener('online', () => this.reconnectSoon(0))
+    addEventListener('offline', () => this.ws?.close())
+  }
+
+  get open(): boolean {
+    return this.ws?.readyState === WebSocket.OPEN
+  }
+
+  start(): void {
+    this.connect()
+  }
+
+  stop(): void {
+    this.stopped = true
+    clearTimeout(this.timer)
+    clearTimeout(this.renewTimer)
+    this.ws?.close(1000)
+  }
+
+  send(frame: ClientFrame): boolean {
+    if (!this.open) return false
+    this.ws!.send(JSON.stringify(frame))
+    return true
+  }
+
+  private connect(): void {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    this.h.onState('connecting')
+    const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
+    this.ws = ws
+    let opened = false
+    ws.onopen = () => (opened = true)
+    ws.onmessage = (ev) => {
+      let frame: ServerFrame
+      try {
+        frame = JSON.parse(String(ev.data)) as ServerFrame
+      } catch {
+        return
+      }
+      if (frame.type === 'hello') {
+        this.attempt = 0
+        this.h.onState('online')
+        this.scheduleRenew(frame.expiresAt)
+        if (this.connectedOnce) this.h.onReconnected()
+        this.connectedOnce = true
+      } else if (frame.type === 'renewed') this.scheduleRenew(frame.expiresAt)
+      this.h.onFrame(frame)
+    }
+    ws.onclose = (ev) => {
+      if (this.ws !== ws) return
+      clearTimeout(this.renewTimer)
+      this.h.onState('offline')
+      if (this.stopped) return
+      void this.afterClose(ev.code, opened)
+    }
+  }
+
+  private async afterClose(code: number, opened: boolean): Promise<void> {
+    if (code === CLOSE.sessionRevoked) return goToLogin()
+    if (code === CLOSE.identityExpired || !opened) {
+      // The handshake was refused (a browser only sees 1006) or the lease ran out: is the session
+      // still there? A refresh answers it; no session means /login.
+      const alive = await this.sessionAlive()
+      if (!alive) return goToLogin()
+    }
+    if (code === CLOSE.reconnect && opened) return this.reconnectSoon(Math.round(Math.random() * 500))
+    this.reconnectSoon(backoffDelay(this.attempt++))
+  }
+
+  private async sessionAlive(): Promise<boolean> {
+    try {
+      const r = await fetch('/auth/me', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      if (r.ok) return true
+      if (r.status !== 401) return true // edge or auth trouble: keep retrying with backoff
+      return await refreshSession()
+    } catch {
+      return true // network loss: retry later
+    }
+  }
+
+  private reconnectSoon(delay: number): void {
+    if (this.stopped) return
+    clearTimeout(this.timer)
+    if (this.open) return
+    this.timer = setTimeout(() => this.connect(), delay)
+  }
+
+  private scheduleRenew(expiresAt: string): void {
+    clearTimeout(this.renewTimer)
+    const left = Date.parse(expiresAt) - Date.now()
+    const inMs = Math.max(1000, Math.min(left - 15_000, left * 0.75))
+    this.renewTimer = setTimeout(() => void this.renew(), inMs)
+  }
+
+  private async renew(): Promise<void> {
+    for (let i = 0; i < 2; i++) {
+      try {
+        const r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+        if (r.ok) return this.scheduleRenew(((await r.json()) as { expiresAt: string }).expiresAt)
+        if (r.status !== 401) return
+        if (!(await refreshSession())) return goToLogin()
+      } catch {
+        return
+      }
+    }
+  }
+}

@@ -1,0 +1,291 @@
+import t from 'tap'
+import { existsSync, readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { get } from 'node:http'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
+import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+
+/**
+ * The browser experience end to end: Debian's Chromium (playwright-core) against the one-command
+ * stack (`pnpm start`: every service, nats-server, the local edge). Screenshots of the main screens
+ * go to test-artifacts/web/.
+ */
+
+if (!existsSync(CHROMIUM)) {
+  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
+  process.exit(0)
+}
+
+t.setTimeout(300_000)
+const stack: Stack = await startStack()
+const browser: Browser = await launchChromium()
+t.teardown(async () => {
+  await browser.close().catch(() => {})
+  await stack.stop()
+})
+const { origin } = stack
+const password = 'a long enough password for e2e'
+const stamp = Date.now().toString(36)
+
+const log: string[] = []
+t.afterEach((t) => {
+  if (!t.passing() && log.length) t.comment(log.join('\n'))
+  log.length = 0
+})
+
+interface Person {
+  context: BrowserContext
+  page: Page
+  email: string
+  dialogs: string[]
+}
+
+async function newPerson(label: string): Promise<Person> {
+  const context = await browser.newContext({ baseURL: origin, viewport: { width: 1200, height: 800 } })
+  const page = await context.newPage()
+  const dialogs: string[] = []
+  // The app's only dialog is "Delete this message?"; any other one (alert from injected HTML) is a finding.
+  page.on('dialog', (d) => {
+    if (d.type() === 'confirm' && d.message() === 'Delete this message?') return void d.accept()
+    dialogs.push(`${d.type()}: ${d.message()}`)
+    void d.dismiss()
+  })
+  // What went wrong, for the failure report: refused API calls and console errors.
+  page.on('response', (r) => {
+    if (r.status() >= 400) log.push(`${label}: ${r.request().method()} ${new URL(r.url()).pathname} → ${r.status()}`)
+  })
+  page.on('console', (m) => {
+    if (m.type() === 'error') log.push(`${label} console: ${m.text()}`)
+  })
+  return { context, page, email: `${label}-${stamp}@test.palisade.example`, dialogs }
+}
+
+async function register(p: Person, name: string, next = '/'): Promise<void> {
+  await p.page.goto(next)
+  await p.page.waitForURL(/\/login\?next=/)
+  await p.page.getByRole('button', { name: 'Create an account' }).click()
+  await p.page.getByLabel('Display name').fill(name)
+  await p.page.getByLabel('Email').fill(p.email)
+  await p.page.getByLabel('Password').fill(password)
+  await p.page.getByRole('button', { name: 'Create account' }).click()
+  await p.page.waitForURL((u) => u.pathname === '/')
+  await p.page.locator('#conn[data-state=online]').waitFor()
+}
+
+async function userId(p: Person): Promise<string> {
+  return p.page.evaluate(async () => ((await (await fetch('/auth/me')).json()) as { id: string }).id)
+}
+
+// Everything awaited outside a subtest happens before the first one: tap ends the file (and runs
+// the teardown) as soon as no subtest is pending.
+const alice = await newPerson('alice')
+const bob = await newPerson('bob')
+const eve = await newPerson('eve')
+const second = await browser.newContext({ baseURL: origin })
+
+const shot = (p: Page, name: string) => p.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
+
+await t.test('the edge serves the app as the route table says', async (t) => {
+  const login = await fetch(`${origin}/login`)
+  t.equal(login.status, 200, '/login is public')
+  t.match(login.headers.get('content-security-policy'), /script-src 'self'/)
+  const html = await login.text()
+  const asset = /src="(\/assets\/[^"]+)"/.exec(html)![1]!
+  t.equal((await fetch(origin + asset)).status, 200, '/assets/* is public')
+  // node:http, not fetch: fetch sets Sec-Fetch-Mode: cors itself, and only navigations are redirected.
+  const app = await new Promise<{ status: number; location: string | undefined }>((resolve, reject) =>
+    get(`${origin}/?x=1`, { headers: { accept: 'text/html', 'sec-fetch-mode': 'navigate' } }, (r) => {
+      r.resume()
+      resolve({ status: r.statusCode!, location: r.headers.location })
+    }).on('error', reject)
+  )
+  t.equal(app.status, 302, '/ without a session is redirected by ForwardAuth')
+  t.equal(app.location, '/login?next=%2F%3Fx%3D1')
+  const api = await fetch(`${origin}/`, { headers: { accept: 'application/json' } })
+  t.equal(api.status, 401, 'and a non-navigation gets 401')
+})
+
+
+await t.test('unauthenticated navigation lands on /login, registration signs in and returns to next', async (t) => {
+  await alice.page.goto('/?from=e2e')
+  t.match(alice.page.url(), /\/login\?next=%2F%3Ffrom%3De2e$/, 'redirected to the login page')
+  await shot(alice.page, '01-login')
+  await alice.page.getByRole('button', { name: 'Create an account' }).click()
+  await alice.page.getByLabel('Display name').fill('Alice')
+  await alice.page.getByLabel('Email').fill(alice.email)
+  await alice.page.getByLabel('Password').fill(password)
+  await alice.page.getByRole('button', { name: 'Create account' }).click()
+  await alice.page.waitForURL(`${origin}/?from=e2e`)
+  t.pass('back at next after registering')
+  await alice.page.locator('#conn[data-state=online]').waitFor()
+  t.pass('the WebSocket is up')
+  const cookies = await alice.context.cookies()
+  t.ok(cookies.find((c) => c.name === 'palisade_access')?.httpOnly, 'the access cookie is httpOnly')
+  t.equal(await alice.page.evaluate(() => document.cookie), '', 'no cookie readable from JavaScript')
+  t.equal(await alice.page.evaluate(() => localStorage.length + sessionStorage.length), 0, 'nothing in web storage')
+  await shot(alice.page, '02-app-empty')
+
+  // Sign out, then sign in again with the login form (not the register path).
+  await alice.page.getByRole('button', { name: 'Sign out' }).click()
+  await alice.page.waitForURL(/\/login/)
+  await alice.page.goto('/')
+  await alice.page.waitForURL(/\/login\?next=%2F$/)
+  t.pass('signed out: / goes to /login again')
+  await alice.page.getByLabel('Email').fill(alice.email)
+  await alice.page.getByLabel('Password').fill('wrong password!!')
+  await alice.page.getByRole('button', { name: 'Sign in' }).click()
+  await alice.page.getByText('Wrong email or password.').waitFor()
+  await alice.page.getByLabel('Password').fill(password)
+  await alice.page.getByRole('button', { name: 'Sign in' }).click()
+  await alice.page.waitForURL(`${origin}/`)
+  await alice.page.locator('#conn[data-state=online]').waitFor()
+  t.pass('signed in with the login form')
+})
+
+await t.test('an open redirect through next is refused', async (t) => {
+  const p = eve
+  await p.page.goto('/login?next=%2F%2Fevil.example%2F')
+  await p.page.getByRole('button', { name: 'Create an account' }).click()
+  await p.page.getByLabel('Display name').fill('Eve')
+  await p.page.getByLabel('Email').fill(p.email)
+  await p.page.getByLabel('Password').fill(password)
+  await p.page.getByRole('button', { name: 'Create account' }).click()
+  await p.page.waitForURL(`${origin}/`)
+  t.pass('//evil.example became /')
+  await p.context.close()
+})
+
+let conversationTitle = ''
+await t.test('two people chat in realtime; HTML in a message stays text', async (t) => {
+  await register(bob, 'Bob')
+  const bobId = await userId(bob)
+  conversationTitle = `Team ${stamp}`
+
+  await alice.page.getByLabel('New conversation').fill(conversationTitle)
+  await alice.page.getByRole('button', { name: 'Create', exact: true }).click()
+  await alice.page.getByRole('heading', { name: conversationTitle }).waitFor()
+  await alice.page.getByRole('button', { name: 'Members' }).click()
+  await alice.page.getByLabel('User id to add').fill(bobId)
+  await alice.page.getByRole('button', { name: 'Add', exact: true }).click()
+  await alice.page.locator('#member-list li', { hasText: bobId }).waitFor()
+  t.pass('Bob added as a member')
+
+  // Bob's list shows the conversation without a reload (member.added over the socket).
+  const bobConv = bob.page.locator('#conv-list button', { hasText: conversationTitle })
+  await bobConv.waitFor()
+  t.pass('the conversation appears in the other browser')
+
+  await alice.page.getByLabel('Message', { exact: true }).fill('hello from Alice')
+  await alice.page.keyboard.press('Enter')
+  await bobConv.locator('.badge', { hasText: '1' }).waitFor()
+  t.pass('unread count in the other browser')
+  await bobConv.click()
+  await bob.page.locator('#messages .msg .text', { hasText: 'hello from Alice' }).waitFor()
+
+  // Typing indicator.
+  await bob.page.getByLabel('Message', { exact: true }).pressSequentially('typ')
+  await alice.page.getByText(/is typing…/).waitFor()
+  t.pass('typing indicator')
+
+  const xss = '<img src=x onerror=alert(1)> and <script>alert(2)</script>'
+  await bob.page.getByLabel('Message', { exact: true }).fill(xss)
+  await bob.page.getByRole('button', { name: 'Send' }).click()
+  const seen = alice.page.locator('#messages .msg .text', { hasText: '<img src=x onerror=alert(1)>' })
+  await seen.waitFor()
+  t.equal(await seen.textContent(), xss, 'the message renders as its text')
+  t.equal(await alice.page.locator('#messages img[src=x], #messages script').count(), 0, 'no element was created from it')
+  await alice.page.waitForTimeout(300)
+  t.same([...alice.dialogs, ...bob.dialogs], [], 'no script ran')
+
+  // Realtime the other way round, and no duplicates of what was sent.
+  await alice.page.getByLabel('Message', { exact: true }).fill('second from Alice')
+  await alice.page.keyboard.press('Enter')
+  await bob.page.locator('#messages .msg .text', { hasText: 'second from Alice' }).waitFor()
+  await alice.page.waitForTimeout(300)
+  t.equal(await alice.page.locator('#messages .msg .text', { hasText: 'second from Alice' }).count(), 1, 'exactly one copy for the sender')
+  t.equal(await bob.page.locator('#messages .msg .text', { hasText: 'second from Alice' }).count(), 1, 'and for the receiver')
+  await shot(alice.page, '03-conversation')
+  await shot(bob.page, '04-conversation-other')
+})
+
+await t.test('edit and delete own messages reach the other browser', async (t) => {
+  const mine = alice.page.locator('#messages .msg.mine', { hasText: 'second from Alice' })
+  await mine.getByRole('button', { name: 'Edit message' }).click()
+  await alice.page.getByLabel('Edit message text').fill('second from Alice, edited')
+  await alice.page.getByRole('button', { name: 'Save' }).click()
+  await bob.page.locator('#messages .msg', { hasText: 'second from Alice, edited' }).getByText('(edited)').waitFor()
+  t.pass('edit seen live')
+  await alice.page.locator('#messages .msg.mine', { hasText: 'hello from Alice' }).getByRole('button', { name: 'Delete message' }).click()
+  await bob.page.locator('#messages .msg .text', { hasText: 'hello from Alice' }).waitFor({ state: 'detached' })
+  t.pass('delete seen live')
+})
+
+await t.test('upload a file, see it as a link in the other browser and download it', async (t) => {
+  const body = `notes ${stamp}\n<b>not bold</b>\n`
+  // files sanitises names (no < > / …); what is left of the markup must still be text.
+  const name = `notes & <b>${stamp}.txt`
+  await alice.page.locator('#file-input').setInputFiles({ name, mimeType: 'text/plain', buffer: Buffer.from(body) })
+  const link = bob.page.locator('#messages .attachment a', { hasText: stamp })
+  await link.waitFor()
+  t.match(await link.textContent(), new RegExp(`^notes & .b.${stamp}\\.txt$`), 'the file name renders as text in the other browser')
+  t.equal(await bob.page.locator('#messages .attachment b').count(), 0)
+  const [download] = await Promise.all([bob.page.waitForEvent('download'), link.click()])
+  const path = await download.path()
+  t.equal(readFileSync(path!, 'utf8'), body, 'downloaded bytes are the uploaded ones')
+  await shot(bob.page, '05-file')
+})
+
+await t.test('run an agent, watch the reply stream in, cancel a second run', async (t) => {
+  await alice.page.getByLabel('Message', { exact: true }).fill('Say something, agent')
+  await alice.page.getByRole('button', { name: 'Run agent on message box' }).click()
+  const streaming = alice.page.locator('#messages .msg.agent.streaming')
+  await streaming.waitFor()
+  t.pass('the run shows up while it streams')
+  await bob.page.locator('#messages .msg.agent:not(.streaming) .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
+  t.pass("the agent's message lands for every member")
+  await shot(alice.page, '06-agent')
+
+  await alice.page.getByLabel('Message', { exact: true }).fill('A second run to cancel')
+  await alice.page.getByRole('button', { name: 'Run agent on message box' }).click()
+  const cancel = alice.page.getByRole('button', { name: 'Cancel run' })
+  await cancel.waitFor()
+  await cancel.click()
+  await alice.page.getByText(/Agent \((cancelled|done)\)/).waitFor({ timeout: 30_000 })
+  t.pass('cancel answered')
+})
+
+await t.test('search finds a message', async (t) => {
+  await bob.page.getByLabel('Search messages').fill('edited')
+  await bob.page.getByLabel('Search messages').press('Enter')
+  await bob.page.locator('#search-list li', { hasText: 'second from Alice, edited' }).waitFor()
+  t.pass('search result shown')
+  await bob.page.getByRole('button', { name: 'Close' }).first().click()
+})
+
+await t.test('revoking a session from another browser sends the first one to /login', async (t) => {
+  const page = await second.newPage()
+  await page.goto('/')
+  await page.getByLabel('Email').fill(alice.email)
+  await page.getByLabel('Password').fill(password)
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.waitForURL(`${origin}/`)
+  await page.getByRole('button', { name: 'Account' }).click()
+  const revoke = page.getByRole('button', { name: 'Revoke' })
+  await revoke.first().waitFor()
+  await shot(page, '07-sessions')
+  const n = await revoke.count()
+  for (let i = 0; i < n; i++) await revoke.first().click().then(() => page.waitForTimeout(200))
+  await alice.page.waitForURL(/\/login/, { timeout: 20_000 })
+  t.pass('the revoked browser landed on /login without a reload')
+  await second.close()
+})
+
+await t.test('phone width: the conversation list is behind a labelled toggle', async (t) => {
+  await bob.page.setViewportSize({ width: 390, height: 800 })
+  const toggle = bob.page.getByRole('button', { name: 'Conversations' })
+  await toggle.click()
+  t.equal(await toggle.getAttribute('aria-expanded'), 'true')
+  await bob.page.locator('#conv-list button', { hasText: conversationTitle }).click()
+  await shot(bob.page, '08-phone')
+  t.equal(await toggle.getAttribute('aria-expanded'), 'false', 'closed after picking a conversation')
+})
