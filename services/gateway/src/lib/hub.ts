@@ -65,8 +65,8 @@ export class Hub {
 
   /**
    * Error listener of every socket (one function, not a closure per socket). Socket errors are the
-   * client's doing (bad frames, oversized frames, resets): ws has already started the matching close
-   * (1002/1007/1009); anything else gets 1011.
+   * client's doing (bad frames, oversized frames, resets) and ws has already started the matching
+   * close (1002/1007/1009) or dropped the connection: only logged.
    */
   readonly onSocketError = (err: Error): void => {
     this.log.debug({ err: err.message }, 'websocket error')
