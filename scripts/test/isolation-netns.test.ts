@@ -1,8 +1,8 @@
 // Mode 1 of the network-isolation suite end to end: as root with `ip`, build the namespaces, start
-// the stack inside them and run every probe (all must pass); then the same with a deliberately
-// broken deployment (a service port published on the public side, identity-header stripping off),
-// which must fail exactly the probes that guard against it; and an interrupted run must leave no
-// namespace behind. Elsewhere the test is skipped with the reason.
+// the stack inside them and run every probe (all must pass); then, on the same stack, the edge
+// restarted as a deliberately broken deployment (a service port published on the public side,
+// identity-header stripping off), which must fail exactly the probes that guard against it; and an
+// interrupted run must leave no namespace behind. Elsewhere the test is skipped with the reason.
 import t from 'tap'
 import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
@@ -51,25 +51,24 @@ t.test('Mode 1: network namespaces', { skip: why ? `Mode 1 skipped: ${why}` : fa
   const dir = mkdtempSync(join(tmpdir(), 'iso-test-'))
   t.teardown(() => rmSync(dir, { recursive: true, force: true }))
 
-  const good = await runSuite(['--junit', join(dir, 'good.xml')])
-  if (!t.equal(good.code, 0, 'every probe passes against the stack as designed')) {
-    t.comment(good.out.slice(-6000))
-    t.comment(good.err.slice(-3000))
+  // One stack: the probes as designed, then the edge restarted with a service port published on
+  // the public side and identity-header stripping turned off (runner --self-test).
+  const run = await runSuite(['--self-test', '--junit', join(dir, 'good.xml'), '--broken-junit', join(dir, 'bad.xml')])
+  if (!t.equal(run.code, 0, 'every probe passes as designed, and the broken edge is caught')) {
+    t.comment(run.out.slice(-8000))
+    t.comment(run.err.slice(-3000))
   }
-  t.match(good.out, /7\/7 probes passed/)
+  t.match(run.out, /7\/7 probes passed/)
   t.same(failuresByProbe(readFileSync(join(dir, 'good.xml'), 'utf8')), { 1: 0, 2: 0, 3: 0, 4: 0, 5: 0, 6: 0, 7: 0 }, 'JUnit: seven probe suites, no failure')
-  t.same(ours(good.pid), [], 'its namespaces are gone')
-  t.comment(good.out.match(/run time .*/)?.[0] ?? '')
-
-  const bad = await runSuite(['--junit', join(dir, 'bad.xml'), '--broken', 'publish', '--broken', 'no-strip'])
-  t.equal(bad.code, 1, 'a broken deployment makes the suite fail (exit 1)')
   const f = failuresByProbe(readFileSync(join(dir, 'bad.xml'), 'utf8'))
-  t.ok(f[1]! > 0, 'probe 1 notices the published service port')
-  t.match(bad.out, /chat port on the edge host .*\| open .*\| FAIL/)
-  t.ok(f[2]! > 0, 'probe 2 notices the client identity reaching a service')
-  t.match(bad.out, /THE FORGED USER/)
-  t.same([f[3], f[4], f[5], f[6], f[7]], [0, 0, 0, 0, 0], 'the other probes still pass')
-  t.same(ours(bad.pid), [], 'its namespaces are gone')
+  t.ok(f[1]! > 0, 'broken: probe 1 notices the published service port')
+  t.match(run.out, /chat port on the edge host .*\| open .*\| FAIL/)
+  t.ok(f[2]! > 0, 'broken: probe 2 notices the client identity reaching a service')
+  t.match(run.out, /THE FORGED USER/)
+  t.same([f[3], f[4], f[5], f[6], f[7]], [0, 0, 0, 0, 0], 'broken: the other probes still pass')
+  t.match(run.out, /5\/7 probes passed; FAILED: 1, 2\n/, "broken: exactly probes 1 and 2 fail")
+  t.same(ours(run.pid), [], 'its namespaces are gone')
+  t.comment(run.out.match(/run time .*/)?.[0] ?? '')
 
   const interrupted = await runSuite([], { interruptOn: /topology / })
   t.equal(interrupted.code, 130, 'SIGTERM stops the run')

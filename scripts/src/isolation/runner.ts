@@ -3,7 +3,12 @@
 // service in `int`, the local edge in `edge` — and runs the probes from `attacker` and `client`
 // with probe-cli.ts, the same runner Mode 2 uses in containers.
 //
-//   pnpm isolation [--junit <file>] [--broken no-strip] [--broken publish] [--keep]
+//   pnpm isolation [--junit <file>]                  probe the stack as designed
+//   pnpm isolation --broken publish --broken no-strip  start the edge misconfigured (must fail)
+//   pnpm isolation --self-test [--broken-junit <f>]   probe, then restart the edge misconfigured on
+//                                                     the same stack and probe again: passes only
+//                                                     when the first round passes and the second
+//                                                     catches both faults (probes 1 and 2)
 //
 // Exit 0: every probe passed; 1: a probe failed; 2: the suite could not run (with the reason).
 // Namespaces and every process in them are removed on exit, on failure and on SIGINT/SIGTERM; a
@@ -36,8 +41,10 @@ const TSX = ['--conditions=development', '--import=tsx']
 export type Broken = 'no-strip' | 'publish'
 
 export interface RunOptions {
+  /** start the edge misconfigured on purpose (the suite must then fail) */
   broken?: Broken[]
-  junit?: string
+  /** after the probes, restart the edge with these misconfigurations and probe again */
+  selfTest?: Broken[]
   log?: (m: string) => void
 }
 
@@ -65,7 +72,7 @@ function listening(ns: string): Set<string> {
   return out
 }
 
-export async function runIsolation(opts: RunOptions = {}): Promise<{ results: ProbeResult[]; ms: number }> {
+export async function runIsolation(opts: RunOptions = {}): Promise<{ results: ProbeResult[]; brokenResults?: ProbeResult[]; ms: number }> {
   const say = opts.log ?? ((m: string) => process.stderr.write(`isolation: ${m}\n`))
   const started = Date.now()
   const why = netnsUnavailable()
@@ -185,8 +192,15 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     }
     const egressProc = start('egress-target', ns.client, [process.execPath, ...TSX, PROBE_CLI, '--listen', `${ADDR.client}:${EGRESS_PORT}`])
     const upstreams = Object.fromEntries(runnable.map((s) => [s.name, `http://${ADDR.internal}:${portOf(s.name)}`]))
-    const brokenArgs = (opts.broken ?? []).flatMap((b) => ['--broken', b === 'publish' ? `publish=${ADDR.edgePublic}:${portOf('chat')}>${ADDR.internal}:${portOf('chat')}` : b])
-    const edgeProc = start('edge', ns.edge, [process.execPath, ...TSX, EDGE_CLI, '--listen', `${ADDR.edgePublic}:${EDGE_PORT}`, '--upstreams', JSON.stringify(upstreams), '--auth-verify', `http://${ADDR.internal}:${portOf('auth')}/auth/verify`, ...brokenArgs])
+    const startEdge = (name: string, broken: Broken[]) =>
+      start(name, ns.edge, [
+        process.execPath, ...TSX, EDGE_CLI,
+        '--listen', `${ADDR.edgePublic}:${EDGE_PORT}`,
+        '--upstreams', JSON.stringify(upstreams),
+        '--auth-verify', `http://${ADDR.internal}:${portOf('auth')}/auth/verify`,
+        ...broken.flatMap((b) => ['--broken', b === 'publish' ? `publish=${ADDR.edgePublic}:${portOf('chat')}>${ADDR.internal}:${portOf('chat')}` : b])
+      ])
+    let edgeProc = startEdge('edge', opts.broken ?? [])
     await waitListening(ns.int, runnable.map((s) => `${ADDR.internal}:${portOf(s.name)}`), 'services', 120_000, procs)
     await waitListening(ns.edge, [`${ADDR.edgePublic}:${EDGE_PORT}`], 'edge', 60_000, [[edgeProc, 'edge']])
     await waitListening(ns.client, [`${ADDR.client}:${EGRESS_PORT}`], 'egress target', 60_000, [[egressProc, 'egress-target']])
@@ -219,22 +233,41 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     }
     const targetsFile = join(dir, 'targets.json')
     writeFileSync(targetsFile, JSON.stringify(targets, null, 2), { mode: 0o600 })
+    let round = 0
     const phase = (as: 'attacker' | 'client', nsName: string, extra: string[]) =>
       new Promise<ProbeResult[]>((resolve, reject) => {
-        const out = join(dir, `${as}-results.json`)
+        const out = join(dir, `${as}-results-${round}.json`)
         const p = start(`probe-${as}`, nsName, [process.execPath, ...TSX, PROBE_CLI, '--as', as, '--targets', targetsFile, '--results', out, '--quiet', ...extra])
         p.once('exit', (code) => {
           if (existsSync(out)) return resolve(JSON.parse(readFileSync(out, 'utf8')) as ProbeResult[])
           reject(new Error(`probe-cli --as ${as} exited ${code} without results:\n${tail(`probe-${as}`)}`))
         })
       })
-    const stateFile = join(dir, 'state.json')
-    const attacker = await phase('attacker', ns.attacker, ['--state-out', stateFile])
-    const client = await phase('client', ns.client, ['--state-in', stateFile])
-    const results = [...client, ...attacker].sort((a, b) => a.id - b.id)
-    const dead = [...exited.values()].filter((m) => !/probe-|egress/.test(m))
+    const probeAll = async (): Promise<ProbeResult[]> => {
+      round++
+      const stateFile = join(dir, `state-${round}.json`)
+      const attacker = await phase('attacker', ns.attacker, ['--state-out', stateFile])
+      const client = await phase('client', ns.client, ['--state-in', stateFile])
+      return [...client, ...attacker].sort((a, b) => a.id - b.id)
+    }
+    const results = await probeAll()
+    let brokenResults: ProbeResult[] | undefined
+    if (opts.selfTest?.length) {
+      // Same stack, the edge replaced by a deliberately misconfigured one: the suite must notice.
+      const old = edgeProc
+      await new Promise<void>((r) => {
+        if (old.exitCode !== null || old.signalCode !== null) return r()
+        old.once('exit', () => r())
+        old.kill('SIGKILL')
+      })
+      edgeProc = startEdge('edge-broken', opts.selfTest)
+      await waitListening(ns.edge, [`${ADDR.edgePublic}:${EDGE_PORT}`], 'broken edge', 60_000, [[edgeProc, 'edge-broken']])
+      say(`self-test: the edge restarted BROKEN on purpose (${opts.selfTest.join(', ')})`)
+      brokenResults = await probeAll()
+    }
+    const dead = [...exited.values()].filter((m) => !/probe-|egress|edge/.test(m))
     if (dead.length) say(`note: ${dead.join('; ')}`)
-    return { results, ms: Date.now() - started }
+    return { results, ...(brokenResults ? { brokenResults } : {}), ms: Date.now() - started }
   } finally {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
@@ -243,14 +276,25 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { junit: { type: 'string' }, broken: { type: 'string', multiple: true } } })
+  const { values } = parseArgs({ options: { junit: { type: 'string' }, broken: { type: 'string', multiple: true }, 'self-test': { type: 'boolean' }, 'broken-junit': { type: 'string' } } })
   const broken = (values.broken ?? []) as Broken[]
   for (const b of broken) if (b !== 'no-strip' && b !== 'publish') throw Object.assign(new Error(`--broken takes no-strip or publish, not ${b}`), { skip: true })
-  const { results, ms } = await runIsolation({ broken, ...(values.junit ? { junit: values.junit } : {}) })
+  const selfTest: Broken[] | undefined = values['self-test'] ? ['publish', 'no-strip'] : undefined
+  const { results, brokenResults, ms } = await runIsolation({ broken, ...(selfTest ? { selfTest } : {}) })
   process.stdout.write(renderTable(results))
-  process.stdout.write(`run time ${(ms / 1000).toFixed(1)} s\n`)
   if (values.junit) writeFileSync(values.junit, renderJUnit(results))
-  process.exit(results.every((r) => r.pass) ? 0 : 1)
+  let ok = results.every((r) => r.pass)
+  if (brokenResults) {
+    process.stdout.write(`\n── self-test: the same probes against a deliberately broken edge (${selfTest!.join(', ')}); they must FAIL ──\n`)
+    process.stdout.write(renderTable(brokenResults))
+    if (values['broken-junit']) writeFileSync(values['broken-junit'], renderJUnit(brokenResults, 'palisade-isolation-self-test'))
+    const caught = (id: number) => brokenResults.find((r) => r.id === id)?.pass === false
+    const noticed = caught(1) && caught(2)
+    process.stdout.write(noticed ? 'self-test: the suite caught the published port (probe 1) and the unstripped identity headers (probe 2)\n' : 'self-test: FAILED — the suite did not notice the broken edge\n')
+    ok &&= noticed
+  }
+  process.stdout.write(`run time ${(ms / 1000).toFixed(1)} s\n`)
+  process.exit(ok ? 0 : 1)
 }
 
 if (process.argv[1] && /isolation[\\/]runner\.(ts|js)$/.test(process.argv[1])) {
