@@ -10,6 +10,7 @@
 //   { cmd: 'drive', conversationId, seconds, window }          → { ok: 'driven', delivered }
 //       keeps `window` messages in flight, each counted delivered once all of *this* process's
 //       sockets have it (the other children hold an equal share of the members)
+//   { cmd: 'progress' }                                      → { ok: 'progress', frames } of the running `record`
 //   { cmd: 'stop' }                                          → ends a `record`
 //   { cmd: 'close' }                                         → exits
 //
@@ -147,6 +148,7 @@ process.on('message', async (msg) => {
     if (msg.cmd === 'connect') process.send({ ok: 'connected', ms: await connect(msg.url, msg.headers) })
     else if (msg.cmd === 'record') process.send({ ok: 'recorded', ...(await record(msg)) })
     else if (msg.cmd === 'stop') stopRecording()
+    else if (msg.cmd === 'progress') process.send({ ok: 'progress', frames: recording?.frames ?? 0 })
     else if (msg.cmd === 'send') process.send({ ok: 'sent', ...(await send(msg)) })
     else if (msg.cmd === 'drive') process.send({ ok: 'driven', ...(await drive(msg)) })
     else if (msg.cmd === 'close') {

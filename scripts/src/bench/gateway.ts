@@ -146,11 +146,23 @@ class Clients {
     return Date.now() - t0
   }
 
-  /** Runs `drive` (on child 0) while every child records arrivals; then lets stragglers arrive. */
-  async recordWhile<T>(seconds: number, drive: () => Promise<T>): Promise<{ result: T; recorded: Recorded }> {
-    const recordings = this.procs.map((p) => p.call<Recorded>({ cmd: 'record', seconds }, 'recorded'))
+  /**
+   * Runs `drive` (on child 0) while every child records arrivals; then lets stragglers arrive: until
+   * `expected(result)` frames have (at most 10 s more), or 2 s when there is no expectation.
+   */
+  async recordWhile<T>(seconds: number, drive: () => Promise<T>, expected?: (result: T) => number): Promise<{ result: T; recorded: Recorded }> {
+    const recordings = this.procs.map((p) => p.call<Recorded>({ cmd: 'record', seconds: seconds + 10 }, 'recorded'))
     const result = await drive()
-    await new Promise((r) => setTimeout(r, 2000))
+    const want = expected?.(result)
+    if (want === undefined) await new Promise((r) => setTimeout(r, 2000))
+    else {
+      const deadline = Date.now() + 10_000
+      while (Date.now() < deadline) {
+        const counts = await Promise.all(this.procs.map((p) => p.call<{ frames: number }>({ cmd: 'progress' }, 'progress')))
+        if (counts.reduce((n, c) => n + c.frames, 0) >= want) break
+        await new Promise((r) => setTimeout(r, 100))
+      }
+    }
     for (const p of this.procs) p.tell({ cmd: 'stop' })
     const all = await Promise.all(recordings)
     return {
@@ -249,7 +261,7 @@ export const gatewayBench: Bench = {
             const latencyRows: Measurement[] = []
             for (const rate of RATES) {
               const cpu0 = process.cpuUsage()
-              const { result, recorded } = await clients.recordWhile(seconds, () => clients.send(conversationId, rate, seconds))
+              const { result, recorded } = await clients.recordWhile(seconds, () => clients.send(conversationId, rate, seconds), (r) => r.sent * open)
               const s = summarise(recorded.samples)
               const expected = result.sent * open
               process.stdout.write(
