@@ -1,5 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync } from 'node:fs'
 import { spawnSync } from 'node:child_process'
 import { createRequire } from 'node:module'
 import { dirname, extname, join, resolve } from 'node:path'
@@ -31,8 +31,8 @@ export const CONTENT_SECURITY_POLICY = [
   "form-action 'self'",
   "base-uri 'none'",
   "object-src 'none'",
-  "frame-ancestors 'none'",
-  'upgrade-insecure-requests'
+  "frame-ancestors 'none'"
+  // no upgrade-insecure-requests: it would break http://127.0.0.1 development; HSTS covers production
 ].join('; ')
 
 export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
@@ -87,8 +87,24 @@ export function buildIfStale(): boolean {
   const sources = Math.max(newestMtime(join(PACKAGE_DIR, 'client')), statSync(join(PACKAGE_DIR, 'vite.config.ts')).mtimeMs)
   if (existsSync(index) && statSync(index).mtimeMs >= sources) return false
   const vite = join(dirname(createRequire(join(PACKAGE_DIR, 'package.json')).resolve('vite/package.json')), 'bin', 'vite.js')
-  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn'], { cwd: PACKAGE_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
-  if (r.status !== 0) throw new Error(`vite build failed (exit ${r.status})`)
+  // Built beside and swapped in, so a second process starting at the same moment never reads a
+  // half-emptied directory.
+  const tmp = `${DEFAULT_PUBLIC_DIR}.tmp-${process.pid}`
+  const old = `${DEFAULT_PUBLIC_DIR}.old-${process.pid}`
+  const r = spawnSync(process.execPath, [vite, 'build', '--logLevel', 'warn', '--outDir', tmp], { cwd: PACKAGE_DIR, stdio: ['ignore', 'inherit', 'inherit'] })
+  if (r.status !== 0) {
+    rmSync(tmp, { recursive: true, force: true })
+    throw new Error(`vite build failed (exit ${r.status})`)
+  }
+  try {
+    renameSync(DEFAULT_PUBLIC_DIR, old)
+  } catch {}
+  try {
+    renameSync(tmp, DEFAULT_PUBLIC_DIR)
+  } catch {
+    rmSync(tmp, { recursive: true, force: true }) // another process swapped its fresh build in first
+  }
+  rmSync(old, { recursive: true, force: true })
   return true
 }
 

@@ -83,6 +83,9 @@ const bob = await newPerson('bob')
 const eve = await newPerson('eve')
 const second = await browser.newContext({ baseURL: origin })
 
+/** A valid 1×1 PNG (the files service sniffs the bytes, so it must be a real one). */
+const PNG_1X1 = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR4nGNgYGD4DwABBAEAwS2OUAAAAABJRU5ErkJggg=='
+
 const shot = (p: Page, name: string) => p.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })
 
 await t.test('the edge serves the app as the route table says', async (t) => {
@@ -235,6 +238,24 @@ await t.test('upload a file, see it as a link in the other browser and download 
   await shot(bob.page, '05-file')
 })
 
+await t.test('an image dropped on the conversation is previewed in the other browser', async (t) => {
+  const name = `pixel-${stamp}.png`
+  await alice.page.evaluate(
+    ({ name, b64 }) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))
+      const dt = new DataTransfer()
+      dt.items.add(new File([bytes], name, { type: 'image/png' }))
+      document.getElementById('conversation')!.dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }))
+    },
+    { name, b64: PNG_1X1 }
+  )
+  const img = bob.page.locator(`#messages .attachment img[alt="${name}"]`)
+  await img.waitFor()
+  await bob.page.waitForFunction((n) => (document.querySelector(`#messages .attachment img[alt="${n}"]`) as HTMLImageElement | null)?.naturalWidth === 1, name)
+  t.pass('previewed (the CSP allows same-origin images) with a download link beside it')
+  t.equal(await bob.page.locator('#messages .attachment a', { hasText: name }).count(), 1)
+})
+
 await t.test('run an agent, watch the reply stream in, cancel a second run', async (t) => {
   await alice.page.getByLabel('Message', { exact: true }).fill('Say something, agent')
   await alice.page.getByRole('button', { name: 'Run agent on message box' }).click()
@@ -262,6 +283,39 @@ await t.test('search finds a message', async (t) => {
   await bob.page.getByRole('button', { name: 'Close' }).first().click()
 })
 
+await t.test('phone width: the conversation list is behind a labelled toggle', async (t) => {
+  await bob.page.setViewportSize({ width: 390, height: 800 })
+  const toggle = bob.page.getByRole('button', { name: 'Conversations' })
+  await toggle.click()
+  t.equal(await toggle.getAttribute('aria-expanded'), 'true')
+  await bob.page.locator('#conv-list button', { hasText: conversationTitle }).click()
+  await shot(bob.page, '08-phone')
+  t.equal(await toggle.getAttribute('aria-expanded'), 'false', 'closed after picking a conversation')
+  await bob.page.setViewportSize({ width: 1200, height: 800 })
+})
+
+await t.test('change password: the new one signs in, the old one no longer does', async (t) => {
+  await bob.page.getByRole('button', { name: 'Account' }).click()
+  await bob.page.getByLabel('Current password').fill(password)
+  await bob.page.getByLabel('New password').fill(`${password} changed`)
+  await bob.page.getByRole('button', { name: 'Change password' }).click()
+  await bob.page.getByText('Password changed.').waitFor()
+  const login = (pw: string) =>
+    fetch(`${origin}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ email: bob.email, password: pw }) }).then((r) => r.status)
+  t.equal(await login(`${password} changed`), 200)
+  t.equal(await login(password), 401)
+  await bob.page.getByRole('button', { name: 'Close' }).last().click()
+})
+
+await t.test('the owner removes a member: the conversation leaves their list live', async (t) => {
+  await alice.page.getByRole('button', { name: 'Members' }).click()
+  const members = alice.page.locator('#members')
+  if (!(await members.isVisible())) await alice.page.getByRole('button', { name: 'Members' }).click()
+  await alice.page.locator('#member-list li', { hasText: 'Member ' }).getByRole('button', { name: 'Remove' }).click()
+  await bob.page.locator('#conv-list button', { hasText: conversationTitle }).waitFor({ state: 'detached' })
+  t.pass('gone from the removed member without a reload')
+})
+
 await t.test('revoking a session from another browser sends the first one to /login', async (t) => {
   const page = await second.newPage()
   await page.goto('/')
@@ -280,12 +334,3 @@ await t.test('revoking a session from another browser sends the first one to /lo
   await second.close()
 })
 
-await t.test('phone width: the conversation list is behind a labelled toggle', async (t) => {
-  await bob.page.setViewportSize({ width: 390, height: 800 })
-  const toggle = bob.page.getByRole('button', { name: 'Conversations' })
-  await toggle.click()
-  t.equal(await toggle.getAttribute('aria-expanded'), 'true')
-  await bob.page.locator('#conv-list button', { hasText: conversationTitle }).click()
-  await shot(bob.page, '08-phone')
-  t.equal(await toggle.getAttribute('aria-expanded'), 'false', 'closed after picking a conversation')
-})

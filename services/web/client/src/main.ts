@@ -620,10 +620,14 @@ $('#password-form').addEventListener('submit', (ev) => {
   ev.preventDefault()
   const currentPassword = ($('#pw-current') as HTMLInputElement).value
   const newPassword = ($('#pw-new') as HTMLInputElement).value
-  void request('POST', '/auth/password', { currentPassword, newPassword }).then(() => {
-    announce('Password changed. Other sessions were signed out.')
-    ;($('#password-form') as HTMLFormElement).reset()
-  }, showError)
+  const result = $('#pw-result')
+  void request('POST', '/auth/password', { currentPassword, newPassword }).then(
+    () => {
+      ;($('#password-form') as HTMLFormElement).reset()
+      result.textContent = 'Password changed. Your other sessions were signed out.'
+    },
+    (err: unknown) => (result.textContent = err instanceof ApiError ? err.message : 'The password could not be changed')
+  )
 })
 
 $('#sign-out').addEventListener('click', () => {
