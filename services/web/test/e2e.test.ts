@@ -211,6 +211,40 @@ await t.test('two people chat in realtime; HTML in a message stays text', async 
   await shot(bob.page, '04-conversation-other')
 })
 
+await t.test('network loss: the socket comes back and catches up over HTTP, without duplicates', async (t) => {
+  await alice.context.setOffline(true)
+  await alice.page.waitForFunction(() => document.getElementById('conn')?.dataset.state !== 'online')
+  t.pass('the app noticed the network went away')
+  await bob.page.getByLabel('Message', { exact: true }).fill('sent while Alice was offline')
+  await bob.page.keyboard.press('Enter')
+  await bob.page.locator('#messages .msg.mine:not(.pending) .text', { hasText: 'sent while Alice was offline' }).waitFor()
+  await alice.page.waitForTimeout(500)
+  t.equal(await alice.page.locator('#messages .msg .text', { hasText: 'sent while Alice was offline' }).count(), 0, 'not delivered while offline')
+  await alice.context.setOffline(false)
+  await alice.page.locator('#conn[data-state=online]').waitFor()
+  await alice.page.locator('#messages .msg .text', { hasText: 'sent while Alice was offline' }).waitFor()
+  await alice.page.waitForTimeout(500)
+  t.equal(await alice.page.locator('#messages .msg .text', { hasText: 'sent while Alice was offline' }).count(), 1, 'caught up once after reconnecting')
+  t.equal(await alice.page.locator('#messages .msg .text', { hasText: 'second from Alice' }).count(), 1, 'and nothing doubled')
+})
+
+await t.test('the identity lease is renewed by rotating the socket: nothing lost, nothing doubled', async (t) => {
+  // The stack runs with a 20 s lease, renewed ~5 s after each hello.
+  const opened: string[] = []
+  const onSocket = (ws: { url(): string }) => opened.push(ws.url())
+  alice.page.on('websocket', onSocket)
+  const deadline = Date.now() + 20_000
+  while (opened.length === 0 && Date.now() < deadline) await alice.page.waitForTimeout(200)
+  alice.page.off('websocket', onSocket)
+  t.ok(opened.length > 0, 'a fresh socket replaced the old one before its lease ended')
+  await bob.page.getByLabel('Message', { exact: true }).fill('after the rotation')
+  await bob.page.keyboard.press('Enter')
+  await alice.page.locator('#messages .msg .text', { hasText: 'after the rotation' }).waitFor()
+  await alice.page.waitForTimeout(500)
+  t.equal(await alice.page.locator('#messages .msg .text', { hasText: 'after the rotation' }).count(), 1, 'delivered once')
+  t.equal(await alice.page.locator('#conn').getAttribute('data-state'), 'online', 'never shown offline')
+})
+
 await t.test('edit and delete own messages reach the other browser', async (t) => {
   const mine = alice.page.locator('#messages .msg.mine', { hasText: 'second from Alice' })
   await mine.getByRole('button', { name: 'Edit message' }).click()

@@ -21,7 +21,7 @@ const state = {
   loadingOlder: false,
   typing: new Map<string, ReturnType<typeof setTimeout>>(),
   lastTypingSent: 0,
-  runs: new Map<string, { el: HTMLElement; text: string; agentId: string }>(),
+  runs: new Map<string, { el: HTMLElement; text: string; agentId: string; seq: number }>(),
   agents: [] as AgentInfo[]
 }
 
@@ -460,12 +460,12 @@ async function runAgent(): Promise<void> {
   runView(run.id, agentId, conversationId)
 }
 
-function runView(runId: string, agentId: string, conversationId: string): { el: HTMLElement; text: string; agentId: string } {
+function runView(runId: string, agentId: string, conversationId: string): { el: HTMLElement; text: string; agentId: string; seq: number } {
   let r = state.runs.get(runId)
   if (!r) {
     const el = h('li', { class: 'msg agent streaming' }, h('div', { class: 'meta', textContent: 'Agent (running…)' }), h('p', { class: 'text' }))
     el.dataset.run = runId
-    r = { el, text: '', agentId }
+    r = { el, text: '', agentId, seq: -1 }
     if (conversationId === state.active) state.runs.set(runId, r)
     renderMessages(false)
   }
@@ -477,6 +477,8 @@ function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}` }>): v
   const r = runView(f.runId, f.agentId, f.conversationId)
   const meta = r.el.querySelector('.meta')!
   if (f.type === 'agent.run.delta') {
+    if (f.seq <= r.seq) return // seen on both sockets while the lease rotated
+    r.seq = f.seq
     r.text += f.text
     r.el.querySelector('.text')!.textContent = r.text
     els.messages.scrollTop = els.messages.scrollHeight

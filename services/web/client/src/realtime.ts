@@ -39,6 +39,7 @@ export class Realtime {
   private timer: ReturnType<typeof setTimeout> | undefined
   private renewTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
+  private plainRenewRefused = false
 
   constructor(private readonly h: RealtimeHandlers) {
     addEventListener('online', () => this.reconnectSoon(0))
@@ -66,12 +67,20 @@ export class Realtime {
     return true
   }
 
-  private connect(): void {
+  /**
+   * `rotation`: open a second socket while the current one still works and switch over at its
+   * hello (make before break), so renewing the identity lease by reconnecting loses no event.
+   * Frames seen on both sockets during the overlap are deduplicated by the app (message ids,
+   * delta sequence numbers).
+   */
+  private connect(rotation = false): void {
     if (this.stopped) return
-    clearTimeout(this.timer)
-    this.h.onState('connecting')
+    if (!rotation) {
+      clearTimeout(this.timer)
+      this.h.onState('connecting')
+    }
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
-    this.ws = ws
+    if (!rotation) this.ws = ws
     let opened = false
     ws.onopen = () => (opened = true)
     ws.onmessage = (ev) => {
@@ -79,6 +88,13 @@ export class Realtime {
       try {
         frame = JSON.parse(String(ev.data)) as ServerFrame
       } catch {
+        return
+      }
+      if (frame.type === 'hello' && rotation && this.ws !== ws) {
+        const old = this.ws
+        this.ws = ws
+        old?.close(1000)
+        this.scheduleRenew(frame.expiresAt)
         return
       }
       if (frame.type === 'hello') {
@@ -136,16 +152,25 @@ export class Realtime {
     this.renewTimer = setTimeout(() => void this.renew(), inMs)
   }
 
+  /**
+   * Extends the lease before it ends. First with the contract's plain `GET /ws`; where that is
+   * refused (today auth asks an Origin of every /ws request, and browsers send none on a
+   * same-origin GET: 403), by rotating to a fresh socket, whose handshake gives a new lease.
+   */
   private async renew(): Promise<void> {
-    for (let i = 0; i < 2; i++) {
+    if (!this.plainRenewRefused) {
       try {
-        const r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+        let r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+        if (r.status === 401 && (await refreshSession())) r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
         if (r.ok) return this.scheduleRenew(((await r.json()) as { expiresAt: string }).expiresAt)
-        if (r.status !== 401) return
-        if (!(await refreshSession())) return goToLogin()
+        if (r.status === 401) return goToLogin()
+        this.plainRenewRefused = r.status === 403
       } catch {
-        return
+        return // network trouble: the close that follows reconnects
       }
     }
+    // The handshake needs a valid access cookie: refresh it first when it has expired.
+    if (!(await this.sessionAlive())) return goToLogin()
+    this.connect(true)
   }
 }
