@@ -64,6 +64,11 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
     },
     stdio: ['ignore', 'pipe', 'pipe']
   })
+  // If this test process dies without its teardown (a tap timeout), SIGINT still reaches the
+  // launcher, which then stops its services and nats-server (SIGKILL would orphan them).
+  process.once('exit', () => {
+    if (child.exitCode === null) child.kill('SIGINT')
+  })
   let out = ''
   child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
   child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
