@@ -179,7 +179,7 @@ export const ChatAccessCheck: NatsEndpoint<typeof ChatAccessCheckRequestSchema, 
   request: ChatAccessCheckRequestSchema,
   response: ChatAccessCheckResponseSchema,
   owner: 'chat',
-  callers: ['gateway', 'files', 'agents']
+  callers: ['gateway', 'files']
 }
 
 export const ChatMembersGetRequestSchema = Type.Object({ conversationId: UuidSchema }, { additionalProperties: false })
@@ -210,7 +210,7 @@ export const ChatMessageCreate: NatsEndpoint<typeof ChatMessageCreateRequestSche
   request: ChatMessageCreateRequestSchema,
   response: ChatMessageCreateResponseSchema,
   owner: 'chat',
-  callers: ['gateway', 'agents']
+  callers: ['gateway']
 }
 
 export const ChatAgentMessageCreateRequestSchema = Type.Object(
