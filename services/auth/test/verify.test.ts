@@ -159,6 +159,11 @@ test('/auth/verify: Origin rules for cookie-authenticated unsafe requests and We
     ['WebSocket from the app', 'GET', '/ws', { ...cookie, ...wsKey, origin: ORIGIN }, 200],
     ['WebSocket from a foreign site', 'GET', '/ws', { ...cookie, ...wsKey, origin: 'https://evil.example' }, 403],
     ['WebSocket without Origin', 'GET', '/ws', { ...cookie, ...wsKey }, 403],
+    ['WebSocket without Origin, Upgrade only', 'GET', '/ws', { ...cookie, upgrade: 'websocket' }, 403],
+    ['lease renewal (plain GET /ws) from the app without Origin, as browsers send it', 'GET', '/ws', cookie, 200],
+    ['lease renewal from the app naming its Origin', 'GET', '/ws', { ...cookie, origin: ORIGIN }, 200],
+    ['lease renewal from a foreign site', 'GET', '/ws', { ...cookie, origin: 'https://evil.example' }, 403],
+    ['lease renewal by POST from a foreign site', 'POST', '/ws', { ...cookie, origin: 'https://evil.example' }, 403],
     ['WebSocket upgrade on an API route from a foreign site', 'GET', '/api/chat/x', { ...cookie, upgrade: 'websocket', origin: 'https://evil.example' }, 403],
     ['WebSocket handshake keyed on Sec-WebSocket-Key alone', 'GET', '/api/chat/x', { ...cookie, ...wsKey, origin: 'https://evil.example' }, 403]
   ]

@@ -22,7 +22,7 @@ export interface VerifyRouteOptions {
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
 const APP_SERVICE_SET = new Set<string>(APP_SERVICES)
 interface OriginCheck {
-  /** unsafe method or WebSocket handshake */
+  /** unsafe method, WebSocket handshake, or a WebSocket route named by a foreign Origin */
   needed: boolean
   origin: string | undefined
   viaCookie: boolean
@@ -170,7 +170,12 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     if (!route) return deny(reply, new ProblemError(404, ErrorCode.notFound, 'Not found'), false, undefined, path)
     if (route.access === 'public') return reply.code(200).send()
 
-    const websocket = route.websocket || h['sec-websocket-key'] !== undefined || /websocket/i.test(one(h.upgrade) ?? '')
+    // A handshake is known by Sec-WebSocket-Key (every RFC 6455 client sends it and a proxy never
+    // strips it, unlike the hop-by-hop Upgrade) or by Upgrade when it does arrive. A plain GET on a
+    // WebSocket route (the gateway's lease renewal) is an ordinary safe request: browsers send no
+    // Origin on a same-origin GET, so demanding one there would refuse every browser's renewal.
+    const handshake = h['sec-websocket-key'] !== undefined || /websocket/i.test(one(h.upgrade) ?? '')
+    const websocket = route.websocket || handshake
     const navigation = !websocket && isNavigation(request)
     const unauthenticated = () => deny(reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
 
@@ -190,7 +195,10 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     }
     if (!token) return unauthenticated()
 
-    const check: OriginCheck = { needed: websocket || !SAFE_METHODS.has(method), origin: one(h.origin), viaCookie, rawUri, path }
+    const origin = one(h.origin)
+    // On a WebSocket route even a safe GET from a foreign page is refused when it names itself.
+    const needed = handshake || !SAFE_METHODS.has(method) || (route.websocket && origin !== undefined)
+    const check: OriginCheck = { needed, origin, viaCookie, rawUri, path }
     const hash = TokenCache.hash(token)
     const hit = core.cache.get(hash, Math.floor(Date.now() / 1000))
     if (hit) return allow(reply, hit, route.service, check)

@@ -153,9 +153,9 @@ export class Realtime {
   }
 
   /**
-   * Extends the lease before it ends. First with the contract's plain `GET /ws`; where that is
-   * refused (today auth asks an Origin of every /ws request, and browsers send none on a
-   * same-origin GET: 403), by rotating to a fresh socket, whose handshake gives a new lease.
+   * Extends the lease before it ends with the contract's plain `GET /ws` (the socket stays as it
+   * is). Should an edge refuse that GET (403), by rotating to a fresh socket, whose handshake
+   * gives a new lease.
    */
   private async renew(): Promise<void> {
     if (!this.plainRenewRefused) {
