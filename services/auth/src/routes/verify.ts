@@ -139,7 +139,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
   // this route; the few lines it writes carry the request id explicitly.
   const verifyLog = app.log.child({ route: 'verify' }, { level: app.log.level === 'silent' ? 'silent' : 'warn' })
   app.setChildLoggerFactory(() => verifyLog)
-  const routeOptions = { logLevel: 'warn', helmet: false, config: { public: true, rateLimit: false, cors: false } } as RouteShorthandOptions
+  const routeOptions = { logLevel: 'warn', config: { public: true, helmet: false, rateLimit: false, cors: false } } as RouteShorthandOptions
   function allow(reply: FastifyReply, identity: VerifiedAccess, service: string, check: OriginCheck): FastifyReply {
     // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
     // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token
