@@ -3,31 +3,12 @@ import { spawn } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
 import pg from 'pg'
 import WebSocket from 'ws'
 import { APP_SERVICES, AUTH_COOKIES } from '@palisade/contracts'
-import { createTestDatabase, freePort, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { STACK_SERVICES } from '../src/stack/services.js'
 import { REPO_ROOT } from '../src/lib/paths.js'
-
-/** A base port with base+1..base+5 free (the launcher's fixed service ports). */
-async function freeBase(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 30000)
-    const ok = await Promise.all(
-      [1, 2, 3, 4, 5].map(
-        (o) =>
-          new Promise<boolean>((r) => {
-            const s = createServer()
-            s.once('error', () => r(false))
-            s.listen(base + o, '127.0.0.1', () => s.close(() => r(true)))
-          })
-      )
-    )
-    if (ok.every(Boolean)) return base
-  }
-  throw new Error('no free port range')
-}
 
 t.test('pnpm start: the whole stack through the edge (register → login → API → WebSocket)', async (t) => {
   const db = await createTestDatabase('smoke')
@@ -49,7 +30,7 @@ t.test('pnpm start: the whole stack through the edge (register → login → API
       NATS_URL: '',
       PALISADE_DATA_DIR: dataDir,
       PALISADE_PORT: String(port),
-      PALISADE_SERVICE_PORT_BASE: String(await freeBase()),
+      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local'
     },

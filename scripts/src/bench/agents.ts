@@ -22,7 +22,7 @@ import { baseUrl, buildService, startTestStack, type TestStack, type TestUser } 
 import chatApp from '@palisade/chat'
 import gatewayApp from '@palisade/gateway'
 import agentsApp from '@palisade/agents'
-import { discardStream, type Bench, type Measurement, type RunOptions } from './framework.js'
+import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
 
 export interface LatencySummary {
   n: number
@@ -137,8 +137,8 @@ export const agentsBench: Bench = {
   description:
     'agent run orchestration with the local provider (runs/s, request → final message on a member socket, vs a plain chat message) and provider token → member socket latency',
   async setup() {
-    const cleanups: (() => unknown)[] = []
-    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
+    const cleanups = benchCleanups()
+    const host = cleanups.host
     let interval = 20
     let tokenCount = 100
     const provider = await startTokenServer(() => interval, () => tokenCount)
@@ -146,9 +146,7 @@ export const agentsBench: Bench = {
     const keyDir = mkdtempSync(join(tmpdir(), 'palisade-bench-agents-'))
     cleanups.push(() => rmSync(keyDir, { recursive: true, force: true }))
     writeFileSync(join(keyDir, 'key'), 'sk-bench-not-a-real-key\n')
-    const teardown = async () => {
-      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
-    }
+    const teardown = cleanups.run
     try {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
       const quiet = { LOG_LEVEL: 'warn' as const }

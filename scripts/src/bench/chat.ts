@@ -8,7 +8,7 @@
  */
 import { buildService, baseUrl, startTestStack } from '@palisade/testkit'
 import chatApp from '@palisade/chat'
-import { discardStream, type Bench } from './framework.js'
+import { discardStream, type Bench, benchCleanups } from './framework.js'
 
 export const CHAT_ROWS = {
   list: 'chat message list (50 of 500), direct',
@@ -21,11 +21,9 @@ export const chatBench: Bench = {
   name: 'chat',
   description: 'chat HTTP message list and conversation list, called directly with identity headers',
   async setup() {
-    const cleanups: (() => unknown)[] = []
-    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
-    const teardown = async () => {
-      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
-    }
+    const cleanups = benchCleanups()
+    const host = cleanups.host
+    const teardown = cleanups.run
     try {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
       const chat = await buildService(host, chatApp, stack.config({ LOG_LEVEL: 'warn', CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), {

@@ -10,37 +10,18 @@
  * per-user rate limit raised for the run.
  */
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer } from 'node:net'
-import { readFileSync } from 'node:fs'
 import pg from 'pg'
 import { APP_SERVICES, AUTH_COOKIES, IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
-import { createTestDatabase, freePort, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { STACK_SERVICES } from '../stack/services.js'
 import { REPO_ROOT } from '../lib/paths.js'
 import type { Bench } from './framework.js'
 
 const ROUTE = '/api/chat/conversations'
 export const EDGE_ROWS = { direct: 'chat route, direct (identity headers)', edge: 'chat route via edge + auth (cookie)' } as const
-
-async function freeRange(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 30000)
-    const ok = await Promise.all(
-      [1, 2, 3, 4, 5].map(
-        (o) =>
-          new Promise<boolean>((r) => {
-            const s = createServer()
-            s.once('error', () => r(false))
-            s.listen(base + o, '127.0.0.1', () => s.close(() => r(true)))
-          })
-      )
-    )
-    if (ok.every(Boolean)) return base
-  }
-  throw new Error('no free port range')
-}
 
 /** Cumulative user+system CPU (µs) of a process and all its descendants, from /proc (Linux). */
 export function treeCpuMicros(pid: number): number {
@@ -75,7 +56,7 @@ export const edgeBench: Bench = {
     const db = await createTestDatabase('bench')
     const dataDir = mkdtempSync(join(tmpdir(), 'palisade-bench-'))
     const port = await freePort()
-    const portBase = await freeRange()
+    const portBase = await freePortBase(STACK_SERVICES.length)
     let out = ''
     const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
       cwd: join(REPO_ROOT, 'scripts'),

@@ -20,7 +20,7 @@ import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '@palisade/platform/testing'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
-import { discardStream, type Bench, type Measurement, type RunOptions } from './framework.js'
+import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
 import { REPO_ROOT } from '../lib/paths.js'
 
 const MiB = 1024 * 1024
@@ -214,11 +214,9 @@ export const filesBench: Bench = {
   name: 'files',
   description: `20 MiB upload/download through the files service vs a plain disk copy, and peak RSS with ${CONCURRENT} concurrent uploads (1 MiB vs 20 MiB)`,
   async setup() {
-    const cleanups: (() => unknown)[] = []
-    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
-    const teardown = async () => {
-      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
-    }
+    const cleanups = benchCleanups()
+    const host = cleanups.host
+    const teardown = cleanups.run
     try {
       const work = await mkdtemp(join(tmpdir(), 'palisade-bench-files-'))
       cleanups.push(() => rm(work, { recursive: true, force: true }))

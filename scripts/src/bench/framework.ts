@@ -212,3 +212,19 @@ export function checkGoals(goals: Goal[], rows: Measurement[], baseline: Measure
   }
   return { ok, lines }
 }
+
+/**
+ * Cleanups of a bench's setup: `host` is what the testkit registers its teardowns with; `run`
+ * undoes everything in reverse order, each step even when an earlier one failed.
+ */
+export function benchCleanups(): { host: { teardown(fn: () => unknown): void }; push(fn: () => unknown): void; run(): Promise<void> } {
+  const fns: (() => unknown)[] = []
+  const push = (fn: () => unknown) => void fns.push(fn)
+  return {
+    host: { teardown: push },
+    push,
+    async run() {
+      for (const fn of fns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => {})
+    }
+  }
+}

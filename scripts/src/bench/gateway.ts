@@ -26,7 +26,7 @@ import type { FastifyInstance } from 'fastify'
 import { baseUrl, buildService, startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import chatApp from '@palisade/chat'
 import gatewayApp from '@palisade/gateway'
-import { discardStream, type Bench, type Measurement, type RunOptions } from './framework.js'
+import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
 
 const CLIENTS = fileURLToPath(new URL('./gateway-clients.mjs', import.meta.url))
 const SOCKETS = Number(process.env.BENCH_GATEWAY_SOCKETS ?? 1000)
@@ -195,11 +195,9 @@ export const gatewayBench: Bench = {
   name: 'gateway',
   description: `one conversation with ${SOCKETS} member sockets through the gateway: send → receipt latency at ${RATES.join(' and ')} msg/s, sustained msg/s, memory per idle socket`,
   async setup() {
-    const cleanups: (() => unknown)[] = []
-    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
-    const teardown = async () => {
-      for (const fn of cleanups.reverse()) await Promise.resolve(fn()).catch(() => {})
-    }
+    const cleanups = benchCleanups()
+    const host = cleanups.host
+    const teardown = cleanups.run
     try {
       const stack: TestStack = await startTestStack(host, { authLogStream: discardStream() })
       const quiet = { LOG_LEVEL: 'warn' as const }

@@ -4,14 +4,14 @@
  * throwaway database and a private nats-server.
  */
 import { startTestStack } from '@palisade/testkit'
-import { discardStream, type Bench } from './framework.js'
+import { discardStream, type Bench, benchCleanups } from './framework.js'
 
 export const verifyBench: Bench = {
   name: 'verify',
   description: 'auth GET /auth/verify with a valid cookie (ForwardAuth hot path)',
   async setup() {
-    const cleanups: (() => unknown)[] = []
-    const host = { teardown: (fn: () => unknown) => void cleanups.push(fn) }
+    const cleanups = benchCleanups()
+    const host = cleanups.host
     const stack = await startTestStack(host, { auth: { LOG_LEVEL: 'info' }, authLogStream: discardStream() })
     const alice = await stack.createUser({ displayName: 'Bench' })
     const headers = {
@@ -26,10 +26,7 @@ export const verifyBench: Bench = {
     return {
       targets: [{ name: 'auth /verify (cookie)', url: `${stack.authUrl}/auth/verify`, headers }],
       goals: [{ target: 'auth /verify (cookie)', minRatio: 0.6, maxP99Ms: 5 }],
-      async teardown() {
-        // startTestStack registered one teardown that stops everything in order.
-        for (const fn of cleanups.reverse()) await fn()
-      }
+      teardown: cleanups.run
     }
   }
 }

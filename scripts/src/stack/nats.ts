@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
 import { which } from '../lib/which.js'
-import { connect } from 'node:net'
+import { waitForPort } from '@palisade/platform/testing'
 import { join } from 'node:path'
 import type { AppServiceName } from '@palisade/contracts'
 import { DEPLOY_DIR } from '../lib/paths.js'
@@ -26,23 +26,6 @@ export const NATS_MISSING = [
   '  - point at a running server: NATS_URL=nats://127.0.0.1:4222 pnpm start'
 ].join('\n')
 
-async function waitForPort(port: number, deadline: number, exited: () => boolean): Promise<void> {
-  while (Date.now() < deadline) {
-    if (exited()) throw new Error('nats-server exited during start-up (see its output above)')
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1')
-      s.once('connect', () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 50))
-  }
-  throw new Error(`nats-server did not listen on ${port}`)
-}
-
 /**
  * NATS_URL when given (used as is, no per-service users), else nats-server from PATH started with
  * the generated deploy/nats/nats.conf and the stack's generated passwords.
@@ -64,7 +47,11 @@ export async function startNats(opts: { natsUrl?: string; dataDir: string; port:
     exited = true
     opts.onExit(code)
   })
-  await waitForPort(opts.port, Date.now() + 10_000, () => exited)
+  await waitForPort(opts.port, {
+    deadline: Date.now() + 10_000,
+    what: 'nats-server',
+    failure: () => (exited ? new Error('nats-server exited during start-up (see its output above)') : undefined)
+  })
   return {
     url: `nats://127.0.0.1:${opts.port}`,
     managed: true,

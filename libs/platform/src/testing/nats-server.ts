@@ -2,30 +2,13 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, writeFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { connect } from 'node:net'
-import { freePort } from './ports.js'
+import { freePort, waitForPort } from './ports.js'
 
 export interface TestNatsServer {
   url: string
   port: number
   process: ChildProcess
   stop(): Promise<void>
-}
-
-async function waitForPort(port: number, deadline: number): Promise<void> {
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = connect(port, '127.0.0.1')
-      s.once('connect', () => {
-        s.destroy()
-        resolve(true)
-      })
-      s.once('error', () => resolve(false))
-    })
-    if (ok) return
-    await new Promise((r) => setTimeout(r, 25))
-  }
-  throw new Error(`nats-server did not listen on ${port}`)
 }
 
 /**
@@ -47,7 +30,7 @@ export async function startNatsServer(opts: { config?: string; binary?: string }
     child.once('error', (err) => reject(new Error(`cannot start nats-server: ${err.message}`)))
     child.once('exit', (code) => reject(new Error(`nats-server exited with ${code}: ${stderr.slice(-500)}`)))
   })
-  await Promise.race([waitForPort(port, Date.now() + 10_000), exited])
+  await Promise.race([waitForPort(port, { deadline: Date.now() + 10_000, intervalMs: 25, what: 'nats-server' }), exited])
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
