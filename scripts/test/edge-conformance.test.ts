@@ -1,7 +1,7 @@
 import t from 'tap'
 import http from 'node:http'
 import { startTestStack } from '@palisade/testkit'
-import { SERVICE_NAMES, type ServiceName } from '@palisade/contracts'
+import { MAX_REQUEST_SECONDS, SERVICE_NAMES, type ServiceName } from '@palisade/contracts'
 import { mkdtempSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -27,6 +27,8 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
   await conformanceSuite(t, { edgeUrl, allowedOrigin: ORIGIN, hits: echo.hits, user })
 
   // What only the local edge's own configuration decides (Traefik's equivalents are its config).
+  t.equal(edge.server.requestTimeout, MAX_REQUEST_SECONDS * 1000, 'a slow upload has as long as Traefik and files give it')
+  t.equal(edge.server.headersTimeout, 30_000, 'slow headers stay bounded')
   t.test('local edge: upstream timeout → 504, upstream down → 502, both problems', async (t) => {
     const slow = await rawRequest(edgeUrl, 'GET', '/api/chat/slow', [['Cookie', user.cookie]])
     t.equal(slow.status, 504)

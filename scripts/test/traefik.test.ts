@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { IDENTITY_HEADER_NAMES, NEVER_ROUTABLE_PATHS, ROUTES, canonicalHeaderName, type Route } from '@palisade/contracts'
+import { IDENTITY_HEADER_NAMES, MAX_REQUEST_SECONDS, NEVER_ROUTABLE_PATHS, ROUTES, canonicalHeaderName, type Route } from '@palisade/contracts'
 import { DEPLOY_DIR } from '../src/lib/paths.js'
 import { buildDynamicConfig, MW, PRODUCTION_TARGET, renderProduction } from '../src/traefik/config.js'
 import { ruleMatches } from '../src/traefik/rules.js'
@@ -122,6 +122,7 @@ t.test('static config: redirect to TLS, file provider only, ping internal, acces
   t.equal(stat.entryPoints.websecure.http.underscoreHeadersStrategy, 'delete', 'underscore header names dropped at the entrypoint')
   t.match(services_image(), /^traefik:v?3\.(7\.([6-9]|\d{2,})|([89]|\d{2,})\.)/, 'the pinned Traefik knows underscoreHeadersStrategy (≥ 3.7.6)')
   t.equal(stat.entryPoints.websecure.forwardedHeaders.insecure, false)
+  t.equal(stat.entryPoints.websecure.transport.respondingTimeouts.readTimeout, `${MAX_REQUEST_SECONDS}s`, 'slow uploads get as long as every other hop gives them')
   t.same(Object.keys(stat.providers), ['file'], 'no Docker provider, no socket')
   t.notMatch(committed.static, /docker|\.sock/i)
   t.equal(stat.ping.entryPoint, 'ping')

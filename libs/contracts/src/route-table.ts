@@ -25,6 +25,13 @@ const MiB = 1024 * KiB
 
 export const DEFAULT_BODY_LIMIT = 64 * KiB
 export const FILE_UPLOAD_BODY_LIMIT = 26 * MiB
+/**
+ * The longest a client may take to send one whole request, on every hop (Traefik's readTimeout,
+ * the local edge, the files service): a 26 MiB upload then still completes at ~350 kbit/s. Slow
+ * headers stay bounded separately (30 s), and nothing unauthenticated gets past the edge's
+ * ForwardAuth to a large-body route.
+ */
+export const MAX_REQUEST_SECONDS = 600
 
 export const ROUTES: readonly Route[] = [
   { id: 'web-login', match: 'exact', path: '/login', service: 'web', access: 'public', websocket: false, bodyLimit: 0 },

@@ -9,6 +9,8 @@ export interface RunServerOptions<P extends TProperties> {
   configSchema: TObject<P>
   app: FastifyPluginAsync<{ config: Static<TObject<P>> }>
   bodyLimit?: number
+  /** see ServerOptionsInput.requestTimeoutMs */
+  requestTimeoutMs?: number
 }
 
 /**
@@ -26,7 +28,7 @@ export async function runServer<P extends TProperties>(opts: RunServerOptions<P>
     }
     throw err
   }
-  const app = Fastify(serverOptions({ service: opts.service, logLevel: config.LOG_LEVEL, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}) }))
+  const app = Fastify(serverOptions({ service: opts.service, logLevel: config.LOG_LEVEL, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}), ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) }))
   await app.register(opts.app, { config })
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_SECONDS * 1000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after error')

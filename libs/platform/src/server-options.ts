@@ -9,6 +9,8 @@ export interface ServerOptionsInput {
   service: string
   logLevel: string
   bodyLimit?: number
+  /** how long a client may take to send a whole request (default 60 s; files: MAX_REQUEST_SECONDS) */
+  requestTimeoutMs?: number
   /** pino destination stream (tests capture logs through it) */
   logStream?: NodeJS.WritableStream
 }
@@ -30,7 +32,7 @@ export function serverOptions(input: ServerOptionsInput): FastifyServerOptions {
     trustProxy: false,
     return503OnClosing: true,
     connectionTimeout: 30_000,
-    requestTimeout: 60_000,
+    requestTimeout: input.requestTimeoutMs ?? 60_000,
     routerOptions: { ignoreTrailingSlash: false, ignoreDuplicateSlashes: false, maxParamLength: 200 },
     ajv: { customOptions: { removeAdditional: false, coerceTypes: 'array', useDefaults: true, allErrors: false } }
   } as FastifyServerOptions

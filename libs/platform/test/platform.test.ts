@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
-import { platformPlugin, serverOptions, identityOf } from '../src/index.js'
+import { platformPlugin, securityHeaders, securityPlugin, serverOptions, identityOf } from '../src/index.js'
 import { createTestDatabase, startNatsServer, testConfig } from '../src/testing/index.js'
 
 async function build(t: Tap.Test) {
@@ -55,4 +55,30 @@ test('CORS answers only configured origins', async (t) => {
   t.equal(good.headers['access-control-allow-credentials'], 'true')
   const evil = await preflight('https://evil.example')
   t.notOk(evil.headers['access-control-allow-origin'])
+})
+
+test('security headers: one precomputed set on every answer (404 and 500 too), a route may opt out; request timeout per service', async (t) => {
+  const app = Fastify(serverOptions({ service: 'files', logLevel: 'silent', requestTimeoutMs: 600_000 }))
+  await app.register(securityPlugin, { allowedOrigins: [] })
+  app.get('/plain', async () => ({ ok: true }))
+  app.get('/bare', { config: { helmet: false } }, async () => ({ ok: true }))
+  app.get('/boom', async () => {
+    throw new Error('internal')
+  })
+  await app.ready()
+  t.teardown(() => app.close())
+  t.equal(app.server.requestTimeout, 600_000, 'a service may allow slow request bodies (files uploads)')
+  t.equal(Fastify(serverOptions({ service: 'chat', logLevel: 'silent' })).server.requestTimeout, 60_000, 'the default stays 60 s')
+
+  const expected = securityHeaders()
+  t.ok(Object.keys(expected).length >= 10, 'helmet\'s full set')
+  t.match(expected['content-security-policy'], /default-src 'none'/)
+  t.notOk('x-powered-by' in expected)
+  for (const url of ['/plain', '/missing', '/boom']) {
+    const res = await app.inject({ url })
+    for (const [name, value] of Object.entries(expected)) t.equal(res.headers[name], value, `${url}: ${name}`)
+  }
+  const bare = await app.inject({ url: '/bare' })
+  t.equal(bare.statusCode, 200)
+  for (const name of Object.keys(expected)) t.notOk(name in bare.headers, `opted out: no ${name}`)
 })

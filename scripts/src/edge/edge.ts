@@ -8,6 +8,7 @@ import {
   ErrorCode,
   HOP_BY_HOP_HEADERS,
   IDENTITY_HEADER_NAMES,
+  MAX_REQUEST_SECONDS,
   NEVER_ROUTABLE_PATHS,
   PROBLEM_CONTENT_TYPE,
   REQUEST_ID_HEADER,
@@ -370,7 +371,7 @@ export function createEdge(opts: EdgeOptions): Edge {
   }
 
   const upgraded = new Set<Duplex>()
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: 120_000, headersTimeout: 30_000 })
+  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: MAX_REQUEST_SECONDS * 1000, headersTimeout: 30_000 })
   server.on('request', (req: EdgeRequest, res: ServerResponse) => {
     onRequest(req, res).catch((err: Error) => {
       opts.log?.({ level: 'error', msg: 'edge failure', err: err.message })

@@ -2,6 +2,7 @@ import { stringify } from 'yaml'
 import {
   FORWARDED_HEADERS,
   IDENTITY_HEADER_NAMES,
+  MAX_REQUEST_SECONDS,
   NEVER_ROUTABLE_PATHS,
   REQUEST_ID_HEADER,
   ROUTES,
@@ -209,7 +210,7 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
           http: { tls: {}, underscoreHeadersStrategy: 'delete' },
           // No trusted IPs: X-Forwarded-* sent by clients are discarded and rebuilt.
           forwardedHeaders: { insecure: false },
-          transport: { respondingTimeouts: { readTimeout: '60s', idleTimeout: '180s' } }
+          transport: { respondingTimeouts: { readTimeout: `${MAX_REQUEST_SECONDS}s`, idleTimeout: '180s' } }
         },
         ping: { address: ':8082' }
       }
@@ -218,7 +219,7 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
           address: target.listen ?? '127.0.0.1:8080',
           http: { underscoreHeadersStrategy: 'delete' },
           forwardedHeaders: { insecure: false },
-          transport: { respondingTimeouts: { readTimeout: '60s', idleTimeout: '180s' } }
+          transport: { respondingTimeouts: { readTimeout: `${MAX_REQUEST_SECONDS}s`, idleTimeout: '180s' } }
         },
         ping: { address: target.pingListen ?? '127.0.0.1:8082' }
       }
