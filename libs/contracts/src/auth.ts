@@ -93,3 +93,26 @@ export const UserProfileSchema = Type.Object(
   { additionalProperties: false }
 )
 export type UserProfile = Static<typeof UserProfileSchema>
+
+/** Most ids one `GET /auth/users?id=…` may name (the same bound as `auth.user.lookup`). */
+export const USER_DIRECTORY_MAX_IDS = 100
+
+/**
+ * `GET /auth/users`: exactly one of `email` (an exact match on the normalised address: trimmed,
+ * lower-cased) or `id` (repeated: `?id=…&id=…`, 1..100 distinct uuids). The email form answers one
+ * profile or 404; the id form answers the known profiles. Never an email.
+ */
+export const UserDirectoryQuerySchema = Type.Object(
+  {
+    email: Type.Optional(EmailSchema),
+    id: Type.Optional(Type.Array(UuidSchema, { minItems: 1, maxItems: USER_DIRECTORY_MAX_IDS, uniqueItems: true }))
+  },
+  { additionalProperties: false }
+)
+export type UserDirectoryQuery = Static<typeof UserDirectoryQuerySchema>
+
+export const UserProfileListSchema = Type.Object(
+  { users: Type.Array(UserProfileSchema, { maxItems: USER_DIRECTORY_MAX_IDS }) },
+  { additionalProperties: false }
+)
+export type UserProfileList = Static<typeof UserProfileListSchema>

@@ -44,6 +44,7 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-logout-all', match: 'exact', path: '/auth/logout-all', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-me', match: 'exact', path: '/auth/me', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-sessions', match: 'prefix', path: '/auth/sessions', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-users', match: 'prefix', path: '/auth/users', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-password', match: 'exact', path: '/auth/password', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'chat-api', match: 'prefix', path: '/api/chat', service: 'chat', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
   { id: 'files-api', match: 'prefix', path: '/api/files', service: 'files', access: 'forward-auth', websocket: false, bodyLimit: FILE_UPLOAD_BODY_LIMIT },

@@ -100,6 +100,7 @@ export async function startTestStack(t: TeardownHost, opts: StartTestStackOption
     AUTH_REFRESH_TTL_SECONDS: 30 * 86400,
     // Tests register many users from 127.0.0.1; throttling tests lower this themselves.
     AUTH_RATE_LIMIT_PER_MINUTE: 100_000,
+    AUTH_USER_LOOKUPS_PER_MINUTE: 30,
     AUTH_TRUSTED_PROXIES: '',
     ...opts.auth
   }

@@ -14,6 +14,11 @@ export const AuthConfigSchema = Type.Object({
   /** requests per minute and client IP on each public auth endpoint (register, login, refresh, logout) */
   AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
   /**
+   * email lookups (`GET /auth/users?email=`) per signed-in user and minute; each one tells whether
+   * an address has an account, so keep it low
+   */
+  AUTH_USER_LOOKUPS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  /**
    * Addresses of the proxies whose `X-Forwarded-For` is believed (comma separated, exact IPs).
    * Empty: the socket peer is the client, so per-IP limits see only the proxy.
    */

@@ -19,6 +19,7 @@ import { beginLoginAttempt, loginSucceeded } from '../lib/throttle.js'
 import { clearSessionCookies, routeBodyLimit } from '../lib/http.js'
 import { ipLimitKey } from '../lib/client-ip.js'
 import { userView } from './credentials.js'
+import { userDirectoryRoutes } from './users.js'
 
 export interface AccountRoutesOptions {
   core: AuthCore
@@ -27,7 +28,7 @@ export interface AccountRoutesOptions {
 }
 
 /**
- * The forward-authed endpoints (/auth/me, /auth/sessions, /auth/password, /auth/logout-all).
+ * The forward-authed endpoints (/auth/me, /auth/users, /auth/sessions, /auth/password, /auth/logout-all).
  * Auth trusts them exactly like every other service trusts its routes: the proxy-stamped
  * `X-Authenticated-User` must come with an assertion auth signed for audience `auth` (checked
  * against auth's own keys, no NATS round trip) — a sibling on the internal network cannot forge
@@ -42,6 +43,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
     if (!(await core.sessionActive(id.userId, id.sessionId))) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
   })
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
+  await root.register(userDirectoryRoutes, { core, config })
 
   app.get('/auth/me', { schema: { response: { 200: UserSchema, '4xx': ProblemSchema } } }, async (request) => {
     const user = await core.findUserById(identityOf(request).userId)
