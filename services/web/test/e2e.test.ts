@@ -72,10 +72,6 @@ async function register(p: Person, name: string, next = '/'): Promise<void> {
   await p.page.locator('#conn[data-state=online]').waitFor()
 }
 
-async function userId(p: Person): Promise<string> {
-  return p.page.evaluate(async () => ((await (await fetch('/auth/me')).json()) as { id: string }).id)
-}
-
 // Everything awaited outside a subtest happens before the first one: tap ends the file (and runs
 // the teardown) as soon as no subtest is pending.
 const alice = await newPerson('alice')
@@ -161,17 +157,26 @@ await t.test('an open redirect through next is refused', async (t) => {
 let conversationTitle = ''
 await t.test('two people chat in realtime; HTML in a message stays text', async (t) => {
   await register(bob, 'Bob')
-  const bobId = await userId(bob)
   conversationTitle = `Team ${stamp}`
 
   await alice.page.getByLabel('New conversation').fill(conversationTitle)
   await alice.page.getByRole('button', { name: 'Create', exact: true }).click()
   await alice.page.getByRole('heading', { name: conversationTitle }).waitFor()
   await alice.page.getByRole('button', { name: 'Members' }).click()
-  await alice.page.getByLabel('User id to add').fill(bobId)
+  // Members are added by email through auth's user directory; an unknown address says so inline.
+  const addEmail = alice.page.getByLabel('Email', { exact: true })
+  await addEmail.fill(`nobody-${stamp}@test.palisade.example`)
   await alice.page.getByRole('button', { name: 'Add', exact: true }).click()
-  await alice.page.locator('#member-list li', { hasText: bobId }).waitFor()
-  t.pass('Bob added as a member')
+  await alice.page.getByRole('alert').getByText(`No user with the email nobody-${stamp}@test.palisade.example.`).waitFor()
+  t.pass('an unknown email is a clear inline error')
+  await addEmail.fill(` ${bob.email.toUpperCase()} `)
+  await alice.page.getByRole('button', { name: 'Add', exact: true }).click()
+  const bobRow = alice.page.locator('#member-list li', { hasText: 'Bob' })
+  await bobRow.waitFor()
+  t.equal(await bobRow.locator('.member-name').textContent(), 'Bob', 'Bob added by email, listed by display name')
+  t.equal(await alice.page.locator('#member-list li', { hasText: /Member [0-9a-f]{8}/ }).count(), 0, 'no member shown as a short id')
+  t.equal(await alice.page.locator('#add-member-error').textContent(), '', 'the error is gone after a successful add')
+  t.equal(await addEmail.inputValue(), '', 'and the field is cleared')
 
   // Bob's list shows the conversation without a reload (member.added over the socket).
   const bobConv = bob.page.locator('#conv-list button', { hasText: conversationTitle })
@@ -183,12 +188,15 @@ await t.test('two people chat in realtime; HTML in a message stays text', async 
   await bobConv.locator('.badge', { hasText: '1' }).waitFor()
   t.pass('unread count in the other browser')
   await bobConv.click()
-  await bob.page.locator('#messages .msg .text', { hasText: 'hello from Alice' }).waitFor()
+  const received = bob.page.locator('#messages .msg', { hasText: 'hello from Alice' })
+  await received.waitFor()
+  await received.locator('.who', { hasText: 'Alice' }).waitFor()
+  t.equal(await received.locator('.who').textContent(), 'Alice', 'the received message shows the author’s display name')
 
-  // Typing indicator.
+  // Typing indicator, by name.
   await bob.page.getByLabel('Message', { exact: true }).pressSequentially('typ')
-  await alice.page.getByText(/is typing…/).waitFor()
-  t.pass('typing indicator')
+  await alice.page.getByText('Bob is typing…').waitFor()
+  t.pass('typing indicator names who types')
 
   const xss = '<img src=x onerror=alert(1)> and <script>alert(2)</script>'
   await bob.page.getByLabel('Message', { exact: true }).fill(xss)
@@ -196,6 +204,7 @@ await t.test('two people chat in realtime; HTML in a message stays text', async 
   const seen = alice.page.locator('#messages .msg .text', { hasText: '<img src=x onerror=alert(1)>' })
   await seen.waitFor()
   t.equal(await seen.textContent(), xss, 'the message renders as its text')
+  t.equal(await alice.page.locator('#messages .msg', { hasText: '<img src=x onerror=alert(1)>' }).locator('.who').textContent(), 'Bob', 'and its author by name')
   t.equal(await alice.page.locator('#messages img[src=x], #messages script').count(), 0, 'no element was created from it')
   await alice.page.waitForTimeout(300)
   t.same([...alice.dialogs, ...bob.dialogs], [], 'no script ran')
@@ -353,7 +362,7 @@ await t.test('the owner removes a member: the conversation leaves their list liv
   await alice.page.getByRole('button', { name: 'Members' }).click()
   const members = alice.page.locator('#members')
   if (!(await members.isVisible())) await alice.page.getByRole('button', { name: 'Members' }).click()
-  await alice.page.locator('#member-list li', { hasText: 'Member ' }).getByRole('button', { name: 'Remove' }).click()
+  await alice.page.locator('#member-list li', { hasText: 'Bob' }).getByRole('button', { name: 'Remove Bob' }).click()
   await bob.page.locator('#conv-list button', { hasText: conversationTitle }).waitFor({ state: 'detached' })
   t.pass('gone from the removed member without a reload')
 })

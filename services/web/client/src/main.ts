@@ -1,8 +1,9 @@
 import './styles.css'
-import type { Conversation, ConversationPage, FileMeta, Member, MemberPage, Message, MessagePage, ServerFrame, Session, User } from '@palisade/contracts'
+import type { Conversation, ConversationPage, FileMeta, Member, MemberPage, Message, MessagePage, ServerFrame, Session, User, UserProfile } from '@palisade/contracts'
 import { $, announce, clear, h } from './dom.js'
 import { api, request, goToLogin, ApiError } from './api.js'
 import { Realtime } from './realtime.js'
+import { nameOf, onNamesChanged, rememberName, resolveNames } from './names.js'
 
 interface AgentInfo {
   id: string
@@ -22,7 +23,9 @@ const state = {
   typing: new Map<string, ReturnType<typeof setTimeout>>(),
   lastTypingSent: 0,
   runs: new Map<string, { el: HTMLElement; text: string; agentId: string; seq: number }>(),
-  agents: [] as AgentInfo[]
+  agents: [] as AgentInfo[],
+  /** members of the active conversation as last loaded (the members panel) */
+  members: [] as Member[]
 }
 
 const els = {
@@ -40,7 +43,9 @@ const els = {
 
 const newId = (): string => crypto.randomUUID()
 const short = (id: string): string => id.slice(0, 8)
-const who = (m: Message): string => (m.author.kind === 'agent' ? 'Agent' : m.senderId === state.me?.id ? 'You' : `Member ${short(m.senderId)}`)
+/** Someone else's display name from the user directory, a short id until it is known. */
+const person = (id: string): string => nameOf(id) ?? `Member ${short(id)}`
+const who = (m: Message): string => (m.author.kind === 'agent' ? 'Agent' : m.senderId === state.me?.id ? 'You' : person(m.senderId))
 const time = (iso: string): string => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
 function showError(err: unknown): void {
@@ -98,6 +103,8 @@ async function openConversation(id: string): Promise<void> {
   clear(els.messages)
   clear(els.typing)
   $('#members').hidden = true
+  state.members = []
+  $('#add-member-error').textContent = ''
   closeNav()
   renderConversations()
   await loadLatest()
@@ -172,6 +179,7 @@ function messageView(m: Message): HTMLElement {
 function renderMessages(scrollToEnd: boolean): void {
   const atBottom = els.messages.scrollHeight - els.messages.scrollTop - els.messages.clientHeight < 40
   const sorted = [...state.messages.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id))
+  resolveNames(sorted.filter((m) => m.author.kind === 'user' && m.senderId !== state.me?.id).map((m) => m.senderId))
   const confirmed = new Set(sorted.filter((m) => m.senderId === state.me?.id).map((m) => m.clientMessageId))
   for (const cid of [...state.pending.keys()]) if (confirmed.has(cid)) state.pending.delete(cid)
   const nodes: HTMLElement[] = sorted.map(messageView)
@@ -338,7 +346,8 @@ function stopTyping(userId: string): void {
   if (state.typing.delete(userId)) renderTyping()
 }
 function renderTyping(): void {
-  const names = [...state.typing.keys()].map((id) => `Member ${short(id)}`)
+  resolveNames(state.typing.keys())
+  const names = [...state.typing.keys()].map(person)
   els.typing.textContent = names.length ? `${names.join(', ')} ${names.length === 1 ? 'is' : 'are'} typing…` : ''
 }
 
@@ -523,20 +532,29 @@ async function loadMembers(): Promise<void> {
   const id = state.active
   if (!id) return
   const page = await api<MemberPage>('GET', `/api/chat/conversations/${id}/members?limit=100`)
+  if (state.active !== id) return
+  state.members = page.items
+  renderMembers()
+}
+
+function renderMembers(): void {
+  const id = state.active
+  if (!id) return
   const conv = state.conversations.get(id)
   const iOwn = conv?.ownerId === state.me?.id
+  resolveNames(state.members.map((m) => m.userId).filter((u) => u !== state.me?.id))
   $('#member-list').replaceChildren(
-    ...page.items.map((m: Member) =>
+    ...state.members.map((m: Member) =>
       h(
         'li',
-        {},
-        h('span', { textContent: m.userId === state.me?.id ? 'You' : `Member ${short(m.userId)}` }),
-        h('code', { textContent: ` ${m.userId} ` }),
-        h('span', { textContent: m.role }),
+        { title: m.userId },
+        h('span', { class: 'member-name', textContent: m.userId === state.me?.id ? `${state.me.displayName} (you)` : person(m.userId) }),
+        h('span', { class: 'meta', textContent: ` ${m.role}` }),
         (iOwn && m.userId !== state.me?.id) || (!iOwn && m.userId === state.me?.id)
           ? h('button', {
               type: 'button',
               textContent: m.userId === state.me?.id ? 'Leave' : 'Remove',
+              attrs: { 'aria-label': m.userId === state.me?.id ? 'Leave the conversation' : `Remove ${person(m.userId)}` },
               onclick: () => void api('DELETE', `/api/chat/conversations/${id}/members/${m.userId}`).then(() => (m.userId === state.me?.id ? closeConversation() : loadMembers()), showError)
             })
           : null
@@ -550,13 +568,56 @@ $('#toggle-members').addEventListener('click', () => {
   $('#toggle-members').setAttribute('aria-expanded', String(!panel.hidden))
   if (!panel.hidden) void loadMembers().catch(showError)
 })
+/** Add a member by email: the directory turns the address into an id, chat adds that id. */
+async function addMember(email: string): Promise<void> {
+  const conversationId = state.active
+  const error = $('#add-member-error')
+  error.textContent = ''
+  let profile: UserProfile
+  try {
+    profile = await api<UserProfile>('GET', `/auth/users?email=${encodeURIComponent(email)}`)
+  } catch (err) {
+    error.textContent =
+      err instanceof ApiError && err.status === 404
+        ? `No user with the email ${email}.`
+        : err instanceof ApiError && err.status === 429
+          ? 'Too many lookups; try again in a minute.'
+          : err instanceof ApiError && err.status === 400
+            ? 'That is not a valid email address.'
+            : 'The user could not be looked up.'
+    return
+  }
+  rememberName(profile)
+  try {
+    await api('POST', `/api/chat/conversations/${conversationId}/members`, { userId: profile.id })
+  } catch (err) {
+    error.textContent = err instanceof ApiError ? err.message : 'The member could not be added.'
+    return
+  }
+  ;($('#add-member-email') as HTMLInputElement).value = ''
+  announce(`${profile.displayName} added`)
+  await loadMembers()
+}
 $('#add-member').addEventListener('submit', (ev) => {
   ev.preventDefault()
-  const input = $('#add-member-id') as HTMLInputElement
-  void api('POST', `/api/chat/conversations/${state.active}/members`, { userId: input.value.trim() }).then(() => {
-    input.value = ''
-    return loadMembers()
-  }, showError)
+  const input = $('#add-member-email') as HTMLInputElement
+  const email = input.value.trim()
+  if (!email) return
+  // The browser's own check first: a malformed address need not spend a directory lookup.
+  if (!input.checkValidity()) return void ($('#add-member-error').textContent = 'That is not a valid email address.')
+  void addMember(email).catch(showError)
+})
+
+// Names arrive after what shows them: update the author labels in place (an open edit form
+// survives), the typing line and the members panel.
+onNamesChanged(() => {
+  for (const li of els.messages.querySelectorAll<HTMLElement>('li[data-id]')) {
+    const m = state.messages.get(li.dataset.id!)
+    const label = li.querySelector('.who')
+    if (m && label) label.textContent = who(m)
+  }
+  renderTyping()
+  if (!$('#members').hidden) renderMembers()
 })
 
 $('#search-form').addEventListener('submit', (ev) => {
