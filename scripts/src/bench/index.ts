@@ -57,6 +57,7 @@ async function main(): Promise<number> {
   const keep = (m: Measurement) => samples.set(m.name, [...(samples.get(m.name) ?? []), m])
   /** names of the rows each instance measured itself (BenchInstance.measure) */
   const measured = new Map<BenchInstance, string[]>()
+  const failed = new Map<BenchInstance, string>()
   try {
     for (const bench of selected) {
       process.stdout.write(`setting up ${bench.name}: ${bench.description}\n`)
@@ -66,11 +67,17 @@ async function main(): Promise<number> {
     for (let round = 1; round <= opts.rounds; round++) {
       keep(await measure({ name: BASELINE, url: hello.url }, opts))
       for (const { instance } of instances) for (const target of instance.targets) keep(await measure(target, opts))
-      for (const { instance } of instances) {
-        if (!instance.measure) continue
-        const own = await instance.measure(opts)
-        measured.set(instance, own.map((m) => m.name))
-        own.forEach(keep)
+      for (const { bench, instance } of instances) {
+        if (!instance.measure || failed.has(instance)) continue
+        try {
+          const own = await instance.measure(opts)
+          measured.set(instance, own.map((m) => m.name))
+          own.forEach(keep)
+        } catch (err) {
+          // One bench failing must not throw away every other bench's numbers.
+          failed.set(instance, `${bench.name}: ${(err as Error).message}`)
+          process.stdout.write(`${bench.name} failed in round ${round}: ${(err as Error).message}\n`)
+        }
       }
       process.stdout.write(`round ${round}/${opts.rounds} done\n`)
     }
@@ -83,7 +90,13 @@ async function main(): Promise<number> {
   const goalLines: string[] = []
   let allOk = true
   for (const { instance } of instances) {
-    const benchRows = [...instance.targets.map((t) => t.name), ...(measured.get(instance) ?? [])].map((name) => combine(samples.get(name)!))
+    const failure = failed.get(instance)
+    if (failure) {
+      goalLines.push(`FAIL ${failure}`)
+      allOk = false
+    }
+    const names = [...instance.targets.map((t) => t.name), ...(measured.get(instance) ?? [])].filter((name) => samples.has(name))
+    const benchRows = names.map((name) => combine(samples.get(name)!))
     rows.push(...benchRows)
     const verdict = checkGoals(instance.goals ?? [], benchRows, baseline)
     goalLines.push(...verdict.lines)
