@@ -19,7 +19,12 @@ export const CHAT_LIMITS = {
   pageMax: 100,
   /** NATS replies stay far below the 1 MiB payload limit: 25 × 8000 chars worst case ≈ 800 KB */
   natsPageMax: 25,
-  searchQueryMaxLength: 200
+  searchQueryMaxLength: 200,
+  /**
+   * Unread counts stop at this value (clients show "999+"): counting stops there, so a member who
+   * has not looked at a busy conversation for months costs at most this many index entries.
+   */
+  unreadCountMax: 999
 } as const
 
 /** Printable text: no NUL or other C0 controls except tab, line feed and carriage return. */
@@ -54,6 +59,23 @@ export const ConversationSchema = Type.Object(
   { additionalProperties: false }
 )
 export type Conversation = Static<typeof ConversationSchema>
+
+/**
+ * Messages after the caller's read marker that the caller did not write themselves (agent messages
+ * of runs they started do count), at most CHAT_LIMITS.unreadCountMax.
+ */
+export const UnreadCountSchema = Type.Integer({ minimum: 0, maximum: CHAT_LIMITS.unreadCountMax })
+
+/**
+ * A conversation as one member sees it (`GET /conversations`, `GET /conversations/:id`): the
+ * conversation plus that member's unread count. Events carry plain ConversationSchema objects
+ * (they go to every member, and the count is per member).
+ */
+export const ConversationWithUnreadSchema = Type.Object(
+  { ...ConversationSchema.properties, unreadCount: UnreadCountSchema },
+  { additionalProperties: false }
+)
+export type ConversationWithUnread = Static<typeof ConversationWithUnreadSchema>
 
 export const MemberSchema = Type.Object(
   { userId: UuidSchema, role: MemberRoleSchema, joinedAt: IsoDateSchema },
@@ -112,7 +134,7 @@ export const ConversationPageQuerySchema = Type.Object(
   { additionalProperties: false }
 )
 export const ConversationPageSchema = Type.Object(
-  { items: Type.Array(ConversationSchema), nextCursor: NextCursorSchema },
+  { items: Type.Array(ConversationWithUnreadSchema), nextCursor: NextCursorSchema },
   { additionalProperties: false }
 )
 export type ConversationPage = Static<typeof ConversationPageSchema>
@@ -135,6 +157,16 @@ export type SendMessageBody = Static<typeof SendMessageBodySchema>
 
 export const EditMessageBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })
 export type EditMessageBody = Static<typeof EditMessageBodySchema>
+
+/**
+ * `POST /conversations/:id/read`: the caller has read up to and including this message (one of the
+ * conversation's). The marker only moves forward; marking an older message changes nothing. A
+ * message id rather than its position: message positions are not part of the API (they are global
+ * and would tell how much the whole platform writes), and a message of the conversation can never
+ * lie past its latest one.
+ */
+export const MarkReadBodySchema = Type.Object({ messageId: UuidSchema }, { additionalProperties: false })
+export type MarkReadBody = Static<typeof MarkReadBodySchema>
 
 /** Newest first; `before` is the `nextCursor` of the previous page. */
 export const MessagePageQuerySchema = Type.Object(
@@ -318,6 +350,15 @@ export const ConversationDeletedEventSchema = Type.Object(
   { type: ev('conversation.deleted'), at: IsoDateSchema, conversationId: UuidSchema },
   { additionalProperties: false }
 )
+/**
+ * The user's read marker moved (`POST /conversations/:id/read` in any of their sessions): sent only to
+ * that user, so their other sessions can update the badge. `messageId`: read up to and including it;
+ * `unreadCount`: what is left unread after it, as in the conversation list.
+ */
+export const ConversationReadEventSchema = Type.Object(
+  { type: ev('conversation.read'), at: IsoDateSchema, conversationId: UuidSchema, messageId: UuidSchema, unreadCount: UnreadCountSchema },
+  { additionalProperties: false }
+)
 /** Published by the gateway to the other members; never stored. */
 export const TypingEventSchema = Type.Object(
   { type: ev('typing'), at: IsoDateSchema, conversationId: UuidSchema, userId: UuidSchema },
@@ -332,7 +373,8 @@ export const ChatEventSchema = Type.Union([
   MemberRemovedEventSchema,
   ConversationCreatedEventSchema,
   ConversationUpdatedEventSchema,
-  ConversationDeletedEventSchema
+  ConversationDeletedEventSchema,
+  ConversationReadEventSchema
 ])
 export type ChatEvent = Static<typeof ChatEventSchema>
 
@@ -345,6 +387,7 @@ export const UserEventSchema = Type.Union([
   ConversationCreatedEventSchema,
   ConversationUpdatedEventSchema,
   ConversationDeletedEventSchema,
+  ConversationReadEventSchema,
   TypingEventSchema,
   // agent.run.delta|completed|failed|cancelled, published by the agents service (shapes in agents.ts)
   AgentRunDeltaEventSchema,
@@ -354,6 +397,7 @@ export const UserEventSchema = Type.Union([
 ])
 export type UserEvent = Static<typeof UserEventSchema>
 export type TypingEvent = Static<typeof TypingEventSchema>
+export type ConversationReadEvent = Static<typeof ConversationReadEventSchema>
 
 /** `events.user.<userId>`: what one user's sockets receive. */
 export const UserEvents: NatsEvent<typeof UserEventSchema> = {

@@ -49,6 +49,7 @@ t.test('conversations and members', async (t) => {
       ['POST', `${base}/messages`, { text: 'hi', clientMessageId: 'm1' }],
       ['PATCH', `${base}/messages/${msg.id}`, { text: 'edited' }],
       ['DELETE', `${base}/messages/${msg.id}`],
+      ['POST', `${base}/read`, { messageId: msg.id }],
       ['GET', `/api/chat/search?q=secret&conversationId=${conv.id}`]
     ]
     for (const [method, url, body] of calls) {

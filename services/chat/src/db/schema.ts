@@ -38,7 +38,13 @@ export const members = chat.table(
       .references(() => conversations.id, { onDelete: 'cascade' }),
     userId: uuid('user_id').notNull(),
     role: text('role', { enum: ['owner', 'member'] }).notNull(),
-    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+    joinedAt: timestamp('joined_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /**
+     * Read marker: the member has read every message with `seq` ≤ this. Only moves forward. A member
+     * added later starts at the conversation's latest message (its history is there to read, not
+     * unread); 0 = nothing read yet (conversations start empty).
+     */
+    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0)
   },
   (t) => [
     primaryKey({ name: 'members_pkey', columns: [t.conversationId, t.userId] }),
@@ -72,7 +78,11 @@ export const messages = chat.table(
     uniqueIndex('messages_id_key').on(t.id),
     /** idempotency: one message per (conversation, sender, clientMessageId), however many retries race */
     uniqueIndex('messages_client_id_key').on(t.conversationId, t.senderId, t.clientMessageId),
-    index('messages_conversation_seq_idx').on(t.conversationId, t.seq),
+    /**
+     * Pages of a conversation by seq, and unread counts: sender and author kind are in the index so
+     * counting the messages after a read marker is an index-only scan (drizzle has no INCLUDE).
+     */
+    index('messages_conversation_seq_idx').on(t.conversationId, t.seq, t.senderId, t.authorKind),
     index('messages_tsv_idx').using('gin', t.tsv),
     check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)
   ]

@@ -1,4 +1,4 @@
-import type { Conversation, Member, MemberRole, Message } from '@palisade/contracts'
+import type { Conversation, ConversationWithUnread, Member, MemberRole, Message } from '@palisade/contracts'
 
 /** Column lists of the queries below; `tsv` is never selected (it is an index, not data). */
 export const MESSAGE_COLUMNS =
@@ -28,6 +28,10 @@ export interface ConversationDbRow {
   updated_at: Date
   last_activity_at: Date
   activity_seq: string | number
+}
+
+export interface ConversationWithUnreadDbRow extends ConversationDbRow {
+  unread_count: number
 }
 
 export interface MemberDbRow {
@@ -60,6 +64,10 @@ export function toConversation(r: ConversationDbRow): Conversation {
     updatedAt: r.updated_at.toISOString(),
     lastActivityAt: r.last_activity_at.toISOString()
   }
+}
+
+export function toConversationWithUnread(r: ConversationWithUnreadDbRow): ConversationWithUnread {
+  return { ...toConversation(r), unreadCount: r.unread_count }
 }
 
 export function toMember(r: MemberDbRow): Member {

