@@ -165,4 +165,37 @@ t.test('handshake and frames', async (t) => {
     a.close()
     c.close()
   })
+
+  t.test("a read marker reaches the reader's sockets in every session, nobody else's", async (t) => {
+    // alice signed in a second time (another browser): a session of its own
+    const login = await fetch(`${h.stack.authUrl}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: alice.email, password: alice.password })
+    })
+    const second = (await login.json()) as { accessToken: string; sessionId: string }
+    t.not(second.sessionId, alice.sessionId)
+    const a1 = await h.connect(alice)
+    const a2 = await h.connect({ ...alice, accessToken: second.accessToken, sessionId: second.sessionId })
+    const b = await h.connect(bob)
+    b.send({ type: 'message.send', id: 'r1', conversationId: conv.id, text: 'read me', clientMessageId: 'read-1' })
+    const ack = await b.waitFor((f) => f.type === 'ack' && f.ref === 'r1')
+    const messageId = (ack.message as { id: string }).id
+    await a2.waitFor((f) => f.type === 'message.created' && (f.message as { id: string }).id === messageId)
+
+    const url = `/api/chat/conversations/${conv.id}/read`
+    const headers = await h.stack.identityHeaders(alice, { method: 'POST', uri: url })
+    const res = await h.chat.inject({ method: 'POST', url, headers, payload: { messageId } })
+    t.equal(res.statusCode, 204)
+    for (const c of [a1, a2]) {
+      const f = await c.type('conversation.read')
+      t.same(f, { type: 'conversation.read', at: f.at, conversationId: conv.id, messageId, unreadCount: 0 })
+      t.ok(serverFrame.Check(f), 'the frame matches the contract')
+    }
+    await sleep(100)
+    t.notOk(b.frames.some((f) => f.type === 'conversation.read'), "bob does not hear about alice's reading")
+    a1.close()
+    a2.close()
+    b.close()
+  })
 })
