@@ -98,18 +98,22 @@ export type UserProfile = Static<typeof UserProfileSchema>
 export const USER_DIRECTORY_MAX_IDS = 100
 
 /**
- * `GET /auth/users`: exactly one of `email` (an exact match on the normalised address: trimmed,
- * lower-cased) or `id` (repeated: `?id=…&id=…`, 1..100 distinct uuids). The email form answers one
- * profile or 404; the id form answers the known profiles. Never an email.
+ * `GET /auth/users?id=…&id=…`: the profiles of 1..100 distinct user ids (unknown ones left out).
+ * Never an email.
  */
 export const UserDirectoryQuerySchema = Type.Object(
-  {
-    email: Type.Optional(EmailSchema),
-    id: Type.Optional(Type.Array(UuidSchema, { minItems: 1, maxItems: USER_DIRECTORY_MAX_IDS, uniqueItems: true }))
-  },
+  { id: Type.Array(UuidSchema, { minItems: 1, maxItems: USER_DIRECTORY_MAX_IDS, uniqueItems: true }) },
   { additionalProperties: false }
 )
 export type UserDirectoryQuery = Static<typeof UserDirectoryQuerySchema>
+
+/**
+ * `POST /auth/users/lookup`: the profile of the account with exactly this address (trimmed and
+ * lower-cased, as at register and login), else 404. A body, not a query string, so addresses never
+ * land in access logs, browser history or Referer headers.
+ */
+export const UserEmailLookupBodySchema = Type.Object({ email: EmailSchema }, { additionalProperties: false })
+export type UserEmailLookupBody = Static<typeof UserEmailLookupBodySchema>
 
 export const UserProfileListSchema = Type.Object(
   { users: Type.Array(UserProfileSchema, { maxItems: USER_DIRECTORY_MAX_IDS }) },

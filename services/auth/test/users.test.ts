@@ -15,23 +15,29 @@ async function lookup(user: TestUser, query: string, app: FastifyInstance = stac
   return app.inject({ url: `/auth/users?${query}`, headers })
 }
 
+/** POST /auth/users/lookup with a JSON body (anything, to try bad ones), as the edge relays it. */
+async function byEmail(user: TestUser, body: unknown, app: FastifyInstance = stack.auth) {
+  const headers = await stack.identityHeaders(user, { method: 'POST', uri: '/auth/users/lookup' })
+  return app.inject({ method: 'POST', url: '/auth/users/lookup', headers, payload: body as object })
+}
+
 const PROBLEM = 'application/problem+json; charset=utf-8'
 const ids = (n: number) => Array.from({ length: n }, () => `id=${randomUUID()}`).join('&')
 
-test('email lookup: exact match on the normalised address, id and display name only', async (t) => {
+test('email lookup (POST, the address in the body): exact match on the normalised address, id and display name only', async (t) => {
   const bob = await stack.createUser({ displayName: 'Bob Builder', email: `bob-${randomUUID().slice(0, 8)}@example.org` })
   const alice = await stack.createUser()
   const leaks: string[] = []
 
   for (const typed of [bob.email, bob.email.toUpperCase(), `  ${bob.email}  `, `\t${bob.email.replace('bob', 'BoB')} `]) {
-    const r = await lookup(alice, `email=${encodeURIComponent(typed)}`)
+    const r = await byEmail(alice, { email: typed })
     t.equal(r.statusCode, 200, JSON.stringify(typed))
     t.same(r.json(), { id: bob.userId, displayName: 'Bob Builder' }, 'exactly id and displayName')
     leaks.push(r.body)
   }
-  t.same((await lookup(bob, `email=${encodeURIComponent(bob.email)}`)).json(), { id: bob.userId, displayName: 'Bob Builder' }, 'looking up yourself works too')
+  t.same((await byEmail(bob, { email: bob.email })).json(), { id: bob.userId, displayName: 'Bob Builder' }, 'looking up yourself works too')
 
-  const missing = await lookup(alice, `email=${encodeURIComponent(`nobody-${randomUUID().slice(0, 8)}@example.org`)}`)
+  const missing = await byEmail(alice, { email: `nobody-${randomUUID().slice(0, 8)}@example.org` })
   t.equal(missing.statusCode, 404)
   t.equal(missing.headers['content-type'], PROBLEM)
   t.equal(missing.json().code, 'NOT_FOUND')
@@ -40,11 +46,11 @@ test('email lookup: exact match on the normalised address, id and display name o
   // Near misses are misses: no prefix, substring or domain matching.
   const [local, domain] = bob.email.split('@') as [string, string]
   for (const near of [`${local}@${domain}.x`, `x${bob.email}`, `${local.slice(0, -1)}@${domain}`]) {
-    const r = await lookup(alice, `email=${encodeURIComponent(near)}`)
+    const r = await byEmail(alice, { email: near })
     t.equal(r.statusCode, 404, near)
     leaks.push(r.body)
   }
-  const bad = await lookup(alice, `email=${encodeURIComponent(local)}`)
+  const bad = await byEmail(alice, { email: local })
   t.equal(bad.statusCode, 400, 'not an address')
   leaks.push(bad.body)
 
@@ -80,16 +86,12 @@ test('id lookup: known ids answer their profiles in the order asked, unknown one
   t.same(hundred.json(), { users: [{ id: bob.userId, displayName: 'Bob' }] })
 })
 
-test('bad queries are 400 problem+json with a stable code and never reach the database', async (t) => {
+test('bad queries and bodies are 400 problem+json with a stable code and never reach the database', async (t) => {
   const alice = await stack.createUser()
-  const cases: Record<string, string> = {
-    'neither email nor id': '',
-    'both email and id': `email=${encodeURIComponent(alice.email)}&id=${alice.userId}`,
-    'not an email': 'email=not-an-email',
-    'an empty email': 'email=',
-    'only spaces': 'email=%20%20',
-    'a too long email': `email=${'a'.repeat(250)}%40example.org`,
-    'two emails': `email=${encodeURIComponent(alice.email)}&email=${encodeURIComponent(alice.email)}`,
+  const queries: Record<string, string> = {
+    'no id': '',
+    'an email in the query (the address never goes in a URL)': `email=${encodeURIComponent(alice.email)}`,
+    'an email beside an id': `email=${encodeURIComponent(alice.email)}&id=${alice.userId}`,
     'not a uuid': 'id=nope',
     'an empty id': 'id=',
     'a uuid with extra characters': `id=${alice.userId}x`,
@@ -99,19 +101,49 @@ test('bad queries are 400 problem+json with a stable code and never reach the da
     'an unknown key alone': 'displayName=Alice',
     'a bracketed array key': `id[]=${alice.userId}`
   }
-  for (const [name, query] of Object.entries(cases)) {
+  for (const [name, query] of Object.entries(queries)) {
     const r = await lookup(alice, query)
     t.equal(r.statusCode, 400, name)
     t.equal(r.headers['content-type'], PROBLEM, name)
     t.equal(r.json().code, 'VALIDATION_FAILED', name)
     t.notMatch(r.body, alice.email, `${name}: no email echoed`)
   }
+  const bodies: Record<string, unknown> = {
+    'no body key': {},
+    'not an email': { email: 'not-an-email' },
+    'an empty email': { email: '' },
+    'only spaces': { email: '   ' },
+    'a too long email': { email: `${'a'.repeat(250)}@example.org` },
+    'two emails': { email: [alice.email, alice.email] },
+    'a number': { email: 42 },
+    'an extra key': { email: alice.email, id: alice.userId },
+    'a JSON array': [alice.email]
+  }
+  for (const [name, body] of Object.entries(bodies)) {
+    const r = await byEmail(alice, body)
+    t.equal(r.statusCode, 400, name)
+    t.equal(r.headers['content-type'], PROBLEM, name)
+    t.equal(r.json().code, 'VALIDATION_FAILED', name)
+    t.notMatch(r.body, alice.email, `${name}: no email echoed`)
+  }
+  const headers = await stack.identityHeaders(alice, { method: 'POST', uri: '/auth/users/lookup' })
+  const garbled = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'application/json' }, payload: '{"email":' })
+  t.equal(garbled.statusCode, 400, 'malformed JSON')
+  const jsonString = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify(alice.email) })
+  t.equal(jsonString.statusCode, 400, 'a bare JSON string')
+  const text = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'text/plain' }, payload: alice.email })
+  t.equal(text.statusCode, 400, 'not JSON at all (a text body is no object)')
+  t.equal(text.headers['content-type'], PROBLEM)
+  t.equal(garbled.headers['content-type'], PROBLEM)
+  const oversized = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify({ email: 'x'.repeat(20_000) }) })
+  t.ok([400, 413].includes(oversized.statusCode), `an oversized body is refused (${oversized.statusCode})`)
+  t.equal(oversized.headers['content-type'], PROBLEM)
 })
 
 test('only a signed-in user with an assertion auth signed for itself may ask', async (t) => {
   const alice = await stack.createUser()
   const bob = await stack.createUser({ displayName: 'Bob' })
-  const url = `/auth/users?email=${encodeURIComponent(bob.email)}`
+  const url = `/auth/users?id=${bob.userId}`
   const forChat = await stack.identityHeaders(alice, { uri: '/api/chat/x' })
   const mint = (over: Partial<Parameters<typeof signAssertion>[1]> = {}, key = signerOf(stack)) =>
     signAssertion(key, { issuer: 'palisade-auth', audience: 'auth', userId: alice.userId, sessionId: alice.sessionId, roles: ['user'], ...over }).token
@@ -127,9 +159,9 @@ test('only a signed-in user with an assertion auth signed for itself may ask', a
     'a Bearer token alone': { authorization: `Bearer ${alice.accessToken}` }
   }
   for (const [name, headers] of Object.entries(cases)) {
-    for (const u of [url, `/auth/users?id=${bob.userId}`]) {
-      const r = await stack.auth.inject({ url: u, headers })
-      t.equal(r.statusCode, 401, `${name}: ${u.slice(0, 16)}`)
+    for (const req of [{ method: 'GET' as const, url }, { method: 'POST' as const, url: '/auth/users/lookup', payload: { email: bob.email } }]) {
+      const r = await stack.auth.inject({ ...req, headers })
+      t.equal(r.statusCode, 401, `${name}: ${req.method}`)
       t.equal(r.headers['content-type'], PROBLEM, name)
       t.notMatch(r.body, 'Bob', 'nothing about the user')
     }
@@ -147,7 +179,7 @@ test('email lookups are rate limited per user (429 with retry-after); id lookups
   const alice = await stack.createUser()
   const mallory = await stack.createUser()
   const bob = await stack.createUser({ displayName: 'Bob' })
-  const probe = (u: TestUser, n: number) => lookup(u, `email=${encodeURIComponent(`probe${n}-${randomUUID().slice(0, 8)}@example.org`)}`, limited.app)
+  const probe = (u: TestUser, n: number) => byEmail(u, { email: `probe${n}-${randomUUID().slice(0, 8)}@example.org` }, limited.app)
 
   for (let i = 0; i < 3; i++) t.equal((await probe(mallory, i)).statusCode, 404, `probe ${i + 1} of 3`)
   const over = await probe(mallory, 3)
@@ -156,7 +188,7 @@ test('email lookups are rate limited per user (429 with retry-after); id lookups
   t.equal(over.json().code, 'TOO_MANY_REQUESTS')
   const retry = Number(over.headers['retry-after'])
   t.ok(retry >= 1 && retry <= 60, `retry-after ${over.headers['retry-after']}`)
-  const hit = await lookup(mallory, `email=${encodeURIComponent(bob.email)}`, limited.app)
+  const hit = await byEmail(mallory, { email: bob.email }, limited.app)
   t.equal(hit.statusCode, 429, 'an existing address answers the same 429: the limit hides hits too')
   t.notMatch(hit.body, 'Bob')
 

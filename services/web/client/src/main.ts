@@ -575,7 +575,7 @@ async function addMember(email: string): Promise<void> {
   error.textContent = ''
   let profile: UserProfile
   try {
-    profile = await api<UserProfile>('GET', `/auth/users?email=${encodeURIComponent(email)}`)
+    profile = await api<UserProfile>('POST', '/auth/users/lookup', { email })
   } catch (err) {
     error.textContent =
       err instanceof ApiError && err.status === 404
