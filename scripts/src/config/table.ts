@@ -1,11 +1,11 @@
-// `pnpm config:table`: the configuration table of README.md, built from the services' own
-// ConfigSchemas (defaults) and the doc comments beside each variable in their config.ts files.
-// Prints Markdown; paste it over the table in README.md when a service adds a setting.
+// The configuration table of README.md, built from the services' own ConfigSchemas (defaults) and
+// the doc comments beside each variable in their config.ts files. `pnpm config:table` prints it; a
+// test fails when README.md's table is not exactly this.
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { REPO_ROOT } from './lib/paths.js'
-import { STACK_SERVICES, isRunnable, serviceDir } from './stack/services.js'
+import { REPO_ROOT } from '../lib/paths.js'
+import { STACK_SERVICES, isRunnable, serviceDir } from '../stack/services.js'
 
 interface Row {
   name: string
@@ -26,8 +26,8 @@ function docComments(source: string): Map<string, string> {
     const text = raw
       .replace(/\/\*\*|\*\/|^\s*\*\s?|^\s*\/\/\s?/gm, '')
       .replace(/\s+/g, ' ')
-      .replace(/\s*\/$/, '')
       .trim()
+      .replace(/\s*\/$/, '') // the `/` of a closing `*/` on a line of its own
     if (text && !docs.has(m[2]!)) docs.set(m[2]!, text)
   }
   return docs
@@ -51,14 +51,17 @@ function show(v: unknown): string {
   return `\`${typeof v === 'string' ? v : JSON.stringify(v)}\``
 }
 
-async function main(): Promise<void> {
+/** The Markdown table (header, separator, one row per variable), newline-terminated. */
+export async function renderConfigTable(): Promise<string> {
   const rows = new Map<string, Row>()
+  let configured = 0
   const baseDocs = docComments(readFileSync(join(REPO_ROOT, 'libs', 'platform', 'src', 'config.ts'), 'utf8'))
   for (const svc of STACK_SERVICES) {
     if (!isRunnable(svc.name)) continue
     const mod = (await import(pathToFileURL(join(serviceDir(svc.name), 'src', 'app.ts')).href)) as Record<string, unknown>
     const schemaKey = Object.keys(mod).find((k) => k.endsWith('ConfigSchema'))
     if (!schemaKey) continue
+    configured++
     const schema = mod[schemaKey] as { properties: Record<string, { default?: unknown }>; required?: string[] }
     let docs = new Map<string, string>()
     try {
@@ -75,10 +78,8 @@ async function main(): Promise<void> {
   const all = [...rows.values()].sort((a, b) => (a.services.length === b.services.length ? a.name.localeCompare(b.name) : b.services.length - a.services.length))
   const lines = ['| variable | services | default | secret | meaning |', '|---|---|---|---|---|']
   for (const r of all) {
-    const who = r.services.length === STACK_SERVICES.filter((s) => isRunnable(s.name)).length ? 'all' : r.services.join(', ')
+    const who = r.services.length === configured ? 'all' : r.services.join(', ')
     lines.push(`| \`${r.name}\` | ${who} | ${r.default} | ${r.secret ? 'yes (`_FILE`)' : 'no'} | ${r.doc.replace(/\|/g, '\\|')} |`)
   }
-  process.stdout.write(lines.join('\n') + '\n')
+  return lines.join('\n') + '\n'
 }
-
-await main()

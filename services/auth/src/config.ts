@@ -9,12 +9,14 @@ export const AuthConfigSchema = Type.Object({
    * key first, wait an access-token lifetime, then drop the old one.
    */
   AUTH_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
+  /** lifetime of an access token (and of the cookie holding it), at most 15 minutes */
   AUTH_ACCESS_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 900, default: 900 }),
+  /** lifetime of a refresh token; it is rotated on every use */
   AUTH_REFRESH_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 90 * 86400, default: 30 * 86400 }),
   /** requests per minute and client IP on each public auth endpoint (register, login, refresh, logout) */
   AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
   /**
-   * email lookups (`GET /auth/users?email=`) per signed-in user and minute; each one tells whether
+   * email lookups (`POST /auth/users/lookup`) per signed-in user and minute; each one tells whether
    * an address has an account, so keep it low
    */
   AUTH_USER_LOOKUPS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
