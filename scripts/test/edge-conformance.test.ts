@@ -53,6 +53,20 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
     t.equal(echo.hits.filter((h) => h.url === '/api/chat/x').length, 0, 'nothing reached the service')
   })
 
+  t.test('local edge: its access log never carries a query string (search terms) or a cookie', async (t) => {
+    const entries: Record<string, unknown>[] = []
+    const logged = createEdge({ upstreams, authVerifyUrl: `${stack.authUrl}/auth/verify`, log: (e) => void entries.push(e) })
+    const p = await logged.listen(0)
+    t.teardown(() => logged.close())
+    const r = await rawRequest(`http://127.0.0.1:${p}`, 'GET', '/api/chat/search?q=my+secret+plans', [['Cookie', user.cookie]])
+    t.equal(r.status, 200)
+    await new Promise((res) => setTimeout(res, 50))
+    const text = JSON.stringify(entries)
+    t.match(text, '/api/chat/search', 'the request is logged')
+    t.notMatch(text, /secret|plans/, 'without its query')
+    t.notMatch(text, user.cookie.split('=')[1]!.slice(0, 20), 'and without the cookie')
+  })
+
   t.test('local edge: a large upload streams through', async (t) => {
     const size = 20 * 1024 * 1024
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {

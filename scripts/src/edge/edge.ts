@@ -60,6 +60,12 @@ export interface Edge {
   close(): Promise<void>
 }
 
+/** The path as logged: without the query string, which may carry search terms. */
+function logPath(url: string | undefined): string {
+  const q = (url ?? '/').indexOf('?')
+  return q === -1 ? (url ?? '/') : `${url!.slice(0, q)}?…`
+}
+
 /** Response headers every answer carries unless the upstream set its own. */
 export const EDGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
   'strict-transport-security': 'max-age=31536000; includeSubDomains',
@@ -160,20 +166,20 @@ export function createEdge(opts: EdgeOptions): Edge {
       if (st?.tooLarge) return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', { connection: 'close' })
       if (res.headersSent) return void res.destroy()
       if (st?.timedOut) return sendProblem(req, res, 504, ErrorCode.timeout, 'The service did not answer in time')
-      opts.log?.({ level: 'warn', msg: 'upstream failed', err: err.message, path: req.url, service: st?.route?.service })
+      opts.log?.({ level: 'warn', msg: 'upstream failed', err: err.message, path: logPath(req.url), service: st?.route?.service })
       return sendProblem(req, res, 502, ErrorCode.badGateway, 'The service is unavailable')
     }
     const socket = resOrSocket as Duplex & { bytesWritten?: number }
     // After the 101 the socket carries WebSocket frames: a reset then is just a closed connection.
     if ((socket.bytesWritten ?? 0) > 0) return void socket.destroy()
-    opts.log?.({ level: 'warn', msg: 'websocket upstream failed', err: err.message, path: req.url })
+    opts.log?.({ level: 'warn', msg: 'websocket upstream failed', err: err.message, path: logPath(req.url) })
     writeRawProblem(socket, 502, ErrorCode.badGateway, 'The service is unavailable', st?.requestId)
   })
 
   function finish(req: EdgeRequest, res: ServerResponse): void {
     res.once('finish', () => {
       const st = req[STATE]
-      opts.log?.({ level: 'info', reqId: st?.requestId, method: req.method, path: req.url, status: res.statusCode, ms: st ? Date.now() - st.started : undefined })
+      opts.log?.({ level: 'info', reqId: st?.requestId, method: req.method, path: logPath(req.url), status: res.statusCode, ms: st ? Date.now() - st.started : undefined })
     })
   }
 
@@ -364,7 +370,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     const target = targets.get(route.service)
     if (!target) return writeRawProblem(socket, 502, ErrorCode.badGateway, `${route.service} is not running`, state.requestId)
     forwardedHeaders(req, state, true)
-    opts.log?.({ level: 'info', reqId: state.requestId, method: 'GET', path: req.url, upgrade: 'websocket', ms: Date.now() - state.started })
+    opts.log?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
     proxy.ws(req, socket, head, { target })
