@@ -334,6 +334,73 @@ await t.test('search finds a message', async (t) => {
   await bob.page.getByRole('button', { name: 'Close' }).first().click()
 })
 
+await t.test('unread counts are kept by the server: they survive a reload, and reading clears them everywhere', async (t) => {
+  // Alice moves to another conversation of her own; the team conversation is fully read.
+  const elsewhere = `Elsewhere ${stamp}`
+  await alice.page.getByLabel('New conversation').fill(elsewhere)
+  await alice.page.getByRole('button', { name: 'Create', exact: true }).click()
+  await alice.page.getByRole('heading', { name: elsewhere }).waitFor()
+  const team = (p: Page) => p.locator('#conv-list button', { hasText: conversationTitle })
+  await alice.page.waitForTimeout(500)
+  t.equal(await team(alice.page).locator('.badge').count(), 0, 'nothing unread in the team conversation yet')
+
+  for (const text of ['unread one', 'unread two', 'unread three']) {
+    await bob.page.getByLabel('Message', { exact: true }).fill(text)
+    await bob.page.keyboard.press('Enter')
+    await bob.page.locator('#messages .msg.mine:not(.pending) .text', { hasText: text }).waitFor()
+  }
+  await team(alice.page).locator('.badge', { hasText: /^3$/ }).waitFor()
+  t.pass('counted live')
+  t.equal(await team(bob.page).locator('.badge').count(), 0, 'his own messages are not unread for Bob')
+
+  await alice.page.reload()
+  await alice.page.getByRole('heading', { name: elsewhere }).waitFor()
+  await team(alice.page).locator('.badge', { hasText: /^3$/ }).waitFor()
+  t.equal(await team(alice.page).locator('.badge').getAttribute('aria-label'), '3 unread', 'after a reload the server still says 3')
+  await shot(alice.page, '09-unread')
+
+  // A second tab of Alice's: its badge clears when the first one reads the conversation.
+  const tab = await alice.context.newPage()
+  await tab.goto('/')
+  await team(tab).locator('.badge', { hasText: /^3$/ }).waitFor()
+  const marked = alice.page.waitForResponse((r) => /\/api\/chat\/conversations\/[0-9a-f-]+\/read$/.test(new URL(r.url()).pathname) && r.request().method() === 'POST')
+  await team(alice.page).click()
+  await alice.page.locator('#messages .msg .text', { hasText: 'unread three' }).waitFor()
+  t.equal((await marked).status(), 204, 'opening the conversation marks it read')
+  t.equal(await team(alice.page).locator('.badge').count(), 0, 'the badge is gone')
+  await team(tab).locator('.badge').waitFor({ state: 'detached' })
+  t.pass('and in the other tab, live (conversation.read)')
+  await tab.close()
+
+  // Back to the other conversation and reload: still read.
+  await alice.page.locator('#conv-list button', { hasText: elsewhere }).click()
+  await alice.page.getByRole('heading', { name: elsewhere }).waitFor()
+  await alice.page.reload()
+  await alice.page.getByRole('heading', { name: elsewhere }).waitFor()
+  await alice.page.locator('#conn[data-state=online]').waitFor()
+  t.equal(await team(alice.page).locator('.badge').count(), 0, 'still read after another reload')
+
+  // A message arriving in the open conversation is marked read at once: a reload shows no badge.
+  const isRead = (r: { url(): string; request(): { method(): string } }) => new URL(r.url()).pathname.endsWith('/read') && r.request().method() === 'POST'
+  const reopened = alice.page.waitForResponse(isRead)
+  await team(alice.page).click()
+  await alice.page.locator('#messages .msg .text', { hasText: 'unread three' }).waitFor()
+  await reopened // (a fresh page does not know it was read already; the server ignores the repeat)
+  const markedAgain = alice.page.waitForResponse(isRead)
+  await bob.page.getByLabel('Message', { exact: true }).fill('read while open')
+  await bob.page.keyboard.press('Enter')
+  await alice.page.locator('#messages .msg .text', { hasText: 'read while open' }).waitFor()
+  t.equal((await markedAgain).status(), 204, 'marked read as it arrived')
+  await alice.page.locator('#conv-list button', { hasText: elsewhere }).click()
+  await alice.page.reload()
+  await alice.page.getByRole('heading', { name: elsewhere }).waitFor()
+  await alice.page.locator('#conn[data-state=online]').waitFor()
+  t.equal(await team(alice.page).locator('.badge').count(), 0, 'nothing unread after a reload')
+  // Leave Alice where the later tests expect her: in the team conversation.
+  await team(alice.page).click()
+  await alice.page.getByRole('heading', { name: conversationTitle }).waitFor()
+})
+
 await t.test('phone width: the conversation list is behind a labelled toggle', async (t) => {
   await bob.page.setViewportSize({ width: 390, height: 800 })
   const toggle = bob.page.getByRole('button', { name: 'Conversations' })

@@ -13,7 +13,10 @@ interface AgentInfo {
 const state = {
   me: undefined as User | undefined,
   conversations: new Map<string, Conversation>(),
+  /** unread counts from the server (conversation list, conversation.read frames), kept up to date by live events */
   unread: new Map<string, number>(),
+  /** the last message each conversation was marked read up to from this tab (skips repeats) */
+  markedRead: new Map<string, string>(),
   active: undefined as string | undefined,
   /** messages of the active conversation by id, plus pending own sends by clientMessageId */
   messages: new Map<string, Message>(),
@@ -46,6 +49,8 @@ const short = (id: string): string => id.slice(0, 8)
 /** Someone else's display name from the user directory, a short id until it is known. */
 const person = (id: string): string => nameOf(id) ?? `Member ${short(id)}`
 const who = (m: Message): string => (m.author.kind === 'agent' ? 'Agent' : m.senderId === state.me?.id ? 'You' : person(m.senderId))
+/** CHAT_LIMITS.unreadCountMax of the contracts: the server stops counting there (a value import would pull the schemas into the bundle). */
+const UNREAD_CAP = 999
 const time = (iso: string): string => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
 function showError(err: unknown): void {
@@ -63,11 +68,12 @@ function renderConversations(): void {
   clear(els.convList)
   for (const c of list) {
     const unread = state.unread.get(c.id) ?? 0
+    const count = unread >= UNREAD_CAP ? `${UNREAD_CAP}+` : String(unread)
     const btn = h(
       'button',
       { type: 'button', class: 'conv' + (c.id === state.active ? ' active' : ''), onclick: () => void openConversation(c.id) },
       h('span', { class: 'conv-title', textContent: c.title }),
-      unread > 0 ? h('span', { class: 'badge', textContent: String(unread), attrs: { 'aria-label': `${unread} unread` } }) : null
+      unread > 0 ? h('span', { class: 'badge', textContent: count, attrs: { 'aria-label': `${count} unread` } }) : null
     )
     if (c.id === state.active) btn.setAttribute('aria-current', 'true')
     btn.dataset.id = c.id
@@ -78,14 +84,55 @@ function renderConversations(): void {
 async function loadConversations(): Promise<void> {
   let cursor: string | null = null
   const seen = new Map<string, Conversation>()
+  const unread = new Map<string, number>()
   do {
     const page: ConversationPage = await api('GET', `/api/chat/conversations?limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
-    for (const c of page.items) seen.set(c.id, c)
+    for (const { unreadCount, ...c } of page.items) {
+      seen.set(c.id, c)
+      if (unreadCount > 0) unread.set(c.id, unreadCount)
+    }
     cursor = page.nextCursor
   } while (cursor && seen.size < 1000)
   state.conversations = seen
+  // The open conversation is being read (it is marked read once its newest messages are loaded).
+  if (state.active && pageVisible()) unread.delete(state.active)
+  state.unread = unread
   renderConversations()
 }
+
+// ---------------------------------------------------------------------------------------------
+// Read markers: the server keeps them; this tab marks the open conversation read while it is visible
+// ---------------------------------------------------------------------------------------------
+
+const pageVisible = (): boolean => document.visibilityState === 'visible'
+let markTimer: ReturnType<typeof setTimeout> | undefined
+
+/** Marks the open conversation read up to its newest message, soon (a burst of messages: one request). */
+function scheduleMarkRead(): void {
+  clearTimeout(markTimer)
+  markTimer = setTimeout(markActiveRead, 250)
+}
+
+function markActiveRead(): void {
+  const id = state.active
+  if (!id || !pageVisible()) return
+  let newest: Message | undefined
+  for (const m of state.messages.values()) {
+    if (m.conversationId !== id) continue
+    if (!newest || m.createdAt > newest.createdAt || (m.createdAt === newest.createdAt && m.id > newest.id)) newest = m
+  }
+  if (state.unread.delete(id)) renderConversations()
+  if (!newest || state.markedRead.get(id) === newest.id) return
+  state.markedRead.set(id, newest.id)
+  // Best effort: a message deleted meanwhile answers 404, and the next message marks again.
+  void api('POST', `/api/chat/conversations/${id}/read`, { messageId: newest.id }).catch(() => {
+    if (state.markedRead.get(id) === newest.id) state.markedRead.delete(id)
+  })
+}
+
+document.addEventListener('visibilitychange', () => {
+  if (pageVisible()) scheduleMarkRead()
+})
 
 async function openConversation(id: string): Promise<void> {
   state.active = id
@@ -121,6 +168,7 @@ async function loadLatest(): Promise<void> {
   for (const m of page.items) state.messages.set(m.id, m)
   if (first) state.olderCursor = page.nextCursor
   renderMessages(true)
+  scheduleMarkRead()
 }
 
 async function loadOlder(): Promise<void> {
@@ -279,16 +327,30 @@ function onFrame(f: ServerFrame): void {
     case 'message.created': {
       const c = state.conversations.get(f.conversationId)
       if (c) c.lastActivityAt = f.message.createdAt
+      const fromMe = f.message.senderId === state.me?.id && f.message.author.kind === 'user'
       if (f.conversationId === state.active) {
-        state.pending.delete(f.message.senderId === state.me?.id ? f.message.clientMessageId : '')
+        state.pending.delete(fromMe ? f.message.clientMessageId : '')
         upsertMessage(f.message)
         stopTyping(f.message.senderId)
-      } else if (f.message.senderId !== state.me?.id || f.message.author.kind === 'agent') {
-        state.unread.set(f.conversationId, (state.unread.get(f.conversationId) ?? 0) + 1)
+      }
+      if (fromMe) {
+        // Sending marks read on the server (here or in another session of mine): nothing before it is unread.
+        state.unread.delete(f.conversationId)
+      } else if (f.conversationId === state.active && pageVisible()) {
+        scheduleMarkRead()
+      } else {
+        state.unread.set(f.conversationId, Math.min(UNREAD_CAP, (state.unread.get(f.conversationId) ?? 0) + 1))
       }
       renderConversations()
       return
     }
+    case 'conversation.read':
+      // Read in another session of mine (or this one): what the server says is left.
+      if (f.conversationId === state.active && pageVisible()) return
+      if (f.unreadCount > 0) state.unread.set(f.conversationId, f.unreadCount)
+      else state.unread.delete(f.conversationId)
+      renderConversations()
+      return
     case 'message.updated':
       upsertMessage(f.message)
       return
