@@ -207,7 +207,7 @@ t.test('read markers and unread counts', async (t) => {
   })
 })
 
-t.test('the read-marker migration applies to an existing database', async (t) => {
+t.test('the read-marker and message-payload migrations apply to an existing database', async (t) => {
   const db = await createTestDatabase('t')
   t.teardown(() => db.drop())
   const pool = createPool({ url: db.url, name: 'migration-test', max: 2 })
@@ -249,6 +249,33 @@ t.test('the read-marker migration applies to an existing database', async (t) =>
   t.same(markers.rows.filter((m) => m.conversation_id !== convId).map((m) => m.s), [0], 'an empty conversation: 0')
   const index = await pool.query("SELECT indexdef FROM pg_indexes WHERE schemaname = 'chat' AND indexname = 'messages_conversation_seq_idx'")
   t.match(index.rows[0].indexdef, /\(conversation_id, seq, sender_id, author_kind\)/, 'unread counts can be index-only scans')
+  // 0002: messages written before it get their stored API JSON too, and the trigger keeps it current.
+  const stored = await pool.query(
+    `SELECT payload, id, conversation_id, sender_id, text, client_message_id, created_at FROM chat.messages ORDER BY seq`
+  )
+  t.equal(stored.rows.length, 3)
+  for (const row of stored.rows) {
+    t.same(
+      JSON.parse(row.payload),
+      {
+        id: row.id,
+        conversationId: row.conversation_id,
+        senderId: row.sender_id,
+        author: { kind: 'user' },
+        text: row.text,
+        clientMessageId: row.client_message_id,
+        attachments: [],
+        createdAt: (row.created_at as Date).toISOString(),
+        editedAt: null
+      },
+      `backfilled payload of ${row.text}`
+    )
+  }
+  await pool.query(`UPDATE chat.messages SET text = 'edited', edited_at = now() WHERE id = $1`, [stored.rows[0].id])
+  const edited = JSON.parse((await pool.query('SELECT payload FROM chat.messages WHERE id = $1', [stored.rows[0].id])).rows[0].payload)
+  t.equal(edited.text, 'edited', 'an update rewrites the payload')
+  t.type(edited.editedAt, 'string')
+
   await runMigrations(createDatabase(pool), migrationsFolder, 'chat')
   t.pass('applying again is a no-op')
 })
