@@ -39,7 +39,6 @@ export class Realtime {
   private timer: ReturnType<typeof setTimeout> | undefined
   private renewTimer: ReturnType<typeof setTimeout> | undefined
   private stopped = false
-  private plainRenewRefused = false
 
   constructor(private readonly h: RealtimeHandlers) {
     addEventListener('online', () => this.reconnectSoon(0))
@@ -67,20 +66,12 @@ export class Realtime {
     return true
   }
 
-  /**
-   * `rotation`: open a second socket while the current one still works and switch over at its
-   * hello (make before break), so renewing the identity lease by reconnecting loses no event.
-   * Frames seen on both sockets during the overlap are deduplicated by the app (message ids,
-   * delta sequence numbers).
-   */
-  private connect(rotation = false): void {
+  private connect(): void {
     if (this.stopped) return
-    if (!rotation) {
-      clearTimeout(this.timer)
-      this.h.onState('connecting')
-    }
+    clearTimeout(this.timer)
+    this.h.onState('connecting')
     const ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`)
-    if (!rotation) this.ws = ws
+    this.ws = ws
     let opened = false
     ws.onopen = () => (opened = true)
     ws.onmessage = (ev) => {
@@ -88,13 +79,6 @@ export class Realtime {
       try {
         frame = JSON.parse(String(ev.data)) as ServerFrame
       } catch {
-        return
-      }
-      if (frame.type === 'hello' && rotation && this.ws !== ws) {
-        const old = this.ws
-        this.ws = ws
-        old?.close(1000)
-        this.scheduleRenew(frame.expiresAt)
         return
       }
       if (frame.type === 'hello') {
@@ -153,24 +137,18 @@ export class Realtime {
   }
 
   /**
-   * Extends the lease before it ends with the contract's plain `GET /ws` (the socket stays as it
-   * is). Should an edge refuse that GET (403), by rotating to a fresh socket, whose handshake
-   * gives a new lease.
+   * Extends the lease before it ends with the contract's plain `GET /ws`; the socket stays as it
+   * is. Should the renewal fail for another reason than a lost session, the lease runs out, the
+   * socket closes with 4002 and the reconnect (with HTTP catch-up) gives it a new one.
    */
   private async renew(): Promise<void> {
-    if (!this.plainRenewRefused) {
-      try {
-        let r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
-        if (r.status === 401 && (await refreshSession())) r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
-        if (r.ok) return this.scheduleRenew(((await r.json()) as { expiresAt: string }).expiresAt)
-        if (r.status === 401) return goToLogin()
-        this.plainRenewRefused = r.status === 403
-      } catch {
-        return // network trouble: the close that follows reconnects
-      }
+    try {
+      let r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      if (r.status === 401 && (await refreshSession())) r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+      if (r.ok) return this.scheduleRenew(((await r.json()) as { expiresAt: string }).expiresAt)
+      if (r.status === 401) return goToLogin()
+    } catch {
+      // network trouble: the close that follows reconnects
     }
-    // The handshake needs a valid access cookie: refresh it first when it has expired.
-    if (!(await this.sessionAlive())) return goToLogin()
-    this.connect(true)
   }
 }
