@@ -3,12 +3,13 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { platformPlugin } from '@palisade/platform'
-import { DEFAULT_MAX_MEMBERS, type ChatAppConfig } from './config.js'
+import { DEFAULT_MAX_MEMBERS, DEFAULT_MESSAGE_CACHE_MB, type ChatAppConfig } from './config.js'
 import { ChatStore } from './lib/store.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { messageRoutes } from './routes/messages.js'
 import { searchRoutes } from './routes/search.js'
 import { serveChatNats } from './nats/handlers.js'
+import { messageCachePlugin } from './plugins/message-cache.js'
 
 export { ChatConfigSchema, type ChatConfig, type ChatAppConfig } from './config.js'
 
@@ -26,6 +27,7 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, { con
     migrationsFolder,
     ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
   })
+  await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: (config.CHAT_MESSAGE_CACHE_MB ?? DEFAULT_MESSAGE_CACHE_MB) * 1024 * 1024 })
   const store = new ChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS ?? DEFAULT_MAX_MEMBERS })
   const subs = serveChatNats(app, store)
   app.addHook('preClose', async () => {

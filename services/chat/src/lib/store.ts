@@ -20,6 +20,7 @@ import { natsRequest, ProblemError, problems, type CallContext } from '@palisade
 import { SEARCH_CONFIG } from '../db/schema.js'
 import { decodeCursor, decodeSeqCursor, encodeCursor } from './cursor.js'
 import { publishToMembers } from './events.js'
+import type { MessageCache } from './message-cache.js'
 import {
   CONVERSATION_COLUMNS,
   MESSAGE_COLUMNS,
@@ -75,6 +76,12 @@ export class ChatStore {
   private readonly pg: pg.Pool
   private readonly nats: FastifyInstance['nats']
   /**
+   * Newest messages of recently read conversations. Other instances hear of changes through
+   * PostgreSQL; this one also drops its own snapshot as soon as a change commits, so a client reads
+   * its own writes at once.
+   */
+  private readonly cache: MessageCache | null
+  /**
    * Attachments must be files the sender can see (files answers 404 otherwise) that are shared with
    * this very conversation — the files service lets the members read exactly those, so attaching
    * can never hand a file to people it was not shared with. Infected files are refused.
@@ -95,6 +102,7 @@ export class ChatStore {
   ) {
     this.pg = app.pg
     this.nats = app.nats
+    this.cache = app.messageCache
   }
 
   // ---- membership ----------------------------------------------------------------------------
@@ -242,6 +250,7 @@ export class ChatStore {
       if (d.rowCount === 0) throw notMember()
       return m.rows.map((x) => x.user_id)
     })
+    this.cache?.invalidate(id)
     publishToMembers(this.nats, memberIds, { type: 'conversation.deleted', at: now(), conversationId: id })
   }
 
@@ -287,6 +296,7 @@ export class ChatStore {
       return { member: toMember(ins.rows[0]), created: true, conversation: toConversation(upd.rows[0]) }
     })
     if (result.created && result.conversation) {
+      this.cache?.invalidate(id)
       publishToMembers(this.nats, await this.memberIds(id), {
         type: 'member.added',
         at: now(),
@@ -314,6 +324,7 @@ export class ChatStore {
       const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1', [id])
       return m.rows.map((x) => x.user_id)
     })
+    this.cache?.invalidate(id)
     publishToMembers(this.nats, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
   }
 
@@ -354,6 +365,7 @@ export class ChatStore {
     })
     const row = r.rows[0]
     if (row) {
+      this.cache?.invalidate(conversationId)
       const message = toMessage(row)
       publishToMembers(this.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
       return { message, created: true }
@@ -434,6 +446,8 @@ export class ChatStore {
    */
   async listMessagesJson(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string> {
     const beforeSeq = decodeSeqCursor('m', before)
+    const cached = await this.cache?.page(userId, conversationId, beforeSeq, limit)
+    if (cached !== undefined) return cached
     const r = await this.pg.query<{ member: number | null; items: string | null; last: string | null; more: boolean | null }>({
       name: 'chat_list_messages_json',
       // `payload` is each message's API JSON, kept by a trigger (migration 0002).
@@ -469,6 +483,7 @@ export class ChatStore {
     )
     const row = r.rows[0]
     if (!row) throw await this.whyNotOwnMessage(userId, conversationId, messageId, 'edit')
+    this.cache?.invalidate(conversationId)
     const message = toMessage(row)
     publishToMembers(this.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
     return message
@@ -484,6 +499,7 @@ export class ChatStore {
     )
     const row = r.rows[0]
     if (!row) throw await this.whyNotOwnMessage(userId, conversationId, messageId, 'delete')
+    this.cache?.invalidate(conversationId)
     publishToMembers(this.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
   }
 

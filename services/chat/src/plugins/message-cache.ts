@@ -1,0 +1,70 @@
+import fp from 'fastify-plugin'
+import { ChannelListener } from '@palisade/platform'
+import { MessageCache, type SnapshotLoader } from '../lib/message-cache.js'
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** null when the cache is turned off (CHAT_MESSAGE_CACHE_MB=0) */
+    messageCache: MessageCache | null
+    messageCacheListener: ChannelListener | null
+  }
+}
+
+export interface MessageCachePluginOptions {
+  databaseUrl: string
+  maxBytes: number
+}
+
+/** Announced by the triggers of migration 0003 with the id of the conversation that changed. */
+export const CHANGES_CHANNEL = 'chat_changes'
+/** Bounds staleness should a notification go missing without the connection noticing. */
+const SNAPSHOT_TTL_MS = 30_000
+
+/**
+ * The in-memory message cache and the PostgreSQL LISTEN connection that keeps it coherent across
+ * chat instances (see MessageCache for why a page served from it is always a consistent read).
+ */
+export const messageCachePlugin = fp<MessageCachePluginOptions>(
+  async (app, opts) => {
+    if (opts.maxBytes <= 0) {
+      app.decorate('messageCache', null)
+      app.decorate('messageCacheListener', null)
+      return
+    }
+    // Members and newest messages from one statement, hence one snapshot.
+    const load: SnapshotLoader = async (conversationId, depth) => {
+      const r = await app.pg.query<{ member_ids: string[] | null; seqs: string[]; payloads: string[] }>({
+        name: 'chat_conversation_snapshot',
+        text: `SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
+                      coalesce(array_agg(x.seq ORDER BY x.seq DESC), '{}') AS seqs,
+                      coalesce(array_agg(x.payload ORDER BY x.seq DESC), '{}') AS payloads
+               FROM (SELECT seq, payload FROM chat.messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) x`,
+        values: [conversationId, depth]
+      })
+      const row = r.rows[0]
+      if (!row?.member_ids) return null
+      return {
+        members: new Set(row.member_ids),
+        messages: row.seqs.map((seq, i) => ({ seq: Number(seq), json: row.payloads[i]! })),
+        complete: row.seqs.length < depth
+      }
+    }
+    const cache = new MessageCache({ maxBytes: opts.maxBytes, ttlMs: SNAPSHOT_TTL_MS, load })
+    const listener = new ChannelListener({
+      url: opts.databaseUrl,
+      name: 'chat-changes',
+      channel: CHANGES_CHANNEL,
+      onNotification: (conversationId) => cache.invalidate(conversationId),
+      onLiveChange: (live) => {
+        cache.setLive(live)
+        app.log[live ? 'info' : 'warn']({ channel: CHANGES_CHANNEL }, live ? 'message cache on: listening for changes' : 'message cache off: change notifications lost')
+      },
+      onError: (err) => app.log.warn({ err }, 'change notification connection failed')
+    })
+    await listener.start()
+    app.decorate('messageCache', cache)
+    app.decorate('messageCacheListener', listener)
+    app.addHook('onClose', async () => listener.close())
+  },
+  { name: 'palisade-chat-message-cache', dependencies: ['palisade-db'] }
+)
