@@ -22,6 +22,7 @@ t.test('cache logic: fills once, serves pages, refuses nothing itself, drops wha
   let gate: Promise<void> = Promise.resolve()
   // A loader whose timing the test controls (the real one is exercised against PostgreSQL below).
   const snapshot: ConversationSnapshot = { members: new Set(['alice']), messages: [5, 4, 3, 2, 1].map(message), complete: true }
+  const pageOf = async (c: MessageCache, ...args: Parameters<MessageCache['page']>) => (await c.page(...args))?.toString()
   const cache = new MessageCache({
     maxBytes: 1 << 20,
     ttlMs: 60_000,
@@ -32,44 +33,44 @@ t.test('cache logic: fills once, serves pages, refuses nothing itself, drops wha
     }
   })
 
-  t.equal(await cache.page('alice', 'c1', undefined, 2), undefined, 'not live: nothing is answered (changes would go unheard)')
+  t.equal(await pageOf(cache, 'alice', 'c1', undefined, 2), undefined, 'not live: nothing is answered (changes would go unheard)')
   t.equal(loads, 0)
   cache.setLive(true)
 
-  const first = await cache.page('alice', 'c1', undefined, 2)
+  const first = await pageOf(cache, 'alice', 'c1', undefined, 2)
   const cursor = Buffer.from('m:4').toString('base64url')
   t.equal(first, `{"items":[{"seq":5},{"seq":4}],"nextCursor":"${cursor}"}`)
-  t.equal(await cache.page('alice', 'c1', 4, 10), '{"items":[{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}', 'an older page within the snapshot')
-  t.equal(await cache.page('alice', 'c1', undefined, 5), '{"items":[{"seq":5},{"seq":4},{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}', 'exactly all: no cursor')
-  t.equal(await cache.page('mallory', 'c1', undefined, 2), undefined, 'not in the snapshot: the database decides')
+  t.equal(await pageOf(cache, 'alice', 'c1', 4, 10), '{"items":[{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}', 'an older page within the snapshot')
+  t.equal(await pageOf(cache, 'alice', 'c1', undefined, 5), '{"items":[{"seq":5},{"seq":4},{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}', 'exactly all: no cursor')
+  t.equal(await pageOf(cache, 'mallory', 'c1', undefined, 2), undefined, 'not in the snapshot: the database decides')
   t.equal(loads, 1, 'one fill served them all')
   t.same(cache.stats, { hits: 3, misses: 1, fills: 1, discarded: 0 })
 
   // A snapshot that holds only the newest messages cannot answer past its end.
   const partial = new MessageCache({ maxBytes: 1 << 20, ttlMs: 60_000, load: async () => ({ ...snapshot, complete: false }) })
   partial.setLive(true)
-  t.ok(await partial.page('alice', 'c1', undefined, 4), 'more beyond the page: answered')
-  t.equal(await partial.page('alice', 'c1', undefined, 5), undefined, 'whether more exist is unknown: the database answers')
-  t.equal(await partial.page('alice', 'c2', 3, 1), undefined, 'an older page never fills')
+  t.ok(await pageOf(partial, 'alice', 'c1', undefined, 4), 'more beyond the page: answered')
+  t.equal(await pageOf(partial, 'alice', 'c1', undefined, 5), undefined, 'whether more exist is unknown: the database answers')
+  t.equal(await pageOf(partial, 'alice', 'c2', 3, 1), undefined, 'an older page never fills')
 
   // A change heard while a fill runs: its snapshot may predate the change, so it is neither kept nor used.
   cache.invalidate('c1')
   let open!: () => void
   gate = new Promise((r) => (open = r))
-  const racing = [cache.page('alice', 'c1', undefined, 2), cache.page('alice', 'c1', undefined, 2)]
+  const racing = [pageOf(cache, 'alice', 'c1', undefined, 2), pageOf(cache, 'alice', 'c1', undefined, 2)]
   await new Promise((r) => setImmediate(r))
   cache.invalidate('c1')
   open()
   t.same(await Promise.all(racing), [undefined, undefined], 'both waiting requests go to the database')
   t.equal(loads, 2, 'the concurrent misses shared one fill')
   t.equal(cache.stats.discarded, 1)
-  t.ok(await cache.page('alice', 'c1', undefined, 2), 'the next read fills again')
+  t.ok(await pageOf(cache, 'alice', 'c1', undefined, 2), 'the next read fills again')
   t.equal(loads, 3)
 
   cache.setLive(false)
-  t.equal(await cache.page('alice', 'c1', undefined, 2), undefined, 'notifications lost: everything dropped')
+  t.equal(await pageOf(cache, 'alice', 'c1', undefined, 2), undefined, 'notifications lost: everything dropped')
   cache.setLive(true)
-  t.ok(await cache.page('alice', 'c1', undefined, 2))
+  t.ok(await pageOf(cache, 'alice', 'c1', undefined, 2))
   t.equal(loads, 4, 'and refilled once they are heard again')
 })
 
@@ -91,7 +92,7 @@ t.test('two chat instances on one database: a cached read never outlives a chang
   }
   const page = async (app: FastifyInstance, user: TestUser, query = '?limit=10') => {
     const res = await on(app, user, 'GET', uri(query))
-    return { status: res.statusCode, body: res.body }
+    return { status: res.statusCode, type: res.headers['content-type'], body: res.body }
   }
   const cache = h.app.messageCache!
   t.ok(h.app.messageCacheListener?.isLive, 'instance A listens for changes')

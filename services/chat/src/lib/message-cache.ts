@@ -33,6 +33,14 @@ export interface MessageCacheStats {
   discarded: number
 }
 
+interface Entry {
+  snapshot: ConversationSnapshot
+  /** first pages by limit, encoded (clients use one or two page sizes) */
+  firstPages: Map<number, Buffer>
+}
+
+const FIRST_PAGES_KEPT = 2
+
 /** Messages kept per conversation: one more than the largest page, to know whether there are more. */
 export const CACHE_DEPTH = CHAT_LIMITS.pageMax + 1
 
@@ -52,7 +60,7 @@ export const CACHE_DEPTH = CHAT_LIMITS.pageMax + 1
  * just been added), and an attacker probing foreign ids gains nothing over the uncached path.
  */
 export class MessageCache {
-  private readonly entries: LRUCache<string, ConversationSnapshot>
+  private readonly entries: LRUCache<string, Entry>
   private readonly pending = new Map<string, { invalidated: boolean; done: Promise<ConversationSnapshot | null> }>()
   private live = false
   readonly stats: MessageCacheStats = { hits: 0, misses: 0, fills: 0, discarded: 0 }
@@ -61,7 +69,8 @@ export class MessageCache {
     this.entries = new LRUCache({
       maxSize: opts.maxBytes,
       ttl: opts.ttlMs,
-      sizeCalculation: (s) => 256 + s.members.size * 64 + s.messages.reduce((n, m) => n + 2 * m.json.length + 32, 0)
+      // Twice the text: the first pages kept ready as bytes hold at most FIRST_PAGES_KEPT × one page.
+      sizeCalculation: ({ snapshot: s }) => 256 + s.members.size * 64 + s.messages.reduce((n, m) => n + (FIRST_PAGES_KEPT + 1) * m.json.length + 32, 0)
     })
   }
 
@@ -82,20 +91,29 @@ export class MessageCache {
    * The page as the JSON text of a MessagePage, or undefined when the cache cannot answer it (the
    * caller then asks the database, which also decides every "not a member").
    */
-  async page(userId: string, conversationId: string, beforeSeq: number | undefined, limit: number): Promise<string | undefined> {
+  async page(userId: string, conversationId: string, beforeSeq: number | undefined, limit: number): Promise<Buffer | undefined> {
     if (!this.live) return undefined
-    let snapshot = this.entries.get(conversationId)
-    if (!snapshot) {
+    let entry = this.entries.get(conversationId)
+    if (!entry) {
       // Only the first page fills: older pages are read rarely and straight from the database.
       if (beforeSeq !== undefined) return undefined
       this.stats.misses++
-      snapshot = (await this.fill(conversationId)) ?? undefined
+      const snapshot = await this.fill(conversationId)
       if (!snapshot) return undefined
+      entry = this.entries.get(conversationId) ?? { snapshot, firstPages: new Map() }
     } else {
       this.stats.hits++
     }
-    if (!snapshot.members.has(userId)) return undefined
-    return pageJson(snapshot, beforeSeq, limit)
+    if (!entry.snapshot.members.has(userId)) return undefined
+    if (beforeSeq !== undefined) return pageBytes(entry.snapshot, beforeSeq, limit)
+    // The first page is what every open conversation reads: kept as ready bytes, it costs neither a
+    // string build nor a UTF-8 encoding per request (a 50-message page is ~17 KB).
+    let bytes = entry.firstPages.get(limit)
+    if (!bytes) {
+      bytes = pageBytes(entry.snapshot, undefined, limit)
+      if (bytes && entry.firstPages.size < FIRST_PAGES_KEPT) entry.firstPages.set(limit, bytes)
+    }
+    return bytes
   }
 
   private fill(conversationId: string): Promise<ConversationSnapshot | null> {
@@ -111,7 +129,7 @@ export class MessageCache {
           this.stats.discarded++
           return null
         }
-        if (snapshot) this.entries.set(conversationId, snapshot)
+        if (snapshot) this.entries.set(conversationId, { snapshot, firstPages: new Map() })
         return snapshot
       } finally {
         if (this.pending.get(conversationId) === state) this.pending.delete(conversationId)
@@ -123,7 +141,7 @@ export class MessageCache {
 }
 
 /** The MessagePage JSON for `limit` messages older than `beforeSeq`, or undefined when the snapshot does not reach that far. */
-function pageJson(snapshot: ConversationSnapshot, beforeSeq: number | undefined, limit: number): string | undefined {
+function pageBytes(snapshot: ConversationSnapshot, beforeSeq: number | undefined, limit: number): Buffer | undefined {
   const all = snapshot.messages
   let start = 0
   if (beforeSeq !== undefined) {
@@ -136,5 +154,5 @@ function pageJson(snapshot: ConversationSnapshot, beforeSeq: number | undefined,
   let items = ''
   for (let i = start; i < end; i++) items += (i === start ? '' : ',') + all[i]!.json
   const next = more ? JSON.stringify(encodeCursor('m', all[end - 1]!.seq)) : 'null'
-  return `{"items":[${items}],"nextCursor":${next}}`
+  return Buffer.from(`{"items":[${items}],"nextCursor":${next}}`)
 }

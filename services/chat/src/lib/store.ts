@@ -439,12 +439,13 @@ export class ChatStore {
   }
 
   /**
-   * The same page as `listMessages`, as the JSON text of the HTTP response: PostgreSQL joins each
+   * The same page as `listMessages`, as the JSON of the HTTP response (bytes when the message cache
+   * answers, see MessageCache; otherwise text from the database): PostgreSQL joins each
    * row's stored `payload` (its API JSON, kept by a trigger), so the hot read path parses no rows,
    * serialises nothing and builds no JSON per request (0.33 → 0.06 ms of PostgreSQL time for 50
    * messages). The shape is MessagePageSchema exactly; the HTTP tests compare it with the object path.
    */
-  async listMessagesJson(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string> {
+  async listMessagesJson(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string | Buffer> {
     const beforeSeq = decodeSeqCursor('m', before)
     const cached = await this.cache?.page(userId, conversationId, beforeSeq, limit)
     if (cached !== undefined) return cached
