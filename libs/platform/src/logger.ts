@@ -1,4 +1,5 @@
-import type { LoggerOptions } from 'pino'
+import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
+import type { Logger, LoggerOptions } from 'pino'
 
 /** Every place a secret can show up in a log line: headers, bodies and our own log fields. */
 export const REDACT_PATHS = [
@@ -38,3 +39,64 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
     }
   }
 }
+
+type LogMethod = (...args: unknown[]) => void
+const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
+type Level = (typeof LEVELS)[number]
+
+/**
+ * A request's logger that becomes a pino child (bindings: the request id) only when something is
+ * logged at an enabled level. Fastify makes one child per request, and one with a route `logLevel`
+ * rebuilds every log method; on a route that logs nothing (every hit of /verify, /healthz, a cached
+ * page) that was measurable work for nothing. What is logged is the same: the child is created with
+ * the same bindings and options at the first enabled call.
+ */
+export class LazyRequestLogger {
+  private real: Logger | undefined
+  private readonly threshold: number
+
+  constructor(
+    private readonly parent: Logger,
+    private readonly bindings: Record<string, unknown>,
+    private readonly opts: Record<string, unknown>
+  ) {
+    const level = typeof opts.level === 'string' ? opts.level : parent.level
+    this.threshold = parent.levels.values[level] ?? Number.POSITIVE_INFINITY
+  }
+
+  get level(): string {
+    return this.logger().level
+  }
+
+  set level(level: string) {
+    this.logger().level = level
+  }
+
+  child(bindings: Record<string, unknown>, opts?: Record<string, unknown>): Logger {
+    return this.logger().child(bindings, opts)
+  }
+
+  isLevelEnabled(level: string): boolean {
+    return (this.parent.levels.values[level] ?? Number.NEGATIVE_INFINITY) >= this.threshold
+  }
+
+  silent(): void {}
+
+  private logger(): Logger {
+    return (this.real ??= this.parent.child(this.bindings, this.opts))
+  }
+
+  static {
+    for (const name of LEVELS) {
+      Object.defineProperty(LazyRequestLogger.prototype, name, {
+        value: function (this: LazyRequestLogger, ...args: unknown[]) {
+          if ((this.parent.levels.values[name] ?? 0) >= this.threshold) (this.logger()[name as Level] as LogMethod)(...args)
+        }
+      })
+    }
+  }
+}
+
+/** Fastify `childLoggerFactory`: see LazyRequestLogger. */
+export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, opts) =>
+  new LazyRequestLogger(logger as unknown as Logger, bindings, opts as Record<string, unknown>) as unknown as FastifyBaseLogger

@@ -12,11 +12,26 @@ export interface SecurityPluginOptions {
   rateLimitPerMinute?: number
 }
 
+/**
+ * The headers an API answer needs (OWASP REST Security Cheat Sheet: CSP, HSTS, nosniff, frame denial;
+ * plus CORP, so no other origin can embed an answer). Helmet's headers that only mean something for
+ * an HTML document a browser renders (COOP, Origin-Agent-Cluster, Referrer-Policy, DNS prefetch) or
+ * for retired software (IE8's X-Download-Options, Flash's cross-domain policies, the removed XSS
+ * auditor) are left out: every header is written and parsed on every answer, and these protect
+ * nothing on JSON. The web service, which serves documents, sets its own full set.
+ */
 const HELMET_OPTIONS: HelmetOptions = {
-  contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"] } },
+  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"] } },
   strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
   crossOriginResourcePolicy: { policy: 'same-origin' },
-  referrerPolicy: { policy: 'no-referrer' }
+  xFrameOptions: { action: 'deny' },
+  crossOriginOpenerPolicy: false,
+  originAgentCluster: false,
+  referrerPolicy: false,
+  xDnsPrefetchControl: false,
+  xDownloadOptions: false,
+  xPermittedCrossDomainPolicies: false,
+  xXssProtection: false
 }
 
 /**

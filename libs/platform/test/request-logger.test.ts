@@ -1,0 +1,46 @@
+import t from 'tap'
+import Fastify from 'fastify'
+import { serverOptions } from '../src/index.js'
+import { captureLogs } from '../src/testing/index.js'
+
+t.test('request loggers are made lazily but log exactly what a pino child would', async (t) => {
+  const logs = captureLogs()
+  const app = Fastify(serverOptions({ service: 'chat', logLevel: 'info', logStream: logs.stream }))
+  t.teardown(() => app.close())
+  app.get('/quiet', { logLevel: 'warn' }, async (request) => {
+    request.log.info('hidden by the route level')
+    request.log.warn({ token: 'secret-token-value' }, 'route warning')
+    return { ok: true }
+  })
+  app.get('/chatty', { logLevel: 'debug' }, async (request) => {
+    t.ok(request.log.isLevelEnabled('debug'), 'the route level applies')
+    request.log.debug({ password: 'hunter2hunter2' }, 'route debug')
+    request.log.child({ step: 'inner' }).info('from a child')
+    return { ok: true }
+  })
+  app.get('/plain', async (request) => {
+    t.notOk(request.log.isLevelEnabled('debug'), 'the service level applies')
+    request.log.debug('not at info')
+    return { ok: true }
+  })
+
+  for (const url of ['/quiet', '/chatty', '/plain']) {
+    const res = await app.inject({ url, headers: { 'x-request-id': `req${url.slice(1)}` } })
+    t.equal(res.statusCode, 200)
+  }
+  const lines = logs.lines.map((l) => JSON.parse(l) as Record<string, unknown>)
+  const byMsg = (msg: string) => lines.filter((l) => l.msg === msg)
+
+  t.same(byMsg('hidden by the route level'), [], 'below the route level: nothing')
+  t.same(byMsg('not at info'), [])
+  t.match(byMsg('route warning'), [{ reqId: 'reqquiet', service: 'chat', level: 40, token: '[redacted]' }], 'bindings and redaction as before')
+  t.match(byMsg('route debug'), [{ reqId: 'reqchatty', level: 20, password: '[redacted]' }])
+  t.match(byMsg('from a child'), [{ reqId: 'reqchatty', step: 'inner' }])
+  t.match(
+    byMsg('incoming request'),
+    [{ reqId: 'reqchatty', req: { url: '/chatty' } }, { reqId: 'reqplain', req: { url: '/plain' } }],
+    "Fastify's own request lines honour the route level (none for the warn-level route)"
+  )
+  t.equal(byMsg('incoming request').length, 2)
+  t.notMatch(logs.text(), /secret-token-value|hunter2/)
+})
