@@ -64,6 +64,11 @@ test('assertions: one per (session, audience), reused until shortly before expir
   const payload = JSON.parse(Buffer.from(s1.split('.')[1]!, 'base64url').toString())
   t.equal(payload.exp, now + 10, 'never outlives the access token')
   t.equal(cache.assertionFor(short, 'chat', key, 'palisade-auth', now + 5), s1, 'and is reused until it ends with it')
+
+  // The clock ticked between the caller's reading (a second ago) and the signature.
+  const late = entry(now - 1 + 10)
+  const s2 = cache.assertionFor(late, 'chat', key, 'palisade-auth', now - 1)
+  t.equal(JSON.parse(Buffer.from(s2.split('.')[1]!, 'base64url').toString()).exp, late.exp, 'not even by the second that ticked while signing')
 })
 
 test('the fast path for request paths agrees with normalizeRequestPath', async (t) => {

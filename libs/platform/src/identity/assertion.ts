@@ -11,6 +11,11 @@ export interface AssertionInput {
   sessionId: string
   roles: string[]
   ttlSeconds?: number
+  /**
+   * Latest `exp` allowed (epoch seconds), e.g. the access token's own: a ttl computed by the caller
+   * would overshoot it by a second whenever the clock ticks between the caller's reading and this one.
+   */
+  notAfter?: number
 }
 
 export function signAssertion(key: SigningKey, input: AssertionInput): { token: string; claims: AssertionClaims } {
@@ -23,7 +28,7 @@ export function signAssertion(key: SigningKey, input: AssertionInput): { token: 
     sid: input.sessionId,
     jti: randomUUID(),
     iat,
-    exp: iat + ttl,
+    exp: Math.min(iat + ttl, input.notAfter ?? Number.POSITIVE_INFINITY),
     roles: input.roles
   }
   const token = jwt.sign(claims, key.privateKey, { algorithm: 'ES256', keyid: key.kid })

@@ -124,7 +124,7 @@ export class TokenCache {
       return cached.token
     }
     const ttl = Math.max(1, Math.min(ASSERTION_MAX_TTL_SECONDS, v.exp - nowSeconds))
-    const { token, claims } = signAssertion(key, { issuer, audience, userId: v.userId, sessionId: v.sessionId, roles: v.roles, ttlSeconds: ttl })
+    const { token, claims } = signAssertion(key, { issuer, audience, userId: v.userId, sessionId: v.sessionId, roles: v.roles, ttlSeconds: ttl, notAfter: v.exp })
     if (!this.isRevoked(v.sessionId)) this.assertions.set(k, { token, exp: claims.exp })
     return token
   }
