@@ -1,7 +1,7 @@
 import { test } from 'tap'
 import pg from 'pg'
-import { provisionServiceRoles } from '../src/index.js'
-import { createTestDatabase, withDatabase } from '../src/testing/index.js'
+import { connectWhenReady, provisionServiceRoles } from '../src/index.js'
+import { createTestDatabase, freePort, withDatabase } from '../src/testing/index.js'
 
 test('each service role owns its schema and cannot read another', async (t) => {
   const db = await createTestDatabase()
@@ -34,4 +34,16 @@ test('each service role owns its schema and cannot read another', async (t) => {
   await t.rejects(files.query('SELECT v FROM chat.secrets'), { code: '42501' }, 'files cannot read chat')
   await t.rejects(files.query('CREATE TABLE chat.intruder (v text)'), { code: '42501' }, 'files cannot write into chat')
   await t.rejects(files.query('CREATE TABLE public.squat (v text)'), { code: '42501' }, 'nobody can create in public')
+})
+
+test('connectWhenReady: waits for a server that is not there yet, gives up at the deadline', async (t) => {
+  const client = await connectWhenReady('postgres://postgres@127.0.0.1:5432/postgres', 1000)
+  t.equal((await client.query('SELECT 1 AS one')).rows[0].one, 1)
+  await client.end()
+
+  const port = await freePort()
+  const started = Date.now()
+  await t.rejects(connectWhenReady(`postgres://postgres@127.0.0.1:${port}/postgres`, 400), { code: 'ECONNREFUSED' })
+  t.ok(Date.now() - started >= 400, 'kept trying until the deadline')
+  await t.rejects(connectWhenReady('postgres://nobody@127.0.0.1:5432/postgres', 5000), /role "nobody" does not exist/, 'a real refusal is not retried')
 })

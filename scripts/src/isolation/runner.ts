@@ -18,9 +18,8 @@ import { chownSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdt
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import pg from 'pg'
 import { APP_SERVICES } from '@palisade/contracts'
-import { provisionServiceRoles } from '@palisade/platform'
+import { connectWhenReady, provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT, DEPLOY_DIR } from '../lib/paths.js'
 import { which } from '../lib/which.js'
 import { ensureSecrets, serviceDatabaseUrl } from '../deploy/secrets.js'
@@ -160,8 +159,7 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
 
     await waitListening(ns.int, [`${ADDR.internal}:${PG_PORT}`, `${ADDR.internal}:${NATS_PORT}`], 'PostgreSQL and NATS', 30_000, [[pgProc, 'postgres'], [natsProc, 'nats']])
     const adminUrl = (db: string) => `postgres://postgres@/${db}?host=${encodeURIComponent(pgSock)}&port=${PG_PORT}`
-    const admin = new pg.Client({ connectionString: adminUrl('postgres') })
-    await admin.connect()
+    const admin = await connectWhenReady(adminUrl('postgres'))
     await admin.query('CREATE DATABASE palisade')
     await admin.end()
     await provisionServiceRoles(adminUrl('palisade'), 'palisade', DATA_SERVICES.map((s) => ({ service: s, role: s, password: secrets.dbPasswords[s] })))

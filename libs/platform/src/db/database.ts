@@ -37,3 +37,25 @@ export function createDatabase(pool: pg.Pool): Database {
 export async function runMigrations(db: Database, migrationsFolder: string, schema: string): Promise<void> {
   await migrate(db, { migrationsFolder, migrationsSchema: schema, migrationsTable: '__migrations' })
 }
+
+/**
+ * A connected client once the server accepts connections. PostgreSQL listens before it is ready and
+ * answers "the database system is starting up" (57P03) meanwhile; that, and a socket not there yet,
+ * are retried until the deadline.
+ */
+export async function connectWhenReady(url: string, deadlineMs = 30_000): Promise<pg.Client> {
+  const deadline = Date.now() + deadlineMs
+  for (;;) {
+    const client = new pg.Client({ connectionString: url })
+    try {
+      await client.connect()
+      return client
+    } catch (err) {
+      await client.end().catch(() => {})
+      const code = (err as { code?: string }).code
+      const transient = code === '57P03' || code === 'ECONNREFUSED' || code === 'ENOENT'
+      if (!transient || Date.now() > deadline) throw err
+      await new Promise((r) => setTimeout(r, 100))
+    }
+  }
+}
