@@ -69,7 +69,7 @@ export class MessageCache {
     this.entries = new LRUCache({
       maxSize: opts.maxBytes,
       ttl: opts.ttlMs,
-      // Twice the text: the first pages kept ready as bytes hold at most FIRST_PAGES_KEPT × one page.
+      // The text, plus at most FIRST_PAGES_KEPT first pages of it kept as bytes.
       sizeCalculation: ({ snapshot: s }) => 256 + s.members.size * 64 + s.messages.reduce((n, m) => n + (FIRST_PAGES_KEPT + 1) * m.json.length + 32, 0)
     })
   }
@@ -88,7 +88,7 @@ export class MessageCache {
   }
 
   /**
-   * The page as the JSON text of a MessagePage, or undefined when the cache cannot answer it (the
+   * The page as the JSON bytes of a MessagePage, or undefined when the cache cannot answer it (the
    * caller then asks the database, which also decides every "not a member").
    */
   async page(userId: string, conversationId: string, beforeSeq: number | undefined, limit: number): Promise<Buffer | undefined> {
