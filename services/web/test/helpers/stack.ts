@@ -2,34 +2,14 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { createServer } from 'node:net'
 import pg from 'pg'
 import { chromium, type Browser } from 'playwright-core'
 import { APP_SERVICES } from '@palisade/contracts'
-import { createTestDatabase, freePort, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..', '..')
 export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'web')
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-
-/** A base port with base+1..base+6 free (the launcher's fixed service ports, web included). */
-async function freeBase(): Promise<number> {
-  for (let i = 0; i < 50; i++) {
-    const base = 20000 + Math.floor(Math.random() * 30000)
-    const ok = await Promise.all(
-      [1, 2, 3, 4, 5, 6].map(
-        (o) =>
-          new Promise<boolean>((r) => {
-            const s = createServer()
-            s.once('error', () => r(false))
-            s.listen(base + o, '127.0.0.1', () => s.close(() => r(true)))
-          })
-      )
-    )
-    if (ok.every(Boolean)) return base
-  }
-  throw new Error('no free port range')
-}
 
 export interface Stack {
   origin: string
@@ -51,7 +31,8 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       NATS_URL: '',
       PALISADE_DATA_DIR: dataDir,
       PALISADE_PORT: String(port),
-      PALISADE_SERVICE_PORT_BASE: String(await freeBase()),
+      // the launcher's fixed service ports (base+1 … base+6, web included)
+      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(6)),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
       // Many registrations and logins from one address in a few seconds.
