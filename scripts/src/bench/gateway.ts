@@ -236,7 +236,7 @@ export const gatewayBench: Bench = {
         targets: [],
         goals: [
           { target: GATEWAY_ROWS.latency(RATES[0]!), maxP99Ms: 50 },
-          { target: GATEWAY_ROWS.memory, maxP99Ms: 20 }
+          { target: GATEWAY_ROWS.memory, maxP99Ms: 20, unit: 'KiB' }
         ],
         /** One full cycle: fresh identities (assertions live ≤ 60 s), connect, measure, disconnect. */
         async measure(opts: RunOptions): Promise<Measurement[]> {
