@@ -6,6 +6,7 @@
  * platform's floor: security headers, CORS, request ids, no identity or database). The real auth
  * and chat run in this process on a throwaway database and a private nats-server.
  */
+import pg from 'pg'
 import { buildService, baseUrl, startTestStack } from '@palisade/testkit'
 import chatApp from '@palisade/chat'
 import { discardStream, type Bench, benchCleanups } from './framework.js'
@@ -43,6 +44,13 @@ export const chatBench: Bench = {
       for (let i = 0; i < 500; i++) {
         await post(`/api/chat/conversations/${conv}/messages`, { text: `message ${i}: the quick brown fox jumps over the lazy dog`, clientMessageId: `b${i}` })
       }
+
+      // The steady state of a database that has been running: autovacuum would have analysed the
+      // fresh tables within a minute and set their visibility maps (index-only scans), but at a
+      // moment of its own choosing, which would switch query plans in the middle of a row.
+      const admin = new pg.Client({ connectionString: stack.databaseUrl })
+      await admin.connect()
+      await admin.query('VACUUM ANALYZE').finally(() => admin.end())
 
       // What the edge would stamp: auth's answer for the route, refreshed every second (auth reuses
       // an assertion until 15 s before it expires, so each row's run must stay under ~14 s).
