@@ -9,8 +9,7 @@
  * Clients stream from and to disk, never holding a file in memory.
  */
 import { randomBytes, randomUUID } from 'node:crypto'
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createReadStream, createWriteStream, readFileSync } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, rm, unlink } from 'node:fs/promises'
 import { request, type IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
@@ -18,10 +17,9 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { freePort } from '@palisade/platform/testing'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
-import { REPO_ROOT } from '../lib/paths.js'
+import { procCpuUs, procStatus, startServiceProcess, type ServiceProcess } from './service-process.js'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 20 * MiB
@@ -52,17 +50,6 @@ async function makeTextFile(path: string, bytes: number): Promise<void> {
     left -= n
   }
   await new Promise<void>((resolve, reject) => out.end((err?: Error | null) => (err ? reject(err) : resolve())))
-}
-
-function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-  return m ? Number(m[1]) * 1024 : 0
-}
-
-/** user + system CPU time of a process in microseconds (from /proc, clock ticks of 10 ms). */
-function procCpuUs(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
-  return (Number(fields[11]) + Number(fields[12])) * 10_000
 }
 
 /** Samples a process's resident set every 5 ms while `work` runs; returns the peak. */
@@ -100,52 +87,16 @@ function collect(res: IncomingMessage): Promise<string> {
   })
 }
 
-interface FilesProcess {
-  url: string
-  child: ChildProcess
-  stop(): Promise<void>
-}
-
-async function startFilesProcess(stack: TestStack, storageDir: string): Promise<FilesProcess> {
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join('src', 'server.ts')], {
-    cwd: join(REPO_ROOT, 'services', 'files'),
-    env: {
-      PATH: process.env.PATH ?? '',
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      LOG_LEVEL: 'warn',
-      DATABASE_URL: stack.databaseUrl,
-      NATS_URL: stack.natsUrl,
-      AUTH_ISSUER: stack.authConfig.AUTH_ISSUER,
-      FILES_STORAGE_DIR: storageDir,
-      FILES_USER_QUOTA_BYTES: String(1024 * 1024 * MiB),
-      FILES_UPLOADS_PER_MINUTE: '100000',
-      FILES_MAX_CONCURRENT_UPLOADS_PER_USER: String(CONCURRENT * 2)
-    },
-    stdio: ['ignore', 'ignore', 'inherit']
+function startFilesProcess(stack: TestStack, storageDir: string): Promise<ServiceProcess> {
+  return startServiceProcess('files', {
+    DATABASE_URL: stack.databaseUrl,
+    NATS_URL: stack.natsUrl,
+    AUTH_ISSUER: stack.authConfig.AUTH_ISSUER,
+    FILES_STORAGE_DIR: storageDir,
+    FILES_USER_QUOTA_BYTES: String(1024 * 1024 * MiB),
+    FILES_UPLOADS_PER_MINUTE: '100000',
+    FILES_MAX_CONCURRENT_UPLOADS_PER_USER: String(CONCURRENT * 2)
   })
-  const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`files service exited with ${code}`))))
-  exited.catch(() => {})
-  const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok).catch(() => false)
-    if (ready) break
-    if (Date.now() > deadline || child.exitCode !== null) throw new Error('files service did not become ready')
-    await Promise.race([sleep(100), exited])
-  }
-  return {
-    url,
-    child,
-    async stop() {
-      if (child.exitCode !== null) return
-      const done = new Promise((r) => child.once('exit', r))
-      child.kill('SIGTERM')
-      await done
-    }
-  }
 }
 
 /** One multipart upload streamed from `path`; resolves with the stored file's id and the time taken. */
@@ -228,7 +179,7 @@ export const filesBench: Bench = {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
       const service = await startFilesProcess(stack, join(work, 'storage'))
       cleanups.push(() => service.stop())
-      const pid = service.child.pid!
+      const pid = service.pid
       const user: TestUser = await stack.createUser({ displayName: 'Bench' })
       // Assertions live ≤ 60 s: fetched again for every phase.
       const identity = () => stack.identityHeaders(user, { method: 'POST', uri: '/api/files' }) as Promise<Record<string, string>>
