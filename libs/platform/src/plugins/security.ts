@@ -1,9 +1,8 @@
 import fp from 'fastify-plugin'
 import helmet, { type HelmetOptions } from 'helmet'
 import type { IncomingMessage, ServerResponse } from 'node:http'
-import cors from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
-import { ErrorCode } from '@palisade/contracts'
+import { ErrorCode, REQUEST_ID_HEADER } from '@palisade/contracts'
 import { ProblemError } from '../problem.js'
 
 export interface SecurityPluginOptions {
@@ -55,25 +54,55 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** false: this route sends none of the platform's security headers (ForwardAuth /verify) */
     helmet?: boolean
+    /** false: this route takes no part in CORS (no Vary, no preflight answer) */
+    cors?: boolean
   }
 }
 
+const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE'
+const PREFLIGHT_MAX_AGE_SECONDS = '600'
+
 /**
- * Security headers, CORS for configured origins only, and a rate limit keyed by the authenticated
- * user when there is one (so users behind one NAT do not starve each other) and by IP otherwise.
+ * Security headers, the request id, CORS for configured origins only, and a rate limit keyed by
+ * the authenticated user when there is one (so users behind one NAT do not starve each other) and
+ * by IP otherwise.
+ *
+ * Headers and CORS are one onRequest hook, registered before identity so that a 401 carries them
+ * too (a browser on an allowed origin can then read it). CORS is done here rather than with
+ * @fastify/cors: its hook spreads an options object, reads the route options twice and calls the
+ * origin callback on every request, also on the ones without an `Origin` (servers, the proxy's
+ * health checks, same-origin GETs) — about 3 µs, a tenth of a hello-world's CPU on this machine.
+ * The policy is small: exact origins, credentials, a fixed method list, request headers reflected.
  */
 export const securityPlugin = fp<SecurityPluginOptions>(
   async (app, opts) => {
+    const allowed = new Set(opts.allowedOrigins)
     const headers = securityHeaders()
+    const headersAndVary = Object.freeze({ ...headers, vary: 'Origin' })
+    const varyOnly = Object.freeze({ vary: 'Origin' })
+
     app.addHook('onRequest', (request, reply, done) => {
-      if (request.routeOptions.config?.helmet !== false) reply.headers(headers)
-      done()
-    })
-    await app.register(cors, {
-      origin: (origin, cb) => cb(null, origin !== undefined && opts.allowedOrigins.includes(origin)),
-      credentials: true,
-      methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
-      maxAge: 600
+      reply.header(REQUEST_ID_HEADER, request.id)
+      const config = request.routeOptions.config
+      const withCors = config?.cors !== false
+      if (config?.helmet !== false) reply.headers(withCors ? headersAndVary : headers)
+      else if (withCors) reply.headers(varyOnly)
+      const origin = request.headers.origin
+      if (!withCors || origin === undefined || !allowed.has(origin)) return done()
+
+      reply.header('access-control-allow-origin', origin)
+      reply.header('access-control-allow-credentials', 'true')
+      if (request.method !== 'OPTIONS') return done()
+      // A preflight: answered here, before identity (browsers send no credentials with it).
+      if (typeof request.headers['access-control-request-method'] !== 'string') {
+        return done(new ProblemError(400, ErrorCode.validationFailed, 'A preflight needs Access-Control-Request-Method'))
+      }
+      const requested = request.headers['access-control-request-headers']
+      reply.header('vary', 'Origin, Access-Control-Request-Headers')
+      reply.header('access-control-allow-methods', CORS_METHODS)
+      if (typeof requested === 'string') reply.header('access-control-allow-headers', requested)
+      reply.header('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS)
+      reply.code(204).header('content-length', '0').send()
     })
     await app.register(rateLimit, {
       global: true,
