@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type AppServiceName, type ServiceName } from '@palisade/contracts'
-import { provisionServiceRoles } from '@palisade/platform'
+import { disableAllocationSitePretenuring, provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
 import { createEdge, type Edge } from './edge/edge.js'
@@ -118,6 +118,8 @@ async function waitHealthy(name: string, port: number, child: ChildProcess, dead
 }
 
 async function main(): Promise<void> {
+  // The local edge serves every request in this process: the same GC setting as the services.
+  disableAllocationSitePretenuring()
   // Fail before starting anything when NATS cannot be had.
   if (!env.NATS_URL && !findNatsServer()) throw new Error(NATS_MISSING)
   mkdirSync(dataDir, { recursive: true })
