@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildService, type TestUser } from '@palisade/testkit'
 import filesApp from '@palisade/files'
-import { chatHarness, collectEvents, multipart } from './helpers.js'
+import { acting, chatHarness, collectEvents, multipart } from './helpers.js'
 
 t.test('messages', async (t) => {
   const h = await chatHarness(t)
@@ -84,6 +84,8 @@ t.test('messages', async (t) => {
     let res = await h.as(alice, 'POST', url, { text: 'see file', clientMessageId: 'att-1', attachments: [shared] })
     t.equal(res.statusCode, 201)
     t.same(res.json().attachments, [shared])
+    const row = await h.app.pg.query('SELECT payload FROM chat.messages WHERE id = $1', [res.json().id])
+    t.equal(row.rows[0].payload, JSON.stringify(res.json()), 'the stored payload lists the attachment as the API does')
     res = await h.as(alice, 'POST', url, { text: 'x', clientMessageId: 'att-2', attachments: [privateFile] })
     t.equal(res.statusCode, 400, 'a file not shared with the conversation')
     res = await h.as(alice, 'POST', url, { text: 'x', clientMessageId: 'att-3', attachments: [sharedElsewhere] })
@@ -92,6 +94,32 @@ t.test('messages', async (t) => {
     t.equal(res.statusCode, 404, 'a file that does not exist')
     const n = await h.app.pg.query("SELECT count(*)::int AS n FROM chat.messages WHERE client_message_id LIKE 'att-%'")
     t.equal(n.rows[0].n, 1, 'refused messages were not stored')
+  })
+
+  t.test("the stored payload is the API's JSON byte for byte: compact, in schema order, escaped alike", async (t) => {
+    const stored = async (id: string) => (await h.app.pg.query('SELECT payload FROM chat.messages WHERE id = $1', [id])).rows[0].payload as string
+    const tricky = 'quote " backslash \\ tab \t newline \n </script> ünïcødé 🦊 \r \u2028 / end'
+    const sent = await h.as(alice, 'POST', url, { text: tricky, clientMessageId: 'payload-1' })
+    t.equal(sent.statusCode, 201)
+    t.equal(await stored(sent.json().id), JSON.stringify(sent.json()), 'a user message with characters JSON must escape')
+    t.notMatch(await stored(sent.json().id), /" : |, "/, 'no blanks around separators')
+
+    const edited = await h.as(alice, 'PATCH', `${url}/${sent.json().id}`, { text: 'edited "again"' })
+    t.equal(edited.statusCode, 200)
+    t.type(edited.json().editedAt, 'string')
+    t.equal(await stored(sent.json().id), JSON.stringify(edited.json()), 'an edit rewrites it, editedAt included')
+
+    const runId = randomUUID()
+    const agent = await h.nc.request(
+      'chat.agent.message.create',
+      JSON.stringify({ conversationId: conv.id, text: 'agent answer', clientMessageId: `agent-run:${runId}`, agentRunId: runId }),
+      { timeout: 3000, headers: acting(alice.userId, alice.sessionId) }
+    )
+    const { message } = agent.json<{ message: { id: string; author: object } }>()
+    t.same(message.author, { kind: 'agent', agentRunId: runId })
+    const page = await h.as(alice, 'GET', `${url}?limit=1`)
+    t.equal(page.json().items[0].id, message.id)
+    t.equal(await stored(message.id), JSON.stringify(page.json().items[0]), 'an agent message, as the list serves it')
   })
 
   t.test('paging with before/limit', async (t) => {
