@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
-import type { Logger, LoggerOptions } from 'pino'
+import { stdSerializers, type Logger, type LoggerOptions } from 'pino'
 
 /** Every place a secret can show up in a log line: headers, bodies and our own log fields. */
 export const REDACT_PATHS = [
@@ -25,12 +25,42 @@ export const REDACT_PATHS = [
   'apiKey'
 ]
 
+const DROPPED_ERROR_FIELDS = new Set(['params', 'detail', 'where', 'internalQuery'])
+
+/**
+ * Errors without the values a query ran with. drizzle puts every bound parameter into its error's
+ * message and `params` (message text, cursors, emails); PostgreSQL repeats values in `detail`,
+ * `where` and, quoted, in the message ("time zone \"…\" not recognized"). The statement, SQLSTATE,
+ * constraint and table stay for debugging.
+ */
+export function scrubError(err: unknown): unknown {
+  if (!(err instanceof Error)) return err
+  const fromDrizzle = 'params' in err && 'query' in err
+  const fromPostgres = 'severity' in err && 'routine' in err
+  const cause: unknown = err.cause
+  const scrubbedCause = scrubError(cause)
+  if (!fromDrizzle && !fromPostgres && scrubbedCause === cause) return err
+  const scrub = (text: string | undefined) => {
+    if (text === undefined) return text
+    if (fromDrizzle) text = text.replace(/\nparams: [\s\S]*?(?=\n {4}at |$)/, '')
+    if (fromPostgres) text = text.replace(/"[^"\n]*"/g, '"…"')
+    return text
+  }
+  const copy = Object.create(Object.getPrototypeOf(err) as object) as Error & Record<string, unknown>
+  for (const [k, v] of Object.entries(err)) if (!DROPPED_ERROR_FIELDS.has(k)) copy[k] = v
+  copy.message = scrub(err.message) ?? ''
+  copy.stack = scrub(err.stack)
+  if (cause !== undefined) copy.cause = scrubbedCause
+  return copy
+}
+
 export function loggerOptions(service: string, level: string): LoggerOptions {
   return {
     level,
     base: { service },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
+      err: (err: Error) => stdSerializers.errWithCause(scrubError(err) as Error),
       req(req: { method: string; url: string; id: string; headers?: Record<string, unknown> }) {
         // Query strings may carry tokens from careless clients: log the path only.
         const q = req.url.indexOf('?')

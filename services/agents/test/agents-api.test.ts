@@ -83,6 +83,22 @@ test('agents CRUD: my agents only, validated input, ops-configured providers onl
   t.equal(rest.json().agents.length, 1)
   t.notOk(rest.json().nextCursor)
   t.equal((await req(alice, 'GET', '/api/agents?cursor=%2E%2E')).statusCode, 400)
+  // Crafted cursors, as an attacker builds them: the attack review's year-0 date (once a 500 from
+  // PostgreSQL), times out of range, another list's cursor, a second spelling of a valid one.
+  const b64 = (text: string) => Buffer.from(text).toString('base64url')
+  const crafted = [
+    b64(`0000-01-01|${agent.id}`),
+    b64(`a:-62167219200000.${agent.id}`),
+    b64(`a:8640000000000000.${agent.id}`),
+    b64(`f:1700000000000.${agent.id}`),
+    `${list.json().nextCursor}A`
+  ]
+  for (const url of ['/api/agents', `/api/agents/${agent.id}/runs`]) {
+    for (const cursor of crafted) {
+      const res = await req(alice, 'GET', `${url}?cursor=${cursor}`)
+      t.match({ status: res.statusCode, type: res.headers['content-type'], body: res.json() }, { status: 400, type: /problem\+json/, body: { code: 'VALIDATION_FAILED' } }, `${url}: ${Buffer.from(cursor, 'base64url').toString()}`)
+    }
+  }
 
   const patched = await req(alice, 'PATCH', `/api/agents/${agent.id}`, { provider: 'openai', model: 'gpt-b', tools: ['chat.search', 'files.read'] })
   t.equal(patched.statusCode, 200)

@@ -10,11 +10,12 @@ import {
   UpdateAgentBodySchema,
   type AgentToolName
 } from '@palisade/contracts'
-import { identityOf, problems, type Database } from '@palisade/platform'
+import { cursorCodec, identityOf, problems, timeIdPosition, type Database } from '@palisade/platform'
 import { agents } from '../db/schema.js'
 import { agentView, type AgentRow } from '../db/store.js'
-import { decodeCursor, encodeCursor } from '../cursor.js'
 import type { ProviderRegistry } from '../providers/registry.js'
+
+const agentCursor = cursorCodec('a', timeIdPosition)
 
 /** The caller's agent, or 404 (someone else's agent is indistinguishable from none). */
 export async function ownAgent(db: Database, id: string, userId: string): Promise<AgentRow> {
@@ -61,22 +62,21 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/', { schema: { querystring: PageQuerySchema, response: { 200: AgentListSchema } } }, async (request) => {
     const { userId } = identityOf(request)
     const limit = request.query.limit ?? 50
-    const cursor = request.query.cursor ? decodeCursor(request.query.cursor) : undefined
-    if (request.query.cursor && !cursor) throw problems.badRequest('Invalid cursor')
+    const cursor = agentCursor.decodeOptional(request.query.cursor)
     const rows = await app.db
       .select()
       .from(agents)
       .where(
         and(
           eq(agents.ownerId, userId),
-          cursor ? or(lt(agents.createdAt, cursor.createdAt), and(eq(agents.createdAt, cursor.createdAt), lt(agents.id, cursor.id))) : undefined
+          cursor ? or(lt(agents.createdAt, cursor.at), and(eq(agents.createdAt, cursor.at), lt(agents.id, cursor.id))) : undefined
         )
       )
       .orderBy(desc(agents.createdAt), desc(agents.id))
       .limit(limit + 1)
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
-    return { agents: page.map(agentView), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.createdAt, last.id) } : {}) }
+    return { agents: page.map(agentView), ...(rows.length > limit && last ? { nextCursor: agentCursor.encode({ at: last.createdAt, id: last.id }) } : {}) }
   })
 
   app.get('/:id', { schema: { params: IdParamsSchema, response: { 200: AgentSchema } } }, async (request) => {

@@ -11,13 +11,14 @@ import {
   RunSchema,
   StartRunBodySchema
 } from '@palisade/contracts'
-import { callContextOf, identityOf, natsPublish, natsRequest, ProblemError, problems } from '@palisade/platform'
+import { callContextOf, cursorCodec, identityOf, natsPublish, natsRequest, ProblemError, problems, timeIdPosition } from '@palisade/platform'
 import { runs } from '../db/schema.js'
 import { admitRun, getRunSteps, runView, type RunRow } from '../db/store.js'
-import { decodeCursor, encodeCursor } from '../cursor.js'
 import { effectiveLimits } from '../limits.js'
 import { RunStop } from '../runs/stop.js'
 import { ownAgent } from './agents.js'
+
+const runCursor = cursorCodec('r', timeIdPosition)
 
 const RunWithoutStepsSchema = RunSchema
 const CANCEL_WAIT_MS = 5000
@@ -85,8 +86,7 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
   app.get('/:id/runs', { schema: { params: IdParamsSchema, querystring: PageQuerySchema, response: { 200: RunListSchema } } }, async (request) => {
     const { userId } = identityOf(request)
     const limit = request.query.limit ?? 50
-    const cursor = request.query.cursor ? decodeCursor(request.query.cursor) : undefined
-    if (request.query.cursor && !cursor) throw problems.badRequest('Invalid cursor')
+    const cursor = runCursor.decodeOptional(request.query.cursor)
     const rows = await app.db
       .select()
       .from(runs)
@@ -94,14 +94,14 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
         and(
           eq(runs.agentId, request.params.id),
           eq(runs.userId, userId),
-          cursor ? or(lt(runs.createdAt, cursor.createdAt), and(eq(runs.createdAt, cursor.createdAt), lt(runs.id, cursor.id))) : undefined
+          cursor ? or(lt(runs.createdAt, cursor.at), and(eq(runs.createdAt, cursor.at), lt(runs.id, cursor.id))) : undefined
         )
       )
       .orderBy(desc(runs.createdAt), desc(runs.id))
       .limit(limit + 1)
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
-    return { runs: page.map((r) => runView(r)), ...(rows.length > limit && last ? { nextCursor: encodeCursor(last.createdAt, last.id) } : {}) }
+    return { runs: page.map((r) => runView(r)), ...(rows.length > limit && last ? { nextCursor: runCursor.encode({ at: last.createdAt, id: last.id }) } : {}) }
   })
 
   app.get('/:id/runs/:runId', { schema: { params: AgentRunParamsSchema, response: { 200: RunSchema } } }, async (request) => {

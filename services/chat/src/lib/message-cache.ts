@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { CHAT_LIMITS } from '@palisade/contracts'
-import { encodeCursor } from './cursor.js'
+import { messageCursor } from './cursor.js'
 
 /**
  * What one statement read of a conversation: its members and its newest messages. Both come from
@@ -153,6 +153,6 @@ function pageBytes(snapshot: ConversationSnapshot, beforeSeq: number | undefined
   const end = start + Math.min(limit, available)
   let items = ''
   for (let i = start; i < end; i++) items += (i === start ? '' : ',') + all[i]!.json
-  const next = more ? JSON.stringify(encodeCursor('m', all[end - 1]!.seq)) : 'null'
+  const next = more ? JSON.stringify(messageCursor.encode(all[end - 1]!.seq)) : 'null'
   return Buffer.from(`{"items":[${items}],"nextCursor":${next}}`)
 }

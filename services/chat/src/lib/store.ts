@@ -18,7 +18,7 @@ import {
 } from '@palisade/contracts'
 import { natsRequest, ProblemError, problems, type CallContext } from '@palisade/platform'
 import { SEARCH_CONFIG } from '../db/schema.js'
-import { decodeCursor, decodeSeqCursor, encodeCursor } from './cursor.js'
+import { conversationCursor, memberCursor, messageCursor, searchCursor } from './cursor.js'
 import { publishToMembers } from './events.js'
 import type { MessageCache } from './message-cache.js'
 import {
@@ -190,7 +190,7 @@ export class ChatStore {
 
   /** The page is chosen first and unread counts are computed only for its rows (not for every conversation of the user). */
   async listConversations(userId: string, cursor: string | undefined, limit: number): Promise<ConversationPage> {
-    const before = decodeSeqCursor('c', cursor)
+    const before = conversationCursor.decodeOptional(cursor)
     const r = await this.pg.query<ConversationWithUnreadDbRow>({
       name: 'chat_list_conversations',
       text: `SELECT ${CONVERSATION_COLUMNS}, ${unreadCountSql('p.id', 'p.last_read_seq', '$1')} AS unread_count
@@ -207,7 +207,7 @@ export class ChatStore {
     const last = rows[rows.length - 1]
     return {
       items: rows.map(toConversationWithUnread),
-      nextCursor: r.rows.length > limit && last ? encodeCursor('c', last.activity_seq) : null
+      nextCursor: r.rows.length > limit && last ? conversationCursor.encode(Number(last.activity_seq)) : null
     }
   }
 
@@ -258,7 +258,7 @@ export class ChatStore {
 
   async listMembers(userId: string, id: string, cursor: string | undefined, limit: number): Promise<MemberPage> {
     await this.requireMember(id, userId)
-    const after = cursor === undefined ? null : decodeCursor('u', cursor)
+    const after = memberCursor.decodeOptional(cursor) ?? null
     const r = await this.pg.query<MemberDbRow>(
       `SELECT user_id, role, joined_at FROM chat.members
        WHERE conversation_id = $1 AND ($2::uuid IS NULL OR user_id > $2) ORDER BY user_id LIMIT $3`,
@@ -266,7 +266,7 @@ export class ChatStore {
     )
     const rows = r.rows.slice(0, limit)
     const last = rows[rows.length - 1]
-    return { items: rows.map(toMember), nextCursor: r.rows.length > limit && last ? encodeCursor('u', last.user_id) : null }
+    return { items: rows.map(toMember), nextCursor: r.rows.length > limit && last ? memberCursor.encode(last.user_id) : null }
   }
 
   /** Adds a member (owner only). Adding someone who already is one answers their membership again. */
@@ -419,7 +419,7 @@ export class ChatStore {
 
   /** Newest first. One round trip: membership and page together (this is the hot read path). */
   async listMessages(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<MessagePage> {
-    const beforeSeq = decodeSeqCursor('m', before)
+    const beforeSeq = messageCursor.decodeOptional(before)
     const r = await this.pg.query<Partial<MessageDbRow> & { member: number }>({
       name: 'chat_list_messages',
       text: `SELECT 1 AS member, msg.* FROM chat.members mem
@@ -435,7 +435,7 @@ export class ChatStore {
     const rows = (r.rows[0]!.id ? r.rows : []) as MessageDbRow[]
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
-    return { items: page.map(toMessage), nextCursor: rows.length > limit && last ? encodeCursor('m', last.seq) : null }
+    return { items: page.map(toMessage), nextCursor: rows.length > limit && last ? messageCursor.encode(Number(last.seq)) : null }
   }
 
   /**
@@ -446,7 +446,7 @@ export class ChatStore {
    * messages). The shape is MessagePageSchema exactly; the HTTP tests compare it with the object path.
    */
   async listMessagesJson(userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string | Buffer> {
-    const beforeSeq = decodeSeqCursor('m', before)
+    const beforeSeq = messageCursor.decodeOptional(before)
     const cached = await this.cache?.page(userId, conversationId, beforeSeq, limit)
     if (cached !== undefined) return cached
     const r = await this.pg.query<{ member: number | null; items: string | null; last: string | null; more: boolean | null }>({
@@ -469,7 +469,7 @@ export class ChatStore {
     })
     const row = r.rows[0]
     if (!row?.member) throw notMember()
-    const next = row.more && row.last ? JSON.stringify(encodeCursor('m', row.last)) : 'null'
+    const next = row.more && row.last ? JSON.stringify(messageCursor.encode(Number(row.last))) : 'null'
     return `{"items":${row.items ?? '[]'},"nextCursor":${next}}`
   }
 
@@ -516,7 +516,7 @@ export class ChatStore {
 
   /** Full-text search over the caller's conversations, newest match first. */
   async search(userId: string, q: string, conversationId: string | undefined, cursor: string | undefined, limit: number): Promise<MessagePage> {
-    const before = decodeSeqCursor('s', cursor)
+    const before = searchCursor.decodeOptional(cursor)
     if (conversationId) await this.requireMember(conversationId, userId)
     const r = await this.pg.query<MessageDbRow>({
       name: 'chat_search',
@@ -531,6 +531,6 @@ export class ChatStore {
     })
     const page = r.rows.slice(0, limit)
     const last = page[page.length - 1]
-    return { items: page.map(toMessage), nextCursor: r.rows.length > limit && last ? encodeCursor('s', last.seq) : null }
+    return { items: page.map(toMessage), nextCursor: r.rows.length > limit && last ? searchCursor.encode(Number(last.seq)) : null }
   }
 }

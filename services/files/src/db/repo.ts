@@ -1,6 +1,6 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm'
 import type { Database } from '@palisade/platform'
-import { ProblemError } from '@palisade/platform'
+import { cursorCodec, ProblemError, timeIdPosition } from '@palisade/platform'
 import { ErrorCode, type FileMeta, type FileStatus } from '@palisade/contracts'
 import { fileObjects, usage, type FileRow } from './schema.js'
 
@@ -29,21 +29,8 @@ export function toMeta(row: FileRow): FileMeta {
   }
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
-
-/** Cursor = base64url("<createdAt ms>.<id>") of the last row of a page (newest first). */
-export function encodeCursor(row: FileRow): string {
-  return Buffer.from(`${row.createdAt.getTime()}.${row.id}`).toString('base64url')
-}
-
-export function decodeCursor(cursor: string): { at: Date; id: string } {
-  const [ms, id, extra] = Buffer.from(cursor, 'base64url').toString('utf8').split('.')
-  const at = Number(ms)
-  if (extra !== undefined || !id || !UUID.test(id) || !/^\d{1,15}$/.test(ms ?? '') || !Number.isSafeInteger(at)) {
-    throw new ProblemError(400, ErrorCode.validationFailed, 'Invalid cursor')
-  }
-  return { at: new Date(at), id }
-}
+/** Newest first: the (created at, id) of a page's last row. */
+export const fileCursor = cursorCodec('f', timeIdPosition)
 
 export class FilesRepo {
   constructor(private readonly db: Database) {}

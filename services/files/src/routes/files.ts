@@ -14,7 +14,7 @@ import {
 import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
 import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
-import { decodeCursor, encodeCursor, toMeta } from '../db/repo.js'
+import { fileCursor, toMeta } from '../db/repo.js'
 import { declaredTypeAgrees, sniffType } from '../upload/sniff.js'
 import { sanitizeFileName, withTypeExtension } from '../upload/filename.js'
 import { MULTIPART_OVERHEAD_BYTES, receiveUpload, type ReceivedFile } from '../upload/receive.js'
@@ -145,10 +145,10 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
     async (request) => {
       const { userId } = identityOf(request)
       const limit = request.query.limit ?? 50
-      const after = request.query.cursor ? decodeCursor(request.query.cursor) : undefined
+      const after = fileCursor.decodeOptional(request.query.cursor)
       const rows = await repo.listByOwner(userId, limit + 1, after)
       const page = rows.slice(0, limit)
-      return { files: page.map(toMeta), nextCursor: rows.length > limit ? encodeCursor(page[page.length - 1]!) : null }
+      return { files: page.map(toMeta), nextCursor: rows.length > limit ? fileCursor.encode({ at: page[page.length - 1]!.createdAt, id: page[page.length - 1]!.id }) : null }
     }
   )
 
