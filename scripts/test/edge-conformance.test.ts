@@ -24,7 +24,7 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
   const edgeUrl = `http://127.0.0.1:${port}`
   const user = await stack.createUser()
 
-  await conformanceSuite(t, { edgeUrl, allowedOrigin: ORIGIN, hits: echo.hits, user })
+  await conformanceSuite(t, { edgeUrl, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active, slowBodyCutoffMs: 15_000 })
 
   // What only the local edge's own configuration decides (Traefik's equivalents are its config).
   t.equal(edge.server.requestTimeout, MAX_REQUEST_SECONDS * 1000, 'a slow upload has as long as Traefik and files give it')
@@ -109,5 +109,5 @@ t.test('real Traefik (generated config) conforms to the ForwardAuth semantics', 
   })
   t.teardown(() => proxy.stop())
   const user = await stack.createUser()
-  await conformanceSuite(t, { edgeUrl: proxy.url, allowedOrigin: ORIGIN, hits: echo.hits, user })
+  await conformanceSuite(t, { edgeUrl: proxy.url, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active })
 })

@@ -32,6 +32,12 @@ export const FILE_UPLOAD_BODY_LIMIT = 26 * MiB
  * ForwardAuth to a large-body route.
  */
 export const MAX_REQUEST_SECONDS = 600
+/**
+ * What one client address (an IPv6 /64) may hold open at the edge at once: connections at the local
+ * edge, in-flight requests per router in Traefik (`inFlightReq`). Far above what a browser opens
+ * (six per origin plus a WebSocket per tab), far below what would let one address hold a service.
+ */
+export const MAX_CONNECTIONS_PER_CLIENT = 128
 
 export const ROUTES: readonly Route[] = [
   { id: 'web-login', match: 'exact', path: '/login', service: 'web', access: 'public', websocket: false, bodyLimit: 0 },

@@ -1,41 +1,50 @@
-import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
+import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { Transform, type TransformCallback } from 'node:stream'
+import { PassThrough } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { ProxyServer } from 'http-proxy-3'
-import { Pool } from 'undici'
 import {
   ErrorCode,
-  HOP_BY_HOP_HEADERS,
-  IDENTITY_HEADER_NAMES,
+  MAX_CONNECTIONS_PER_CLIENT,
   MAX_REQUEST_SECONDS,
   NEVER_ROUTABLE_PATHS,
-  PROBLEM_CONTENT_TYPE,
   REQUEST_ID_HEADER,
   ROUTES,
-  isProtectedHeader,
   normalizeRequestPath,
   resolveRoute,
   type Route,
   type ServiceName
 } from '@palisade/contracts'
-import { problemBody } from '@palisade/platform'
+import { HOP, scrubProtectedHeaders, stripHopByHop } from './headers.js'
+import { capConnectionsPerClient } from './client-cap.js'
+import { EDGE_SECURITY_HEADERS, logPath, sendProblem, writeRaw, writeRawProblem } from './responses.js'
+import { BodyLimit, DEFAULT_BODY_RULES, SlowBodyWatch, discardBody, drainBound, hasBody, readBody, type BodyRules } from './request-body.js'
+import { REQUEST_ID, applyIdentity, createVerifier, type AuthAnswer } from './verify.js'
+
+export { EDGE_SECURITY_HEADERS } from './responses.js'
+export { scrubProtectedHeaders } from './headers.js'
 
 /**
  * The local edge: what Traefik does in production (ARCHITECTURE.md "ForwardAuth semantics"), for
  * hosts without Docker or Traefik. Built on http-proxy-3 (request and WebSocket relaying) and
- * node:http; this file only decides *whether* and *with which headers* a request is relayed.
+ * node:http; these modules only decide *whether*, *when* and *with which headers* a request is
+ * relayed.
  *
+ * For every connection: at most `maxConnectionsPerClient` per client address (429 and closed).
  * For every request and WebSocket handshake:
  *  1. the raw path must pass `normalizeRequestPath` (400) and resolve to a route that is not
  *     never-routable (404); bodiless routes take GET/HEAD only (404, like Traefik's method rule);
  *  2. every client-sent spelling of the identity and forwarding headers is deleted;
- *  3. forward-auth routes: GET auth /auth/verify with the original headers minus hop-by-hop ones,
- *     X-Forwarded-Method/Proto/Host/Uri/For rebuilt here, no body. Non-2xx: auth's status, headers
- *     (Location, Set-Cookie, ...) and body go back to the client as they are (raw on the socket for
- *     a handshake). 2xx: auth's identity headers and X-Request-Id are copied onto the request;
- *  4. the request is relayed with X-Forwarded-* rebuilt, a request id, the route's body limit (413)
- *     enforced while streaming, a proxy timeout (504) and a 502 problem when the upstream fails.
+ *  3. forward-auth routes: GET auth /auth/verify with the original headers minus hop-by-hop ones
+ *     (a client's Connection header cannot make credentials, Origin or forwarding headers
+ *     hop-by-hop), X-Forwarded-Method/Proto/Host/Uri/For rebuilt here, no body. Non-2xx: auth's
+ *     status, headers and body go back to the client as they are (raw on the socket for a
+ *     handshake). 2xx: auth's identity headers and X-Request-Id are copied onto the request;
+ *  4. the body: over the route's limit → 413; up to 64 KiB read whole before the upstream is
+ *     contacted, larger ones streamed; all under a minimum transfer rate (408 below it); refused
+ *     bodies are read and discarded up to a bound so the client sees the answer;
+ *  5. the request is relayed without hop-by-hop headers, with X-Forwarded-* rebuilt, a request id,
+ *     a proxy timeout (504) and a 502 problem when the upstream fails.
  */
 
 export interface EdgeOptions {
@@ -50,6 +59,12 @@ export interface EdgeOptions {
   authTimeoutMs?: number
   /** value of X-Forwarded-Proto (default `http`; `https` behind a TLS terminator) */
   forwardedProto?: 'http' | 'https'
+  /** open connections one client address (IPv6: its /64) may hold (default MAX_CONNECTIONS_PER_CLIENT) */
+  maxConnectionsPerClient?: number
+  /** buffering threshold and minimum transfer rate of request bodies (default DEFAULT_BODY_RULES) */
+  bodyRules?: Partial<BodyRules>
+  /** the whole request head must arrive within this (default 30 s) */
+  headersTimeoutMs?: number
   /** called once per finished request (access log) and on errors */
   log?: (entry: Record<string, unknown>) => void
 }
@@ -60,86 +75,34 @@ export interface Edge {
   close(): Promise<void>
 }
 
-/** The path as logged: without the query string, which may carry search terms. */
-function logPath(url: string | undefined): string {
-  const q = (url ?? '/').indexOf('?')
-  return q === -1 ? (url ?? '/') : `${url!.slice(0, q)}?…`
-}
-
-/** Response headers every answer carries unless the upstream set its own. */
-export const EDGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer'
-}
-
-const HOP = new Set<string>([...HOP_BY_HOP_HEADERS, 'proxy-connection', 'http2-settings'])
-const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
-const EMPTY = Buffer.alloc(0)
 
 function isNeverRoutable(path: string): boolean {
   return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
-}
-
-/** Hop-by-hop headers of a message: the fixed list plus whatever its Connection header names. */
-function hopHeaders(headers: IncomingHttpHeaders): Set<string> {
-  const c = headers.connection
-  if (!c) return HOP
-  const extra = (Array.isArray(c) ? c.join(',') : c).split(',').map((s) => s.trim().toLowerCase()).filter(Boolean)
-  return extra.length === 0 ? HOP : new Set([...HOP, ...extra])
-}
-
-/** Deletes every client copy of a protected header (identity, forwarding) in any spelling. */
-export function scrubProtectedHeaders(headers: IncomingHttpHeaders): void {
-  for (const name of Object.keys(headers)) if (isProtectedHeader(name)) delete headers[name]
-}
-
-class BodyLimit extends Transform {
-  seen = 0
-  constructor(private readonly limit: number) {
-    super()
-  }
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.seen += chunk.length
-    if (this.seen > this.limit) return cb(new BodyTooLargeError())
-    cb(null, chunk)
-  }
-}
-class BodyTooLargeError extends Error {
-  override name = 'BodyTooLargeError'
 }
 
 interface EdgeState {
   requestId: string
   started: number
   route?: Route
-  status?: number
   timedOut?: boolean
   tooLarge?: boolean
+  slow?: boolean
   proxyReq?: http.ClientRequest
 }
 const STATE = Symbol('palisade-edge')
 type EdgeRequest = IncomingMessage & { [STATE]?: EdgeState }
 
-interface AuthAnswer {
-  status: number
-  headers: IncomingHttpHeaders
-  body: Buffer
-}
+type Admission = { ok: true; route: Route; state: EdgeState } | { ok: false; status: number; code: string; detail: string; state: EdgeState }
 
 export function createEdge(opts: EdgeOptions): Edge {
   const routes = opts.routes ?? ROUTES
   const proxyTimeoutMs = opts.proxyTimeoutMs ?? 60_000
-  const authTimeoutMs = opts.authTimeoutMs ?? 5_000
   const proto = opts.forwardedProto ?? 'http'
-  const authUrl = new URL(opts.authVerifyUrl)
+  const rules: BodyRules = { ...DEFAULT_BODY_RULES, ...opts.bodyRules }
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo', noDelay: true } as http.AgentOptions)
-  // The auth sub-request runs on every forward-authed request: undici's pool (keep-alive,
-  // pipelining off) costs a fraction of node:http's client per call.
-  const authPool = new Pool(authUrl.origin, { connections: 256, keepAliveTimeout: 30_000 })
-  const authPath = authUrl.pathname + authUrl.search
+  const verifier = createVerifier(opts.authVerifyUrl, opts.authTimeoutMs ?? 5_000, proto)
+  const slowBodies = new SlowBodyWatch(rules)
   const targets = new Map<ServiceName, URL>()
   for (const [service, url] of Object.entries(opts.upstreams)) if (url) targets.set(service as ServiceName, new URL(url))
 
@@ -163,11 +126,15 @@ export function createEdge(opts: EdgeOptions): Edge {
     const st = (req as EdgeRequest)[STATE]
     if (resOrSocket instanceof http.ServerResponse) {
       const res = resOrSocket
-      if (st?.tooLarge) return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', { connection: 'close' })
+      if (st?.slow) return
+      if (st?.tooLarge) {
+        discardBody(req, drainBound(st.route?.bodyLimit ?? 0))
+        return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', st.requestId)
+      }
       if (res.headersSent) return void res.destroy()
-      if (st?.timedOut) return sendProblem(req, res, 504, ErrorCode.timeout, 'The service did not answer in time')
+      if (st?.timedOut) return sendProblem(req, res, 504, ErrorCode.timeout, 'The service did not answer in time', st.requestId)
       opts.log?.({ level: 'warn', msg: 'upstream failed', err: err.message, path: logPath(req.url), service: st?.route?.service })
-      return sendProblem(req, res, 502, ErrorCode.badGateway, 'The service is unavailable')
+      return sendProblem(req, res, 502, ErrorCode.badGateway, 'The service is unavailable', st?.requestId)
     }
     const socket = resOrSocket as Duplex & { bytesWritten?: number }
     // After the 101 the socket carries WebSocket frames: a reset then is just a closed connection.
@@ -183,42 +150,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     })
   }
 
-  function sendProblem(req: IncomingMessage, res: ServerResponse, status: number, code: string, detail: string, extra: Record<string, string> = {}): void {
-    if (res.headersSent) return void res.destroy()
-    const st = (req as EdgeRequest)[STATE]
-    const path = normalizeRequestPath(req.url ?? '') ?? undefined
-    const body = JSON.stringify(problemBody(status, code, detail, path))
-    res.writeHead(status, {
-      ...EDGE_SECURITY_HEADERS,
-      'content-type': PROBLEM_CONTENT_TYPE,
-      'content-length': Buffer.byteLength(body),
-      'cache-control': 'no-store',
-      ...(st ? { [REQUEST_ID_HEADER]: st.requestId } : {}),
-      ...extra
-    })
-    res.end(req.method === 'HEAD' ? undefined : body)
-  }
-
-  function writeRawProblem(socket: Duplex, status: number, code: string, detail: string, requestId?: string): void {
-    const body = JSON.stringify(problemBody(status, code, detail))
-    writeRaw(socket, status, { 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-store', ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) }, Buffer.from(body))
-  }
-
-  function writeRaw(socket: Duplex, status: number, headers: IncomingHttpHeaders | Record<string, string>, body: Buffer): void {
-    if (socket.destroyed || !socket.writable) return
-    const lines = [`HTTP/1.1 ${status} ${http.STATUS_CODES[status] ?? 'Unknown'}`]
-    const all: Record<string, string | string[] | undefined> = { ...EDGE_SECURITY_HEADERS, ...headers }
-    for (const [k, v] of Object.entries(all)) {
-      const key = k.toLowerCase()
-      if (v === undefined || HOP.has(key) || key === 'content-length') continue
-      for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${String(one).replace(/[\r\n]/g, '')}`)
-    }
-    lines.push(`content-length: ${body.length}`, 'connection: close')
-    socket.end(Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body]))
-  }
-
   /** Step 1 for both HTTP and WebSocket: request id, path check, route. */
-  function admit(req: EdgeRequest): { ok: true; route: Route; state: EdgeState } | { ok: false; status: number; code: string; detail: string; state: EdgeState } {
+  function admit(req: EdgeRequest): Admission {
     const incoming = req.headers[REQUEST_ID_HEADER]
     const state: EdgeState = { requestId: typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID(), started: Date.now() }
     req[STATE] = state
@@ -232,46 +165,6 @@ export function createEdge(opts: EdgeOptions): Edge {
     return { ok: true, route, state }
   }
 
-  /** GET /auth/verify with the original headers (minus hop-by-hop), X-Forwarded-* rebuilt, no body. */
-  async function verify(req: EdgeRequest, state: EdgeState): Promise<AuthAnswer> {
-    const hop = hopHeaders(req.headers)
-    const headers: Record<string, string | string[]> = {}
-    for (const [k, v] of Object.entries(req.headers)) {
-      if (v === undefined || hop.has(k) || k === 'content-length' || k === 'host' || k === 'expect') continue
-      headers[k] = v
-    }
-    headers['x-forwarded-method'] = req.method ?? 'GET'
-    headers['x-forwarded-proto'] = proto
-    headers['x-forwarded-host'] = req.headers.host ?? ''
-    headers['x-forwarded-uri'] = req.url ?? '/'
-    headers['x-forwarded-for'] = req.socket.remoteAddress ?? ''
-    headers[REQUEST_ID_HEADER] = state.requestId
-    const res = await authPool.request({ path: authPath, method: 'GET', headers, headersTimeout: authTimeoutMs, bodyTimeout: authTimeoutMs })
-    const status = res.statusCode
-    const h = res.headers as IncomingHttpHeaders
-    if (status >= 200 && status < 300) {
-      await res.body.dump()
-      return { status, headers: h, body: EMPTY }
-    }
-    const chunks: Buffer[] = []
-    let size = 0
-    for await (const c of res.body) {
-      size += (c as Buffer).length
-      if (size <= 64 * 1024) chunks.push(c as Buffer)
-    }
-    return { status, headers: h, body: Buffer.concat(chunks) }
-  }
-
-  /** Auth said yes: its identity headers (and request id) onto the upstream request. */
-  function applyIdentity(req: EdgeRequest, answer: AuthAnswer, state: EdgeState): void {
-    for (const name of IDENTITY_HEADER_NAMES) {
-      const v = answer.headers[name]
-      if (typeof v === 'string') req.headers[name] = v
-    }
-    const rid = answer.headers[REQUEST_ID_HEADER]
-    if (typeof rid === 'string' && REQUEST_ID.test(rid)) state.requestId = rid
-  }
-
   function forwardedHeaders(req: EdgeRequest, state: EdgeState, ws: boolean): void {
     const h = req.headers
     h['x-forwarded-for'] = req.socket.remoteAddress ?? ''
@@ -283,9 +176,8 @@ export function createEdge(opts: EdgeOptions): Edge {
 
   function relayDenial(res: ServerResponse, answer: AuthAnswer, state: EdgeState): void {
     const headers: Record<string, string | string[]> = { ...EDGE_SECURITY_HEADERS }
-    const hop = hopHeaders(answer.headers)
     for (const [k, v] of Object.entries(answer.headers)) {
-      if (v === undefined || hop.has(k) || k === 'content-length') continue
+      if (v === undefined || HOP.has(k) || k === 'content-length') continue
       headers[k] = v
     }
     headers[REQUEST_ID_HEADER] ??= state.requestId
@@ -294,55 +186,85 @@ export function createEdge(opts: EdgeOptions): Edge {
     res.end(answer.body)
   }
 
+  /** Answers without relaying; what is left of the body is read and discarded up to a bound. */
+  function refuse(req: EdgeRequest, res: ServerResponse, state: EdgeState, status: number, code: string, detail: string): void {
+    discardBody(req, drainBound(state.route?.bodyLimit ?? 0))
+    sendProblem(req, res, status, code, detail, state.requestId)
+  }
+
+  /** Below the minimum transfer rate: 408 if nothing was answered yet, then the connection goes. */
+  function cutSlowClient(req: EdgeRequest, res: ServerResponse, state: EdgeState): void {
+    state.slow = true
+    opts.log?.({ level: 'warn', msg: 'request body below the minimum rate', reqId: state.requestId, path: logPath(req.url), client: req.socket.remoteAddress })
+    state.proxyReq?.destroy()
+    if (res.headersSent) return void req.socket.destroy()
+    sendProblem(req, res, 408, ErrorCode.timeout, 'The request body arrived too slowly', state.requestId, { connection: 'close' })
+  }
+
   async function onRequest(req: EdgeRequest, res: ServerResponse): Promise<void> {
     finish(req, res)
     const a = admit(req)
-    if (!a.ok) {
-      req.resume()
-      return sendProblem(req, res, a.status, a.code, a.detail)
-    }
-    const { route, state } = a
+    const { state } = a
+    if (hasBody(req)) slowBodies.watch(req, () => cutSlowClient(req, res, state))
+    if (!a.ok) return refuse(req, res, state, a.status, a.code, a.detail)
+    const { route } = a
     const target = targets.get(route.service)
     scrubProtectedHeaders(req.headers)
     if (route.access === 'forward-auth') {
       let answer: AuthAnswer
       try {
-        answer = await verify(req, state)
+        answer = await verifier.verify(req, state.requestId)
       } catch (err) {
         opts.log?.({ level: 'error', msg: 'auth /verify failed', err: (err as Error).message })
-        req.resume()
         const timedOut = /timeout/i.test((err as Error).message) || /TIMEOUT/.test((err as { code?: string }).code ?? '')
-        return sendProblem(req, res, timedOut ? 504 : 502, timedOut ? ErrorCode.timeout : ErrorCode.badGateway, 'Authentication service unavailable')
+        return refuse(req, res, state, timedOut ? 504 : 502, timedOut ? ErrorCode.timeout : ErrorCode.badGateway, 'Authentication service unavailable')
       }
+      if (state.slow || res.headersSent) return
       if (answer.status < 200 || answer.status >= 300) {
-        req.resume()
+        discardBody(req, drainBound(route.bodyLimit))
         return relayDenial(res, answer, state)
       }
-      applyIdentity(req, answer, state)
+      state.requestId = applyIdentity(req, answer) ?? state.requestId
     }
-    if (!target) {
-      req.resume()
-      return sendProblem(req, res, 502, ErrorCode.badGateway, `${route.service} is not running`)
-    }
+    if (!target) return refuse(req, res, state, 502, ErrorCode.badGateway, `${route.service} is not running`)
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > route.bodyLimit) {
-      req.resume()
-      return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', { connection: 'close' })
+      // Too much to read and discard: answer and close (the client may see a reset instead).
+      if (declared > drainBound(route.bodyLimit)) return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', state.requestId, { connection: 'close' })
+      return refuse(req, res, state, 413, ErrorCode.bodyTooLarge, 'Request body is too large')
     }
     forwardedHeaders(req, state, false)
     const chunked = req.headers['transfer-encoding'] !== undefined
-    let buffer: BodyLimit | undefined
-    if (chunked) {
-      buffer = new BodyLimit(route.bodyLimit)
-      buffer.on('error', () => {
-        state.tooLarge = true
-        req.unpipe(buffer!)
-        req.resume()
-        state.proxyReq?.destroy()
-      })
-      req.pipe(buffer)
+    let body: NodeJS.ReadableStream | undefined
+    if (hasBody(req) && (chunked || declared <= rules.bufferBytes)) {
+      // Small bodies are read whole first: a slow sender holds only edge memory, never a socket
+      // to the service.
+      const read = await readBody(req, route.bodyLimit, rules.bufferBytes)
+      if (read.kind === 'closed' || state.slow) return
+      if (read.kind === 'too-large') return refuse(req, res, state, 413, ErrorCode.bodyTooLarge, 'Request body is too large')
+      if (read.kind === 'complete') {
+        delete req.headers['transfer-encoding']
+        req.headers['content-length'] = String(read.body.length)
+        body = new PassThrough().end(read.body)
+      } else {
+        body = streamRest(req, state, route, read.head)
+      }
     }
-    proxy.web(req, res, { target, ...(buffer ? { buffer } : {}) })
+    stripHopByHop(req.headers, { chunked: req.headers['transfer-encoding'] !== undefined })
+    proxy.web(req, res, { target: target!, ...(body ? { buffer: body as never } : {}) })
+  }
+
+  /** A chunked body past the buffering threshold: what was read, then the rest, under the limit. */
+  function streamRest(req: EdgeRequest, state: EdgeState, route: Route, head: Buffer[]): NodeJS.ReadableStream {
+    const limit = new BodyLimit(route.bodyLimit)
+    limit.on('error', () => {
+      state.tooLarge = true
+      req.unpipe(limit)
+      state.proxyReq?.destroy()
+    })
+    for (const c of head) limit.write(c)
+    req.pipe(limit)
+    return limit
   }
 
   async function onUpgrade(req: EdgeRequest, socket: Duplex, head: Buffer): Promise<void> {
@@ -355,7 +277,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     if (route.access === 'forward-auth') {
       let answer: AuthAnswer
       try {
-        answer = await verify(req, state)
+        answer = await verifier.verify(req, state.requestId)
       } catch (err) {
         opts.log?.({ level: 'error', msg: 'auth /verify failed', err: (err as Error).message })
         return writeRawProblem(socket, 502, ErrorCode.badGateway, 'Authentication service unavailable', state.requestId)
@@ -365,11 +287,12 @@ export function createEdge(opts: EdgeOptions): Edge {
         headers[REQUEST_ID_HEADER] ??= state.requestId
         return writeRaw(socket, answer.status, headers, answer.body)
       }
-      applyIdentity(req, answer, state)
+      state.requestId = applyIdentity(req, answer) ?? state.requestId
     }
     const target = targets.get(route.service)
     if (!target) return writeRawProblem(socket, 502, ErrorCode.badGateway, `${route.service} is not running`, state.requestId)
     forwardedHeaders(req, state, true)
+    stripHopByHop(req.headers, { upgrade: true })
     opts.log?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
@@ -377,18 +300,27 @@ export function createEdge(opts: EdgeOptions): Edge {
   }
 
   const upgraded = new Set<Duplex>()
-  const server = http.createServer({ keepAliveTimeout: 65_000, requestTimeout: MAX_REQUEST_SECONDS * 1000, headersTimeout: 30_000 })
+  const server = http.createServer({
+    keepAliveTimeout: 65_000,
+    requestTimeout: MAX_REQUEST_SECONDS * 1000,
+    headersTimeout: opts.headersTimeoutMs ?? 30_000,
+    // Node checks the two timeouts above only this often (default 30 s, which doubles them).
+    connectionsCheckingInterval: 1000
+  })
+  capConnectionsPerClient(server, opts.maxConnectionsPerClient ?? MAX_CONNECTIONS_PER_CLIENT, opts.log)
   server.on('request', (req: EdgeRequest, res: ServerResponse) => {
     onRequest(req, res).catch((err: Error) => {
       opts.log?.({ level: 'error', msg: 'edge failure', err: err.message })
-      sendProblem(req, res, 502, ErrorCode.badGateway, 'Bad gateway')
+      sendProblem(req, res, 502, ErrorCode.badGateway, 'Bad gateway', req[STATE]?.requestId)
     })
   })
   server.on('upgrade', (req: EdgeRequest, socket: Duplex, head: Buffer) => {
     onUpgrade(req, socket, head).catch(() => socket.destroy())
   })
-  server.on('clientError', (_err, socket) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nconnection: close\r\ncontent-length: 0\r\n\r\n')
+  server.on('clientError', (err: NodeJS.ErrnoException, socket) => {
+    // Node's header and request timeouts land here: a slow client gets its 408.
+    const status = err.code === 'ERR_HTTP_REQUEST_TIMEOUT' ? 408 : 400
+    if (socket.writable) socket.end(`HTTP/1.1 ${status} ${http.STATUS_CODES[status]}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`)
     else socket.destroy()
   })
 
@@ -409,8 +341,9 @@ export function createEdge(opts: EdgeOptions): Edge {
         server.closeAllConnections()
         for (const s of upgraded) s.destroy()
       })
+      slowBodies.close()
       upstreamAgent.destroy()
-      await authPool.close()
+      await verifier.close()
     }
   }
 }

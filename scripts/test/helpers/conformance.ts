@@ -1,7 +1,13 @@
 import http from 'node:http'
+import net from 'node:net'
+import { execFile } from 'node:child_process'
+import { promisify } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
 import WebSocket from 'ws'
-import { AUTH_COOKIES, IDENTITY_HEADER_NAMES, PROBLEM_CONTENT_TYPE, canonicalHeaderName } from '@palisade/contracts'
+import { AUTH_COOKIES, FILE_UPLOAD_BODY_LIMIT, IDENTITY_HEADER_NAMES, MAX_CONNECTIONS_PER_CLIENT, PROBLEM_CONTENT_TYPE, canonicalHeaderName, isProtectedHeader } from '@palisade/contracts'
 import type { EchoSeen } from './echo-upstream.js'
+
+const execFileP = promisify(execFile)
 
 /**
  * The edge conformance suite: ForwardAuth semantics (ARCHITECTURE.md) checked from the outside
@@ -18,6 +24,13 @@ export interface ConformanceTarget {
   hits: EchoSeen[]
   /** a logged-in user */
   user: { userId: string; sessionId: string; cookie: string; accessToken: string }
+  /** requests the echo upstream is still receiving a body for */
+  upstreamActive: () => number
+  /**
+   * An edge with a minimum body transfer rate cuts a client dripping one byte a second within this
+   * (the local edge); without one (Traefik: only its 600 s readTimeout) the check is skipped.
+   */
+  slowBodyCutoffMs?: number
 }
 
 export interface RawResponse {
@@ -51,6 +64,93 @@ export function echoed(res: RawResponse): EchoSeen {
 /** Every value the upstream saw for any spelling of `canonical`. */
 export function valuesOf(seen: EchoSeen, canonical: string): { name: string; value: string }[] {
   return seen.rawHeaders.filter(([k]) => canonicalHeaderName(k) === canonical).map(([name, value]) => ({ name, value }))
+}
+
+/**
+ * A client sending a request head, then its declared body one byte per `everyMs`, from
+ * `localAddress` (any 127.0.0.0/8 address is local on Linux, so the edge sees a different client).
+ */
+interface Drip {
+  status?: number
+  closed: boolean
+  connected: Promise<void>
+  destroy(): void
+}
+function drip(base: string, localAddress: string, path: string, headers: [string, string][], length: number, everyMs = 1000): Drip {
+  const u = new URL(base)
+  const socket = net.connect({ host: u.hostname, port: Number(u.port), localAddress })
+  const d: Drip = { closed: false, connected: new Promise((r) => socket.once('connect', () => r())), destroy: () => socket.destroy() }
+  let timer: NodeJS.Timeout | undefined
+  let sent = 0
+  socket.once('connect', () => {
+    const head = [`POST ${path} HTTP/1.1`, `Host: ${u.host}`, ...headers.map(([k, v]) => `${k}: ${v}`), `Content-Length: ${length}`, '', ''].join('\r\n')
+    socket.write(head)
+    timer = setInterval(() => {
+      if (sent < length && socket.writable) socket.write('a', () => undefined)
+      sent++
+    }, everyMs)
+  })
+  let text = ''
+  socket.on('data', (c: Buffer) => {
+    text += c.toString('latin1')
+    const m = /^HTTP\/1\.1 (\d{3})/.exec(text)
+    if (m && d.status === undefined) d.status = Number(m[1])
+  })
+  socket.on('error', () => undefined)
+  socket.once('close', () => {
+    d.closed = true
+    clearInterval(timer)
+  })
+  return d
+}
+
+/** A WebSocket handshake written by hand, so that its Connection header is exactly as given. */
+function rawHandshake(base: string, headers: [string, string][]): Promise<number> {
+  const u = new URL(base)
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: u.hostname, port: Number(u.port) }, () => {
+      const lines = ['GET /ws HTTP/1.1', `Host: ${u.host}`, 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...headers.map(([k, v]) => `${k}: ${v}`), '', '']
+      socket.write(lines.join('\r\n'))
+    })
+    let text = ''
+    socket.on('data', (c: Buffer) => {
+      text += c.toString('latin1')
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(text)
+      if (m) {
+        resolve(Number(m[1]))
+        socket.destroy()
+      }
+    })
+    socket.on('error', () => resolve(0))
+    socket.on('close', () => resolve(0))
+  })
+}
+
+/**
+ * `fetch` uploading `size` bytes, run in a child process: with the client in the edge's own event
+ * loop the edge never reads while the client writes, which hides the reset a real client sees.
+ */
+async function uploadFromAnotherProcess(url: string, headers: Record<string, string>, size: number, chunked: boolean, attempts = 3): Promise<string[]> {
+  const script = `
+    const [url, headers, size, chunked, attempts] = JSON.parse(process.argv[1])
+    const piece = Buffer.alloc(64 * 1024, 0x61)
+    const out = []
+    for (let i = 0; i < attempts; i++) {
+      let left = size
+      const body = chunked
+        ? new ReadableStream({ pull: (c) => { if (left <= 0) return c.close(); left -= piece.length; c.enqueue(piece) } })
+        : Buffer.alloc(size, 0x61)
+      try {
+        const r = await fetch(url, { method: 'POST', headers, body, duplex: 'half' })
+        const text = await r.text()
+        out.push(r.status + ' ' + JSON.parse(text).code)
+      } catch (e) {
+        out.push(e.cause?.code ?? e.message)
+      }
+    }
+    console.log(JSON.stringify(out))`
+  const { stdout } = await execFileP(process.execPath, ['--input-type=module', '-e', script, JSON.stringify([url, headers, size, chunked, attempts])], { timeout: 30_000 })
+  return JSON.parse(stdout) as string[]
 }
 
 interface Tap {
@@ -190,6 +290,78 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     const fine = await rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin], ['Transfer-Encoding', 'chunked']], Buffer.alloc(60 * 1024, 'c'))
     t.equal(fine.status, 200)
     t.equal(echoed(fine).bodyBytes, 60 * 1024, 'a streamed body under the limit arrives whole')
+  })
+
+  await t.test('an upload over the limit gets a 413 that fetch can read (the edge reads the rest first)', async (t) => {
+    hits.length = 0
+    const headers = { cookie: user.cookie, origin: target.allowedOrigin, 'content-type': 'application/octet-stream' }
+    const declared = await uploadFromAnotherProcess(`${edgeUrl}/api/files/upload`, headers, FILE_UPLOAD_BODY_LIMIT + 64 * 1024, false)
+    t.same(declared, Array(3).fill('413 BODY_TOO_LARGE'), 'declared length over the files limit')
+    const streamed = await uploadFromAnotherProcess(`${edgeUrl}/api/chat/conversations`, { ...headers, 'content-type': 'application/json' }, 320 * 1024, true)
+    t.same(streamed, Array(3).fill('413 BODY_TOO_LARGE'), 'streamed (chunked) body over the chat limit')
+    t.equal(hits.length, 0, 'nothing reached a service')
+  })
+
+  await t.test("a client's Connection header cannot hide credentials, Origin or forwarding headers", async (t) => {
+    hits.length = 0
+    const bearer: [string, string] = ['Authorization', `Bearer ${user.accessToken}`]
+    const post = (connection: string, origin: string) =>
+      rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], bearer, ['Origin', origin], ['Connection', connection]], '{}')
+    const hidden = await post('close, Origin', 'https://evil.example')
+    t.equal(hidden.status, 403, '`Connection: close, Origin` does not hide a foreign Origin from auth')
+    t.equal(JSON.parse(hidden.body).code, 'FORBIDDEN_ORIGIN')
+    t.equal(hits.length, 0)
+
+    // Without its handshake headers auth would take this for a plain GET, which needs no Origin.
+    const ws = await rawHandshake(edgeUrl, [['Cookie', user.cookie], ['Connection', 'Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version']])
+    t.equal(ws, 403, 'a cookie handshake without Origin stays refused when it calls its own headers hop-by-hop')
+    t.equal(hits.length, 0, 'no WebSocket reached the gateway')
+
+    const listed = 'X-Forwarded-For, X-Authenticated-User, X_Authenticated_User, X-Authenticated-Assertion, X-Request-Id, Cookie'
+    const ok = await rawRequest(edgeUrl, 'GET', '/api/chat/conversations', [json, ['Cookie', user.cookie], ['Connection', listed]])
+    t.equal(ok.status, 200, 'the listed cookie still reached auth')
+    const seen = echoed(ok)
+    t.same(valuesOf(seen, 'x-authenticated-user').map((v) => v.value), [user.userId], 'the service gets auth\'s identity')
+    t.same(valuesOf(seen, 'x-forwarded-for').map((v) => v.value), ['127.0.0.1'], 'and the edge\'s X-Forwarded-For')
+    const connection = seen.rawHeaders.filter(([k]) => k.toLowerCase() === 'connection').flatMap(([, v]) => v.split(',').map((s) => s.trim()))
+    t.same(connection.filter((n) => isProtectedHeader(n) || /^(cookie|x-request-id)$/i.test(n)), [], 'no Connection header tells a later hop to drop them')
+  })
+
+  await t.test('slow request bodies never hold a service: drip clients are refused or cut off, others keep answering', async (t) => {
+    hits.length = 0
+    const register: [string, string][] = [['Content-Type', 'application/json']]
+    const chat: [string, string][] = [['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin]]
+    // 15 KB bodies, one byte a second: unauthenticated to /auth/register, signed in to /api/chat.
+    const drips = Array.from({ length: 90 }, (_, i) => drip(edgeUrl, `127.0.0.${2 + (i % 3)}`, i % 2 ? '/auth/register' : '/api/chat/conversations', i % 2 ? register : chat, 15_000))
+    // One address opening more than its share.
+    const flood = Array.from({ length: MAX_CONNECTIONS_PER_CLIENT + 10 }, () => drip(edgeUrl, '127.0.0.5', '/api/chat/conversations', chat, 15_000))
+    t.teardown(() => [...drips, ...flood].forEach((d) => d.destroy()))
+    await Promise.all([...drips, ...flood].map((d) => d.connected))
+    const started = Date.now()
+    await sleep(1500)
+
+    let slowest = 0
+    for (let i = 0; i < 10; i++) {
+      const t0 = Date.now()
+      const res = await rawRequest(edgeUrl, 'GET', '/api/chat/conversations', [json, ['Cookie', user.cookie]])
+      const login = await rawRequest(edgeUrl, 'POST', '/auth/login', [json, ['Content-Type', 'application/json']], '{"email":"nobody@example.com","password":"wrong password"}')
+      slowest = Math.max(slowest, Date.now() - t0)
+      t.equal(res.status, 200, `chat answers a normal client (${i})`)
+      // wrong credentials: 401, or 429 once auth's own login limit for this address kicks in
+      t.ok(login.status === 401 || login.status === 429, `auth answers a normal client (${i}: ${login.status})`)
+    }
+    t.ok(slowest < 1500, `the normal client's slowest round trip stayed short (${slowest} ms)`)
+    t.ok(target.upstreamActive() <= 2, `no dripping body holds the service (${target.upstreamActive()} in flight)`)
+    const refused = flood.filter((d) => d.status === 429).length
+    t.ok(refused >= 10, `connections over the per-address cap are refused with 429 (${refused})`)
+
+    if (target.slowBodyCutoffMs !== undefined) {
+      const admitted = [...drips, ...flood.filter((d) => d.status !== 429)]
+      while (Date.now() - started < target.slowBodyCutoffMs && admitted.some((d) => !d.closed)) await sleep(250)
+      t.equal(admitted.filter((d) => !d.closed).length, 0, 'every dripping client was cut off')
+      t.ok(admitted.filter((d) => d.status === 408).length >= admitted.length / 2, 'most saw a 408 first')
+    }
+    t.equal(hits.length, 10, 'only the normal client\'s chat requests reached the service')
   })
 
   await t.test('responses carry security headers and a request id', async (t) => {

@@ -14,8 +14,10 @@ export interface EchoSeen {
  * what it received (method, path, every header in its original spelling, body size) and, for a
  * WebSocket, sends the same report as its first message. `/slow` never answers (timeout tests).
  */
-export async function startEchoUpstream(): Promise<{ url: string; port: number; hits: EchoSeen[]; close(): Promise<void> }> {
+export async function startEchoUpstream(): Promise<{ url: string; port: number; hits: EchoSeen[]; active: () => number; close(): Promise<void> }> {
   const hits: EchoSeen[] = []
+  // requests whose body is still arriving: what a slow client holds of the service
+  let active = 0
   const pairs = (raw: string[]): [string, string][] => {
     const out: [string, string][] = []
     for (let i = 0; i < raw.length; i += 2) out.push([raw[i]!, raw[i + 1]!])
@@ -23,8 +25,16 @@ export async function startEchoUpstream(): Promise<{ url: string; port: number; 
   }
   const server = http.createServer((req, res) => {
     let bodyBytes = 0
+    active++
+    let counted = true
+    const settle = () => {
+      if (counted) active--
+      counted = false
+    }
+    req.once('close', settle)
     req.on('data', (c: Buffer) => (bodyBytes += c.length))
     req.on('end', () => {
+      settle()
       const seen = { method: req.method ?? '', url: req.url ?? '', rawHeaders: pairs(req.rawHeaders), bodyBytes }
       hits.push(seen)
       if (req.url?.includes('/slow')) return
@@ -48,6 +58,7 @@ export async function startEchoUpstream(): Promise<{ url: string; port: number; 
     url: `http://127.0.0.1:${port}`,
     port,
     hits,
+    active: () => active,
     async close() {
       for (const c of wss.clients) c.terminate()
       server.closeAllConnections()
