@@ -2,7 +2,7 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { IDENTITY_HEADER_NAMES, MAX_REQUEST_SECONDS, NEVER_ROUTABLE_PATHS, ROUTES, canonicalHeaderName, type Route } from '@palisade/contracts'
+import { IDENTITY_HEADER_NAMES, MAX_CONNECTIONS_PER_CLIENT, MAX_REQUEST_SECONDS, NEVER_ROUTABLE_PATHS, ROUTES, canonicalHeaderName, type Route } from '@palisade/contracts'
 import { DEPLOY_DIR } from '../src/lib/paths.js'
 import { buildDynamicConfig, MW, PRODUCTION_TARGET, renderProduction } from '../src/traefik/config.js'
 import { ruleMatches } from '../src/traefik/rules.js'
@@ -90,6 +90,25 @@ t.test('forward-authed routes carry the ForwardAuth middleware, public ones do n
       t.notOk(ruleMatches(dyn.http.routers[route.id]!.rule, { path: route.path, method: 'POST' }), `${route.id} takes no bodies`)
     }
   }
+})
+
+t.test('slow clients: connections per client address capped, bodies buffered, Connection headers dropped', async (t) => {
+  const inFlight = dyn.http.middlewares[MW.inFlight].inFlightReq
+  t.equal(inFlight.amount, MAX_CONNECTIONS_PER_CLIENT)
+  t.same(inFlight.sourceCriterion, { ipStrategy: { depth: 0, ipv6Subnet: 64 } }, 'keyed on the TCP peer (Traefik is the outermost hop), IPv6 by /64')
+  t.same(dyn.http.middlewares[MW.rateLimit].rateLimit.sourceCriterion, { ipStrategy: { depth: 0, ipv6Subnet: 64 } })
+  t.same(dyn.http.middlewares[MW.connection].headers.customRequestHeaders, { Connection: '' })
+  t.same(dyn.http.middlewares[MW.wsConnection].headers.customRequestHeaders, { Connection: 'Upgrade' })
+  for (const route of ROUTES) {
+    const mws = dyn.http.routers[route.id]!.middlewares
+    t.ok(mws.indexOf(MW.inFlight) !== -1 && mws.indexOf(MW.inFlight) <= 2, `${route.id}: in-flight limit before anything slow`)
+    const conn = route.websocket ? MW.wsConnection : MW.connection
+    t.ok(mws.includes(conn), `${route.id}: the client's Connection header is replaced`)
+    if (route.access === 'forward-auth') t.ok(mws.indexOf(conn) < mws.indexOf(MW.forwardAuth), `${route.id}: before ForwardAuth copies headers to auth`)
+    const limit = mws.findIndex((m) => m.startsWith('body-limit-'))
+    if (limit !== -1) t.ok(mws.indexOf(MW.inFlight) < limit, `${route.id}: a body being buffered counts as in flight`)
+  }
+  t.same(stat.entryPoints.web.transport.respondingTimeouts, { readTimeout: '10s', idleTimeout: '30s' }, 'the redirect-only entrypoint reads request heads only')
 })
 
 t.test('no router matches a never-routable path', async (t) => {

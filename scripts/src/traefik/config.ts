@@ -2,6 +2,7 @@ import { stringify } from 'yaml'
 import {
   FORWARDED_HEADERS,
   IDENTITY_HEADER_NAMES,
+  MAX_CONNECTIONS_PER_CLIENT,
   MAX_REQUEST_SECONDS,
   NEVER_ROUTABLE_PATHS,
   REQUEST_ID_HEADER,
@@ -25,6 +26,9 @@ export const MW = {
   securityHeaders: 'security-headers',
   webCsp: 'web-csp',
   scrub: 'scrub-client-identity',
+  inFlight: 'in-flight-per-client',
+  connection: 'drop-client-connection-header',
+  wsConnection: 'websocket-connection-header',
   rateLimit: 'rate-limit',
   forwardAuth: 'forward-auth',
   bodyLimit: (bytes: number) => `body-limit-${bytes}`
@@ -98,7 +102,8 @@ export function priorityFor(route: Route): number {
 export function middlewaresFor(route: Route): string[] {
   const mws: string[] = [MW.securityHeaders]
   if (route.service === 'web') mws.push(MW.webCsp)
-  mws.push(MW.scrub, MW.rateLimit)
+  // In flight from the start: a request still sending its body (being buffered) counts.
+  mws.push(MW.inFlight, MW.scrub, route.websocket ? MW.wsConnection : MW.connection, MW.rateLimit)
   // ForwardAuth before buffering: an unauthenticated client cannot make Traefik buffer a body.
   if (route.access === 'forward-auth') mws.push(MW.forwardAuth)
   if (route.bodyLimit > 0) mws.push(MW.bodyLimit(route.bodyLimit))
@@ -160,8 +165,25 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
     [MW.scrub]: {
       headers: { customRequestHeaders: Object.fromEntries(scrubbedRequestHeaders().map((h) => [h, ''])) }
     },
+    // Per router (Traefik keeps one counter per router a middleware is used on), per client
+    // address: Traefik is the outermost hop, so the peer (depth 0), an IPv6 client by its /64.
+    [MW.inFlight]: {
+      inFlightReq: { amount: MAX_CONNECTIONS_PER_CLIENT, sourceCriterion: { ipStrategy: { depth: 0, ipv6Subnet: 64 } } }
+    },
+    // ForwardAuth deletes whatever the client's Connection header names from the auth request
+    // (`Connection: close, Origin` would hide Origin) and so does the proxy on the way to the
+    // service (the identity auth set): the client's Connection header goes before either runs.
+    // Go decided keep-alive when it read the request, so deleting the header changes nothing else.
+    [MW.connection]: {
+      headers: { customRequestHeaders: { Connection: '' } }
+    },
+    // The WebSocket route needs `Connection: Upgrade` for the proxy to relay a handshake; a plain
+    // GET there carries no Upgrade header and stays a plain request.
+    [MW.wsConnection]: {
+      headers: { customRequestHeaders: { Connection: 'Upgrade' } }
+    },
     [MW.rateLimit]: {
-      rateLimit: { average: 100, period: '1s', burst: 200, sourceCriterion: { ipStrategy: { depth: 0 } } }
+      rateLimit: { average: 100, period: '1s', burst: 200, sourceCriterion: { ipStrategy: { depth: 0, ipv6Subnet: 64 } } }
     },
     [MW.forwardAuth]: {
       forwardAuth: {
@@ -201,7 +223,9 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
     ? {
         web: {
           address: ':80',
-          http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } }, underscoreHeadersStrategy: 'delete' }
+          http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } }, underscoreHeadersStrategy: 'delete' },
+          // Only redirects: nothing here needs more than a request head.
+          transport: { respondingTimeouts: { readTimeout: '10s', idleTimeout: '30s' } }
         },
         websecure: {
           address: ':443',
