@@ -408,4 +408,18 @@ export const UserEvents: NatsEvent<typeof UserEventSchema> = {
 }
 export const userEventsSubject = (userId: string): string => `events.user.${userId}`
 
+/**
+ * A conversation lost a member or was deleted, for the services that act in front of its members
+ * (agents: a run's stream goes only to current members). Published by chat after the commit,
+ * before the same change goes to the members themselves; every instance of a subscriber hears it.
+ */
+export const MembershipChangedEventSchema = Type.Union([MemberRemovedEventSchema, ConversationDeletedEventSchema])
+export type MembershipChangedEvent = Static<typeof MembershipChangedEventSchema>
+export const ChatMembershipChanged: NatsEvent<typeof MembershipChangedEventSchema> = {
+  subject: 'chat.membership.changed',
+  payload: MembershipChangedEventSchema,
+  publishers: ['chat'],
+  subscribers: ['agents']
+}
+
 export const CHAT_NATS_ENDPOINTS = [ChatAccessCheck, ChatMembersGet, ChatMessageCreate, ChatAgentMessageCreate, ChatHistoryGet, ChatSearch] as const

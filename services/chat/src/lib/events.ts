@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify'
-import { userEventsSubject, type ChatEvent } from '@palisade/contracts'
-import { encodePayload } from '@palisade/platform'
+import { ChatMembershipChanged, userEventsSubject, type ChatEvent, type MembershipChangedEvent } from '@palisade/contracts'
+import { encodePayload, natsPublish } from '@palisade/platform'
 
 /**
  * Publishes one event to `events.user.<id>` of every given member. The payload is encoded once
@@ -10,4 +10,14 @@ import { encodePayload } from '@palisade/platform'
 export function publishToMembers(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: ChatEvent): void {
   const data = encodePayload(event)
   for (const id of memberIds) nc.publish(userEventsSubject(id), data)
+}
+
+/**
+ * A member left or the conversation is gone: told to the services acting in front of its members
+ * (agents stop streaming a run to them) before the members hear it, so that by the time a removed
+ * member's socket shows the removal, the stream to them has (almost always) already stopped.
+ */
+export function publishMembershipChange(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: MembershipChangedEvent): void {
+  natsPublish(nc, ChatMembershipChanged, event)
+  publishToMembers(nc, memberIds, event)
 }

@@ -19,7 +19,7 @@ import {
 import { natsRequest, ProblemError, problems, type CallContext } from '@palisade/platform'
 import { SEARCH_CONFIG } from '../db/schema.js'
 import { conversationCursor, memberCursor, messageCursor, searchCursor } from './cursor.js'
-import { publishToMembers } from './events.js'
+import { publishMembershipChange, publishToMembers } from './events.js'
 import type { MessageCache } from './message-cache.js'
 import {
   CONVERSATION_COLUMNS,
@@ -251,7 +251,7 @@ export class ChatStore {
       return m.rows.map((x) => x.user_id)
     })
     this.cache?.invalidate(id)
-    publishToMembers(this.nats, memberIds, { type: 'conversation.deleted', at: now(), conversationId: id })
+    publishMembershipChange(this.nats, memberIds, { type: 'conversation.deleted', at: now(), conversationId: id })
   }
 
   // ---- members -------------------------------------------------------------------------------
@@ -325,7 +325,7 @@ export class ChatStore {
       return m.rows.map((x) => x.user_id)
     })
     this.cache?.invalidate(id)
-    publishToMembers(this.nats, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
+    publishMembershipChange(this.nats, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
   }
 
   // ---- messages ------------------------------------------------------------------------------
