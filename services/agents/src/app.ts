@@ -1,7 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { AgentsRunCancel, AuthSessionRevoked } from '@palisade/contracts'
+import { AgentsRunCancel, AuthSessionRevoked, ChatMembershipChanged } from '@palisade/contracts'
 import { natsSubscribe, platformPlugin } from '@palisade/platform'
 import { AgentsConfigSchema, withAgentsDefaults, type AgentsAppConfig, type AgentsConfig } from './config.js'
 import './context.js'
@@ -31,6 +31,8 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
 
   natsSubscribe(app.nats, AuthSessionRevoked, (ev) => runner.revokeSessions(ev.sessionIds), { log: app.log })
   natsSubscribe(app.nats, AgentsRunCancel, (ev) => void runner.stopLocal(ev.runId, ev.userId, RunStop.cancelled()), { log: app.log })
+  // No queue group: whichever instance executes a run in that conversation must hear it.
+  natsSubscribe(app.nats, ChatMembershipChanged, (ev) => runner.membershipChanged(ev), { log: app.log })
 
   await app.register(agentRoutes, { prefix: '/api/agents' })
   await app.register(runRoutes, { prefix: '/api/agents' })

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import { type AgentRunEvent } from '@palisade/contracts'
 import { encodePayload } from '@palisade/platform'
+import type { RunAudience } from './audience.js'
 
 type Distributive<T> = T extends unknown ? Omit<T, 'at' | 'runId' | 'agentId' | 'conversationId'> : never
 export type RunEventBody = Distributive<AgentRunEvent>
@@ -11,24 +12,27 @@ export interface RunRef {
   conversationId: string
 }
 
-/** Publishes a run's events to every member's `events.user.<id>`; the gateway relays them to sockets. */
+/**
+ * Publishes a run's events to `events.user.<id>` of each member in its audience at the moment of
+ * publishing (the audience shrinks as members leave); the gateway relays them to sockets.
+ */
 export class MemberFanout {
   constructor(
     private readonly nats: NatsConnection,
     private readonly ref: RunRef,
-    private readonly memberIds: readonly string[]
+    private readonly audience: RunAudience
   ) {}
 
   get size(): number {
-    return this.memberIds.length
+    return this.audience.size
   }
 
   publish(body: RunEventBody): void {
-    if (this.nats.isClosed()) return
+    if (this.nats.isClosed() || this.audience.size === 0) return
     const event = { ...body, at: new Date().toISOString(), ...this.ref } as AgentRunEvent
     // Encoded once for every member (subjects: AgentRunEvents, `events.user.<id>`).
     const data = encodePayload(event)
-    for (const id of this.memberIds) this.nats.publish(`events.user.${id}`, data)
+    for (const id of this.audience) this.nats.publish(`events.user.${id}`, data)
   }
 }
 

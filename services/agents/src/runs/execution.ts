@@ -7,6 +7,7 @@ import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '.
 import type { ProviderRegistry } from '../providers/registry.js'
 import { ProviderError, type ChatMessage, type Provider, type ToolCall, type ToolSpec } from '../providers/types.js'
 import { runToolCall, toolByName, toolSpec } from '../tools/index.js'
+import { RunAudience } from './audience.js'
 import { DeltaBatcher, MemberFanout } from './events.js'
 import { newMarker, systemPrompt, wrapToolOutput } from './prompt.js'
 import { RunStop } from './stop.js'
@@ -51,6 +52,8 @@ export class RunExecution {
   readonly done: Promise<void>
   private readonly ctl = new AbortController()
   private readonly usage: RunUsage = { inputTokens: 0, outputTokens: 0, modelCalls: 0, toolCalls: 0 }
+  /** who receives the run's events; shrinks as members leave (see Runner for how it learns) */
+  readonly audience: RunAudience
   private readonly fanout: MemberFanout
   private readonly batcher: DeltaBatcher
   private readonly call: CallContext
@@ -67,7 +70,8 @@ export class RunExecution {
   ) {
     const { run } = spec
     this.call = { userId: run.userId, sessionId: run.sessionId, requestId: `run-${run.id}` }
-    this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, spec.memberIds)
+    this.audience = new RunAudience(spec.memberIds)
+    this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, this.audience)
     this.batcher = new DeltaBatcher(this.fanout, deps.config.AGENTS_DELTA_FLUSH_MS)
     this.log = deps.log.child({ runId: run.id, agentId: run.agentId })
     this.deadline = run.createdAt.getTime() + run.limits.runTimeoutMs
@@ -88,6 +92,30 @@ export class RunExecution {
 
   get agentId(): string {
     return this.spec.run.agentId
+  }
+
+  get conversationId(): string {
+    return this.spec.run.conversationId
+  }
+
+  /** the run's identity, for calls made on its behalf */
+  get callContext(): CallContext {
+    return this.call
+  }
+
+  /**
+   * `userId` is no longer a member: nothing more of the run goes to them. When it is the run's own
+   * user the run loses the authority it acts with and stops; the others hear that it failed.
+   */
+  memberRemoved(userId: string): void {
+    this.audience.remove(userId)
+    if (userId === this.userId) this.stop(RunStop.failed('access_revoked', 'the user is no longer a member of the conversation'))
+  }
+
+  /** The conversation was deleted (or the run's user can no longer see it): the run ends unheard. */
+  conversationGone(): void {
+    this.audience.clear()
+    this.stop(RunStop.failed('access_revoked', 'the conversation is no longer available to the user'))
   }
 
   /** Stops the run (provider stream included). False when it is too late: the output is being posted. */

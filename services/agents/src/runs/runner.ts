@@ -1,6 +1,6 @@
 import { inArray, sql } from 'drizzle-orm'
-import { ChatMembersGet, AgentRunEvents, type AgentRunFailedEvent } from '@palisade/contracts'
-import { natsPublish, natsRequest } from '@palisade/platform'
+import { ChatMembersGet, AgentRunEvents, type AgentRunFailedEvent, type MembershipChangedEvent } from '@palisade/contracts'
+import { natsPublish, natsRequest, ProblemError } from '@palisade/platform'
 import { runs } from '../db/schema.js'
 import { RunExecution, type RunDeps, type RunSpec } from './execution.js'
 import { RunStop } from './stop.js'
@@ -9,11 +9,17 @@ import { RunStop } from './stop.js'
  * The runs this instance executes. It keeps their heartbeat fresh in the database and ends the runs
  * of crashed instances (heartbeat older than three periods) as failed ("interrupted"), at start and
  * then periodically, telling their conversations' members.
+ *
+ * It also keeps each run's audience to the conversation's current members: chat's membership events
+ * (heard by every instance) act at once, and a periodic re-read of the member list as the run's user
+ * bounds how long a lost event can matter.
  */
 export class Runner {
   private readonly active = new Map<string, RunExecution>()
   private heartbeatTimer: NodeJS.Timeout | undefined
   private sweepTimer: NodeJS.Timeout | undefined
+  private membersTimer: NodeJS.Timeout | undefined
+  private readonly rechecking = new Set<string>()
   private closing = false
   /** called with every new execution (tests and benchmarks watch tokens through it) */
   onStart: ((exec: RunExecution) => void) | undefined
@@ -29,8 +35,11 @@ export class Runner {
     await this.sweep()
     this.heartbeatTimer = setInterval(() => void this.heartbeat(), period)
     this.sweepTimer = setInterval(() => void this.sweep(), period * 3)
+    // Members are re-read at the heartbeat's pace: one period bounds how long a lost event matters.
+    this.membersTimer = setInterval(() => void this.recheckMembers(), period)
     this.heartbeatTimer.unref()
     this.sweepTimer.unref()
+    this.membersTimer.unref()
   }
 
   start(spec: RunSpec): RunExecution {
@@ -60,6 +69,40 @@ export class Runner {
     }
   }
 
+  /** chat's `chat.membership.changed`: applied to the runs here in that conversation. */
+  membershipChanged(ev: MembershipChangedEvent): void {
+    for (const exec of this.active.values()) {
+      if (exec.conversationId !== ev.conversationId) continue
+      if (ev.type === 'conversation.deleted') exec.conversationGone()
+      else exec.memberRemoved(ev.userId)
+    }
+  }
+
+  /**
+   * Re-reads each run's member list from chat (as the run's user), for the case an event was lost.
+   * A 404 means the user left or the conversation is gone: the run ends unheard. When chat cannot
+   * answer, the audience stays as last known: members change only through chat.
+   */
+  async recheckMembers(): Promise<void> {
+    if (this.closing) return
+    await Promise.allSettled(
+      [...this.active.values()].map(async (exec) => {
+        if (this.rechecking.has(exec.id)) return
+        this.rechecking.add(exec.id)
+        try {
+          const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: exec.conversationId }, exec.callContext)
+          exec.audience.retain(memberIds)
+          if (!memberIds.includes(exec.userId)) exec.conversationGone()
+        } catch (err) {
+          if (err instanceof ProblemError && err.statusCode === 404) exec.conversationGone()
+          else this.deps.log.warn({ err, runId: exec.id }, 'could not re-check the members of a run')
+        } finally {
+          this.rechecking.delete(exec.id)
+        }
+      })
+    )
+  }
+
   stopAgentRuns(agentId: string, userId: string): void {
     for (const exec of this.active.values()) {
       if (exec.agentId === agentId && exec.userId === userId) exec.stop(RunStop.cancelled('the agent was deleted'))
@@ -71,6 +114,7 @@ export class Runner {
     this.closing = true
     clearInterval(this.heartbeatTimer)
     clearInterval(this.sweepTimer)
+    clearInterval(this.membersTimer)
     const all = [...this.active.values()]
     for (const exec of all) exec.stop(RunStop.failed('interrupted', 'the agents service shut down'))
     await Promise.race([Promise.allSettled(all.map((e) => e.done)), new Promise((r) => setTimeout(r, graceMs).unref())])
