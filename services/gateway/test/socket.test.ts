@@ -166,6 +166,45 @@ t.test('handshake and frames', async (t) => {
     c.close()
   })
 
+  t.test('agent run frames published after a removal do not reach the removed member', async (t) => {
+    // Frames of an agent run come from another NATS client than chat's removal, so one published
+    // just before the agents service heard of the removal can arrive after it.
+    const dave = await h.stack.createUser()
+    const d = await h.connect(dave)
+    const subject = `events.user.${dave.userId}`
+    const left = randomUUID()
+    const deleted = randomUUID()
+    const other = randomUUID()
+    const at = () => new Date().toISOString()
+    const delta = (conversationId: string, text: string) =>
+      JSON.stringify({ type: 'agent.run.delta', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId, seq: 0, text })
+    const end = (conversationId: string) => JSON.stringify({ type: 'agent.run.cancelled', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId })
+    h.nc.publish(subject, delta(left, 'before'))
+    h.nc.publish(subject, JSON.stringify({ type: 'member.removed', at: at(), conversationId: left, userId: dave.userId }))
+    h.nc.publish(subject, delta(left, 'secret after removal'))
+    h.nc.publish(subject, end(left))
+    h.nc.publish(subject, JSON.stringify({ type: 'member.removed', at: at(), conversationId: other, userId: randomUUID() }))
+    h.nc.publish(subject, delta(deleted, 'before'))
+    h.nc.publish(subject, JSON.stringify({ type: 'conversation.deleted', at: at(), conversationId: deleted }))
+    h.nc.publish(subject, delta(deleted, 'secret after deletion'))
+    h.nc.publish(subject, delta(other, 'still a member here'))
+    h.nc.publish(subject, JSON.stringify({ type: 'typing', at: at(), conversationId: other, userId: alice.userId }))
+    await d.type('typing')
+    const texts = d.frames.filter((f) => f.type === 'agent.run.delta').map((f) => f.text)
+    t.same(texts, ['before', 'before', 'still a member here'], 'nothing of a run after the removal or deletion')
+    t.notOk(d.frames.some((f) => f.type === 'agent.run.cancelled'))
+    t.same(d.frames.filter((f) => f.type === 'member.removed' || f.type === 'conversation.deleted').length, 3, 'the membership events themselves arrive')
+
+    // Added again: a new run's frames reach them.
+    const addHeaders = await h.stack.identityHeaders(alice, { method: 'POST', uri: `/api/chat/conversations/${conv.id}/members` })
+    await h.chat.inject({ method: 'POST', url: `/api/chat/conversations/${conv.id}/members`, headers: addHeaders, payload: { userId: dave.userId } })
+    const added = await d.type('member.added')
+    h.nc.publish(subject, JSON.stringify({ ...added, conversationId: left, conversation: { ...(added.conversation as object), id: left } }))
+    h.nc.publish(subject, delta(left, 'after re-adding'))
+    await d.waitFor((f) => f.type === 'agent.run.delta' && f.text === 'after re-adding')
+    d.close()
+  })
+
   t.test("a read marker reaches the reader's sockets in every session, nobody else's", async (t) => {
     // alice signed in a second time (another browser): a session of its own
     const login = await fetch(`${h.stack.authUrl}/auth/login`, {

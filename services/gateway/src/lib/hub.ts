@@ -18,6 +18,13 @@ import { Connection } from './connection.js'
 
 const CORKED = Symbol('corked')
 
+/**
+ * How long agent-run frames of a conversation a user just left are dropped. The agents service
+ * stops streaming to them when it hears of the change (or at its next membership re-check); this
+ * covers frames it published before that, which may reach NATS after the removal did.
+ */
+const DEPARTED_MS = 60_000
+
 export type AdmitResult = { ok: true } | { ok: false; reason: 'user' | 'ip' }
 
 interface MembersEntry {
@@ -45,6 +52,8 @@ export class Hub {
   private readonly globalSubs: Subscription[] = []
   private readonly membersCache = new Map<string, MembersEntry>()
   private readonly typingSentAt = new Map<string, number>()
+  /** per user here: conversations they left (or that were deleted) → until when their run frames are dropped */
+  private readonly departed = new Map<string, Map<string, number>>()
   private readonly heartbeat: NodeJS.Timeout
   private shuttingDown = false
 
@@ -139,6 +148,7 @@ export class Hub {
       this.userSubs.get(conn.userId)?.unsubscribe()
       this.userSubs.delete(conn.userId)
       this.subscribed.delete(conn.userId)
+      this.departed.delete(conn.userId)
     }
     const sessionSet = this.bySession.get(conn.sessionId)
     if (sessionSet?.delete(conn) && sessionSet.size === 0) this.bySession.delete(conn.sessionId)
@@ -168,6 +178,7 @@ export class Hub {
   }
 
   private lastPayload: Buffer | undefined
+  private lastEvent: UserEvent | undefined
   private corked: Socket[] = []
   private uncorkScheduled = false
 
@@ -203,8 +214,8 @@ export class Hub {
     if (!set) return
     const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
     let payload = this.lastPayload
-    if (!payload || !payload.equals(view)) {
-      let event: UserEvent
+    let event = this.lastEvent
+    if (!payload || !event || !payload.equals(view)) {
       try {
         // Text frames must be UTF-8; decodePayload alone would accept invalid bytes (replaced).
         if (!isUtf8(view)) throw new PayloadError('payload is not UTF-8')
@@ -216,7 +227,9 @@ export class Hub {
       this.observe(event)
       payload = Buffer.from(view) // the subscription's buffer may be reused: keep a copy
       this.lastPayload = payload
+      this.lastEvent = event
     }
+    if (!this.stillMember(userId, event)) return
     for (const conn of set) if (conn.greeted) conn.sendRaw(payload)
   }
 
@@ -225,6 +238,41 @@ export class Hub {
     if (event.type === 'member.added' || event.type === 'member.removed' || event.type === 'conversation.deleted') {
       this.membersCache.delete(event.conversationId)
     }
+  }
+
+  /**
+   * Drops an agent run's frames for a conversation this user has left: the run's publisher and
+   * chat are different NATS clients, so a frame sent just before the agents service heard of the
+   * removal can arrive after it. The user's own event stream is ordered, so from the removal on
+   * nothing of the run reaches them here.
+   */
+  private stillMember(userId: string, event: UserEvent): boolean {
+    switch (event.type) {
+      case 'agent.run.delta':
+      case 'agent.run.completed':
+      case 'agent.run.failed':
+      case 'agent.run.cancelled': {
+        const until = this.departed.get(userId)?.get(event.conversationId)
+        return until === undefined || until < Date.now()
+      }
+      case 'member.removed':
+        if (event.userId === userId) this.markDeparted(userId, event.conversationId)
+        return true
+      case 'conversation.deleted':
+        this.markDeparted(userId, event.conversationId)
+        return true
+      case 'member.added':
+        if (event.userId === userId) this.departed.get(userId)?.delete(event.conversationId)
+        return true
+      default:
+        return true
+    }
+  }
+
+  private markDeparted(userId: string, conversationId: string): void {
+    let map = this.departed.get(userId)
+    if (!map) this.departed.set(userId, (map = new Map()))
+    map.set(conversationId, Date.now() + DEPARTED_MS)
   }
 
   // ---- revocation and identity leases --------------------------------------------------------
@@ -314,6 +362,10 @@ export class Hub {
     const horizon = Date.now() - this.settings.GATEWAY_TYPING_INTERVAL_MS
     for (const [key, at] of this.typingSentAt) if (at < horizon) this.typingSentAt.delete(key)
     for (const [key, entry] of this.membersCache) if (entry.until < Date.now()) this.membersCache.delete(key)
+    for (const [userId, map] of this.departed) {
+      for (const [conversationId, until] of map) if (until < Date.now()) map.delete(conversationId)
+      if (map.size === 0) this.departed.delete(userId)
+    }
   }
 
   /** Closes every socket with 1001, waits for them (at most `graceMs`), cuts the rest. */
