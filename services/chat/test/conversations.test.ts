@@ -1,5 +1,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
+import { ChatMembershipChanged } from '@palisade/contracts'
 import { chatHarness, collectEvents } from './helpers.js'
 
 t.test('conversations and members', async (t) => {
@@ -7,6 +8,9 @@ t.test('conversations and members', async (t) => {
   const [alice, bob, carol, mallory] = await Promise.all([h.stack.createUser(), h.stack.createUser(), h.stack.createUser(), h.stack.createUser()])
   const bobEvents = collectEvents(h.nc, bob.userId)
   const carolEvents = collectEvents(h.nc, carol.userId)
+  // What services acting in front of the members (agents) hear: removals and deletions only.
+  const membership: Array<Record<string, unknown>> = []
+  h.nc.subscribe(ChatMembershipChanged.subject, { callback: (_err, msg) => membership.push(msg.json()) })
 
   const conv = await h.createConversation(alice, 'Project', [bob])
   t.equal(conv.ownerId, alice.userId)
@@ -110,6 +114,8 @@ t.test('conversations and members', async (t) => {
     res = await h.as(alice, 'DELETE', `/api/chat/conversations/${conv.id}/members/${carol.userId}`)
     t.equal(res.statusCode, 204)
     await carolEvents.waitFor((e) => e.type === 'member.removed' && e.userId === carol.userId)
+    t.equal(membership.length, 1, 'additions are not announced to services')
+    t.match(membership[0], { type: 'member.removed', conversationId: conv.id, userId: carol.userId }, 'the removal is')
     res = await h.as(carol, 'GET', `/api/chat/conversations/${conv.id}`)
     t.equal(res.statusCode, 404, 'a removed member no longer sees it')
     res = await h.as(alice, 'DELETE', `/api/chat/conversations/${conv.id}/members/${carol.userId}`)
@@ -148,6 +154,7 @@ t.test('conversations and members', async (t) => {
     const res = await h.as(alice, 'DELETE', `/api/chat/conversations/${conv.id}`)
     t.equal(res.statusCode, 204)
     await bobEvents.waitFor((e) => e.type === 'conversation.deleted' && e.conversationId === conv.id)
+    t.match(membership.at(-1), { type: 'conversation.deleted', conversationId: conv.id }, 'the deletion is announced to services')
     t.equal((await h.as(alice, 'GET', `/api/chat/conversations/${conv.id}`)).statusCode, 404)
     t.equal((await h.as(bob, 'GET', `/api/chat/conversations/${conv.id}/messages`)).statusCode, 404)
   })
