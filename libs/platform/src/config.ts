@@ -24,7 +24,14 @@ export const BaseConfigSchema = Type.Object({
   /** browser origins allowed to send cookie-authenticated unsafe requests, comma separated */
   ALLOWED_ORIGINS: Type.String({ default: 'http://localhost:8080' }),
   /** seconds to wait for in-flight work on shutdown before forcing exit */
-  SHUTDOWN_GRACE_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 10 })
+  SHUTDOWN_GRACE_SECONDS: Type.Integer({ minimum: 1, maximum: 300, default: 10 }),
+  /**
+   * Proxies whose `X-Forwarded-For` is believed, comma-separated IPs and CIDRs: the edge that connects
+   * to the service (compose sets Traefik's fixed address, `pnpm start` the local edge's). Every
+   * per-address limit reads the client address through it. Empty is refused in production (all
+   * clients would share the edge's address); `none` declares a service reached directly by clients.
+   */
+  TRUSTED_PROXIES: Type.String({ default: '', maxLength: 4096 })
 })
 export type BaseConfig = Static<typeof BaseConfigSchema>
 

@@ -31,7 +31,16 @@ export async function runServer<P extends TProperties>(opts: RunServerOptions<P>
     throw err
   }
   const app = Fastify(serverOptions({ service: opts.service, logLevel: config.LOG_LEVEL, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}), ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) }))
-  await app.register(opts.app, { config })
+  try {
+    await app.register(opts.app, { config })
+  } catch (err) {
+    // Settings that can only be judged together (e.g. TRUSTED_PROXIES in production) fail here.
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${opts.service}: configuration error: ${err.message}\n`)
+      process.exit(1)
+    }
+    throw err
+  }
   closeWithGrace({ delay: config.SHUTDOWN_GRACE_SECONDS * 1000 }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'shutting down after error')
     else app.log.info({ signal }, 'shutting down')

@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin'
 import type { AppServiceName } from '@palisade/contracts'
 import { splitList, type BaseConfig } from '../config.js'
+import { clientAddressPlugin } from '../client-address.js'
 import { errorHandlerPlugin } from './error-handler.js'
 import { securityPlugin } from './security.js'
 import { healthPlugin } from './health.js'
@@ -24,12 +25,15 @@ export interface PlatformOptions {
 }
 
 /**
- * Everything a Palisade service stands on, in dependency order: error handling, security headers,
+ * Everything a Palisade service stands on, in dependency order: the client address (trusted
+ * proxies), error handling, security headers,
  * CORS and rate limits, NATS, PostgreSQL (with migrations), identity verification, health checks.
  */
 export const platformPlugin = fp<PlatformOptions>(
   async (app, opts) => {
     const { config } = opts
+    // First: a bad or (in production) missing TRUSTED_PROXIES stops the service before anything starts.
+    await app.register(clientAddressPlugin, { trustedProxies: config.TRUSTED_PROXIES, production: config.NODE_ENV === 'production' })
     await app.register(errorHandlerPlugin)
     // First of the request hooks: every answer, a 401 from identity included, carries the headers.
     await app.register(securityPlugin, { allowedOrigins: splitList(config.ALLOWED_ORIGINS), ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}) })

@@ -4,6 +4,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http'
 import rateLimit from '@fastify/rate-limit'
 import { ErrorCode, REQUEST_ID_HEADER } from '@palisade/contracts'
 import { ProblemError } from '../problem.js'
+import { clientLimitKey } from '../client-address.js'
 
 export interface SecurityPluginOptions {
   allowedOrigins: string[]
@@ -65,7 +66,7 @@ const PREFLIGHT_MAX_AGE_SECONDS = '600'
 /**
  * Security headers, the request id, CORS for configured origins only, and a rate limit keyed by
  * the authenticated user when there is one (so users behind one NAT do not starve each other) and
- * by IP otherwise.
+ * by the client's address (as the edge saw it, see clientAddress) otherwise.
  *
  * Headers and CORS are one onRequest hook, registered before identity so that a 401 carries them
  * too (a browser on an allowed origin can then read it). CORS is done here rather than with
@@ -110,7 +111,7 @@ export const securityPlugin = fp<SecurityPluginOptions>(
       timeWindow: 60_000,
       // preHandler: runs after the identity hook, so the key is the verified user, never a header.
       hook: 'preHandler',
-      keyGenerator: (req) => (req.identity ? `u:${req.identity.userId}` : `ip:${req.ip}`),
+      keyGenerator: (req) => (req.identity ? `u:${req.identity.userId}` : `ip:${clientLimitKey(req)}`),
       errorResponseBuilder: (_req, ctx) => new ProblemError(429, ErrorCode.tooManyRequests, 'Too many requests', { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) })
     })
   },

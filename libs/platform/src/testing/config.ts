@@ -10,6 +10,7 @@ export function testConfig(overrides: Partial<BaseConfig> & Pick<BaseConfig, 'DA
     AUTH_ISSUER: 'palisade-auth',
     ALLOWED_ORIGINS: 'http://localhost:8080',
     SHUTDOWN_GRACE_SECONDS: 5,
+    TRUSTED_PROXIES: '',
     ...overrides
   }
 }
