@@ -101,7 +101,7 @@ export async function startTestStack(t: TeardownHost, opts: StartTestStackOption
     // Tests register many users from 127.0.0.1; throttling tests lower this themselves.
     AUTH_RATE_LIMIT_PER_MINUTE: 100_000,
     AUTH_USER_LOOKUPS_PER_MINUTE: 30,
-    AUTH_TRUSTED_PROXIES: '',
+    AUTH_LOGIN_FAILURES_PER_ADDRESS: 100,
     ...opts.auth
   }
 

@@ -2,13 +2,12 @@ import { fileURLToPath } from 'node:url'
 import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import type { FastifyPluginAsync } from 'fastify'
-import { platformPlugin, splitList } from '@palisade/platform'
+import { clientAddress, platformPlugin, splitList } from '@palisade/platform'
 import { AuthConfigSchema, loadSigningKeys, type AuthConfig } from './config.js'
 import { Keyring } from './lib/keyring.js'
 import { AuthCore } from './lib/core.js'
 import { makeDummyHash, preloadCommonPasswords } from './lib/passwords.js'
 import { pruneLoginFailures } from './lib/throttle.js'
-import { clientIp } from './lib/client-ip.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { accountRoutes } from './routes/account.js'
 import { verifyRoute } from './routes/verify.js'
@@ -37,8 +36,7 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   const dummyHash = await makeDummyHash()
 
   const allowedOrigins = new Set(splitList(config.ALLOWED_ORIGINS))
-  const trustedProxies = new Set(splitList(config.AUTH_TRUSTED_PROXIES))
-  const ipOf = (request: Parameters<typeof clientIp>[0]) => clientIp(request, trustedProxies)
+  const ipOf = clientAddress
 
   // The cookie plugin (parses every request's cookies) only where cookies are read or set;
   // /auth/verify reads its one cookie itself.

@@ -21,10 +21,10 @@ export const AuthConfigSchema = Type.Object({
    */
   AUTH_USER_LOOKUPS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
   /**
-   * Addresses of the proxies whose `X-Forwarded-For` is believed (comma separated, exact IPs).
-   * Empty: the socket peer is the client, so per-IP limits see only the proxy.
+   * failed logins from one client address (IPv6: one /64) within 5 minutes, over all accounts, before
+   * that address alone gets 429; large, so that many people behind one NAT do not lock each other out
    */
-  AUTH_TRUSTED_PROXIES: Type.String({ default: '' })
+  AUTH_LOGIN_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 5, maximum: 1_000_000, default: 100 })
 })
 export type AuthConfig = Static<typeof AuthConfigSchema>
 

@@ -9,7 +9,7 @@ import { call } from './helpers.js'
 const here = fileURLToPath(new URL('..', import.meta.url))
 
 test('the audit log records security events in a hash chain that detects tampering', async (t) => {
-  const stack = await startTestStack(t, { auth: { AUTH_TRUSTED_PROXIES: '127.0.0.1' } })
+  const stack = await startTestStack(t, { auth: { TRUSTED_PROXIES: '127.0.0.1' } })
   const pool = stack.auth.pg
   const alice = await stack.createUser()
   const login = (password: string, ip = '198.51.100.1') =>

@@ -1,3 +1,4 @@
+import http from 'node:http'
 import jwt from 'jsonwebtoken'
 import type { FastifyInstance } from 'fastify'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
@@ -86,4 +87,26 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
     await new Promise((r) => setTimeout(r, 10))
   }
   return cond()
+}
+
+/**
+ * A JSON POST over a fresh socket bound to `from` (any 127.0.0.0/8 address is local on Linux): the
+ * server sees a different peer for each `from`, as it would for different machines.
+ */
+export function postFrom(from: string, url: string, json: unknown, headers: Record<string, string> = {}): Promise<Answer> {
+  const body = JSON.stringify(json)
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
+      let text = ''
+      res.setEncoding('utf8')
+      res.on('data', (c: string) => (text += c))
+      res.on('end', () => {
+        const h = new Headers()
+        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
+        resolve({ status: res.statusCode ?? 0, headers: h, text, json: () => JSON.parse(text) })
+      })
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }

@@ -86,7 +86,7 @@ test('login: cookies, token claims, body token', async (t) => {
 
 test('login answers unknown email and wrong password identically', async (t) => {
   // Every attempt comes from its own address (through a trusted proxy) so the IP throttle stays out of the way.
-  const stack = await startTestStack(t, { auth: { AUTH_TRUSTED_PROXIES: '127.0.0.1' } })
+  const stack = await startTestStack(t, { auth: { TRUSTED_PROXIES: '127.0.0.1' } })
   await stack.createUser({ email: 'carol@example.com', password: GOOD })
   let n = 0
   const attempt = async (email: string, password: string) => {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 /** Everything auth stores lives in its own schema; no other service reads it (they ask over NATS). */
 export const auth = pgSchema('auth')
@@ -57,8 +57,10 @@ export const refreshTokens = auth.table(
 )
 
 /**
- * Failed logins, shared by every auth instance: the brute-force throttle counts them per account
- * (normalised email, known or not) and per client IP over a sliding window.
+ * Failed logins and logins being checked, shared by every auth instance: the brute-force throttle
+ * counts them per account (normalised email, known or not) and per client address (its limit key)
+ * over a sliding window (lib/throttle.ts). An attempt is `in_flight` while its password is checked;
+ * those count against the account only.
  */
 export const loginFailures = auth.table(
   'login_failures',
@@ -66,7 +68,8 @@ export const loginFailures = auth.table(
     id: bigint('id', { mode: 'number' }).primaryKey().generatedAlwaysAsIdentity(),
     account: text('account').notNull(),
     ip: text('ip').notNull(),
-    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+    at: timestamp('at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    inFlight: boolean('in_flight').notNull().default(false)
   },
   (t) => [index('login_failures_account_idx').on(t.account, t.at), index('login_failures_ip_idx').on(t.ip, t.at)]
 )

@@ -9,15 +9,14 @@ import {
   SessionListSchema,
   UserSchema
 } from '@palisade/contracts'
-import { identityOf, identityPlugin, JwksCache, ProblemError, problems } from '@palisade/platform'
+import { identityOf, identityPlugin, ipLimitKey, JwksCache, ProblemError, problems } from '@palisade/platform'
 import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm'
 import { sessions, users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
-import { beginLoginAttempt, loginSucceeded } from '../lib/throttle.js'
+import { loginAttempt } from '../lib/throttle.js'
 import { clearSessionCookies, routeBodyLimit } from '../lib/http.js'
-import { ipLimitKey } from '../lib/client-ip.js'
 import { userView } from './credentials.js'
 import { userDirectoryRoutes } from './users.js'
 
@@ -106,16 +105,17 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
       const user = await core.findUserById(id.userId)
       if (!user) throw problems.unauthenticated()
       // Guessing the current password from a stolen session counts against the account like login does.
-      const attempt = await beginLoginAttempt(core.pool, user.email, ipLimitKey(ip))
-      if (!attempt.allowed) {
-        await core.audit({ event: 'login.throttled', userId: user.id, sessionId: id.sessionId, ip, details: { via: 'password-change', retryAfter: attempt.retryAfterSeconds } })
+      const attempt = await loginAttempt(core.pool, { maxAddressFailures: config.AUTH_LOGIN_FAILURES_PER_ADDRESS }, user.email, ipLimitKey(ip), () =>
+        verifyPassword(user.passwordHash, request.body.currentPassword)
+      )
+      if (attempt.throttled) {
+        await core.audit({ event: 'login.throttled', userId: user.id, sessionId: id.sessionId, ip, details: { via: 'password-change', reason: attempt.reason, retryAfter: attempt.retryAfterSeconds } })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed attempts; try again later')
       }
-      if (!(await verifyPassword(user.passwordHash, request.body.currentPassword))) {
+      if (!attempt.ok) {
         await core.audit({ event: 'password.change_failed', userId: user.id, sessionId: id.sessionId, ip })
         throw new ProblemError(403, ErrorCode.invalidCredentials, 'Current password is wrong')
       }
-      await loginSucceeded(core.pool, user.email, attempt.attemptId)
       const { newPassword } = request.body
       if (newPassword === request.body.currentPassword) throw new ProblemError(400, ErrorCode.weakPassword, 'The new password must differ from the current one')
       const weak = passwordWeakness(newPassword, user.email)

@@ -13,14 +13,13 @@ import {
   RegisterBodySchema,
   UserSchema
 } from '@palisade/contracts'
-import { ProblemError, problems } from '@palisade/platform'
+import { clientLimitKey, ipLimitKey, ProblemError, problems } from '@palisade/platform'
 import { users } from '../db/schema.js'
 import type { AuthCore, UserRow } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
-import { beginLoginAttempt, loginSucceeded } from '../lib/throttle.js'
+import { loginAttempt } from '../lib/throttle.js'
 import { sha256 } from '../lib/refresh-token.js'
-import { ipLimitKey } from '../lib/client-ip.js'
 import { bearerToken, checkOrigin, clearSessionCookies, routeBodyLimit, setSessionCookies, userAgentOf } from '../lib/http.js'
 
 export interface CredentialRoutesOptions {
@@ -41,11 +40,12 @@ export function userView(u: UserRow) {
 
 const INVALID_CREDENTIALS = 'Invalid email or password'
 
-/** The public endpoints: register, login, refresh, logout. Rate limited per client IP. */
+/** The public endpoints: register, login, refresh, logout. Rate limited per client address. */
 export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = async (root, opts) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
   const { core, config, allowedOrigins, ipOf } = opts
-  const rateLimit = { max: config.AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `auth-ip:${ipLimitKey(ipOf(req))}` }
+  const rateLimit = { max: config.AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `auth-ip:${clientLimitKey(req)}` }
+  const loginLimits = { maxAddressFailures: config.AUTH_LOGIN_FAILURES_PER_ADDRESS }
 
   // A bodiless POST (browser refresh/logout) is validated as an empty object, not rejected.
   const emptyBodyIsObject = async (request: { body: unknown }) => {
@@ -96,19 +96,21 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       const account = normaliseEmail(request.body.email)
       const ip = ipOf(request)
       const accountRef = sha256(account).slice(0, 16)
-      const attempt = await beginLoginAttempt(core.pool, account, ipLimitKey(ip))
-      if (!attempt.allowed) {
-        await core.audit({ event: 'login.throttled', ip, details: { account: accountRef, retryAfter: attempt.retryAfterSeconds } })
+      let user: UserRow | undefined
+      const attempt = await loginAttempt(core.pool, loginLimits, account, ipLimitKey(ip), async () => {
+        user = await core.findUserByEmail(account)
+        // Unknown accounts verify against a dummy hash: same work, same time, same answer.
+        const passwordOk = await verifyPassword(user?.passwordHash ?? opts.dummyHash, request.body.password)
+        return user !== undefined && passwordOk
+      })
+      if (attempt.throttled) {
+        await core.audit({ event: 'login.throttled', ip, details: { account: accountRef, reason: attempt.reason, retryAfter: attempt.retryAfterSeconds } })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed logins; try again later')
       }
-      const user = await core.findUserByEmail(account)
-      // Unknown accounts verify against a dummy hash: same work, same time, same answer.
-      const passwordOk = await verifyPassword(user?.passwordHash ?? opts.dummyHash, request.body.password)
-      if (!user || !passwordOk) {
+      if (!attempt.ok || !user) {
         await core.audit({ event: 'login.failed', userId: user?.id ?? null, ip, details: { account: accountRef } })
         throw new ProblemError(401, ErrorCode.invalidCredentials, INVALID_CREDENTIALS)
       }
-      await loginSucceeded(core.pool, account, attempt.attemptId)
       const issued = await core.createSession(user.id, userAgentOf(request), ip)
       await core.audit({ event: 'login.succeeded', userId: user.id, sessionId: issued.sessionId, ip })
       setSessionCookies(reply, config, { token: issued.accessToken, expiresIn: issued.accessExpiresIn }, issued.refreshToken)
