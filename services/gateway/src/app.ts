@@ -48,8 +48,7 @@ const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app,
   app.decorate('gatewayHub', hub)
   await app.register(wsRoutes, {
     hub,
-    allowedOrigins: splitList(config.ALLOWED_ORIGINS),
-    trustForwardedFor: settings.GATEWAY_TRUST_FORWARDED_FOR
+    allowedOrigins: splitList(config.ALLOWED_ORIGINS)
   })
 }
 

@@ -19,7 +19,7 @@ export const GatewayConfigSchema = Type.Object({
   GATEWAY_LEASE_MAX_MS: ms(60_000, 10, 3_600_000),
   /** open sockets one user may have on one instance; more handshakes get 429 (4003 if they race) */
   GATEWAY_MAX_SOCKETS_PER_USER: count(20),
-  /** open sockets from one client address (X-Forwarded-For from the edge) on one instance */
+  /** open sockets from one client address (as the edge saw it: see TRUSTED_PROXIES; IPv6 per /64) on one instance */
   GATEWAY_MAX_SOCKETS_PER_IP: count(500),
   /** largest client frame (bytes); larger ones close the socket with 1009 */
   GATEWAY_MAX_PAYLOAD_BYTES: count(64 * 1024, 16 * 1024 * 1024),
@@ -38,9 +38,7 @@ export const GatewayConfigSchema = Type.Object({
   /** how long a conversation's member list is reused for typing fan-out */
   GATEWAY_MEMBERS_CACHE_MS: ms(5_000, 0),
   /** a user's typing in one conversation is relayed at most once per interval */
-  GATEWAY_TYPING_INTERVAL_MS: ms(2_000, 0),
-  /** read X-Forwarded-For (rebuilt by the edge) for the per-address cap instead of the peer address */
-  GATEWAY_TRUST_FORWARDED_FOR: Type.Boolean({ default: true })
+  GATEWAY_TYPING_INTERVAL_MS: ms(2_000, 0)
 })
 export type GatewayConfig = Static<typeof GatewayConfigSchema>
 

@@ -65,9 +65,9 @@ export interface GatewayHarness {
   nc: NatsConnection
   wsHeaders(user: TestUser, extra?: Record<string, string>): Promise<Record<string, string>>
   /** a real TCP WebSocket to gateway `index` */
-  connect(user: TestUser, opts?: { index?: number; headers?: Record<string, string>; autoPong?: boolean }): Promise<Client>
-  /** a handshake that is expected to fail: its HTTP status */
-  refused(headers: Record<string, string>, index?: number): Promise<number>
+  connect(user: TestUser, opts?: { index?: number; headers?: Record<string, string>; autoPong?: boolean; from?: string }): Promise<Client>
+  /** a handshake that is expected to fail: its HTTP status (`from`: the socket's local address) */
+  refused(headers: Record<string, string>, index?: number, from?: string): Promise<number>
   createConversation(owner: TestUser, title: string, members?: TestUser[]): Promise<{ id: string }>
 }
 
@@ -100,7 +100,7 @@ export async function gatewayHarness(t: TeardownHost, opts: HarnessOptions = {})
     async connect(user, o = {}) {
       const headers = o.headers ?? (await h.wsHeaders(user))
       const url = baseUrl(gateways[o.index ?? 0]!).replace('http', 'ws') + '/ws'
-      const ws = new WebSocket(url, { headers, ...(o.autoPong === false ? { autoPong: false } : {}) })
+      const ws = new WebSocket(url, { headers, ...(o.autoPong === false ? { autoPong: false } : {}), ...(o.from ? { localAddress: o.from } : {}) })
       const client = new Client(ws)
       await new Promise<void>((resolve, reject) => {
         ws.once('open', () => resolve())
@@ -111,9 +111,9 @@ export async function gatewayHarness(t: TeardownHost, opts: HarnessOptions = {})
       await client.type('hello')
       return client
     },
-    async refused(headers, index = 0) {
+    async refused(headers, index = 0, from) {
       const url = baseUrl(gateways[index]!).replace('http', 'ws') + '/ws'
-      const ws = new WebSocket(url, { headers })
+      const ws = new WebSocket(url, { headers, ...(from ? { localAddress: from } : {}) })
       return new Promise<number>((resolve, reject) => {
         ws.once('unexpected-response', (_req, res) => {
           resolve(res.statusCode ?? 0)

@@ -12,7 +12,9 @@ t.test('limits', async (t) => {
       GATEWAY_MAX_SOCKETS_PER_IP: 3,
       GATEWAY_RATE_PER_SECOND: 2,
       GATEWAY_RATE_BURST: 5,
-      GATEWAY_RATE_ABUSE_LIMIT: 8
+      GATEWAY_RATE_ABUSE_LIMIT: 8,
+      // the test plays the edge from 127.0.0.1 and says which client it saw in X-Forwarded-For
+      TRUSTED_PROXIES: '127.0.0.1'
     },
     // the slow-consumer test's reader stops answering pings too: give it a gateway with a slow heartbeat
     more: [{ GATEWAY_HEARTBEAT_MS: 60_000 }]
@@ -75,6 +77,17 @@ t.test('limits', async (t) => {
     t.equal(await h.refused(await h.wsHeaders(users[3]!, from('203.0.113.7'))), 429, 'a fourth socket from the same address')
     open.push(await h.connect(users[3]!, { headers: await h.wsHeaders(users[3]!, from('198.51.100.1')) }))
     t.pass('another address is fine')
+    for (const c of open) c.close()
+  })
+
+  t.test('per-address cap: X-Forwarded-For counts only from the trusted proxy', async (t) => {
+    const users = await Promise.all([1, 2, 3, 4].map(() => h.stack.createUser()))
+    const open = []
+    // 127.0.0.2 is not the edge: whatever address it claims, its sockets count against 127.0.0.2.
+    for (const [i, u] of users.slice(0, 3).entries()) open.push(await h.connect(u, { from: '127.0.0.2', headers: await h.wsHeaders(u, { 'x-forwarded-for': `198.51.100.${10 + i}` }) }))
+    t.equal(await h.refused(await h.wsHeaders(users[3]!, { 'x-forwarded-for': '198.51.100.99' }), 0, '127.0.0.2'), 429, 'a fourth socket is refused despite a fresh claimed address')
+    open.push(await h.connect(users[3]!, { from: '127.0.0.3' }))
+    t.pass('a socket from another machine is fine')
     for (const c of open) c.close()
   })
 

@@ -3,27 +3,12 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ErrorCode, ProblemSchema, RenewResponseSchema } from '@palisade/contracts'
-import { identityOf, ProblemError, problems } from '@palisade/platform'
+import { clientLimitKey, identityOf, ProblemError, problems } from '@palisade/platform'
 import type { Hub } from '../lib/hub.js'
 
 export interface WsRoutesOptions {
   hub: Hub
   allowedOrigins: string[]
-  trustForwardedFor: boolean
-}
-
-/**
- * The client address for the per-address cap. Behind the edge the peer is always the proxy, so the
- * edge-rebuilt X-Forwarded-For (last hop: the address the edge saw) is used. Requests here are
- * identity-verified, i.e. came through the edge, which never relays a client's copy.
- */
-export function clientAddress(request: FastifyRequest, trustForwardedFor: boolean): string {
-  const xff = request.headers['x-forwarded-for']
-  if (trustForwardedFor && typeof xff === 'string' && xff.length > 0 && xff.length <= 1024) {
-    const last = xff.split(',').pop()?.trim()
-    if (last) return last
-  }
-  return request.raw.socket?.remoteAddress ?? 'unknown'
 }
 
 /**
@@ -63,7 +48,7 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) 
       // Browsers always send Origin on WebSocket handshakes; cross-site ones are hijacking attempts.
       if (origin !== undefined && !opts.allowedOrigins.includes(origin)) throw problems.forbidden('Origin not allowed', ErrorCode.forbiddenOrigin)
       const id = identityOf(request)
-      const verdict = hub.admit(id.userId, clientAddress(request, opts.trustForwardedFor))
+      const verdict = hub.admit(id.userId, clientLimitKey(request))
       if (!verdict.ok) {
         throw new ProblemError(429, ErrorCode.tooManyRequests, verdict.reason === 'user' ? 'Too many connections for this user' : 'Too many connections from this address', {
           'retry-after': '5'
@@ -74,7 +59,7 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) 
       releaseUpgradeRequest(socket, request, hub)
       const id = identityOf(request)
       const leaseEnd = Math.min(id.expiresAt, Date.now() + hub.settings.GATEWAY_LEASE_MAX_MS)
-      hub.add(socket, { userId: id.userId, sessionId: id.sessionId, ip: clientAddress(request, opts.trustForwardedFor), leaseEnd })
+      hub.add(socket, { userId: id.userId, sessionId: id.sessionId, ip: clientLimitKey(request), leaseEnd })
     },
     /**
      * A plain GET /ws (no upgrade) renews the identity lease of the caller's session's sockets. It
