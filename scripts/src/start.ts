@@ -26,6 +26,7 @@ import {
   DEFAULT_NATS_PORT,
   DEFAULT_SERVICE_PORT_BASE,
   DATA_SERVICES,
+  LOCAL_EDGE_TRUSTED_PROXIES,
   STACK_SERVICES,
   isRunnable,
   ownsData,
@@ -161,7 +162,7 @@ async function main(): Promise<void> {
   const allowedOrigins = env.PALISADE_ORIGINS ?? `${origin},http://127.0.0.1:${edgePort}`
   const ctx = { dataDir, secretsDir: secrets.dir, edgeOrigin: origin }
   const passthrough = Object.fromEntries(
-    Object.entries(env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|NATS_URL|NATS_USER|NATS_PASSWORD|LOG_LEVEL|NODE_ENV|ALLOWED_ORIGINS)(_FILE)?$/.test(k) && !k.startsWith('PALISADE_'))
+    Object.entries(env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|NATS_URL|NATS_USER|NATS_PASSWORD|LOG_LEVEL|NODE_ENV|ALLOWED_ORIGINS|TRUSTED_PROXIES)(_FILE)?$/.test(k) && !k.startsWith('PALISADE_'))
   )
   const runnable = STACK_SERVICES.filter((s) => isRunnable(s.name))
   const skipped = STACK_SERVICES.filter((s) => !runnable.includes(s)).map((s) => s.name)
@@ -180,6 +181,8 @@ async function main(): Promise<void> {
       NATS_URL: nats.url,
       ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
       ALLOWED_ORIGINS: allowedOrigins,
+      // Per-address limits must see the client the edge saw, not the edge.
+      TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES,
       ...service.env?.(ctx)
     }
     const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join('src', 'server.ts')], {

@@ -7,6 +7,7 @@ import Ajv2019 from 'ajv/dist/2019.js'
 import addFormats from 'ajv-formats'
 import { APP_SERVICES, ROUTES } from '@palisade/contracts'
 import { existsSync } from 'node:fs'
+import { BlockList } from 'node:net'
 import { DEPLOY_DIR, REPO_ROOT } from '../src/lib/paths.js'
 
 const text = readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8')
@@ -64,12 +65,30 @@ t.test('networks: edge + internal (internal: true); only traefik publishes ports
   for (const [name, s] of Object.entries(services)) {
     if (name === 'traefik') {
       t.same(s.ports, ['80:80', '443:443'], 'traefik publishes 80 and 443 only')
-      t.same([...s.networks].sort(), ['edge', 'internal'])
+      t.same(Object.keys(s.networks).sort(), ['edge', 'internal'])
     } else {
       t.notOk(s.ports, `${name} publishes no port`)
       t.same(s.networks, ['internal'], `${name} is on the internal network only`)
       t.equal(s.network_mode, undefined)
     }
+  }
+})
+
+t.test('services believe X-Forwarded-For from Traefik only, at its fixed address', async (t) => {
+  const [pool] = compose.networks.internal.ipam.config as { subnet: string; ip_range: string; gateway: string }[]
+  const traefikAddress = services.traefik.networks.internal.ipv4_address as string
+  const inSubnet = (ip: string, cidr: string) => {
+    const list = new BlockList()
+    const [net, prefix] = cidr.split('/')
+    list.addSubnet(net!, Number(prefix), 'ipv4')
+    return list.check(ip, 'ipv4')
+  }
+  t.ok(inSubnet(traefikAddress, pool!.subnet), `${traefikAddress} is in internal's fixed subnet ${pool!.subnet}`)
+  t.notOk(inSubnet(traefikAddress, pool!.ip_range), 'and outside the range other containers get addresses from, so nobody else can hold it')
+  t.not(traefikAddress, pool!.gateway)
+  for (const svc of APP_SERVICES) {
+    t.equal(services[svc].environment.TRUSTED_PROXIES, traefikAddress, `${svc} trusts exactly Traefik`)
+    t.notOk(services[svc].networks.internal?.ipv4_address, `${svc} has no fixed address`)
   }
 })
 

@@ -9,12 +9,14 @@ import { freePort } from '@palisade/platform/testing'
 import { createEdge } from '../src/edge/edge.js'
 import { findTraefik, startLocalTraefik } from '../src/edge/traefik-runner.js'
 import { startEchoUpstream } from './helpers/echo-upstream.js'
-import { conformanceSuite, rawRequest } from './helpers/conformance.js'
+import { auditedLoginAddress, conformanceSuite, rawRequest } from './helpers/conformance.js'
+import { LOCAL_EDGE_TRUSTED_PROXIES } from '../src/stack/services.js'
 
 const ORIGIN = 'http://localhost:8080'
 
 t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async (t) => {
-  const stack = await startTestStack(t, { auth: { ALLOWED_ORIGINS: ORIGIN } })
+  // auth trusts the edge as the launcher configures it
+  const stack = await startTestStack(t, { auth: { ALLOWED_ORIGINS: ORIGIN, TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES } })
   const echo = await startEchoUpstream()
   t.teardown(() => echo.close())
   const upstreams = Object.fromEntries(SERVICE_NAMES.map((s) => [s, s === 'auth' ? stack.authUrl : echo.url])) as Record<ServiceName, string>
@@ -24,7 +26,7 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
   const edgeUrl = `http://127.0.0.1:${port}`
   const user = await stack.createUser()
 
-  await conformanceSuite(t, { edgeUrl, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active, slowBodyCutoffMs: 15_000 })
+  await conformanceSuite(t, { edgeUrl, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active, slowBodyCutoffMs: 15_000, lastFailedLoginAddress: auditedLoginAddress(stack) })
 
   // What only the local edge's own configuration decides (Traefik's equivalents are its config).
   t.equal(edge.server.requestTimeout, MAX_REQUEST_SECONDS * 1000, 'a slow upload has as long as Traefik and files give it')
@@ -95,7 +97,8 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
 // The same suite against real Traefik with the generated configuration, wherever a binary exists.
 const traefik = findTraefik()
 t.test('real Traefik (generated config) conforms to the ForwardAuth semantics', { skip: traefik ? false : 'no traefik binary on PATH' }, async (t) => {
-  const stack = await startTestStack(t, { auth: { ALLOWED_ORIGINS: ORIGIN } })
+  // auth trusts the edge as the launcher configures it
+  const stack = await startTestStack(t, { auth: { ALLOWED_ORIGINS: ORIGIN, TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES } })
   const echo = await startEchoUpstream()
   t.teardown(() => echo.close())
   const upstreams = Object.fromEntries(SERVICE_NAMES.map((s) => [s, s === 'auth' ? stack.authUrl : echo.url])) as Record<ServiceName, string>
@@ -109,5 +112,5 @@ t.test('real Traefik (generated config) conforms to the ForwardAuth semantics', 
   })
   t.teardown(() => proxy.stop())
   const user = await stack.createUser()
-  await conformanceSuite(t, { edgeUrl: proxy.url, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active })
+  await conformanceSuite(t, { edgeUrl: proxy.url, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active, lastFailedLoginAddress: auditedLoginAddress(stack) })
 })

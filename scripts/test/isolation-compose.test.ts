@@ -15,6 +15,8 @@ import type { Targets } from '../src/isolation/types.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
 const base = parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, any>; networks: Record<string, any>; secrets: Record<string, any> }
+/** A service's networks, whether listed (`[internal]`) or mapped (`{ internal: { ipv4_address } }`). */
+const networksOf = (s: { networks?: string[] | Record<string, unknown> }): string[] => (Array.isArray(s.networks) ? s.networks : Object.keys(s.networks ?? {}))
 const overrideText = readFileSync(join(DEPLOY_DIR, 'isolation', 'compose.probes.yml'), 'utf8')
 const override = parse(overrideText, { merge: true }) as { services: Record<string, any> } & Record<string, unknown>
 const targets = JSON.parse(readFileSync(join(DEPLOY_DIR, 'isolation', 'targets.compose.json'), 'utf8')) as Required<Targets>
@@ -50,7 +52,7 @@ t.test('each probe container sits on the network of its role and publishes nothi
   for (const s of attacker.secrets as string[]) t.ok(s in base.secrets, `secret ${s} is defined by compose.yml`)
   // the stack keeps its promises the probes test
   t.same(Object.entries(base.services).filter(([, s]) => s.ports).map(([n]) => n), ['traefik'], 'only traefik publishes ports')
-  t.same(Object.entries(base.services).filter(([, s]) => (s.networks ?? []).includes('edge')).map(([n]) => n), ['traefik'], 'only traefik is on edge')
+  t.same(Object.entries(base.services).filter(([, s]) => networksOf(s).includes('edge')).map(([n]) => n), ['traefik'], 'only traefik is on edge')
 })
 
 t.test('the targets name the stack as compose runs it', async (t) => {
@@ -61,7 +63,7 @@ t.test('the targets name the stack as compose runs it', async (t) => {
   for (const h of targets.client.mustBeUnreachable) t.ok(h.host in base.services, `${h.host} is a compose service`)
   for (const [svc, url] of Object.entries(targets.attacker.services)) {
     t.ok(host(url) in base.services, `${svc} → ${host(url)} is a compose service`)
-    t.ok((base.services[host(url)].networks as string[]).includes('internal'), `${svc} is on internal, where the attacker is`)
+    t.ok(networksOf(base.services[host(url)]).includes('internal'), `${svc} is on internal, where the attacker is`)
   }
   t.ok(host(targets.attacker.authUrl) in base.services)
   t.ok(host(targets.attacker.natsUrl) in base.services)

@@ -1,5 +1,6 @@
 import t from 'tap'
 import { spawn } from 'node:child_process'
+import http from 'node:http'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -74,6 +75,33 @@ t.test('pnpm start: the whole stack through the edge (register → login → API
   t.equal(((await me.json()) as { id: string }).id, userId, '/auth/me through edge + ForwardAuth')
   const anon = await fetch(`${base}/auth/me`, { headers: { accept: 'application/json' } })
   t.equal(anon.status, 401, 'and not without the cookie')
+
+  // Auth sees each client the edge saw (the launcher sets TRUSTED_PROXIES to the edge): one
+  // machine's bad guesses and a crowd signing in at once lock out nobody.
+  const postFrom = (from: string, path: string, json: unknown) =>
+    new Promise<number>((resolve, reject) => {
+      const body = JSON.stringify(json)
+      const req = http.request(`${base}${path}`, { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), origin } }, (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      })
+      req.on('error', reject)
+      req.end(body)
+    })
+  const guesses = []
+  for (let i = 0; i < 6; i++) guesses.push(await postFrom('127.0.0.2', '/auth/login', { email: `made-up-${i}@test.palisade.example`, password: 'Summer2024!x' }))
+  t.same(guesses, Array(6).fill(401), 'six bad guesses from 127.0.0.2 on made-up accounts')
+  t.equal(await postFrom('127.0.0.3', '/auth/login', { email, password }), 200, 'another machine signs in')
+  const crowd = Array.from({ length: 20 }, (_, i) => ({ email: `crowd-${i}-${Date.now()}@test.palisade.example`, password: `crowd password ${i} long enough` }))
+  for (const u of crowd) await postFrom('127.0.0.4', '/auth/register', { ...u, displayName: 'Crowd' })
+  const statuses: number[] = []
+  let next = 0
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < crowd.length) statuses.push(await postFrom('127.0.0.5', '/auth/login', crowd[next++]!))
+    })
+  )
+  t.same(statuses, Array(20).fill(200), '20 people behind one address signing in, 16 at a time: none refused')
 
   const chatRunning = out.includes('chat@')
   if (chatRunning) {

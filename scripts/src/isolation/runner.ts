@@ -184,6 +184,7 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
         NATS_URL: `nats://${ADDR.internal}:${NATS_PORT}`,
         ...(hasNatsUser(s.name) ? { NATS_USER: s.name, NATS_PASSWORD_FILE: join(secrets.dir, `${s.name}_nats_password`) } : {}),
         ALLOWED_ORIGINS: origin,
+        TRUSTED_PROXIES: ADDR.edgeInternal,
         ...s.env?.(ctx)
       }
       procs.push([start(s.name, ns.int, [process.execPath, ...TSX, join('src', 'server.ts')], env, serviceDir(s.name)), s.name])

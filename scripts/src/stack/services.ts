@@ -31,6 +31,12 @@ export const STACK_SERVICES: readonly StackService[] = [
   { name: 'web', portOffset: 6 }
 ]
 
+/**
+ * TRUSTED_PROXIES of every service the launcher starts: the edge (local or Traefik) reaches the
+ * services at 127.0.0.1, so it connects from there and its X-Forwarded-For is the client's address.
+ */
+export const LOCAL_EDGE_TRUSTED_PROXIES = '127.0.0.1'
+
 export const DEFAULT_SERVICE_PORT_BASE = 3100
 export const DEFAULT_EDGE_PORT = 8080
 export const DEFAULT_EMBEDDED_PG_PORT = 5499

@@ -31,6 +31,26 @@ export interface ConformanceTarget {
    * (the local edge); without one (Traefik: only its 600 s readTimeout) the check is skipped.
    */
   slowBodyCutoffMs?: number
+  /** the client address auth recorded for its latest failed login (read from auth's audit log) */
+  lastFailedLoginAddress?: () => Promise<string | undefined>
+}
+
+/** lastFailedLoginAddress of a testkit stack. */
+export function auditedLoginAddress(stack: { auth: { pg: { query(sql: string): Promise<{ rows: { ip: string | null }[] }> } } }): () => Promise<string | undefined> {
+  return async () => (await stack.auth.pg.query("SELECT ip FROM auth.audit_log WHERE event = 'login.failed' ORDER BY id DESC LIMIT 1")).rows[0]?.ip ?? undefined
+}
+
+/** A failed login sent from the local (source) address `from`: another machine, to the edge. */
+function failedLoginFrom(edgeUrl: string, from: string, email: string): Promise<number> {
+  const body = JSON.stringify({ email, password: 'not-the-password-1' })
+  return new Promise((resolve, reject) => {
+    const req = http.request(`${edgeUrl}/auth/login`, { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
+      res.resume()
+      res.on('end', () => resolve(res.statusCode ?? 0))
+    })
+    req.on('error', reject)
+    req.end(body)
+  })
 }
 
 export interface RawResponse {
@@ -259,6 +279,18 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     t.equal(ok.status, 200)
     t.equal(echoed(ok).bodyBytes, 7, 'the body is relayed')
   })
+
+  const lastAddress = target.lastFailedLoginAddress
+  if (lastAddress) {
+    await t.test('auth sees each client by its own address, not the edge\'s: one client\'s failed logins lock out no one else', async (t) => {
+      const statuses: number[] = []
+      for (let i = 0; i < 6; i++) statuses.push(await failedLoginFrom(edgeUrl, '127.0.0.2', `made-up-${i}@conformance.example`))
+      t.same(statuses, Array(6).fill(401), 'six bad guesses from 127.0.0.2 on made-up accounts: each only a failure')
+      t.equal(await lastAddress(), '127.0.0.2', 'auth recorded the client the edge saw')
+      t.equal(await failedLoginFrom(edgeUrl, '127.0.0.3', 'someone@conformance.example'), 401, 'another client is not throttled')
+      t.equal(await lastAddress(), '127.0.0.3')
+    })
+  }
 
   await t.test('internal paths are never routed: 404, even with a session', async (t) => {
     hits.length = 0
