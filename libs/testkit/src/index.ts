@@ -98,6 +98,7 @@ export async function startTestStack(t: TeardownHost, opts: StartTestStackOption
     AUTH_SIGNING_KEYS: signingKeyToPem(generateSigningKey()),
     AUTH_ACCESS_TTL_SECONDS: 900,
     AUTH_REFRESH_TTL_SECONDS: 30 * 86400,
+    AUTH_REFRESH_GRACE_SECONDS: 10,
     // Tests register many users from 127.0.0.1; throttling tests lower this themselves.
     AUTH_RATE_LIMIT_PER_MINUTE: 100_000,
     AUTH_USER_LOOKUPS_PER_MINUTE: 30,

@@ -13,6 +13,11 @@ export const AuthConfigSchema = Type.Object({
   AUTH_ACCESS_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 900, default: 900 }),
   /** lifetime of a refresh token; it is rotated on every use */
   AUTH_REFRESH_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 90 * 86400, default: 30 * 86400 }),
+  /**
+   * seconds during which a just-rotated refresh token still answers with its successor instead of
+   * revoking the session (browser tabs sharing one cookie refresh at the same instant); 0 turns it off
+   */
+  AUTH_REFRESH_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 30, default: 10 }),
   /** requests per minute and client IP on each public auth endpoint (register, login, refresh, logout) */
   AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
   /**

@@ -3,7 +3,8 @@ import { startTestStack } from '@palisade/testkit'
 import { call, forwarded, ORIGIN, revocationEvents, verifyAt, waitFor } from './helpers.js'
 
 test('refresh rotates; reusing a rotated token revokes the whole family', async (t) => {
-  const stack = await startTestStack(t)
+  // Without the grace window, which refresh-grace.test.ts covers: here every reuse is theft.
+  const stack = await startTestStack(t, { auth: { AUTH_REFRESH_GRACE_SECONDS: 0 } })
   const { events } = await revocationEvents(stack, t)
   const alice = await stack.createUser()
   const refresh = (headers: Record<string, string>, json?: unknown) =>

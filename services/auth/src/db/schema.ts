@@ -39,7 +39,10 @@ export const sessions = auth.table(
   (t) => [index('sessions_user_idx').on(t.userId)]
 )
 
-/** Opaque refresh tokens, stored only as sha256. `usedAt` set = rotated; presenting it again is reuse. */
+/**
+ * Opaque refresh tokens, stored only as sha256. `usedAt` set = rotated; presenting it again is reuse,
+ * except within the grace window, when it answers with its one successor (`successorBox`).
+ */
 export const refreshTokens = auth.table(
   'refresh_tokens',
   {
@@ -51,9 +54,21 @@ export const refreshTokens = auth.table(
     tokenHash: text('token_hash').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
-    usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' })
+    usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * The successor token sealed with a key derived from this (rotated) token, which is stored only
+     * hashed: readable only by whoever presents this token again, and wiped once the grace window ends.
+     */
+    successorBox: text('successor_box')
   },
-  (t) => [uniqueIndex('refresh_tokens_hash_key').on(t.tokenHash), index('refresh_tokens_session_idx').on(t.sessionId)]
+  (t) => [
+    uniqueIndex('refresh_tokens_hash_key').on(t.tokenHash),
+    index('refresh_tokens_session_idx').on(t.sessionId),
+    // A token is rotated once: the family is a chain, never a tree, whatever the concurrency.
+    uniqueIndex('refresh_tokens_parent_key').on(t.parentId),
+    // Only boxes not yet wiped, so the sweep after each rotation finds them at once.
+    index('refresh_tokens_box_idx').on(t.usedAt).where(sql`${t.successorBox} IS NOT NULL`)
+  ]
 )
 
 /**

@@ -7,6 +7,7 @@ export type AuditEvent =
   | 'login.failed'
   | 'login.throttled'
   | 'refresh.reused'
+  | 'refresh.grace'
   | 'logout'
   | 'logout.all'
   | 'session.revoked'

@@ -10,7 +10,7 @@ import type { AuthConfig } from '../config.js'
 import { appendAudit, type AuditEntry } from './audit.js'
 import { AccessTokenError, signAccessToken, verifyAccessToken } from './access-token.js'
 import type { Keyring } from './keyring.js'
-import { newRefreshToken, sha256 } from './refresh-token.js'
+import { newRefreshToken, openSuccessor, sealSuccessor, sha256 } from './refresh-token.js'
 import { TokenCache, type VerifiedAccess } from './token-cache.js'
 
 export type RevokeReason = SessionRevokedEvent['reason']
@@ -110,18 +110,36 @@ export class AuthCore {
 
   /**
    * Rotates a refresh token. A token that was already rotated is evidence of theft (either the
-   * thief or the owner holds a stale copy): the whole family is revoked.
+   * thief or the owner holds a stale copy): the whole family is revoked — unless it comes back
+   * within AUTH_REFRESH_GRACE_SECONDS while its successor is still unused, which is what browser
+   * tabs sharing one cookie do when they refresh at the same instant. Those get that same successor
+   * (see `sealSuccessor`), so the family stays a chain: a thief replaying inside the window ends up
+   * holding the owner's token, and whichever of them uses it second is caught as before.
    */
   async rotateRefreshToken(presented: string, ip: string): Promise<IssuedTokens & { userId: string }> {
+    const graceSeconds = this.config.AUTH_REFRESH_GRACE_SECONDS
     const client = await this.pool.connect()
-    let reuse: { userId: string; sessionId: string; wasActive: boolean } | undefined
+    // What to do once the connection is back in the pool (audit, NATS) when nothing was rotated.
+    let stale: { userId: string; sessionId: string } & ({ grace: true; expiresAt: Date; refreshToken: string } | { grace: false; wasActive: boolean }) | undefined
     try {
       await client.query('BEGIN')
-      const r = await client.query<{ id: string; session_id: string; used_at: Date | null; user_id: string; revoked_at: Date | null; expires_at: Date }>(
-        `SELECT rt.id, rt.session_id, rt.used_at, s.user_id, s.revoked_at, s.expires_at
+      // Locks the token and its session: every rotation of one family waits for the one before it,
+      // and a waiting request then reads the row as that rotation left it.
+      const r = await client.query<{
+        id: string
+        session_id: string
+        used_at: Date | null
+        in_grace: boolean | null
+        successor_box: string | null
+        user_id: string
+        revoked_at: Date | null
+        expires_at: Date
+      }>(
+        `SELECT rt.id, rt.session_id, rt.used_at, rt.used_at > now() - make_interval(secs => $2) AS in_grace, rt.successor_box,
+                s.user_id, s.revoked_at, s.expires_at
            FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id
           WHERE rt.token_hash = $1 FOR UPDATE OF rt, s`,
-        [sha256(presented)]
+        [sha256(presented), graceSeconds]
       )
       const row = r.rows[0]
       if (!row) {
@@ -129,10 +147,18 @@ export class AuthCore {
         throw new ProblemError(401, ErrorCode.unauthenticated, 'Invalid refresh token')
       }
       if (row.used_at) {
-        const wasActive = !row.revoked_at
-        if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
-        await client.query('COMMIT')
-        reuse = { userId: row.user_id, sessionId: row.session_id, wasActive }
+        const live = !row.revoked_at && row.expires_at.getTime() > Date.now()
+        const successor = live && row.in_grace && row.successor_box ? await this.unusedSuccessor(client, row.id, presented, row.successor_box) : undefined
+        if (successor) {
+          await client.query('COMMIT')
+          stale = { userId: row.user_id, sessionId: row.session_id, grace: true, expiresAt: row.expires_at, refreshToken: successor }
+        } else {
+          const wasActive = !row.revoked_at
+          if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
+          await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND successor_box IS NOT NULL', [row.session_id])
+          await client.query('COMMIT')
+          stale = { userId: row.user_id, sessionId: row.session_id, grace: false, wasActive }
+        }
       } else if (row.revoked_at) {
         await client.query('ROLLBACK')
         throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
@@ -141,7 +167,10 @@ export class AuthCore {
         throw new ProblemError(401, ErrorCode.tokenExpired, 'Refresh token expired')
       } else {
         const next = newRefreshToken()
-        await client.query('UPDATE auth.refresh_tokens SET used_at = now() WHERE id = $1', [row.id])
+        const box = graceSeconds > 0 ? sealSuccessor(presented, row.id, next) : null
+        await client.query('UPDATE auth.refresh_tokens SET used_at = now(), successor_box = $2 WHERE id = $1', [row.id, box])
+        // The parent's box held this token, which is now used: that box can never be opened again.
+        await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND id <> $2 AND successor_box IS NOT NULL', [row.session_id, row.id])
         await client.query('INSERT INTO auth.refresh_tokens (id, session_id, parent_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
           randomUUID(),
           row.session_id,
@@ -151,6 +180,7 @@ export class AuthCore {
         ])
         await client.query('UPDATE auth.sessions SET last_used_at = now() WHERE id = $1', [row.session_id])
         await client.query('COMMIT')
+        await this.wipeStaleBoxes(client)
         const access = this.accessTokenFor(row.user_id, row.session_id, row.expires_at)
         return { userId: row.user_id, sessionId: row.session_id, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: next }
       }
@@ -160,10 +190,47 @@ export class AuthCore {
     } finally {
       client.release()
     }
+    const { userId, sessionId } = stale
+    if (stale.grace) {
+      await this.audit({ event: 'refresh.grace', userId, sessionId, ip })
+      const access = this.accessTokenFor(userId, sessionId, stale.expiresAt)
+      return { userId, sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: stale.refreshToken }
+    }
     // Refresh-token reuse: the family is revoked in the database; now everywhere else.
-    if (reuse.wasActive) this.announceRevocation(reuse.userId, [reuse.sessionId], 'refresh-reuse')
-    await this.audit({ event: 'refresh.reused', userId: reuse.userId, sessionId: reuse.sessionId, ip })
+    if (stale.wasActive) this.announceRevocation(userId, [sessionId], 'refresh-reuse')
+    await this.audit({ event: 'refresh.reused', userId, sessionId, ip })
     throw new ProblemError(401, ErrorCode.refreshReused, 'Refresh token reuse detected; the session has been revoked')
+  }
+
+  /**
+   * The successor sealed in a rotated token's box, if that successor has not been used yet (a used
+   * one means the family moved on: the stale token is reuse, not a parallel refresh). The session
+   * row is locked by the caller, so no rotation of the family can slip in between.
+   */
+  private async unusedSuccessor(client: pg.PoolClient, rowId: string, presented: string, box: string): Promise<string | undefined> {
+    const r = await client.query<{ token_hash: string; used_at: Date | null }>('SELECT token_hash, used_at FROM auth.refresh_tokens WHERE parent_id = $1', [rowId])
+    const child = r.rows[0]
+    if (!child || child.used_at) return undefined
+    const successor = openSuccessor(presented, rowId, box)
+    return successor !== undefined && sha256(successor) === child.token_hash ? successor : undefined
+  }
+
+  /**
+   * Boxes outlive their grace window only until the next rotation anywhere: each rotation wipes a
+   * batch of expired ones (rows other requests hold are left for the next sweep).
+   */
+  private async wipeStaleBoxes(client: pg.PoolClient): Promise<void> {
+    try {
+      await client.query(
+        `UPDATE auth.refresh_tokens SET successor_box = NULL
+          WHERE id IN (SELECT id FROM auth.refresh_tokens
+                        WHERE successor_box IS NOT NULL AND used_at <= now() - make_interval(secs => $1)
+                        LIMIT 100 FOR UPDATE SKIP LOCKED)`,
+        [this.config.AUTH_REFRESH_GRACE_SECONDS]
+      )
+    } catch (err) {
+      this.log.warn({ err }, 'wiping expired refresh successor boxes failed')
+    }
   }
 
   /**
