@@ -180,6 +180,29 @@ test('a thief replaying a rotated token inside the window gets no token of their
   })
 })
 
+test('a rotation and a grace answer queued on one family do not deadlock', async (t) => {
+  const stack = await startTestStack(t)
+  const owner = await stack.createUser()
+  const rt1 = cookieOf(await refreshAt(stack.authUrl, owner.refreshToken, 'cookie'), 'palisade_refresh')!
+  // Hold the session row so both requests queue up behind it: the tab rotating rt1 first, then a
+  // late tab still sending the root token. Locking the token row before the session would let the
+  // late tab hold a row the rotation has to touch, and PostgreSQL would abort one of them.
+  const blocker = await stack.auth.pg.connect()
+  t.teardown(() => blocker.release())
+  await blocker.query('BEGIN')
+  await blocker.query('SELECT 1 FROM auth.sessions WHERE id = $1 FOR UPDATE', [owner.sessionId])
+  const waiting = () =>
+    stack.auth.pg.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'")
+  const rotation = refreshAt(stack.authUrl, rt1, 'cookie')
+  t.ok(await waitFor(async () => (await waiting()).rows[0]!.n >= 1), 'the rotation waits')
+  const late = refreshAt(stack.authUrl, owner.refreshToken, 'body')
+  t.ok(await waitFor(async () => (await waiting()).rows[0]!.n >= 2), 'and so does the late tab')
+  await blocker.query('COMMIT')
+  const [r, l] = await Promise.all([rotation, late])
+  t.equal(r.status, 200, 'the rotation goes through')
+  t.equal(l.json().code, 'REFRESH_TOKEN_REUSED', 'the late tab finds rt1 used, so its root token is stale: reuse, not a 500')
+})
+
 test('successor boxes open only with their own token and row', async (t) => {
   const token = newRefreshToken()
   const successor = newRefreshToken()

@@ -123,25 +123,20 @@ export class AuthCore {
     let stale: { userId: string; sessionId: string } & ({ grace: true; expiresAt: Date; refreshToken: string } | { grace: false; wasActive: boolean }) | undefined
     try {
       await client.query('BEGIN')
-      // Locks the token and its session: every rotation of one family waits for the one before it,
-      // and a waiting request then reads the row as that rotation left it.
-      const r = await client.query<{
-        id: string
-        session_id: string
-        used_at: Date | null
-        in_grace: boolean | null
-        successor_box: string | null
-        user_id: string
-        revoked_at: Date | null
-        expires_at: Date
-      }>(
-        `SELECT rt.id, rt.session_id, rt.used_at, rt.used_at > now() - make_interval(secs => $2) AS in_grace, rt.successor_box,
-                s.user_id, s.revoked_at, s.expires_at
-           FROM auth.refresh_tokens rt JOIN auth.sessions s ON s.id = rt.session_id
-          WHERE rt.token_hash = $1 FOR UPDATE OF rt, s`,
-        [sha256(presented), graceSeconds]
+      // Locks the session (the family) first and only then the token: every rotation of one family
+      // waits for the one before it and then reads the rows as it left them. Taking the token row
+      // first would let a late duplicate hold a row the rotation ahead of it must clear: a deadlock.
+      const hash = sha256(presented)
+      const family = await client.query<{ user_id: string; revoked_at: Date | null; expires_at: Date }>(
+        'SELECT user_id, revoked_at, expires_at FROM auth.sessions WHERE id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1) FOR UPDATE',
+        [hash]
       )
-      const row = r.rows[0]
+      const token = await client.query<{ id: string; session_id: string; used_at: Date | null; in_grace: boolean | null; successor_box: string | null }>(
+        `SELECT id, session_id, used_at, used_at > clock_timestamp() - make_interval(secs => $2) AS in_grace, successor_box
+           FROM auth.refresh_tokens WHERE token_hash = $1 FOR UPDATE`,
+        [hash, graceSeconds]
+      )
+      const row = token.rows[0] && family.rows[0] ? { ...token.rows[0], ...family.rows[0] } : undefined
       if (!row) {
         await client.query('ROLLBACK')
         throw new ProblemError(401, ErrorCode.unauthenticated, 'Invalid refresh token')
@@ -224,7 +219,7 @@ export class AuthCore {
       await client.query(
         `UPDATE auth.refresh_tokens SET successor_box = NULL
           WHERE id IN (SELECT id FROM auth.refresh_tokens
-                        WHERE successor_box IS NOT NULL AND used_at <= now() - make_interval(secs => $1)
+                        WHERE successor_box IS NOT NULL AND used_at <= clock_timestamp() - make_interval(secs => $1)
                         LIMIT 100 FOR UPDATE SKIP LOCKED)`,
         [this.config.AUTH_REFRESH_GRACE_SECONDS]
       )
