@@ -113,8 +113,9 @@ export class AuthCore {
    * thief or the owner holds a stale copy): the whole family is revoked — unless it comes back
    * within AUTH_REFRESH_GRACE_SECONDS while its successor is still unused, which is what browser
    * tabs sharing one cookie do when they refresh at the same instant. Those get that same successor
-   * (see `sealSuccessor`), so the family stays a chain: a thief replaying inside the window shares
-   * the owner's chain instead of starting a branch, and a later stale use by either is caught as before.
+   * (see `sealSuccessor`) rather than a fresh sibling: with siblings a thief replaying inside the
+   * window would own a branch that reuse detection never sees; this way the family stays a chain,
+   * the thief shares the owner's, and a later stale use by either is caught as before.
    */
   async rotateRefreshToken(presented: string, ip: string): Promise<IssuedTokens & { userId: string }> {
     const graceSeconds = this.config.AUTH_REFRESH_GRACE_SECONDS
