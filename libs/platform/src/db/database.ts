@@ -1,6 +1,8 @@
 import pg from 'pg'
+import { sql } from 'drizzle-orm'
 import { drizzle, type NodePgDatabase } from 'drizzle-orm/node-postgres'
-import { migrate } from 'drizzle-orm/node-postgres/migrator'
+import { readMigrationFiles } from 'drizzle-orm/migrator'
+import { serviceSearchPath } from './provision.js'
 
 export type Database = NodePgDatabase<Record<string, never>>
 
@@ -9,6 +11,11 @@ export interface DatabaseOptions {
   /** application name shown in pg_stat_activity */
   name: string
   max?: number
+  /**
+   * the service's own schema: every connection then pins its search_path (see serviceSearchPath),
+   * whatever the role's or database's defaults say
+   */
+  schema?: string
 }
 
 export function createPool(opts: DatabaseOptions): pg.Pool {
@@ -18,7 +25,8 @@ export function createPool(opts: DatabaseOptions): pg.Pool {
     max: opts.max ?? 10,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30_000,
-    statement_timeout: 15_000
+    statement_timeout: 15_000,
+    ...(opts.schema ? { options: `-c search_path=${serviceSearchPath(opts.schema).replace(/ /g, '')}` } : {})
   })
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {})
@@ -30,12 +38,33 @@ export function createDatabase(pool: pg.Pool): Database {
 }
 
 /**
- * Applies the service's versioned migrations. The bookkeeping table lives in the service's own
- * schema, so generated `CREATE SCHEMA` statements must say IF NOT EXISTS (drizzle creates the
- * schema first).
+ * Applies the service's versioned drizzle-kit migrations, recording them in `<schema>.__migrations`
+ * exactly as drizzle's own migrator does. Unlike drizzle's, it does not run `CREATE SCHEMA IF NOT
+ * EXISTS` for a schema that exists: PostgreSQL checks the database's CREATE privilege before IF NOT
+ * EXISTS, and service roles do not have it (the administrator creates their schema, see
+ * provisionServiceRoles). A connection that may create schemas (tests, a superuser) still gets one.
  */
 export async function runMigrations(db: Database, migrationsFolder: string, schema: string): Promise<void> {
-  await migrate(db, { migrationsFolder, migrationsSchema: schema, migrationsTable: '__migrations' })
+  const migrations = readMigrationFiles({ migrationsFolder })
+  const table = sql`${sql.identifier(schema)}.${sql.identifier('__migrations')}`
+  const found = await db.execute(sql`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${schema}`)
+  if (found.rowCount === 0) {
+    await db.execute(sql`CREATE SCHEMA ${sql.identifier(schema)}`).catch((err: { code?: string; message: string }) => {
+      throw err.code === '42501' ? new Error(`schema ${schema} does not exist and this role may not create it: provision it as the administrator (provisionServiceRoles)`) : err
+    })
+  }
+  await db.execute(sql`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`)
+  const last = (await db.execute<{ created_at: string }>(sql`SELECT created_at FROM ${table} ORDER BY created_at DESC LIMIT 1`)).rows[0]
+  const ownSchema = new RegExp(`^CREATE SCHEMA IF NOT EXISTS "?${schema}"?;?$`, 'i')
+  await db.transaction(async (tx) => {
+    for (const m of migrations) {
+      if (last && Number(last.created_at) >= m.folderMillis) continue
+      for (const stmt of m.sql) {
+        if (!ownSchema.test(stmt.trim())) await tx.execute(sql.raw(stmt))
+      }
+      await tx.execute(sql`INSERT INTO ${table} (hash, created_at) VALUES (${m.hash}, ${m.folderMillis})`)
+    }
+  })
 }
 
 /**

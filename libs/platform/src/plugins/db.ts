@@ -21,7 +21,7 @@ export interface DbPluginOptions {
 
 export const dbPlugin = fp<DbPluginOptions>(
   async (app, opts) => {
-    const pool = createPool({ url: opts.url, name: opts.name, max: opts.poolSize ?? 10 })
+    const pool = createPool({ url: opts.url, name: opts.name, schema: opts.schema, max: opts.poolSize ?? 10 })
     const db = createDatabase(pool)
     if (opts.migrationsFolder) await runMigrations(db, opts.migrationsFolder, opts.schema)
     app.decorate('pg', pool)

@@ -19,7 +19,7 @@ export async function auditVerify(env: NodeJS.ProcessEnv, out: (line: string) =>
     out(`audit:verify: ${(err as Error).message}`)
     return 2
   }
-  const pool = createPool({ url, name: 'auth-audit-verify', max: 1 })
+  const pool = createPool({ url, name: 'auth-audit-verify', schema: 'auth', max: 1 })
   try {
     const verdict = await verifyAuditChain(pool)
     if (verdict.ok) {
