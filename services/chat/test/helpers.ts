@@ -17,9 +17,14 @@ export interface ChatHarness {
 
 let counter = 0
 
-export async function chatHarness(t: TeardownHost, overrides: Partial<ChatAppConfig> = {}): Promise<ChatHarness> {
+/**
+ * `beforeStart` runs once the database and auth are up and before chat starts (and migrates); what
+ * it returns is added to chat's configuration (e.g. a DATABASE_URL of chat's own role).
+ */
+export async function chatHarness(t: TeardownHost, overrides: Partial<ChatAppConfig> = {}, beforeStart?: (stack: TestStack) => Promise<Partial<ChatAppConfig>>): Promise<ChatHarness> {
   const stack = await startTestStack(t)
-  const app = await buildService(t, chatApp, stack.config(overrides as Record<string, unknown>) as ChatAppConfig)
+  const more = beforeStart ? await beforeStart(stack) : {}
+  const app = await buildService(t, chatApp, stack.config({ ...overrides, ...more } as Record<string, unknown>) as ChatAppConfig)
   const nc = await connect({ servers: stack.natsUrl })
   t.teardown(() => nc.close())
   const h: ChatHarness = {

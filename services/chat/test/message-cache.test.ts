@@ -169,3 +169,25 @@ t.test('when the notification connection is lost, nothing is served from memory 
   await admin.query('UPDATE chat.messages SET text = $1 WHERE id = $2', ['changed after reconnect', first.id])
   t.ok(await eventually(async () => /changed after reconnect/.test(await read())), 'changes are heard on the new connection')
 })
+
+t.test("notifications anyone on the database sends on chat's channel are only hints", async (t) => {
+  // PostgreSQL has no privileges on channels: every role that can connect may NOTIFY chat_changes.
+  // A forged notification can only make chat drop a cached conversation and read it again.
+  const h = await chatHarness(t)
+  const other = new pg.Pool({ connectionString: h.stack.databaseUrl, max: 1 })
+  t.teardown(() => other.end())
+  const [alice, bob] = await Promise.all([h.stack.createUser(), h.stack.createUser()])
+  const conv = await h.createConversation(alice, 'Hints', [bob])
+  await h.send(alice, conv.id, 'hello')
+  const read = async () => (await h.as(bob, 'GET', `/api/chat/conversations/${conv.id}/messages`)).json().items.map((m: { text: string }) => m.text)
+  const cache = h.app.messageCache!
+  await read()
+  await read()
+  const before = { ...cache.stats }
+  for (const junk of ['', 'x'.repeat(7000), `${conv.id} `, `{"conversationId":"${conv.id}"}`]) await other.query('SELECT pg_notify($1, $2)', ['chat_changes', junk])
+  await new Promise((r) => setTimeout(r, 200))
+  t.same(await read(), ['hello'])
+  t.equal(cache.stats.hits, before.hits + 1, 'payloads that are not a conversation id are ignored')
+  await other.query('SELECT pg_notify($1, $2)', ['chat_changes', conv.id])
+  t.ok(await eventually(async () => (await read()).join() === 'hello' && cache.stats.misses > before.misses), 'a forged id costs a miss, and the page is what the database holds')
+})

@@ -1,4 +1,6 @@
 import t from 'tap'
+import pg from 'pg'
+import { provisionServiceRoles, serviceRoleName } from '@palisade/platform'
 import { chatHarness } from './helpers.js'
 
 t.test('search covers only my conversations', async (t) => {
@@ -49,4 +51,56 @@ t.test('search covers only my conversations', async (t) => {
   t.equal(res.statusCode, 400)
   res = await h.as(alice, 'GET', `/api/chat/search?q=${'x'.repeat(201)}`)
   t.equal(res.statusCode, 400)
+})
+
+t.test("search runs as chat's own role and never calls a look-alike function a sibling's role planted", async (t) => {
+  let admin: pg.Client | undefined
+  let roles: { service: string; role: string; password: string }[] = []
+  let adminUrl = ''
+  t.teardown(async () => {
+    const c = new pg.Client({ connectionString: adminUrl.replace(/\/[^/?]+(\?|$)/, '/postgres$1') })
+    await c.connect()
+    for (const r of roles) await c.query(`DROP ROLE IF EXISTS "${r.role}"`).catch(() => {})
+    await c.end()
+  })
+  const h = await chatHarness(t, {}, async (stack) => {
+    adminUrl = stack.databaseUrl
+    const database = new URL(adminUrl).pathname.slice(1)
+    roles = ['chat', 'files'].map((service) => ({ service, role: serviceRoleName(database, service), password: `pw-${service}` }))
+    await provisionServiceRoles(adminUrl, database, roles)
+    const [chatRole, filesRole] = [roles[0]!.role, roles[1]!.role]
+    // The attack (as files' role could do it when roles had CREATE on the database): a schema named
+    // after chat's role, first on PostgreSQL's default search path, with a websearch_to_tsquery that
+    // copies every search into a table files reads, running with chat's privileges.
+    admin = new pg.Client({ connectionString: adminUrl })
+    admin.on('error', () => {})
+    await admin.connect()
+    await admin.query(`CREATE SCHEMA "${chatRole}" AUTHORIZATION "${filesRole}"`)
+    const asFiles = new URL(adminUrl)
+    asFiles.username = filesRole
+    asFiles.password = 'pw-files'
+    const files = new pg.Client({ connectionString: asFiles.toString() })
+    await files.connect()
+    try {
+      await files.query(`CREATE TABLE files.loot (q text, by_role text);
+        GRANT USAGE ON SCHEMA files TO PUBLIC; GRANT INSERT ON files.loot TO PUBLIC; GRANT USAGE ON SCHEMA "${chatRole}" TO PUBLIC;
+        CREATE FUNCTION "${chatRole}".websearch_to_tsquery(cfg text, q text) RETURNS tsquery LANGUAGE plpgsql AS $$
+          BEGIN INSERT INTO files.loot VALUES (q, current_user); RETURN pg_catalog.websearch_to_tsquery(cfg::regconfig, q); END $$;
+        GRANT EXECUTE ON FUNCTION "${chatRole}".websearch_to_tsquery(text, text) TO PUBLIC`)
+    } finally {
+      await files.end()
+    }
+    const asChat = new URL(adminUrl)
+    asChat.username = chatRole
+    asChat.password = 'pw-chat'
+    return { DATABASE_URL: asChat.toString() }
+  })
+  const [alice, bob] = await Promise.all([h.stack.createUser(), h.stack.createUser()])
+  const c = await h.createConversation(alice, 'Plans', [bob])
+  await h.send(alice, c.id, 'the launch code is 0000')
+  const res = await h.as(bob, 'GET', '/api/chat/search?q=launch')
+  t.equal(res.statusCode, 200, res.body.slice(0, 200))
+  t.same(res.json().items.map((m: { text: string }) => m.text), ['the launch code is 0000'], 'search works as the service role')
+  t.same((await admin!.query('SELECT * FROM files.loot')).rows, [], 'the planted function never ran')
+  await admin!.end()
 })

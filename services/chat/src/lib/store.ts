@@ -514,7 +514,11 @@ export class ChatStore {
 
   // ---- search --------------------------------------------------------------------------------
 
-  /** Full-text search over the caller's conversations, newest match first. */
+  /**
+   * Full-text search over the caller's conversations, newest match first. The function and its
+   * configuration are schema-qualified and typed so no look-alike elsewhere can be chosen, whatever
+   * the search_path (which is pinned too, see serviceSearchPath).
+   */
   async search(userId: string, q: string, conversationId: string | undefined, cursor: string | undefined, limit: number): Promise<MessagePage> {
     const before = searchCursor.decodeOptional(cursor)
     if (conversationId) await this.requireMember(conversationId, userId)
@@ -523,7 +527,7 @@ export class ChatStore {
       text: `SELECT ${MESSAGE_COLUMNS.split(', ').map((c) => `m.${c}`).join(', ')}
              FROM chat.messages m
              JOIN chat.members mem ON mem.conversation_id = m.conversation_id AND mem.user_id = $1
-             WHERE m.tsv @@ websearch_to_tsquery('${SEARCH_CONFIG}', $2)
+             WHERE m.tsv @@ pg_catalog.websearch_to_tsquery('pg_catalog.${SEARCH_CONFIG}'::pg_catalog.regconfig, $2::text)
                AND ($3::uuid IS NULL OR m.conversation_id = $3)
                AND m.seq < COALESCE($4::bigint, 9223372036854775807)
              ORDER BY m.seq DESC LIMIT $5`,

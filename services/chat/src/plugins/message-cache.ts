@@ -17,6 +17,11 @@ export interface MessageCachePluginOptions {
 
 /** Announced by the triggers of migration 0003 with the id of the conversation that changed. */
 export const CHANGES_CHANNEL = 'chat_changes'
+/**
+ * What a notification must look like. Any role on the database may NOTIFY any channel (PostgreSQL
+ * has no privileges on them), so a payload is only ever a hint to drop one cached conversation.
+ */
+const CONVERSATION_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Bounds staleness should a notification go missing without the connection noticing. */
 const SNAPSHOT_TTL_MS = 30_000
 
@@ -54,7 +59,9 @@ export const messageCachePlugin = fp<MessageCachePluginOptions>(
       url: opts.databaseUrl,
       name: 'chat-changes',
       channel: CHANGES_CHANNEL,
-      onNotification: (conversationId) => cache.invalidate(conversationId),
+      onNotification: (conversationId) => {
+        if (CONVERSATION_ID.test(conversationId)) cache.invalidate(conversationId)
+      },
       onLiveChange: (live) => {
         cache.setLive(live)
         app.log[live ? 'info' : 'warn']({ channel: CHANGES_CHANNEL }, live ? 'message cache on: listening for changes' : 'message cache off: change notifications lost')
