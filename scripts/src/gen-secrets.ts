@@ -10,8 +10,9 @@ import { ensureSecrets, writeComposeDatabaseUrls } from './deploy/secrets.js'
 import { DATA_SERVICES } from './stack/services.js'
 
 const dir = join(DEPLOY_DIR, 'secrets')
-const secrets = ensureSecrets(dir, { fileMode: 0o644 })
-writeComposeDatabaseUrls(secrets, DATA_SERVICES)
+const SECRET_FILE_MODE = 0o644
+const secrets = ensureSecrets(dir, { fileMode: SECRET_FILE_MODE })
+writeComposeDatabaseUrls(secrets, DATA_SERVICES, SECRET_FILE_MODE)
 if (!existsSync(join(dir, 'tls_cert'))) {
   try {
     execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365', '-subj', '/CN=localhost', '-keyout', join(dir, 'tls_key'), '-out', join(dir, 'tls_cert')], { stdio: 'ignore' })

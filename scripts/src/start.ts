@@ -12,10 +12,11 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import { type AppServiceName, type ServiceName } from '@palisade/contracts'
+import { type ServiceName } from '@palisade/contracts'
 import { disableAllocationSitePretenuring, provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
+import { stackDatabaseRoles } from './deploy/db-roles.js'
 import { createEdge, type Edge } from './edge/edge.js'
 import { findTraefik, startLocalTraefik, type LocalTraefik } from './edge/traefik-runner.js'
 import { NATS_MISSING, findNatsServer, startNats, type StackNats } from './stack/nats.js'
@@ -135,13 +136,7 @@ async function main(): Promise<void> {
   })
   say(postgres.embedded ? `PostgreSQL: embedded, 127.0.0.1:${postgres.port} (data in ${join(dataDir, 'postgres')})` : `PostgreSQL: DATABASE_URL (${postgres.host}:${postgres.port}/${postgres.database})`)
 
-  // Role names carry the database name, so several stacks can share one cluster (CI, a dev server).
-  const roleOf = (s: AppServiceName) => `${postgres!.database}_${s}`.replace(/[^a-z0-9_]/g, '_').slice(0, 63)
-  await provisionServiceRoles(
-    postgres.adminUrl,
-    postgres.database,
-    DATA_SERVICES.map((s) => ({ service: s, role: roleOf(s), password: secrets.dbPasswords[s] }))
-  )
+  for (const w of await provisionServiceRoles(postgres.adminUrl, postgres.database, stackDatabaseRoles(postgres.database, DATA_SERVICES, secrets.dbPasswords))) shout(`PostgreSQL: ${w}`)
 
   nats = await startNats({
     ...(env.NATS_URL ? { natsUrl: env.NATS_URL } : {}),
@@ -177,7 +172,7 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: logLevel,
-      ...(ownsData(service.name) ? { DATABASE_URL: serviceDatabaseUrl(roleOf(service.name), secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) } : {}),
+      ...(ownsData(service.name) ? { DATABASE_URL: serviceDatabaseUrl(service.name, secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) } : {}),
       NATS_URL: nats.url,
       ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
       ALLOWED_ORIGINS: allowedOrigins,

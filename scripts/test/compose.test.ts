@@ -9,6 +9,7 @@ import { APP_SERVICES, ROUTES } from '@palisade/contracts'
 import { existsSync } from 'node:fs'
 import { BlockList } from 'node:net'
 import { DEPLOY_DIR, REPO_ROOT } from '../src/lib/paths.js'
+import { COMPOSE_DATABASE } from '../src/deploy/secrets.js'
 
 const text = readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8')
 const compose = parse(text, { merge: true }) as { services: Record<string, any>; networks: Record<string, any>; secrets: Record<string, any>; volumes: Record<string, any> }
@@ -154,6 +155,7 @@ t.test('services and wiring match the route table and generated configs', async 
   t.ok(services.nats.volumes.includes('./nats/nats.conf:/etc/nats/nats.conf:ro'))
   const dbUrls = String(services['db-init'].environment.ROLE_URL_PATHS).split(',')
   t.same(dbUrls.sort(), DB_SERVICES.map((s) => `/run/secrets/${s}_database_url`).sort(), 'db-init provisions the role of every service that owns data')
+  t.equal(services['db-init'].environment.PGDATABASE, COMPOSE_DATABASE, 'db-init provisions the database gen:secrets names in the URLs (and so the role names)')
 })
 
 t.test('Dockerfile: multi-stage, pinned slim base, production deps, non-root', async (t) => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { APP_SERVICES, type AppServiceName } from '@palisade/contracts'
-import { generateSigningKey, signingKeyToPem } from '@palisade/platform'
+import { generateSigningKey, serviceRoleName, signingKeyToPem } from '@palisade/platform'
 import { renderPasswords } from '../nats/config.js'
 
 /** Secrets the stack needs, generated once into a directory and reused on every start. */
@@ -42,17 +42,25 @@ export function ensureSecrets(dir: string, opts: { fileMode?: number } = {}): St
   return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, dir }
 }
 
-/** A service role's connection URL for the given host/port/database. */
-export function serviceDatabaseUrl(role: string, password: string, host: string, port: number, database: string): string {
+/** The connection URL of a service's own role (named by serviceRoleName) for the given host/port/database. */
+export function serviceDatabaseUrl(service: AppServiceName, password: string, host: string, port: number, database: string): string {
   const u = new URL(`postgres://${host}:${port}/${database}`)
-  u.username = role
+  u.username = serviceRoleName(database, service)
   u.password = password
   return u.toString()
 }
 
-/** compose: the *_database_url secrets point at the `postgres` container (services owning data). */
-export function writeComposeDatabaseUrls(s: StackSecrets, services: readonly AppServiceName[], mode = 0o644): void {
+/** The database compose's services share (db-init's PGDATABASE). */
+export const COMPOSE_DATABASE = 'palisade'
+
+/**
+ * compose: the *_database_url secrets point at the `postgres` container (services owning data).
+ * Rewritten on every run, so the mode is set explicitly: writeFileSync's only applies to new files.
+ */
+export function writeComposeDatabaseUrls(s: StackSecrets, services: readonly AppServiceName[], mode = 0o600): void {
   for (const svc of services) {
-    writeFileSync(join(s.dir, `${svc}_database_url`), serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, 'palisade') + '\n', { mode })
+    const path = join(s.dir, `${svc}_database_url`)
+    writeFileSync(path, serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, COMPOSE_DATABASE) + '\n', { mode })
+    chmodSync(path, mode)
   }
 }

@@ -23,6 +23,7 @@ import { connectWhenReady, provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT, DEPLOY_DIR } from '../lib/paths.js'
 import { which } from '../lib/which.js'
 import { ensureSecrets, serviceDatabaseUrl } from '../deploy/secrets.js'
+import { stackDatabaseRoles } from '../deploy/db-roles.js'
 import { PASSWORDS_INCLUDE, renderPasswords } from '../nats/config.js'
 import { DATA_SERVICES, DEFAULT_SERVICE_PORT_BASE, STACK_SERVICES, isRunnable, ownsData, serviceDir } from '../stack/services.js'
 import { ADDR, createTopology, destroyTopology, netnsUnavailable, sweepStale, type Topology } from './netns.js'
@@ -162,7 +163,7 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     const admin = await connectWhenReady(adminUrl('postgres'))
     await admin.query('CREATE DATABASE palisade')
     await admin.end()
-    await provisionServiceRoles(adminUrl('palisade'), 'palisade', DATA_SERVICES.map((s) => ({ service: s, role: s, password: secrets.dbPasswords[s] })))
+    await provisionServiceRoles(adminUrl('palisade'), 'palisade', stackDatabaseRoles('palisade', DATA_SERVICES, secrets.dbPasswords))
 
     // The services, each as the launcher starts it, but bound to the internal address.
     const origin = `http://${ADDR.edgePublic}:${EDGE_PORT}`
