@@ -99,10 +99,10 @@ test("chat's queries never run a function a sibling planted in a schema chat's r
   t.teardown(() => admin.end())
   await admin.query(`CREATE SCHEMA "${chatRole}" AUTHORIZATION "${filesRole}"`)
   const files = await as(1)
-  await files.query('CREATE TABLE files.loot (q text, by_role text)')
-  await files.query(`GRANT USAGE ON SCHEMA files TO PUBLIC; GRANT INSERT ON files.loot TO PUBLIC; GRANT USAGE ON SCHEMA "${chatRole}" TO PUBLIC`)
+  await files.query(`CREATE TABLE "${chatRole}".loot (q text, by_role text)`)
+  await files.query(`GRANT USAGE ON SCHEMA "${chatRole}" TO PUBLIC; GRANT INSERT ON "${chatRole}".loot TO PUBLIC`)
   await files.query(`CREATE FUNCTION "${chatRole}".websearch_to_tsquery(cfg text, q text) RETURNS tsquery LANGUAGE plpgsql AS $$
-    BEGIN INSERT INTO files.loot VALUES (q, current_user); RETURN pg_catalog.websearch_to_tsquery(cfg::regconfig, q); END $$`)
+    BEGIN INSERT INTO "${chatRole}".loot VALUES (q, current_user); RETURN pg_catalog.websearch_to_tsquery(cfg::regconfig, q); END $$`)
   await files.query(`GRANT EXECUTE ON FUNCTION "${chatRole}".websearch_to_tsquery(text, text) TO PUBLIC`)
 
   const warnings = await provisionServiceRoles(db.url, db.name, roles)
@@ -115,7 +115,7 @@ test("chat's queries never run a function a sibling planted in a schema chat's r
   t.same((await pool.query(search, ['rocket'])).rows, [{ hit: true }], 'search still works')
   const bare = await as(0)
   t.same((await bare.query(search, ['secret plans'])).rows, [{ hit: false }])
-  t.same((await admin.query('SELECT * FROM files.loot')).rows, [], "the planted function never ran as chat's role")
+  t.same((await admin.query(`SELECT * FROM "${chatRole}".loot`)).rows, [], "the planted function never ran as chat's role")
 })
 
 test('a schema left by an older role of the same service is handed to the role named by the rule', async (t) => {

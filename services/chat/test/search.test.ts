@@ -71,7 +71,7 @@ t.test("search runs as chat's own role and never calls a look-alike function a s
     const [chatRole, filesRole] = [roles[0]!.role, roles[1]!.role]
     // The attack (as files' role could do it when roles had CREATE on the database): a schema named
     // after chat's role, first on PostgreSQL's default search path, with a websearch_to_tsquery that
-    // copies every search into a table files reads, running with chat's privileges.
+    // copies every search into a table files reads (in that schema), running with chat's privileges.
     admin = new pg.Client({ connectionString: adminUrl })
     admin.on('error', () => {})
     await admin.connect()
@@ -82,10 +82,10 @@ t.test("search runs as chat's own role and never calls a look-alike function a s
     const files = new pg.Client({ connectionString: asFiles.toString() })
     await files.connect()
     try {
-      await files.query(`CREATE TABLE files.loot (q text, by_role text);
-        GRANT USAGE ON SCHEMA files TO PUBLIC; GRANT INSERT ON files.loot TO PUBLIC; GRANT USAGE ON SCHEMA "${chatRole}" TO PUBLIC;
+      await files.query(`CREATE TABLE "${chatRole}".loot (q text, by_role text);
+        GRANT USAGE ON SCHEMA "${chatRole}" TO PUBLIC; GRANT INSERT ON "${chatRole}".loot TO PUBLIC;
         CREATE FUNCTION "${chatRole}".websearch_to_tsquery(cfg text, q text) RETURNS tsquery LANGUAGE plpgsql AS $$
-          BEGIN INSERT INTO files.loot VALUES (q, current_user); RETURN pg_catalog.websearch_to_tsquery(cfg::regconfig, q); END $$;
+          BEGIN INSERT INTO "${chatRole}".loot VALUES (q, current_user); RETURN pg_catalog.websearch_to_tsquery(cfg::regconfig, q); END $$;
         GRANT EXECUTE ON FUNCTION "${chatRole}".websearch_to_tsquery(text, text) TO PUBLIC`)
     } finally {
       await files.end()
@@ -101,6 +101,6 @@ t.test("search runs as chat's own role and never calls a look-alike function a s
   const res = await h.as(bob, 'GET', '/api/chat/search?q=launch')
   t.equal(res.statusCode, 200, res.body.slice(0, 200))
   t.same(res.json().items.map((m: { text: string }) => m.text), ['the launch code is 0000'], 'search works as the service role')
-  t.same((await admin!.query('SELECT * FROM files.loot')).rows, [], 'the planted function never ran')
+  t.same((await admin!.query(`SELECT * FROM "${roles[0]!.role}".loot`)).rows, [], 'the planted function never ran')
   await admin!.end()
 })
