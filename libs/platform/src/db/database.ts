@@ -39,10 +39,11 @@ export function createDatabase(pool: pg.Pool): Database {
 
 /**
  * Applies the service's versioned drizzle-kit migrations, recording them in `<schema>.__migrations`
- * exactly as drizzle's own migrator does. Unlike drizzle's, it does not run `CREATE SCHEMA IF NOT
- * EXISTS` for a schema that exists: PostgreSQL checks the database's CREATE privilege before IF NOT
- * EXISTS, and service roles do not have it (the administrator creates their schema, see
- * provisionServiceRoles). A connection that may create schemas (tests, a superuser) still gets one.
+ * exactly as drizzle's own migrator does. Unlike drizzle's, it skips the migrations' `CREATE SCHEMA
+ * [IF NOT EXISTS] "<schema>"` once the schema exists: PostgreSQL checks the database's CREATE
+ * privilege even before IF NOT EXISTS, and service roles do not have it (the administrator creates
+ * their schema, see provisionServiceRoles). A connection that may create schemas (tests, a
+ * superuser) still gets one.
  */
 export async function runMigrations(db: Database, migrationsFolder: string, schema: string): Promise<void> {
   const migrations = readMigrationFiles({ migrationsFolder })
@@ -55,7 +56,7 @@ export async function runMigrations(db: Database, migrationsFolder: string, sche
   }
   await db.execute(sql`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`)
   const last = (await db.execute<{ created_at: string }>(sql`SELECT created_at FROM ${table} ORDER BY created_at DESC LIMIT 1`)).rows[0]
-  const ownSchema = new RegExp(`^CREATE SCHEMA IF NOT EXISTS "?${schema}"?;?$`, 'i')
+  const ownSchema = new RegExp(`^CREATE SCHEMA (IF NOT EXISTS )?"?${schema}"?;?$`, 'i')
   await db.transaction(async (tx) => {
     for (const m of migrations) {
       if (last && Number(last.created_at) >= m.folderMillis) continue
