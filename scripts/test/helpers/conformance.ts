@@ -382,7 +382,9 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
       // wrong credentials: 401, or 429 once auth's own login limit for this address kicks in
       t.ok(login.status === 401 || login.status === 429, `auth answers a normal client (${i}: ${login.status})`)
     }
-    t.ok(slowest < 1500, `the normal client's slowest round trip stayed short (${slowest} ms)`)
+    // Starved, a normal client waits until the drippers finish or its request times out; the bound is
+    // far from that but loose enough for a loaded CI machine (latency itself is the benches' business).
+    t.ok(slowest < 10_000, `the normal client's slowest round trip stayed short (${slowest} ms)`)
     t.ok(target.upstreamActive() <= 2, `no dripping body holds the service (${target.upstreamActive()} in flight)`)
     const refused = flood.filter((d) => d.status === 429).length
     t.ok(refused >= 10, `connections over the per-address cap are refused with 429 (${refused})`)
