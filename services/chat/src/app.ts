@@ -4,7 +4,7 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { platformPlugin } from '@palisade/platform'
 import { DEFAULT_MAX_MEMBERS, DEFAULT_MESSAGE_CACHE_MB, type ChatAppConfig } from './config.js'
-import { ChatStore } from './lib/store.js'
+import { createChatStore } from './store/context.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { messageRoutes } from './routes/messages.js'
 import { searchRoutes } from './routes/search.js'
@@ -28,7 +28,7 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, { con
     ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
   })
   await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: (config.CHAT_MESSAGE_CACHE_MB ?? DEFAULT_MESSAGE_CACHE_MB) * 1024 * 1024 })
-  const store = new ChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS ?? DEFAULT_MAX_MEMBERS })
+  const store = createChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS ?? DEFAULT_MAX_MEMBERS })
   const subs = serveChatNats(app, store)
   app.addHook('preClose', async () => {
     for (const s of subs) s.unsubscribe()

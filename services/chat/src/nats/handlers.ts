@@ -11,7 +11,10 @@ import {
   ErrorCode
 } from '@palisade/contracts'
 import { natsServe, ProblemError, type CallContext } from '@palisade/platform'
-import type { ChatStore } from '../lib/store.js'
+import type { ChatStore } from '../store/context.js'
+import { memberIdsFor, roleOf } from '../store/members.js'
+import { listMessages, sendMessage } from '../store/messages.js'
+import { search } from '../store/search.js'
 
 /**
  * Who a NATS request acts for: the `Palisade-Acting-User` header the calling service set from a
@@ -34,34 +37,34 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
       nc,
       ChatAccessCheck,
       async ({ userId, conversationId }) => {
-        const role = await store.roleOf(conversationId, userId)
+        const role = await roleOf(store, conversationId, userId)
         return { member: role !== null, role }
       },
       { log }
     ),
-    natsServe(nc, ChatMembersGet, async ({ conversationId }, ctx) => ({ memberIds: await store.memberIdsFor(conversationId, actingUser(app, ctx)) }), { log }),
+    natsServe(nc, ChatMembersGet, async ({ conversationId }, ctx) => ({ memberIds: await memberIdsFor(store, conversationId, actingUser(app, ctx)) }), { log }),
     natsServe(
       nc,
       ChatMessageCreate,
-      async ({ conversationId, ...input }, ctx) => store.sendMessage(actingUser(app, ctx), conversationId, input, { kind: 'user' }, ctx),
+      async ({ conversationId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'user' }, ctx),
       { log }
     ),
     natsServe(
       nc,
       ChatAgentMessageCreate,
-      async ({ conversationId, agentRunId, ...input }, ctx) => store.sendMessage(actingUser(app, ctx), conversationId, input, { kind: 'agent', agentRunId }, ctx),
+      async ({ conversationId, agentRunId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'agent', agentRunId }, ctx),
       { log }
     ),
     natsServe(
       nc,
       ChatHistoryGet,
-      async ({ conversationId, before, limit }, ctx) => store.listMessages(actingUser(app, ctx), conversationId, before, limit ?? CHAT_LIMITS.natsPageMax),
+      async ({ conversationId, before, limit }, ctx) => listMessages(store, actingUser(app, ctx), conversationId, before, limit ?? CHAT_LIMITS.natsPageMax),
       { log }
     ),
     natsServe(
       nc,
       ChatSearch,
-      async ({ q, conversationId, cursor, limit }, ctx) => store.search(actingUser(app, ctx), q, conversationId, cursor, limit ?? CHAT_LIMITS.natsPageMax),
+      async ({ q, conversationId, cursor, limit }, ctx) => search(store, actingUser(app, ctx), q, conversationId, cursor, limit ?? CHAT_LIMITS.natsPageMax),
       { log }
     )
   ]

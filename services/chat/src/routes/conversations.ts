@@ -18,7 +18,10 @@ import {
   UpdateConversationBodySchema
 } from '@palisade/contracts'
 import { callContextOf, identityOf } from '@palisade/platform'
-import type { ChatStore } from '../lib/store.js'
+import type { ChatStore } from '../store/context.js'
+import { createConversation, deleteConversation, getConversation, listConversations, renameConversation } from '../store/conversations.js'
+import { addMember, listMembers, removeMember } from '../store/members.js'
+import { markRead } from '../store/read-markers.js'
 
 const errors = { '4xx': ProblemSchema, '5xx': ProblemSchema }
 const noContent = { 204: Type.Null(), ...errors }
@@ -31,54 +34,54 @@ export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = asyn
     '/conversations',
     { schema: { body: CreateConversationBodySchema, response: { 201: ConversationSchema, ...errors } } },
     async (request, reply) => {
-      const conversation = await store.createConversation(identityOf(request).userId, request.body, callContextOf(request))
+      const conversation = await createConversation(store, identityOf(request).userId, request.body, callContextOf(request))
       return reply.code(201).send(conversation)
     }
   )
 
   app.get('/conversations', { schema: { querystring: ConversationPageQuerySchema, response: { 200: ConversationPageSchema, ...errors } } }, async (request) =>
-    store.listConversations(identityOf(request).userId, request.query.cursor, request.query.limit ?? 50)
+    listConversations(store, identityOf(request).userId, request.query.cursor, request.query.limit ?? 50)
   )
 
   app.get('/conversations/:id', { schema: { params: ConversationParamsSchema, response: { 200: ConversationWithUnreadSchema, ...errors } } }, async (request) =>
-    store.getConversation(identityOf(request).userId, request.params.id)
+    getConversation(store, identityOf(request).userId, request.params.id)
   )
 
   app.patch(
     '/conversations/:id',
     { schema: { params: ConversationParamsSchema, body: UpdateConversationBodySchema, response: { 200: ConversationSchema, ...errors } } },
-    async (request) => store.renameConversation(identityOf(request).userId, request.params.id, request.body.title)
+    async (request) => renameConversation(store, identityOf(request).userId, request.params.id, request.body.title)
   )
 
   app.delete('/conversations/:id', { schema: { params: ConversationParamsSchema, response: noContent } }, async (request, reply) => {
-    await store.deleteConversation(identityOf(request).userId, request.params.id)
+    await deleteConversation(store, identityOf(request).userId, request.params.id)
     return reply.code(204).send(null)
   })
 
   /** Read up to and including a message: only forward, members only (404 like everywhere), 204. */
   app.post('/conversations/:id/read', { schema: { params: ConversationParamsSchema, body: MarkReadBodySchema, response: noContent } }, async (request, reply) => {
-    await store.markRead(identityOf(request).userId, request.params.id, request.body.messageId)
+    await markRead(store, identityOf(request).userId, request.params.id, request.body.messageId)
     return reply.code(204).send(null)
   })
 
   app.get(
     '/conversations/:id/members',
     { schema: { params: ConversationParamsSchema, querystring: MemberPageQuerySchema, response: { 200: MemberPageSchema, ...errors } } },
-    async (request) => store.listMembers(identityOf(request).userId, request.params.id, request.query.cursor, request.query.limit ?? 50)
+    async (request) => listMembers(store, identityOf(request).userId, request.params.id, request.query.cursor, request.query.limit ?? 50)
   )
 
   app.post(
     '/conversations/:id/members',
     { schema: { params: ConversationParamsSchema, body: AddMemberBodySchema, response: { 200: MemberSchema, 201: MemberSchema, ...errors } } },
     async (request, reply) => {
-      const { member, created } = await store.addMember(identityOf(request).userId, request.params.id, request.body.userId, callContextOf(request))
+      const { member, created } = await addMember(store, identityOf(request).userId, request.params.id, request.body.userId, callContextOf(request))
       return reply.code(created ? 201 : 200).send(member)
     }
   )
 
   /** The owner removes a member; a member removes themselves to leave. */
   app.delete('/conversations/:id/members/:userId', { schema: { params: MemberParamsSchema, response: noContent } }, async (request, reply) => {
-    await store.removeMember(identityOf(request).userId, request.params.id, request.params.userId)
+    await removeMember(store, identityOf(request).userId, request.params.id, request.params.userId)
     return reply.code(204).send(null)
   })
 }

@@ -13,7 +13,8 @@ import {
   type MessagePage
 } from '@palisade/contracts'
 import { callContextOf, identityOf } from '@palisade/platform'
-import type { ChatStore } from '../lib/store.js'
+import type { ChatStore } from '../store/context.js'
+import { deleteMessage, editMessage, listMessagesJson, sendMessage } from '../store/messages.js'
 
 const errors = { '4xx': ProblemSchema, '5xx': ProblemSchema }
 const noContent = { 204: Type.Null(), ...errors }
@@ -27,7 +28,7 @@ export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (ro
     '/conversations/:id/messages',
     { schema: { params: ConversationParamsSchema, body: SendMessageBodySchema, response: { 200: MessageSchema, 201: MessageSchema, ...errors } } },
     async (request, reply) => {
-      const { message, created } = await store.sendMessage(identityOf(request).userId, request.params.id, request.body, { kind: 'user' }, callContextOf(request))
+      const { message, created } = await sendMessage(store, identityOf(request).userId, request.params.id, request.body, { kind: 'user' }, callContextOf(request))
       return reply.code(created ? 201 : 200).send(message)
     }
   )
@@ -36,7 +37,7 @@ export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (ro
     '/conversations/:id/messages',
     { schema: { params: ConversationParamsSchema, querystring: MessagePageQuerySchema, response: { 200: MessagePageSchema, ...errors } } },
     async (request, reply) => {
-      const body = await store.listMessagesJson(identityOf(request).userId, request.params.id, request.query.before, request.query.limit ?? 50)
+      const body = await listMessagesJson(store, identityOf(request).userId, request.params.id, request.query.before, request.query.limit ?? 50)
       // Already the JSON of a MessagePage (built by PostgreSQL): Fastify sends JSON strings as they are.
       return reply.type('application/json; charset=utf-8').send(body as unknown as MessagePage)
     }
@@ -45,11 +46,11 @@ export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (ro
   app.patch(
     '/conversations/:id/messages/:messageId',
     { schema: { params: MessageParamsSchema, body: EditMessageBodySchema, response: { 200: MessageSchema, ...errors } } },
-    async (request) => store.editMessage(identityOf(request).userId, request.params.id, request.params.messageId, request.body.text)
+    async (request) => editMessage(store, identityOf(request).userId, request.params.id, request.params.messageId, request.body.text)
   )
 
   app.delete('/conversations/:id/messages/:messageId', { schema: { params: MessageParamsSchema, response: noContent } }, async (request, reply) => {
-    await store.deleteMessage(identityOf(request).userId, request.params.id, request.params.messageId)
+    await deleteMessage(store, identityOf(request).userId, request.params.id, request.params.messageId)
     return reply.code(204).send(null)
   })
 }

@@ -1,0 +1,34 @@
+import type pg from 'pg'
+import type { FastifyInstance } from 'fastify'
+import { problems } from '@palisade/platform'
+import type { MessageCache } from '../lib/message-cache.js'
+
+/**
+ * What every store function needs, shared by the HTTP routes and the NATS handlers. Every operation
+ * names the acting user and checks membership in the same statement (or transaction) that reads or
+ * writes, so a conversation the caller does not belong to is indistinguishable from one that does
+ * not exist.
+ */
+export interface ChatStore {
+  readonly pg: pg.Pool
+  readonly nats: FastifyInstance['nats']
+  /**
+   * Newest messages of recently read conversations. Other instances hear of changes through
+   * PostgreSQL; this one also drops its own snapshot as soon as a change commits, so a client reads
+   * its own writes at once.
+   */
+  readonly cache: MessageCache | null
+  /** most members a conversation may have */
+  readonly maxMembers: number
+}
+
+export interface StoreOptions {
+  maxMembers: number
+}
+
+export function createChatStore(app: FastifyInstance, opts: StoreOptions): ChatStore {
+  return { pg: app.pg, nats: app.nats, cache: app.messageCache, maxMembers: opts.maxMembers }
+}
+
+export const notMember = () => problems.notFound('Conversation not found')
+export const now = () => new Date().toISOString()

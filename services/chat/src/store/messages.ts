@@ -1,0 +1,185 @@
+import { FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import { natsRequest, problems, type CallContext, type ProblemError } from '@palisade/platform'
+import { messageCursor } from '../lib/cursor.js'
+import { publishToMembers } from '../lib/events.js'
+import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
+import { notMember, now, type ChatStore } from './context.js'
+import { requireMember } from './members.js'
+
+export interface NewMessage {
+  text: string
+  clientMessageId: string
+  attachments?: string[] | undefined
+}
+
+/**
+ * Attachments must be files the sender can see (files answers 404 otherwise) that are shared with
+ * this very conversation — the files service lets the members read exactly those, so attaching can
+ * never hand a file to people it was not shared with. Infected files are refused.
+ */
+async function checkAttachments(store: ChatStore, conversationId: string, attachments: string[], ctx: CallContext): Promise<void> {
+  await Promise.all(
+    attachments.map(async (fileId) => {
+      const meta = await natsRequest(store.nats, FilesMetaGet, { fileId }, ctx)
+      if (meta.conversationId !== conversationId) throw problems.badRequest('Attachments must be files shared with this conversation')
+      if (meta.status === 'infected') throw problems.conflict('An attachment failed the malware scan', FilesErrorCode.infected)
+    })
+  )
+}
+
+/**
+ * Stores a message unless this sender already sent one with this clientMessageId to this
+ * conversation, in which case that one is returned (`created: false`). The membership check, the
+ * insert and the conversation's activity bump are one statement; concurrent retries meet in the
+ * unique index, so exactly one row exists whatever the interleaving. A user's own message also
+ * moves their read marker up to it (whoever answers has read what came before); an agent's message
+ * does not, although it is posted as the user who ran the agent.
+ */
+export async function sendMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  author: MessageAuthor,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean }> {
+  const attachments = input.attachments ?? []
+  if (attachments.length > 0) {
+    await requireMember(store, conversationId, userId)
+    await checkAttachments(store, conversationId, attachments, ctx)
+  }
+  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
+  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>({
+    name: 'chat_send_message',
+    text: `WITH ins AS (
+             INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
+             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[]
+             WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+             ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
+             RETURNING ${MESSAGE_COLUMNS}
+           ), bump AS (
+             UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now()
+             WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
+           ), mark AS (
+             UPDATE chat.members SET last_read_seq = ins.seq FROM ins
+             WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
+           )
+           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
+    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
+  })
+  const row = r.rows[0]
+  if (row) {
+    store.cache?.invalidate(conversationId)
+    const message = toMessage(row)
+    publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
+    return { message, created: true }
+  }
+  // Not inserted: either not a member, or a retry of a message that exists.
+  const existing = await store.pg.query<MessageDbRow>({
+    name: 'chat_message_by_client_id',
+    text: `SELECT ${MESSAGE_COLUMNS} FROM chat.messages
+           WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3
+             AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)`,
+    values: [conversationId, userId, input.clientMessageId]
+  })
+  if (!existing.rows[0]) {
+    await requireMember(store, conversationId, userId)
+    // A member whose message vanished between the insert and this read (deleted at once).
+    throw problems.conflict('The message was deleted; send it with a new clientMessageId')
+  }
+  return { message: toMessage(existing.rows[0]), created: false }
+}
+
+/** Newest first. One round trip: membership and page together. */
+export async function listMessages(store: ChatStore, userId: string, conversationId: string, before: string | undefined, limit: number): Promise<MessagePage> {
+  const beforeSeq = messageCursor.decodeOptional(before)
+  const r = await store.pg.query<Partial<MessageDbRow> & { member: number }>({
+    name: 'chat_list_messages',
+    text: `SELECT 1 AS member, msg.* FROM chat.members mem
+           LEFT JOIN LATERAL (
+             SELECT ${MESSAGE_COLUMNS} FROM chat.messages
+             WHERE conversation_id = $1 AND seq < COALESCE($3::bigint, 9223372036854775807)
+             ORDER BY seq DESC LIMIT $4
+           ) msg ON true
+           WHERE mem.conversation_id = $1 AND mem.user_id = $2`,
+    values: [conversationId, userId, beforeSeq ?? null, limit + 1]
+  })
+  if (r.rows.length === 0) throw notMember()
+  const rows = (r.rows[0]!.id ? r.rows : []) as MessageDbRow[]
+  const page = rows.slice(0, limit)
+  const last = page[page.length - 1]
+  return { items: page.map(toMessage), nextCursor: rows.length > limit && last ? messageCursor.encode(Number(last.seq)) : null }
+}
+
+/**
+ * The same page as `listMessages`, as the JSON text of a MessagePage: bytes when the message cache
+ * answers (see MessageCache), otherwise text PostgreSQL joins from each row's stored `payload` (its
+ * API JSON, kept by a trigger), so the hottest read path neither parses rows nor serialises objects.
+ * The shape is MessagePageSchema exactly; the HTTP tests compare it with the object path.
+ */
+export async function listMessagesJson(store: ChatStore, userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string | Buffer> {
+  const beforeSeq = messageCursor.decodeOptional(before)
+  const cached = await store.cache?.page(userId, conversationId, beforeSeq, limit)
+  if (cached !== undefined) return cached
+  const r = await store.pg.query<{ member: number | null; items: string | null; last: string | null; more: boolean | null }>({
+    name: 'chat_list_messages_json',
+    // `payload` is each message's API JSON, kept by a trigger (migration 0002).
+    text: `SELECT mem.member, page.items, page.last, page.more
+           FROM (SELECT (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2) AS member) mem
+           LEFT JOIN LATERAL (
+             SELECT '[' || coalesce(string_agg(x.payload, ',' ORDER BY x.seq DESC) FILTER (WHERE x.rn <= $4), '') || ']' AS items,
+                    min(x.seq) FILTER (WHERE x.rn <= $4) AS last,
+                    count(*) > $4 AS more
+             FROM (
+               SELECT seq, payload, row_number() OVER (ORDER BY seq DESC) AS rn
+               FROM chat.messages
+               WHERE conversation_id = $1 AND seq < COALESCE($3::bigint, 9223372036854775807)
+               ORDER BY seq DESC LIMIT $4 + 1
+             ) x
+           ) page ON mem.member IS NOT NULL`,
+    values: [conversationId, userId, beforeSeq ?? null, limit]
+  })
+  const row = r.rows[0]
+  if (!row?.member) throw notMember()
+  const next = row.more && row.last ? JSON.stringify(messageCursor.encode(Number(row.last))) : 'null'
+  return `{"items":${row.items ?? '[]'},"nextCursor":${next}}`
+}
+
+/** Edits the caller's own message. Agent-written messages cannot be edited (they are the agent's words). */
+export async function editMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, text: string): Promise<Message> {
+  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>(
+    `UPDATE chat.messages SET text = $4, edited_at = now()
+     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
+       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+     RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+    [conversationId, userId, messageId, text]
+  )
+  const row = r.rows[0]
+  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
+  store.cache?.invalidate(conversationId)
+  const message = toMessage(row)
+  publishToMembers(store.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
+  return message
+}
+
+export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
+  const r = await store.pg.query<{ member_ids: string[] }>(
+    `DELETE FROM chat.messages
+     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
+       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+     RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+    [conversationId, userId, messageId]
+  )
+  const row = r.rows[0]
+  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
+  store.cache?.invalidate(conversationId)
+  publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+}
+
+/** 404 when the caller cannot see the message at all, 403 when they can but it is not theirs. */
+async function whyNotOwnMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, action: 'edit' | 'delete'): Promise<ProblemError> {
+  await requireMember(store, conversationId, userId)
+  const r = await store.pg.query('SELECT 1 FROM chat.messages WHERE id = $1 AND conversation_id = $2', [messageId, conversationId])
+  if (r.rowCount === 0) return problems.notFound('Message not found')
+  return problems.forbidden(action === 'edit' ? 'Only your own messages can be edited' : 'Only your own messages can be deleted')
+}
