@@ -1,8 +1,31 @@
-import type { Conversation, ConversationWithUnread, Member, MemberRole, Message } from '@palisade/contracts'
+import { MessageSchema, type Conversation, type ConversationWithUnread, type Member, type MemberRole, type Message } from '@palisade/contracts'
 
-/** Column lists of the queries below; `tsv` is never selected (it is an index, not data). */
-export const MESSAGE_COLUMNS =
-  'seq, id, conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments, created_at, edited_at'
+/**
+ * The columns each field of a Message (MessageSchema, the one definition of its shape) is read
+ * from. `satisfies` makes the compiler refuse a field the schema lacks and a field left out; the
+ * order, toMessage() and the stored payload (migrations 0002/0004) are checked against the schema
+ * by test/message-shape.test.ts.
+ */
+export const MESSAGE_FIELD_COLUMNS = {
+  id: ['id'],
+  conversationId: ['conversation_id'],
+  senderId: ['sender_id'],
+  author: ['author_kind', 'agent_run_id'],
+  text: ['text'],
+  clientMessageId: ['client_message_id'],
+  attachments: ['attachments'],
+  createdAt: ['created_at'],
+  editedAt: ['edited_at']
+} as const satisfies { readonly [K in keyof Message]: ReadonlyArray<keyof MessageDbRow> }
+
+/**
+ * Column lists of the queries: a message's paging key, then its fields' columns in MessageSchema's
+ * order; `tsv` is never selected (it is an index, not data).
+ */
+export const MESSAGE_COLUMNS = [
+  'seq',
+  ...(Object.keys(MessageSchema.properties) as Array<keyof Message>).flatMap((k) => MESSAGE_FIELD_COLUMNS[k])
+].join(', ')
 export const CONVERSATION_COLUMNS = 'id, title, owner_id, member_count, created_at, updated_at, last_activity_at, activity_seq'
 
 export interface MessageDbRow {
@@ -40,6 +63,7 @@ export interface MemberDbRow {
   joined_at: Date
 }
 
+/** In MessageSchema's key order, so its JSON is byte for byte the stored payload. */
 export function toMessage(r: MessageDbRow): Message {
   return {
     id: r.id,

@@ -9,8 +9,7 @@ import {
   MessageParamsSchema,
   MessageSchema,
   ProblemSchema,
-  SendMessageBodySchema,
-  type MessagePage
+  SendMessageBodySchema
 } from '@palisade/contracts'
 import { callContextOf, identityOf } from '@palisade/platform'
 import type { ChatStore } from '../store/context.js'
@@ -18,6 +17,8 @@ import { deleteMessage, editMessage, listMessagesJson, sendMessage } from '../st
 
 const errors = { '4xx': ProblemSchema, '5xx': ProblemSchema }
 const noContent = { 204: Type.Null(), ...errors }
+/** A MessagePage sent as JSON text already built by PostgreSQL or the cache (Fastify sends JSON strings and Buffers as they are). */
+const MessagePageJsonSchema = Type.Unsafe<string | Buffer>(MessagePageSchema)
 
 /** Messages of a conversation, under /api/chat/conversations/:id/messages. */
 export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (root, { store }) => {
@@ -35,11 +36,10 @@ export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (ro
 
   app.get(
     '/conversations/:id/messages',
-    { schema: { params: ConversationParamsSchema, querystring: MessagePageQuerySchema, response: { 200: MessagePageSchema, ...errors } } },
+    { schema: { params: ConversationParamsSchema, querystring: MessagePageQuerySchema, response: { 200: MessagePageJsonSchema, ...errors } } },
     async (request, reply) => {
       const body = await listMessagesJson(store, identityOf(request).userId, request.params.id, request.query.before, request.query.limit ?? 50)
-      // Already the JSON of a MessagePage (built by PostgreSQL): Fastify sends JSON strings as they are.
-      return reply.type('application/json; charset=utf-8').send(body as unknown as MessagePage)
+      return reply.type('application/json; charset=utf-8').send(body)
     }
   )
 

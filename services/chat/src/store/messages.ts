@@ -115,7 +115,7 @@ export async function listMessages(store: ChatStore, userId: string, conversatio
  * The same page as `listMessages`, as the JSON text of a MessagePage: bytes when the message cache
  * answers (see MessageCache), otherwise text PostgreSQL joins from each row's stored `payload` (its
  * API JSON, kept by a trigger), so the hottest read path neither parses rows nor serialises objects.
- * The shape is MessagePageSchema exactly; the HTTP tests compare it with the object path.
+ * test/message-shape.test.ts checks it against MessagePageSchema and the object path.
  */
 export async function listMessagesJson(store: ChatStore, userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string | Buffer> {
   const beforeSeq = messageCursor.decodeOptional(before)
