@@ -107,7 +107,7 @@ export class MessageCache {
     if (!entry.snapshot.members.has(userId)) return undefined
     if (beforeSeq !== undefined) return pageBytes(entry.snapshot, beforeSeq, limit)
     // The first page is what every open conversation reads: kept as ready bytes, it costs neither a
-    // string build nor a UTF-8 encoding per request (a 50-message page is ~17 KB).
+    // string build nor a UTF-8 encoding per request.
     let bytes = entry.firstPages.get(limit)
     if (!bytes) {
       bytes = pageBytes(entry.snapshot, undefined, limit)
