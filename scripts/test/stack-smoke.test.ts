@@ -1,53 +1,17 @@
 import t from 'tap'
-import { spawn } from 'node:child_process'
 import http from 'node:http'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
+import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
-import { APP_SERVICES, AUTH_COOKIES } from '@palisade/contracts'
-import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
-import { STACK_SERVICES } from '../src/stack/services.js'
-import { REPO_ROOT } from '../src/lib/paths.js'
+import { AUTH_COOKIES } from '@palisade/contracts'
+import { startThrowawayStack } from '../src/stack/throwaway.js'
 
 t.test('pnpm start: the whole stack through the edge (register → login → API → WebSocket)', async (t) => {
-  const db = await createTestDatabase('smoke')
-  const dataDir = mkdtempSync(join(tmpdir(), 'palisade-smoke-'))
-  t.teardown(async () => {
-    await db.drop()
-    const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL })
-    await admin.connect()
-    for (const s of APP_SERVICES) await admin.query(`DROP ROLE IF EXISTS "${`${db.name}_${s}`.slice(0, 63)}"`).catch(() => {})
-    await admin.end()
-    rmSync(dataDir, { recursive: true, force: true })
-  })
-  const port = await freePort()
-  const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
-    cwd: join(REPO_ROOT, 'scripts'),
-    env: {
-      ...process.env,
-      DATABASE_URL: db.url,
-      NATS_URL: '',
-      PALISADE_DATA_DIR: dataDir,
-      PALISADE_PORT: String(port),
-      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
-      PALISADE_NATS_PORT: String(await freePort()),
-      PALISADE_EDGE: 'local'
-    },
-    stdio: ['ignore', 'pipe', 'pipe']
-  })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()))
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()))
-  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
-  t.teardown(() => {
-    if (child.exitCode === null) child.kill('SIGKILL')
-  })
-
-  const deadline = Date.now() + 150_000
-  while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+  const stack = await startThrowawayStack({ name: 'smoke' })
+  t.teardown(() => stack.stop())
+  const { port, child, exited } = stack
+  // what the launcher printed until it was ready (the end of the test reads the rest)
+  const out = stack.stdout()
+  const err = stack.stderr()
   if (!t.ok(out.includes(`ready: http://localhost:${port}`), 'the launcher prints the URL')) {
     t.comment(out.slice(-3000))
     t.comment(err.slice(-3000))
@@ -135,8 +99,8 @@ t.test('pnpm start: the whole stack through the edge (register → login → API
     process.kill(victim!, 'SIGKILL')
     const code = await Promise.race([exited, new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 30_000))])
     t.equal(code, 1, 'the launcher exits 1')
-    t.match(err, /chat exited \(SIGKILL\); stopping the stack/, 'and says why')
-    t.match(out, /stopped/, 'after stopping everything else')
+    t.match(stack.stderr(), /chat exited \(SIGKILL\); stopping the stack/, 'and says why')
+    t.match(stack.stdout(), /stopped/, 'after stopping everything else')
     await new Promise((r) => setTimeout(r, 200))
     await t.rejects(fetch(`${base}/auth/me`), 'the edge is gone')
   }

@@ -9,15 +9,9 @@
  * GET /api/chat/conversations (one indexed query for a user with no conversations), with chat's
  * per-user rate limit raised for the run.
  */
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import pg from 'pg'
-import { APP_SERVICES, AUTH_COOKIES, IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
-import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
-import { STACK_SERVICES } from '../stack/services.js'
-import { REPO_ROOT } from '../lib/paths.js'
+import { readFileSync } from 'node:fs'
+import { AUTH_COOKIES, IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
+import { startThrowawayStack } from '../stack/throwaway.js'
 import type { Bench } from './framework.js'
 
 const ROUTE = '/api/chat/conversations'
@@ -40,60 +34,22 @@ export function treeCpuMicros(pid: number): number {
   return total
 }
 
-async function waitFor(child: ChildProcess, out: () => string, text: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms
-  while (!out().includes(text)) {
-    if (child.exitCode !== null) throw new Error(`launcher exited: ${out().slice(-2000)}`)
-    if (Date.now() > deadline) throw new Error(`launcher not ready: ${out().slice(-2000)}`)
-    await new Promise((r) => setTimeout(r, 200))
-  }
-}
-
 export const edgeBench: Bench = {
   name: 'edge',
   description: 'chat route direct with identity headers vs through the local edge + auth with a cookie',
   async setup() {
-    const db = await createTestDatabase('bench')
-    const dataDir = mkdtempSync(join(tmpdir(), 'palisade-bench-'))
-    const port = await freePort()
-    const portBase = await freePortBase(STACK_SERVICES.length)
-    let out = ''
-    const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
-      cwd: join(REPO_ROOT, 'scripts'),
-      env: {
-        ...process.env,
-        DATABASE_URL: db.url,
-        NATS_URL: '',
-        PALISADE_DATA_DIR: dataDir,
-        PALISADE_PORT: String(port),
-        PALISADE_SERVICE_PORT_BASE: String(portBase),
-        PALISADE_NATS_PORT: String(await freePort()),
-        PALISADE_EDGE: 'local',
-        PALISADE_LOG_LEVEL: 'warn',
-        CHAT_RATE_LIMIT_PER_MINUTE: '1000000',
-        AUTH_RATE_LIMIT_PER_MINUTE: '100000'
-      },
-      stdio: ['ignore', 'pipe', 'pipe']
+    const stack = await startThrowawayStack({
+      name: 'bench',
+      readyTimeoutMs: 180_000,
+      env: { PALISADE_LOG_LEVEL: 'warn', CHAT_RATE_LIMIT_PER_MINUTE: '1000000', AUTH_RATE_LIMIT_PER_MINUTE: '100000' }
     })
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()))
-    child.stderr!.on('data', (d: Buffer) => (out += d.toString()))
-    const cleanup = async () => {
-      if (child.exitCode === null) {
-        const done = new Promise((r) => child.once('exit', r))
-        child.kill('SIGINT')
-        await done
-      }
-      await db.drop()
-      const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL })
-      await admin.connect()
-      for (const s of APP_SERVICES) await admin.query(`DROP ROLE IF EXISTS "${`${db.name}_${s}`.slice(0, 63)}"`).catch(() => {})
-      await admin.end()
-      rmSync(dataDir, { recursive: true, force: true })
-    }
+    const { port, child } = stack
+    const out = stack.output
+    const cleanup = () => stack.stop()
     try {
-      await waitFor(child, () => out, 'ready: ', 180_000)
-      const chatPort = Number(/chat@(\d+)/.exec(out)?.[1])
-      const authPort = Number(/auth@(\d+)/.exec(out)?.[1])
+      if (!stack.ready) throw new Error(child.exitCode !== null ? `launcher exited: ${out().slice(-2000)}` : `launcher not ready: ${out().slice(-2000)}`)
+      const chatPort = Number(/chat@(\d+)/.exec(out())?.[1])
+      const authPort = Number(/auth@(\d+)/.exec(out())?.[1])
       if (!chatPort || !authPort) throw new Error('chat or auth is not running')
       const edgeUrl = `http://127.0.0.1:${port}`
       const origin = `http://localhost:${port}`

@@ -1,0 +1,108 @@
+/**
+ * The one-command stack (`pnpm start`: the launcher, the local edge, every service in its own
+ * process, nats-server from PATH) on a throwaway database, for end-to-end tests and benchmarks.
+ * It runs the launcher as a child process, as a user would, and removes the database, the per-service
+ * roles the launcher created and the data directory on `stop()`.
+ */
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import pg from 'pg'
+import { APP_SERVICES } from '@palisade/contracts'
+import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { REPO_ROOT } from '../lib/paths.js'
+import { STACK_SERVICES } from './services.js'
+
+export interface ThrowawayStackOptions {
+  /** environment on top of the stack's own (service settings such as AUTH_RATE_LIMIT_PER_MINUTE) */
+  env?: Record<string, string>
+  /** how long to wait for the launcher's `ready:` line; default 150 s */
+  readyTimeoutMs?: number
+  /** prefix of the throwaway database's name */
+  name?: string
+}
+
+export interface ThrowawayStack {
+  /** the edge's port on 127.0.0.1 */
+  port: number
+  /** `http://localhost:<port>`, the origin the browser sees */
+  origin: string
+  child: ChildProcess
+  /** whether the launcher printed `ready:` before it exited or the wait ran out */
+  ready: boolean
+  /** resolves with the launcher's exit code */
+  exited: Promise<number | null>
+  stdout(): string
+  stderr(): string
+  /** stdout and stderr interleaved as they arrived */
+  output(): string
+  /** SIGINT (the launcher stops its services and nats-server), SIGKILL after 15 s, then cleanup */
+  stop(): Promise<void>
+}
+
+export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Promise<ThrowawayStack> {
+  const db = await createTestDatabase(opts.name ?? 'stack')
+  const dataDir = mkdtempSync(join(tmpdir(), 'palisade-stack-'))
+  const port = await freePort()
+  const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
+    cwd: join(REPO_ROOT, 'scripts'),
+    env: {
+      ...process.env,
+      DATABASE_URL: db.url,
+      NATS_URL: '',
+      PALISADE_DATA_DIR: dataDir,
+      PALISADE_PORT: String(port),
+      // the launcher's fixed service ports (base+1 … base+N)
+      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
+      PALISADE_NATS_PORT: String(await freePort()),
+      PALISADE_EDGE: 'local',
+      ...opts.env
+    },
+    stdio: ['ignore', 'pipe', 'pipe']
+  })
+  // If this process dies without stopping the stack (a tap timeout), SIGINT still reaches the
+  // launcher, which then stops its services and nats-server (SIGKILL would orphan them).
+  const guard = () => {
+    if (child.exitCode === null) child.kill('SIGINT')
+  }
+  process.once('exit', guard)
+  let out = ''
+  let err = ''
+  let all = ''
+  child.stdout!.on('data', (d: Buffer) => ((out += d.toString()), (all += d.toString())))
+  child.stderr!.on('data', (d: Buffer) => ((err += d.toString()), (all += d.toString())))
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+
+  let stopped = false
+  const stop = async (): Promise<void> => {
+    if (stopped) return
+    stopped = true
+    process.removeListener('exit', guard)
+    if (child.exitCode === null && child.signalCode === null) {
+      child.kill('SIGINT')
+      await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))])
+      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+    }
+    await db.drop().catch(() => {})
+    const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL })
+    await admin.connect()
+    for (const s of APP_SERVICES) await admin.query(`DROP ROLE IF EXISTS "${`${db.name}_${s}`.slice(0, 63)}"`).catch(() => {})
+    await admin.end()
+    rmSync(dataDir, { recursive: true, force: true })
+  }
+
+  const deadline = Date.now() + (opts.readyTimeoutMs ?? 150_000)
+  while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
+  return {
+    port,
+    origin: `http://localhost:${port}`,
+    child,
+    ready: out.includes('ready: '),
+    exited,
+    stdout: () => out,
+    stderr: () => err,
+    output: () => all,
+    stop
+  }
+}
