@@ -3,7 +3,9 @@ import Fastify, { type FastifyInstance, type FastifyPluginAsync } from 'fastify'
 import { AUTH_COOKIES, IDENTITY_HEADERS, REQUEST_ID_HEADER, type LoginResponse } from '@palisade/contracts'
 import { generateSigningKey, serverOptions, signingKeyToPem, type BaseConfig } from '@palisade/platform'
 import { createTestDatabase, startNatsServer, testConfig } from '@palisade/platform/testing'
-import authApp, { type AuthConfig } from '@palisade/auth'
+import { startServiceProcess } from './service-process.js'
+
+export { REPO_ROOT, startServiceProcess, type ServiceProcess, type ServiceProcessOptions } from './service-process.js'
 
 /** What the stack needs from a test: somewhere to register cleanup (a tap `Test` fits). */
 export interface TeardownHost {
@@ -44,13 +46,18 @@ export interface IdentityHeaders {
   [name: string]: string
 }
 
+/**
+ * Auth's settings as the stack passes them (environment variable names). testkit knows auth only
+ * by path and by its settings' names, never by its sources.
+ */
+export type AuthSettings = BaseConfig & { AUTH_SIGNING_KEYS?: string; [name: string]: unknown }
+
 export interface TestStack {
   natsUrl: string
   databaseUrl: string
   /** base URL of the listening auth service, e.g. `http://127.0.0.1:41234` */
   authUrl: string
-  auth: FastifyInstance
-  authConfig: AuthConfig
+  authConfig: AuthSettings
   /** a BaseConfig for another service on the same database and NATS (plus the service's own keys) */
   config<T extends Record<string, unknown> = Record<string, never>>(overrides?: Partial<BaseConfig> & T): BaseConfig & T
   /** registers and logs in a fresh user through auth's real HTTP endpoints */
@@ -58,12 +65,19 @@ export interface TestStack {
   /** what the edge would stamp on the upstream request, from auth's real /auth/verify */
   identityHeaders(user: Pick<TestUser, 'accessToken'>, req: IdentityRequest): Promise<IdentityHeaders>
   /** starts one more auth instance on the same database and NATS (revocation tests) */
-  startAuth(overrides?: Partial<AuthConfig>): Promise<{ app: FastifyInstance; url: string }>
+  startAuth(overrides?: Partial<AuthSettings>): Promise<{ url: string }>
 }
 
-export interface StartTestStackOptions {
+/** The stack of auth's own tests: auth runs in this process, so a test can `inject` and reach its pool. */
+export interface InProcessTestStack<C extends BaseConfig> extends Omit<TestStack, 'authConfig' | 'startAuth'> {
+  auth: FastifyInstance
+  authConfig: C
+  startAuth(overrides?: Partial<C>): Promise<{ app: FastifyInstance; url: string }>
+}
+
+export interface StartTestStackOptions<C extends BaseConfig = AuthSettings> {
   /** settings for the auth instance (e.g. lower rate limits in throttling tests) */
-  auth?: Partial<AuthConfig>
+  auth?: Partial<C>
   /** pino stream for the auth instance's logs (captureLogs().stream) */
   authLogStream?: NodeJS.WritableStream
 }
@@ -78,11 +92,20 @@ export class TestkitError extends Error {
 }
 
 /**
- * A fresh database and a private nats-server for one test, and the real auth service in-process
- * (migrated, listening on 127.0.0.1 on a random port). Everything stops on `t.teardown`, in order:
- * auth instances, then NATS, then the database.
+ * A fresh database and a private nats-server for one test, and the real auth service (migrated,
+ * listening on 127.0.0.1 on a random port): started from `services/auth/src/server.ts` as its own
+ * process, or, given `authApp` (auth's own tests), in this process. Everything stops on
+ * `t.teardown`, in order: auth instances, then NATS, then the database.
  */
-export async function startTestStack(t: TeardownHost, opts: StartTestStackOptions = {}): Promise<TestStack> {
+export async function startTestStack<C extends BaseConfig>(
+  t: TeardownHost,
+  opts: StartTestStackOptions<C> & { authApp: FastifyPluginAsync<{ config: C }> }
+): Promise<InProcessTestStack<C>>
+export async function startTestStack(t: TeardownHost, opts?: StartTestStackOptions): Promise<TestStack>
+export async function startTestStack(
+  t: TeardownHost,
+  opts: StartTestStackOptions<AuthSettings> & { authApp?: FastifyPluginAsync<{ config: AuthSettings }> } = {}
+): Promise<TestStack | InProcessTestStack<AuthSettings>> {
   const cleanups: (() => Promise<unknown>)[] = []
   t.teardown(async () => {
     for (const fn of cleanups.reverse()) await fn().catch(() => {})
@@ -93,7 +116,7 @@ export async function startTestStack(t: TeardownHost, opts: StartTestStackOption
   cleanups.push(() => nats.stop())
 
   const base = testConfig({ DATABASE_URL: db.url, NATS_URL: nats.url })
-  const authConfig: AuthConfig = {
+  const authConfig: AuthSettings = {
     ...base,
     AUTH_SIGNING_KEYS: signingKeyToPem(generateSigningKey()),
     AUTH_ACCESS_TTL_SECONDS: 900,
@@ -106,14 +129,20 @@ export async function startTestStack(t: TeardownHost, opts: StartTestStackOption
     ...opts.auth
   }
 
-  const instances: FastifyInstance[] = []
-  async function startAuth(overrides: Partial<AuthConfig> = {}, logStream?: NodeJS.WritableStream) {
+  const authApp = opts.authApp
+  async function startAuth(overrides: Partial<AuthSettings> = {}, logStream?: NodeJS.WritableStream): Promise<{ app?: FastifyInstance; url: string }> {
     const config = { ...authConfig, ...overrides }
+    if (!authApp) {
+      const env: Record<string, string> = {}
+      for (const [name, value] of Object.entries(config)) if (value !== undefined && name !== 'HOST' && name !== 'PORT') env[name] = String(value)
+      const proc = await startServiceProcess('auth', env, logStream ? { logStream } : {})
+      cleanups.push(() => proc.stop())
+      return { url: proc.url }
+    }
     const app = Fastify(serverOptions({ service: 'auth', logLevel: config.LOG_LEVEL, ...(logStream ? { logStream } : {}) }))
     cleanups.push(() => app.close())
     await app.register(authApp, { config })
     await app.listen({ host: '127.0.0.1', port: 0 })
-    instances.push(app)
     const { port } = app.server.address() as { port: number }
     return { app, url: `http://127.0.0.1:${port}` }
   }
@@ -129,9 +158,9 @@ export async function startTestStack(t: TeardownHost, opts: StartTestStackOption
     natsUrl: nats.url,
     databaseUrl: db.url,
     authUrl,
-    auth: first.app,
+    ...(first.app ? { auth: first.app } : {}),
     authConfig,
-    startAuth: (overrides) => startAuth(overrides),
+    startAuth: (overrides?: Partial<AuthSettings>) => startAuth(overrides) as Promise<{ app: FastifyInstance; url: string }>,
 
     config<T extends Record<string, unknown>>(overrides?: Partial<BaseConfig> & T): BaseConfig & T {
       return { ...base, ...overrides } as BaseConfig & T

@@ -3,6 +3,7 @@ import net from 'node:net'
 import { execFile } from 'node:child_process'
 import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
 import WebSocket from 'ws'
 import { AUTH_COOKIES, FILE_UPLOAD_BODY_LIMIT, IDENTITY_HEADER_NAMES, MAX_CONNECTIONS_PER_CLIENT, PROBLEM_CONTENT_TYPE, canonicalHeaderName, isProtectedHeader } from '@palisade/contracts'
 import type { EchoSeen } from './echo-upstream.js'
@@ -35,9 +36,17 @@ export interface ConformanceTarget {
   lastFailedLoginAddress?: () => Promise<string | undefined>
 }
 
-/** lastFailedLoginAddress of a testkit stack. */
-export function auditedLoginAddress(stack: { auth: { pg: { query(sql: string): Promise<{ rows: { ip: string | null }[] }> } } }): () => Promise<string | undefined> {
-  return async () => (await stack.auth.pg.query("SELECT ip FROM auth.audit_log WHERE event = 'login.failed' ORDER BY id DESC LIMIT 1")).rows[0]?.ip ?? undefined
+/** lastFailedLoginAddress of a testkit stack, read from auth's audit log in the stack's database. */
+export function auditedLoginAddress(stack: { databaseUrl: string }): () => Promise<string | undefined> {
+  return async () => {
+    const client = new pg.Client({ connectionString: stack.databaseUrl })
+    await client.connect()
+    try {
+      return (await client.query<{ ip: string | null }>("SELECT ip FROM auth.audit_log WHERE event = 'login.failed' ORDER BY id DESC LIMIT 1")).rows[0]?.ip ?? undefined
+    } finally {
+      await client.end()
+    }
+  }
 }
 
 /** A failed login sent from the local (source) address `from`: another machine, to the edge. */

@@ -1,10 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { test } from 'tap'
-import { startTestStack } from '@palisade/testkit'
 import { auditVerify } from '../src/cli/audit-verify.js'
 import { appendAudit, verifyAuditChain } from '../src/lib/audit.js'
-import { call } from './helpers.js'
+import { call, startTestStack } from './helpers.js'
 
 const here = fileURLToPath(new URL('..', import.meta.url))
 

@@ -2,9 +2,17 @@ import http from 'node:http'
 import jwt from 'jsonwebtoken'
 import type { FastifyInstance } from 'fastify'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
-import type { TestStack } from '@palisade/testkit'
+import { startTestStack as startKitStack, type InProcessTestStack, type StartTestStackOptions, type TeardownHost } from '@palisade/testkit'
 import { AuthSessionRevoked, type SessionRevokedEvent } from '@palisade/contracts'
 import { signingKeyFromPem, type SigningKey } from '@palisade/platform'
+import authApp, { type AuthConfig } from '../src/app.js'
+
+export type TestStack = InProcessTestStack<AuthConfig>
+
+/** testkit's stack with this auth in-process: these tests inject into it and read its tables. */
+export function startTestStack(t: TeardownHost, opts: StartTestStackOptions<AuthConfig> = {}): Promise<TestStack> {
+  return startKitStack(t, { ...opts, authApp })
+}
 
 export const ORIGIN = 'http://localhost:8080'
 

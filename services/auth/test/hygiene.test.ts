@@ -1,7 +1,6 @@
 import { test } from 'tap'
-import { startTestStack } from '@palisade/testkit'
 import { captureLogs } from '@palisade/platform/testing'
-import { call, forwarded, ORIGIN, verifyAt } from './helpers.js'
+import { call, forwarded, ORIGIN, verifyAt, startTestStack } from './helpers.js'
 
 test('nothing secret reaches the logs, even at trace level and on errors', async (t) => {
   const logs = captureLogs()

@@ -1,10 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import { test } from 'tap'
-import { startTestStack } from '@palisade/testkit'
 import { AuthJwksGet, AuthUserLookup, IDENTITY_HEADERS } from '@palisade/contracts'
 import { connectNats, generateSigningKey, natsRequest, signingKeyToPem, type SigningKey } from '@palisade/platform'
 import { loadSigningKeys, type AuthConfig } from '../src/config.js'
-import { call, decodeJwt, forwarded, verifyAt } from './helpers.js'
+import { call, decodeJwt, forwarded, verifyAt, startTestStack } from './helpers.js'
 
 test('NATS: auth.jwks.get and auth.user.lookup', async (t) => {
   const stack = await startTestStack(t)

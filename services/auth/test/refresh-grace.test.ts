@@ -3,9 +3,9 @@
 // reuse still revokes the whole family.
 import { test } from 'tap'
 import { randomUUID } from 'node:crypto'
-import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
+import type { TestUser } from '@palisade/testkit'
 import { newRefreshToken, openSuccessor, sealSuccessor, sha256 } from '../src/lib/refresh-token.js'
-import { call, forwarded, ORIGIN, revocationEvents, verifyAt, waitFor, type Answer } from './helpers.js'
+import { call, forwarded, ORIGIN, revocationEvents, verifyAt, waitFor, type Answer, startTestStack, type TestStack } from './helpers.js'
 
 const cookieOf = (a: Answer, name: string) =>
   a.headers

@@ -1,6 +1,5 @@
 import { test } from 'tap'
-import { startTestStack } from '@palisade/testkit'
-import { call, forwarded, ORIGIN, revocationEvents, verifyAt, waitFor } from './helpers.js'
+import { call, forwarded, ORIGIN, revocationEvents, verifyAt, waitFor, startTestStack } from './helpers.js'
 
 test('refresh rotates; reusing a rotated token revokes the whole family', async (t) => {
   // Without the grace window, which refresh-grace.test.ts covers: here every reuse is theft.

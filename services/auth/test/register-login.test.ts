@@ -1,6 +1,5 @@
 import { test } from 'tap'
-import { startTestStack } from '@palisade/testkit'
-import { call, decodeJwt, setCookies, ORIGIN } from './helpers.js'
+import { call, decodeJwt, setCookies, ORIGIN, startTestStack } from './helpers.js'
 
 const GOOD = 'violet-kettle-harbour-92'
 

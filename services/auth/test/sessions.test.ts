@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import t0, { test } from 'tap'
-import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
+import type { TestUser } from '@palisade/testkit'
 import { IDENTITY_HEADERS } from '@palisade/contracts'
 import { generateSigningKey, signAssertion } from '@palisade/platform'
-import { call, forwarded, ORIGIN, revocationEvents, signerOf, verifyAt, waitFor } from './helpers.js'
+import { call, forwarded, ORIGIN, revocationEvents, signerOf, verifyAt, waitFor, startTestStack, type TestStack } from './helpers.js'
 
 // One stack for the whole file: every test works with its own users, so they cannot interfere.
 const stack = await startTestStack(t0)

@@ -1,8 +1,7 @@
 import { test } from 'tap'
 import { spawn } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
-import { startTestStack } from '@palisade/testkit'
-import { call, postFrom } from './helpers.js'
+import { call, postFrom, startTestStack } from './helpers.js'
 
 // Every request below travels over its own socket from a chosen loopback address: to auth each
 // address is another machine (directly, or behind the "edge" at a trusted address).

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import t0, { test } from 'tap'
 import type { FastifyInstance } from 'fastify'
-import { startTestStack, type TestUser } from '@palisade/testkit'
+import type { TestUser } from '@palisade/testkit'
 import { IDENTITY_HEADERS } from '@palisade/contracts'
 import { generateSigningKey, signAssertion } from '@palisade/platform'
-import { signerOf } from './helpers.js'
+import { signerOf, startTestStack } from './helpers.js'
 
 // One stack for the whole file: every test works with its own users.
 const stack = await startTestStack(t0)

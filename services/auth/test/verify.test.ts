@@ -1,11 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import t0, { test } from 'tap'
 import jwt from 'jsonwebtoken'
-import { startTestStack } from '@palisade/testkit'
 import { AuthJwksGet, IDENTITY_HEADERS } from '@palisade/contracts'
 import { connectNats, generateSigningKey, JwksCache, natsRequest, verifyAssertion } from '@palisade/platform'
 import { safeNext } from '../src/routes/verify.js'
-import { call, decodeJwt, forwarded, ORIGIN, signerOf, verifyAt } from './helpers.js'
+import { call, decodeJwt, forwarded, ORIGIN, signerOf, verifyAt, startTestStack } from './helpers.js'
 
 // One stack for the whole file: every test works with its own users, so they cannot interfere.
 const stack = await startTestStack(t0)

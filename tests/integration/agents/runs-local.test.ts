@@ -224,7 +224,7 @@ test('several instances: crash recovery at start, cancel across instances, shutd
     [orphan, agent.id, alice.userId, alice.sessionId, conv]
   )
   const { buildService } = await import('@palisade/testkit')
-  const agentsApp = (await import('../src/app.js')).default
+  const agentsApp = (await import('@palisade/agents')).default
   const second = await buildService(t, agentsApp, h.config, { service: 'agents' })
   const run = await h.waitRun(alice, agent.id, orphan, 2000)
   t.match(run, { status: 'failed', failure: { reason: 'interrupted' } }, 'the new instance ended the orphan at start')

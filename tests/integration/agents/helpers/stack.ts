@@ -4,11 +4,12 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import WebSocket from 'ws'
-import { buildService, baseUrl, startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
+import { buildService, baseUrl, type TestUser } from '@palisade/testkit'
+import { startTestStack, type TestStack } from '../../helpers/stack.js'
 import chatApp from '@palisade/chat'
 import filesApp from '@palisade/files'
 import gatewayApp from '@palisade/gateway'
-import agentsApp, { type AgentsAppConfig } from '../../src/app.js'
+import agentsApp, { type AgentsAppConfig } from '@palisade/agents'
 
 export type Tap = { teardown(fn: () => unknown): void }
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { captureLogs } from '@palisade/platform/testing'
 import { startAgents } from './helpers/stack.js'
-import { startFakeOpenAi, type RecordedRequest } from './helpers/fake-openai.js'
+import { startFakeOpenAi, type RecordedRequest } from '../../../services/agents/test/helpers/fake-openai.js'
 
 // Runs against an OpenAI-compatible provider: a small server started here stands in for the paid
 // API (scripted replies, streaming, tool calls, slow and failing modes). Everything else is real.

@@ -1,9 +1,10 @@
 import t from 'tap'
 import WebSocket from 'ws'
-import { baseUrl, buildService, startTestStack, type TestUser } from '@palisade/testkit'
+import { baseUrl, buildService, type TestUser } from '@palisade/testkit'
+import { startTestStack } from '../helpers/stack.js'
 import chatApp from '@palisade/chat'
-import { createEdge } from '../../../scripts/src/edge/edge.js'
-import gatewayApp, { type GatewayAppConfig } from '../src/app.js'
+import { createEdge } from '@palisade/scripts/edge'
+import gatewayApp, { type GatewayAppConfig } from '@palisade/gateway'
 import { Client } from './helpers.js'
 
 const ORIGIN = 'http://localhost:8080'

@@ -1,6 +1,6 @@
 import t from 'tap'
 import { buildService, baseUrl, type TestUser } from '@palisade/testkit'
-import gatewayApp, { type GatewayAppConfig } from '../src/app.js'
+import gatewayApp, { type GatewayAppConfig } from '@palisade/gateway'
 import { gatewayHarness, sleep } from './helpers.js'
 
 /**

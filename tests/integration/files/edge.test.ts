@@ -1,8 +1,9 @@
 import t from 'tap'
 import { connect } from 'node:net'
-import { baseUrl, startTestStack } from '@palisade/testkit'
-import { createEdge } from '../../../scripts/src/edge/edge.js'
-import { png, startFiles, waitFor } from './helpers.js'
+import { baseUrl } from '@palisade/testkit'
+import { startTestStack } from '../helpers/stack.js'
+import { createEdge } from '@palisade/scripts/edge'
+import { png, startFiles, waitFor } from '../../../services/files/test/helpers.js'
 
 // End to end through the local edge (ForwardAuth semantics, as Traefik in production): the client
 // has only its access token; identity reaches the files service from auth's /verify via the edge.

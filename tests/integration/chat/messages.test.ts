@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildService, type TestUser } from '@palisade/testkit'
 import filesApp from '@palisade/files'
-import { acting, chatHarness, collectEvents, multipart } from './helpers.js'
+import { acting, chatHarness, collectEvents, multipart } from '../../../services/chat/test/helpers.js'
 
 t.test('messages', async (t) => {
   const h = await chatHarness(t)

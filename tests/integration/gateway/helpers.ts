@@ -2,9 +2,10 @@ import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
 import { connect, type NatsConnection } from '@nats-io/transport-node'
 import type { AuthConfig } from '@palisade/auth'
-import { baseUrl, buildService, startTestStack, type TestStack, type TestUser, type TeardownHost } from '@palisade/testkit'
+import { baseUrl, buildService, type TestUser, type TeardownHost } from '@palisade/testkit'
+import { startTestStack, type TestStack } from '../helpers/stack.js'
 import chatApp from '@palisade/chat'
-import gatewayApp, { type GatewayAppConfig } from '../src/app.js'
+import gatewayApp, { type GatewayAppConfig } from '@palisade/gateway'
 
 export type Frame = Record<string, unknown> & { type: string }
 

@@ -2,9 +2,10 @@ import t from 'tap'
 import { randomUUID } from 'node:crypto'
 import { FilesMetaGet, FilesTextGet, NATS_HEADERS } from '@palisade/contracts'
 import { connectNats, natsRequest, ProblemError } from '@palisade/platform'
-import { buildService, startTestStack, type TestUser } from '@palisade/testkit'
+import { buildService, type TestUser } from '@palisade/testkit'
+import { startTestStack } from '../helpers/stack.js'
 import chatApp from '@palisade/chat'
-import { filePart, png, startFiles, upload } from './helpers.js'
+import { filePart, png, startFiles, upload } from '../../../services/files/test/helpers.js'
 
 // Membership comes from the real chat service (in-process, on the same NATS), never a stand-in.
 const stack = await startTestStack(t)

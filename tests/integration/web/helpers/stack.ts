@@ -1,0 +1,42 @@
+import { mkdirSync } from 'node:fs'
+import { join, resolve } from 'node:path'
+import { chromium, type Browser } from 'playwright-core'
+import { startThrowawayStack, type ThrowawayStack } from '@palisade/scripts/stack'
+
+export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..', '..')
+export const ARTIFACTS = join(REPO_ROOT, 'test-artifacts', 'web')
+export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
+
+export type Stack = ThrowawayStack
+
+/** The one-command stack (`pnpm start`) with the local edge, on a throwaway database. */
+export async function startStack(env: Record<string, string> = {}): Promise<Stack> {
+  const stack = await startThrowawayStack({
+    name: 'web',
+    env: {
+      // Many registrations and logins from one address in a few seconds.
+      AUTH_RATE_LIMIT_PER_MINUTE: '1000',
+      AGENTS_LOCAL_TOKEN_DELAY_MS: '40',
+      // A 20 s identity lease: the app renews it every ~5 s by rotating its socket (see realtime.ts),
+      // so every test below also runs across lease renewals (no lost or doubled message).
+      GATEWAY_LEASE_MAX_MS: '20000',
+      ...env
+    }
+  })
+  if (!stack.ready) {
+    await stack.stop()
+    throw new Error(`the stack did not start:\n${stack.output().slice(-4000)}`)
+  }
+  return stack
+}
+
+/** Debian's Chromium, headless, no background traffic, a fresh profile per launch. */
+export async function launchChromium(): Promise<Browser> {
+  mkdirSync(ARTIFACTS, { recursive: true })
+  // playwright-core gives every launch a new temporary --user-data-dir (and refuses one in args).
+  return chromium.launch({
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
+  })
+}
