@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// The one test command (`pnpm test`): type-check every package, then run every tap suite of the
-// workspace in one tap process so CI gets a single summary line.
+// The one test command (`pnpm test`): type-check every package, check the import rules, then run
+// every tap suite of the workspace in one tap process so CI gets a single summary line.
 import { spawnSync } from 'node:child_process'
 
 // Use the pnpm that runs us (npx pnpm@… works without a global pnpm on PATH).
@@ -12,6 +12,7 @@ function run(args) {
 }
 
 run(['exec', 'tsc', '-b'])
+run(['run', 'deps:check']) // the import rules of .dependency-cruiser.cjs
 run(['--filter', '@palisade/web', 'build']) // the SPA the web service serves (services/web/dist/public)
 run(['exec', 'tap', 'build'])
 run(['exec', 'tap', ...process.argv.slice(2)])
