@@ -2,17 +2,20 @@ import t from 'tap'
 import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { gzipSync } from 'node:zlib'
-import type { AddressInfo } from 'node:net'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import Fastify from 'fastify'
 import { GATEWAY_CLOSE } from '@palisade/contracts'
-import { DEFAULT_PUBLIC_DIR, PACKAGE_DIR, buildIfStale, createWebServer } from '../src/app.js'
+import { loadConfig, serverOptions } from '@palisade/platform'
+import webApp, { DEFAULT_PUBLIC_DIR, PACKAGE_DIR, SECURITY_HEADERS, WebConfigSchema, buildIfStale } from '../src/app.js'
 import { CLOSE, backoffDelay } from '../client/src/realtime.js'
 
 buildIfStale()
 
-const server = createWebServer({ publicDir: DEFAULT_PUBLIC_DIR })
-await new Promise<void>((r) => server.listen(0, '127.0.0.1', r))
-t.teardown(() => server.close())
-const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
+const app = Fastify(serverOptions({ service: 'web', logLevel: 'silent' }))
+await app.register(webApp, { config: loadConfig(WebConfigSchema, { WEB_PUBLIC_DIR: DEFAULT_PUBLIC_DIR }) })
+t.teardown(() => app.close())
+const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
 t.test('serves exactly the routes of the route table, with the security headers', async (t) => {
   for (const path of ['/', '/login']) {
@@ -40,6 +43,69 @@ t.test('serves exactly the routes of the route table, with the security headers'
   }
   t.equal((await fetch(base + '/', { method: 'POST' })).status, 405)
   t.equal((await fetch(base + '/healthz')).status, 200, 'health for the launcher and compose (the edge never routes it)')
+})
+
+t.test('every answer carries the same headers as the static server before it', async (t) => {
+  const html = await (await fetch(base + '/')).text()
+  const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!
+  const css = /href="(\/assets\/[^"]+\.css)"/.exec(html)![1]!
+  const cases: [string, string, number, string][] = [
+    ['GET', '/', 200, 'no-store'],
+    ['HEAD', '/login', 200, 'no-store'],
+    ['GET', asset, 200, 'public, max-age=31536000, immutable'],
+    ['GET', css, 200, 'public, max-age=31536000, immutable'],
+    ['GET', '/nope', 404, 'no-store'],
+    ['POST', '/', 405, 'no-store'],
+    ['GET', '/healthz', 200, 'no-store'],
+    ['GET', '/readyz', 200, 'no-store']
+  ]
+  for (const [method, path, status, cache] of cases) {
+    for (const encoding of ['gzip, deflate, br', 'identity']) {
+      const r = await fetch(base + path, { method, headers: { 'accept-encoding': encoding } })
+      const what = `${method} ${path} (${encoding})`
+      t.equal(r.status, status, what)
+      for (const [name, value] of Object.entries(SECURITY_HEADERS)) t.equal(r.headers.get(name), value, `${what}: ${name}`)
+      t.equal(r.headers.get('cache-control'), cache, `${what}: cache-control`)
+      t.equal(r.headers.get('vary'), 'accept-encoding', `${what}: vary`)
+      t.equal(r.headers.get('etag'), null, `${what}: no etag`)
+      t.equal(r.headers.get('last-modified'), null, `${what}: no last-modified`)
+      t.equal(r.headers.get('accept-ranges'), null, `${what}: no ranges`)
+      if (status === 200 && method === 'GET' && path !== '/healthz' && path !== '/readyz') {
+        t.equal(r.headers.get('content-encoding'), encoding === 'identity' ? null : 'gzip', `${what}: compressed for clients that take gzip`)
+      }
+      await r.arrayBuffer()
+    }
+  }
+  t.match((await fetch(base + css)).headers.get('content-type'), /^text\/css; charset=utf-8$/)
+  t.equal((await fetch(base + asset)).headers.get('content-type'), 'text/javascript; charset=utf-8', 'text/javascript, also uncompressed')
+  const head = await fetch(base + '/', { method: 'HEAD' })
+  t.equal(head.status, 200)
+  t.equal(await head.text(), '', 'HEAD has no body')
+  for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
+    const r = await fetch(base + asset, { method, ...(method === 'POST' ? { body: '{}', headers: { 'content-type': 'application/json' } } : {}) })
+    t.equal(r.status, 405, `${method} is refused`)
+    t.equal(r.headers.get('allow'), 'GET, HEAD')
+    t.match(r.headers.get('content-type'), /^application\/problem\+json/)
+    t.match(await r.json(), { status: 405, code: 'METHOD_NOT_ALLOWED' })
+  }
+  const missing = await fetch(base + '/nope')
+  t.match(missing.headers.get('content-type'), /^application\/problem\+json/)
+  t.match(await missing.json(), { status: 404, code: 'NOT_FOUND' })
+  t.equal((await fetch(base + asset + '.gz')).status, 404, 'the gzip copies are not routes of their own')
+})
+
+t.test('a missing build stops the start with a clear message', async (t) => {
+  const empty = mkdtempSync(join(tmpdir(), 'palisade-web-empty-'))
+  t.teardown(() => rmSync(empty, { recursive: true, force: true }))
+  const bare = Fastify(serverOptions({ service: 'web', logLevel: 'silent' }))
+  await t.rejects(
+    async () => {
+      await bare.register(webApp, { config: loadConfig(WebConfigSchema, { WEB_PUBLIC_DIR: empty }) })
+      await bare.ready()
+    },
+    { name: 'ConfigError', message: `${join(empty, 'index.html')} is missing: build the web app first (pnpm --filter @palisade/web build)` }
+  )
+  await bare.close().catch(() => {})
 })
 
 t.test('the built pages have no inline script or style and the client never uses innerHTML', async (t) => {
