@@ -1,0 +1,19 @@
+/** The tab's one realtime connection, with the status line it drives. */
+import { Realtime } from './realtime.js'
+import { loadConversations } from './conversation-list.js'
+import { onFrame } from './frames.js'
+import { loadLatest } from './message-list.js'
+import { els, showError } from './ui.js'
+
+export const realtime = new Realtime({
+  onFrame,
+  onReconnected: () => {
+    // Catch up on what the socket missed; ids make the merge duplicate-free.
+    void loadConversations().catch(showError)
+    void loadLatest().catch(showError)
+  },
+  onState: (s) => {
+    els.conn.textContent = s === 'online' ? 'online' : s === 'connecting' ? 'connecting…' : 'offline — reconnecting'
+    els.conn.dataset.state = s
+  }
+})

@@ -1,0 +1,88 @@
+/** What each realtime frame from the gateway does to the app: one handler per frame type. */
+import type { ServerFrame } from '@palisade/contracts'
+import { announce } from './dom.js'
+import { onRunEvent } from './agents.js'
+import { closeConversation } from './conversation.js'
+import { reloadMembersIfShown } from './members.js'
+import { pageVisible, scheduleMarkRead } from './read-markers.js'
+import {
+  activeId,
+  batch,
+  bumpUnread,
+  clearUnread,
+  dropPending,
+  isMe,
+  putConversation,
+  putMessages,
+  removeConversation,
+  removeMessage,
+  setUnread,
+  touchConversation
+} from './store.js'
+import { showTyping, stopTyping } from './typing.js'
+
+type FrameType = ServerFrame['type']
+type FrameOf<T extends FrameType> = Extract<ServerFrame, { type: T }>
+type Handlers = { [T in FrameType]?: (frame: FrameOf<T>) => void }
+
+const handlers: Handlers = {
+  ack: (f) =>
+    batch(() => {
+      dropPending(f.message.clientMessageId)
+      putMessages([f.message])
+    }),
+  error: (f) => {
+    if (f.ref) dropPending(f.ref)
+    announce(f.detail ?? f.code)
+  },
+  'message.created': (f) =>
+    batch(() => {
+      touchConversation(f.conversationId, f.message.createdAt)
+      const fromMe = isMe(f.message.senderId) && f.message.author.kind === 'user'
+      if (f.conversationId === activeId()) {
+        if (fromMe) dropPending(f.message.clientMessageId)
+        putMessages([f.message])
+        stopTyping(f.message.senderId)
+      }
+      // Sending marks read on the server (here or in another session of mine): nothing before it is unread.
+      if (fromMe) clearUnread(f.conversationId)
+      else if (f.conversationId === activeId() && pageVisible()) scheduleMarkRead()
+      else bumpUnread(f.conversationId)
+    }),
+  'conversation.read': (f) => {
+    // Read in another session of mine (or this one): what the server says is left.
+    if (f.conversationId === activeId() && pageVisible()) return
+    setUnread(f.conversationId, f.unreadCount)
+  },
+  'message.updated': (f) => putMessages([f.message]),
+  'message.deleted': (f) => void removeMessage(f.messageId),
+  'conversation.created': (f) => putConversation(f.conversation),
+  'conversation.updated': (f) => putConversation(f.conversation),
+  'member.added': (f) => {
+    if (isMe(f.userId)) putConversation(f.conversation)
+    reloadMembersIfShown(f.conversationId)
+  },
+  'member.removed': (f) => {
+    if (isMe(f.userId)) leave(f.conversationId)
+    else reloadMembersIfShown(f.conversationId)
+  },
+  'conversation.deleted': (f) => leave(f.conversationId),
+  typing: (f) => {
+    if (f.conversationId === activeId() && !isMe(f.userId)) showTyping(f.userId)
+  },
+  'agent.run.delta': onRunEvent,
+  'agent.run.completed': onRunEvent,
+  'agent.run.failed': onRunEvent,
+  'agent.run.cancelled': onRunEvent
+}
+
+/** A conversation I am no longer in: gone from the list, closed if open. */
+function leave(conversationId: string): void {
+  removeConversation(conversationId)
+  if (activeId() === conversationId) closeConversation()
+}
+
+export function onFrame(frame: ServerFrame): void {
+  const handle = handlers[frame.type] as ((f: ServerFrame) => void) | undefined
+  handle?.(frame)
+}
