@@ -1,0 +1,86 @@
+import t from 'tap'
+import { randomUUID } from 'node:crypto'
+import { CHAT_LIMITS, type Message, type User } from '@palisade/contracts'
+import * as store from '../client/src/store.js'
+
+/** The client's state store: what each update changes and whom it tells (it touches no DOM). */
+
+const me = { id: randomUUID(), email: 'me@test.palisade.example', displayName: 'Me' } as User
+const other = randomUUID()
+const conv = (id: string, lastActivityAt: string) => ({ id, title: id.slice(0, 4), ownerId: me.id, memberCount: 2, createdAt: lastActivityAt, updatedAt: lastActivityAt, lastActivityAt })
+const message = (conversationId: string, senderId: string, createdAt: string, clientMessageId = randomUUID()): Message => ({
+  id: randomUUID(),
+  conversationId,
+  senderId,
+  author: { kind: 'user' },
+  text: 'hi',
+  clientMessageId,
+  attachments: [],
+  createdAt,
+  editedAt: null
+})
+
+const seen: string[] = []
+for (const topic of ['conversations', 'active', 'messages'] as const) store.subscribe(topic, () => seen.push(topic))
+store.setMe(me)
+
+t.test('the unread cap is the contracts’ one', async (t) => {
+  t.equal(store.UNREAD_CAP, CHAT_LIMITS.unreadCountMax)
+})
+
+t.test('conversations: newest activity first, unread counts capped, one notification per batch', async (t) => {
+  const a = randomUUID()
+  const b = randomUUID()
+  seen.length = 0
+  store.setConversations(new Map([[a, conv(a, '2026-01-01T00:00:00.000Z')], [b, conv(b, '2026-01-02T00:00:00.000Z')]]), new Map([[a, 998]]))
+  t.same(store.conversationList().map((c) => c.id), [b, a])
+  store.batch(() => {
+    store.touchConversation(a, '2026-01-03T00:00:00.000Z')
+    store.bumpUnread(a)
+    store.bumpUnread(a)
+  })
+  t.same(seen, ['conversations', 'conversations'], 'once for the load, once for the batch')
+  t.same(store.conversationList().map((c) => c.id), [a, b])
+  t.equal(store.unreadOf(a), store.UNREAD_CAP)
+  seen.length = 0
+  t.notOk(store.clearUnread(b), 'nothing unread')
+  t.same(seen, [], 'and nobody told')
+  t.ok(store.clearUnread(a))
+  t.equal(store.unreadOf(a), 0)
+})
+
+t.test('the open conversation: messages of others ignored, own sends confirmed, reset on open', async (t) => {
+  const a = randomUUID()
+  const b = randomUUID()
+  store.setConversations(new Map([[a, conv(a, '2026-01-01T00:00:00.000Z')]]), new Map([[a, 3]]))
+  seen.length = 0
+  store.setActive(a)
+  t.same(seen.sort(), ['active', 'conversations'])
+  t.equal(store.activeId(), a)
+  t.equal(store.unreadOf(a), 0, 'opening reads')
+
+  const cid = randomUUID()
+  store.addPending(cid, { text: 'hi', attachments: [] })
+  t.ok(store.isPending(cid))
+  seen.length = 0
+  store.putMessages([message(b, other, '2026-01-01T00:00:01.000Z')])
+  t.same(seen, [], 'another conversation’s message changes nothing')
+  const later = message(a, other, '2026-01-01T00:00:02.000Z')
+  const mine = message(a, me.id, '2026-01-01T00:00:01.000Z', cid)
+  store.putMessages([later, mine])
+  t.same(seen, ['messages'])
+  t.same(store.messageList().map((m) => m.id), [mine.id, later.id], 'oldest first')
+  t.notOk(store.isPending(cid), 'the stored copy of my send replaces the pending one')
+  t.notOk(store.dropPending(cid), 'already gone')
+  t.ok(store.removeMessage(later.id))
+  t.notOk(store.removeMessage(later.id))
+
+  store.setOlderCursor('c1')
+  store.addPending(randomUUID(), { text: 'x', attachments: [] })
+  store.setActive(a)
+  t.equal(store.messageCount(), 0, 'reopening starts empty')
+  t.equal(store.pendingSends().size, 0)
+  t.equal(store.getOlderCursor(), null)
+  store.setActive(undefined)
+  t.equal(store.activeId(), undefined)
+})
