@@ -28,13 +28,15 @@ export const sitePlugin: FastifyPluginAsync<SiteOptions> = async (app, { publicD
     serveDotFiles: false,
     // The gzip copies written at build time (vite.config.ts): nothing is compressed per request.
     preCompressed: true,
-    // Content-hashed names make validators and ranges pointless; cache-control is set here.
+    // Assets are content-hashed and pages never cached: validators and ranges would be dead weight.
     etag: false,
     lastModified: false,
     acceptRanges: false,
     cacheControl: false,
     // Also called for the pages' sendFile below, which keep the no-store every answer starts with.
-    setHeaders: (reply, path) => void (path.startsWith(assetsDir + sep) && reply.header('cache-control', IMMUTABLE))
+    setHeaders: (reply, path) => {
+      if (path.startsWith(assetsDir + sep)) reply.header('cache-control', IMMUTABLE)
+    }
   })
   // @fastify/send's mime table still says application/javascript; RFC 9239 (and browsers) say text/javascript.
   app.addHook('onSend', (_request, reply, payload, done) => {
