@@ -1,6 +1,6 @@
 import { test } from 'tap'
 import Fastify from 'fastify'
-import { platformPlugin, securityHeaders, securityPlugin, serverOptions, identityOf } from '../src/index.js'
+import { platformPlugin, SECURITY_HEADERS, securityHeaders, securityPlugin, serverOptions, identityOf } from '../src/index.js'
 import { createTestDatabase, startNatsServer, testConfig } from '../src/testing/index.js'
 
 async function build(t: Tap.Test) {
@@ -97,8 +97,8 @@ test('security headers: one precomputed set on every answer (404 and 500 too), a
   const app = Fastify(serverOptions({ service: 'files', logLevel: 'silent', requestTimeoutMs: 600_000 }))
   await app.register(securityPlugin, { allowedOrigins: [] })
   app.get('/plain', async () => ({ ok: true }))
-  app.get('/bare', { config: { helmet: false } }, async () => ({ ok: true }))
-  app.get('/no-cors', { config: { helmet: false, cors: false } }, async () => ({ ok: true }))
+  app.get('/bare', { helmet: false }, async () => ({ ok: true }))
+  app.get('/no-cors', { helmet: false, config: { cors: false } }, async () => ({ ok: true }))
   app.get('/boom', async () => {
     throw new Error('internal')
   })
@@ -130,4 +130,24 @@ test('security headers: one precomputed set on every answer (404 and 500 too), a
   t.notOk('vary' in noCors.headers, 'cors: false: no Vary')
   t.notOk('access-control-allow-origin' in noCors.headers)
   t.ok(noCors.headers['x-request-id'], 'every answer has its request id')
+})
+
+test('one home for security headers: @fastify/helmet sends exactly the API set, the variants are data', async (t) => {
+  const app = Fastify(serverOptions({ service: 'chat', logLevel: 'silent' }))
+  await app.register(securityPlugin, { allowedOrigins: [] })
+  app.get('/x', async () => ({ ok: true }))
+  await app.ready()
+  t.teardown(() => app.close())
+  const res = await app.inject({ url: '/x' })
+  const notSecurity = /^(content-type|content-length|date|connection|keep-alive|vary|x-request-id|x-ratelimit-.*)$/
+  const sent = Object.fromEntries(Object.entries(res.headers).filter(([name]) => !notSecurity.test(name)))
+  t.same(sent, SECURITY_HEADERS.api, 'nothing more, nothing less than the API set')
+  t.equal(securityHeaders(), SECURITY_HEADERS.api)
+  t.equal(securityHeaders('fileContent')['content-security-policy'], "sandbox; default-src 'none'", 'stored files run sandboxed')
+  t.equal(securityHeaders('fileContent')['x-content-type-options'], 'nosniff')
+  t.match(securityHeaders('web')['content-security-policy'], /script-src 'self'/)
+  for (const [variant, set] of Object.entries(SECURITY_HEADERS)) {
+    t.ok(Object.isFrozen(set), `${variant} cannot be changed by a caller`)
+    for (const name of Object.keys(set)) t.equal(name, name.toLowerCase(), `${variant}: ${name} is lower case`)
+  }
 })

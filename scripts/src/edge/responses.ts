@@ -1,16 +1,11 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER, normalizeRequestPath } from '@palisade/contracts'
-import { problemBody } from '@palisade/platform'
+import { problemBody, securityHeaders } from '@palisade/platform'
 import { HOP } from './headers.js'
 
 /** Response headers every answer carries unless the upstream set its own. */
-export const EDGE_SECURITY_HEADERS: Readonly<Record<string, string>> = {
-  'strict-transport-security': 'max-age=31536000; includeSubDomains',
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'referrer-policy': 'no-referrer'
-}
+export const EDGE_SECURITY_HEADERS = securityHeaders('edge')
 
 /** The path as logged: without the query string, which may carry search terms. */
 export function logPath(url: string | undefined): string {

@@ -1,10 +1,12 @@
 import fp from 'fastify-plugin'
-import helmet, { type HelmetOptions } from 'helmet'
-import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { FastifyRequest } from 'fastify'
+import helmet from '@fastify/helmet'
+import cors, { type FastifyCorsOptions } from '@fastify/cors'
 import rateLimit from '@fastify/rate-limit'
 import { ErrorCode, REQUEST_ID_HEADER } from '@palisade/contracts'
 import { ProblemError } from '../problem.js'
 import { clientLimitKey } from '../client-address.js'
+import { HELMET_OPTIONS } from '../security-headers.js'
 
 export interface SecurityPluginOptions {
   allowedOrigins: string[]
@@ -12,99 +14,55 @@ export interface SecurityPluginOptions {
   rateLimitPerMinute?: number
 }
 
-/**
- * The headers an API answer needs (OWASP REST Security Cheat Sheet: CSP, HSTS, nosniff, frame denial;
- * plus CORP, so no other origin can embed an answer). Helmet's headers that only mean something for
- * an HTML document a browser renders (COOP, Origin-Agent-Cluster, Referrer-Policy, DNS prefetch) or
- * for retired software (IE8's X-Download-Options, Flash's cross-domain policies, the removed XSS
- * auditor) are left out: every header is written and parsed on every answer, and these protect
- * nothing on JSON. The web service, which serves documents, sets its own full set.
- */
-const HELMET_OPTIONS: HelmetOptions = {
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"] } },
-  strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
-  crossOriginResourcePolicy: { policy: 'same-origin' },
-  xFrameOptions: { action: 'deny' },
-  crossOriginOpenerPolicy: false,
-  originAgentCluster: false,
-  referrerPolicy: false,
-  xDnsPrefetchControl: false,
-  xDownloadOptions: false,
-  xPermittedCrossDomainPolicies: false,
-  xXssProtection: false
-}
-
-/**
- * The headers helmet sets, computed once: with static directives they are the same on every
- * response. (@fastify/helmet builds a new helmet middleware on every request, which re-parses the
- * CSP: measured at ~11 % of the CPU of a trivial route.)
- */
-export function securityHeaders(options: HelmetOptions = HELMET_OPTIONS): Readonly<Record<string, string>> {
-  const headers: Record<string, string> = {}
-  const recorder = {
-    setHeader: (name: string, value: unknown) => void (headers[name.toLowerCase()] = String(value)),
-    removeHeader: (name: string) => void delete headers[name.toLowerCase()]
-  }
-  helmet(options)({} as IncomingMessage, recorder as unknown as ServerResponse, (err?: unknown) => {
-    if (err) throw err
-  })
-  return Object.freeze(headers)
-}
-
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** false: this route sends none of the platform's security headers (ForwardAuth /verify) */
-    helmet?: boolean
     /** false: this route takes no part in CORS (no Vary, no preflight answer) */
     cors?: boolean
   }
 }
 
 const CORS_METHODS = 'GET, HEAD, POST, PUT, PATCH, DELETE'
-const PREFLIGHT_MAX_AGE_SECONDS = '600'
+const PREFLIGHT_MAX_AGE_SECONDS = 600
 
 /**
- * Security headers, the request id, CORS for configured origins only, and a rate limit keyed by
+ * Security headers (SECURITY_HEADERS.api, through @fastify/helmet; a route opts out with the route
+ * option `helmet: false`), the request id, CORS for configured origins only (@fastify/cors: exact
+ * origins, credentials, a fixed method list, request headers reflected), and a rate limit keyed by
  * the authenticated user when there is one (so users behind one NAT do not starve each other) and
  * by the client's address (as the edge saw it, see clientAddress) otherwise.
  *
- * Headers and CORS are one onRequest hook, registered before identity so that a 401 carries them
- * too (a browser on an allowed origin can then read it). CORS is done here rather than with
- * @fastify/cors: its hook spreads an options object, reads the route options twice and calls the
- * origin callback on every request, also on the ones without an `Origin` (servers, the proxy's
- * health checks, same-origin GETs) — about 3 µs, a tenth of a hello-world's CPU on this machine.
- * The policy is small: exact origins, credentials, a fixed method list, request headers reflected.
+ * All of it but the rate limit runs in onRequest hooks registered before identity's, so a 401
+ * carries the headers, CORS and the request id too (a browser on an allowed origin can then read
+ * it), and a preflight is answered before identity (browsers send no credentials with it).
  */
 export const securityPlugin = fp<SecurityPluginOptions>(
   async (app, opts) => {
     const allowed = new Set(opts.allowedOrigins)
-    const headers = securityHeaders()
-    const headersAndVary = Object.freeze({ ...headers, vary: 'Origin' })
-    const varyOnly = Object.freeze({ vary: 'Origin' })
 
     app.addHook('onRequest', (request, reply, done) => {
       reply.header(REQUEST_ID_HEADER, request.id)
-      const config = request.routeOptions.config
-      const withCors = config?.cors !== false
-      if (config?.helmet !== false) reply.headers(withCors ? headersAndVary : headers)
-      else if (withCors) reply.headers(varyOnly)
-      const origin = request.headers.origin
-      if (!withCors || origin === undefined || !allowed.has(origin)) return done()
-
-      reply.header('access-control-allow-origin', origin)
-      reply.header('access-control-allow-credentials', 'true')
-      if (request.method !== 'OPTIONS') return done()
-      // A preflight: answered here, before identity (browsers send no credentials with it).
-      if (typeof request.headers['access-control-request-method'] !== 'string') {
-        return done(new ProblemError(400, ErrorCode.validationFailed, 'A preflight needs Access-Control-Request-Method'))
-      }
-      const requested = request.headers['access-control-request-headers']
-      reply.header('vary', 'Origin, Access-Control-Request-Headers')
-      reply.header('access-control-allow-methods', CORS_METHODS)
-      if (typeof requested === 'string') reply.header('access-control-allow-headers', requested)
-      reply.header('access-control-max-age', PREFLIGHT_MAX_AGE_SECONDS)
-      reply.code(204).header('content-length', '0').send()
+      done()
     })
+    await app.register(helmet, HELMET_OPTIONS)
+
+    const corsOptions: FastifyCorsOptions = {
+      // An origin not on the list gets no CORS header at all (not even credentials) and no preflight.
+      origin: (origin, cb) => cb(null, origin !== undefined && allowed.has(origin)),
+      credentials: true,
+      methods: CORS_METHODS,
+      maxAge: PREFLIGHT_MAX_AGE_SECONDS,
+      strictPreflight: false
+    }
+    // An OPTIONS without Access-Control-Request-Method is no preflight: @fastify/cors only adds the
+    // origin headers, and the hook after it answers a client mistake (problem+json, not cors's text/plain).
+    const notPreflight: FastifyCorsOptions = { ...corsOptions, preflight: false }
+    const bareOptions = (req: FastifyRequest) => req.method === 'OPTIONS' && typeof req.headers['access-control-request-method'] !== 'string'
+    await app.register(cors, { delegator: (req, cb) => cb(null, bareOptions(req) ? notPreflight : corsOptions) })
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!bareOptions(request) || !reply.hasHeader('access-control-allow-origin')) return done()
+      done(new ProblemError(400, ErrorCode.validationFailed, 'A preflight needs Access-Control-Request-Method'))
+    })
+
     await app.register(rateLimit, {
       global: true,
       max: opts.rateLimitPerMinute ?? 600,

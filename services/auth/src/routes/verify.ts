@@ -10,7 +10,7 @@ import {
   resolveRoute,
   type AppServiceName
 } from '@palisade/contracts'
-import { ProblemError, problemBody } from '@palisade/platform'
+import { ProblemError, problemBody, securityHeaders } from '@palisade/platform'
 import type { AuthCore } from '../lib/core.js'
 import { TokenCache, type VerifiedAccess } from '../lib/token-cache.js'
 
@@ -117,29 +117,27 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
         .code(302)
         .header('location', `/login?next=${encodeURIComponent(safeNext(rawUri))}`)
         .header('cache-control', 'no-store')
-        .header('referrer-policy', 'no-referrer')
+        .headers(securityHeaders('authRedirect'))
         .send()
     }
     for (const [k, v] of Object.entries(err.headers)) reply.header(k, v)
     return reply
-      .header('x-content-type-options', 'nosniff')
-      .header('content-security-policy', "default-src 'none'; frame-ancestors 'none'")
+      .headers(securityHeaders('authDenial'))
       .code(err.statusCode)
       .type(PROBLEM_CONTENT_TYPE)
       .header('cache-control', 'no-store')
       .send(problemBody(err.statusCode, err.code, err.statusCode >= 500 ? undefined : err.message, path))
   }
 
-  // Per-request cost matters here (every request of every user comes through): no helmet (its
-  // headers are rebuilt on every response and the proxy does not relay a 200's headers anyway;
-  // denials get the few that matter below), no rate limit (one proxy address), no CORS (the proxy
+  // Per-request cost matters here (every request of every user comes through): no helmet (the
+  // proxy does not relay a 200's headers; denials get SECURITY_HEADERS.authDenial), no rate limit (one proxy address), no CORS (the proxy
   // calls it, never a browser), no cookie plugin (only one cookie is read), no access log.
   // Every request of the platform passes here, so no per-request child logger (pino child +
   // redaction of its bindings cost more than the token check): one shared warn-level logger for
   // this route; the few lines it writes carry the request id explicitly.
   const verifyLog = app.log.child({ route: 'verify' }, { level: app.log.level === 'silent' ? 'silent' : 'warn' })
   app.setChildLoggerFactory(() => verifyLog)
-  const routeOptions = { logLevel: 'warn', config: { public: true, helmet: false, rateLimit: false, cors: false } } as RouteShorthandOptions
+  const routeOptions = { logLevel: 'warn', helmet: false, config: { public: true, rateLimit: false, cors: false } } as RouteShorthandOptions
   function allow(reply: FastifyReply, identity: VerifiedAccess, service: string, check: OriginCheck): FastifyReply {
     // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
     // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token

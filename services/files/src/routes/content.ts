@@ -1,15 +1,12 @@
 import type { FastifyPluginAsync } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ALLOWED_FILE_TYPES, FileContentQuerySchema, FilesErrorCode, IdParamsSchema, type FileStatus } from '@palisade/contracts'
-import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
+import { callContextOf, identityOf, ProblemError, problems, securityHeaders } from '@palisade/platform'
 import { canRead } from '../access.js'
 import type { FilesContext } from '../context.js'
 import type { FileRow } from '../db/schema.js'
 import { etagMatches, parseRange } from '../http/range.js'
 import { contentDisposition } from '../upload/filename.js'
-
-/** Stored files are documents of their own, never part of our origin: no scripts, no plugins, no requests. */
-export const CONTENT_CSP = "sandbox; default-src 'none'"
 
 /** pending/infected files are never served. 409 tells someone who may see the file why; others got 404 already. */
 export function assertServable(row: FileRow): void {
@@ -43,8 +40,7 @@ export const contentRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (b
         .header('etag', etag)
         .header('cache-control', 'private, no-cache')
         .header('accept-ranges', 'bytes')
-        .header('x-content-type-options', 'nosniff')
-        .header('content-security-policy', CONTENT_CSP)
+        .headers(securityHeaders('fileContent'))
         .header('content-disposition', contentDisposition(inline ? 'inline' : 'attachment', row.name))
         .header('vary', 'range, if-none-match')
 
