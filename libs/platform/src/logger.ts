@@ -1,5 +1,5 @@
-import type { FastifyBaseLogger, FastifyServerOptions } from 'fastify'
-import { stdSerializers, type Logger, type LoggerOptions } from 'pino'
+import type { FastifyServerOptions } from 'fastify'
+import { stdSerializers, type LoggerOptions } from 'pino'
 
 /** Every place a secret can show up in a log line: headers, bodies and our own log fields. */
 export const REDACT_PATHS = [
@@ -70,63 +70,12 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
   }
 }
 
-type LogMethod = (...args: unknown[]) => void
-const LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace'] as const
-type Level = (typeof LEVELS)[number]
-
 /**
- * A request's logger that becomes a pino child (bindings: the request id) only when something is
- * logged at an enabled level. Fastify makes one child per request, and one with a route `logLevel`
- * rebuilds every log method; on a route that logs nothing (every hit of /verify, /healthz, a cached
- * page) that was measurable work for nothing. What is logged is the same: the child is created with
- * the same bindings and options at the first enabled call.
+ * Fastify `childLoggerFactory`: a plain pino child per request. A route `logLevel` equal to the
+ * service's own is left out, since pino rebuilds every log method of a child that is given a level.
  */
-export class LazyRequestLogger {
-  private real: Logger | undefined
-  private readonly threshold: number
-
-  constructor(
-    private readonly parent: Logger,
-    private readonly bindings: Record<string, unknown>,
-    private readonly opts: Record<string, unknown>
-  ) {
-    const level = typeof opts.level === 'string' ? opts.level : parent.level
-    this.threshold = parent.levels.values[level] ?? Number.POSITIVE_INFINITY
-  }
-
-  get level(): string {
-    return this.logger().level
-  }
-
-  set level(level: string) {
-    this.logger().level = level
-  }
-
-  child(bindings: Record<string, unknown>, opts?: Record<string, unknown>): Logger {
-    return this.logger().child(bindings, opts)
-  }
-
-  isLevelEnabled(level: string): boolean {
-    return (this.parent.levels.values[level] ?? Number.NEGATIVE_INFINITY) >= this.threshold
-  }
-
-  silent(): void {}
-
-  private logger(): Logger {
-    return (this.real ??= this.parent.child(this.bindings, this.opts))
-  }
-
-  static {
-    for (const name of LEVELS) {
-      Object.defineProperty(LazyRequestLogger.prototype, name, {
-        value: function (this: LazyRequestLogger, ...args: unknown[]) {
-          if ((this.parent.levels.values[name] ?? 0) >= this.threshold) (this.logger()[name as Level] as LogMethod)(...args)
-        }
-      })
-    }
-  }
+export const requestChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, opts) => {
+  if (opts.level === undefined || opts.level !== logger.level) return logger.child(bindings, opts)
+  const { level: _, ...rest } = opts
+  return logger.child(bindings, rest)
 }
-
-/** Fastify `childLoggerFactory`: see LazyRequestLogger. */
-export const lazyChildLogger: NonNullable<FastifyServerOptions['childLoggerFactory']> = (logger, bindings, opts) =>
-  new LazyRequestLogger(logger as unknown as Logger, bindings, opts as Record<string, unknown>) as unknown as FastifyBaseLogger

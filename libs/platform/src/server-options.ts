@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyServerOptions } from 'fastify'
 import { REQUEST_ID_HEADER } from '@palisade/contracts'
-import { lazyChildLogger, loggerOptions } from './logger.js'
+import { requestChildLogger, loggerOptions } from './logger.js'
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -23,7 +23,7 @@ export function serverOptions(input: ServerOptionsInput): FastifyServerOptions {
   const logger = loggerOptions(input.service, input.logLevel)
   return {
     logger: input.logStream ? { ...logger, stream: input.logStream } : logger,
-    childLoggerFactory: lazyChildLogger,
+    childLoggerFactory: requestChildLogger,
     bodyLimit: input.bodyLimit ?? 64 * 1024,
     requestIdHeader: false,
     genReqId: (req) => {

@@ -3,7 +3,7 @@ import Fastify from 'fastify'
 import { serverOptions } from '../src/index.js'
 import { captureLogs } from '../src/testing/index.js'
 
-t.test('request loggers are made lazily but log exactly what a pino child would', async (t) => {
+t.test('request loggers are pino children: route levels, bindings and redaction', async (t) => {
   const logs = captureLogs()
   const app = Fastify(serverOptions({ service: 'chat', logLevel: 'info', logStream: logs.stream }))
   t.teardown(() => app.close())
@@ -18,13 +18,19 @@ t.test('request loggers are made lazily but log exactly what a pino child would'
     request.log.child({ step: 'inner' }).info('from a child')
     return { ok: true }
   })
+  app.get('/same', { logLevel: 'info' }, async (request) => {
+    t.equal(request.log.level, 'info', 'a route level equal to the service level changes nothing')
+    request.log.info({ apiKey: 'k-secret-api-key' }, 'same level')
+    return { ok: true }
+  })
   app.get('/plain', async (request) => {
     t.notOk(request.log.isLevelEnabled('debug'), 'the service level applies')
+    t.match((request.log as unknown as { bindings(): object }).bindings(), { reqId: 'reqplain' }, 'a pino child bound to the request id')
     request.log.debug('not at info')
     return { ok: true }
   })
 
-  for (const url of ['/quiet', '/chatty', '/plain']) {
+  for (const url of ['/quiet', '/chatty', '/same', '/plain']) {
     const res = await app.inject({ url, headers: { 'x-request-id': `req${url.slice(1)}` } })
     t.equal(res.statusCode, 200)
   }
@@ -36,11 +42,12 @@ t.test('request loggers are made lazily but log exactly what a pino child would'
   t.match(byMsg('route warning'), [{ reqId: 'reqquiet', service: 'chat', level: 40, token: '[redacted]' }], 'bindings and redaction as before')
   t.match(byMsg('route debug'), [{ reqId: 'reqchatty', level: 20, password: '[redacted]' }])
   t.match(byMsg('from a child'), [{ reqId: 'reqchatty', step: 'inner' }])
+  t.match(byMsg('same level'), [{ reqId: 'reqsame', service: 'chat', level: 30, apiKey: '[redacted]' }])
   t.match(
     byMsg('incoming request'),
-    [{ reqId: 'reqchatty', req: { url: '/chatty' } }, { reqId: 'reqplain', req: { url: '/plain' } }],
+    [{ reqId: 'reqchatty', req: { url: '/chatty' } }, { reqId: 'reqsame', req: { url: '/same' } }, { reqId: 'reqplain', req: { url: '/plain' } }],
     "Fastify's own request lines honour the route level (none for the warn-level route)"
   )
-  t.equal(byMsg('incoming request').length, 2)
-  t.notMatch(logs.text(), /secret-token-value|hunter2/)
+  t.equal(byMsg('incoming request').length, 3)
+  t.notMatch(logs.text(), /secret-token-value|hunter2|k-secret-api-key/)
 })
