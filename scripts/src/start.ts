@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { type ServiceName } from '@palisade/contracts'
-import { disableAllocationSitePretenuring, provisionServiceRoles } from '@palisade/platform'
+import { provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
 import { stackDatabaseRoles } from './deploy/db-roles.js'
@@ -28,6 +28,7 @@ import {
   DEFAULT_SERVICE_PORT_BASE,
   DATA_SERVICES,
   LOCAL_EDGE_TRUSTED_PROXIES,
+  SERVICE_NODE_FLAGS,
   STACK_SERVICES,
   isRunnable,
   ownsData,
@@ -120,8 +121,6 @@ async function waitHealthy(name: string, port: number, child: ChildProcess, dead
 }
 
 async function main(): Promise<void> {
-  // The local edge serves every request in this process: the same GC setting as the services.
-  disableAllocationSitePretenuring()
   // Fail before starting anything when NATS cannot be had.
   if (!env.NATS_URL && !findNatsServer()) throw new Error(NATS_MISSING)
   mkdirSync(dataDir, { recursive: true })
@@ -180,7 +179,7 @@ async function main(): Promise<void> {
       TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES,
       ...service.env?.(ctx)
     }
-    const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join('src', 'server.ts')], {
+    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join('src', 'server.ts')], {
       cwd: serviceDir(service.name),
       env: childEnv,
       stdio: ['ignore', 'pipe', 'pipe']

@@ -3,7 +3,6 @@ import closeWithGrace from 'close-with-grace'
 import type { TObject, TProperties, Static } from 'typebox'
 import { ConfigError, loadConfig, type BaseConfig } from './config.js'
 import { serverOptions } from './server-options.js'
-import { disableAllocationSitePretenuring } from './gc-tuning.js'
 
 export interface RunServerOptions<P extends TProperties> {
   service: string
@@ -19,7 +18,6 @@ export interface RunServerOptions<P extends TProperties> {
  * build, listen, and on SIGINT/SIGTERM stop accepting, drain HTTP, WebSockets and NATS, then exit.
  */
 export async function runServer<P extends TProperties>(opts: RunServerOptions<P>): Promise<FastifyInstance> {
-  disableAllocationSitePretenuring()
   let config: Static<TObject<P>> & BaseConfig
   try {
     config = loadConfig(opts.configSchema, process.env) as Static<TObject<P>> & BaseConfig

@@ -10,7 +10,6 @@
  * Adding a bench: write `src/bench/<name>.ts` exporting a `Bench` (see framework.ts) and list it below.
  */
 import { checkGoals, combine, formatTable, measure, startHelloWorld, type Bench, type BenchInstance, type Measurement, type RunOptions } from './framework.js'
-import { disableAllocationSitePretenuring } from '@palisade/platform'
 import { verifyBench } from './verify.js'
 import { edgeBench } from './edge.js'
 import { agentsBench } from './agents.js'
@@ -43,8 +42,6 @@ function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; stric
 }
 
 async function main(): Promise<number> {
-  // Services built inside this process get the GC setting runServer gives every deployed service.
-  disableAllocationSitePretenuring()
   const { filters, opts, strict } = parseArgs(process.argv.slice(2).filter((a) => a !== '--'))
   const selected = BENCHES.filter((b) => filters.length === 0 || filters.some((f) => b.name.toLowerCase().includes(f)))
   if (selected.length === 0) {

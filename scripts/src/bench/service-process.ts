@@ -4,8 +4,15 @@
  * or the testkit stack) and its CPU time and memory can be read from /proc.
  */
 import { readFileSync } from 'node:fs'
+import { startServiceProcess as startProcess, type ServiceProcess, type ServiceProcessOptions } from '@palisade/testkit'
+import { SERVICE_NODE_FLAGS } from '../stack/services.js'
 
-export { startServiceProcess, type ServiceProcess } from '@palisade/testkit'
+export type { ServiceProcess }
+
+/** testkit's service process, with the V8 flags every deployed service runs with. */
+export function startServiceProcess(name: string, env: Record<string, string>, opts: ServiceProcessOptions = {}): Promise<ServiceProcess> {
+  return startProcess(name, env, { ...opts, nodeArgs: [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? [])] })
+}
 
 /** user + system CPU time of a process in microseconds (from /proc, clock ticks of 10 ms). */
 export function procCpuUs(pid: number): number {

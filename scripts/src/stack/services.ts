@@ -37,6 +37,14 @@ export const STACK_SERVICES: readonly StackService[] = [
  */
 export const LOCAL_EDGE_TRUSTED_PROXIES = '127.0.0.1'
 
+/**
+ * V8 flags of every process that serves requests: each service, the launcher (it runs the local
+ * edge) and deploy/Dockerfile's CMD (a test keeps them equal). Without allocation-site pretenuring
+ * request garbage dies young (docs/performance.md). Node refuses V8 flags in NODE_OPTIONS
+ * ("not allowed in NODE_OPTIONS"), so they go on the command line.
+ */
+export const SERVICE_NODE_FLAGS: readonly string[] = ['--no-allocation-site-pretenuring']
+
 export const DEFAULT_SERVICE_PORT_BASE = 3100
 export const DEFAULT_EDGE_PORT = 8080
 export const DEFAULT_EMBEDDED_PG_PORT = 5499

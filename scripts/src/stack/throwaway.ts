@@ -12,7 +12,7 @@ import pg from 'pg'
 import { APP_SERVICES } from '@palisade/contracts'
 import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
 import { REPO_ROOT } from '../lib/paths.js'
-import { STACK_SERVICES } from './services.js'
+import { SERVICE_NODE_FLAGS, STACK_SERVICES } from './services.js'
 
 export interface ThrowawayStackOptions {
   /** environment on top of the stack's own (service settings such as AUTH_RATE_LIMIT_PER_MINUTE) */
@@ -45,7 +45,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   const db = await createTestDatabase(opts.name ?? 'stack')
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
-  const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
+  const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
     env: {
       ...process.env,
