@@ -11,7 +11,6 @@ import { sitePlugin } from './site.js'
 
 export { WebConfigSchema, type WebConfig } from './config.js'
 export { DEFAULT_PUBLIC_DIR, PACKAGE_DIR, buildIfStale } from './build.js'
-export { CONTENT_SECURITY_POLICY, SECURITY_HEADERS } from './headers.js'
 
 const PAGES = ['index.html', 'login.html'] as const
 

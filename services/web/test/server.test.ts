@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os'
 import Fastify from 'fastify'
 import { GATEWAY_CLOSE } from '@palisade/contracts'
 import { loadConfig, serverOptions } from '@palisade/platform'
-import webApp, { DEFAULT_PUBLIC_DIR, PACKAGE_DIR, SECURITY_HEADERS, WebConfigSchema, buildIfStale } from '../src/app.js'
+import { securityHeaders } from '@palisade/platform'
+import webApp, { DEFAULT_PUBLIC_DIR, PACKAGE_DIR, WebConfigSchema, buildIfStale } from '../src/app.js'
 import { CLOSE, backoffDelay } from '../client/src/realtime.js'
 
 buildIfStale()
@@ -64,7 +65,7 @@ t.test('every answer carries the same headers as the static server before it', a
       const r = await fetch(base + path, { method, headers: { 'accept-encoding': encoding } })
       const what = `${method} ${path} (${encoding})`
       t.equal(r.status, status, what)
-      for (const [name, value] of Object.entries(SECURITY_HEADERS)) t.equal(r.headers.get(name), value, `${what}: ${name}`)
+      for (const [name, value] of Object.entries(securityHeaders('web'))) t.equal(r.headers.get(name), value, `${what}: ${name}`)
       t.equal(r.headers.get('cache-control'), cache, `${what}: cache-control`)
       t.equal(r.headers.get('vary'), 'accept-encoding', `${what}: vary`)
       t.equal(r.headers.get('etag'), null, `${what}: no etag`)
