@@ -8,6 +8,9 @@ export const ACCESS_TOKEN_AUDIENCE = 'palisade-access'
 export const AUTH_COOKIES = { access: 'palisade_access', refresh: 'palisade_refresh' } as const
 export const REFRESH_COOKIE_PATH = '/auth/refresh'
 
+/** `Authorization: Bearer <token>` with a compact JWS as the token (group 1); nothing else is accepted. */
+export const BEARER_AUTHORIZATION = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/
+
 export const PASSWORD_MIN_LENGTH = 12
 export const PASSWORD_MAX_LENGTH = 1024
 

@@ -7,9 +7,9 @@ import {
   ErrorCode,
   MAX_CONNECTIONS_PER_CLIENT,
   MAX_REQUEST_SECONDS,
-  NEVER_ROUTABLE_PATHS,
   REQUEST_ID_HEADER,
   ROUTES,
+  isNeverRoutable,
   normalizeRequestPath,
   resolveRoute,
   type Route,
@@ -76,10 +76,6 @@ export interface Edge {
 }
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
-
-function isNeverRoutable(path: string): boolean {
-  return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
-}
 
 interface EdgeState {
   requestId: string

@@ -1,5 +1,5 @@
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { AUTH_COOKIES, ErrorCode, REFRESH_COOKIE_PATH, ROUTES } from '@palisade/contracts'
+import { AUTH_COOKIES, BEARER_AUTHORIZATION, ErrorCode, REFRESH_COOKIE_PATH, ROUTES } from '@palisade/contracts'
 import { ProblemError } from '@palisade/platform'
 import type { AuthConfig } from '../config.js'
 
@@ -23,7 +23,7 @@ export function clearSessionCookies(reply: FastifyReply): void {
 export function bearerToken(request: FastifyRequest): string | undefined {
   const h = request.headers.authorization
   if (h === undefined) return undefined
-  const m = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(h)
+  const m = BEARER_AUTHORIZATION.exec(h)
   if (!m || m[1]!.length > 4096) throw new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required')
   return m[1]
 }

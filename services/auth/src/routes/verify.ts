@@ -2,10 +2,11 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest, RouteShorthandOp
 import {
   APP_SERVICES,
   AUTH_COOKIES,
+  BEARER_AUTHORIZATION,
   ErrorCode,
   IDENTITY_HEADERS,
-  NEVER_ROUTABLE_PATHS,
   PROBLEM_CONTENT_TYPE,
+  isNeverRoutable,
   normalizeRequestPath,
   resolveRoute,
   type AppServiceName
@@ -29,8 +30,6 @@ interface OriginCheck {
   rawUri: string | undefined
   path: string | undefined
 }
-
-const BEARER = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/
 
 function one(v: string | string[] | undefined): string | undefined {
   return Array.isArray(v) ? undefined : v
@@ -94,10 +93,6 @@ export function requestPath(rawUri: string): string | undefined {
   const p = q === -1 ? rawUri : rawUri.slice(0, q)
   if (rawUri.length <= 8192 && SIMPLE_PATH.test(p) && !p.includes('//') && !rawUri.includes('#')) return p
   return normalizeRequestPath(rawUri)
-}
-
-function isNeverRoutable(path: string): boolean {
-  return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
 }
 
 /**
@@ -182,7 +177,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     let viaCookie = false
     const authz = h.authorization
     if (authz !== undefined) {
-      const m = typeof authz === 'string' ? BEARER.exec(authz) : null
+      const m = typeof authz === 'string' ? BEARER_AUTHORIZATION.exec(authz) : null
       if (!m) return unauthenticated()
       token = m[1]
     } else {
