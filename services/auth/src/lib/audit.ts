@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto'
 import type pg from 'pg'
+import { withTransaction } from '@palisade/platform'
 
 export type AuditEvent =
   | 'user.registered'
@@ -69,9 +70,7 @@ export function rowHash(prevHash: string, row: Omit<AuditRow, 'prevHash' | 'hash
  * one gets the next id and the chained hash; either both happen or neither.
  */
 export async function appendAudit(pool: pg.Pool, entry: AuditEntry): Promise<void> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
+  await withTransaction(pool, async (client) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [CHAIN_LOCK])
     const last = await client.query<{ id: string; hash: string }>('SELECT id, hash FROM auth.audit_log ORDER BY id DESC LIMIT 1')
     const prevHash = last.rows[0]?.hash ?? GENESIS_HASH
@@ -89,13 +88,7 @@ export async function appendAudit(pool: pg.Pool, entry: AuditEntry): Promise<voi
       'INSERT INTO auth.audit_log (id, at, event, user_id, session_id, ip, details, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)',
       [row.id, row.at, row.event, row.userId, row.sessionId, row.ip, JSON.stringify(row.details), prevHash, hash]
     )
-    await client.query('COMMIT')
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
+  })
 }
 
 export type ChainVerdict =

@@ -3,7 +3,7 @@ import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { NatsConnection } from '@nats-io/transport-node'
 import { AuthSessionRevoked, ErrorCode, type SessionRevokedEvent } from '@palisade/contracts'
-import { natsPublish, ProblemError, type Database } from '@palisade/platform'
+import { natsPublish, ProblemError, withTransaction, type Database } from '@palisade/platform'
 import { and, eq, gt, isNull, sql } from 'drizzle-orm'
 import { sessions, users } from '../db/schema.js'
 import type { AuthConfig } from '../config.js'
@@ -30,6 +30,12 @@ export interface UserRow {
   roles: string[]
   createdAt: Date
 }
+
+/** How a rotation's transaction ended: a new token, the grace window's shared successor, or reuse. */
+type Rotation = { userId: string; sessionId: string } & (
+  | { kind: 'rotated' | 'grace'; expiresAt: Date; refreshToken: string }
+  | { kind: 'reused'; wasActive: boolean }
+)
 
 const userColumns = {
   id: users.id,
@@ -81,9 +87,7 @@ export class AuthCore {
     const sessionId = randomUUID()
     const refreshToken = newRefreshToken()
     const expiresAt = new Date(Date.now() + this.config.AUTH_REFRESH_TTL_SECONDS * 1000)
-    const client = await this.pool.connect()
-    try {
-      await client.query('BEGIN')
+    await withTransaction(this.pool, async (client) => {
       await client.query('INSERT INTO auth.sessions (id, user_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)', [
         sessionId,
         userId,
@@ -97,13 +101,7 @@ export class AuthCore {
         sha256(refreshToken),
         expiresAt
       ])
-      await client.query('COMMIT')
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
+    })
     const access = this.accessTokenFor(userId, sessionId, expiresAt)
     return { sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken }
   }
@@ -119,11 +117,7 @@ export class AuthCore {
    */
   async rotateRefreshToken(presented: string, ip: string): Promise<IssuedTokens & { userId: string }> {
     const graceSeconds = this.config.AUTH_REFRESH_GRACE_SECONDS
-    const client = await this.pool.connect()
-    // What to do once the connection is back in the pool (audit, NATS) when nothing was rotated.
-    let stale: { userId: string; sessionId: string } & ({ grace: true; expiresAt: Date; refreshToken: string } | { grace: false; wasActive: boolean }) | undefined
-    try {
-      await client.query('BEGIN')
+    const outcome = await withTransaction(this.pool, async (client): Promise<Rotation> => {
       // Locks the session (the family) first and only then the token: every rotation of one family
       // waits for the one before it and then reads the rows as it left them. Taking the token row
       // first would let a late duplicate hold a row the rotation ahead of it must clear: a deadlock.
@@ -138,62 +132,44 @@ export class AuthCore {
         [hash, graceSeconds]
       )
       const row = token.rows[0] && family.rows[0] ? { ...token.rows[0], ...family.rows[0] } : undefined
-      if (!row) {
-        await client.query('ROLLBACK')
-        throw new ProblemError(401, ErrorCode.unauthenticated, 'Invalid refresh token')
-      }
+      if (!row) throw new ProblemError(401, ErrorCode.unauthenticated, 'Invalid refresh token')
+      const ids = { userId: row.user_id, sessionId: row.session_id }
       if (row.used_at) {
         const live = !row.revoked_at && row.expires_at.getTime() > Date.now()
         const successor = live && row.in_grace && row.successor_box ? await this.unusedSuccessor(client, row.id, presented, row.successor_box) : undefined
-        if (successor) {
-          await client.query('COMMIT')
-          stale = { userId: row.user_id, sessionId: row.session_id, grace: true, expiresAt: row.expires_at, refreshToken: successor }
-        } else {
-          const wasActive = !row.revoked_at
-          if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
-          await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND successor_box IS NOT NULL', [row.session_id])
-          await client.query('COMMIT')
-          stale = { userId: row.user_id, sessionId: row.session_id, grace: false, wasActive }
-        }
-      } else if (row.revoked_at) {
-        await client.query('ROLLBACK')
-        throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
-      } else if (row.expires_at.getTime() <= Date.now()) {
-        await client.query('ROLLBACK')
-        throw new ProblemError(401, ErrorCode.tokenExpired, 'Refresh token expired')
-      } else {
-        const next = newRefreshToken()
-        const box = graceSeconds > 0 ? sealSuccessor(presented, row.id, next) : null
-        await client.query('UPDATE auth.refresh_tokens SET used_at = now(), successor_box = $2 WHERE id = $1', [row.id, box])
-        // The parent's box held this token, which is now used: that box can never be opened again.
-        await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND id <> $2 AND successor_box IS NOT NULL', [row.session_id, row.id])
-        await client.query('INSERT INTO auth.refresh_tokens (id, session_id, parent_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
-          randomUUID(),
-          row.session_id,
-          row.id,
-          sha256(next),
-          row.expires_at
-        ])
-        await client.query('UPDATE auth.sessions SET last_used_at = now() WHERE id = $1', [row.session_id])
-        await client.query('COMMIT')
-        await this.wipeStaleBoxes(client)
-        const access = this.accessTokenFor(row.user_id, row.session_id, row.expires_at)
-        return { userId: row.user_id, sessionId: row.session_id, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: next }
+        if (successor) return { ...ids, kind: 'grace', expiresAt: row.expires_at, refreshToken: successor }
+        const wasActive = !row.revoked_at
+        if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
+        await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND successor_box IS NOT NULL', [row.session_id])
+        return { ...ids, kind: 'reused', wasActive }
       }
-    } catch (err) {
-      if (!(err instanceof ProblemError)) await client.query('ROLLBACK').catch(() => {})
-      throw err
-    } finally {
-      client.release()
-    }
-    const { userId, sessionId } = stale
-    if (stale.grace) {
-      await this.audit({ event: 'refresh.grace', userId, sessionId, ip })
-      const access = this.accessTokenFor(userId, sessionId, stale.expiresAt)
-      return { userId, sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: stale.refreshToken }
+      if (row.revoked_at) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
+      if (row.expires_at.getTime() <= Date.now()) throw new ProblemError(401, ErrorCode.tokenExpired, 'Refresh token expired')
+      const next = newRefreshToken()
+      const box = graceSeconds > 0 ? sealSuccessor(presented, row.id, next) : null
+      await client.query('UPDATE auth.refresh_tokens SET used_at = now(), successor_box = $2 WHERE id = $1', [row.id, box])
+      // The parent's box held this token, which is now used: that box can never be opened again.
+      await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND id <> $2 AND successor_box IS NOT NULL', [row.session_id, row.id])
+      await client.query('INSERT INTO auth.refresh_tokens (id, session_id, parent_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
+        randomUUID(),
+        row.session_id,
+        row.id,
+        sha256(next),
+        row.expires_at
+      ])
+      await client.query('UPDATE auth.sessions SET last_used_at = now() WHERE id = $1', [row.session_id])
+      return { ...ids, kind: 'rotated', expiresAt: row.expires_at, refreshToken: next }
+    })
+    // Audit and NATS only once the transaction is over and its connection back in the pool.
+    const { userId, sessionId } = outcome
+    if (outcome.kind === 'rotated') await this.wipeStaleBoxes()
+    if (outcome.kind !== 'reused') {
+      if (outcome.kind === 'grace') await this.audit({ event: 'refresh.grace', userId, sessionId, ip })
+      const access = this.accessTokenFor(userId, sessionId, outcome.expiresAt)
+      return { userId, sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: outcome.refreshToken }
     }
     // Refresh-token reuse: the family is revoked in the database; now everywhere else.
-    if (stale.wasActive) this.announceRevocation(userId, [sessionId], 'refresh-reuse')
+    if (outcome.wasActive) this.announceRevocation(userId, [sessionId], 'refresh-reuse')
     await this.audit({ event: 'refresh.reused', userId, sessionId, ip })
     throw new ProblemError(401, ErrorCode.refreshReused, 'Refresh token reuse detected; the session has been revoked')
   }
@@ -215,9 +191,9 @@ export class AuthCore {
    * Boxes outlive their grace window only until the next rotation anywhere: each rotation wipes a
    * batch of expired ones (rows other requests hold are left for the next sweep).
    */
-  private async wipeStaleBoxes(client: pg.PoolClient): Promise<void> {
+  private async wipeStaleBoxes(): Promise<void> {
     try {
-      await client.query(
+      await this.pool.query(
         `UPDATE auth.refresh_tokens SET successor_box = NULL
           WHERE id IN (SELECT id FROM auth.refresh_tokens
                         WHERE successor_box IS NOT NULL AND used_at <= clock_timestamp() - make_interval(secs => $1)

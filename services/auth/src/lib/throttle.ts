@@ -1,4 +1,5 @@
 import type pg from 'pg'
+import { withTransaction } from '@palisade/platform'
 
 /** Failed attempts on one account (from anywhere) within the window before it answers 429. */
 export const LOGIN_MAX_FAILURES = 5
@@ -68,9 +69,7 @@ async function begin(
   account: string,
   address: string
 ): Promise<{ id: string } | { reason: ThrottleReason; retryAfterSeconds: number }> {
-  const client = await pool.connect()
-  try {
-    await client.query('BEGIN')
+  return withTransaction(pool, async (client) => {
     // Serialises count-then-insert per account; the address budget counts settled failures only,
     // which need no lock (overshooting it by the attempts of one moment is harmless).
     await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`login:${account}`])
@@ -85,24 +84,13 @@ async function begin(
     )
     const row = res.rows[0]!
     const wait = (v: string | null) => (v === null ? 0 : Math.max(1, Math.ceil(Number(v))))
-    let refusal: { reason: ThrottleReason; retryAfterSeconds: number } | undefined
-    if (wait(row.account_wait) > 0) refusal = { reason: 'account', retryAfterSeconds: wait(row.account_wait) }
-    else if (wait(row.address_wait) > 0) refusal = { reason: 'address', retryAfterSeconds: wait(row.address_wait) }
+    if (wait(row.account_wait) > 0) return { reason: 'account' as const, retryAfterSeconds: wait(row.account_wait) }
+    if (wait(row.address_wait) > 0) return { reason: 'address' as const, retryAfterSeconds: wait(row.address_wait) }
     // Failures plus attempts being checked reach the limit: the next one waits for those to settle.
-    else if (Number(row.account_rows) >= LOGIN_MAX_FAILURES) refusal = { reason: 'in-flight', retryAfterSeconds: 1 }
-    if (refusal) {
-      await client.query('COMMIT')
-      return refusal
-    }
+    if (Number(row.account_rows) >= LOGIN_MAX_FAILURES) return { reason: 'in-flight' as const, retryAfterSeconds: 1 }
     const ins = await client.query<{ id: string }>('INSERT INTO auth.login_failures (account, ip, in_flight) VALUES ($1, $2, true) RETURNING id', [account, address])
-    await client.query('COMMIT')
     return { id: ins.rows[0]!.id }
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => {})
-    throw err
-  } finally {
-    client.release()
-  }
+  })
 }
 
 export async function pruneLoginFailures(pool: pg.Pool): Promise<void> {
