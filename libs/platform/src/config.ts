@@ -38,10 +38,37 @@ export type BaseConfig = Static<typeof BaseConfigSchema>
 const SECRET_NAME = /PASSWORD|SECRET|KEY|TOKEN|DATABASE_URL/
 
 /**
+ * What a service's app plugin accepts: the settings every service shares, while the service's own
+ * settings may be left out and take their schema defaults (tests and tools build configs in code).
+ */
+export type ConfigInput<C> = Omit<C, ServiceOwnKeys<C>> & Partial<Pick<C, ServiceOwnKeys<C>>>
+type ServiceOwnKeys<C> = Exclude<keyof C, keyof BaseConfig>
+
+/**
+ * A complete configuration from the settings given: every one left out takes its schema `default`
+ * (the only place defaults are written), values are converted to the schema's types and checked.
+ * The first problem throws a ConfigError naming the setting, never echoing a secret's value.
+ * loadConfig uses it for the environment; app plugins use it for configs built in code.
+ */
+export function completeConfig<P extends TProperties>(schema: TObject<P>, input: Readonly<Record<string, unknown>>): Static<TObject<P>> {
+  const withDefaults = Value.Default(schema, { ...input })
+  const converted = Value.Convert(schema, withDefaults)
+  const errors = [...Value.Errors(schema, converted)]
+  if (errors.length > 0) {
+    const first = errors[0]!
+    const path = first.instancePath.replace(/^\//, '')
+    const name = path || (first.params as { requiredProperties?: string[] }).requiredProperties?.[0] || 'configuration'
+    const shown = SECRET_NAME.test(name) || input[name] === undefined ? '' : ` (got ${JSON.stringify(input[name])})`
+    const missing = input[name] === undefined && first.keyword === 'required'
+    throw new ConfigError(missing ? `${name} is required` : `${name} is invalid: ${first.message}${shown}`)
+  }
+  return converted as Static<TObject<P>>
+}
+
+/**
  * Reads the properties of `schema` from `env`. A variable `X` may instead be given as `X_FILE`, the
- * path of a file holding the value (compose/Kubernetes secrets). Values are converted to the
- * schema's types and checked; the first problem throws a ConfigError naming the variable, never
- * echoing a secret's value.
+ * path of a file holding the value (compose/Kubernetes secrets). Values are completed and checked
+ * by completeConfig.
  */
 export function loadConfig<P extends TProperties>(schema: TObject<P>, env: NodeJS.ProcessEnv = process.env): Static<TObject<P>> {
   const raw: Record<string, unknown> = {}
@@ -60,18 +87,7 @@ export function loadConfig<P extends TProperties>(schema: TObject<P>, env: NodeJ
       raw[key] = direct
     }
   }
-  const withDefaults = Value.Default(schema, raw)
-  const converted = Value.Convert(schema, withDefaults)
-  const errors = [...Value.Errors(schema, converted)]
-  if (errors.length > 0) {
-    const first = errors[0]!
-    const path = first.instancePath.replace(/^\//, '')
-    const name = path || (first.params as { requiredProperties?: string[] }).requiredProperties?.[0] || 'configuration'
-    const shown = SECRET_NAME.test(name) || raw[name] === undefined ? '' : ` (got ${JSON.stringify(raw[name])})`
-    const missing = raw[name] === undefined && first.keyword === 'required'
-    throw new ConfigError(missing ? `${name} is required` : `${name} is invalid: ${first.message}${shown}`)
-  }
-  return converted as Static<TObject<P>>
+  return completeConfig(schema, raw)
 }
 
 /** Comma-separated list → trimmed, non-empty entries. */

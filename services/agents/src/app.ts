@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import { AgentsRunCancel, AuthSessionRevoked, ChatMembershipChanged } from '@palisade/contracts'
-import { natsSubscribe, platformPlugin } from '@palisade/platform'
-import { AgentsConfigSchema, withAgentsDefaults, type AgentsAppConfig, type AgentsConfig } from './config.js'
+import { completeConfig, natsSubscribe, platformPlugin } from '@palisade/platform'
+import { AgentsConfigSchema, type AgentsAppConfig, type AgentsConfig } from './config.js'
 import './context.js'
 import { ProviderRegistry } from './providers/registry.js'
 import { agentRoutes } from './routes/agents.js'
@@ -11,13 +11,13 @@ import { runRoutes } from './routes/runs.js'
 import { Runner } from './runs/runner.js'
 import { RunStop } from './runs/stop.js'
 
-export { AgentsConfigSchema, withAgentsDefaults, type AgentsAppConfig, type AgentsConfig }
+export { AgentsConfigSchema, type AgentsAppConfig, type AgentsConfig }
 export type { AgentsContext } from './context.js'
 
 const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
 
 const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, opts) => {
-  const config = withAgentsDefaults(opts.config)
+  const config = completeConfig(AgentsConfigSchema, opts.config)
   // Provider configuration is checked first: a bad file fails the start before anything connects.
   const providers = new ProviderRegistry({
     providersJson: config.AGENTS_PROVIDERS,

@@ -1,6 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { Value } from 'typebox/value'
-import { BaseConfigSchema, ConfigError, type BaseConfig } from '@palisade/platform'
+import { BaseConfigSchema, type ConfigInput } from '@palisade/platform'
 
 /**
  * Agents configuration. Everything about providers is set by operations: users choose a provider
@@ -44,17 +43,5 @@ export const AgentsConfigSchema = Type.Object({
 })
 export type AgentsConfig = Static<typeof AgentsConfigSchema>
 
-type AgentsOwnKeys = Exclude<keyof AgentsConfig, keyof BaseConfig>
 /** What the app plugin accepts: agents settings may be left out (tests, the launcher) and get their defaults. */
-export type AgentsAppConfig = Omit<AgentsConfig, AgentsOwnKeys> & Partial<Pick<AgentsConfig, AgentsOwnKeys>>
-
-/** A complete AgentsConfig: every agents setting left out takes the schema's default. */
-export function withAgentsDefaults(config: AgentsAppConfig): AgentsConfig {
-  const full = Value.Default(AgentsConfigSchema, structuredClone(config)) as AgentsConfig
-  if (!Value.Check(AgentsConfigSchema, full)) {
-    const first = [...Value.Errors(AgentsConfigSchema, full)][0]
-    const name = first?.instancePath.replace(/^\//, '') || 'configuration'
-    throw new ConfigError(`${name} is invalid: ${first?.message ?? 'invalid'}`)
-  }
-  return full
-}
+export type AgentsAppConfig = ConfigInput<AgentsConfig>

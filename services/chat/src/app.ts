@@ -2,8 +2,8 @@ import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
-import { platformPlugin } from '@palisade/platform'
-import { DEFAULT_MAX_MEMBERS, DEFAULT_MESSAGE_CACHE_MB, type ChatAppConfig } from './config.js'
+import { completeConfig, platformPlugin } from '@palisade/platform'
+import { ChatConfigSchema, type ChatAppConfig } from './config.js'
 import { createChatStore } from './store/context.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { messageRoutes } from './routes/messages.js'
@@ -20,15 +20,16 @@ export const migrationsFolder = join(dirname(fileURLToPath(import.meta.url)), '.
  * The chat service: conversations, members and messages under /api/chat (forward-authed), the
  * NATS API other services call (`chat.*`), and events to `events.user.<memberId>` for every change.
  */
-const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, { config }) => {
+const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts) => {
+  const config = completeConfig(ChatConfigSchema, opts.config)
   await app.register(platformPlugin, {
     service: 'chat',
     config,
     migrationsFolder,
     ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
   })
-  await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: (config.CHAT_MESSAGE_CACHE_MB ?? DEFAULT_MESSAGE_CACHE_MB) * 1024 * 1024 })
-  const store = createChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS ?? DEFAULT_MAX_MEMBERS })
+  await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: config.CHAT_MESSAGE_CACHE_MB * 1024 * 1024 })
+  const store = createChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS })
   const subs = serveChatNats(app, store)
   app.addHook('preClose', async () => {
     for (const s of subs) s.unsubscribe()

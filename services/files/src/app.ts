@@ -2,8 +2,8 @@ import { fileURLToPath } from 'node:url'
 import fp from 'fastify-plugin'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsync } from 'fastify'
-import { platformPlugin } from '@palisade/platform'
-import { checkScanConfig, storageDirOf, withFilesDefaults, type FilesAppConfig } from './config.js'
+import { completeConfig, platformPlugin } from '@palisade/platform'
+import { checkScanConfig, FilesConfigSchema, storageDirOf, type FilesAppConfig } from './config.js'
 import type { FilesContext } from './context.js'
 import { FilesRepo } from './db/repo.js'
 import { serveFilesNats } from './nats/handlers.js'
@@ -13,7 +13,7 @@ import { ClamdScanner, ScanWorker } from './scan/worker.js'
 import { DiskBlobStore } from './storage/disk-store.js'
 import { multipartLimits } from './upload/receive.js'
 
-export { FilesConfigSchema, withFilesDefaults, type FilesConfig, type FilesAppConfig } from './config.js'
+export { FilesConfigSchema, type FilesConfig, type FilesAppConfig } from './config.js'
 export type { FilesContext } from './context.js'
 
 const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
@@ -31,7 +31,7 @@ declare module 'fastify' {
  * that can never run as part of our origin, and an optional clamd scanner.
  */
 const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opts) => {
-  const config = withFilesDefaults(opts.config)
+  const config = completeConfig(FilesConfigSchema, opts.config)
   checkScanConfig(config)
   const store = new DiskBlobStore(storageDirOf(config))
 

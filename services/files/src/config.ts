@@ -1,8 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Type, type Static } from 'typebox'
-import { Value } from 'typebox/value'
-import { BaseConfigSchema, ConfigError, type BaseConfig } from '@palisade/platform'
+import { BaseConfigSchema, ConfigError, type ConfigInput } from '@palisade/platform'
 import { FILE_TEXT_MAX_BYTES } from '@palisade/contracts'
 
 const MiB = 1024 * 1024
@@ -36,19 +35,8 @@ export const FilesConfigSchema = Type.Object({
 })
 export type FilesConfig = Static<typeof FilesConfigSchema>
 
-type FilesOwnKeys = Exclude<keyof FilesConfig, keyof BaseConfig>
 /** What the app accepts: the files settings may be left out (tests, the launcher) and get their defaults. */
-export type FilesAppConfig = Omit<FilesConfig, FilesOwnKeys> & Partial<Pick<FilesConfig, FilesOwnKeys>>
-
-/** A complete FilesConfig: every files setting left out takes the schema's default. */
-export function withFilesDefaults(config: FilesAppConfig): FilesConfig {
-  const full = Value.Default(FilesConfigSchema, structuredClone(config)) as FilesConfig
-  if (!Value.Check(FilesConfigSchema, full)) {
-    const first = [...Value.Errors(FilesConfigSchema, full)][0]
-    throw new ConfigError(`files configuration is invalid at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}`)
-  }
-  return full
-}
+export type FilesAppConfig = ConfigInput<FilesConfig>
 
 const REPO_DATA_DIR = fileURLToPath(new URL('../../../.data/files', import.meta.url))
 

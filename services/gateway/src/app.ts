@@ -2,8 +2,8 @@ import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
 import { GATEWAY_CLOSE } from '@palisade/contracts'
-import { platformPlugin, splitList } from '@palisade/platform'
-import { gatewaySettings, type GatewayAppConfig } from './config.js'
+import { completeConfig, platformPlugin, splitList } from '@palisade/platform'
+import { GatewayConfigSchema, type GatewayAppConfig } from './config.js'
 import { Hub } from './lib/hub.js'
 import { wsRoutes } from './routes/ws.js'
 
@@ -21,14 +21,14 @@ declare module 'fastify' {
  * into NATS calls acting as the socket's user, and each user's `events.user.<id>` relayed to their
  * sockets. Owns no data (no database).
  */
-const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app, { config }) => {
-  const settings = gatewaySettings(config)
+const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app, opts) => {
+  const config = completeConfig(GatewayConfigSchema, opts.config)
   // @fastify/websocket first: its onRequest hook must mark upgrade requests before the identity
   // hook can refuse one, or the refused handshake's socket is never released.
   let hub: Hub | undefined
   await app.register(websocket, {
     options: {
-      maxPayload: settings.GATEWAY_MAX_PAYLOAD_BYTES,
+      maxPayload: config.GATEWAY_MAX_PAYLOAD_BYTES,
       // Compression costs ~64 KiB of zlib state per socket and invites compression side channels.
       perMessageDeflate: false,
       clientTracking: false
@@ -44,7 +44,7 @@ const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app,
     }
   })
   await app.register(platformPlugin, { service: 'gateway', config, database: false })
-  hub = new Hub(app, settings)
+  hub = new Hub(app, config)
   app.decorate('gatewayHub', hub)
   await app.register(wsRoutes, {
     hub,

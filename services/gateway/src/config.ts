@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox'
-import { BaseConfigSchema } from '@palisade/platform'
+import { BaseConfigSchema, type ConfigInput } from '@palisade/platform'
 
 const ms = (def: number, min = 10, max = 24 * 3600_000) => Type.Integer({ minimum: min, maximum: max, default: def })
 const count = (def: number, max = 1_000_000) => Type.Integer({ minimum: 1, maximum: max, default: def })
@@ -44,14 +44,5 @@ export type GatewayConfig = Static<typeof GatewayConfigSchema>
 
 type GatewayOwnKeys = Exclude<keyof GatewayConfig, keyof Static<typeof BaseConfigSchema>>
 /** What the app plugin accepts: gateway settings may be left out (their defaults apply). */
-export type GatewayAppConfig = Omit<GatewayConfig, GatewayOwnKeys> & Partial<Pick<GatewayConfig, GatewayOwnKeys>>
+export type GatewayAppConfig = ConfigInput<GatewayConfig>
 export type GatewaySettings = Pick<GatewayConfig, GatewayOwnKeys>
-
-export function gatewaySettings(config: GatewayAppConfig): GatewaySettings {
-  const out: Record<string, unknown> = {}
-  for (const [key, schema] of Object.entries(GatewayConfigSchema.properties)) {
-    if (!key.startsWith('GATEWAY_')) continue
-    out[key] = (config as Record<string, unknown>)[key] ?? (schema as { default?: unknown }).default
-  }
-  return out as GatewaySettings
-}

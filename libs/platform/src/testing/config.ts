@@ -1,16 +1,6 @@
-import type { BaseConfig } from '../config.js'
+import { BaseConfigSchema, completeConfig, type BaseConfig } from '../config.js'
 
-/** A complete BaseConfig for tests pointing at the given database and NATS. */
+/** A complete BaseConfig for tests pointing at the given database and NATS (schema defaults for the rest). */
 export function testConfig(overrides: Partial<BaseConfig> & Pick<BaseConfig, 'DATABASE_URL' | 'NATS_URL'>): BaseConfig {
-  return {
-    NODE_ENV: 'test',
-    HOST: '127.0.0.1',
-    PORT: 0,
-    LOG_LEVEL: 'silent',
-    AUTH_ISSUER: 'palisade-auth',
-    ALLOWED_ORIGINS: 'http://localhost:8080',
-    SHUTDOWN_GRACE_SECONDS: 5,
-    TRUSTED_PROXIES: '',
-    ...overrides
-  }
+  return completeConfig(BaseConfigSchema, { NODE_ENV: 'test', LOG_LEVEL: 'silent', SHUTDOWN_GRACE_SECONDS: 5, ...overrides })
 }
