@@ -5,6 +5,7 @@ import { GATEWAY_CLOSE } from '@palisade/contracts'
 import { completeConfig, platformPlugin, splitList } from '@palisade/platform'
 import { GatewayConfigSchema, type GatewayAppConfig } from './config.js'
 import { Hub } from './lib/hub.js'
+import { serveGatewayNats } from './nats/handlers.js'
 import { wsRoutes } from './routes/ws.js'
 
 export { GatewayConfigSchema, type GatewayConfig, type GatewayAppConfig } from './config.js'
@@ -26,6 +27,7 @@ const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app,
   // @fastify/websocket first: its onRequest hook must mark upgrade requests before the identity
   // hook can refuse one, or the refused handshake's socket is never released.
   let hub: Hub | undefined
+  let subs: ReturnType<typeof serveGatewayNats> = []
   await app.register(websocket, {
     options: {
       maxPayload: config.GATEWAY_MAX_PAYLOAD_BYTES,
@@ -41,10 +43,12 @@ const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app,
     },
     preClose: async () => {
       await hub?.shutdown(Math.min(2000, config.SHUTDOWN_GRACE_SECONDS * 1000))
+      for (const sub of subs) sub.unsubscribe()
     }
   })
   await app.register(platformPlugin, { service: 'gateway', config, database: false })
   hub = new Hub(app, config)
+  subs = serveGatewayNats(app, hub)
   app.decorate('gatewayHub', hub)
   await app.register(wsRoutes, {
     hub,

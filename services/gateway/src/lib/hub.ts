@@ -3,7 +3,6 @@ import type { Subscription } from '@nats-io/transport-node'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import {
-  AuthSessionRevoked,
   ChatMembersGet,
   GATEWAY_CLOSE,
   GatewayLeaseRenewed,
@@ -12,7 +11,7 @@ import {
   type UserEvent
 } from '@palisade/contracts'
 import { isUtf8 } from 'node:buffer'
-import { decodePayload, natsPublish, natsRequest, natsSubscribe, PayloadError, problems, type CallContext } from '@palisade/platform'
+import { decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'
 import { Connection } from './connection.js'
 
@@ -49,7 +48,6 @@ export class Hub {
   private readonly userSubs = new Map<string, Subscription>()
   /** resolves once the server has the user's subscription: `hello` waits for it, so no event after it is missed */
   private readonly subscribed = new Map<string, Promise<void>>()
-  private readonly globalSubs: Subscription[] = []
   private readonly membersCache = new Map<string, MembersEntry>()
   private readonly typingSentAt = new Map<string, number>()
   /** per user here: conversations they left (or that were deleted) → until when their run frames are dropped */
@@ -65,11 +63,6 @@ export class Hub {
     this.log = app.log
     this.heartbeat = setInterval(() => this.beat(), settings.GATEWAY_HEARTBEAT_MS)
     this.heartbeat.unref()
-    // Every instance hears every revocation (no queue group): whichever holds the session's sockets closes them.
-    this.globalSubs.push(
-      natsSubscribe(this.nats, AuthSessionRevoked, (ev) => this.revoke(ev.sessionIds), { log: this.log }),
-      natsSubscribe(this.nats, GatewayLeaseRenewed, (ev) => void this.renewLocal(ev.userId, ev.sessionId, ev.expiresAt), { log: this.log })
-    )
   }
 
   /**
@@ -382,7 +375,7 @@ export class Hub {
     const deadline = Date.now() + graceMs
     while (sockets.some((ws) => ws.readyState !== ws.CLOSED) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20))
     for (const ws of sockets) if (ws.readyState !== ws.CLOSED) ws.terminate()
-    for (const sub of [...this.userSubs.values(), ...this.globalSubs]) sub.unsubscribe()
+    for (const sub of this.userSubs.values()) sub.unsubscribe()
     this.userSubs.clear()
   }
 }
