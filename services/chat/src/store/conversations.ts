@@ -1,5 +1,5 @@
 import type { Conversation, ConversationPage, ConversationWithUnread } from '@palisade/contracts'
-import type { CallContext } from '@palisade/platform'
+import { withTransaction, type CallContext } from '@palisade/platform'
 import { conversationCursor } from '../lib/cursor.js'
 import { publishMembershipChange, publishToMembers } from '../lib/events.js'
 import {
@@ -12,7 +12,6 @@ import {
 import { notMember, now, type ChatStore } from './context.js'
 import { memberIds, requireOwner, requireUsersExist, tooManyMembers } from './members.js'
 import { unreadCountSql } from './read-markers.js'
-import { withTransaction } from './transaction.js'
 
 const CONVERSATION_COLUMNS_OF_C = CONVERSATION_COLUMNS.split(', ')
   .map((c) => `c.${c}`)

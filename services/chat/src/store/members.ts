@@ -1,10 +1,9 @@
 import { AuthUserLookup, ErrorCode, type Member, type MemberPage, type MemberRole } from '@palisade/contracts'
-import { natsRequest, ProblemError, problems, type CallContext } from '@palisade/platform'
+import { natsRequest, ProblemError, problems, withTransaction, type CallContext } from '@palisade/platform'
 import { memberCursor } from '../lib/cursor.js'
 import { publishMembershipChange, publishToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toMember, type ConversationDbRow, type MemberDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
-import { withTransaction } from './transaction.js'
 
 export async function roleOf(store: ChatStore, conversationId: string, userId: string): Promise<MemberRole | null> {
   const r = await store.pg.query<{ role: MemberRole }>({
