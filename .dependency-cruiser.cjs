@@ -34,14 +34,14 @@ module.exports = {
     },
     {
       name: 'service-src-imports-no-test-helpers',
-      comment: 'Test helpers are for tests: a service\'s sources never import testkit or platform/testing.',
+      comment: "Test helpers are for tests: a service's sources never import testkit or platform/testing.",
       severity: 'error',
       from: { path: '^services/[^/]+/(src|client)/' },
       to: { path: '^libs/(testkit/|platform/src/testing/)' }
     },
     {
       name: 'testkit-imports-no-service',
-      comment: 'testkit serves every service\'s unit tests, so it knows none of them (it starts auth as a process by path).',
+      comment: "testkit serves every service's unit tests, so it knows none of them (it starts auth as a process by path).",
       severity: 'error',
       from: { path: '^libs/testkit/' },
       to: { path: '^(services/|scripts/|tests/)' }

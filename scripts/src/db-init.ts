@@ -9,7 +9,10 @@ import { adminUrlFromEnv, rolesFromDatabaseUrls } from './deploy/db-roles.js'
 import { DATA_SERVICES } from './stack/services.js'
 
 async function main(): Promise<void> {
-  const files = (process.env.ROLE_URL_PATHS ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+  const files = (process.env.ROLE_URL_PATHS ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
   if (files.length === 0) throw new Error('ROLE_URL_PATHS is empty')
   const urls = files.map((f) => readFileSync(f, 'utf8').trim())
   const { url, database } = adminUrlFromEnv(process.env)

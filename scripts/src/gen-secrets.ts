@@ -15,7 +15,27 @@ const secrets = ensureSecrets(dir, { fileMode: SECRET_FILE_MODE })
 writeComposeDatabaseUrls(secrets, DATA_SERVICES, SECRET_FILE_MODE)
 if (!existsSync(join(dir, 'tls_cert'))) {
   try {
-    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-days', '365', '-subj', '/CN=localhost', '-keyout', join(dir, 'tls_key'), '-out', join(dir, 'tls_cert')], { stdio: 'ignore' })
+    execFileSync(
+      'openssl',
+      [
+        'req',
+        '-x509',
+        '-newkey',
+        'ec',
+        '-pkeyopt',
+        'ec_paramgen_curve:P-256',
+        '-nodes',
+        '-days',
+        '365',
+        '-subj',
+        '/CN=localhost',
+        '-keyout',
+        join(dir, 'tls_key'),
+        '-out',
+        join(dir, 'tls_cert')
+      ],
+      { stdio: 'ignore' }
+    )
     console.log('wrote a self-signed certificate for localhost (replace tls_cert/tls_key with a real one)')
   } catch {
     console.log('openssl not found: put your certificate and key in deploy/secrets/tls_cert and tls_key')

@@ -133,9 +133,14 @@ async function main(): Promise<void> {
     password: secrets.postgresPassword,
     log: shout
   })
-  say(postgres.embedded ? `PostgreSQL: embedded, 127.0.0.1:${postgres.port} (data in ${join(dataDir, 'postgres')})` : `PostgreSQL: DATABASE_URL (${postgres.host}:${postgres.port}/${postgres.database})`)
+  say(
+    postgres.embedded
+      ? `PostgreSQL: embedded, 127.0.0.1:${postgres.port} (data in ${join(dataDir, 'postgres')})`
+      : `PostgreSQL: DATABASE_URL (${postgres.host}:${postgres.port}/${postgres.database})`
+  )
 
-  for (const w of await provisionServiceRoles(postgres.adminUrl, postgres.database, stackDatabaseRoles(postgres.database, DATA_SERVICES, secrets.dbPasswords))) shout(`PostgreSQL: ${w}`)
+  for (const w of await provisionServiceRoles(postgres.adminUrl, postgres.database, stackDatabaseRoles(postgres.database, DATA_SERVICES, secrets.dbPasswords)))
+    shout(`PostgreSQL: ${w}`)
 
   nats = await startNats({
     ...(env.NATS_URL ? { natsUrl: env.NATS_URL } : {}),
@@ -156,7 +161,11 @@ async function main(): Promise<void> {
   const allowedOrigins = env.PALISADE_ORIGINS ?? `${origin},http://127.0.0.1:${edgePort}`
   const ctx = { dataDir, secretsDir: secrets.dir, edgeOrigin: origin }
   const passthrough = Object.fromEntries(
-    Object.entries(env).filter(([k]) => !/^(PORT|HOST|DATABASE_URL|NATS_URL|NATS_USER|NATS_PASSWORD|LOG_LEVEL|NODE_ENV|ALLOWED_ORIGINS|TRUSTED_PROXIES)(_FILE)?$/.test(k) && !k.startsWith('PALISADE_'))
+    Object.entries(env).filter(
+      ([k]) =>
+        !/^(PORT|HOST|DATABASE_URL|NATS_URL|NATS_USER|NATS_PASSWORD|LOG_LEVEL|NODE_ENV|ALLOWED_ORIGINS|TRUSTED_PROXIES)(_FILE)?$/.test(k) &&
+        !k.startsWith('PALISADE_')
+    )
   )
   const runnable = STACK_SERVICES.filter((s) => isRunnable(s.name))
   const skipped = STACK_SERVICES.filter((s) => !runnable.includes(s)).map((s) => s.name)
@@ -171,7 +180,9 @@ async function main(): Promise<void> {
       HOST: '127.0.0.1',
       PORT: String(port),
       LOG_LEVEL: logLevel,
-      ...(ownsData(service.name) ? { DATABASE_URL: serviceDatabaseUrl(service.name, secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) } : {}),
+      ...(ownsData(service.name)
+        ? { DATABASE_URL: serviceDatabaseUrl(service.name, secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) }
+        : {}),
       NATS_URL: nats.url,
       ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
       ALLOWED_ORIGINS: allowedOrigins,

@@ -13,7 +13,12 @@ import { COMPOSE_DATABASE } from '../src/deploy/secrets.js'
 import { SERVICE_NODE_FLAGS } from '../src/stack/services.js'
 
 const text = readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8')
-const compose = parse(text, { merge: true }) as { services: Record<string, any>; networks: Record<string, any>; secrets: Record<string, any>; volumes: Record<string, any> }
+const compose = parse(text, { merge: true }) as {
+  services: Record<string, any>
+  networks: Record<string, any>
+  secrets: Record<string, any>
+  volumes: Record<string, any>
+}
 const services = compose.services
 const ONE_SHOT = new Set(['db-init'])
 /** Services that own data are the ones with migrations; the others get no database credentials. */
@@ -97,7 +102,10 @@ t.test('services believe X-Forwarded-For from Traefik only, at its fixed address
 t.test('every container is hardened', async (t) => {
   for (const [name, s] of Object.entries(services)) {
     t.equal(s.read_only, true, `${name}: read-only root filesystem`)
-    t.ok((s.tmpfs as string[]).some((m) => m === '/tmp' || m.startsWith('/tmp:')), `${name}: tmpfs /tmp`)
+    t.ok(
+      (s.tmpfs as string[]).some((m) => m === '/tmp' || m.startsWith('/tmp:')),
+      `${name}: tmpfs /tmp`
+    )
     t.same(s.cap_drop, ['ALL'], `${name}: cap_drop ALL`)
     t.notOk(s.cap_add, `${name}: no capability added back`)
     t.ok(s.security_opt?.includes('no-new-privileges:true'), `${name}: no-new-privileges`)
@@ -170,9 +178,14 @@ t.test('Dockerfile: multi-stage, pinned slim base, production deps, non-root', a
   t.match(runtime, /^USER node$/m, 'the runtime stage runs as the unprivileged node user')
   t.notMatch(runtime, /pnpm install|npm install/, 'no package installation in the runtime stage')
   t.match(df, /pnpm install --frozen-lockfile --prod/, 'production dependencies only')
-  t.same(JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? '[]'), ['node', ...SERVICE_NODE_FLAGS, 'dist/server.js'], 'services run with the V8 flags the launcher gives them')
+  t.same(
+    JSON.parse(/^CMD (\[.*\])$/m.exec(runtime)?.[1] ?? '[]'),
+    ['node', ...SERVICE_NODE_FLAGS, 'dist/server.js'],
+    'services run with the V8 flags the launcher gives them'
+  )
   const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts
-  for (const name of ['start', 'bench']) t.ok(scripts[name]!.startsWith(`node ${SERVICE_NODE_FLAGS.join(' ')} `), `pnpm ${name} (the local edge, in-process benches) runs with them too`)
+  for (const name of ['start', 'bench'])
+    t.ok(scripts[name]!.startsWith(`node ${SERVICE_NODE_FLAGS.join(' ')} `), `pnpm ${name} (the local edge, in-process benches) runs with them too`)
   const ignore = readFileSync(join(DEPLOY_DIR, 'Dockerfile.dockerignore'), 'utf8')
   for (const p of ['**/node_modules', '.git', '.data', 'deploy/secrets']) t.ok(ignore.split('\n').includes(p), `build context excludes ${p}`)
 })

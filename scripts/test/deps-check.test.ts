@@ -15,10 +15,14 @@ function cruise(files: Record<string, string>) {
     mkdirSync(dirname(join(dir, path)), { recursive: true })
     writeFileSync(join(dir, path), text)
   }
-  const r = spawnSync(join(REPO_ROOT, 'node_modules', '.bin', 'depcruise'), ['--config', join(REPO_ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err', 'libs', 'services', 'scripts'], {
-    cwd: dir,
-    encoding: 'utf8'
-  })
+  const r = spawnSync(
+    join(REPO_ROOT, 'node_modules', '.bin', 'depcruise'),
+    ['--config', join(REPO_ROOT, '.dependency-cruiser.cjs'), '--output-type', 'err', 'libs', 'services', 'scripts'],
+    {
+      cwd: dir,
+      encoding: 'utf8'
+    }
+  )
   return { status: r.status, output: `${r.stdout}${r.stderr}` }
 }
 

@@ -26,7 +26,15 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
   const edgeUrl = `http://127.0.0.1:${port}`
   const user = await stack.createUser()
 
-  await conformanceSuite(t, { edgeUrl, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active, slowBodyCutoffMs: 15_000, lastFailedLoginAddress: auditedLoginAddress(stack) })
+  await conformanceSuite(t, {
+    edgeUrl,
+    allowedOrigin: ORIGIN,
+    hits: echo.hits,
+    user,
+    upstreamActive: echo.active,
+    slowBodyCutoffMs: 15_000,
+    lastFailedLoginAddress: auditedLoginAddress(stack)
+  })
 
   // What only the local edge's own configuration decides (Traefik's equivalents are its config).
   t.equal(edge.server.requestTimeout, MAX_REQUEST_SECONDS * 1000, 'a slow upload has as long as Traefik and files give it')
@@ -72,11 +80,20 @@ t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async 
   t.test('local edge: a large upload streams through', async (t) => {
     const size = 20 * 1024 * 1024
     const res = await new Promise<{ status: number; body: string }>((resolve, reject) => {
-      const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/api/files/upload', headers: { cookie: user.cookie, origin: ORIGIN, 'content-type': 'application/octet-stream', 'content-length': size } }, (r) => {
-        let body = ''
-        r.on('data', (c) => (body += c))
-        r.on('end', () => resolve({ status: r.statusCode ?? 0, body }))
-      })
+      const req = http.request(
+        {
+          host: '127.0.0.1',
+          port,
+          method: 'POST',
+          path: '/api/files/upload',
+          headers: { cookie: user.cookie, origin: ORIGIN, 'content-type': 'application/octet-stream', 'content-length': size }
+        },
+        (r) => {
+          let body = ''
+          r.on('data', (c) => (body += c))
+          r.on('end', () => resolve({ status: r.statusCode ?? 0, body }))
+        }
+      )
       req.on('error', reject)
       const chunk = Buffer.alloc(1024 * 1024, 1)
       let sent = 0
@@ -112,5 +129,12 @@ t.test('real Traefik (generated config) conforms to the ForwardAuth semantics', 
   })
   t.teardown(() => proxy.stop())
   const user = await stack.createUser()
-  await conformanceSuite(t, { edgeUrl: proxy.url, allowedOrigin: ORIGIN, hits: echo.hits, user, upstreamActive: echo.active, lastFailedLoginAddress: auditedLoginAddress(stack) })
+  await conformanceSuite(t, {
+    edgeUrl: proxy.url,
+    allowedOrigin: ORIGIN,
+    hits: echo.hits,
+    user,
+    upstreamActive: echo.active,
+    lastFailedLoginAddress: auditedLoginAddress(stack)
+  })
 })

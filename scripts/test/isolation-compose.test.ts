@@ -14,7 +14,11 @@ import { DEPLOY_DIR, REPO_ROOT } from '../src/lib/paths.js'
 import type { Targets } from '../src/isolation/types.js'
 
 /* eslint-disable @typescript-eslint/no-explicit-any */
-const base = parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, any>; networks: Record<string, any>; secrets: Record<string, any> }
+const base = parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as {
+  services: Record<string, any>
+  networks: Record<string, any>
+  secrets: Record<string, any>
+}
 /** A service's networks, whether listed (`[internal]`) or mapped (`{ internal: { ipv4_address } }`). */
 const networksOf = (s: { networks?: string[] | Record<string, unknown> }): string[] => (Array.isArray(s.networks) ? s.networks : Object.keys(s.networks ?? {}))
 const overrideText = readFileSync(join(DEPLOY_DIR, 'isolation', 'compose.probes.yml'), 'utf8')
@@ -40,19 +44,37 @@ t.test('each probe container sits on the network of its role and publishes nothi
     t.equal(s.read_only, true, `${name}: read-only`)
     t.same(s.cap_drop, ['ALL'], `${name}: no capabilities`)
     t.equal(s.image, base.services['db-init'].image, `${name}: the scripts image the stack builds (the probe code of Mode 1, compiled)`)
-    t.ok(s.command[1] === 'dist/isolation/probe-cli.js' || (name === 'probe-attacker' && s.command[0] === 'sleep'), `${name}: runs probe-cli (the attacker waits for docker compose exec)`)
+    t.ok(
+      s.command[1] === 'dist/isolation/probe-cli.js' || (name === 'probe-attacker' && s.command[0] === 'sleep'),
+      `${name}: runs probe-cli (the attacker waits for docker compose exec)`
+    )
     for (const dep of Object.keys(s.depends_on ?? {})) t.ok(dep in base.services, `${name} depends on ${dep}, a stack service`)
     for (const v of s.volumes as string[]) {
       const [src] = v.split(':')
       if (src!.endsWith('.json')) t.ok(existsSync(resolve(DEPLOY_DIR, src!)), `${src} exists`)
     }
   }
-  t.ok(existsSync(join(REPO_ROOT, 'scripts', 'src', 'isolation', 'probe-cli.ts')), 'dist/isolation/probe-cli.js is compiled from scripts/src/isolation/probe-cli.ts')
+  t.ok(
+    existsSync(join(REPO_ROOT, 'scripts', 'src', 'isolation', 'probe-cli.ts')),
+    'dist/isolation/probe-cli.js is compiled from scripts/src/isolation/probe-cli.ts'
+  )
   t.notOk(client.secrets, 'the client holds no secret')
   for (const s of attacker.secrets as string[]) t.ok(s in base.secrets, `secret ${s} is defined by compose.yml`)
   // the stack keeps its promises the probes test
-  t.same(Object.entries(base.services).filter(([, s]) => s.ports).map(([n]) => n), ['traefik'], 'only traefik publishes ports')
-  t.same(Object.entries(base.services).filter(([, s]) => networksOf(s).includes('edge')).map(([n]) => n), ['traefik'], 'only traefik is on edge')
+  t.same(
+    Object.entries(base.services)
+      .filter(([, s]) => s.ports)
+      .map(([n]) => n),
+    ['traefik'],
+    'only traefik publishes ports'
+  )
+  t.same(
+    Object.entries(base.services)
+      .filter(([, s]) => networksOf(s).includes('edge'))
+      .map(([n]) => n),
+    ['traefik'],
+    'only traefik is on edge'
+  )
 })
 
 t.test('the targets name the stack as compose runs it', async (t) => {
@@ -73,7 +95,10 @@ t.test('the targets name the stack as compose runs it', async (t) => {
   t.same(Object.keys(targets.attacker.natsPasswords).sort(), [...APP_SERVICES].sort(), 'probe 5 runs as every service')
   const dbSecrets = (base.services['db-init'].secrets as string[]).filter((s) => s.endsWith('_database_url')).map((s) => s.replace('_database_url', ''))
   t.same(Object.keys(targets.attacker.databaseUrls).sort(), dbSecrets.sort(), 'probe 6 runs as every database role')
-  t.ok(targets.attacker.egress.every((h) => h.host === 'probe-client'), 'egress target: the client container (on edge only)')
+  t.ok(
+    targets.attacker.egress.every((h) => h.host === 'probe-client'),
+    'egress target: the client container (on edge only)'
+  )
 })
 
 t.test('the override is valid Compose Specification', async (t) => {
@@ -96,18 +121,38 @@ t.test('the override is valid Compose Specification', async (t) => {
 
 t.test('the workflow runs both modes with files that exist', async (t) => {
   t.same(Object.keys(workflow.jobs).sort(), ['compose', 'netns'])
-  const runs = Object.values(workflow.jobs).flatMap((j) => j.steps.map((s) => s.run ?? '')).join('\n') + '\n' + Object.values(workflow.env).join('\n')
-  const composeFiles = [...new Set([...runs.matchAll(/compose((?: -f \S+)+)/g)].flatMap((m) => m[1]!.trim().split(/\s*-f\s+/).filter(Boolean)))]
+  const runs =
+    Object.values(workflow.jobs)
+      .flatMap((j) => j.steps.map((s) => s.run ?? ''))
+      .join('\n') +
+    '\n' +
+    Object.values(workflow.env).join('\n')
+  const composeFiles = [
+    ...new Set(
+      [...runs.matchAll(/compose((?: -f \S+)+)/g)].flatMap((m) =>
+        m[1]!
+          .trim()
+          .split(/\s*-f\s+/)
+          .filter(Boolean)
+      )
+    )
+  ]
   t.same(composeFiles.sort(), ['deploy/compose.yml', 'deploy/isolation/compose.probes.yml'])
   for (const f of composeFiles) t.ok(existsSync(join(REPO_ROOT, f)), `${f} exists`)
   const pkg = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }
   for (const m of runs.matchAll(/pnpm@[\d.]+ ([a-z:]+)/g)) if (m[1] !== 'install') t.ok(m[1]! in pkg.scripts, `pnpm ${m[1]} exists`)
   t.match(runs, /pnpm@[\d.]+ isolation --junit/, 'Mode 1 writes JUnit')
   t.match(workflow.env.PROBE!, /^node dist\/isolation\/probe-cli\.js --targets \/etc\/palisade-isolation\/targets\.json$/)
-  t.ok((client.volumes as string[]).some((v) => v.endsWith(':/etc/palisade-isolation/targets.json:ro')), 'the targets path the workflow passes is mounted')
+  t.ok(
+    (client.volumes as string[]).some((v) => v.endsWith(':/etc/palisade-isolation/targets.json:ro')),
+    'the targets path the workflow passes is mounted'
+  )
   t.match(runs, /exec -T probe-attacker \$PROBE --as attacker --state-out \/probe-out\/state\.json/)
   t.match(runs, /exec -T probe-client \$PROBE --as client --state-in \/probe-out\/state\.json/)
-  t.ok((attacker.volumes as string[]).some((v) => v.endsWith(':/probe-out')) && (client.volumes as string[]).some((v) => v.endsWith(':/probe-out')), 'both share /probe-out')
+  t.ok(
+    (attacker.volumes as string[]).some((v) => v.endsWith(':/probe-out')) && (client.volumes as string[]).some((v) => v.endsWith(':/probe-out')),
+    'both share /probe-out'
+  )
   for (const j of Object.values(workflow.jobs)) for (const s of j.steps) if (s.uses) t.match(s.uses, /@[0-9a-f]{40}$/, `${s.uses}: pinned by commit`)
   t.match(runs, /down -v/, 'the stack is removed at the end')
 })

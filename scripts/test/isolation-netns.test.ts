@@ -23,7 +23,10 @@ interface Run {
 
 function runSuite(args: string[], opts: { interruptOn?: RegExp } = {}): Promise<Run> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'isolation', 'runner.ts'), ...args], { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'isolation', 'runner.ts'), ...args], {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe']
+    })
     let out = ''
     let err = ''
     child.stdout.on('data', (d: Buffer) => (out += d.toString()))
@@ -66,7 +69,7 @@ t.test('Mode 1: network namespaces', { skip: why ? `Mode 1 skipped: ${why}` : fa
   t.ok(f[2]! > 0, 'broken: probe 2 notices the client identity reaching a service')
   t.match(run.out, /THE FORGED USER/)
   t.same([f[3], f[4], f[5], f[6], f[7]], [0, 0, 0, 0, 0], 'broken: the other probes still pass')
-  t.match(run.out, /5\/7 probes passed; FAILED: 1, 2\n/, "broken: exactly probes 1 and 2 fail")
+  t.match(run.out, /5\/7 probes passed; FAILED: 1, 2\n/, 'broken: exactly probes 1 and 2 fail')
   t.same(ours(run.pid), [], 'its namespaces are gone')
   t.comment(run.out.match(/run time .*/)?.[0] ?? '')
 

@@ -34,7 +34,13 @@ t.test('probe 6: reads, schema squatting, public, temp objects and search paths'
   const ok = await probePostgres(targets)
   t.ok(ok.pass, ok.observed)
   const whats = ok.checks.map((c) => c.what)
-  for (const w of ['files role: SELECT chat.messages', `files role: CREATE SCHEMA named like chat's role (${roles[0]!.role})`, 'files role: CREATE FUNCTION public.websearch_to_tsquery(text, text)', 'files role: CREATE TEMP TABLE', 'chat role: search_path']) {
+  for (const w of [
+    'files role: SELECT chat.messages',
+    `files role: CREATE SCHEMA named like chat's role (${roles[0]!.role})`,
+    'files role: CREATE FUNCTION public.websearch_to_tsquery(text, text)',
+    'files role: CREATE TEMP TABLE',
+    'chat role: search_path'
+  ]) {
     t.ok(whats.includes(w), `checks ${w}`)
   }
 
@@ -44,10 +50,21 @@ t.test('probe 6: reads, schema squatting, public, temp objects and search paths'
   const weak = await probePostgres(targets)
   t.notOk(weak.pass)
   const failed = weak.checks.filter((c) => !c.pass).map((c) => `${c.what} → ${c.observed}`)
-  t.match(failed, [/chat role: search_path → "\$user", public/, /files role: CREATE SCHEMA named like chat's role .* → ALLOWED/, /files role: CREATE TEMP TABLE → ALLOWED/], failed.join('\n'))
-  t.equal((await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [roles[0]!.role])).rowCount, 0, 'what the probe was allowed to create is rolled back')
+  t.match(
+    failed,
+    [/chat role: search_path → "\$user", public/, /files role: CREATE SCHEMA named like chat's role .* → ALLOWED/, /files role: CREATE TEMP TABLE → ALLOWED/],
+    failed.join('\n')
+  )
+  t.equal(
+    (await admin.query('SELECT 1 FROM pg_namespace WHERE nspname = $1', [roles[0]!.role])).rowCount,
+    0,
+    'what the probe was allowed to create is rolled back'
+  )
 
   await admin.query(`CREATE SCHEMA "${roles[0]!.role}" AUTHORIZATION "${roles[1]!.role}"`)
   const planted = await probePostgres(targets)
-  t.ok(planted.checks.some((c) => c.what === 'schemas named like a service role' && !c.pass && c.observed === roles[0]!.role), 'a schema already planted is reported')
+  t.ok(
+    planted.checks.some((c) => c.what === 'schemas named like a service role' && !c.pass && c.observed === roles[0]!.role),
+    'a schema already planted is reported'
+  )
 })

@@ -56,7 +56,13 @@ t.test('header spellings: every one is a protected header, the first is what ser
 
 t.test('expiredCopy: a correctly signed assertion that only fails on its expiry', async (t) => {
   const key = generateSigningKey()
-  const { token } = signAssertion(key, { issuer: 'palisade-auth', audience: 'chat', userId: '00000000-0000-4000-8000-000000000001', sessionId: '00000000-0000-4000-8000-000000000002', roles: [] })
+  const { token } = signAssertion(key, {
+    issuer: 'palisade-auth',
+    audience: 'chat',
+    userId: '00000000-0000-4000-8000-000000000001',
+    sessionId: '00000000-0000-4000-8000-000000000002',
+    roles: []
+  })
   const expired = expiredCopy(token, signingKeyToPem(key))
   const opts = { issuer: 'palisade-auth', audience: 'chat' as const, keyFor: async () => key.publicKey }
   await t.resolves(verifyAssertion(token, opts), 'the original verifies')

@@ -28,8 +28,15 @@ t.test('permissions follow the contracts', async (t) => {
   }
   for (const s of APP_SERVICES) {
     const p = permissionsFor(s)
-    t.same(p.subscribe.filter((x) => x.startsWith('_INBOX')), [`_INBOX_${s}.>`], `${s}: only its own inbox`)
-    t.notOk([...p.publish, ...p.subscribe].some((x) => x === '>' || x.startsWith('_INBOX.') || x.startsWith('$')), `${s}: no wildcard-all, shared inbox or system subjects`)
+    t.same(
+      p.subscribe.filter((x) => x.startsWith('_INBOX')),
+      [`_INBOX_${s}.>`],
+      `${s}: only its own inbox`
+    )
+    t.notOk(
+      [...p.publish, ...p.subscribe].some((x) => x === '>' || x.startsWith('_INBOX.') || x.startsWith('$')),
+      `${s}: no wildcard-all, shared inbox or system subjects`
+    )
   }
 })
 
@@ -42,7 +49,13 @@ t.test('a real nats-server with this config enforces it', async (t) => {
     for (const nc of conns) await nc.close().catch(() => {})
   })
   const as = async (service: AppServiceName, opts: { inboxPrefix?: string; pass?: string } = {}) => {
-    const nc = await connectNats({ url: server.url, name: service, user: service, pass: opts.pass ?? passwords[service], ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {}) })
+    const nc = await connectNats({
+      url: server.url,
+      name: service,
+      user: service,
+      pass: opts.pass ?? passwords[service],
+      ...(opts.inboxPrefix ? { inboxPrefix: opts.inboxPrefix } : {})
+    })
     conns.push(nc)
     return nc
   }
@@ -78,8 +91,11 @@ t.test('a real nats-server with this config enforces it', async (t) => {
   files.publish('auth.session.revoked', 'forged revocation')
   await files.flush()
   await new Promise((r) => setTimeout(r, 200))
-  t.same(got, [], 'a service cannot publish to another service\'s command subject')
-  t.ok(filesErrors.some((e) => /permissions violation/i.test(e)), 'the server reports the violation')
+  t.same(got, [], "a service cannot publish to another service's command subject")
+  t.ok(
+    filesErrors.some((e) => /permissions violation/i.test(e)),
+    'the server reports the violation'
+  )
 
   // gateway is a caller: its publish does arrive.
   const gateway = await as('gateway')

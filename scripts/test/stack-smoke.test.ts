@@ -23,9 +23,17 @@ t.test('pnpm start: the whole stack through the edge (register → login → API
 
   const email = `smoke-${Date.now()}@test.palisade.example`
   const password = 'a long smoke test password'
-  const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ email, password, displayName: 'Smoke' }) })
+  const reg = await fetch(`${base}/auth/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ email, password, displayName: 'Smoke' })
+  })
   t.equal(reg.status, 201, 'register')
-  const login = await fetch(`${base}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ email, password }) })
+  const login = await fetch(`${base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin },
+    body: JSON.stringify({ email, password })
+  })
   t.equal(login.status, 200, 'login')
   const cookie = login.headers
     .getSetCookie()
@@ -45,15 +53,25 @@ t.test('pnpm start: the whole stack through the edge (register → login → API
   const postFrom = (from: string, path: string, json: unknown) =>
     new Promise<number>((resolve, reject) => {
       const body = JSON.stringify(json)
-      const req = http.request(`${base}${path}`, { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), origin } }, (res) => {
-        res.resume()
-        res.on('end', () => resolve(res.statusCode ?? 0))
-      })
+      const req = http.request(
+        `${base}${path}`,
+        {
+          method: 'POST',
+          localAddress: from,
+          agent: false,
+          headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), origin }
+        },
+        (res) => {
+          res.resume()
+          res.on('end', () => resolve(res.statusCode ?? 0))
+        }
+      )
       req.on('error', reject)
       req.end(body)
     })
   const guesses = []
-  for (let i = 0; i < 6; i++) guesses.push(await postFrom('127.0.0.2', '/auth/login', { email: `made-up-${i}@test.palisade.example`, password: 'Summer2024!x' }))
+  for (let i = 0; i < 6; i++)
+    guesses.push(await postFrom('127.0.0.2', '/auth/login', { email: `made-up-${i}@test.palisade.example`, password: 'Summer2024!x' }))
   t.same(guesses, Array(6).fill(401), 'six bad guesses from 127.0.0.2 on made-up accounts')
   t.equal(await postFrom('127.0.0.3', '/auth/login', { email, password }), 200, 'another machine signs in')
   const crowd = Array.from({ length: 20 }, (_, i) => ({ email: `crowd-${i}-${Date.now()}@test.palisade.example`, password: `crowd password ${i} long enough` }))

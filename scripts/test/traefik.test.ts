@@ -2,7 +2,15 @@ import t from 'tap'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
-import { IDENTITY_HEADER_NAMES, MAX_CONNECTIONS_PER_CLIENT, MAX_REQUEST_SECONDS, NEVER_ROUTABLE_PATHS, ROUTES, canonicalHeaderName, type Route } from '@palisade/contracts'
+import {
+  IDENTITY_HEADER_NAMES,
+  MAX_CONNECTIONS_PER_CLIENT,
+  MAX_REQUEST_SECONDS,
+  NEVER_ROUTABLE_PATHS,
+  ROUTES,
+  canonicalHeaderName,
+  type Route
+} from '@palisade/contracts'
 import { DEPLOY_DIR } from '../src/lib/paths.js'
 import { buildDynamicConfig, MW, PRODUCTION_TARGET, renderProduction } from '../src/traefik/config.js'
 import { ruleMatches } from '../src/traefik/rules.js'
@@ -22,7 +30,8 @@ const committed = {
 }
 const dyn = parse(committed.dynamic) as { http: { routers: Record<string, Router>; middlewares: Record<string, any>; services: Record<string, any> }; tls: any }
 const stat = parse(committed.static) as Record<string, any>
-const services_image = (): string => (parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as { services: { traefik: { image: string } } }).services.traefik.image
+const services_image = (): string =>
+  (parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as { services: { traefik: { image: string } } }).services.traefik.image
 
 t.test('committed deploy/traefik files are exactly the generator output', async (t) => {
   const generated = renderProduction()
@@ -127,7 +136,15 @@ t.test('the scrub middleware deletes every spelling of the identity headers', as
   for (const name of IDENTITY_HEADER_NAMES) {
     const spellings = Object.keys(h).filter((k) => canonicalHeaderName(k) === name)
     t.equal(spellings.length, 9, `${name}: all 9 separator spellings`)
-    t.ok(spellings.includes(name.split('-').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('_')), `${name}: underscore form`)
+    t.ok(
+      spellings.includes(
+        name
+          .split('-')
+          .map((p) => p[0]!.toUpperCase() + p.slice(1))
+          .join('_')
+      ),
+      `${name}: underscore form`
+    )
   }
   t.ok(h['X_Forwarded_For'] === '' && h['X.Forwarded.For'] === '' && h['Forwarded'] === '')
   t.notOk('X-Forwarded-For' in h, 'the dash X-Forwarded-* stay: Traefik rebuilds them itself')
@@ -141,7 +158,11 @@ t.test('static config: redirect to TLS, file provider only, ping internal, acces
   t.equal(stat.entryPoints.websecure.http.underscoreHeadersStrategy, 'delete', 'underscore header names dropped at the entrypoint')
   t.match(services_image(), /^traefik:v?3\.(7\.([6-9]|\d{2,})|([89]|\d{2,})\.)/, 'the pinned Traefik knows underscoreHeadersStrategy (≥ 3.7.6)')
   t.equal(stat.entryPoints.websecure.forwardedHeaders.insecure, false)
-  t.equal(stat.entryPoints.websecure.transport.respondingTimeouts.readTimeout, `${MAX_REQUEST_SECONDS}s`, 'slow uploads get as long as every other hop gives them')
+  t.equal(
+    stat.entryPoints.websecure.transport.respondingTimeouts.readTimeout,
+    `${MAX_REQUEST_SECONDS}s`,
+    'slow uploads get as long as every other hop gives them'
+  )
   t.same(Object.keys(stat.providers), ['file'], 'no Docker provider, no socket')
   t.notMatch(committed.static, /docker|\.sock/i)
   t.equal(stat.ping.entryPoint, 'ping')

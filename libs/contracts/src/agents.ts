@@ -92,15 +92,17 @@ export const AgentSchema = Type.Object(
 )
 export type Agent = Static<typeof AgentSchema>
 
-export const AgentListSchema = Type.Object(
-  { agents: Type.Array(AgentSchema), nextCursor: Type.Optional(CursorSchema) },
-  { additionalProperties: false }
-)
+export const AgentListSchema = Type.Object({ agents: Type.Array(AgentSchema), nextCursor: Type.Optional(CursorSchema) }, { additionalProperties: false })
 export type AgentList = Static<typeof AgentListSchema>
 
 /** What users may learn about the configured providers: ids and models, never URLs or keys. */
 export const ProviderInfoSchema = Type.Object(
-  { id: Type.String(), kind: Type.Union([Type.Literal('local'), Type.Literal('openai-compatible')]), models: Type.Array(Type.String()), default: Type.Boolean() },
+  {
+    id: Type.String(),
+    kind: Type.Union([Type.Literal('local'), Type.Literal('openai-compatible')]),
+    models: Type.Array(Type.String()),
+    default: Type.Boolean()
+  },
   { additionalProperties: false }
 )
 export const ProviderListSchema = Type.Object({ providers: Type.Array(ProviderInfoSchema) }, { additionalProperties: false })
@@ -196,10 +198,7 @@ export const RunSchema = Type.Object(
 )
 export type Run = Static<typeof RunSchema>
 
-export const RunListSchema = Type.Object(
-  { runs: Type.Array(RunSchema), nextCursor: Type.Optional(CursorSchema) },
-  { additionalProperties: false }
-)
+export const RunListSchema = Type.Object({ runs: Type.Array(RunSchema), nextCursor: Type.Optional(CursorSchema) }, { additionalProperties: false })
 
 // ---- events published to every conversation member's `events.user.<memberId>` ----
 // Same shape rules as chat's user events (`type`, `at`): they belong in chat's UserEventSchema union,
@@ -230,18 +229,10 @@ export const AgentRunFailedEventSchema = Type.Object(
 )
 export type AgentRunFailedEvent = Static<typeof AgentRunFailedEventSchema>
 
-export const AgentRunCancelledEventSchema = Type.Object(
-  { type: Type.Literal('agent.run.cancelled'), ...RunRefProperties },
-  { additionalProperties: false }
-)
+export const AgentRunCancelledEventSchema = Type.Object({ type: Type.Literal('agent.run.cancelled'), ...RunRefProperties }, { additionalProperties: false })
 export type AgentRunCancelledEvent = Static<typeof AgentRunCancelledEventSchema>
 
-export const AgentRunEventSchema = Type.Union([
-  AgentRunDeltaEventSchema,
-  AgentRunCompletedEventSchema,
-  AgentRunFailedEventSchema,
-  AgentRunCancelledEventSchema
-])
+export const AgentRunEventSchema = Type.Union([AgentRunDeltaEventSchema, AgentRunCompletedEventSchema, AgentRunFailedEventSchema, AgentRunCancelledEventSchema])
 export type AgentRunEvent = Static<typeof AgentRunEventSchema>
 export const AGENT_RUN_EVENT_TYPES = ['agent.run.delta', 'agent.run.completed', 'agent.run.failed', 'agent.run.cancelled'] as const
 
@@ -256,10 +247,7 @@ export const AgentRunEvents: NatsEvent<typeof AgentRunEventSchema> = {
 // ---- internal subjects (agents ↔ agents) ----
 
 /** Asks whichever agents instance runs `runId` to stop it (cancel may land on another instance). */
-export const AgentRunCancelRequestSchema = Type.Object(
-  { runId: UuidSchema, userId: UuidSchema },
-  { additionalProperties: false }
-)
+export const AgentRunCancelRequestSchema = Type.Object({ runId: UuidSchema, userId: UuidSchema }, { additionalProperties: false })
 export const AgentsRunCancel: NatsEvent<typeof AgentRunCancelRequestSchema> = {
   subject: 'agents.run.cancel',
   payload: AgentRunCancelRequestSchema,

@@ -18,10 +18,7 @@ export const EmailSchema = Type.String({ format: 'email', minLength: 3, maxLengt
 export const PasswordSchema = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH })
 export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 80, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
 
-export const RegisterBodySchema = Type.Object(
-  { email: EmailSchema, password: PasswordSchema, displayName: DisplayNameSchema },
-  { additionalProperties: false }
-)
+export const RegisterBodySchema = Type.Object({ email: EmailSchema, password: PasswordSchema, displayName: DisplayNameSchema }, { additionalProperties: false })
 export type RegisterBody = Static<typeof RegisterBodySchema>
 
 /** Login accepts any password length up to the maximum so that a short wrong password is just wrong. */
@@ -91,10 +88,7 @@ export const ChangePasswordBodySchema = Type.Object(
 export type ChangePasswordBody = Static<typeof ChangePasswordBodySchema>
 
 /** Public profile other services may learn about a user (no email: it is not theirs to know). */
-export const UserProfileSchema = Type.Object(
-  { id: UuidSchema, displayName: Type.String({ maxLength: 80 }) },
-  { additionalProperties: false }
-)
+export const UserProfileSchema = Type.Object({ id: UuidSchema, displayName: Type.String({ maxLength: 80 }) }, { additionalProperties: false })
 export type UserProfile = Static<typeof UserProfileSchema>
 
 /** Most ids one `GET /auth/users?id=…` may name (the same bound as `auth.user.lookup`). */

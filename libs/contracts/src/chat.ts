@@ -71,16 +71,10 @@ export const UnreadCountSchema = Type.Integer({ minimum: 0, maximum: CHAT_LIMITS
  * conversation plus that member's unread count. Events carry plain ConversationSchema objects
  * (they go to every member, and the count is per member).
  */
-export const ConversationWithUnreadSchema = Type.Object(
-  { ...ConversationSchema.properties, unreadCount: UnreadCountSchema },
-  { additionalProperties: false }
-)
+export const ConversationWithUnreadSchema = Type.Object({ ...ConversationSchema.properties, unreadCount: UnreadCountSchema }, { additionalProperties: false })
 export type ConversationWithUnread = Static<typeof ConversationWithUnreadSchema>
 
-export const MemberSchema = Type.Object(
-  { userId: UuidSchema, role: MemberRoleSchema, joinedAt: IsoDateSchema },
-  { additionalProperties: false }
-)
+export const MemberSchema = Type.Object({ userId: UuidSchema, role: MemberRoleSchema, joinedAt: IsoDateSchema }, { additionalProperties: false })
 export type Member = Static<typeof MemberSchema>
 
 /**

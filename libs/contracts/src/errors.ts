@@ -39,13 +39,9 @@ export const ProblemSchema = Type.Object(
     detail: Type.Optional(Type.String({ maxLength: 4096 })),
     instance: Type.Optional(Type.String({ maxLength: 2048 })),
     errors: Type.Optional(
-      Type.Array(
-        Type.Object(
-          { path: Type.String({ maxLength: 512 }), message: Type.String({ maxLength: 512 }) },
-          { additionalProperties: false }
-        ),
-        { maxItems: 50 }
-      )
+      Type.Array(Type.Object({ path: Type.String({ maxLength: 512 }), message: Type.String({ maxLength: 512 }) }, { additionalProperties: false }), {
+        maxItems: 50
+      })
     )
   },
   { additionalProperties: false }

@@ -81,10 +81,7 @@ export const HelloFrameSchema = Type.Object(
   },
   { additionalProperties: false }
 )
-export const PongFrameSchema = Type.Object(
-  { type: Type.Literal('pong'), ref: Type.Union([FrameIdSchema, Type.Null()]) },
-  { additionalProperties: false }
-)
+export const PongFrameSchema = Type.Object({ type: Type.Literal('pong'), ref: Type.Union([FrameIdSchema, Type.Null()]) }, { additionalProperties: false })
 /** Reply to `message.send`: the stored message (`created: false` for an idempotent retry). */
 export const AckFrameSchema = Type.Object(
   { type: Type.Literal('ack'), ref: Type.Union([FrameIdSchema, Type.Null()]), message: MessageSchema, created: Type.Boolean() },
@@ -102,10 +99,7 @@ export const ErrorFrameSchema = Type.Object(
   { additionalProperties: false }
 )
 /** The lease was extended (a renewal on any gateway instance for this session). */
-export const RenewedFrameSchema = Type.Object(
-  { type: Type.Literal('renewed'), expiresAt: IsoDateSchema },
-  { additionalProperties: false }
-)
+export const RenewedFrameSchema = Type.Object({ type: Type.Literal('renewed'), expiresAt: IsoDateSchema }, { additionalProperties: false })
 
 export const ServerFrameSchema = Type.Union([HelloFrameSchema, PongFrameSchema, AckFrameSchema, ErrorFrameSchema, RenewedFrameSchema, UserEventSchema])
 export type ServerFrame = Static<typeof ServerFrameSchema>

@@ -38,10 +38,7 @@ export const UserLookupRequestSchema = Type.Object(
   { userIds: Type.Array(UuidSchema, { minItems: 1, maxItems: 100, uniqueItems: true }) },
   { additionalProperties: false }
 )
-export const UserLookupResponseSchema = Type.Object(
-  { users: Type.Array(UserProfileSchema, { maxItems: 100 }) },
-  { additionalProperties: false }
-)
+export const UserLookupResponseSchema = Type.Object({ users: Type.Array(UserProfileSchema, { maxItems: 100 }) }, { additionalProperties: false })
 export const AuthUserLookup = endpoint({
   subject: 'auth.user.lookup',
   request: UserLookupRequestSchema,

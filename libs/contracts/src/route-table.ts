@@ -59,15 +59,7 @@ export const ROUTES: readonly Route[] = [
 ]
 
 /** Paths that must never be reachable from outside, whatever the route table says. */
-export const NEVER_ROUTABLE_PATHS: readonly string[] = [
-  '/auth/verify',
-  '/auth/jwks',
-  '/.well-known/jwks.json',
-  '/healthz',
-  '/readyz',
-  '/internal',
-  '/metrics'
-]
+export const NEVER_ROUTABLE_PATHS: readonly string[] = ['/auth/verify', '/auth/jwks', '/.well-known/jwks.json', '/healthz', '/readyz', '/internal', '/metrics']
 
 /** True for a normalized path the edge must refuse whatever the route table says: a listed path or anything under it. */
 export function isNeverRoutable(path: string): boolean {

@@ -47,7 +47,9 @@ export class ProxyTrust {
       const prefix = prefixText === undefined ? undefined : /^\d{1,3}$/.test(prefixText) ? Number(prefixText) : NaN
       const max = family === 4 ? 32 : 128
       if (family === 0 || extra !== undefined || (prefix !== undefined && !(prefix >= 0 && prefix <= max))) {
-        throw new ConfigError(`${name}: ${JSON.stringify(item)} is neither an IP address nor a CIDR (e.g. 172.29.0.2 or 10.0.0.0/8)${item.toLowerCase() === NO_PROXY ? `; \`${NO_PROXY}\` stands alone` : ''}`)
+        throw new ConfigError(
+          `${name}: ${JSON.stringify(item)} is neither an IP address nor a CIDR (e.g. 172.29.0.2 or 10.0.0.0/8)${item.toLowerCase() === NO_PROXY ? `; \`${NO_PROXY}\` stands alone` : ''}`
+        )
       }
       // Trusting every address would believe any client's X-Forwarded-For: a spoofing switch, not a setting.
       if (prefix === 0) throw new ConfigError(`${name}: ${item} would trust every address; list the proxies themselves`)
@@ -130,7 +132,10 @@ export function ipLimitKey(ip: string): string {
   const h = head ? head.split(':') : []
   const t = ip.includes('::') ? (tail ? tail.split(':') : []) : []
   const groups = ip.includes('::') ? [...h, ...Array(Math.max(0, 8 - h.length - t.length)).fill('0'), ...t] : h
-  return `${groups.slice(0, 4).map((g) => (parseInt(g, 16) || 0).toString(16)).join(':')}::/64`
+  return `${groups
+    .slice(0, 4)
+    .map((g) => (parseInt(g, 16) || 0).toString(16))
+    .join(':')}::/64`
 }
 
 /** The key of a per-address limit for this request's client. */

@@ -12,7 +12,15 @@ export const BaseConfigSchema = Type.Object({
   HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
   PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 0 }),
   LOG_LEVEL: Type.Union(
-    [Type.Literal('fatal'), Type.Literal('error'), Type.Literal('warn'), Type.Literal('info'), Type.Literal('debug'), Type.Literal('trace'), Type.Literal('silent')],
+    [
+      Type.Literal('fatal'),
+      Type.Literal('error'),
+      Type.Literal('warn'),
+      Type.Literal('info'),
+      Type.Literal('debug'),
+      Type.Literal('trace'),
+      Type.Literal('silent')
+    ],
     { default: 'info' }
   ),
   DATABASE_URL: Type.String({ minLength: 1, pattern: '^postgres(ql)?://' }),
@@ -92,5 +100,8 @@ export function loadConfig<P extends TProperties>(schema: TObject<P>, env: NodeJ
 
 /** Comma-separated list → trimmed, non-empty entries. */
 export function splitList(value: string): string[] {
-  return value.split(',').map((s) => s.trim()).filter(Boolean)
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }

@@ -28,7 +28,14 @@ export async function runServer<P extends TProperties>(opts: RunServerOptions<P>
     }
     throw err
   }
-  const app = Fastify(serverOptions({ service: opts.service, logLevel: config.LOG_LEVEL, ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}), ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {}) }))
+  const app = Fastify(
+    serverOptions({
+      service: opts.service,
+      logLevel: config.LOG_LEVEL,
+      ...(opts.bodyLimit ? { bodyLimit: opts.bodyLimit } : {}),
+      ...(opts.requestTimeoutMs ? { requestTimeoutMs: opts.requestTimeoutMs } : {})
+    })
+  )
   try {
     await app.register(opts.app, { config })
   } catch (err) {

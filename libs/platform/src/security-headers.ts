@@ -77,7 +77,10 @@ export function securityHeaders(variant: SecurityHeaderVariant = 'api'): HeaderS
 
 /** @fastify/helmet's configuration that produces exactly SECURITY_HEADERS.api (a platform test compares them). */
 export const HELMET_OPTIONS: FastifyHelmetOptions = {
-  contentSecurityPolicy: { useDefaults: false, directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"] } },
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"], baseUri: ["'none'"], formAction: ["'self'"] }
+  },
   strictTransportSecurity: { maxAge: 31_536_000, includeSubDomains: true },
   crossOriginResourcePolicy: { policy: 'same-origin' },
   xFrameOptions: { action: 'deny' },

@@ -108,5 +108,9 @@ test('production refuses to start without TRUSTED_PROXIES; `none` is an explicit
   await t.rejects(service(t, { TRUSTED_PROXIES: '', NODE_ENV: 'production' }), /TRUSTED_PROXIES is empty/)
   await t.rejects(service(t, { TRUSTED_PROXIES: 'edge.internal', NODE_ENV: 'test' }), /neither an IP address nor a CIDR/, 'a bad entry stops any service')
   const { port } = await service(t, { TRUSTED_PROXIES: 'none', NODE_ENV: 'production' })
-  t.equal(JSON.parse((await getFrom(port, '127.0.0.3', '/whoami', { 'x-forwarded-for': '203.0.113.9' })).body).address, '127.0.0.3', 'a directly exposed service believes no one')
+  t.equal(
+    JSON.parse((await getFrom(port, '127.0.0.3', '/whoami', { 'x-forwarded-for': '203.0.113.9' })).body).address,
+    '127.0.0.3',
+    'a directly exposed service believes no one'
+  )
 })

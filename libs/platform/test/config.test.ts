@@ -45,6 +45,10 @@ test('completeConfig fills the schema defaults into a config built in code, and 
   t.equal(c.PORT, 3001)
   t.equal(c.HOST, '127.0.0.1')
   t.same(given, { DATABASE_URL: 'postgres://h/d', PORT: 3001 }, 'the input is left as it was')
-  t.same(completeConfig(Schema, { DATABASE_URL: 'postgres://h/d' }), loadConfig(Schema, { DATABASE_URL: 'postgres://h/d' }), 'the same defaults as from the environment')
+  t.same(
+    completeConfig(Schema, { DATABASE_URL: 'postgres://h/d' }),
+    loadConfig(Schema, { DATABASE_URL: 'postgres://h/d' }),
+    'the same defaults as from the environment'
+  )
   t.throws(() => completeConfig(Schema, { DATABASE_URL: 'postgres://h/d', EXTRA_LIMIT: 0 }), /EXTRA_LIMIT is invalid/)
 })

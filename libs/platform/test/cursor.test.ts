@@ -59,7 +59,9 @@ t.test('a failed query is logged without the values it ran with', async (t) => {
     t.equal(res.statusCode, 500)
     t.notMatch(res.body, /secret|taken@|SELECT|INSERT/, 'nothing of the query in the answer')
   }
-  const errors = logs.lines.map((l) => JSON.parse(l) as { msg: string; err?: { message: string; stack: string; cause?: { code?: string } } }).filter((l) => l.err)
+  const errors = logs.lines
+    .map((l) => JSON.parse(l) as { msg: string; err?: { message: string; stack: string; cause?: { code?: string } } })
+    .filter((l) => l.err)
   t.equal(errors.length, 2, 'both failures are logged')
   t.notMatch(logs.text(), /secret-param-value|secret-query-value|taken@example\.com/, 'no parameter, query string or row value in any line')
   t.match(errors[0]!.err!.message, /^Failed query: SELECT \$1::timestamptz$/, 'the statement stays for debugging')

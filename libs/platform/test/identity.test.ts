@@ -6,8 +6,16 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { AuthSessionRevoked, IDENTITY_HEADERS } from '@palisade/contracts'
 import {
-  errorHandlerPlugin, generateSigningKey, identityPlugin, identityOf, JwksCache, natsPlugin, natsPublish,
-  publicJwk, serverOptions, signAssertion
+  errorHandlerPlugin,
+  generateSigningKey,
+  identityPlugin,
+  identityOf,
+  JwksCache,
+  natsPlugin,
+  natsPublish,
+  publicJwk,
+  serverOptions,
+  signAssertion
 } from '../src/index.js'
 import { captureLogs, startNatsServer } from '../src/testing/index.js'
 
@@ -57,15 +65,21 @@ test('rejects what an attacker on the internal network would try', async (t) => 
     'assertion for another user': headersFor(mint(), randomUUID()),
     'signed by an unknown key': headersFor(signAssertion(other, { issuer: ISSUER, audience: 'chat', userId, sessionId, roles: [] }).token),
     'wrong issuer': headersFor(mint({ issuer: 'evil' })),
-    'expired': headersFor(jwt.sign({ ...base, iat: now - 120, exp: now - 60 }, key.privateKey, { algorithm: 'ES256', keyid: key.kid })),
+    expired: headersFor(jwt.sign({ ...base, iat: now - 120, exp: now - 60 }, key.privateKey, { algorithm: 'ES256', keyid: key.kid })),
     'lifetime over 60 s': headersFor(jwt.sign({ ...base, iat: now, exp: now + 3600 }, key.privateKey, { algorithm: 'ES256', keyid: key.kid })),
     'alg none': headersFor(jwt.sign({ ...base, iat: now, exp: now + 30 }, '', { algorithm: 'none', keyid: key.kid } as jwt.SignOptions)),
     'HS256 keyed with the public key': headersFor(
       jwt.sign({ ...base, iat: now, exp: now + 30 }, key.publicKey.export({ format: 'pem', type: 'spki' }).toString(), { algorithm: 'HS256', keyid: key.kid })
     ),
     'extra claims': headersFor(jwt.sign({ ...base, iat: now, exp: now + 30, admin: true }, key.privateKey, { algorithm: 'ES256', keyid: key.kid })),
-    'tampered payload': headersFor(mint().replace(/\.([^.]+)\./, (_m, p: string) => '.' + Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), roles: ['admin'] })).toString('base64url') + '.')),
-    'garbage': headersFor('not.a.jwt')
+    'tampered payload': headersFor(
+      mint().replace(
+        /\.([^.]+)\./,
+        (_m, p: string) =>
+          '.' + Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), roles: ['admin'] })).toString('base64url') + '.'
+      )
+    ),
+    garbage: headersFor('not.a.jwt')
   }
   for (const [name, headers] of Object.entries(cases)) {
     const res = await app.inject({ url: '/who', headers })

@@ -19,10 +19,15 @@ test('request/reply validates both ways and carries errors in NATS service heade
   t.teardown(() => server.stop())
   const nc = await connectNats({ url: server.url, name: 'test' })
   t.teardown(() => nc.close())
-  natsServe(nc, Echo, async (p, ctx) => {
-    if (p.text === 'missing') throw problems.notFound('no such thing')
-    return { text: p.text, actingUser: ctx.userId ?? '' }
-  }, { log: pino({ level: 'silent' }) })
+  natsServe(
+    nc,
+    Echo,
+    async (p, ctx) => {
+      if (p.text === 'missing') throw problems.notFound('no such thing')
+      return { text: p.text, actingUser: ctx.userId ?? '' }
+    },
+    { log: pino({ level: 'silent' }) }
+  )
 
   const ok = await natsRequest(nc, Echo, { text: 'hi' }, { userId: 'u1', requestId: 'r1' })
   t.same(ok, { text: 'hi', actingUser: 'u1' })

@@ -73,7 +73,11 @@ test("a sibling's role cannot put objects where another service's role resolves 
   // The schema the default search path ("$user", public) would have searched for chat's role.
   await t.rejects(files.query(`CREATE SCHEMA "${chatRole}"`), denied, "files cannot create a schema named like chat's role")
   await t.rejects(files.query('CREATE SCHEMA files_scratch'), denied, 'no role creates schemas at all')
-  await t.rejects(files.query('CREATE FUNCTION public.websearch_to_tsquery(text, text) RETURNS tsquery LANGUAGE sql AS $$ SELECT NULL::tsquery $$'), denied, 'nothing in public')
+  await t.rejects(
+    files.query('CREATE FUNCTION public.websearch_to_tsquery(text, text) RETURNS tsquery LANGUAGE sql AS $$ SELECT NULL::tsquery $$'),
+    denied,
+    'nothing in public'
+  )
   await t.rejects(files.query('CREATE TEMP TABLE messages (x int)'), denied, 'no temporary objects')
   await t.rejects(files.query('CREATE EXTENSION IF NOT EXISTS pgcrypto'), denied, 'no extensions')
   const privileges = await files.query<{ role: string; db_create: boolean; db_temp: boolean; public_create: boolean }>(
@@ -81,10 +85,15 @@ test("a sibling's role cannot put objects where another service's role resolves 
             has_schema_privilege(r, 'public', 'CREATE') AS public_create FROM unnest($2::text[]) r ORDER BY 1`,
     [db.name, roles.map((r) => r.role)]
   )
-  for (const row of privileges.rows) t.same(row, { role: row.role, db_create: false, db_temp: false, public_create: false }, `${row.role} has no CREATE or TEMPORARY`)
+  for (const row of privileges.rows)
+    t.same(row, { role: row.role, db_create: false, db_temp: false, public_create: false }, `${row.role} has no CREATE or TEMPORARY`)
   for (const i of [0, 1]) {
     const c = await as(i)
-    t.equal((await c.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path, serviceSearchPath(roles[i]!.service), `${roles[i]!.role}: search_path pinned by the role`)
+    t.equal(
+      (await c.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path,
+      serviceSearchPath(roles[i]!.service),
+      `${roles[i]!.role}: search_path pinned by the role`
+    )
   }
 })
 

@@ -45,7 +45,11 @@ t.test('request loggers are pino children: route levels, bindings and redaction'
   t.match(byMsg('same level'), [{ reqId: 'reqsame', service: 'chat', level: 30, apiKey: '[redacted]' }])
   t.match(
     byMsg('incoming request'),
-    [{ reqId: 'reqchatty', req: { url: '/chatty' } }, { reqId: 'reqsame', req: { url: '/same' } }, { reqId: 'reqplain', req: { url: '/plain' } }],
+    [
+      { reqId: 'reqchatty', req: { url: '/chatty' } },
+      { reqId: 'reqsame', req: { url: '/same' } },
+      { reqId: 'reqplain', req: { url: '/plain' } }
+    ],
     "Fastify's own request lines honour the route level (none for the warn-level route)"
   )
   t.equal(byMsg('incoming request').length, 3)

@@ -86,7 +86,11 @@ let userCounter = 0
 
 export class TestkitError extends Error {
   override name = 'TestkitError'
-  constructor(message: string, readonly status?: number, readonly body?: string) {
+  constructor(
+    message: string,
+    readonly status?: number,
+    readonly body?: string
+  ) {
     super(message)
   }
 }

@@ -46,7 +46,9 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   const url = `http://127.0.0.1:${port}`
   const deadline = Date.now() + 30_000
   for (;;) {
-    const ready = await fetch(`${url}/readyz`).then((r) => r.ok).catch(() => false)
+    const ready = await fetch(`${url}/readyz`)
+      .then((r) => r.ok)
+      .catch(() => false)
     if (ready) break
     if (Date.now() > deadline || child.exitCode !== null) {
       child.kill('SIGKILL')

@@ -129,7 +129,15 @@ interface Loop {
 
 function row(name: string, loop: Loop): Measurement {
   const s = summarise(loop.samples)
-  return { name, reqPerSec: loop.perSecond, p50: s.p50, p99: s.p99, cpuUsPerReq: loop.cpuUs / Math.max(1, loop.samples.length), errors: loop.errors, unexpected: 0 }
+  return {
+    name,
+    reqPerSec: loop.perSecond,
+    p50: s.p50,
+    p99: s.p99,
+    cpuUsPerReq: loop.cpuUs / Math.max(1, loop.samples.length),
+    errors: loop.errors,
+    unexpected: 0
+  }
 }
 
 export const agentsBench: Bench = {
@@ -141,7 +149,10 @@ export const agentsBench: Bench = {
     const host = cleanups.host
     let interval = 20
     let tokenCount = 100
-    const provider = await startTokenServer(() => interval, () => tokenCount)
+    const provider = await startTokenServer(
+      () => interval,
+      () => tokenCount
+    )
     cleanups.push(() => new Promise((r) => provider.server.close(r)))
     const keyDir = mkdtempSync(join(tmpdir(), 'palisade-bench-agents-'))
     cleanups.push(() => rmSync(keyDir, { recursive: true, force: true }))
@@ -150,7 +161,10 @@ export const agentsBench: Bench = {
     try {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
       const quiet = { LOG_LEVEL: 'warn' as const }
-      const chat = await buildService(host, chatApp, stack.config({ ...quiet, CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), { service: 'chat', logStream: discardStream() })
+      const chat = await buildService(host, chatApp, stack.config({ ...quiet, CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), {
+        service: 'chat',
+        logStream: discardStream()
+      })
       const gateway = await buildService(host, gatewayApp, stack.config(quiet), { service: 'gateway', listen: true, logStream: discardStream() })
       const agents = await buildService(
         host,
@@ -159,7 +173,9 @@ export const agentsBench: Bench = {
           ...quiet,
           AGENTS_MAX_CONCURRENT_RUNS: 1000,
           AGENTS_RUNS_PER_MINUTE: 1_000_000,
-          AGENTS_PROVIDERS: JSON.stringify([{ id: 'bench', kind: 'openai-compatible', baseUrl: provider.url, apiKeyFile: join(keyDir, 'key'), models: ['bench'] }])
+          AGENTS_PROVIDERS: JSON.stringify([
+            { id: 'bench', kind: 'openai-compatible', baseUrl: provider.url, apiKeyFile: join(keyDir, 'key'), models: ['bench'] }
+          ])
         }),
         { service: 'agents', logStream: discardStream() }
       )
@@ -179,9 +195,19 @@ export const agentsBench: Bench = {
       }
       const setups = await Promise.all(
         users.map(async (u) => {
-          const conv = await chat.inject({ method: 'POST', url: '/api/chat/conversations', headers: await as(u, '/api/chat/conversations'), payload: { title: 'bench', memberIds: [watcher.userId] } })
+          const conv = await chat.inject({
+            method: 'POST',
+            url: '/api/chat/conversations',
+            headers: await as(u, '/api/chat/conversations'),
+            payload: { title: 'bench', memberIds: [watcher.userId] }
+          })
           const local = await agents.inject({ method: 'POST', url: '/api/agents', headers: await as(u, '/api/agents'), payload: { name: 'bench' } })
-          const remote = await agents.inject({ method: 'POST', url: '/api/agents', headers: await as(u, '/api/agents'), payload: { name: 'bench', provider: 'bench', model: 'bench' } })
+          const remote = await agents.inject({
+            method: 'POST',
+            url: '/api/agents',
+            headers: await as(u, '/api/agents'),
+            payload: { name: 'bench', provider: 'bench', model: 'bench' }
+          })
           if (conv.statusCode !== 201 || local.statusCode !== 201 || remote.statusCode !== 201) throw new Error('agents bench setup failed')
           return { user: u, conv: conv.json().id as string, local: local.json().id as string, remote: remote.json().id as string }
         })
@@ -224,14 +250,24 @@ export const agentsBench: Bench = {
         const id = randomUUID()
         const arrived = arrival(id)
         const t0 = performance.now()
-        const res = await chat.inject({ method: 'POST', url: `/api/chat/conversations/${s.conv}/messages`, headers: await as(s.user, '/api/chat/conversations'), payload: { text: `baseline ${i}`, clientMessageId: id } })
+        const res = await chat.inject({
+          method: 'POST',
+          url: `/api/chat/conversations/${s.conv}/messages`,
+          headers: await as(s.user, '/api/chat/conversations'),
+          payload: { text: `baseline ${i}`, clientMessageId: id }
+        })
         if (res.statusCode !== 201) throw new Error(`baseline message: ${res.statusCode}`)
         return (await arrived) - t0
       }
       const agentRun = async (i: number) => {
         const s = setups[i % setups.length]!
         const t0 = performance.now()
-        const res = await agents.inject({ method: 'POST', url: `/api/agents/${s.local}/runs`, headers: await as(s.user, '/api/agents'), payload: { conversationId: s.conv, input: `benchmark run ${i} with a few words to echo` } })
+        const res = await agents.inject({
+          method: 'POST',
+          url: `/api/agents/${s.local}/runs`,
+          headers: await as(s.user, '/api/agents'),
+          payload: { conversationId: s.conv, input: `benchmark run ${i} with a few words to echo` }
+        })
         if (res.statusCode !== 202) throw new Error(`run: ${res.statusCode}`)
         return (await arrival(res.json().id as string)) - t0
       }
@@ -244,7 +280,12 @@ export const agentsBench: Bench = {
         const t0 = performance.now()
         await Promise.all(
           setups.slice(0, 4).map(async (s, i) => {
-            const res = await agents.inject({ method: 'POST', url: `/api/agents/${s.remote}/runs`, headers: await as(s.user, '/api/agents'), payload: { conversationId: s.conv, input: `stream ${i}` } })
+            const res = await agents.inject({
+              method: 'POST',
+              url: `/api/agents/${s.remote}/runs`,
+              headers: await as(s.user, '/api/agents'),
+              payload: { conversationId: s.conv, input: `stream ${i}` }
+            })
             if (res.statusCode !== 202) throw new Error(`stream run: ${res.statusCode}`)
             await arrival(res.json().id as string)
           })

@@ -72,7 +72,15 @@ export const edgeBench: Bench = {
       let identity: Record<string, string> = {}
       const refresh = async () => {
         const r = await fetch(`http://127.0.0.1:${authPort}/auth/verify`, {
-          headers: { cookie, accept: 'application/json', 'x-forwarded-method': 'GET', 'x-forwarded-uri': ROUTE, 'x-forwarded-host': `localhost:${port}`, 'x-forwarded-proto': 'http', 'x-forwarded-for': '127.0.0.1' }
+          headers: {
+            cookie,
+            accept: 'application/json',
+            'x-forwarded-method': 'GET',
+            'x-forwarded-uri': ROUTE,
+            'x-forwarded-host': `localhost:${port}`,
+            'x-forwarded-proto': 'http',
+            'x-forwarded-for': '127.0.0.1'
+          }
         })
         if (r.status !== 200) throw new Error(`/auth/verify answered ${r.status}`)
         const h: Record<string, string> = {}

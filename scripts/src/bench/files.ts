@@ -45,7 +45,11 @@ async function makeTextFile(path: string, bytes: number): Promise<void> {
   let left = bytes
   while (left > 0) {
     const n = Math.min(left, MiB)
-    const chunk = Buffer.from(randomBytes(Math.ceil((n * 3) / 4)).toString('base64').slice(0, n))
+    const chunk = Buffer.from(
+      randomBytes(Math.ceil((n * 3) / 4))
+        .toString('base64')
+        .slice(0, n)
+    )
     if (!out.write(chunk)) await new Promise<void>((r) => out.once('drain', () => r()))
     left -= n
   }

@@ -262,7 +262,10 @@ export function benchCleanups(): { host: { teardown(fn: () => unknown): void }; 
     host: { teardown: push },
     push,
     async run() {
-      for (const fn of fns.splice(0).reverse()) await Promise.resolve().then(fn).catch(() => {})
+      for (const fn of fns.splice(0).reverse())
+        await Promise.resolve()
+          .then(fn)
+          .catch(() => {})
     }
   }
 }

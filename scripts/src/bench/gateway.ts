@@ -31,7 +31,10 @@ import { discardStream, type Bench, type Measurement, type RunOptions, benchClea
 const CLIENTS = fileURLToPath(new URL('./gateway-clients.mjs', import.meta.url))
 const SOCKETS = Number(process.env.BENCH_GATEWAY_SOCKETS ?? 1000)
 /** steady send rates of the latency rows: a conversation's ordinary pace, and a busy one */
-const RATES = (process.env.BENCH_GATEWAY_RATES ?? '5,20').split(',').map(Number).filter((n) => n > 0)
+const RATES = (process.env.BENCH_GATEWAY_RATES ?? '5,20')
+  .split(',')
+  .map(Number)
+  .filter((n) => n > 0)
 /** client processes the sockets are spread over (real clients do not share one core) */
 const CLIENT_PROCESSES = Math.max(1, Number(process.env.BENCH_GATEWAY_CLIENT_PROCESSES ?? 2))
 
@@ -259,7 +262,11 @@ export const gatewayBench: Bench = {
             const latencyRows: Measurement[] = []
             for (const rate of RATES) {
               const cpu0 = process.cpuUsage()
-              const { result, recorded } = await clients.recordWhile(seconds, () => clients.send(conversationId, rate, seconds), (r) => r.sent * open)
+              const { result, recorded } = await clients.recordWhile(
+                seconds,
+                () => clients.send(conversationId, rate, seconds),
+                (r) => r.sent * open
+              )
               const s = summarise(recorded.samples)
               const expected = result.sent * open
               process.stdout.write(

@@ -33,7 +33,9 @@ function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; stric
       else opts.warmupSeconds = n
     } else if (a === '--strict') strict = true
     else if (a === '--help' || a === '-h') {
-      process.stdout.write(`usage: pnpm bench [name...] [--duration=s] [--connections=n] [--warmup=s] [--rounds=n] [--strict]\nbenches: ${BENCHES.map((b) => b.name).join(', ')}\n`)
+      process.stdout.write(
+        `usage: pnpm bench [name...] [--duration=s] [--connections=n] [--warmup=s] [--rounds=n] [--strict]\nbenches: ${BENCHES.map((b) => b.name).join(', ')}\n`
+      )
       process.exit(0)
     } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`)
     else filters.push(a.toLowerCase())
@@ -81,7 +83,10 @@ async function main(): Promise<number> {
         if (!instance.measure || failed.has(instance)) continue
         try {
           const own = await instance.measure(opts)
-          measured.set(instance, own.map((m) => m.name))
+          measured.set(
+            instance,
+            own.map((m) => m.name)
+          )
           own.forEach(keep)
         } catch (err) {
           // One bench failing must not throw away every other bench's numbers.

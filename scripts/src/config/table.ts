@@ -68,14 +68,22 @@ export async function renderConfigTable(): Promise<string> {
       docs = docComments(readFileSync(join(serviceDir(svc.name), 'src', 'config.ts'), 'utf8'))
     } catch {}
     for (const [name, prop] of Object.entries(schema.properties)) {
-      const row = rows.get(name) ?? { name, services: [], default: show(prop.default), secret: SECRET.test(name), doc: docs.get(name) ?? baseDocs.get(name) ?? BASE_DOCS[name] ?? '' }
+      const row = rows.get(name) ?? {
+        name,
+        services: [],
+        default: show(prop.default),
+        secret: SECRET.test(name),
+        doc: docs.get(name) ?? baseDocs.get(name) ?? BASE_DOCS[name] ?? ''
+      }
       row.services.push(svc.name)
       if (!row.doc) row.doc = docs.get(name) ?? ''
       if (prop.default === undefined && schema.required?.includes(name)) row.default = 'required'
       rows.set(name, row)
     }
   }
-  const all = [...rows.values()].sort((a, b) => (a.services.length === b.services.length ? a.name.localeCompare(b.name) : b.services.length - a.services.length))
+  const all = [...rows.values()].sort((a, b) =>
+    a.services.length === b.services.length ? a.name.localeCompare(b.name) : b.services.length - a.services.length
+  )
   const lines = ['| variable | services | default | secret | meaning |', '|---|---|---|---|---|']
   for (const r of all) {
     const who = r.services.length === configured ? 'all' : r.services.join(', ')

@@ -31,7 +31,10 @@ export function rolesFromDatabaseUrls(urls: string[], database: string, services
     if (!role || !password) throw new Error('every service DATABASE_URL must carry a user and a password')
     if (u.pathname.slice(1) !== database) throw new Error(`${role}: DATABASE_URL points at ${u.pathname.slice(1)}, not ${database}`)
     const service = services.find((s) => serviceRoleName(database, s) === role)
-    if (!service) throw new Error(`${role}: not a service's role (roles are named <database>_<service>, e.g. ${serviceRoleName(database, services[0] ?? 'chat')}); rerun pnpm gen:secrets`)
+    if (!service)
+      throw new Error(
+        `${role}: not a service's role (roles are named <database>_<service>, e.g. ${serviceRoleName(database, services[0] ?? 'chat')}); rerun pnpm gen:secrets`
+      )
     return { service, role, password }
   })
 }

@@ -142,7 +142,14 @@ export function createEdge(opts: EdgeOptions): Edge {
   function finish(req: EdgeRequest, res: ServerResponse): void {
     res.once('finish', () => {
       const st = req[STATE]
-      opts.log?.({ level: 'info', reqId: st?.requestId, method: req.method, path: logPath(req.url), status: res.statusCode, ms: st ? Date.now() - st.started : undefined })
+      opts.log?.({
+        level: 'info',
+        reqId: st?.requestId,
+        method: req.method,
+        path: logPath(req.url),
+        status: res.statusCode,
+        ms: st ? Date.now() - st.started : undefined
+      })
     })
   }
 
@@ -226,7 +233,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > route.bodyLimit) {
       // Too much to read and discard: answer and close (the client may see a reset instead).
-      if (declared > drainBound(route.bodyLimit)) return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', state.requestId, { connection: 'close' })
+      if (declared > drainBound(route.bodyLimit))
+        return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', state.requestId, { connection: 'close' })
       return refuse(req, res, state, 413, ErrorCode.bodyTooLarge, 'Request body is too large')
     }
     forwardedHeaders(req, state, false)

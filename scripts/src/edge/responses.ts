@@ -13,7 +13,15 @@ export function logPath(url: string | undefined): string {
   return q === -1 ? (url ?? '/') : `${url!.slice(0, q)}?…`
 }
 
-export function sendProblem(req: IncomingMessage, res: ServerResponse, status: number, code: string, detail: string, requestId: string | undefined, extra: Record<string, string> = {}): void {
+export function sendProblem(
+  req: IncomingMessage,
+  res: ServerResponse,
+  status: number,
+  code: string,
+  detail: string,
+  requestId: string | undefined,
+  extra: Record<string, string> = {}
+): void {
   if (res.headersSent) return void res.destroy()
   const path = normalizeRequestPath(req.url ?? '') ?? undefined
   const body = JSON.stringify(problemBody(status, code, detail, path))
@@ -43,7 +51,11 @@ export function rawResponse(status: number, headers: IncomingHttpHeaders | Recor
 
 export function rawProblem(status: number, code: string, detail: string, requestId?: string): Buffer {
   const body = JSON.stringify(problemBody(status, code, detail))
-  return rawResponse(status, { 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-store', ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) }, Buffer.from(body))
+  return rawResponse(
+    status,
+    { 'content-type': PROBLEM_CONTENT_TYPE, 'cache-control': 'no-store', ...(requestId ? { [REQUEST_ID_HEADER]: requestId } : {}) },
+    Buffer.from(body)
+  )
 }
 
 export function writeRaw(socket: Duplex, status: number, headers: IncomingHttpHeaders | Record<string, string>, body: Buffer): void {

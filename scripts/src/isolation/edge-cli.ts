@@ -27,7 +27,12 @@ const { values } = parseArgs({
 
 const [host, port] = (values.listen ?? '').split(/:(?=\d+$)/)
 const upstreams = JSON.parse(values.upstreams ?? '{}') as Partial<Record<ServiceName, string>>
-const edge = createEdge({ upstreams, authVerifyUrl: values['auth-verify']!, proxyTimeoutMs: 5000, log: (e) => (e.level === 'error' ? process.stderr.write(`[edge] ${JSON.stringify(e)}\n`) : undefined) })
+const edge = createEdge({
+  upstreams,
+  authVerifyUrl: values['auth-verify']!,
+  proxyTimeoutMs: 5000,
+  log: (e) => (e.level === 'error' ? process.stderr.write(`[edge] ${JSON.stringify(e)}\n`) : undefined)
+})
 
 for (const b of values.broken ?? []) {
   if (b === 'no-strip') {

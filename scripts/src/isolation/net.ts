@@ -18,7 +18,15 @@ export function tcpProbe(host: string, port: number, timeoutMs = 1000): Promise<
     s.once('connect', () => done('open'))
     s.once('error', (err: NodeJS.ErrnoException) => {
       const c = err.code ?? ''
-      done(c === 'ECONNREFUSED' ? 'refused' : c === 'ENETUNREACH' || c === 'EHOSTUNREACH' ? 'unreachable' : c === 'ENOTFOUND' || c === 'EAI_AGAIN' ? 'no-such-host' : 'error')
+      done(
+        c === 'ECONNREFUSED'
+          ? 'refused'
+          : c === 'ENETUNREACH' || c === 'EHOSTUNREACH'
+            ? 'unreachable'
+            : c === 'ENOTFOUND' || c === 'EAI_AGAIN'
+              ? 'no-such-host'
+              : 'error'
+      )
     })
   })
 }
@@ -49,7 +57,13 @@ export function httpRequest(url: string, opts: HttpOptions = {}): Promise<HttpAn
     if (opts.body !== undefined) headers['content-length'] = String(Buffer.byteLength(opts.body))
     const req = mod.request(
       u,
-      { method: opts.method ?? 'GET', headers, agent: false, ...(u.protocol === 'https:' ? { rejectUnauthorized: !opts.insecureTls } : {}), timeout: opts.timeoutMs ?? 5000 },
+      {
+        method: opts.method ?? 'GET',
+        headers,
+        agent: false,
+        ...(u.protocol === 'https:' ? { rejectUnauthorized: !opts.insecureTls } : {}),
+        timeout: opts.timeoutMs ?? 5000
+      },
       (res) => {
         const chunks: Buffer[] = []
         res.on('data', (c: Buffer) => chunks.push(c))
@@ -73,7 +87,13 @@ export function wsHandshake(url: string, headers: Record<string, string>, opts: 
       agent: false,
       timeout: opts.timeoutMs ?? 5000,
       ...(u.protocol === 'https:' ? { rejectUnauthorized: !opts.insecureTls } : {}),
-      headers: { connection: 'Upgrade', upgrade: 'websocket', 'sec-websocket-version': '13', 'sec-websocket-key': randomBytes(16).toString('base64'), ...headers }
+      headers: {
+        connection: 'Upgrade',
+        upgrade: 'websocket',
+        'sec-websocket-version': '13',
+        'sec-websocket-key': randomBytes(16).toString('base64'),
+        ...headers
+      }
     })
     req.on('upgrade', (res, socket) => {
       socket.destroy()

@@ -54,7 +54,10 @@ function nsExec(ns: string, ...args: string[]): void {
 
 export function listNamespaces(): string[] {
   const r = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' })
-  return (r.stdout ?? '').split('\n').map((l) => l.split(' ')[0]!.trim()).filter(Boolean)
+  return (r.stdout ?? '')
+    .split('\n')
+    .map((l) => l.split(' ')[0]!.trim())
+    .filter(Boolean)
 }
 
 /** SIGKILLs every process running in the namespace, then deletes it. Never throws. */
@@ -105,7 +108,16 @@ export function createTopology(): Topology {
     ip('-n', ns.attacker, 'addr', 'add', `${ADDR.attacker}/24`, 'dev', 'int0')
     ip('-n', ns.int, 'link', 'set', 'vedge', 'master', 'br0')
     ip('-n', ns.int, 'link', 'set', 'vatt', 'master', 'br0')
-    for (const [n, dev] of [[ns.client, 'pub0'], [ns.edge, 'pub0'], [ns.edge, 'int0'], [ns.attacker, 'int0'], [ns.int, 'br0'], [ns.int, 'vedge'], [ns.int, 'vatt']] as const) ip('-n', n, 'link', 'set', dev, 'up')
+    for (const [n, dev] of [
+      [ns.client, 'pub0'],
+      [ns.edge, 'pub0'],
+      [ns.edge, 'int0'],
+      [ns.attacker, 'int0'],
+      [ns.int, 'br0'],
+      [ns.int, 'vedge'],
+      [ns.int, 'vatt']
+    ] as const)
+      ip('-n', n, 'link', 'set', dev, 'up')
   } catch (err) {
     destroyTopology(topo)
     throw new Error(`building the namespaces failed: ${(err as { stderr?: Buffer }).stderr?.toString().trim() || (err as Error).message}`)

@@ -30,11 +30,20 @@ async function timed(id: number, name: string, expected: string, body: (checks: 
 const statusOf = (a: HttpAnswer) => (a.status === 0 ? `no answer (${a.body})` : String(a.status))
 
 /** Registers and logs in a throwaway user; returns its cookie, id and session. */
-export async function probeUser(baseUrl: string, origin: string, insecureTls = false): Promise<{ cookie: string; userId: string; sessionId: string; accessToken: string }> {
+export async function probeUser(
+  baseUrl: string,
+  origin: string,
+  insecureTls = false
+): Promise<{ cookie: string; userId: string; sessionId: string; accessToken: string }> {
   const email = `probe-${randomUUID()}@isolation.palisade.example`
   const password = PROBE_PASSWORD()
   const json = { 'content-type': 'application/json', accept: 'application/json', origin }
-  const reg = await httpRequest(`${baseUrl}/auth/register`, { method: 'POST', headers: json, body: JSON.stringify({ email, password, displayName: 'Isolation probe' }), insecureTls })
+  const reg = await httpRequest(`${baseUrl}/auth/register`, {
+    method: 'POST',
+    headers: json,
+    body: JSON.stringify({ email, password, displayName: 'Isolation probe' }),
+    insecureTls
+  })
   if (reg.status !== 201) throw new Error(`registering a probe user answered ${statusOf(reg)} ${reg.body.slice(0, 200)}`)
   const login = await httpRequest(`${baseUrl}/auth/login`, { method: 'POST', headers: json, body: JSON.stringify({ email, password }), insecureTls })
   if (login.status !== 200) throw new Error(`logging the probe user in answered ${statusOf(login)}`)
@@ -46,83 +55,131 @@ export async function probeUser(baseUrl: string, origin: string, insecureTls = f
 
 /** The ways a client may spell a header name; only the first is what services read. */
 export function headerSpellings(canonical: string): string[] {
-  const title = canonical.split('-').map((p) => p[0]!.toUpperCase() + p.slice(1)).join('-')
+  const title = canonical
+    .split('-')
+    .map((p) => p[0]!.toUpperCase() + p.slice(1))
+    .join('-')
   return [title, canonical, title.replace(/-/g, '_'), canonical.replace(/-/g, '_'), title.replace(/-/g, '.')]
 }
 
 // ───────────────────────────── from the client network ─────────────────────────────
 
 export async function probeOnlyEdgeAnswers(t: ClientTargets): Promise<ProbeResult> {
-  return timed(1, 'only the edge answers on the public network', 'edge answers HTTP; every service, NATS and PostgreSQL address refused or timed out within 1 s', async (checks) => {
-    const edge = await httpRequest(`${t.edgeUrl}/login`, { insecureTls: t.insecureTls ?? false, timeoutMs: 3000 })
-    checks.push(check(`edge ${t.edgeUrl} answers`, 'an HTTP status', statusOf(edge), edge.status > 0))
-    const outcomes = await Promise.all(t.mustBeUnreachable.map(async (h) => ({ h, o: await tcpProbe(h.host, h.port, 1000) })))
-    for (const { h, o } of outcomes) checks.push(check(`${h.name} ${h.host}:${h.port} unreachable`, 'not open', o, o !== 'open'))
-  })
+  return timed(
+    1,
+    'only the edge answers on the public network',
+    'edge answers HTTP; every service, NATS and PostgreSQL address refused or timed out within 1 s',
+    async (checks) => {
+      const edge = await httpRequest(`${t.edgeUrl}/login`, { insecureTls: t.insecureTls ?? false, timeoutMs: 3000 })
+      checks.push(check(`edge ${t.edgeUrl} answers`, 'an HTTP status', statusOf(edge), edge.status > 0))
+      const outcomes = await Promise.all(t.mustBeUnreachable.map(async (h) => ({ h, o: await tcpProbe(h.host, h.port, 1000) })))
+      for (const { h, o } of outcomes) checks.push(check(`${h.name} ${h.host}:${h.port} unreachable`, 'not open', o, o !== 'open'))
+    }
+  )
 }
 
 export async function probeIdentitySpoofing(t: ClientTargets, state: ProbeState | undefined): Promise<{ result: ProbeResult; cookie?: string }> {
   let cookie: string | undefined
-  const result = await timed(2, 'client-sent identity headers never reach a service', 'with a session the service acts for the real user; without one 401 — whatever X-Authenticated-* spelling the client adds', async (checks) => {
-    const tls = t.insecureTls ?? false
-    const actor = await probeUser(t.edgeUrl, t.origin, tls)
-    cookie = actor.cookie
-    // The forged identity is a real other user's, with a real (leaked) assertion for the target
-    // service: only the proxy's header handling stands between it and the service.
-    const victim = state?.victim
-    const forgedUser = victim?.userId ?? randomUUID()
-    const forged = (aud: string) => ({
-      [IDENTITY_HEADERS.user]: forgedUser,
-      [IDENTITY_HEADERS.session]: victim?.sessionId ?? randomUUID(),
-      [IDENTITY_HEADERS.assertion]: victim?.assertions[aud] ?? 'eyJhbGciOiJFUzI1NiJ9.e30.invalid'
-    })
-    if (!victim) checks.push(check('a real victim identity from the attacker phase', 'present', 'absent (forging random ids only)', false))
-    const variants = headerSpellings(IDENTITY_HEADERS.user).map((_, i) => i)
-    for (const i of variants) {
-      const spelled = (aud: string) => Object.fromEntries(Object.entries(forged(aud)).map(([k, v]) => [headerSpellings(k)[i]!, v]))
-      const name = headerSpellings(IDENTITY_HEADERS.user)[i]!
-      const me = await httpRequest(`${t.edgeUrl}/auth/me`, { headers: { accept: 'application/json', cookie: actor.cookie, ...spelled('auth') }, insecureTls: tls })
-      let actsAs = ''
-      try {
-        actsAs = (JSON.parse(me.body) as { id?: string }).id ?? ''
-      } catch {}
-      const who = actsAs === actor.userId ? 'the real user' : actsAs === forgedUser ? 'THE FORGED USER' : actsAs || 'nobody'
-      checks.push(check(`/auth/me with session + forged ${name}`, '200 as the real user, or 401', `${statusOf(me)} as ${who}`, (me.status === 200 && actsAs === actor.userId) || me.status === 401))
-      const anonMe = await httpRequest(`${t.edgeUrl}/auth/me`, { headers: { accept: 'application/json', ...spelled('auth') }, insecureTls: tls })
-      checks.push(check(`/auth/me without session, forged ${name}`, '401', statusOf(anonMe), anonMe.status === 401))
-      const chat = await httpRequest(`${t.edgeUrl}/api/chat/conversations`, { headers: { accept: 'application/json', ...spelled('chat') }, insecureTls: tls })
-      checks.push(check(`/api/chat without session, forged ${name}`, '401', statusOf(chat), chat.status === 401))
-      if (victim?.conversationId) {
-        const list = await httpRequest(`${t.edgeUrl}/api/chat/conversations`, { headers: { accept: 'application/json', cookie: actor.cookie, ...spelled('chat') }, insecureTls: tls })
-        const leaked = list.body.includes(victim.conversationId)
-        checks.push(check(`/api/chat with session + forged ${name}`, "the real user's data, or 401", leaked ? `${list.status} with THE FORGED USER's conversation` : statusOf(list), !leaked && (list.status === 200 || list.status === 401)))
+  const result = await timed(
+    2,
+    'client-sent identity headers never reach a service',
+    'with a session the service acts for the real user; without one 401 — whatever X-Authenticated-* spelling the client adds',
+    async (checks) => {
+      const tls = t.insecureTls ?? false
+      const actor = await probeUser(t.edgeUrl, t.origin, tls)
+      cookie = actor.cookie
+      // The forged identity is a real other user's, with a real (leaked) assertion for the target
+      // service: only the proxy's header handling stands between it and the service.
+      const victim = state?.victim
+      const forgedUser = victim?.userId ?? randomUUID()
+      const forged = (aud: string) => ({
+        [IDENTITY_HEADERS.user]: forgedUser,
+        [IDENTITY_HEADERS.session]: victim?.sessionId ?? randomUUID(),
+        [IDENTITY_HEADERS.assertion]: victim?.assertions[aud] ?? 'eyJhbGciOiJFUzI1NiJ9.e30.invalid'
+      })
+      if (!victim) checks.push(check('a real victim identity from the attacker phase', 'present', 'absent (forging random ids only)', false))
+      const variants = headerSpellings(IDENTITY_HEADERS.user).map((_, i) => i)
+      for (const i of variants) {
+        const spelled = (aud: string) => Object.fromEntries(Object.entries(forged(aud)).map(([k, v]) => [headerSpellings(k)[i]!, v]))
+        const name = headerSpellings(IDENTITY_HEADERS.user)[i]!
+        const me = await httpRequest(`${t.edgeUrl}/auth/me`, {
+          headers: { accept: 'application/json', cookie: actor.cookie, ...spelled('auth') },
+          insecureTls: tls
+        })
+        let actsAs = ''
+        try {
+          actsAs = (JSON.parse(me.body) as { id?: string }).id ?? ''
+        } catch {}
+        const who = actsAs === actor.userId ? 'the real user' : actsAs === forgedUser ? 'THE FORGED USER' : actsAs || 'nobody'
+        checks.push(
+          check(
+            `/auth/me with session + forged ${name}`,
+            '200 as the real user, or 401',
+            `${statusOf(me)} as ${who}`,
+            (me.status === 200 && actsAs === actor.userId) || me.status === 401
+          )
+        )
+        const anonMe = await httpRequest(`${t.edgeUrl}/auth/me`, { headers: { accept: 'application/json', ...spelled('auth') }, insecureTls: tls })
+        checks.push(check(`/auth/me without session, forged ${name}`, '401', statusOf(anonMe), anonMe.status === 401))
+        const chat = await httpRequest(`${t.edgeUrl}/api/chat/conversations`, { headers: { accept: 'application/json', ...spelled('chat') }, insecureTls: tls })
+        checks.push(check(`/api/chat without session, forged ${name}`, '401', statusOf(chat), chat.status === 401))
+        if (victim?.conversationId) {
+          const list = await httpRequest(`${t.edgeUrl}/api/chat/conversations`, {
+            headers: { accept: 'application/json', cookie: actor.cookie, ...spelled('chat') },
+            insecureTls: tls
+          })
+          const leaked = list.body.includes(victim.conversationId)
+          checks.push(
+            check(
+              `/api/chat with session + forged ${name}`,
+              "the real user's data, or 401",
+              leaked ? `${list.status} with THE FORGED USER's conversation` : statusOf(list),
+              !leaked && (list.status === 200 || list.status === 401)
+            )
+          )
+        }
       }
     }
-  })
+  )
   return { result, ...(cookie ? { cookie } : {}) }
 }
 
 export async function probeEdgeAnswers(t: ClientTargets, cookie: string | undefined): Promise<ProbeResult> {
-  return timed(3, 'the edge denies what it must', 'API 401 problem+json, HTML 302 /login, WS without session 401, WS foreign Origin 403, internal paths 404', async (checks) => {
-    const tls = t.insecureTls ?? false
-    const api = await httpRequest(`${t.edgeUrl}/api/chat/conversations`, { headers: { accept: 'application/json' }, insecureTls: tls })
-    const ct = String(api.headers['content-type'] ?? '')
-    checks.push(check('unauthenticated API request', '401 application/problem+json', `${statusOf(api)} ${ct}`, api.status === 401 && ct.startsWith('application/problem+json')))
-    const nav = await httpRequest(`${t.edgeUrl}/`, { headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }, insecureTls: tls })
-    const loc = String(nav.headers.location ?? '')
-    checks.push(check('HTML navigation without session', '302 → /login', `${statusOf(nav)} ${loc}`, nav.status === 302 && loc.startsWith('/login')))
-    const ws = t.edgeUrl.replace(/^http/, 'ws') + '/ws'
-    const anon = await wsHandshake(ws, { origin: t.origin }, { insecureTls: tls })
-    checks.push(check('WebSocket handshake without session', '401', String(anon), anon === 401))
-    if (cookie) {
-      const foreign = await wsHandshake(ws, { origin: FOREIGN_ORIGIN, cookie }, { insecureTls: tls })
-      checks.push(check('WebSocket handshake with session, foreign Origin', '403', String(foreign), foreign === 403))
-    } else checks.push(check('WebSocket handshake with session, foreign Origin', '403', 'no session (probe user could not be created)', false))
-    for (const path of ['/auth/verify', '/auth/jwks', '/.well-known/jwks.json', '/healthz', '/readyz']) {
-      const r = await httpRequest(`${t.edgeUrl}${path}`, { headers: { accept: 'application/json', ...(cookie ? { cookie } : {}) }, insecureTls: tls })
-      checks.push(check(`internal path ${path}`, '404', statusOf(r), r.status === 404))
+  return timed(
+    3,
+    'the edge denies what it must',
+    'API 401 problem+json, HTML 302 /login, WS without session 401, WS foreign Origin 403, internal paths 404',
+    async (checks) => {
+      const tls = t.insecureTls ?? false
+      const api = await httpRequest(`${t.edgeUrl}/api/chat/conversations`, { headers: { accept: 'application/json' }, insecureTls: tls })
+      const ct = String(api.headers['content-type'] ?? '')
+      checks.push(
+        check(
+          'unauthenticated API request',
+          '401 application/problem+json',
+          `${statusOf(api)} ${ct}`,
+          api.status === 401 && ct.startsWith('application/problem+json')
+        )
+      )
+      const nav = await httpRequest(`${t.edgeUrl}/`, {
+        headers: { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' },
+        insecureTls: tls
+      })
+      const loc = String(nav.headers.location ?? '')
+      checks.push(check('HTML navigation without session', '302 → /login', `${statusOf(nav)} ${loc}`, nav.status === 302 && loc.startsWith('/login')))
+      const ws = t.edgeUrl.replace(/^http/, 'ws') + '/ws'
+      const anon = await wsHandshake(ws, { origin: t.origin }, { insecureTls: tls })
+      checks.push(check('WebSocket handshake without session', '401', String(anon), anon === 401))
+      if (cookie) {
+        const foreign = await wsHandshake(ws, { origin: FOREIGN_ORIGIN, cookie }, { insecureTls: tls })
+        checks.push(check('WebSocket handshake with session, foreign Origin', '403', String(foreign), foreign === 403))
+      } else checks.push(check('WebSocket handshake with session, foreign Origin', '403', 'no session (probe user could not be created)', false))
+      for (const path of ['/auth/verify', '/auth/jwks', '/.well-known/jwks.json', '/healthz', '/readyz']) {
+        const r = await httpRequest(`${t.edgeUrl}${path}`, { headers: { accept: 'application/json', ...(cookie ? { cookie } : {}) }, insecureTls: tls })
+        checks.push(check(`internal path ${path}`, '404', statusOf(r), r.status === 404))
+      }
     }
-  })
+  )
 }
 
 export async function runClientProbes(t: ClientTargets, state: ProbeState | undefined): Promise<ProbeResult[]> {
@@ -163,7 +220,14 @@ export async function victimIdentity(t: AttackerTargets): Promise<ProbeState> {
   const assertions: Record<string, string> = {}
   for (const [aud, { path }] of Object.entries(PROTECTED_PATH)) {
     const r = await httpRequest(`${t.authUrl}/auth/verify`, {
-      headers: { cookie: v.cookie, origin: t.origin, 'x-forwarded-method': 'GET', 'x-forwarded-uri': path, 'x-forwarded-proto': 'http', 'x-forwarded-host': 'isolation' }
+      headers: {
+        cookie: v.cookie,
+        origin: t.origin,
+        'x-forwarded-method': 'GET',
+        'x-forwarded-uri': path,
+        'x-forwarded-proto': 'http',
+        'x-forwarded-host': 'isolation'
+      }
     })
     const a = r.headers[IDENTITY_HEADERS.assertion]
     if (r.status === 200 && typeof a === 'string') assertions[aud] = a
@@ -174,7 +238,14 @@ export async function victimIdentity(t: AttackerTargets): Promise<ProbeState> {
   if (chatUrl && assertions.chat) {
     const r = await httpRequest(`${chatUrl}/api/chat/conversations`, {
       method: 'POST',
-      headers: { 'content-type': 'application/json', accept: 'application/json', origin: t.origin, [IDENTITY_HEADERS.user]: v.userId, [IDENTITY_HEADERS.session]: v.sessionId, [IDENTITY_HEADERS.assertion]: assertions.chat },
+      headers: {
+        'content-type': 'application/json',
+        accept: 'application/json',
+        origin: t.origin,
+        [IDENTITY_HEADERS.user]: v.userId,
+        [IDENTITY_HEADERS.session]: v.sessionId,
+        [IDENTITY_HEADERS.assertion]: assertions.chat
+      },
       body: JSON.stringify({ title: 'isolation probe victim' })
     })
     try {
@@ -185,108 +256,133 @@ export async function victimIdentity(t: AttackerTargets): Promise<ProbeState> {
 }
 
 export async function probeForgedIdentity(t: AttackerTargets, state: ProbeState): Promise<ProbeResult> {
-  return timed(4, 'services refuse forged identities from the internal network', 'forged X-Authenticated-User with no, an invalid, a wrong-audience or an expired assertion → 401 (a valid one is accepted: control)', async (checks) => {
-    const v = state.victim
-    const key = t.signingKey ? secretValue(t.signingKey) : undefined
-    for (const service of ['chat', 'files', 'agents', 'gateway']) {
-      const base = t.services[service]
-      const where = PROTECTED_PATH[service]!
-      if (!base) continue
-      const call = async (assertion: string | undefined): Promise<string> => {
-        const headers: Record<string, string> = { accept: 'application/json', origin: t.origin, [IDENTITY_HEADERS.user]: v.userId, [IDENTITY_HEADERS.session]: v.sessionId, ...(assertion ? { [IDENTITY_HEADERS.assertion]: assertion } : {}) }
-        if (where.ws) return String(await wsHandshake(base.replace(/^http/, 'ws') + where.path, headers))
-        return statusOf(await httpRequest(base + where.path, { headers }))
-      }
-      const own = v.assertions[service]
-      const other = v.assertions[service === 'chat' ? 'files' : 'chat'] ?? v.assertions.auth
-      const cases: [string, string | undefined][] = [
-        ['no assertion', undefined],
-        ['an invalid assertion', 'eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJzdWIiOiJ4In0.AAAA'],
-        ['an assertion for another service (wrong aud)', other]
-      ]
-      if (own && key) cases.push(['an expired assertion', expiredCopy(own, key)])
-      for (const [label, assertion] of cases) {
-        if (label !== 'no assertion' && !assertion) {
-          checks.push(check(`${service}: forged user, ${label}`, '401', 'could not obtain one from auth', false))
-          continue
+  return timed(
+    4,
+    'services refuse forged identities from the internal network',
+    'forged X-Authenticated-User with no, an invalid, a wrong-audience or an expired assertion → 401 (a valid one is accepted: control)',
+    async (checks) => {
+      const v = state.victim
+      const key = t.signingKey ? secretValue(t.signingKey) : undefined
+      for (const service of ['chat', 'files', 'agents', 'gateway']) {
+        const base = t.services[service]
+        const where = PROTECTED_PATH[service]!
+        if (!base) continue
+        const call = async (assertion: string | undefined): Promise<string> => {
+          const headers: Record<string, string> = {
+            accept: 'application/json',
+            origin: t.origin,
+            [IDENTITY_HEADERS.user]: v.userId,
+            [IDENTITY_HEADERS.session]: v.sessionId,
+            ...(assertion ? { [IDENTITY_HEADERS.assertion]: assertion } : {})
+          }
+          if (where.ws) return String(await wsHandshake(base.replace(/^http/, 'ws') + where.path, headers))
+          return statusOf(await httpRequest(base + where.path, { headers }))
         }
-        const got = await call(assertion)
-        checks.push(check(`${service}: forged user, ${label}`, '401', got, got === '401'))
+        const own = v.assertions[service]
+        const other = v.assertions[service === 'chat' ? 'files' : 'chat'] ?? v.assertions.auth
+        const cases: [string, string | undefined][] = [
+          ['no assertion', undefined],
+          ['an invalid assertion', 'eyJhbGciOiJFUzI1NiIsImtpZCI6IngifQ.eyJzdWIiOiJ4In0.AAAA'],
+          ['an assertion for another service (wrong aud)', other]
+        ]
+        if (own && key) cases.push(['an expired assertion', expiredCopy(own, key)])
+        for (const [label, assertion] of cases) {
+          if (label !== 'no assertion' && !assertion) {
+            checks.push(check(`${service}: forged user, ${label}`, '401', 'could not obtain one from auth', false))
+            continue
+          }
+          const got = await call(assertion)
+          checks.push(check(`${service}: forged user, ${label}`, '401', got, got === '401'))
+        }
+        if (own) {
+          const got = await call(own)
+          checks.push(check(`${service}: control, valid assertion`, 'accepted (not 401)', got, got !== '401' && got !== '0' && !got.startsWith('no answer')))
+        } else checks.push(check(`${service}: control, valid assertion`, 'accepted (not 401)', 'auth issued none', false))
+        if (!key) checks.push(check(`${service}: forged user, an expired assertion`, '401', 'not run: no signing key in the targets', false))
       }
-      if (own) {
-        const got = await call(own)
-        checks.push(check(`${service}: control, valid assertion`, 'accepted (not 401)', got, got !== '401' && got !== '0' && !got.startsWith('no answer')))
-      } else checks.push(check(`${service}: control, valid assertion`, 'accepted (not 401)', 'auth issued none', false))
-      if (!key) checks.push(check(`${service}: forged user, an expired assertion`, '401', 'not run: no signing key in the targets', false))
     }
-  })
+  )
 }
 
 export async function probeNats(t: AttackerTargets): Promise<ProbeResult> {
-  return timed(5, 'NATS refuses the anonymous and confines each service', 'no credentials → refused; foreign command subject publish and foreign inbox subscribe → permissions violation', async (checks) => {
-    const anon = await connectNats({ url: t.natsUrl, name: 'isolation-probe' }).then(
-      async (nc) => {
-        await nc.close()
-        return 'connected'
-      },
-      (err: Error) => `refused (${err.message.slice(0, 60)})`
-    )
-    checks.push(check('connect without credentials', 'refused', anon, anon !== 'connected'))
-    const someone = Object.keys(t.natsPasswords)[0]
-    if (someone) {
-      const wrong = await connectNats({ url: t.natsUrl, name: someone, user: someone, pass: 'not-the-password' }).then(
+  return timed(
+    5,
+    'NATS refuses the anonymous and confines each service',
+    'no credentials → refused; foreign command subject publish and foreign inbox subscribe → permissions violation',
+    async (checks) => {
+      const anon = await connectNats({ url: t.natsUrl, name: 'isolation-probe' }).then(
         async (nc) => {
           await nc.close()
           return 'connected'
         },
-        () => 'refused'
+        (err: Error) => `refused (${err.message.slice(0, 60)})`
       )
-      checks.push(check(`connect as ${someone} with a wrong password`, 'refused', wrong, wrong === 'refused'))
-    }
-    const { endpoints, events } = collectContracts()
-    const services = Object.keys(t.natsPasswords)
-    for (const s of services) {
-      const nc = await connectNats({ url: t.natsUrl, name: s, user: s, pass: secretValue(t.natsPasswords[s]!) })
-      try {
-        const errors: string[] = []
-        void (async () => {
-          for await (const st of nc.status()) if (st.type === 'error') errors.push(String((st as { error?: Error }).error?.message ?? ''))
-        })()
-        const foreign = endpoints.find((e) => e.owner !== s && !e.callers.includes(s))
-        if (foreign) {
-          nc.publish(foreign.subject, '{}')
-          await nc.flush().catch(() => {})
-        }
-        // an event only others may publish (e.g. a forged auth.session.revoked)
-        const foreignEvent = events.find((e) => !e.publishers.includes(s) && !e.subject.includes('*'))
-        if (foreignEvent) {
-          nc.publish(foreignEvent.subject, '{}')
-          await nc.flush().catch(() => {})
-        }
-        const other = services.find((o) => o !== s) ?? 'auth'
-        const inbox = `_INBOX_${other}.>`
-        let subErr = ''
-        nc.subscribe(inbox, {
-          callback: (err) => {
-            subErr ||= err ? err.message : 'RECEIVED A MESSAGE'
+      checks.push(check('connect without credentials', 'refused', anon, anon !== 'connected'))
+      const someone = Object.keys(t.natsPasswords)[0]
+      if (someone) {
+        const wrong = await connectNats({ url: t.natsUrl, name: someone, user: someone, pass: 'not-the-password' }).then(
+          async (nc) => {
+            await nc.close()
+            return 'connected'
+          },
+          () => 'refused'
+        )
+        checks.push(check(`connect as ${someone} with a wrong password`, 'refused', wrong, wrong === 'refused'))
+      }
+      const { endpoints, events } = collectContracts()
+      const services = Object.keys(t.natsPasswords)
+      for (const s of services) {
+        const nc = await connectNats({ url: t.natsUrl, name: s, user: s, pass: secretValue(t.natsPasswords[s]!) })
+        try {
+          const errors: string[] = []
+          void (async () => {
+            for await (const st of nc.status()) if (st.type === 'error') errors.push(String((st as { error?: Error }).error?.message ?? ''))
+          })()
+          const foreign = endpoints.find((e) => e.owner !== s && !e.callers.includes(s))
+          if (foreign) {
+            nc.publish(foreign.subject, '{}')
+            await nc.flush().catch(() => {})
           }
-        })
-        await nc.flush().catch(() => {})
-        await new Promise((r) => setTimeout(r, 300))
-        if (foreign) {
-          const seen = errors.find((e) => /permissions violation/i.test(e) && e.includes(foreign.subject))
-          checks.push(check(`${s} publishes to ${foreign.owner}'s ${foreign.subject}`, 'permissions violation', seen ? 'permissions violation' : 'accepted', !!seen))
+          // an event only others may publish (e.g. a forged auth.session.revoked)
+          const foreignEvent = events.find((e) => !e.publishers.includes(s) && !e.subject.includes('*'))
+          if (foreignEvent) {
+            nc.publish(foreignEvent.subject, '{}')
+            await nc.flush().catch(() => {})
+          }
+          const other = services.find((o) => o !== s) ?? 'auth'
+          const inbox = `_INBOX_${other}.>`
+          let subErr = ''
+          nc.subscribe(inbox, {
+            callback: (err) => {
+              subErr ||= err ? err.message : 'RECEIVED A MESSAGE'
+            }
+          })
+          await nc.flush().catch(() => {})
+          await new Promise((r) => setTimeout(r, 300))
+          if (foreign) {
+            const seen = errors.find((e) => /permissions violation/i.test(e) && e.includes(foreign.subject))
+            checks.push(
+              check(`${s} publishes to ${foreign.owner}'s ${foreign.subject}`, 'permissions violation', seen ? 'permissions violation' : 'accepted', !!seen)
+            )
+          }
+          if (foreignEvent) {
+            const seen = errors.find((e) => /permissions violation/i.test(e) && e.includes(foreignEvent.subject))
+            checks.push(check(`${s} publishes the event ${foreignEvent.subject}`, 'permissions violation', seen ? 'permissions violation' : 'accepted', !!seen))
+          }
+          checks.push(
+            check(
+              `${s} subscribes to ${inbox}`,
+              'permissions violation',
+              subErr ? (/permissions violation/i.test(subErr) ? 'permissions violation' : subErr) : 'accepted',
+              /permissions violation/i.test(subErr)
+            )
+          )
+        } finally {
+          await nc.close().catch(() => {})
         }
-        if (foreignEvent) {
-          const seen = errors.find((e) => /permissions violation/i.test(e) && e.includes(foreignEvent.subject))
-          checks.push(check(`${s} publishes the event ${foreignEvent.subject}`, 'permissions violation', seen ? 'permissions violation' : 'accepted', !!seen))
-        }
-        checks.push(check(`${s} subscribes to ${inbox}`, 'permissions violation', subErr ? (/permissions violation/i.test(subErr) ? 'permissions violation' : subErr) : 'accepted', /permissions violation/i.test(subErr)))
-      } finally {
-        await nc.close().catch(() => {})
       }
     }
-  })
+  )
 }
 
 /** What an attempt as some role came to: `ALLOWED`, `permission denied (42501)`, or the error. */
@@ -307,38 +403,49 @@ async function attempt(c: pg.Client, sql: string): Promise<string> {
 const DENIED = 'permission denied (42501)'
 
 export async function probePostgres(t: AttackerTargets): Promise<ProbeResult> {
-  return timed(6, "a service's database role can neither read another service's schema nor plant objects where another role resolves names", 'permission denied (42501); search_path pinned', async (checks) => {
-    const services = Object.keys(t.databaseUrls)
-    const roleOf = Object.fromEntries(services.map((s) => [s, decodeURIComponent(new URL(secretValue(t.databaseUrls[s]!)).username)]))
-    for (const s of services) {
-      const c = new pg.Client({ connectionString: secretValue(t.databaseUrls[s]!), connectionTimeoutMillis: 5000 })
-      await c.connect()
-      try {
-        const denied = async (what: string, sql: string) => {
-          const observed = await attempt(c, sql)
-          checks.push(check(`${s} role: ${what}`, DENIED, observed, observed === DENIED))
+  return timed(
+    6,
+    "a service's database role can neither read another service's schema nor plant objects where another role resolves names",
+    'permission denied (42501); search_path pinned',
+    async (checks) => {
+      const services = Object.keys(t.databaseUrls)
+      const roleOf = Object.fromEntries(services.map((s) => [s, decodeURIComponent(new URL(secretValue(t.databaseUrls[s]!)).username)]))
+      for (const s of services) {
+        const c = new pg.Client({ connectionString: secretValue(t.databaseUrls[s]!), connectionTimeoutMillis: 5000 })
+        await c.connect()
+        try {
+          const denied = async (what: string, sql: string) => {
+            const observed = await attempt(c, sql)
+            checks.push(check(`${s} role: ${what}`, DENIED, observed, observed === DENIED))
+          }
+          for (const o of services.filter((x) => x !== s)) {
+            const table = (await c.query<{ tablename: string }>('SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY 1 LIMIT 1', [o]))
+              .rows[0]?.tablename
+            if (table) await denied(`SELECT ${o}.${table}`, `SELECT 1 FROM "${o}"."${table}" LIMIT 1`)
+            else await denied(`CREATE TABLE in ${o}`, `CREATE TABLE "${o}"."isolation_probe" (x int)`)
+            // PostgreSQL's default search path starts with a schema named like the role: whoever
+            // creates it can shadow functions the other service calls.
+            await denied(`CREATE SCHEMA named like ${o}'s role (${roleOf[o]})`, `CREATE SCHEMA "${roleOf[o]}"`)
+          }
+          await denied(
+            'CREATE FUNCTION public.websearch_to_tsquery(text, text)',
+            'CREATE FUNCTION public.websearch_to_tsquery(text, text) RETURNS tsquery LANGUAGE sql AS $$ SELECT NULL::tsquery $$'
+          )
+          await denied('CREATE TEMP TABLE', 'CREATE TEMP TABLE isolation_probe (x int)')
+          const path = (await c.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path
+          checks.push(check(`${s} role: search_path`, serviceSearchPath(s), path, path === serviceSearchPath(s)))
+          if (s === services[0]) {
+            const planted = await c.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1) ORDER BY 1', [
+              Object.values(roleOf)
+            ])
+            checks.push(check('schemas named like a service role', 'none', planted.rows.map((r) => r.nspname).join(', ') || 'none', planted.rowCount === 0))
+          }
+        } finally {
+          await c.end().catch(() => {})
         }
-        for (const o of services.filter((x) => x !== s)) {
-          const table = (await c.query<{ tablename: string }>('SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY 1 LIMIT 1', [o])).rows[0]?.tablename
-          if (table) await denied(`SELECT ${o}.${table}`, `SELECT 1 FROM "${o}"."${table}" LIMIT 1`)
-          else await denied(`CREATE TABLE in ${o}`, `CREATE TABLE "${o}"."isolation_probe" (x int)`)
-          // PostgreSQL's default search path starts with a schema named like the role: whoever
-          // creates it can shadow functions the other service calls.
-          await denied(`CREATE SCHEMA named like ${o}'s role (${roleOf[o]})`, `CREATE SCHEMA "${roleOf[o]}"`)
-        }
-        await denied('CREATE FUNCTION public.websearch_to_tsquery(text, text)', 'CREATE FUNCTION public.websearch_to_tsquery(text, text) RETURNS tsquery LANGUAGE sql AS $$ SELECT NULL::tsquery $$')
-        await denied('CREATE TEMP TABLE', 'CREATE TEMP TABLE isolation_probe (x int)')
-        const path = (await c.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path
-        checks.push(check(`${s} role: search_path`, serviceSearchPath(s), path, path === serviceSearchPath(s)))
-        if (s === services[0]) {
-          const planted = await c.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1) ORDER BY 1', [Object.values(roleOf)])
-          checks.push(check('schemas named like a service role', 'none', planted.rows.map((r) => r.nspname).join(', ') || 'none', planted.rowCount === 0))
-        }
-      } finally {
-        await c.end().catch(() => {})
       }
     }
-  })
+  )
 }
 
 export async function probeEgress(t: AttackerTargets): Promise<ProbeResult> {
@@ -358,6 +465,8 @@ export async function runAttackerProbes(t: AttackerTargets): Promise<{ results: 
   }
   const p4 = state
     ? await probeForgedIdentity(t, state)
-    : probeResult(4, 'services refuse forged identities from the internal network', 'a victim user to forge', [check('create the victim user at auth', 'created', setupError, false)])
+    : probeResult(4, 'services refuse forged identities from the internal network', 'a victim user to forge', [
+        check('create the victim user at auth', 'created', setupError, false)
+      ])
   return { results: [p4, await probeNats(t), await probePostgres(t), await probeEgress(t)], state }
 }

@@ -5,7 +5,11 @@ export function probeResult(id: number, name: string, expected: string, checks: 
   const failed = checks.filter((c) => !c.pass)
   const pass = checks.length > 0 && failed.length === 0
   const observed =
-    checks.length === 0 ? 'no check could run' : pass ? `all ${checks.length} checks as expected` : `${failed.length}/${checks.length} checks failed: ${failed.map((c) => `${c.what} → ${c.observed}`).join('; ')}`
+    checks.length === 0
+      ? 'no check could run'
+      : pass
+        ? `all ${checks.length} checks as expected`
+        : `${failed.length}/${checks.length} checks failed: ${failed.map((c) => `${c.what} → ${c.observed}`).join('; ')}`
   return { id, name, expected, observed, pass, checks, ms }
 }
 
@@ -31,7 +35,8 @@ export function renderTable(results: ProbeResult[]): string {
     const e = Math.min(40, Math.max(8, ...r.checks.map((c) => c.expected.length)))
     out.push(`  ${pad('check', w)} | ${pad('expected', e)} | ${pad('observed', 40)} | result`)
     out.push(`  ${'-'.repeat(w)}-+-${'-'.repeat(e)}-+-${'-'.repeat(40)}-+-------`)
-    for (const c of r.checks) out.push(`  ${pad(cut(c.what, w), w)} | ${pad(cut(c.expected, e), e)} | ${pad(cut(c.observed, 40), 40)} | ${c.pass ? 'PASS' : 'FAIL'}`)
+    for (const c of r.checks)
+      out.push(`  ${pad(cut(c.what, w), w)} | ${pad(cut(c.expected, e), e)} | ${pad(cut(c.observed, 40), 40)} | ${c.pass ? 'PASS' : 'FAIL'}`)
   }
   const failed = results.filter((r) => !r.pass)
   out.push(`\n${results.length - failed.length}/${results.length} probes passed${failed.length ? `; FAILED: ${failed.map((r) => r.id).join(', ')}` : ''}`)
@@ -40,7 +45,13 @@ export function renderTable(results: ProbeResult[]): string {
 
 function xml(s: string): string {
   // XML 1.0 forbids most control characters even escaped: drop them.
-  return s.replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '').replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;')
+  return s
+    .replace(/[\x00-\x08\x0b\x0c\x0e-\x1f]/g, '')
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&apos;')
 }
 
 /** JUnit XML: one testsuite per probe, one testcase per check (what CI systems render). */
@@ -48,7 +59,10 @@ export function renderJUnit(results: ProbeResult[], suiteName = 'palisade-isolat
   const tests = results.reduce((n, r) => n + Math.max(1, r.checks.length), 0)
   const failures = results.reduce((n, r) => n + (r.checks.length === 0 ? 1 : r.checks.filter((c) => !c.pass).length), 0)
   const time = (ms: number) => (ms / 1000).toFixed(3)
-  const lines = [`<?xml version="1.0" encoding="UTF-8"?>`, `<testsuites name="${xml(suiteName)}" tests="${tests}" failures="${failures}" time="${time(results.reduce((n, r) => n + r.ms, 0))}">`]
+  const lines = [
+    `<?xml version="1.0" encoding="UTF-8"?>`,
+    `<testsuites name="${xml(suiteName)}" tests="${tests}" failures="${failures}" time="${time(results.reduce((n, r) => n + r.ms, 0))}">`
+  ]
   for (const r of results) {
     const cases = r.checks.length ? r.checks : [{ what: r.name, expected: r.expected, observed: r.observed, pass: false }]
     const f = cases.filter((c) => !c.pass).length
@@ -56,7 +70,12 @@ export function renderJUnit(results: ProbeResult[], suiteName = 'palisade-isolat
     for (const c of cases) {
       const head = `    <testcase classname="${xml(`isolation.probe${r.id}`)}" name="${xml(c.what)}"`
       if (c.pass) lines.push(`${head}/>`)
-      else lines.push(`${head}>`, `      <failure message="${xml(`expected ${c.expected}, observed ${c.observed}`)}">${xml(`expected: ${c.expected}\nobserved: ${c.observed}`)}</failure>`, `    </testcase>`)
+      else
+        lines.push(
+          `${head}>`,
+          `      <failure message="${xml(`expected ${c.expected}, observed ${c.observed}`)}">${xml(`expected: ${c.expected}\nobserved: ${c.observed}`)}</failure>`,
+          `    </testcase>`
+        )
     }
     lines.push('  </testsuite>')
   }

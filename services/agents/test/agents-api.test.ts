@@ -96,7 +96,11 @@ test('agents CRUD: my agents only, validated input, ops-configured providers onl
   for (const url of ['/api/agents', `/api/agents/${agent.id}/runs`]) {
     for (const cursor of crafted) {
       const res = await req(alice, 'GET', `${url}?cursor=${cursor}`)
-      t.match({ status: res.statusCode, type: res.headers['content-type'], body: res.json() }, { status: 400, type: /problem\+json/, body: { code: 'VALIDATION_FAILED' } }, `${url}: ${Buffer.from(cursor, 'base64url').toString()}`)
+      t.match(
+        { status: res.statusCode, type: res.headers['content-type'], body: res.json() },
+        { status: 400, type: /problem\+json/, body: { code: 'VALIDATION_FAILED' } },
+        `${url}: ${Buffer.from(cursor, 'base64url').toString()}`
+      )
     }
   }
 

@@ -33,7 +33,10 @@ test('SSE parsing: split events, CRLF, comments, multi-line data', async (t) => 
 test('local provider: deterministic echo, tool directives, output cap, abort', async (t) => {
   const p = new LocalProvider()
   const events = await collect(p.stream(request({ messages: [{ role: 'user', content: 'hello there' }] })))
-  const text = events.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join('')
+  const text = events
+    .filter((e) => e.type === 'text')
+    .map((e) => (e as { text: string }).text)
+    .join('')
   t.equal(text, 'You said: hello there')
   t.same(events.at(-1), { type: 'finish', reason: 'stop' })
 
@@ -51,7 +54,13 @@ test('local provider: deterministic echo, tool directives, output cap, abort', a
       })
     )
   )
-  t.match(after.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join(''), /chat_history returned 4 characters: "DATA"/)
+  t.match(
+    after
+      .filter((e) => e.type === 'text')
+      .map((e) => (e as { text: string }).text)
+      .join(''),
+    /chat_history returned 4 characters: "DATA"/
+  )
 
   const capped = await collect(p.stream(request({ messages: [{ role: 'user', content: '@long 50' }], maxTokens: 10 })))
   t.equal(capped.filter((e) => e.type === 'text').length, 10)
@@ -71,13 +80,28 @@ test('openai-compatible provider: streaming text, usage, tool call fragments, ke
 
   fake.queue.push({ kind: 'text', text: 'one two three', usage: { prompt: 7, completion: 3 } })
   const ev = await collect(p.stream(request()))
-  t.equal(ev.filter((e) => e.type === 'text').map((e) => (e as { text: string }).text).join(''), 'one two three')
-  t.same(ev.find((e) => e.type === 'usage'), { type: 'usage', inputTokens: 7, outputTokens: 3 })
+  t.equal(
+    ev
+      .filter((e) => e.type === 'text')
+      .map((e) => (e as { text: string }).text)
+      .join(''),
+    'one two three'
+  )
+  t.same(
+    ev.find((e) => e.type === 'usage'),
+    { type: 'usage', inputTokens: 7, outputTokens: 3 }
+  )
   t.equal(fake.requests[0]!.headers.authorization, `Bearer ${key}`)
   t.equal(fake.requests[0]!.body.stream, true)
   t.equal(fake.requests[0]!.body.max_tokens, 100)
 
-  fake.queue.push({ kind: 'tools', calls: [{ name: 'chat_search', arguments: '{"query":"quarterly numbers"}' }, { name: 'files_read', arguments: '{"fileId":"x"}' }] })
+  fake.queue.push({
+    kind: 'tools',
+    calls: [
+      { name: 'chat_search', arguments: '{"query":"quarterly numbers"}' },
+      { name: 'files_read', arguments: '{"fileId":"x"}' }
+    ]
+  })
   const tools = await collect(p.stream(request()))
   const calls = tools.filter((e) => e.type === 'tool_call').map((e) => (e as { call: unknown }).call)
   t.same(calls, [
@@ -138,16 +162,23 @@ test('provider registry: ops configuration, keys from files, no secrets in error
   const keyFile = join(dir, 'key')
   writeFileSync(keyFile, 'sk-from-file-123\n')
   const reg = new ProviderRegistry({
-    providersJson: JSON.stringify([{ id: 'openai', kind: 'openai-compatible', baseUrl: 'https://api.example.com/v1', apiKeyFile: keyFile, models: ['gpt-4o-mini'] }]),
+    providersJson: JSON.stringify([
+      { id: 'openai', kind: 'openai-compatible', baseUrl: 'https://api.example.com/v1', apiKeyFile: keyFile, models: ['gpt-4o-mini'] }
+    ]),
     local: true,
     localTokenDelayMs: 0,
     defaultProvider: 'local'
   })
-  t.same(reg.list().map((p) => p.id), ['local', 'openai'])
+  t.same(
+    reg.list().map((p) => p.id),
+    ['local', 'openai']
+  )
   t.equal(reg.redact('oops sk-from-file-123 leaked'), 'oops [redacted] leaked')
 
-  const bad = (json: unknown, def = 'local') => () =>
-    new ProviderRegistry({ providersJson: typeof json === 'string' ? json : JSON.stringify(json), local: true, localTokenDelayMs: 0, defaultProvider: def })
+  const bad =
+    (json: unknown, def = 'local') =>
+    () =>
+      new ProviderRegistry({ providersJson: typeof json === 'string' ? json : JSON.stringify(json), local: true, localTokenDelayMs: 0, defaultProvider: def })
   t.throws(bad('{nope'), ConfigError)
   const inline = (() => {
     try {

@@ -16,9 +16,16 @@ test('the audit log records security events in a hash chain that detects tamperi
   await login('wrong-password-1')
   await call(`${stack.authUrl}/auth/logout`, { method: 'POST', headers: { authorization: `Bearer ${alice.accessToken}` } })
 
-  const events = (await pool.query<{ event: string; user_id: string | null; ip: string | null }>('SELECT event, user_id, ip FROM auth.audit_log ORDER BY id')).rows
-  t.same(events.map((e) => e.event), ['user.registered', 'login.succeeded', 'login.failed', 'logout'])
-  t.ok(events.every((e) => e.user_id === alice.userId), 'each tied to the user')
+  const events = (await pool.query<{ event: string; user_id: string | null; ip: string | null }>('SELECT event, user_id, ip FROM auth.audit_log ORDER BY id'))
+    .rows
+  t.same(
+    events.map((e) => e.event),
+    ['user.registered', 'login.succeeded', 'login.failed', 'logout']
+  )
+  t.ok(
+    events.every((e) => e.user_id === alice.userId),
+    'each tied to the user'
+  )
   t.equal(events[2]!.ip, '198.51.100.1', 'with the client address')
   const dump = JSON.stringify((await pool.query('SELECT * FROM auth.audit_log')).rows)
   t.notOk(dump.includes('wrong-password-1') || dump.includes(alice.password), 'no password in the audit log')
@@ -44,7 +51,15 @@ test('the audit log records security events in a hash chain that detects tamperi
   const fix = await pool.query<{ prev_hash: string }>('SELECT prev_hash FROM auth.audit_log WHERE id = 3')
   const { rowHash } = await import('../src/lib/audit.js')
   const r3 = (await pool.query('SELECT id, at, event, user_id, session_id, ip, details FROM auth.audit_log WHERE id = 3')).rows[0]
-  const forged = rowHash(fix.rows[0]!.prev_hash, { id: 3, at: r3.at, event: r3.event, userId: r3.user_id, sessionId: r3.session_id, ip: r3.ip, details: r3.details })
+  const forged = rowHash(fix.rows[0]!.prev_hash, {
+    id: 3,
+    at: r3.at,
+    event: r3.event,
+    userId: r3.user_id,
+    sessionId: r3.session_id,
+    ip: r3.ip,
+    details: r3.details
+  })
   await pool.query('UPDATE auth.audit_log SET hash = $1 WHERE id = 3', [forged])
   t.match(await verifyAuditChain(pool), { ok: false, brokenAt: 4, reason: /prev_hash/ })
 

@@ -76,7 +76,10 @@ export function setCookies(answer: Answer): string[] {
 }
 
 /** Subscribes to auth.session.revoked on the stack's NATS and keeps every event. */
-export async function revocationEvents(stack: TestStack, t: { teardown(fn: () => unknown): void }): Promise<{ events: SessionRevokedEvent[]; nc: NatsConnection }> {
+export async function revocationEvents(
+  stack: TestStack,
+  t: { teardown(fn: () => unknown): void }
+): Promise<{ events: SessionRevokedEvent[]; nc: NatsConnection }> {
   const nc = await connect({ servers: stack.natsUrl })
   t.teardown(() => nc.close())
   const events: SessionRevokedEvent[] = []
@@ -104,16 +107,25 @@ export async function waitFor(cond: () => boolean | Promise<boolean>, timeoutMs 
 export function postFrom(from: string, url: string, json: unknown, headers: Record<string, string> = {}): Promise<Answer> {
   const body = JSON.stringify(json)
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'POST', localAddress: from, agent: false, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers } }, (res) => {
-      let text = ''
-      res.setEncoding('utf8')
-      res.on('data', (c: string) => (text += c))
-      res.on('end', () => {
-        const h = new Headers()
-        for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
-        resolve({ status: res.statusCode ?? 0, headers: h, text, json: () => JSON.parse(text) })
-      })
-    })
+    const req = http.request(
+      url,
+      {
+        method: 'POST',
+        localAddress: from,
+        agent: false,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), ...headers }
+      },
+      (res) => {
+        let text = ''
+        res.setEncoding('utf8')
+        res.on('data', (c: string) => (text += c))
+        res.on('end', () => {
+          const h = new Headers()
+          for (const [k, v] of Object.entries(res.headers)) if (v !== undefined) h.set(k, Array.isArray(v) ? v.join(', ') : v)
+          resolve({ status: res.statusCode ?? 0, headers: h, text, json: () => JSON.parse(text) })
+        })
+      }
+    )
     req.on('error', reject)
     req.end(body)
   })

@@ -10,11 +10,22 @@ test('nothing secret reaches the logs, even at trace level and on errors', async
   const url = (p: string) => `${stack.authUrl}${p}`
   await call(url('/auth/login'), { method: 'POST', json: { email: alice.email, password: 'Wrong-Password-Guess-1' } })
   await call(url('/auth/login'), { method: 'POST', json: { email: alice.email, password, extra: 'x' } })
-  await call(url('/auth/login'), { method: 'POST', headers: { 'content-type': 'application/json' }, body: `{"email":"${alice.email}","password":"${password}"` })
+  await call(url('/auth/login'), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: `{"email":"${alice.email}","password":"${password}"`
+  })
   const refreshed = await call(url('/auth/refresh'), { method: 'POST', headers: { cookie: `palisade_refresh=${alice.refreshToken}`, origin: ORIGIN } })
-  const newRefresh = refreshed.headers.getSetCookie().find((c) => c.startsWith('palisade_refresh='))!.split(';')[0]!.split('=')[1]!
+  const newRefresh = refreshed.headers
+    .getSetCookie()
+    .find((c) => c.startsWith('palisade_refresh='))!
+    .split(';')[0]!
+    .split('=')[1]!
   const newAccess = refreshed.json().accessToken as string
-  await verifyAt(stack.auth, forwarded('POST', '/api/chat/x?token=' + newAccess, { cookie: `palisade_access=${newAccess}`, authorization: `Bearer ${newAccess}` }))
+  await verifyAt(
+    stack.auth,
+    forwarded('POST', '/api/chat/x?token=' + newAccess, { cookie: `palisade_access=${newAccess}`, authorization: `Bearer ${newAccess}` })
+  )
   const headers = await stack.identityHeaders(alice, { method: 'POST', uri: '/auth/password' })
   await stack.auth.inject({ method: 'POST', url: '/auth/password', headers, payload: { currentPassword: password, newPassword: 'Another-Long-Passphrase-99' } })
   await call(url('/auth/refresh'), { method: 'POST', json: { refreshToken: alice.refreshToken } }) // reuse: revokes the family
@@ -31,7 +42,7 @@ test('nothing secret reaches the logs, even at trace level and on errors', async
     'refreshed access token': newAccess,
     'refresh token': alice.refreshToken,
     'rotated refresh token': newRefresh,
-    'assertion': headers['x-authenticated-assertion'],
+    assertion: headers['x-authenticated-assertion'],
     'access token signature': alice.accessToken.split('.')[2]!,
     'refresh token prefix': alice.refreshToken.slice(0, 16)
   }
@@ -45,7 +56,12 @@ test('bodies over the limit get 413 and unknown fields 400, on every endpoint th
   const post = (path: string, body: string, headers: Record<string, string> = {}) =>
     call(`${stack.authUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
   const huge = (kb: number) => JSON.stringify({ email: 'a@example.com', password: 'x'.repeat(kb * 1024) })
-  for (const [path, kb] of [['/auth/register', 17], ['/auth/login', 17], ['/auth/refresh', 2], ['/auth/logout', 2]] as const) {
+  for (const [path, kb] of [
+    ['/auth/register', 17],
+    ['/auth/login', 17],
+    ['/auth/refresh', 2],
+    ['/auth/logout', 2]
+  ] as const) {
     const r = await post(path, huge(kb))
     t.equal(r.status, 413, `${path} over its limit`)
     t.equal(r.json().code, 'BODY_TOO_LARGE')
@@ -62,12 +78,23 @@ test('bodies over the limit get 413 and unknown fields 400, on every endpoint th
     t.equal(r.json().code, 'VALIDATION_FAILED')
   }
   t.equal((await post('/auth/login', '{"email":')).json().code, 'MALFORMED_BODY')
-  const form = await post('/auth/login', `email=${encodeURIComponent(alice.email)}&password=${encodeURIComponent(alice.password)}`, { 'content-type': 'application/x-www-form-urlencoded' })
+  const form = await post('/auth/login', `email=${encodeURIComponent(alice.email)}&password=${encodeURIComponent(alice.password)}`, {
+    'content-type': 'application/x-www-form-urlencoded'
+  })
   t.equal(form.status, 415, 'an HTML form (the classic CSRF vehicle) is not a login')
-  t.equal((await post('/auth/login', JSON.stringify({ email: alice.email, password: alice.password }), { 'content-type': 'text/plain' })).status, 400, 'text/plain is not JSON')
+  t.equal(
+    (await post('/auth/login', JSON.stringify({ email: alice.email, password: alice.password }), { 'content-type': 'text/plain' })).status,
+    400,
+    'text/plain is not JSON'
+  )
   t.equal((await post('/auth/login', JSON.stringify({ email: alice.email, password: 'x'.repeat(1025) }))).status, 400, 'password over 1024 characters')
   const headers = await stack.identityHeaders(alice, { method: 'POST', uri: '/auth/password' })
-  const pw = await stack.auth.inject({ method: 'POST', url: '/auth/password', headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify({ currentPassword: 'x'.repeat(17 * 1024), newPassword: 'y' }) })
+  const pw = await stack.auth.inject({
+    method: 'POST',
+    url: '/auth/password',
+    headers: { ...headers, 'content-type': 'application/json' },
+    payload: JSON.stringify({ currentPassword: 'x'.repeat(17 * 1024), newPassword: 'y' })
+  })
   t.equal(pw.statusCode, 413)
   t.equal((await post('/auth/login', JSON.stringify({ email: alice.email, password: alice.password }))).status, 200, 'the account still works')
 })

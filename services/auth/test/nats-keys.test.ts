@@ -20,15 +20,20 @@ test('NATS: auth.jwks.get and auth.user.lookup', async (t) => {
   t.same(http.json(), jwks, 'the internal HTTP route serves the same set')
 
   const found = await natsRequest(nc, AuthUserLookup, { userIds: [alice.userId, bob.userId.toUpperCase(), randomUUID()] })
-  t.same(found.users.sort((a, b) => a.displayName.localeCompare(b.displayName)), [
-    { id: alice.userId, displayName: 'Alice' },
-    { id: bob.userId, displayName: 'Bob' }
-  ], 'public profiles only (no email), unknown ids left out')
-  await t.rejects(natsRequest(nc, { ...AuthUserLookup, request: AuthJwksGet.request } as never, {} as never), { statusCode: 400 }, 'invalid payloads are refused')
-  await t.rejects(
-    natsRequest(nc, { ...AuthUserLookup, request: AuthJwksGet.request } as never, { userIds: ['x'], email: 'a' } as never),
-    { statusCode: 400 }
+  t.same(
+    found.users.sort((a, b) => a.displayName.localeCompare(b.displayName)),
+    [
+      { id: alice.userId, displayName: 'Alice' },
+      { id: bob.userId, displayName: 'Bob' }
+    ],
+    'public profiles only (no email), unknown ids left out'
   )
+  await t.rejects(
+    natsRequest(nc, { ...AuthUserLookup, request: AuthJwksGet.request } as never, {} as never),
+    { statusCode: 400 },
+    'invalid payloads are refused'
+  )
+  await t.rejects(natsRequest(nc, { ...AuthUserLookup, request: AuthJwksGet.request } as never, { userIds: ['x'], email: 'a' } as never), { statusCode: 400 })
 })
 
 test('key rotation: the first key signs, every configured key verifies and is published', async (t) => {
@@ -46,7 +51,10 @@ test('key rotation: the first key signs, every configured key verifies and is pu
   const login = await call(`${rotated.url}/auth/login`, { method: 'POST', json: { email: alice.email, password: alice.password } })
   t.equal(decodeJwt(login.json().accessToken).header.kid, newKey.kid, 'new access tokens use the new key')
   const jwks = await call(`${rotated.url}/auth/jwks`)
-  t.same(jwks.json().keys.map((k: { kid: string }) => k.kid), [newKey.kid, oldKey.kid])
+  t.same(
+    jwks.json().keys.map((k: { kid: string }) => k.kid),
+    [newKey.kid, oldKey.kid]
+  )
   // Phase 3: old key dropped — its tokens die.
   const dropped = await stack.startAuth({ AUTH_SIGNING_KEYS: signingKeyToPem(newKey) })
   t.equal((await verifyAt(dropped.app, forwarded('GET', '/api/chat/x', { cookie: alice.cookie }))).status, 401)

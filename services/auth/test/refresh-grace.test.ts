@@ -37,7 +37,12 @@ const family = (stack: TestStack, sessionId: string) =>
     [sessionId]
   )
 const sessionRow = async (stack: TestStack, sessionId: string) =>
-  (await stack.auth.pg.query<{ revoked_at: Date | null; revoked_reason: string | null }>('SELECT revoked_at, revoked_reason FROM auth.sessions WHERE id = $1', [sessionId])).rows[0]!
+  (
+    await stack.auth.pg.query<{ revoked_at: Date | null; revoked_reason: string | null }>(
+      'SELECT revoked_at, revoked_reason FROM auth.sessions WHERE id = $1',
+      [sessionId]
+    )
+  ).rows[0]!
 const auditCount = async (stack: TestStack, event: string, sessionId: string) =>
   (await stack.auth.pg.query('SELECT 1 FROM auth.audit_log WHERE event = $1 AND session_id = $2', [event, sessionId])).rowCount
 

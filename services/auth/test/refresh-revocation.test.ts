@@ -9,7 +9,11 @@ test('refresh rotates; reusing a rotated token revokes the whole family', async 
   const refresh = (headers: Record<string, string>, json?: unknown) =>
     call(`${stack.authUrl}/auth/refresh`, { method: 'POST', headers, ...(json !== undefined ? { json } : {}) })
   const cookieOf = (a: Awaited<ReturnType<typeof refresh>>, name: string) =>
-    a.headers.getSetCookie().find((c) => c.startsWith(`${name}=`))?.split(';')[0]!.slice(name.length + 1)
+    a.headers
+      .getSetCookie()
+      .find((c) => c.startsWith(`${name}=`))
+      ?.split(';')[0]!
+      .slice(name.length + 1)
 
   const r1 = await refresh({ cookie: `palisade_refresh=${alice.refreshToken}`, origin: ORIGIN })
   t.equal(r1.status, 200)
@@ -49,9 +53,17 @@ test('refresh rotates; reusing a rotated token revokes the whole family', async 
     ['access token as refresh token', {}, { refreshToken: bob.accessToken.slice(0, 120).replace(/\./g, '_') }, 401]
   ]
   for (const [name, headers, json, status] of cases) t.equal((await refresh(headers, json)).status, status, name)
-  const big = await call(`${stack.authUrl}/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: 'x'.repeat(2000) }) })
+  const big = await call(`${stack.authUrl}/auth/refresh`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ refreshToken: 'x'.repeat(2000) })
+  })
   t.equal(big.status, 413, 'over the 1 KiB route limit')
-  t.equal((await refresh({ cookie: `palisade_refresh=${bob.refreshToken}`, origin: ORIGIN })).status, 200, 'bob’s family is untouched and his token was not consumed by the refused attempts')
+  t.equal(
+    (await refresh({ cookie: `palisade_refresh=${bob.refreshToken}`, origin: ORIGIN })).status,
+    200,
+    'bob’s family is untouched and his token was not consumed by the refused attempts'
+  )
 })
 
 test('a revocation on one auth instance is effective on another within a second', async (t) => {
@@ -80,5 +92,8 @@ test('a revocation on one auth instance is effective on another within a second'
   t.equal((await onSecond(bob2)).status, 200)
   const headers = await stack.identityHeaders(bob, { method: 'POST', uri: '/auth/logout-all' })
   t.equal((await stack.auth.inject({ method: 'POST', url: '/auth/logout-all', headers })).statusCode, 204)
-  t.ok(await waitFor(async () => (await onSecond(bob.cookie)).status === 401 && (await onSecond(bob2)).status === 401, 1000), 'every session of bob is refused on the second instance')
+  t.ok(
+    await waitFor(async () => (await onSecond(bob.cookie)).status === 401 && (await onSecond(bob2)).status === 401, 1000),
+    'every session of bob is refused on the second instance'
+  )
 })

@@ -71,7 +71,10 @@ test('login: cookies, token claims, body token', async (t) => {
   t.match(refresh.split(';')[0], /^palisade_refresh=[A-Za-z0-9_-]{43}$/, '256-bit opaque refresh token')
   const stored = await stack.auth.pg.query('SELECT token_hash FROM auth.refresh_tokens')
   const raw = refresh.split(';')[0]!.split('=')[1]!
-  t.notOk(stored.rows.some((r) => r.token_hash === raw), 'refresh tokens are stored hashed')
+  t.notOk(
+    stored.rows.some((r) => r.token_hash === raw),
+    'refresh tokens are stored hashed'
+  )
 
   const { header, payload } = decodeJwt(body.accessToken)
   t.equal(header.alg, 'ES256')

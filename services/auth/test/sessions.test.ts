@@ -50,7 +50,7 @@ test('forward-authed routes trust only an assertion auth signed for itself', asy
   // An assertion that is still valid but whose session was revoked in the database.
   const valid = { [IDENTITY_HEADERS.user]: alice.userId, [IDENTITY_HEADERS.assertion]: mint() }
   t.equal((await stack.auth.inject({ url: '/auth/me', headers: valid })).statusCode, 200)
-  await stack.auth.pg.query("UPDATE auth.sessions SET revoked_at = now() WHERE id = $1", [alice.sessionId])
+  await stack.auth.pg.query('UPDATE auth.sessions SET revoked_at = now() WHERE id = $1', [alice.sessionId])
   const gone = await stack.auth.inject({ url: '/auth/me', headers: valid })
   t.equal(gone.statusCode, 401, 'session revoked in the database, assertion not yet expired')
   t.equal(gone.json().code, 'SESSION_REVOKED')
@@ -67,7 +67,10 @@ test('sessions: list, delete one (only your own), logout-all; every revocation i
   t.equal(list.statusCode, 200)
   const sessions = list.json().sessions as { id: string; current: boolean }[]
   t.same(sessions.map((s) => s.id).sort(), [alice.sessionId, alice2.sessionId, alice3.sessionId].sort())
-  t.same(sessions.filter((s) => s.current).map((s) => s.id), [alice.sessionId])
+  t.same(
+    sessions.filter((s) => s.current).map((s) => s.id),
+    [alice.sessionId]
+  )
 
   const foreign = await asUser(stack, mallory, 'DELETE', `/auth/sessions/${alice2.sessionId}`)
   t.equal(foreign.statusCode, 404, 'someone else’s session is not found, not forbidden')
@@ -107,8 +110,14 @@ test('logout revokes the session, clears cookies, and guards against cross-site 
   const ok = await out({ cookie: alice.cookie, origin: ORIGIN })
   t.equal(ok.status, 204)
   const cleared = ok.headers.getSetCookie()
-  t.ok(cleared.some((c) => c.startsWith('palisade_access=;') && /Max-Age=0|Expires=Thu, 01 Jan 1970/.test(c)), 'access cookie cleared')
-  t.ok(cleared.some((c) => c.startsWith('palisade_refresh=;') && c.includes('Path=/auth/refresh')), 'refresh cookie cleared')
+  t.ok(
+    cleared.some((c) => c.startsWith('palisade_access=;') && /Max-Age=0|Expires=Thu, 01 Jan 1970/.test(c)),
+    'access cookie cleared'
+  )
+  t.ok(
+    cleared.some((c) => c.startsWith('palisade_refresh=;') && c.includes('Path=/auth/refresh')),
+    'refresh cookie cleared'
+  )
   t.notOk(await stillValid(stack, alice))
   await waitFor(() => events.length >= 1)
   t.match(events[0], { userId: alice.userId, sessionIds: [alice.sessionId], reason: 'logout' })

@@ -41,7 +41,10 @@ test('an account under attack answers 429 with Retry-After, from every address (
 
   const throttled = await stack.auth.pg.query("SELECT details FROM auth.audit_log WHERE event = 'login.throttled'")
   t.ok(throttled.rows.length >= 4, 'throttled attempts are in the audit log')
-  t.ok(throttled.rows.every((r: { details: { reason: string } }) => r.details.reason === 'account'), 'with the rule that refused them')
+  t.ok(
+    throttled.rows.every((r: { details: { reason: string } }) => r.details.reason === 'account'),
+    'with the rule that refused them'
+  )
 })
 
 test('the per-address budget throttles that address only', async (t) => {
@@ -68,7 +71,9 @@ test('a success resets the account counter', async (t) => {
 test('parallel guesses at one account: at most 5 are ever checked', async (t) => {
   const stack = await startTestStack(t)
   const carol = await stack.createUser()
-  const burst = await Promise.all(Array.from({ length: 12 }, (_, i) => postFrom(`127.0.0.${70 + i}`, `${stack.authUrl}/auth/login`, { email: carol.email, password: `parallel-${i}` })))
+  const burst = await Promise.all(
+    Array.from({ length: 12 }, (_, i) => postFrom(`127.0.0.${70 + i}`, `${stack.authUrl}/auth/login`, { email: carol.email, password: `parallel-${i}` }))
+  )
   const statuses = burst.map((r) => r.status)
   t.equal(statuses.filter((s) => s === 401).length, 5, `exactly 5 guesses checked (${statuses.join(',')})`)
   t.equal(statuses.filter((s) => s === 429).length, 7)
@@ -90,8 +95,14 @@ test('people signing in at the same moment from one address are never refused', 
     })
   )
   t.same(statuses, Array(20).fill(200), 'all 20 signed in, none got 429')
-  const same = await Promise.all(Array.from({ length: 4 }, () => postFrom('127.0.0.91', `${stack.authUrl}/auth/login`, { email: users[0]!.email, password: users[0]!.password })))
-  t.same(same.map((r) => r.status), [200, 200, 200, 200], 'one person signing in on four devices at once too')
+  const same = await Promise.all(
+    Array.from({ length: 4 }, () => postFrom('127.0.0.91', `${stack.authUrl}/auth/login`, { email: users[0]!.email, password: users[0]!.password }))
+  )
+  t.same(
+    same.map((r) => r.status),
+    [200, 200, 200, 200],
+    'one person signing in on four devices at once too'
+  )
 })
 
 test('behind a trusted proxy (CIDR): the rightmost X-Forwarded-For is the client; spoofed entries and other peers are not', async (t) => {
@@ -103,7 +114,11 @@ test('behind a trusted proxy (CIDR): the rightmost X-Forwarded-For is the client
 
   // The client 203.0.113.50 prepends a different fake address each time; the edge appends the real one.
   for (let i = 0; i < 5; i++) t.equal((await login('127.0.0.97', `nobody${i}@example.com`, 'Summer2024!x', `198.51.100.${i}, 203.0.113.50`)).status, 401)
-  t.equal((await login('127.0.0.97', frank.email, frank.password, '198.51.100.99, 203.0.113.50')).status, 429, 'rotating the left-hand entries does not reset the address budget')
+  t.equal(
+    (await login('127.0.0.97', frank.email, frank.password, '198.51.100.99, 203.0.113.50')).status,
+    429,
+    'rotating the left-hand entries does not reset the address budget'
+  )
   t.equal((await login('127.0.0.97', frank.email, frank.password, '203.0.113.51')).status, 200, 'another client behind the same edge signs in')
   t.equal((await login('127.0.0.103', frank.email, frank.password, '203.0.113.52')).status, 200, 'through another proxy address of the CIDR too')
 
@@ -147,7 +162,13 @@ test('auth in production refuses to start without a trusted proxy', async (t) =>
   const dir = fileURLToPath(new URL('..', import.meta.url))
   const child = spawn(process.execPath, ['--conditions=development', '--import=tsx', 'src/server.ts'], {
     cwd: dir,
-    env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production', DATABASE_URL: 'postgres://auth@127.0.0.1:1/none', NATS_URL: 'nats://127.0.0.1:1', LOG_LEVEL: 'silent' },
+    env: {
+      PATH: process.env.PATH ?? '',
+      NODE_ENV: 'production',
+      DATABASE_URL: 'postgres://auth@127.0.0.1:1/none',
+      NATS_URL: 'nats://127.0.0.1:1',
+      LOG_LEVEL: 'silent'
+    },
     stdio: ['ignore', 'pipe', 'pipe']
   })
   let stderr = ''

@@ -62,10 +62,31 @@ test('assertions: one per (session, audience), reused until shortly before expir
 
 test('the fast path for request paths agrees with normalizeRequestPath', async (t) => {
   const corpus = [
-    '/api/chat/conversations', '/api/chat/conversations?limit=5&x=//y', '/', '/ws', '/api/files/abc-DEF_1~2',
-    '/api//chat', '//api/chat', '/api/chat/', '/api/chat/../files', '/api/chat/./x', '/api/%2e%2e/x', '/api/chat%2fx',
-    '/api/chat\\x', '/api/chat/x#frag', '/api/chat/x?#', 'api/chat', '', '/a b', '/api/chat/%41', '/api/\u0000',
-    '/' + 'a'.repeat(9000), '/a?' + 'q'.repeat(9000), '/api/chat/x.json', '/api/chat/..', '/api/chat/...'
+    '/api/chat/conversations',
+    '/api/chat/conversations?limit=5&x=//y',
+    '/',
+    '/ws',
+    '/api/files/abc-DEF_1~2',
+    '/api//chat',
+    '//api/chat',
+    '/api/chat/',
+    '/api/chat/../files',
+    '/api/chat/./x',
+    '/api/%2e%2e/x',
+    '/api/chat%2fx',
+    '/api/chat\\x',
+    '/api/chat/x#frag',
+    '/api/chat/x?#',
+    'api/chat',
+    '',
+    '/a b',
+    '/api/chat/%41',
+    '/api/\u0000',
+    '/' + 'a'.repeat(9000),
+    '/a?' + 'q'.repeat(9000),
+    '/api/chat/x.json',
+    '/api/chat/..',
+    '/api/chat/...'
   ]
   for (const uri of corpus) t.equal(requestPath(uri), normalizeRequestPath(uri), JSON.stringify(uri.slice(0, 40)))
 })

@@ -121,15 +121,35 @@ test('bad queries and bodies are 400 problem+json with a stable code and never r
   }
   for (const [name, body] of Object.entries(bodies)) refused(name, await byEmail(alice, body))
   const headers = await stack.identityHeaders(alice, { method: 'POST', uri: '/auth/users/lookup' })
-  const garbled = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'application/json' }, payload: '{"email":' })
+  const garbled = await stack.auth.inject({
+    method: 'POST',
+    url: '/auth/users/lookup',
+    headers: { ...headers, 'content-type': 'application/json' },
+    payload: '{"email":'
+  })
   t.equal(garbled.statusCode, 400, 'malformed JSON')
-  const jsonString = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify(alice.email) })
+  const jsonString = await stack.auth.inject({
+    method: 'POST',
+    url: '/auth/users/lookup',
+    headers: { ...headers, 'content-type': 'application/json' },
+    payload: JSON.stringify(alice.email)
+  })
   t.equal(jsonString.statusCode, 400, 'a bare JSON string')
-  const text = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'text/plain' }, payload: alice.email })
+  const text = await stack.auth.inject({
+    method: 'POST',
+    url: '/auth/users/lookup',
+    headers: { ...headers, 'content-type': 'text/plain' },
+    payload: alice.email
+  })
   t.equal(text.statusCode, 400, 'not JSON at all (a text body is no object)')
   t.equal(text.headers['content-type'], PROBLEM)
   t.equal(garbled.headers['content-type'], PROBLEM)
-  const oversized = await stack.auth.inject({ method: 'POST', url: '/auth/users/lookup', headers: { ...headers, 'content-type': 'application/json' }, payload: JSON.stringify({ email: 'x'.repeat(20_000) }) })
+  const oversized = await stack.auth.inject({
+    method: 'POST',
+    url: '/auth/users/lookup',
+    headers: { ...headers, 'content-type': 'application/json' },
+    payload: JSON.stringify({ email: 'x'.repeat(20_000) })
+  })
   t.ok([400, 413].includes(oversized.statusCode), `an oversized body is refused (${oversized.statusCode})`)
   t.equal(oversized.headers['content-type'], PROBLEM)
 })
@@ -153,7 +173,10 @@ test('only a signed-in user with an assertion auth signed for itself may ask', a
     'a Bearer token alone': { authorization: `Bearer ${alice.accessToken}` }
   }
   for (const [name, headers] of Object.entries(cases)) {
-    for (const req of [{ method: 'GET' as const, url }, { method: 'POST' as const, url: '/auth/users/lookup', payload: { email: bob.email } }]) {
+    for (const req of [
+      { method: 'GET' as const, url },
+      { method: 'POST' as const, url: '/auth/users/lookup', payload: { email: bob.email } }
+    ]) {
       const r = await stack.auth.inject({ ...req, headers })
       t.equal(r.statusCode, 401, `${name}: ${req.method}`)
       t.equal(r.headers['content-type'], PROBLEM, name)

@@ -65,11 +65,18 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
   const tamperedPayload = Buffer.from(JSON.stringify({ ...decodeJwt(alice.accessToken).payload, sub: randomUUID() })).toString('base64url')
   const chatAssertion = (await stack.identityHeaders(alice, { uri: '/api/chat/x' }))[IDENTITY_HEADERS.assertion]!
 
-  t.equal((await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { authorization: `Bearer ${es(claims)}` }))).status, 200, 'control: a token we sign ourselves passes')
+  t.equal(
+    (await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { authorization: `Bearer ${es(claims)}` }))).status,
+    200,
+    'control: a token we sign ourselves passes'
+  )
 
   const cases: Record<string, string> = {
     'signed by a key auth does not hold': es(claims, other),
-    'signed by a foreign key claiming our kid': jwt.sign(claims, other.privateKey, { algorithm: 'ES256', header: { alg: 'ES256', kid: key.kid, typ: 'at+jwt' } }),
+    'signed by a foreign key claiming our kid': jwt.sign(claims, other.privateKey, {
+      algorithm: 'ES256',
+      header: { alg: 'ES256', kid: key.kid, typ: 'at+jwt' }
+    }),
     'tampered payload, original signature': `${h}.${tamperedPayload}.${s}`,
     'signature stripped': `${h}.${p}.`,
     'alg none': jwt.sign(claims, '', { algorithm: 'none', header: { alg: 'none', kid: key.kid, typ: 'at+jwt' } } as jwt.SignOptions),
@@ -78,12 +85,12 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
     'wrong audience': es({ ...claims, aud: 'chat' }),
     'an identity assertion replayed as an access token': chatAssertion,
     'no typ header': es(claims, key, { typ: undefined }),
-    'expired': es({ ...claims, iat: now - 1000, exp: now - 100 }),
+    expired: es({ ...claims, iat: now - 1000, exp: now - 100 }),
     'lifetime longer than 15 minutes': es({ ...claims, exp: now + 3600 }),
     'extra claim': es({ ...claims, roles: ['admin'] }),
     'unknown session': es({ ...claims, sid: randomUUID() }),
     'session of another user': es({ ...claims, sub: randomUUID() }),
-    'garbage': 'a.b.c'
+    garbage: 'a.b.c'
   }
   for (const [name, token] of Object.entries(cases)) {
     for (const via of ['bearer', 'cookie']) {
@@ -100,12 +107,25 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
 
   const viaQuery = await verifyAt(stack.auth, forwarded('GET', `/api/chat/x?access_token=${alice.accessToken}&token=${alice.accessToken}`))
   t.equal(viaQuery.status, 401, 'a token in the query string is never read')
-  const tossed = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `palisade_access=${cases['signed by a key auth does not hold']}; palisade_access=${alice.accessToken}` }))
+  const tossed = await verifyAt(
+    stack.auth,
+    forwarded('GET', '/api/chat/x', { cookie: `palisade_access=${cases['signed by a key auth does not hold']}; palisade_access=${alice.accessToken}` })
+  )
   t.equal(tossed.status, 401, 'two access cookies (cookie tossing) are refused, whichever comes first')
-  const tossed2 = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `palisade_access=${alice.accessToken}; other=1; palisade_access=${alice.accessToken}` }))
+  const tossed2 = await verifyAt(
+    stack.auth,
+    forwarded('GET', '/api/chat/x', { cookie: `palisade_access=${alice.accessToken}; other=1; palisade_access=${alice.accessToken}` })
+  )
   t.equal(tossed2.status, 401)
-  t.equal((await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `a=1; palisade_access=${alice.accessToken}; b=2` }))).status, 200, 'among other cookies')
-  const basic = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}`, cookie: alice.cookie }))
+  t.equal(
+    (await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: `a=1; palisade_access=${alice.accessToken}; b=2` }))).status,
+    200,
+    'among other cookies'
+  )
+  const basic = await verifyAt(
+    stack.auth,
+    forwarded('GET', '/api/chat/x', { authorization: `Basic ${Buffer.from('a:b').toString('base64')}`, cookie: alice.cookie })
+  )
   t.equal(basic.status, 401, 'a malformed Authorization header is not silently replaced by the cookie')
 
   // Revocation: the token was verified (and cached) above; after logout it is refused at once.
@@ -115,18 +135,42 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
   const revoked = await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { cookie: alice.cookie }))
   t.equal(revoked.status, 401, 'revoked session')
   t.equal(revoked.json().code, 'SESSION_REVOKED')
-  t.equal((await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { authorization: `Bearer ${es(claims)}` }))).status, 401, 'a fresh token for the revoked session is refused too')
+  t.equal(
+    (await verifyAt(stack.auth, forwarded('GET', '/api/chat/x', { authorization: `Bearer ${es(claims)}` }))).status,
+    401,
+    'a fresh token for the revoked session is refused too'
+  )
 })
 
 test('/auth/verify never asserts for something that is not a forward-authed service route', async (t) => {
   const alice = await stack.createUser()
   const auth = { cookie: alice.cookie }
-  for (const uri of ['/auth/verify', '/auth/jwks', '/.well-known/jwks.json', '/healthz', '/readyz', '/internal/x', '/metrics', '/nowhere', '/apichat', '/api/chatty']) {
+  for (const uri of [
+    '/auth/verify',
+    '/auth/jwks',
+    '/.well-known/jwks.json',
+    '/healthz',
+    '/readyz',
+    '/internal/x',
+    '/metrics',
+    '/nowhere',
+    '/apichat',
+    '/api/chatty'
+  ]) {
     const r = await verifyAt(stack.auth, forwarded('GET', uri, auth))
     t.equal(r.status, 404, `${uri} is not routed`)
     t.equal(r.headers.get(IDENTITY_HEADERS.assertion), null)
   }
-  for (const uri of ['/api/chat/../files/x', '/api/chat/%2e%2e/files', '/api/chat%2f..%2ffiles', '/api//chat/x', '/api/chat\\..\\files', 'api/chat/x', 'http://evil/api/chat/x', '']) {
+  for (const uri of [
+    '/api/chat/../files/x',
+    '/api/chat/%2e%2e/files',
+    '/api/chat%2f..%2ffiles',
+    '/api//chat/x',
+    '/api/chat\\..\\files',
+    'api/chat/x',
+    'http://evil/api/chat/x',
+    ''
+  ]) {
     const r = await verifyAt(stack.auth, forwarded('GET', uri, auth))
     t.equal(r.status, 401, `path trick ${JSON.stringify(uri)}`)
     t.equal(r.headers.get(IDENTITY_HEADERS.assertion), null)
@@ -198,7 +242,21 @@ test('/auth/verify: 302 to the login page for page loads only, never an open red
     t.ok(next.startsWith('/') && !next.startsWith('//') && !next.includes('\\'), `next stays relative: ${next}`)
     t.ok(r.headers.get('location')!.startsWith('/login?next='), 'to our own login page')
   }
-  for (const bad of ['//evil.example/', '/\\evil.example', '\\\\evil.example', 'https://evil.example/', '/%2F%2Fevil.example', '/%5Cevil.example', '/javascript:alert(1)', '/x//y', '/a\r\nLocation: https://evil', ' /x', '', undefined, '/' + 'a'.repeat(3000)]) {
+  for (const bad of [
+    '//evil.example/',
+    '/\\evil.example',
+    '\\\\evil.example',
+    'https://evil.example/',
+    '/%2F%2Fevil.example',
+    '/%5Cevil.example',
+    '/javascript:alert(1)',
+    '/x//y',
+    '/a\r\nLocation: https://evil',
+    ' /x',
+    '',
+    undefined,
+    '/' + 'a'.repeat(3000)
+  ]) {
     t.equal(safeNext(bad), '/', `safeNext(${JSON.stringify(bad)?.slice(0, 40)})`)
   }
   t.equal(safeNext('/api/chat/c/1?tab=2'), '/api/chat/c/1?tab=2')

@@ -147,7 +147,10 @@ t.test('conversations and members', async (t) => {
     } while (cursor)
     t.same(seen, expected)
     const other = await h.as(bob, 'GET', '/api/chat/conversations')
-    t.notOk(other.json().items.some((c: { id: string }) => ids.includes(c.id)), "others' conversations are not listed")
+    t.notOk(
+      other.json().items.some((c: { id: string }) => ids.includes(c.id)),
+      "others' conversations are not listed"
+    )
   })
 
   t.test('delete', async (t) => {

@@ -21,7 +21,11 @@ let counter = 0
  * `beforeStart` runs once the database and auth are up and before chat starts (and migrates); what
  * it returns is added to chat's configuration (e.g. a DATABASE_URL of chat's own role).
  */
-export async function chatHarness(t: TeardownHost, overrides: Partial<ChatAppConfig> = {}, beforeStart?: (stack: TestStack) => Promise<Partial<ChatAppConfig>>): Promise<ChatHarness> {
+export async function chatHarness(
+  t: TeardownHost,
+  overrides: Partial<ChatAppConfig> = {},
+  beforeStart?: (stack: TestStack) => Promise<Partial<ChatAppConfig>>
+): Promise<ChatHarness> {
   const stack = await startTestStack(t)
   const more = beforeStart ? await beforeStart(stack) : {}
   const app = await buildService(t, chatApp, stack.config({ ...overrides, ...more } as Record<string, unknown>) as ChatAppConfig)
@@ -58,17 +62,21 @@ export function acting(userId: string, sessionId?: string) {
 }
 
 /** Collects the events published to `events.user.<userId>`. */
-export function collectEvents(nc: NatsConnection, userId: string): { events: Array<Record<string, unknown>>; waitFor(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>> } {
+export function collectEvents(
+  nc: NatsConnection,
+  userId: string
+): { events: Array<Record<string, unknown>>; waitFor(pred: (e: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>> } {
   const events: Array<Record<string, unknown>> = []
   const waiters: Array<{ pred: (e: Record<string, unknown>) => boolean; resolve: (e: Record<string, unknown>) => void }> = []
   nc.subscribe(`events.user.${userId}`, {
     callback: (_err, msg) => {
       const e = msg.json<Record<string, unknown>>()
       events.push(e)
-      for (const w of [...waiters]) if (w.pred(e)) {
-        waiters.splice(waiters.indexOf(w), 1)
-        w.resolve(e)
-      }
+      for (const w of [...waiters])
+        if (w.pred(e)) {
+          waiters.splice(waiters.indexOf(w), 1)
+          w.resolve(e)
+        }
     }
   })
   return {
@@ -78,7 +86,13 @@ export function collectEvents(nc: NatsConnection, userId: string): { events: Arr
       if (found) return Promise.resolve(found)
       return new Promise((resolve, reject) => {
         const timer = setTimeout(() => reject(new Error('event not received')), ms)
-        waiters.push({ pred, resolve: (e) => { clearTimeout(timer); resolve(e) } })
+        waiters.push({
+          pred,
+          resolve: (e) => {
+            clearTimeout(timer)
+            resolve(e)
+          }
+        })
       })
     }
   }
@@ -95,7 +109,11 @@ export function multipart(parts: Array<{ name: string; value: string } | { name:
     chunks.push(Buffer.from(`--${boundary}\r\n`))
     if ('value' in p) chunks.push(Buffer.from(`Content-Disposition: form-data; name="${p.name}"\r\n\r\n${p.value}\r\n`))
     else {
-      chunks.push(Buffer.from(`Content-Disposition: form-data; name="${p.name}"; filename="${p.filename}"\r\nContent-Type: ${p.contentType}\r\n\r\n`), p.data, Buffer.from('\r\n'))
+      chunks.push(
+        Buffer.from(`Content-Disposition: form-data; name="${p.name}"; filename="${p.filename}"\r\nContent-Type: ${p.contentType}\r\n\r\n`),
+        p.data,
+        Buffer.from('\r\n')
+      )
     }
   }
   chunks.push(Buffer.from(`--${boundary}--\r\n`))

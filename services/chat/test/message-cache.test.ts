@@ -41,7 +41,11 @@ t.test('cache logic: fills once, serves pages, refuses nothing itself, drops wha
   const cursor = Buffer.from('m:4').toString('base64url')
   t.equal(first, `{"items":[{"seq":5},{"seq":4}],"nextCursor":"${cursor}"}`)
   t.equal(await pageOf(cache, 'alice', 'c1', 4, 10), '{"items":[{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}', 'an older page within the snapshot')
-  t.equal(await pageOf(cache, 'alice', 'c1', undefined, 5), '{"items":[{"seq":5},{"seq":4},{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}', 'exactly all: no cursor')
+  t.equal(
+    await pageOf(cache, 'alice', 'c1', undefined, 5),
+    '{"items":[{"seq":5},{"seq":4},{"seq":3},{"seq":2},{"seq":1}],"nextCursor":null}',
+    'exactly all: no cursor'
+  )
   t.equal(await pageOf(cache, 'mallory', 'c1', undefined, 2), undefined, 'not in the snapshot: the database decides')
   t.equal(loads, 1, 'one fill served them all')
   t.same(cache.stats, { hits: 3, misses: 1, fills: 1, discarded: 0 })
@@ -184,10 +188,14 @@ t.test("notifications anyone on the database sends on chat's channel are only hi
   await read()
   await read()
   const before = { ...cache.stats }
-  for (const junk of ['', 'x'.repeat(7000), `${conv.id} `, `{"conversationId":"${conv.id}"}`]) await other.query('SELECT pg_notify($1, $2)', ['chat_changes', junk])
+  for (const junk of ['', 'x'.repeat(7000), `${conv.id} `, `{"conversationId":"${conv.id}"}`])
+    await other.query('SELECT pg_notify($1, $2)', ['chat_changes', junk])
   await new Promise((r) => setTimeout(r, 200))
   t.same(await read(), ['hello'])
   t.equal(cache.stats.hits, before.hits + 1, 'payloads that are not a conversation id are ignored')
   await other.query('SELECT pg_notify($1, $2)', ['chat_changes', conv.id])
-  t.ok(await eventually(async () => (await read()).join() === 'hello' && cache.stats.misses > before.misses), 'a forged id costs a miss, and the page is what the database holds')
+  t.ok(
+    await eventually(async () => (await read()).join() === 'hello' && cache.stats.misses > before.misses),
+    'a forged id costs a miss, and the page is what the database holds'
+  )
 })

@@ -18,7 +18,10 @@ const checkPage = Compile(MessagePageSchema)
 
 t.test('rows.ts reads the fields of MessageSchema, in its order', async (t) => {
   t.equal(MessageSchema.additionalProperties, false, 'MessageSchema admits no other keys')
-  t.ok(MessageAuthorSchema.anyOf.every((s) => s.additionalProperties === false), 'nor do its author variants')
+  t.ok(
+    MessageAuthorSchema.anyOf.every((s) => s.additionalProperties === false),
+    'nor do its author variants'
+  )
   t.same(Object.keys(MESSAGE_FIELD_COLUMNS), schemaKeys, 'one column entry per schema field, in schema order')
   t.same(MESSAGE_COLUMNS.split(', '), ['seq', ...Object.values(MESSAGE_FIELD_COLUMNS).flat()], 'the query columns are derived from it')
 })
@@ -37,10 +40,13 @@ t.test('the stored payload, toMessage and the list page agree with MessageSchema
   // Attachments are checked with the files service on the way in; the trigger and toMessage are
   // what is under test here, so the row is written directly.
   const attachments = Array.from({ length: CHAT_LIMITS.attachmentsMax }, () => randomUUID())
-  await h.app.pg.query(
-    'INSERT INTO chat.messages (conversation_id, sender_id, text, client_message_id, attachments) VALUES ($1, $2, $3, $4, $5::uuid[])',
-    [conv.id, alice.userId, 'see files', 'with-attachments', attachments]
-  )
+  await h.app.pg.query('INSERT INTO chat.messages (conversation_id, sender_id, text, client_message_id, attachments) VALUES ($1, $2, $3, $4, $5::uuid[])', [
+    conv.id,
+    alice.userId,
+    'see files',
+    'with-attachments',
+    attachments
+  ])
   const runId = randomUUID()
   const agent = await h.nc.request(
     'chat.agent.message.create',
@@ -51,13 +57,30 @@ t.test('the stored payload, toMessage and the list page agree with MessageSchema
   const deleted = await h.send(alice, conv.id, 'gone soon')
   t.equal((await h.as(alice, 'DELETE', `${url}/${deleted.id}`)).statusCode, 204)
 
-  const rows = (await h.app.pg.query<MessageDbRow & { payload: string }>(`SELECT ${MESSAGE_COLUMNS}, payload FROM chat.messages WHERE conversation_id = $1 ORDER BY seq`, [conv.id])).rows
+  const rows = (
+    await h.app.pg.query<MessageDbRow & { payload: string }>(`SELECT ${MESSAGE_COLUMNS}, payload FROM chat.messages WHERE conversation_id = $1 ORDER BY seq`, [
+      conv.id
+    ])
+  ).rows
   t.equal(rows.length, 6, 'deletes are hard: a deleted message has no stored payload left to check')
   const kinds = { plain: plain.id, tricky: tricky.id, edited: edited.id }
-  for (const [kind, id] of Object.entries(kinds)) t.ok(rows.some((r) => r.id === id), `a ${kind} message is among them`)
-  t.ok(rows.some((r) => r.attachments.length === CHAT_LIMITS.attachmentsMax), 'one with attachments')
-  t.ok(rows.some((r) => r.author_kind === 'agent'), 'an agent message')
-  t.ok(rows.some((r) => r.edited_at !== null), 'an edited one')
+  for (const [kind, id] of Object.entries(kinds))
+    t.ok(
+      rows.some((r) => r.id === id),
+      `a ${kind} message is among them`
+    )
+  t.ok(
+    rows.some((r) => r.attachments.length === CHAT_LIMITS.attachmentsMax),
+    'one with attachments'
+  )
+  t.ok(
+    rows.some((r) => r.author_kind === 'agent'),
+    'an agent message'
+  )
+  t.ok(
+    rows.some((r) => r.edited_at !== null),
+    'an edited one'
+  )
 
   for (const row of rows) {
     const stored: Record<string, unknown> = JSON.parse(row.payload)

@@ -12,7 +12,9 @@ t.test('NATS API', async (t) => {
   const request = async (subject: string, payload: unknown, headers = acting(alice.userId, alice.sessionId)) => {
     const msg = await h.nc.request(subject, JSON.stringify(payload), { timeout: 3000, headers })
     const err = msg.headers?.get(NATS_HEADERS.serviceError)
-    return err ? { error: Number(msg.headers?.get(NATS_HEADERS.serviceErrorCode)), code: msg.headers?.get(NATS_HEADERS.problemCode) } : { body: msg.json<Record<string, unknown>>() }
+    return err
+      ? { error: Number(msg.headers?.get(NATS_HEADERS.serviceErrorCode)), code: msg.headers?.get(NATS_HEADERS.problemCode) }
+      : { body: msg.json<Record<string, unknown>>() }
   }
 
   t.test('chat.access.check', async (t) => {
@@ -32,28 +34,54 @@ t.test('NATS API', async (t) => {
     const again = await request('chat.message.create', { conversationId: conv.id, text: 'via gateway', clientMessageId: 'n-1' })
     t.match(again.body, { created: false, message: { id: (r.body!.message as { id: string }).id } }, 'idempotent')
 
-    t.equal((await request('chat.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'n-2', senderId: bob.userId })).error, 400, 'no sender in the payload')
-    t.equal((await request('chat.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'n-3', agentRunId: randomUUID() })).error, 400, 'no agent marking on the user subject')
-    const noHeader = await h.nc.request('chat.message.create', JSON.stringify({ conversationId: conv.id, text: 'x', clientMessageId: 'n-4' }), { timeout: 3000 })
+    t.equal(
+      (await request('chat.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'n-2', senderId: bob.userId })).error,
+      400,
+      'no sender in the payload'
+    )
+    t.equal(
+      (await request('chat.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'n-3', agentRunId: randomUUID() })).error,
+      400,
+      'no agent marking on the user subject'
+    )
+    const noHeader = await h.nc.request('chat.message.create', JSON.stringify({ conversationId: conv.id, text: 'x', clientMessageId: 'n-4' }), {
+      timeout: 3000
+    })
     t.equal(noHeader.headers?.get(NATS_HEADERS.serviceErrorCode), '401', 'no acting user: refused')
-    t.equal((await request('chat.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'n-5' }, acting(mallory.userId))).error, 404, 'non-member: 404')
+    t.equal(
+      (await request('chat.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'n-5' }, acting(mallory.userId))).error,
+      404,
+      'non-member: 404'
+    )
   })
 
   t.test('chat.agent.message.create marks the message as the agent run', async (t) => {
     const runId = randomUUID()
-    const r = await request('chat.agent.message.create', { conversationId: conv.id, text: 'agent answer', clientMessageId: `agent-run:${runId}`, agentRunId: runId })
+    const r = await request('chat.agent.message.create', {
+      conversationId: conv.id,
+      text: 'agent answer',
+      clientMessageId: `agent-run:${runId}`,
+      agentRunId: runId
+    })
     t.match(r.body, { created: true, message: { senderId: alice.userId, author: { kind: 'agent', agentRunId: runId } } })
     const id = (r.body!.message as { id: string }).id
     const edit = await h.as(alice, 'PATCH', `/api/chat/conversations/${conv.id}/messages/${id}`, { text: 'my words now' })
     t.equal(edit.statusCode, 403, "an agent's message cannot be edited into the user's words")
-    t.equal((await request('chat.agent.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'a-2', agentRunId: runId }, acting(mallory.userId))).error, 404)
+    t.equal(
+      (await request('chat.agent.message.create', { conversationId: conv.id, text: 'x', clientMessageId: 'a-2', agentRunId: runId }, acting(mallory.userId)))
+        .error,
+      404
+    )
   })
 
   t.test('chat.history.get, chat.search, chat.members.get', async (t) => {
     for (let i = 0; i < 4; i++) await h.send(bob, conv.id, `history ${i}`)
     const hist = await request('chat.history.get', { conversationId: conv.id, limit: 3 })
     const items = hist.body!.items as Array<{ text: string }>
-    t.same(items.map((m) => m.text), ['history 3', 'history 2', 'history 1'])
+    t.same(
+      items.map((m) => m.text),
+      ['history 3', 'history 2', 'history 1']
+    )
     const older = await request('chat.history.get', { conversationId: conv.id, limit: 3, before: hist.body!.nextCursor })
     t.equal((older.body!.items as unknown[]).length, 3)
     t.equal((await request('chat.history.get', { conversationId: conv.id, limit: 26 })).error, 400, 'NATS pages stay small')
@@ -76,8 +104,14 @@ t.test('NATS API', async (t) => {
     t.ok(Compile(MessagePageSchema).Check(body), 'matches MessagePageSchema')
     const nats = await request('chat.history.get', { conversationId: conv.id, limit: 25 })
     t.same(body.items, nats.body!.items, 'same messages, same fields, same dates')
-    t.ok(body.items.some((m: { author: { kind: string } }) => m.author.kind === 'agent'), 'an agent message is among them')
-    t.ok(body.items.some((m: { editedAt: string | null }) => m.editedAt !== null), 'an edited one too')
+    t.ok(
+      body.items.some((m: { author: { kind: string } }) => m.author.kind === 'agent'),
+      'an agent message is among them'
+    )
+    t.ok(
+      body.items.some((m: { editedAt: string | null }) => m.editedAt !== null),
+      'an edited one too'
+    )
     t.equal(body.items.find((m: { id: string }) => m.id === edited.id).text, 'after "edit" \\ ünïcødé 😀\n\ttab')
   })
 

@@ -36,7 +36,10 @@ t.test('read markers and unread counts', async (t) => {
     return res.json().unreadCount
   }
   const markerOf = async (user: TestUser, conversationId: string): Promise<number> => {
-    const r = await h.app.pg.query('SELECT last_read_seq::int AS s FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [conversationId, user.userId])
+    const r = await h.app.pg.query('SELECT last_read_seq::int AS s FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [
+      conversationId,
+      user.userId
+    ])
     return r.rows[0].s
   }
 
@@ -233,26 +236,30 @@ t.test('the read-marker and message-payload migrations apply to an existing data
     member,
     empty.rows[0].id
   ])
-  await pool.query(`INSERT INTO chat.messages (conversation_id, sender_id, text, client_message_id) SELECT $1, $2, 'm' || i, 'm' || i FROM generate_series(1, 3) i`, [
-    convId,
-    owner
-  ])
+  await pool.query(
+    `INSERT INTO chat.messages (conversation_id, sender_id, text, client_message_id) SELECT $1, $2, 'm' || i, 'm' || i FROM generate_series(1, 3) i`,
+    [convId, owner]
+  )
 
   await runMigrations(createDatabase(pool), migrationsFolder, 'chat')
   const latest = (await pool.query('SELECT max(seq)::int AS s FROM chat.messages')).rows[0].s
-  const markers = await pool.query('SELECT conversation_id, user_id, last_read_seq::int AS s FROM chat.members ORDER BY conversation_id = $1 DESC, user_id', [convId])
+  const markers = await pool.query('SELECT conversation_id, user_id, last_read_seq::int AS s FROM chat.members ORDER BY conversation_id = $1 DESC, user_id', [
+    convId
+  ])
   t.same(
     markers.rows.filter((m) => m.conversation_id === convId).map((m) => m.s),
     [latest, latest],
     'existing members start with what was already there read'
   )
-  t.same(markers.rows.filter((m) => m.conversation_id !== convId).map((m) => m.s), [0], 'an empty conversation: 0')
+  t.same(
+    markers.rows.filter((m) => m.conversation_id !== convId).map((m) => m.s),
+    [0],
+    'an empty conversation: 0'
+  )
   const index = await pool.query("SELECT indexdef FROM pg_indexes WHERE schemaname = 'chat' AND indexname = 'messages_conversation_seq_idx'")
   t.match(index.rows[0].indexdef, /\(conversation_id, seq, sender_id, author_kind\)/, 'unread counts can be index-only scans')
   // 0002: messages written before it get their stored API JSON too, and the trigger keeps it current.
-  const stored = await pool.query(
-    `SELECT payload, id, conversation_id, sender_id, text, client_message_id, created_at FROM chat.messages ORDER BY seq`
-  )
+  const stored = await pool.query(`SELECT payload, id, conversation_id, sender_id, text, client_message_id, created_at FROM chat.messages ORDER BY seq`)
   t.equal(stored.rows.length, 3)
   for (const row of stored.rows) {
     t.equal(

@@ -22,13 +22,24 @@ t.test('search covers only my conversations', async (t) => {
   }
 
   let page = await search(alice, 'q=rocket')
-  t.same(page.items.map((m) => m.text), ['rocket notes to self', 'Rockets deploy on Friday', 'The deployment of the rocket is scheduled'], 'stemmed matches, newest first')
+  t.same(
+    page.items.map((m) => m.text),
+    ['rocket notes to self', 'Rockets deploy on Friday', 'The deployment of the rocket is scheduled'],
+    'stemmed matches, newest first'
+  )
   page = await search(bob, 'q=rocket')
-  t.same(page.items.map((m) => m.text), ['Rockets deploy on Friday', 'The deployment of the rocket is scheduled'], "bob sees neither alice's private conversation nor eve's")
+  t.same(
+    page.items.map((m) => m.text),
+    ['Rockets deploy on Friday', 'The deployment of the rocket is scheduled'],
+    "bob sees neither alice's private conversation nor eve's"
+  )
   page = await search(eve, 'q=deploy')
   t.same(page.items, [], 'eve finds nothing of theirs')
   page = await search(alice, `q=rocket&conversationId=${alone.id}`)
-  t.same(page.items.map((m) => m.text), ['rocket notes to self'])
+  t.same(
+    page.items.map((m) => m.text),
+    ['rocket notes to self']
+  )
   page = await search(alice, `q=${encodeURIComponent('rocket -friday')}`)
   t.equal(page.items.length, 2, 'web search syntax (exclusion)')
   page = await search(alice, `q=${encodeURIComponent('"rocket is scheduled"')}`)
@@ -42,7 +53,10 @@ t.test('search covers only my conversations', async (t) => {
   t.equal(first.items.length, 2)
   t.type(first.nextCursor, 'string')
   const second = await search(alice, `q=rocket&limit=2&cursor=${first.nextCursor}`)
-  t.same(second.items.map((m) => m.text), ['The deployment of the rocket is scheduled'])
+  t.same(
+    second.items.map((m) => m.text),
+    ['The deployment of the rocket is scheduled']
+  )
   t.equal(second.nextCursor, null)
 
   let res = await h.as(eve, 'GET', `/api/chat/search?q=rocket&conversationId=${shared.id}`)
@@ -100,7 +114,11 @@ t.test("search runs as chat's own role and never calls a look-alike function a s
   await h.send(alice, c.id, 'the launch code is 0000')
   const res = await h.as(bob, 'GET', '/api/chat/search?q=launch')
   t.equal(res.statusCode, 200, res.body.slice(0, 200))
-  t.same(res.json().items.map((m: { text: string }) => m.text), ['the launch code is 0000'], 'search works as the service role')
+  t.same(
+    res.json().items.map((m: { text: string }) => m.text),
+    ['the launch code is 0000'],
+    'search works as the service role'
+  )
   t.same((await admin!.query(`SELECT * FROM "${roles[0]!.role}".loot`)).rows, [], 'the planted function never ran')
   await admin!.end()
 })

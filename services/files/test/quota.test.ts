@@ -5,7 +5,12 @@ import { filePart, startFiles, upload } from './helpers.js'
 const QUOTA = 100_000
 const h = await startFiles(t, { FILES_USER_QUOTA_BYTES: QUOTA, FILES_MAX_BYTES: 80_000, FILES_MAX_CONCURRENT_UPLOADS_PER_USER: 16 })
 
-const text = (n: number) => Buffer.from(randomBytes(Math.ceil(n / 2)).toString('hex').slice(0, n))
+const text = (n: number) =>
+  Buffer.from(
+    randomBytes(Math.ceil(n / 2))
+      .toString('hex')
+      .slice(0, n)
+  )
 
 async function usedBytes(userId: string): Promise<number> {
   const r = await h.app.pg.query('SELECT used_bytes::int AS n FROM files.usage WHERE user_id = $1', [userId])

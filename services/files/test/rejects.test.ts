@@ -42,7 +42,10 @@ t.test('content that is not what it claims, or not allowed at all: 415', async (
     ['invalid UTF-8 as text', [filePart('x.txt', Buffer.from([0x68, 0x69, 0xc3, 0x28, 0x0a]), 'text/plain')]],
     ['binary with NUL bytes', [filePart('x.bin', Buffer.from([1, 2, 0, 4, 5]), 'application/octet-stream')]],
     ['a Windows executable', [filePart('setup.exe', Buffer.concat([Buffer.from('MZ'), Buffer.alloc(62), Buffer.from('PE\0\0')]), 'application/octet-stream')]],
-    ['a zip archive', [filePart('a.zip', Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(26), deflateSync(Buffer.alloc(10))]), 'application/zip')]],
+    [
+      'a zip archive',
+      [filePart('a.zip', Buffer.concat([Buffer.from([0x50, 0x4b, 0x03, 0x04]), Buffer.alloc(26), deflateSync(Buffer.alloc(10))]), 'application/zip')]
+    ],
     ['a PNG declared as GIF', [filePart('x.gif', png(), 'image/gif')]],
     ['a PNG in a part without Content-Type (text/plain by RFC 7578)', [filePart('x.png', png(), null)]]
   ]
@@ -61,13 +64,42 @@ t.test('size: 413 FILE_TOO_LARGE while streaming, before reading, and for empty 
 })
 
 t.test('form shape: one file, known fields, multipart only', async (t) => {
-  await expectRejected(t, 'two files', [filePart('a.txt', Buffer.from('a\n'), 'text/plain'), filePart('b.txt', Buffer.from('b\n'), 'text/plain')], 400, 'VALIDATION_FAILED')
-  await expectRejected(t, 'unknown field', [{ name: 'ownerId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')], 400, 'VALIDATION_FAILED')
-  await expectRejected(t, 'bad conversation id', [{ name: 'conversationId', value: '../x' }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')], 400, 'VALIDATION_FAILED')
-  await expectRejected(t, 'duplicate field', [{ name: 'conversationId', value: bob.userId }, { name: 'conversationId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')], 400, 'VALIDATION_FAILED')
+  await expectRejected(
+    t,
+    'two files',
+    [filePart('a.txt', Buffer.from('a\n'), 'text/plain'), filePart('b.txt', Buffer.from('b\n'), 'text/plain')],
+    400,
+    'VALIDATION_FAILED'
+  )
+  await expectRejected(
+    t,
+    'unknown field',
+    [{ name: 'ownerId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')],
+    400,
+    'VALIDATION_FAILED'
+  )
+  await expectRejected(
+    t,
+    'bad conversation id',
+    [{ name: 'conversationId', value: '../x' }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')],
+    400,
+    'VALIDATION_FAILED'
+  )
+  await expectRejected(
+    t,
+    'duplicate field',
+    [{ name: 'conversationId', value: bob.userId }, { name: 'conversationId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')],
+    400,
+    'VALIDATION_FAILED'
+  )
   await expectRejected(t, 'no file', [{ name: 'conversationId', value: bob.userId }], 400, 'FILE_MISSING')
 
-  const json = await h.app.inject({ method: 'POST', url: '/api/files', headers: { ...(await h.as(alice)), 'content-type': 'application/json' }, payload: { name: 'x' } })
+  const json = await h.app.inject({
+    method: 'POST',
+    url: '/api/files',
+    headers: { ...(await h.as(alice)), 'content-type': 'application/json' },
+    payload: { name: 'x' }
+  })
   t.equal(json.statusCode, 415)
   await assertNothingLeft(t, 'json')
 
@@ -100,7 +132,13 @@ t.test('identity: none or forged is 401, and nothing is stored', async (t) => {
 
 t.test('failures after the bytes were received leave nothing either', async (t) => {
   // Chat does not run in this harness: a membership check cannot be answered → 503, nothing kept.
-  await expectRejected(t, 'chat unavailable', [{ name: 'conversationId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')], 503, 'SERVICE_UNAVAILABLE')
+  await expectRejected(
+    t,
+    'chat unavailable',
+    [{ name: 'conversationId', value: bob.userId }, filePart('a.txt', Buffer.from('a\n'), 'text/plain')],
+    503,
+    'SERVICE_UNAVAILABLE'
+  )
 
   // A commit that fails after the blob was renamed into place (a deferred trigger fires at COMMIT).
   await h.app.pg.query(`

@@ -142,7 +142,10 @@ t.test('an infected file is never served and its bytes are deleted', async (t) =
   const content = await h.app.inject({ url: `/api/files/${id}/content`, headers: await h.as(alice) })
   t.equal(content.statusCode, 409)
   t.equal(content.json().code, 'FILE_INFECTED')
-  t.notOk((await h.listStorage()).some((p) => p.endsWith(id)), 'the bytes are gone')
+  t.notOk(
+    (await h.listStorage()).some((p) => p.endsWith(id)),
+    'the bytes are gone'
+  )
   const meta = await h.app.inject({ url: `/api/files/${id}`, headers: await h.as(alice) })
   t.equal(meta.json().status, 'infected', 'the owner can see what happened')
   const del = await h.app.inject({ method: 'DELETE', url: `/api/files/${id}`, headers: await h.as(alice) })
@@ -153,10 +156,13 @@ t.test('clamd unreachable: the file waits and is scanned once clamd is back', as
   clamd.mode = 'down'
   const up = await upload(h, alice, [filePart('later.txt', Buffer.from('later\n'), 'text/plain')])
   const id: string = up.json().id
-  t.ok(await waitFor(async () => {
-    const r = await h.app.pg.query('SELECT scan_attempts FROM files.files WHERE id = $1', [id])
-    return r.rows[0].scan_attempts >= 1
-  }), 'a failed attempt is recorded')
+  t.ok(
+    await waitFor(async () => {
+      const r = await h.app.pg.query('SELECT scan_attempts FROM files.files WHERE id = $1', [id])
+      return r.rows[0].scan_attempts >= 1
+    }),
+    'a failed attempt is recorded'
+  )
   t.equal(await status(id), 'pending')
   clamd.mode = 'ok'
   t.ok(await waitFor(async () => (await status(id)) === 'clean', 8000), 'retried and clean')
@@ -167,9 +173,11 @@ t.test('the INSTREAM client reports clamd refusing an oversized stream as a fail
   t.teardown(() => {
     clamd.streamMaxLength = Infinity
   })
-  const source = Readable.from((function* () {
-    for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, 0x62)
-  })())
+  const source = Readable.from(
+    (function* () {
+      for (let i = 0; i < 64; i++) yield Buffer.alloc(64 * 1024, 0x62)
+    })()
+  )
   await t.rejects(clamdInstream({ host: '127.0.0.1', port: clamd.port }, source, 5000), /size limit exceeded/)
   await t.rejects(clamdInstream({ host: '127.0.0.1', port: 1 }, Readable.from([Buffer.from('x')]), 2000), 'connection refused is an error, not a verdict')
 })

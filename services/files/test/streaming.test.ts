@@ -24,7 +24,9 @@ function send(body: Buffer, headers: Record<string, string>, opts: { chunked?: b
       res.on('end', () => resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(chunks).toString() || '{}') }))
     })
     // The server may answer and stop reading before we are done writing: that is the point.
-    req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)))
+    req.on('error', (err) =>
+      (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)
+    )
     let off = 0
     const step = 256 * 1024
     const pump = () => {
@@ -107,12 +109,17 @@ t.test('a rate-limited upload is answered and its connection closed, not left ho
   const body = multipart([filePart('big.txt', Buffer.alloc(2 * MiB, 0x61), 'text/plain')])
   const post = () =>
     new Promise<{ status: number; closed: Promise<unknown> }>((resolve, reject) => {
-      const req = request({ host: target.hostname, port: target.port, method: 'POST', path: '/api/files', headers: { ...headers, ...body.headers }, agent }, (res) => {
-        const closed = new Promise((r) => res.socket.once('close', r))
-        res.resume()
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, closed }))
-      })
-      req.on('error', (err) => ((err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)))
+      const req = request(
+        { host: target.hostname, port: target.port, method: 'POST', path: '/api/files', headers: { ...headers, ...body.headers }, agent },
+        (res) => {
+          const closed = new Promise((r) => res.socket.once('close', r))
+          res.resume()
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, closed }))
+        }
+      )
+      req.on('error', (err) =>
+        (err as NodeJS.ErrnoException).code === 'EPIPE' || (err as NodeJS.ErrnoException).code === 'ECONNRESET' ? undefined : reject(err)
+      )
       req.end(body.payload)
     })
   t.equal((await post()).status, 201)

@@ -78,7 +78,13 @@ test('UTF-8 is validated across chunk boundaries', async (t) => {
     v.push(text.subarray(cut))
     t.ok(v.end(), `split at ${cut}`)
   }
-  const invalid = [Buffer.from([0xc0, 0xaf]), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from([0xf4, 0x90, 0x80, 0x80]), Buffer.from([0xff]), Buffer.from([0x61, 0xe2, 0x82])]
+  const invalid = [
+    Buffer.from([0xc0, 0xaf]),
+    Buffer.from([0xed, 0xa0, 0x80]),
+    Buffer.from([0xf4, 0x90, 0x80, 0x80]),
+    Buffer.from([0xff]),
+    Buffer.from([0x61, 0xe2, 0x82])
+  ]
   for (const b of invalid) {
     const v = new Utf8Validator()
     v.push(b)

@@ -15,7 +15,15 @@ t.test('a PNG is stored under a server-made id with its hash, size and sniffed t
   const res = await upload(h, alice, [filePart('holiday.png', image, 'image/png')])
   t.equal(res.statusCode, 201)
   const meta = res.json()
-  t.match(meta, { name: 'holiday.png', type: 'image/png', size: image.length, sha256: sha256(image), status: 'unscanned', ownerId: alice.userId, conversationId: null })
+  t.match(meta, {
+    name: 'holiday.png',
+    type: 'image/png',
+    size: image.length,
+    sha256: sha256(image),
+    status: 'unscanned',
+    ownerId: alice.userId,
+    conversationId: null
+  })
   t.match(meta.id, UUID)
   t.equal(res.headers.location, `/api/files/${meta.id}`)
   const stored = await h.listStorage()
@@ -80,10 +88,17 @@ t.test('listing pages through my files only', async (t) => {
   const first = await h.app.inject({ url: '/api/files?limit=2', headers: await h.as(bob) })
   t.equal(first.statusCode, 200)
   const page1 = first.json()
-  t.same(page1.files.map((f: { name: string }) => f.name), ['b2.txt', 'b1.txt'], 'newest first')
+  t.same(
+    page1.files.map((f: { name: string }) => f.name),
+    ['b2.txt', 'b1.txt'],
+    'newest first'
+  )
   t.type(page1.nextCursor, 'string')
   const second = await h.app.inject({ url: `/api/files?limit=2&cursor=${page1.nextCursor}`, headers: await h.as(bob) })
-  t.same(second.json().files.map((f: { name: string }) => f.name), ['b0.txt'])
+  t.same(
+    second.json().files.map((f: { name: string }) => f.name),
+    ['b0.txt']
+  )
   t.equal(second.json().nextCursor, null)
   for (const f of [...page1.files, ...second.json().files]) t.equal(f.ownerId, bob.userId)
 

@@ -118,7 +118,11 @@ t.test('the built pages have no inline script or style and the client never uses
   const dir = join(PACKAGE_DIR, 'client', 'src')
   for (const f of readdirSync(dir)) {
     const src = readFileSync(join(dir, f), 'utf8')
-    t.notMatch(src, /[.[]\s*["']?(innerHTML|outerHTML|srcdoc)\b|insertAdjacentHTML|createContextualFragment|document\.write|localStorage|sessionStorage|\beval\(/, `${f}: no HTML sinks, no web storage`)
+    t.notMatch(
+      src,
+      /[.[]\s*["']?(innerHTML|outerHTML|srcdoc)\b|insertAdjacentHTML|createContextualFragment|document\.write|localStorage|sessionStorage|\beval\(/,
+      `${f}: no HTML sinks, no web storage`
+    )
   }
 })
 
@@ -135,9 +139,19 @@ t.test('bundle budget: at most 150 KiB of gzipped JavaScript on the first load o
 
 t.test('the client knows the gateway close codes and backs off with jitter', async (t) => {
   for (const [k, v] of Object.entries(CLOSE)) t.equal(v, GATEWAY_CLOSE[k as keyof typeof GATEWAY_CLOSE], k)
-  t.equal(backoffDelay(0, () => 0), 250)
-  t.equal(backoffDelay(0, () => 1), 500)
-  t.equal(backoffDelay(20, () => 1), 30_000, 'capped at 30 s')
+  t.equal(
+    backoffDelay(0, () => 0),
+    250
+  )
+  t.equal(
+    backoffDelay(0, () => 1),
+    500
+  )
+  t.equal(
+    backoffDelay(20, () => 1),
+    30_000,
+    'capped at 30 s'
+  )
   const spread = new Set(Array.from({ length: 20 }, () => backoffDelay(3)))
   t.ok(spread.size > 5, 'jittered')
 })

@@ -7,7 +7,15 @@ import * as store from '../client/src/store.js'
 
 const me = { id: randomUUID(), email: 'me@test.palisade.example', displayName: 'Me' } as User
 const other = randomUUID()
-const conv = (id: string, lastActivityAt: string) => ({ id, title: id.slice(0, 4), ownerId: me.id, memberCount: 2, createdAt: lastActivityAt, updatedAt: lastActivityAt, lastActivityAt })
+const conv = (id: string, lastActivityAt: string) => ({
+  id,
+  title: id.slice(0, 4),
+  ownerId: me.id,
+  memberCount: 2,
+  createdAt: lastActivityAt,
+  updatedAt: lastActivityAt,
+  lastActivityAt
+})
 const message = (conversationId: string, senderId: string, createdAt: string, clientMessageId = randomUUID()): Message => ({
   id: randomUUID(),
   conversationId,
@@ -32,15 +40,27 @@ t.test('conversations: newest activity first, unread counts capped, one notifica
   const a = randomUUID()
   const b = randomUUID()
   seen.length = 0
-  store.setConversations(new Map([[a, conv(a, '2026-01-01T00:00:00.000Z')], [b, conv(b, '2026-01-02T00:00:00.000Z')]]), new Map([[a, 998]]))
-  t.same(store.conversationList().map((c) => c.id), [b, a])
+  store.setConversations(
+    new Map([
+      [a, conv(a, '2026-01-01T00:00:00.000Z')],
+      [b, conv(b, '2026-01-02T00:00:00.000Z')]
+    ]),
+    new Map([[a, 998]])
+  )
+  t.same(
+    store.conversationList().map((c) => c.id),
+    [b, a]
+  )
   store.batch(() => {
     store.touchConversation(a, '2026-01-03T00:00:00.000Z')
     store.bumpUnread(a)
     store.bumpUnread(a)
   })
   t.same(seen, ['conversations', 'conversations'], 'once for the load, once for the batch')
-  t.same(store.conversationList().map((c) => c.id), [a, b])
+  t.same(
+    store.conversationList().map((c) => c.id),
+    [a, b]
+  )
   t.equal(store.unreadOf(a), store.UNREAD_CAP)
   seen.length = 0
   t.notOk(store.clearUnread(b), 'nothing unread')
@@ -69,7 +89,11 @@ t.test('the open conversation: messages of others ignored, own sends confirmed, 
   const mine = message(a, me.id, '2026-01-01T00:00:01.000Z', cid)
   store.putMessages([later, mine])
   t.same(seen, ['messages'])
-  t.same(store.messageList().map((m) => m.id), [mine.id, later.id], 'oldest first')
+  t.same(
+    store.messageList().map((m) => m.id),
+    [mine.id, later.id],
+    'oldest first'
+  )
   t.notOk(store.isPending(cid), 'the stored copy of my send replaces the pending one')
   t.notOk(store.dropPending(cid), 'already gone')
   t.ok(store.removeMessage(later.id))

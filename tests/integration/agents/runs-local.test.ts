@@ -27,7 +27,11 @@ test('local provider', async (t) => {
     const completed = await bobSocket.next((f) => f.type === 'agent.run.completed' && f.runId === run.id)
     const deltas = bobSocket.frames.filter((f) => f.type === 'agent.run.delta' && f.runId === run.id)
     t.ok(deltas.length >= 1, 'deltas reached the socket')
-    t.same(deltas.map((d) => d.seq), deltas.map((_, i) => i), 'in order')
+    t.same(
+      deltas.map((d) => d.seq),
+      deltas.map((_, i) => i),
+      'in order'
+    )
     t.equal(deltas.map((d) => d.text).join(''), 'You said: hello agents, summarise please')
     const created = await bobSocket.next((f) => f.type === 'message.created' && f.message.author.kind === 'agent')
     t.same(created.message.author, { kind: 'agent', agentRunId: run.id })
@@ -37,7 +41,10 @@ test('local provider', async (t) => {
 
     const final = await h.waitRun(alice, agent.id, run.id)
     t.match(final, { status: 'completed', messageId: created.message.id, output: 'You said: hello agents, summarise please' })
-    t.same(final.steps.map((s: { kind: string }) => s.kind), ['model_call'])
+    t.same(
+      final.steps.map((s: { kind: string }) => s.kind),
+      ['model_call']
+    )
     t.match(final.usage, { modelCalls: 1, toolCalls: 0 })
     t.ok(final.usage.outputTokens > 0)
     t.equal((await h.api(bob, 'GET', `/api/agents/${agent.id}/runs/${run.id}`)).statusCode, 404, 'runs are private to their user')
@@ -77,7 +84,10 @@ test('local provider', async (t) => {
     t.equal(hist.status, 'completed')
     t.match(results(hist)[0], { tool: 'chat.history', ok: true })
     t.match(hist.output, /meeting moved to 3pm/, 'the tool saw this conversation')
-    t.same(hist.steps.map((s: { kind: string }) => s.kind), ['model_call', 'tool_call', 'tool_result', 'model_call'])
+    t.same(
+      hist.steps.map((s: { kind: string }) => s.kind),
+      ['model_call', 'tool_call', 'tool_result', 'model_call']
+    )
 
     const other = await run(`@tool chat_history {"conversationId":"${carolsConv}"}`)
     t.match(results(other)[0], { ok: false, refused: true, error: /only reads the current conversation/ })
@@ -143,7 +153,10 @@ test('local provider', async (t) => {
     const wall = await run({ runTimeoutMs: 300, callTimeoutMs: 10_000 }, '@tool chat_history {}\n@tool chat_history {}\n@slow 60\n@long 20')
     t.match(wall, { status: 'failed', failure: { reason: 'run_timeout' } })
     const none = await h.history(alice, conv)
-    t.notOk(none.some((m) => m.author.kind === 'agent' && [steps.id, tools.id, tokens.id, call.id, wall.id].includes(m.author.agentRunId)), 'failed runs post nothing')
+    t.notOk(
+      none.some((m) => m.author.kind === 'agent' && [steps.id, tools.id, tokens.id, call.id, wall.id].includes(m.author.agentRunId)),
+      'failed runs post nothing'
+    )
   })
 
   await t.test('logging out ends the runs acting with that session', async (t) => {

@@ -43,11 +43,18 @@ test('a run streams only to current members', async (t) => {
     await sleep(100)
 
     t.same(after(bobSocket, runId, isRemoval), [], 'no run frame reaches the removed member after the removal')
-    t.notOk(bobSocket.frames.some((f) => f.type === 'message.created' && f.message.id === completed.messageId), 'nor the posted message')
+    t.notOk(
+      bobSocket.frames.some((f) => f.type === 'message.created' && f.message.id === completed.messageId),
+      'nor the posted message'
+    )
     const carolAfter = after(carolSocket, runId, isRemoval)
     t.ok(carolAfter.filter((f) => f.type === 'agent.run.delta').length >= 5, 'the remaining member still gets the rest of the stream')
     const deltas = runFrames(carolSocket, runId).filter((f) => f.type === 'agent.run.delta')
-    t.same(deltas.map((d) => d.seq), deltas.map((_, i) => i), 'complete and in order for the remaining member')
+    t.same(
+      deltas.map((d) => d.seq),
+      deltas.map((_, i) => i),
+      'complete and in order for the remaining member'
+    )
     t.equal(deltas.map((d) => d.text).join(''), Array.from({ length: 120 }, (_, i) => `t${i + 1}`).join(' '))
     t.match(await h.waitRun(alice, agent.id, runId), { status: 'completed' }, 'removing another member does not stop the run')
   })
@@ -68,7 +75,10 @@ test('a run streams only to current members', async (t) => {
     t.match(await h.waitRun(bob, agent.id, runId), { status: 'failed', failure: { reason: 'access_revoked' } })
     await sleep(100)
     t.same(after(bobSocket, runId, isRemoval), [], 'nothing more to the user who left')
-    t.notOk((await h.history(alice, conv)).some((m) => m.author.kind === 'agent'), 'nothing posted')
+    t.notOk(
+      (await h.history(alice, conv)).some((m) => m.author.kind === 'agent'),
+      'nothing posted'
+    )
   })
 
   await t.test('deleting the conversation stops delivery to everyone and ends the run', async (t) => {

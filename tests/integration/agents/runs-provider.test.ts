@@ -25,7 +25,9 @@ test('OpenAI-compatible provider', async (t) => {
     agents: {
       LOG_LEVEL: 'trace',
       AGENTS_RUNS_PER_MINUTE: 1000,
-      AGENTS_PROVIDERS: JSON.stringify([{ id: 'fake', kind: 'openai-compatible', baseUrl: fake.url, apiKeyFile: join(dir, 'openai.key'), models: ['gpt-test'] }])
+      AGENTS_PROVIDERS: JSON.stringify([
+        { id: 'fake', kind: 'openai-compatible', baseUrl: fake.url, apiKeyFile: join(dir, 'openai.key'), models: ['gpt-test'] }
+      ])
     }
   })
   const alice = await h.user()
@@ -43,7 +45,10 @@ test('OpenAI-compatible provider', async (t) => {
     fake.queue.push({ kind: 'text', text: 'The meeting is at three.', delayMs: 5, usage: { prompt: 42, completion: 6 } })
     const runId = await start('when is the meeting?')
     const done = await bobSocket.next((f) => f.type === 'agent.run.completed' && f.runId === runId)
-    const text = bobSocket.frames.filter((f) => f.type === 'agent.run.delta' && f.runId === runId).map((f) => f.text).join('')
+    const text = bobSocket.frames
+      .filter((f) => f.type === 'agent.run.delta' && f.runId === runId)
+      .map((f) => f.text)
+      .join('')
     t.equal(text, 'The meeting is at three.')
     t.same(done.usage, { inputTokens: 42, outputTokens: 6, modelCalls: 1, toolCalls: 0 })
     const msg = await bobSocket.next((f) => f.type === 'message.created' && f.message.author.agentRunId === runId)
@@ -53,7 +58,11 @@ test('OpenAI-compatible provider', async (t) => {
     t.equal(req.headers.authorization, `Bearer ${KEY}`, 'the key from the secret file is sent to the provider')
     t.match(req.body, { model: 'gpt-test', stream: true })
     t.ok(req.body.max_tokens && req.body.max_tokens > 0)
-    t.same(req.body.tools?.map((x) => x.function.name), ['chat_history', 'files_read'], 'only the tools on the list are offered')
+    t.same(
+      req.body.tools?.map((x) => x.function.name),
+      ['chat_history', 'files_read'],
+      'only the tools on the list are offered'
+    )
     const system = req.body.messages[0]!
     t.equal(system.role, 'system')
     t.match(system.content, /untrusted data/)
@@ -152,7 +161,10 @@ test('OpenAI-compatible provider', async (t) => {
     t.ok(req.aborted, 'the provider saw the stream closed')
     await bobSocket.next((f) => f.type === 'agent.run.cancelled' && f.runId === runId)
     const history = await h.history(alice, conv)
-    t.notOk(history.some((m) => m.author.agentRunId === runId), 'nothing posted')
+    t.notOk(
+      history.some((m) => m.author.agentRunId === runId),
+      'nothing posted'
+    )
   })
 
   await t.test('the provider key appears in no log line, response or run record', async (t) => {
@@ -168,6 +180,9 @@ test('OpenAI-compatible provider', async (t) => {
       `SELECT (SELECT json_agg(r) FROM agents.runs r)::text AS runs, (SELECT json_agg(s) FROM agents.run_steps s)::text AS steps, (SELECT json_agg(a) FROM agents.agents a)::text AS agents`
     )
     t.notOk(JSON.stringify(dump.rows).includes(KEY), 'not in the database')
-    t.notOk(bobSocket.frames.some((f) => JSON.stringify(f).includes(KEY)), 'not in events')
+    t.notOk(
+      bobSocket.frames.some((f) => JSON.stringify(f).includes(KEY)),
+      'not in events'
+    )
   })
 })

@@ -20,7 +20,15 @@ t.test('messages', async (t) => {
     const first = await h.as(alice, 'POST', url, { text: 'hello bob', clientMessageId: 'k-1' })
     t.equal(first.statusCode, 201)
     const msg = first.json()
-    t.match(msg, { conversationId: conv.id, senderId: alice.userId, text: 'hello bob', clientMessageId: 'k-1', author: { kind: 'user' }, attachments: [], editedAt: null })
+    t.match(msg, {
+      conversationId: conv.id,
+      senderId: alice.userId,
+      text: 'hello bob',
+      clientMessageId: 'k-1',
+      author: { kind: 'user' },
+      attachments: [],
+      editedAt: null
+    })
     const ev = await bobEvents.waitFor((e) => e.type === 'message.created' && (e.message as { id: string }).id === msg.id)
     t.ok(Compile(UserEventSchema).Check(ev), 'the event matches the contract')
 

@@ -47,7 +47,9 @@ t.test('a browser-style upload and download through the edge', async (t) => {
 
   const other = await fetch(`${edgeUrl}/api/files/${meta.id}/content`, { headers: bearer(bob) })
   t.equal(other.status, 404, "bob cannot read alice's file")
-  const spoofed = await fetch(`${edgeUrl}/api/files/${meta.id}`, { headers: { ...bearer(bob), 'x-authenticated-user': alice.userId, 'X_Authenticated_User': alice.userId } })
+  const spoofed = await fetch(`${edgeUrl}/api/files/${meta.id}`, {
+    headers: { ...bearer(bob), 'x-authenticated-user': alice.userId, X_Authenticated_User: alice.userId }
+  })
   t.equal(spoofed.status, 404, 'client-sent identity headers are scrubbed by the edge')
   const anonymous = await fetch(`${edgeUrl}/api/files/${meta.id}`)
   t.equal(anonymous.status, 401)
@@ -55,10 +57,18 @@ t.test('a browser-style upload and download through the edge', async (t) => {
 
 t.test('refusals come back through the edge, and leave nothing behind', async (t) => {
   const before = await h.listStorage()
-  const html = await fetch(`${edgeUrl}/api/files`, { method: 'POST', headers: bearer(alice), body: form('cat.png', Buffer.from('<html><script>alert(1)</script></html>'), 'image/png') })
+  const html = await fetch(`${edgeUrl}/api/files`, {
+    method: 'POST',
+    headers: bearer(alice),
+    body: form('cat.png', Buffer.from('<html><script>alert(1)</script></html>'), 'image/png')
+  })
   t.equal(html.status, 415)
   t.equal(((await html.json()) as { code: string }).code, 'UNSUPPORTED_FILE_TYPE')
-  const big = await fetch(`${edgeUrl}/api/files`, { method: 'POST', headers: bearer(alice), body: form('big.txt', Buffer.alloc(1024 * 1024 + 1, 0x61), 'text/plain') })
+  const big = await fetch(`${edgeUrl}/api/files`, {
+    method: 'POST',
+    headers: bearer(alice),
+    body: form('big.txt', Buffer.alloc(1024 * 1024 + 1, 0x61), 'text/plain')
+  })
   t.equal(big.status, 413)
   t.equal(((await big.json()) as { code: string }).code, 'FILE_TOO_LARGE')
   t.same(await h.listStorage(), before)

@@ -27,7 +27,12 @@ t.test('two users through the edge', async (t) => {
   const http = async (user: TestUser | null, method: string, path: string, body?: unknown) => {
     const res = await fetch(edgeUrl + path, {
       method,
-      headers: { accept: 'application/json', origin: ORIGIN, ...(user ? { cookie: user.cookie } : {}), ...(body ? { 'content-type': 'application/json' } : {}) },
+      headers: {
+        accept: 'application/json',
+        origin: ORIGIN,
+        ...(user ? { cookie: user.cookie } : {}),
+        ...(body ? { 'content-type': 'application/json' } : {})
+      },
       ...(body ? { body: JSON.stringify(body) } : {})
     })
     const text = await res.text()
@@ -73,16 +78,25 @@ t.test('two users through the edge', async (t) => {
     for (let i = 0; i < 3; i++) await http(alice, 'POST', `/api/chat/conversations/${conv}/messages`, { text: `page ${i}`, clientMessageId: `edge-p${i}` })
     const p1 = await http(bob, 'GET', `/api/chat/conversations/${conv}/messages?limit=2`)
     const p2 = await http(bob, 'GET', `/api/chat/conversations/${conv}/messages?limit=2&before=${p1.body.nextCursor}`)
-    t.same([...p1.body.items, ...p2.body.items].map((m: { text: string }) => m.text), ['page 2', 'page 1', 'page 0', 'once'])
+    t.same(
+      [...p1.body.items, ...p2.body.items].map((m: { text: string }) => m.text),
+      ['page 2', 'page 1', 'page 0', 'once']
+    )
   })
 
   t.test('search returns only my conversations', async (t) => {
     const own = await http(mallory, 'POST', '/api/chat/conversations', { title: 'Mallory' })
     await http(mallory, 'POST', `/api/chat/conversations/${own.body.id}/messages`, { text: 'hello from mallory', clientMessageId: 'm' })
     const mine = await http(mallory, 'GET', '/api/chat/search?q=hello')
-    t.same(mine.body.items.map((m: { text: string }) => m.text), ['hello from mallory'])
+    t.same(
+      mine.body.items.map((m: { text: string }) => m.text),
+      ['hello from mallory']
+    )
     const bobs = await http(bob, 'GET', '/api/chat/search?q=hello')
-    t.same(bobs.body.items.map((m: { text: string }) => m.text), ['hello through the edge'])
+    t.same(
+      bobs.body.items.map((m: { text: string }) => m.text),
+      ['hello through the edge']
+    )
   })
 
   t.test('a non-member gets 404 over HTTP and an error frame over WebSocket', async (t) => {
@@ -97,7 +111,7 @@ t.test('two users through the edge', async (t) => {
   t.test('handshakes: identity comes from the edge only', async (t) => {
     await t.rejects(open(null), { status: 401 }, 'no cookie')
     await t.rejects(open(alice, { origin: 'https://evil.example' }), 'a cross-site handshake')
-    const spoof = await open(mallory, { 'x-authenticated-user': alice.userId, 'X_Authenticated_User': alice.userId })
+    const spoof = await open(mallory, { 'x-authenticated-user': alice.userId, X_Authenticated_User: alice.userId })
     t.equal(spoof.frames[0]!.userId, mallory.userId, 'client-sent identity headers are scrubbed')
     spoof.close()
     const renew = await http(alice, 'GET', '/ws')

@@ -65,7 +65,10 @@ t.test('limits', async (t) => {
       })
     )
     t.equal(outcomes.filter((o) => o === 'hello').length, 2, `two accepted (${outcomes.join(',')})`)
-    t.ok(outcomes.every((o) => ['hello', '429', '4003'].includes(o)), 'the rest refused with 429 or closed with 4003')
+    t.ok(
+      outcomes.every((o) => ['hello', '429', '4003'].includes(o)),
+      'the rest refused with 429 or closed with 4003'
+    )
     t.equal(hub.socketsOf(v.userId), 2)
   })
 
@@ -84,8 +87,13 @@ t.test('limits', async (t) => {
     const users = await Promise.all([1, 2, 3, 4].map(() => h.stack.createUser()))
     const open = []
     // 127.0.0.2 is not the edge: whatever address it claims, its sockets count against 127.0.0.2.
-    for (const [i, u] of users.slice(0, 3).entries()) open.push(await h.connect(u, { from: '127.0.0.2', headers: await h.wsHeaders(u, { 'x-forwarded-for': `198.51.100.${10 + i}` }) }))
-    t.equal(await h.refused(await h.wsHeaders(users[3]!, { 'x-forwarded-for': '198.51.100.99' }), 0, '127.0.0.2'), 429, 'a fourth socket is refused despite a fresh claimed address')
+    for (const [i, u] of users.slice(0, 3).entries())
+      open.push(await h.connect(u, { from: '127.0.0.2', headers: await h.wsHeaders(u, { 'x-forwarded-for': `198.51.100.${10 + i}` }) }))
+    t.equal(
+      await h.refused(await h.wsHeaders(users[3]!, { 'x-forwarded-for': '198.51.100.99' }), 0, '127.0.0.2'),
+      429,
+      'a fourth socket is refused despite a fresh claimed address'
+    )
     open.push(await h.connect(users[3]!, { from: '127.0.0.3' }))
     t.pass('a socket from another machine is fine')
     for (const c of open) c.close()
@@ -96,7 +104,10 @@ t.test('limits', async (t) => {
     const calm = await h.connect(u)
     for (let i = 0; i < 4; i++) calm.send({ type: 'ping', id: `c${i}` })
     await calm.waitFor((f) => f.ref === 'c3')
-    t.notOk(calm.frames.some((f) => f.type === 'error'), 'a normal pace is untouched')
+    t.notOk(
+      calm.frames.some((f) => f.type === 'error'),
+      'a normal pace is untouched'
+    )
     calm.close()
 
     const u2 = await h.stack.createUser()

@@ -18,7 +18,11 @@ t.test('handshake and frames', async (t) => {
     const forChat = await h.stack.identityHeaders(alice, { method: 'GET', uri: '/api/chat/conversations' })
     t.equal(await h.refused(forChat), 401, 'an assertion for another service')
     const parts = good[IDENTITY_HEADERS.assertion]!.split('.')
-    const tampered = [parts[0], Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(parts[1]!, 'base64url').toString()), sub: bob.userId })).toString('base64url'), parts[2]].join('.')
+    const tampered = [
+      parts[0],
+      Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(parts[1]!, 'base64url').toString()), sub: bob.userId })).toString('base64url'),
+      parts[2]
+    ].join('.')
     t.equal(await h.refused({ ...good, [IDENTITY_HEADERS.user]: bob.userId, [IDENTITY_HEADERS.assertion]: tampered }), 401, 'a tampered assertion')
     t.equal(await h.refused({ ...good, origin: 'https://evil.example' }), 403, 'a foreign Origin (cross-site WebSocket hijacking)')
     const ok = await h.connect(alice, { headers: { ...good, origin: 'http://localhost:8080' } })
@@ -107,7 +111,11 @@ t.test('handshake and frames', async (t) => {
     const ok = { type: 'typing', at: new Date().toISOString(), conversationId: conv.id, userId: alice.userId }
     h.nc.publish(subject, JSON.stringify(ok))
     t.same(await b.type('typing'), ok, 'a valid one after them arrives')
-    t.same(b.frames.map((f) => f.type), ['hello', 'typing'], 'nothing else was relayed')
+    t.same(
+      b.frames.map((f) => f.type),
+      ['hello', 'typing'],
+      'nothing else was relayed'
+    )
     b.close()
   })
 
@@ -136,7 +144,10 @@ t.test('handshake and frames', async (t) => {
     a.send({ type: 'typing', conversationId: conv.id })
     await sleep(200)
     t.equal(b.frames.filter((f) => f.type === 'typing').length, 1, 'repeats within the interval are coalesced')
-    t.notOk(a.frames.some((f) => f.type === 'typing'), 'the typist does not get their own typing')
+    t.notOk(
+      a.frames.some((f) => f.type === 'typing'),
+      'the typist does not get their own typing'
+    )
     const after = await h.chat.pg.query('SELECT count(*)::int AS n FROM chat.messages')
     t.equal(after.rows[0].n, before.rows[0].n, 'nothing stored')
     a.close()
@@ -178,7 +189,8 @@ t.test('handshake and frames', async (t) => {
     const at = () => new Date().toISOString()
     const delta = (conversationId: string, text: string) =>
       JSON.stringify({ type: 'agent.run.delta', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId, seq: 0, text })
-    const end = (conversationId: string) => JSON.stringify({ type: 'agent.run.cancelled', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId })
+    const end = (conversationId: string) =>
+      JSON.stringify({ type: 'agent.run.cancelled', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId })
     h.nc.publish(subject, delta(left, 'before'))
     h.nc.publish(subject, JSON.stringify({ type: 'member.removed', at: at(), conversationId: left, userId: dave.userId }))
     h.nc.publish(subject, delta(left, 'secret after removal'))
@@ -232,7 +244,10 @@ t.test('handshake and frames', async (t) => {
       t.ok(serverFrame.Check(f), 'the frame matches the contract')
     }
     await sleep(100)
-    t.notOk(b.frames.some((f) => f.type === 'conversation.read'), "bob does not hear about alice's reading")
+    t.notOk(
+      b.frames.some((f) => f.type === 'conversation.read'),
+      "bob does not hear about alice's reading"
+    )
     a1.close()
     a2.close()
     b.close()

@@ -104,7 +104,6 @@ await t.test('the edge serves the app as the route table says', async (t) => {
   t.equal(api.status, 401, 'and a non-navigation gets 401')
 })
 
-
 await t.test('unauthenticated navigation lands on /login, registration signs in and returns to next', async (t) => {
   await alice.page.goto('/?from=e2e')
   t.match(alice.page.url(), /\/login\?next=%2F%3Ffrom%3De2e$/, 'redirected to the login page')
@@ -204,7 +203,11 @@ await t.test('two people chat in realtime; HTML in a message stays text', async 
   const seen = alice.page.locator('#messages .msg .text', { hasText: '<img src=x onerror=alert(1)>' })
   await seen.waitFor()
   t.equal(await seen.textContent(), xss, 'the message renders as its text')
-  t.equal(await alice.page.locator('#messages .msg', { hasText: '<img src=x onerror=alert(1)>' }).locator('.who').textContent(), 'Bob', 'and its author by name')
+  t.equal(
+    await alice.page.locator('#messages .msg', { hasText: '<img src=x onerror=alert(1)>' }).locator('.who').textContent(),
+    'Bob',
+    'and its author by name'
+  )
   t.equal(await alice.page.locator('#messages img[src=x], #messages script').count(), 0, 'no element was created from it')
   await alice.page.waitForTimeout(300)
   t.same([...alice.dialogs, ...bob.dialogs], [], 'no script ran')
@@ -363,7 +366,9 @@ await t.test('unread counts are kept by the server: they survive a reload, and r
   const tab = await alice.context.newPage()
   await tab.goto('/')
   await team(tab).locator('.badge', { hasText: /^3$/ }).waitFor()
-  const marked = alice.page.waitForResponse((r) => /\/api\/chat\/conversations\/[0-9a-f-]+\/read$/.test(new URL(r.url()).pathname) && r.request().method() === 'POST')
+  const marked = alice.page.waitForResponse(
+    (r) => /\/api\/chat\/conversations\/[0-9a-f-]+\/read$/.test(new URL(r.url()).pathname) && r.request().method() === 'POST'
+  )
   await team(alice.page).click()
   await alice.page.locator('#messages .msg .text', { hasText: 'unread three' }).waitFor()
   t.equal((await marked).status(), 204, 'opening the conversation marks it read')
@@ -419,7 +424,11 @@ await t.test('change password: the new one signs in, the old one no longer does'
   await bob.page.getByRole('button', { name: 'Change password' }).click()
   await bob.page.getByText('Password changed.').waitFor()
   const login = (pw: string) =>
-    fetch(`${origin}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify({ email: bob.email, password: pw }) }).then((r) => r.status)
+    fetch(`${origin}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', origin },
+      body: JSON.stringify({ email: bob.email, password: pw })
+    }).then((r) => r.status)
   t.equal(await login(`${password} changed`), 200)
   t.equal(await login(password), 401)
   await bob.page.getByRole('button', { name: 'Close' }).last().click()
@@ -446,9 +455,12 @@ await t.test('revoking a session from another browser sends the first one to /lo
   await revoke.first().waitFor()
   await shot(page, '07-sessions')
   const n = await revoke.count()
-  for (let i = 0; i < n; i++) await revoke.first().click().then(() => page.waitForTimeout(200))
+  for (let i = 0; i < n; i++)
+    await revoke
+      .first()
+      .click()
+      .then(() => page.waitForTimeout(200))
   await alice.page.waitForURL(/\/login/, { timeout: 20_000 })
   t.pass('the revoked browser landed on /login without a reload')
   await second.close()
 })
-

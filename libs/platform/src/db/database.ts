@@ -51,7 +51,9 @@ export async function runMigrations(db: Database, migrationsFolder: string, sche
   const found = await db.execute(sql`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${schema}`)
   if (found.rowCount === 0) {
     await db.execute(sql`CREATE SCHEMA ${sql.identifier(schema)}`).catch((err: { code?: string; message: string }) => {
-      throw err.code === '42501' ? new Error(`schema ${schema} does not exist and this role may not create it: provision it as the administrator (provisionServiceRoles)`) : err
+      throw err.code === '42501'
+        ? new Error(`schema ${schema} does not exist and this role may not create it: provision it as the administrator (provisionServiceRoles)`)
+        : err
     })
   }
   await db.execute(sql`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`)

@@ -104,5 +104,7 @@ async function strayObjects(client: pg.Client, roles: ServiceDatabaseRole[]): Pr
     [roles.map((x) => x.role)]
   )
   const own = new Map(roles.map((x) => [x.role, x.service]))
-  return r.rows.filter((x) => own.get(x.owner) !== x.schema).map((x) => `schema "${x.schema}" is owned by service role ${x.owner} but is not its schema: inspect it and drop it`)
+  return r.rows
+    .filter((x) => own.get(x.owner) !== x.schema)
+    .map((x) => `schema "${x.schema}" is owned by service role ${x.owner} but is not its schema: inspect it and drop it`)
 }

@@ -18,7 +18,14 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q)
 }
 
-export function sendProblem(reply: FastifyReply, request: FastifyRequest, status: number, code: string, detail?: string, errors?: { path: string; message: string }[]): FastifyReply {
+export function sendProblem(
+  reply: FastifyReply,
+  request: FastifyRequest,
+  status: number,
+  code: string,
+  detail?: string,
+  errors?: { path: string; message: string }[]
+): FastifyReply {
   return reply
     .code(status)
     .type(PROBLEM_CONTENT_TYPE)
@@ -55,7 +62,8 @@ export const errorHandlerPlugin = fp(
         request.log.error({ err: error }, 'unhandled error')
         return sendProblem(reply, request, 500, ErrorCode.internal, 'An unexpected error occurred')
       }
-      const code = status === 429 ? ErrorCode.tooManyRequests : status === 404 ? ErrorCode.notFound : status === 413 ? ErrorCode.bodyTooLarge : ErrorCode.validationFailed
+      const code =
+        status === 429 ? ErrorCode.tooManyRequests : status === 404 ? ErrorCode.notFound : status === 413 ? ErrorCode.bodyTooLarge : ErrorCode.validationFailed
       return sendProblem(reply, request, status, code, fe.message.slice(0, 200))
     })
     app.setNotFoundHandler((request, reply) => sendProblem(reply, request, 404, ErrorCode.notFound, 'Not found'))

@@ -36,11 +36,19 @@ export const platformPlugin = fp<PlatformOptions>(
     await app.register(clientAddressPlugin, { trustedProxies: config.TRUSTED_PROXIES, production: config.NODE_ENV === 'production' })
     await app.register(errorHandlerPlugin)
     // First of the request hooks: every answer, a 401 from identity included, carries the headers.
-    await app.register(securityPlugin, { allowedOrigins: splitList(config.ALLOWED_ORIGINS), ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}) })
+    await app.register(securityPlugin, {
+      allowedOrigins: splitList(config.ALLOWED_ORIGINS),
+      ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {})
+    })
     await app.register(natsPlugin, { connection: { url: config.NATS_URL, name: opts.service, user: config.NATS_USER, pass: config.NATS_PASSWORD } })
     if (opts.database !== false) {
       if (!config.DATABASE_URL) throw new Error(`${opts.service}: DATABASE_URL is required`)
-      await app.register(dbPlugin, { url: config.DATABASE_URL, name: opts.service, schema: opts.service, ...(opts.migrationsFolder ? { migrationsFolder: opts.migrationsFolder } : {}) })
+      await app.register(dbPlugin, {
+        url: config.DATABASE_URL,
+        name: opts.service,
+        schema: opts.service,
+        ...(opts.migrationsFolder ? { migrationsFolder: opts.migrationsFolder } : {})
+      })
     }
     if (opts.identity !== false) await app.register(identityPlugin, { service: opts.service, issuer: config.AUTH_ISSUER })
     await app.register(healthPlugin)

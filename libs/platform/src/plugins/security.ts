@@ -70,7 +70,8 @@ export const securityPlugin = fp<SecurityPluginOptions>(
       // preHandler: runs after the identity hook, so the key is the verified user, never a header.
       hook: 'preHandler',
       keyGenerator: (req) => (req.identity ? `u:${req.identity.userId}` : `ip:${clientLimitKey(req)}`),
-      errorResponseBuilder: (_req, ctx) => new ProblemError(429, ErrorCode.tooManyRequests, 'Too many requests', { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) })
+      errorResponseBuilder: (_req, ctx) =>
+        new ProblemError(429, ErrorCode.tooManyRequests, 'Too many requests', { 'retry-after': String(Math.ceil(ctx.ttl / 1000)) })
     })
   },
   { name: 'palisade-security' }

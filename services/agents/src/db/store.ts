@@ -61,7 +61,10 @@ export function withoutNul<T>(value: T): T {
   return value
 }
 
-export async function insertStep(db: Database, step: { runId: string; seq: number; kind: StepRow['kind']; data: Record<string, unknown>; durationMs?: number }): Promise<void> {
+export async function insertStep(
+  db: Database,
+  step: { runId: string; seq: number; kind: StepRow['kind']; data: Record<string, unknown>; durationMs?: number }
+): Promise<void> {
   await db.insert(runSteps).values({ ...step, data: withoutNul(step.data), durationMs: step.durationMs ?? null })
 }
 
@@ -125,7 +128,10 @@ export async function admitRun(db: Database, run: NewRun, maxConcurrent: number,
     const c = counts.rows[0]
     if ((c?.active ?? 0) >= maxConcurrent) return { ok: false, why: 'concurrency', retryAfterSeconds: 5 }
     if ((c?.recent ?? 0) >= perMinute) return { ok: false, why: 'rate', retryAfterSeconds: Math.max(1, c?.wait ?? 60) }
-    const [row] = await tx.insert(runs).values({ ...run, status: 'running', usage: EMPTY_USAGE }).returning()
+    const [row] = await tx
+      .insert(runs)
+      .values({ ...run, status: 'running', usage: EMPTY_USAGE })
+      .returning()
     return { ok: true, run: row! }
   })
 }

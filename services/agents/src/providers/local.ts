@@ -68,11 +68,12 @@ export class LocalProvider implements Provider {
     if (long !== undefined) {
       text = Array.from({ length: long }, (_, i) => `t${i + 1}`).join(' ')
     } else if (toolMessages.length > 0) {
-      text = toolMessages
-        .map((m) => `${m.name} returned ${m.content.length} characters: ${JSON.stringify(m.content.slice(0, 2000))}`)
-        .join('\n')
+      text = toolMessages.map((m) => `${m.name} returned ${m.content.length} characters: ${JSON.stringify(m.content.slice(0, 2000))}`).join('\n')
     } else {
-      const plain = lines.filter((l) => !l.startsWith('@')).join(' ').trim()
+      const plain = lines
+        .filter((l) => !l.startsWith('@'))
+        .join(' ')
+        .trim()
       text = `You said: ${plain || '(nothing)'}`
     }
 

@@ -78,9 +78,7 @@ export class OpenAiCompatibleProvider implements Provider {
       stream: true,
       stream_options: { include_usage: true },
       max_tokens: req.maxTokens,
-      ...(req.tools.length > 0
-        ? { tools: req.tools.map((t) => ({ type: 'function', function: t })), tool_choice: 'auto', parallel_tool_calls: true }
-        : {})
+      ...(req.tools.length > 0 ? { tools: req.tools.map((t) => ({ type: 'function', function: t })), tool_choice: 'auto', parallel_tool_calls: true } : {})
     }
     let res: Response
     try {
@@ -99,12 +97,18 @@ export class OpenAiCompatibleProvider implements Provider {
     if (!res.ok) {
       await res.body?.cancel().catch(() => {})
       const what = res.status === 429 ? 'rate limited the request' : res.status === 401 || res.status === 403 ? 'rejected the credentials' : 'failed'
-      throw new ProviderError(res.status >= 500 || res.status === 429 ? 'provider_unavailable' : 'provider_error', `provider ${this.id} ${what} (HTTP ${res.status})`)
+      throw new ProviderError(
+        res.status >= 500 || res.status === 429 ? 'provider_unavailable' : 'provider_error',
+        `provider ${this.id} ${what} (HTTP ${res.status})`
+      )
     }
     if (!res.body) throw new ProviderError('provider_error', `provider ${this.id} sent no body`)
     if (!/^text\/event-stream/i.test(res.headers.get('content-type') ?? '')) {
       await res.body.cancel().catch(() => {})
-      throw new ProviderError('provider_error', `provider ${this.id} did not stream (content-type ${JSON.stringify((res.headers.get('content-type') ?? '').slice(0, 64))})`)
+      throw new ProviderError(
+        'provider_error',
+        `provider ${this.id} did not stream (content-type ${JSON.stringify((res.headers.get('content-type') ?? '').slice(0, 64))})`
+      )
     }
 
     const calls = new Map<number, { id: string; name: string; arguments: string }>()
@@ -134,7 +138,8 @@ export class OpenAiCompatibleProvider implements Provider {
           const index = typeof tc.index === 'number' ? tc.index : 0
           let acc = calls.get(index)
           if (!acc) {
-            if (calls.size >= MAX_TOOL_CALLS_PER_RESPONSE) throw new ProviderError('provider_error', `provider ${this.id} asked for too many tool calls at once`)
+            if (calls.size >= MAX_TOOL_CALLS_PER_RESPONSE)
+              throw new ProviderError('provider_error', `provider ${this.id} asked for too many tool calls at once`)
             acc = { id: '', name: '', arguments: '' }
             calls.set(index, acc)
           }

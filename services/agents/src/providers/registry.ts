@@ -13,7 +13,11 @@ const ProviderConfigSchema = Type.Object(
     baseUrl: Type.String({ minLength: 8, maxLength: 2048 }),
     /** path of the file holding the API key (a compose/Kubernetes secret) */
     apiKeyFile: Type.String({ minLength: 1, maxLength: 4096 }),
-    models: Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/@-]*$' }), { minItems: 1, maxItems: 100, uniqueItems: true })
+    models: Type.Array(Type.String({ minLength: 1, maxLength: 128, pattern: '^[A-Za-z0-9][A-Za-z0-9._:/@-]*$' }), {
+      minItems: 1,
+      maxItems: 100,
+      uniqueItems: true
+    })
   },
   { additionalProperties: false }
 )
@@ -60,7 +64,12 @@ export class ProviderRegistry {
       const first = [...Value.Errors(ProvidersConfigSchema, parsed)][0]
       // Name the place, never the value: a misplaced key must not be echoed into a log.
       const path = first?.instancePath || '/'
-      const why = first?.message === 'schema is false' ? (/\/apiKey$/.test(path) ? 'keys are only read from apiKeyFile' : 'unknown property') : (first?.message ?? 'invalid')
+      const why =
+        first?.message === 'schema is false'
+          ? /\/apiKey$/.test(path)
+            ? 'keys are only read from apiKeyFile'
+            : 'unknown property'
+          : (first?.message ?? 'invalid')
       throw new ConfigError(`AGENTS_PROVIDERS is invalid at ${path}: ${why}`)
     }
     for (const p of parsed) {

@@ -19,7 +19,10 @@ const agentCursor = cursorCodec('a', timeIdPosition)
 
 /** The caller's agent, or 404 (someone else's agent is indistinguishable from none). */
 export async function ownAgent(db: Database, id: string, userId: string): Promise<AgentRow> {
-  const [row] = await db.select().from(agents).where(and(eq(agents.id, id), eq(agents.ownerId, userId)))
+  const [row] = await db
+    .select()
+    .from(agents)
+    .where(and(eq(agents.id, id), eq(agents.ownerId, userId)))
   if (!row) throw problems.notFound('Agent not found')
   return row
 }

@@ -35,53 +35,46 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return row
   }
 
-  app.post(
-    '/:id/runs',
-    { schema: { params: IdParamsSchema, body: StartRunBodySchema, response: { 202: RunWithoutStepsSchema } } },
-    async (request, reply) => {
-      const identity = identityOf(request)
-      const agent = await ownAgent(app.db, request.params.id, identity.userId)
-      const { conversationId, input } = request.body
-      // Only members may run an agent in a conversation; anything else is "not found". chat answers
-      // `chat.members.get` only to members (acting user from the header, revoked sessions refused),
-      // so one call both checks membership and gives the audience of the run's events.
-      let memberIds: string[]
-      try {
-        memberIds = (await natsRequest(app.nats, ChatMembersGet, { conversationId }, callContextOf(request))).memberIds
-      } catch (err) {
-        if (err instanceof ProblemError && (err.statusCode === 404 || err.statusCode === 403)) throw problems.notFound('Conversation not found')
-        throw err
-      }
-      const admission = await admitRun(
-        app.db,
-        {
-          agentId: agent.id,
-          userId: identity.userId,
-          sessionId: identity.sessionId,
-          conversationId,
-          input,
-          provider: agent.provider,
-          model: agent.model,
-          limits: effectiveLimits(agent.limits, config)
-        },
-        config.AGENTS_MAX_CONCURRENT_RUNS,
-        config.AGENTS_RUNS_PER_MINUTE
-      )
-      if (!admission.ok) {
-        throw problems.tooMany(
-          admission.retryAfterSeconds,
-          admission.why === 'concurrency'
-            ? `At most ${config.AGENTS_MAX_CONCURRENT_RUNS} agent runs may be in progress at once`
-            : `At most ${config.AGENTS_RUNS_PER_MINUTE} agent runs may be started per minute`
-        )
-      }
-      runner.start({ run: admission.run, instructions: agent.instructions, tools: agent.tools, memberIds })
-      return reply
-        .code(202)
-        .header('location', `/api/agents/${agent.id}/runs/${admission.run.id}`)
-        .send(runView(admission.run))
+  app.post('/:id/runs', { schema: { params: IdParamsSchema, body: StartRunBodySchema, response: { 202: RunWithoutStepsSchema } } }, async (request, reply) => {
+    const identity = identityOf(request)
+    const agent = await ownAgent(app.db, request.params.id, identity.userId)
+    const { conversationId, input } = request.body
+    // Only members may run an agent in a conversation; anything else is "not found". chat answers
+    // `chat.members.get` only to members (acting user from the header, revoked sessions refused),
+    // so one call both checks membership and gives the audience of the run's events.
+    let memberIds: string[]
+    try {
+      memberIds = (await natsRequest(app.nats, ChatMembersGet, { conversationId }, callContextOf(request))).memberIds
+    } catch (err) {
+      if (err instanceof ProblemError && (err.statusCode === 404 || err.statusCode === 403)) throw problems.notFound('Conversation not found')
+      throw err
     }
-  )
+    const admission = await admitRun(
+      app.db,
+      {
+        agentId: agent.id,
+        userId: identity.userId,
+        sessionId: identity.sessionId,
+        conversationId,
+        input,
+        provider: agent.provider,
+        model: agent.model,
+        limits: effectiveLimits(agent.limits, config)
+      },
+      config.AGENTS_MAX_CONCURRENT_RUNS,
+      config.AGENTS_RUNS_PER_MINUTE
+    )
+    if (!admission.ok) {
+      throw problems.tooMany(
+        admission.retryAfterSeconds,
+        admission.why === 'concurrency'
+          ? `At most ${config.AGENTS_MAX_CONCURRENT_RUNS} agent runs may be in progress at once`
+          : `At most ${config.AGENTS_RUNS_PER_MINUTE} agent runs may be started per minute`
+      )
+    }
+    runner.start({ run: admission.run, instructions: agent.instructions, tools: agent.tools, memberIds })
+    return reply.code(202).header('location', `/api/agents/${agent.id}/runs/${admission.run.id}`).send(runView(admission.run))
+  })
 
   app.get('/:id/runs', { schema: { params: IdParamsSchema, querystring: PageQuerySchema, response: { 200: RunListSchema } } }, async (request) => {
     const { userId } = identityOf(request)
@@ -110,32 +103,28 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     return runView(row, await getRunSteps(app.db, row.id))
   })
 
-  app.post(
-    '/:id/runs/:runId/cancel',
-    { schema: { params: AgentRunParamsSchema, response: { 200: RunSchema, 202: RunSchema } } },
-    async (request, reply) => {
-      const { userId } = identityOf(request)
-      // No body, or an empty JSON object; nothing else.
-      const body = request.body as unknown
-      if (body !== undefined && body !== null && (typeof body !== 'object' || Object.keys(body).length > 0)) {
-        throw problems.badRequest('cancel takes no body')
-      }
-      const row = await ownRun(request.params.id, request.params.runId, userId)
-      if (row.status === 'cancelled') return runView(row)
-      if (row.status !== 'running') throw new ProblemError(409, ErrorCode.conflict, `The run has already ${row.status === 'completed' ? 'completed' : 'failed'}`)
-      const local = runner.get(row.id)
-      if (local) {
-        if (!runner.stopLocal(row.id, userId, RunStop.cancelled())) {
-          // Too late: the output is already being posted.
-        }
-        await Promise.race([local.done, new Promise((r) => setTimeout(r, CANCEL_WAIT_MS).unref())])
-        const [after] = await app.db.select().from(runs).where(eq(runs.id, row.id))
-        if (after!.status === 'completed') throw new ProblemError(409, ErrorCode.conflict, 'The run has already completed')
-        return runView(after!)
-      }
-      // Executing on another instance: ask it over NATS.
-      natsPublish(app.nats, AgentsRunCancel, { runId: row.id, userId })
-      return reply.code(202).send(runView(row))
+  app.post('/:id/runs/:runId/cancel', { schema: { params: AgentRunParamsSchema, response: { 200: RunSchema, 202: RunSchema } } }, async (request, reply) => {
+    const { userId } = identityOf(request)
+    // No body, or an empty JSON object; nothing else.
+    const body = request.body as unknown
+    if (body !== undefined && body !== null && (typeof body !== 'object' || Object.keys(body).length > 0)) {
+      throw problems.badRequest('cancel takes no body')
     }
-  )
+    const row = await ownRun(request.params.id, request.params.runId, userId)
+    if (row.status === 'cancelled') return runView(row)
+    if (row.status !== 'running') throw new ProblemError(409, ErrorCode.conflict, `The run has already ${row.status === 'completed' ? 'completed' : 'failed'}`)
+    const local = runner.get(row.id)
+    if (local) {
+      if (!runner.stopLocal(row.id, userId, RunStop.cancelled())) {
+        // Too late: the output is already being posted.
+      }
+      await Promise.race([local.done, new Promise((r) => setTimeout(r, CANCEL_WAIT_MS).unref())])
+      const [after] = await app.db.select().from(runs).where(eq(runs.id, row.id))
+      if (after!.status === 'completed') throw new ProblemError(409, ErrorCode.conflict, 'The run has already completed')
+      return runView(after!)
+    }
+    // Executing on another instance: ask it over NATS.
+    natsPublish(app.nats, AgentsRunCancel, { runId: row.id, userId })
+    return reply.code(202).send(runView(row))
+  })
 }

@@ -221,9 +221,7 @@ export class RunExecution {
           { nats: this.deps.nats, call: this.call, conversationId: run.conversationId, timeoutMs: this.toolTimeout(), confined },
           this.ctl.signal
         )
-        const body = outcome.ok
-          ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS)
-          : JSON.stringify({ error: outcome.error })
+        const body = outcome.ok ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS) : JSON.stringify({ error: outcome.error })
         await this.step(
           'tool_result',
           outcome.ok
@@ -324,7 +322,13 @@ export class RunExecution {
       } catch (err) {
         const status = err instanceof ProblemError ? err.statusCode : 500
         if (status === 404 || status === 403) {
-          return { status: 'failed', usage: { ...this.usage }, output: text, failureReason: 'access_revoked', failureDetail: 'the user is no longer a member of the conversation' }
+          return {
+            status: 'failed',
+            usage: { ...this.usage },
+            output: text,
+            failureReason: 'access_revoked',
+            failureDetail: 'the user is no longer a member of the conversation'
+          }
         }
         // The client message id makes a retry idempotent: at most one message per run.
         if ((status === 503 || status === 504) && attempt < 2) continue

@@ -123,7 +123,10 @@ export class Runner {
   private async heartbeat(): Promise<void> {
     if (this.closing || this.active.size === 0) return
     try {
-      await this.deps.db.update(runs).set({ heartbeatAt: sql`now()` }).where(inArray(runs.id, [...this.active.keys()]))
+      await this.deps.db
+        .update(runs)
+        .set({ heartbeatAt: sql`now()` })
+        .where(inArray(runs.id, [...this.active.keys()]))
     } catch (err) {
       this.deps.log.warn({ err }, 'run heartbeat failed')
     }
@@ -158,7 +161,12 @@ export class Runner {
 
   private async announceInterrupted(r: { id: string; agentId: string; userId: string; sessionId: string; conversationId: string }): Promise<void> {
     try {
-      const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: r.conversationId }, { userId: r.userId, sessionId: r.sessionId })
+      const { memberIds } = await natsRequest(
+        this.deps.nats,
+        ChatMembersGet,
+        { conversationId: r.conversationId },
+        { userId: r.userId, sessionId: r.sessionId }
+      )
       const event: AgentRunFailedEvent = {
         type: 'agent.run.failed',
         at: new Date().toISOString(),

@@ -151,9 +151,7 @@ export function toolSpec(t: ToolDefinition): { name: string; description: string
   return { name: t.fn, description: t.description, parameters: JSON.parse(JSON.stringify(t.args)) as Record<string, unknown> }
 }
 
-export type ToolOutcome =
-  | { ok: true; tool: AgentToolName; output: unknown }
-  | { ok: false; tool: AgentToolName | null; refused: boolean; error: string }
+export type ToolOutcome = { ok: true; tool: AgentToolName; output: unknown } | { ok: false; tool: AgentToolName | null; refused: boolean; error: string }
 
 const MAX_ARGUMENT_CHARS = 16_384
 
@@ -163,13 +161,7 @@ const MAX_ARGUMENT_CHARS = 16_384
  * owning service applies that user's rights (a conversation or file the user cannot access is
  * "not found", whatever the model says).
  */
-export async function runToolCall(
-  fn: string,
-  rawArgs: string,
-  allowed: readonly AgentToolName[],
-  ctx: ToolContext,
-  signal: AbortSignal
-): Promise<ToolOutcome> {
+export async function runToolCall(fn: string, rawArgs: string, allowed: readonly AgentToolName[], ctx: ToolContext, signal: AbortSignal): Promise<ToolOutcome> {
   const tool = byFn.get(fn)
   if (!tool) return { ok: false, tool: null, refused: true, error: `unknown tool ${JSON.stringify(fn.slice(0, 64))}` }
   if (!allowed.includes(tool.name)) return { ok: false, tool: tool.name, refused: true, error: `tool ${tool.name} is not enabled for this agent` }
@@ -193,7 +185,8 @@ export async function runToolCall(
     if (signal.aborted) throw signal.reason
     if (err instanceof ToolRefusal) return { ok: false, tool: tool.name, refused: true, error: err.message }
     if (err instanceof ProblemError) {
-      if (err.statusCode === 404 || err.statusCode === 403) return { ok: false, tool: tool.name, refused: true, error: 'not found or not accessible to this user' }
+      if (err.statusCode === 404 || err.statusCode === 403)
+        return { ok: false, tool: tool.name, refused: true, error: 'not found or not accessible to this user' }
       if (err.statusCode === 504) return { ok: false, tool: tool.name, refused: false, error: 'the tool did not answer in time' }
       if (err.statusCode === 503) return { ok: false, tool: tool.name, refused: false, error: 'the tool is unavailable' }
       if (err.statusCode < 500) return { ok: false, tool: tool.name, refused: true, error: err.message.slice(0, 200) }

@@ -119,7 +119,9 @@ export async function startFakeOpenAi(): Promise<FakeOpenAi> {
         }
         write(chunk({}, reply.finish ?? 'stop'))
         const usage = reply.usage ?? { prompt: 10, completion: tokens.length }
-        write(`data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion } })}\n\n`)
+        write(
+          `data: ${JSON.stringify({ id: 'chatcmpl-test', object: 'chat.completion.chunk', choices: [], usage: { prompt_tokens: usage.prompt, completion_tokens: usage.completion, total_tokens: usage.prompt + usage.completion } })}\n\n`
+        )
         write('data: [DONE]\n\n')
         res.end()
         return

@@ -26,7 +26,11 @@ export const MAX_TOKEN_LENGTH = 4096
 export function signAccessToken(keys: Keyring, issuer: string, userId: string, sessionId: string, ttlSeconds: number): { token: string; claims: AccessClaims } {
   const iat = Math.floor(Date.now() / 1000)
   const claims: AccessClaims = { iss: issuer, aud: ACCESS_TOKEN_AUDIENCE, sub: userId, sid: sessionId, jti: randomUUID(), iat, exp: iat + ttlSeconds }
-  const token = jwt.sign(claims, keys.signer.privateKey, { algorithm: 'ES256', keyid: keys.signer.kid, header: { alg: 'ES256', typ: 'at+jwt', kid: keys.signer.kid } })
+  const token = jwt.sign(claims, keys.signer.privateKey, {
+    algorithm: 'ES256',
+    keyid: keys.signer.kid,
+    header: { alg: 'ES256', typ: 'at+jwt', kid: keys.signer.kid }
+  })
   return { token, claims }
 }
 
@@ -34,7 +38,10 @@ export type AccessTokenFailure = 'malformed' | 'expired' | 'invalid'
 
 export class AccessTokenError extends Error {
   override name = 'AccessTokenError'
-  constructor(readonly reason: AccessTokenFailure, message: string) {
+  constructor(
+    readonly reason: AccessTokenFailure,
+    message: string
+  ) {
     super(message)
   }
 }

@@ -91,9 +91,7 @@ export async function appendAudit(pool: pg.Pool, entry: AuditEntry): Promise<voi
   })
 }
 
-export type ChainVerdict =
-  | { ok: true; rows: number; head: string }
-  | { ok: false; rows: number; brokenAt: number; reason: string }
+export type ChainVerdict = { ok: true; rows: number; head: string } | { ok: false; rows: number; brokenAt: number; reason: string }
 
 /**
  * Walks the chain in id order (in pages, so any size fits in memory) and reports the first row
@@ -104,10 +102,20 @@ export async function verifyAuditChain(pool: pg.Pool, pageSize = 1000): Promise<
   let expectedId = 1
   let count = 0
   for (;;) {
-    const page = await pool.query<{ id: string; at: Date; event: string; user_id: string | null; session_id: string | null; ip: string | null; details: AuditDetails; prev_hash: string; hash: string }>(
-      'SELECT id, at, event, user_id, session_id, ip, details, prev_hash, hash FROM auth.audit_log WHERE id >= $1 ORDER BY id LIMIT $2',
-      [expectedId, pageSize]
-    )
+    const page = await pool.query<{
+      id: string
+      at: Date
+      event: string
+      user_id: string | null
+      session_id: string | null
+      ip: string | null
+      details: AuditDetails
+      prev_hash: string
+      hash: string
+    }>('SELECT id, at, event, user_id, session_id, ip, details, prev_hash, hash FROM auth.audit_log WHERE id >= $1 ORDER BY id LIMIT $2', [
+      expectedId,
+      pageSize
+    ])
     for (const r of page.rows) {
       const id = Number(r.id)
       if (id !== expectedId) return { ok: false, rows: count, brokenAt: expectedId, reason: `row ${expectedId} is missing (next is ${id})` }

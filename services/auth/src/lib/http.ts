@@ -11,7 +11,13 @@ export function routeBodyLimit(path: string): number {
 
 export function setSessionCookies(reply: FastifyReply, config: AuthConfig, access: { token: string; expiresIn: number }, refreshToken: string): void {
   reply.setCookie(AUTH_COOKIES.access, access.token, { httpOnly: true, secure: true, sameSite: 'lax', path: '/', maxAge: access.expiresIn })
-  reply.setCookie(AUTH_COOKIES.refresh, refreshToken, { httpOnly: true, secure: true, sameSite: 'strict', path: REFRESH_COOKIE_PATH, maxAge: config.AUTH_REFRESH_TTL_SECONDS })
+  reply.setCookie(AUTH_COOKIES.refresh, refreshToken, {
+    httpOnly: true,
+    secure: true,
+    sameSite: 'strict',
+    path: REFRESH_COOKIE_PATH,
+    maxAge: config.AUTH_REFRESH_TTL_SECONDS
+  })
 }
 
 export function clearSessionCookies(reply: FastifyReply): void {

@@ -57,7 +57,10 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
     const box = graceSeconds > 0 ? sealSuccessor(presented, row.id, next) : null
     await client.query('UPDATE auth.refresh_tokens SET used_at = now(), successor_box = $2 WHERE id = $1', [row.id, box])
     // The parent's box held this token, which is now used: that box can never be opened again.
-    await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND id <> $2 AND successor_box IS NOT NULL', [row.session_id, row.id])
+    await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND id <> $2 AND successor_box IS NOT NULL', [
+      row.session_id,
+      row.id
+    ])
     await client.query('INSERT INTO auth.refresh_tokens (id, session_id, parent_id, token_hash, expires_at) VALUES ($1, $2, $3, $4, $5)', [
       randomUUID(),
       row.session_id,
@@ -88,7 +91,9 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
  * row is locked by the caller, so no rotation of the family can slip in between.
  */
 async function unusedSuccessor(client: pg.PoolClient, rowId: string, presented: string, box: string): Promise<string | undefined> {
-  const r = await client.query<{ token_hash: string; used_at: Date | null }>('SELECT token_hash, used_at FROM auth.refresh_tokens WHERE parent_id = $1', [rowId])
+  const r = await client.query<{ token_hash: string; used_at: Date | null }>('SELECT token_hash, used_at FROM auth.refresh_tokens WHERE parent_id = $1', [
+    rowId
+  ])
   const child = r.rows[0]
   if (!child || child.used_at) return undefined
   const successor = openSuccessor(presented, rowId, box)

@@ -12,9 +12,7 @@ export interface LoginLimits {
 
 export type ThrottleReason = 'account' | 'address' | 'in-flight'
 
-export type LoginAttemptResult =
-  | { throttled: true; reason: ThrottleReason; retryAfterSeconds: number }
-  | { throttled: false; ok: boolean }
+export type LoginAttemptResult = { throttled: true; reason: ThrottleReason; retryAfterSeconds: number } | { throttled: false; ok: boolean }
 
 interface Verdict {
   account_wait: string | null
@@ -88,7 +86,10 @@ async function begin(
     if (wait(row.address_wait) > 0) return { reason: 'address' as const, retryAfterSeconds: wait(row.address_wait) }
     // Failures plus attempts being checked reach the limit: the next one waits for those to settle.
     if (Number(row.account_rows) >= LOGIN_MAX_FAILURES) return { reason: 'in-flight' as const, retryAfterSeconds: 1 }
-    const ins = await client.query<{ id: string }>('INSERT INTO auth.login_failures (account, ip, in_flight) VALUES ($1, $2, true) RETURNING id', [account, address])
+    const ins = await client.query<{ id: string }>('INSERT INTO auth.login_failures (account, ip, in_flight) VALUES ($1, $2, true) RETURNING id', [
+      account,
+      address
+    ])
     return { id: ins.rows[0]!.id }
   })
 }

@@ -71,7 +71,10 @@ export class TokenCache {
   private readonly rejected: LRUCache<string, string>
   private readonly revoked = new Map<string, number>()
 
-  constructor(private readonly revokedKeepMs: number, max = 100_000) {
+  constructor(
+    private readonly revokedKeepMs: number,
+    max = 100_000
+  ) {
     this.verified = new BoundedMap<VerifiedAccess>(max, (key, value) => {
       const set = this.bySession.get(value.sessionId)
       if (set) {
@@ -120,11 +123,23 @@ export class TokenCache {
     const k = `${v.sessionId}|${audience}`
     const cached = this.assertions.get(k)
     // Reuse while enough lifetime is left, or while it already lasts as long as the access token.
-    if (cached && cached.exp > nowSeconds && (cached.exp - nowSeconds > ASSERTION_REFRESH_MARGIN_SECONDS || (cached.exp >= v.exp && cached.exp > nowSeconds + 1))) {
+    if (
+      cached &&
+      cached.exp > nowSeconds &&
+      (cached.exp - nowSeconds > ASSERTION_REFRESH_MARGIN_SECONDS || (cached.exp >= v.exp && cached.exp > nowSeconds + 1))
+    ) {
       return cached.token
     }
     const ttl = Math.max(1, Math.min(ASSERTION_MAX_TTL_SECONDS, v.exp - nowSeconds))
-    const { token, claims } = signAssertion(key, { issuer, audience, userId: v.userId, sessionId: v.sessionId, roles: v.roles, ttlSeconds: ttl, notAfter: v.exp })
+    const { token, claims } = signAssertion(key, {
+      issuer,
+      audience,
+      userId: v.userId,
+      sessionId: v.sessionId,
+      roles: v.roles,
+      ttlSeconds: ttl,
+      notAfter: v.exp
+    })
     if (!this.isRevoked(v.sessionId)) this.assertions.set(k, { token, exp: claims.exp })
     return token
   }

@@ -65,7 +65,11 @@ export async function verifyAccess(deps: AuthDeps, token: string, hash = TokenCa
 /** The session an access token names, checking the signature but not the expiry (logout with a stale token). */
 export function sessionOfToken(deps: AuthDeps, token: string): { userId: string; sessionId: string } | undefined {
   try {
-    const c = verifyAccessToken(deps.keys, token, { issuer: deps.config.AUTH_ISSUER, maxTtlSeconds: deps.config.AUTH_ACCESS_TTL_SECONDS, ignoreExpiration: true })
+    const c = verifyAccessToken(deps.keys, token, {
+      issuer: deps.config.AUTH_ISSUER,
+      maxTtlSeconds: deps.config.AUTH_ACCESS_TTL_SECONDS,
+      ignoreExpiration: true
+    })
     return { userId: c.sub, sessionId: c.sid }
   } catch {
     return undefined

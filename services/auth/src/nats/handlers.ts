@@ -21,7 +21,12 @@ export function registerNatsHandlers(app: FastifyInstance, core: AuthCore): void
         const rows = await core.db
           .select({ id: users.id, displayName: users.displayName })
           .from(users)
-          .where(inArray(users.id, userIds.map((id) => id.toLowerCase())))
+          .where(
+            inArray(
+              users.id,
+              userIds.map((id) => id.toLowerCase())
+            )
+          )
         return { users: rows }
       },
       { log: app.log }

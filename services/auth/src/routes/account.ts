@@ -1,14 +1,7 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import {
-  ChangePasswordBodySchema,
-  ErrorCode,
-  IdParamsSchema,
-  ProblemSchema,
-  SessionListSchema,
-  UserSchema
-} from '@palisade/contracts'
+import { ChangePasswordBodySchema, ErrorCode, IdParamsSchema, ProblemSchema, SessionListSchema, UserSchema } from '@palisade/contracts'
 import { identityOf, identityPlugin, ipLimitKey, JwksCache, ProblemError, problems } from '@palisade/platform'
 import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm'
 import { sessions, users } from '../db/schema.js'
@@ -109,7 +102,13 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
         verifyPassword(user.passwordHash, request.body.currentPassword)
       )
       if (attempt.throttled) {
-        await core.audit({ event: 'login.throttled', userId: user.id, sessionId: id.sessionId, ip, details: { via: 'password-change', reason: attempt.reason, retryAfter: attempt.retryAfterSeconds } })
+        await core.audit({
+          event: 'login.throttled',
+          userId: user.id,
+          sessionId: id.sessionId,
+          ip,
+          details: { via: 'password-change', reason: attempt.reason, retryAfter: attempt.retryAfterSeconds }
+        })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed attempts; try again later')
       }
       if (!attempt.ok) {
@@ -120,7 +119,10 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
       if (newPassword === request.body.currentPassword) throw new ProblemError(400, ErrorCode.weakPassword, 'The new password must differ from the current one')
       const weak = passwordWeakness(newPassword, user.email)
       if (weak) throw new ProblemError(400, ErrorCode.weakPassword, weak)
-      await core.db.update(users).set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: sql`now()` }).where(eq(users.id, user.id))
+      await core.db
+        .update(users)
+        .set({ passwordHash: await hashPassword(newPassword), passwordChangedAt: sql`now()` })
+        .where(eq(users.id, user.id))
       const revoked = await core.revokeSessions(user.id, 'password-changed', { exceptSessionId: id.sessionId })
       await core.audit({ event: 'password.changed', userId: user.id, sessionId: id.sessionId, ip, details: { revokedSessions: revoked.length } })
       return reply.code(204).send(null)

@@ -1,6 +1,13 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { ProblemSchema, UserDirectoryQuerySchema, UserEmailLookupBodySchema, UserProfileListSchema, UserProfileSchema, type UserProfile } from '@palisade/contracts'
+import {
+  ProblemSchema,
+  UserDirectoryQuerySchema,
+  UserEmailLookupBodySchema,
+  UserProfileListSchema,
+  UserProfileSchema,
+  type UserProfile
+} from '@palisade/contracts'
 import { identityOf, problems } from '@palisade/platform'
 import { eq, inArray } from 'drizzle-orm'
 import { users } from '../db/schema.js'

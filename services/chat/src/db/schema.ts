@@ -23,9 +23,7 @@ export const conversations = chat.table(
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     /** unique and increasing: the paging key of "my conversations, newest activity first" */
-    activitySeq: bigint('activity_seq', { mode: 'number' })
-      .notNull()
-      .default(sql`nextval('chat.activity_seq')`)
+    activitySeq: bigint('activity_seq', { mode: 'number' }).notNull().default(sql`nextval('chat.activity_seq')`)
   },
   (t) => [uniqueIndex('conversations_activity_seq_key').on(t.activitySeq)]
 )
@@ -63,7 +61,9 @@ export const messages = chat.table(
       .notNull()
       .references(() => conversations.id, { onDelete: 'cascade' }),
     senderId: uuid('sender_id').notNull(),
-    authorKind: text('author_kind', { enum: ['user', 'agent'] }).notNull().default('user'),
+    authorKind: text('author_kind', { enum: ['user', 'agent'] })
+      .notNull()
+      .default('user'),
     agentRunId: uuid('agent_run_id'),
     text: text('text').notNull(),
     clientMessageId: text('client_message_id').notNull(),

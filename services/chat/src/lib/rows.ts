@@ -22,10 +22,7 @@ export const MESSAGE_FIELD_COLUMNS = {
  * Column lists of the queries: a message's paging key, then its fields' columns in MessageSchema's
  * order; `tsv` is never selected (it is an index, not data).
  */
-export const MESSAGE_COLUMNS = [
-  'seq',
-  ...(Object.keys(MessageSchema.properties) as Array<keyof Message>).flatMap((k) => MESSAGE_FIELD_COLUMNS[k])
-].join(', ')
+export const MESSAGE_COLUMNS = ['seq', ...(Object.keys(MessageSchema.properties) as Array<keyof Message>).flatMap((k) => MESSAGE_FIELD_COLUMNS[k])].join(', ')
 export const CONVERSATION_COLUMNS = 'id, title, owner_id, member_count, created_at, updated_at, last_activity_at, activity_seq'
 
 export interface MessageDbRow {

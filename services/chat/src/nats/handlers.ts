@@ -52,7 +52,8 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
     natsServe(
       nc,
       ChatAgentMessageCreate,
-      async ({ conversationId, agentRunId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'agent', agentRunId }, ctx),
+      async ({ conversationId, agentRunId, ...input }, ctx) =>
+        sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'agent', agentRunId }, ctx),
       { log }
     ),
     natsServe(

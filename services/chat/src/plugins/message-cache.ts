@@ -64,7 +64,10 @@ export const messageCachePlugin = fp<MessageCachePluginOptions>(
       },
       onLiveChange: (live) => {
         cache.setLive(live)
-        app.log[live ? 'info' : 'warn']({ channel: CHANGES_CHANNEL }, live ? 'message cache on: listening for changes' : 'message cache off: change notifications lost')
+        app.log[live ? 'info' : 'warn'](
+          { channel: CHANGES_CHANNEL },
+          live ? 'message cache on: listening for changes' : 'message cache off: change notifications lost'
+        )
       },
       onError: (err) => app.log.warn({ err }, 'change notification connection failed')
     })

@@ -30,14 +30,10 @@ const noContent = { 204: Type.Null(), ...errors }
 export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (root, { store }) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
 
-  app.post(
-    '/conversations',
-    { schema: { body: CreateConversationBodySchema, response: { 201: ConversationSchema, ...errors } } },
-    async (request, reply) => {
-      const conversation = await createConversation(store, identityOf(request).userId, request.body, callContextOf(request))
-      return reply.code(201).send(conversation)
-    }
-  )
+  app.post('/conversations', { schema: { body: CreateConversationBodySchema, response: { 201: ConversationSchema, ...errors } } }, async (request, reply) => {
+    const conversation = await createConversation(store, identityOf(request).userId, request.body, callContextOf(request))
+    return reply.code(201).send(conversation)
+  })
 
   app.get('/conversations', { schema: { querystring: ConversationPageQuerySchema, response: { 200: ConversationPageSchema, ...errors } } }, async (request) =>
     listConversations(store, identityOf(request).userId, request.query.cursor, request.query.limit ?? 50)
@@ -59,10 +55,14 @@ export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = asyn
   })
 
   /** Read up to and including a message: only forward, members only (404 like everywhere), 204. */
-  app.post('/conversations/:id/read', { schema: { params: ConversationParamsSchema, body: MarkReadBodySchema, response: noContent } }, async (request, reply) => {
-    await markRead(store, identityOf(request).userId, request.params.id, request.body.messageId)
-    return reply.code(204).send(null)
-  })
+  app.post(
+    '/conversations/:id/read',
+    { schema: { params: ConversationParamsSchema, body: MarkReadBodySchema, response: noContent } },
+    async (request, reply) => {
+      await markRead(store, identityOf(request).userId, request.params.id, request.body.messageId)
+      return reply.code(204).send(null)
+    }
+  )
 
   app.get(
     '/conversations/:id/members',

@@ -2,13 +2,7 @@ import type { Conversation, ConversationPage, ConversationWithUnread } from '@pa
 import { withTransaction, type CallContext } from '@palisade/platform'
 import { conversationCursor } from '../lib/cursor.js'
 import { publishMembershipChange, publishToMembers } from '../lib/events.js'
-import {
-  CONVERSATION_COLUMNS,
-  toConversation,
-  toConversationWithUnread,
-  type ConversationDbRow,
-  type ConversationWithUnreadDbRow
-} from '../lib/rows.js'
+import { CONVERSATION_COLUMNS, toConversation, toConversationWithUnread, type ConversationDbRow, type ConversationWithUnreadDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { memberIds, requireOwner, requireUsersExist, tooManyMembers } from './members.js'
 import { unreadCountSql } from './read-markers.js'

@@ -67,7 +67,13 @@ export async function listMembers(store: ChatStore, userId: string, id: string, 
 }
 
 /** Adds a member (owner only). Adding someone who already is one answers their membership again. */
-export async function addMember(store: ChatStore, userId: string, id: string, newUserId: string, ctx: CallContext): Promise<{ member: Member; created: boolean }> {
+export async function addMember(
+  store: ChatStore,
+  userId: string,
+  id: string,
+  newUserId: string,
+  ctx: CallContext
+): Promise<{ member: Member; created: boolean }> {
   await requireOwner(store, id, userId)
   await requireUsersExist(store, [newUserId], ctx)
   const result = await withTransaction(store.pg, async (c) => {
@@ -80,7 +86,10 @@ export async function addMember(store: ChatStore, userId: string, id: string, ne
       [id, newUserId]
     )
     if (!ins.rows[0]) {
-      const existing = await c.query<MemberDbRow>('SELECT user_id, role, joined_at FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [id, newUserId])
+      const existing = await c.query<MemberDbRow>('SELECT user_id, role, joined_at FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [
+        id,
+        newUserId
+      ])
       if (!existing.rows[0]) throw notMember()
       return { member: toMember(existing.rows[0]), created: false, conversation: null }
     }

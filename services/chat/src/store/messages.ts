@@ -117,7 +117,13 @@ export async function listMessages(store: ChatStore, userId: string, conversatio
  * API JSON, kept by a trigger), so the hottest read path neither parses rows nor serialises objects.
  * test/message-shape.test.ts checks it against MessagePageSchema and the object path.
  */
-export async function listMessagesJson(store: ChatStore, userId: string, conversationId: string, before: string | undefined, limit: number): Promise<string | Buffer> {
+export async function listMessagesJson(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  before: string | undefined,
+  limit: number
+): Promise<string | Buffer> {
   const beforeSeq = messageCursor.decodeOptional(before)
   const cached = await store.cache?.page(userId, conversationId, beforeSeq, limit)
   if (cached !== undefined) return cached

@@ -56,7 +56,10 @@ export class FilesRepo {
         throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
       }
       // Millisecond precision, like the cursor that pages over it.
-      const [row] = await tx.insert(fileObjects).values({ ...file, createdAt: new Date(), scanNextAt: file.status === 'pending' ? new Date() : null }).returning()
+      const [row] = await tx
+        .insert(fileObjects)
+        .values({ ...file, createdAt: new Date(), scanNextAt: file.status === 'pending' ? new Date() : null })
+        .returning()
       await tx
         .update(usage)
         .set({ usedBytes: sql`${usage.usedBytes} + ${file.size}` })
@@ -81,7 +84,10 @@ export class FilesRepo {
   /** Deletes the owner's file row and gives its bytes back to the quota; undefined when it is not theirs. */
   async deleteOwned(id: string, ownerId: string): Promise<FileRow | undefined> {
     return this.db.transaction(async (tx) => {
-      const [row] = await tx.delete(fileObjects).where(and(eq(fileObjects.id, id), eq(fileObjects.ownerId, ownerId))).returning()
+      const [row] = await tx
+        .delete(fileObjects)
+        .where(and(eq(fileObjects.id, id), eq(fileObjects.ownerId, ownerId)))
+        .returning()
       if (!row) return undefined
       await tx
         .update(usage)
@@ -107,7 +113,15 @@ export class FilesRepo {
       )
       RETURNING id`)
     if (result.rows.length === 0) return []
-    return this.db.select().from(fileObjects).where(inArray(fileObjects.id, result.rows.map((r) => r.id)))
+    return this.db
+      .select()
+      .from(fileObjects)
+      .where(
+        inArray(
+          fileObjects.id,
+          result.rows.map((r) => r.id)
+        )
+      )
   }
 
   /** Records a verdict; only a still-pending file changes (a deleted or already judged one does not). */

@@ -2,15 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Value } from 'typebox/value'
-import {
-  ErrorCode,
-  FileListQuerySchema,
-  FileListResponseSchema,
-  FileMetaSchema,
-  FilesErrorCode,
-  IdParamsSchema,
-  UploadFieldsSchema
-} from '@palisade/contracts'
+import { ErrorCode, FileListQuerySchema, FileListResponseSchema, FileMetaSchema, FilesErrorCode, IdParamsSchema, UploadFieldsSchema } from '@palisade/contracts'
 import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
 import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
@@ -139,18 +131,17 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
     }
   )
 
-  app.get(
-    '/',
-    { schema: { querystring: FileListQuerySchema, response: { 200: FileListResponseSchema } } },
-    async (request) => {
-      const { userId } = identityOf(request)
-      const limit = request.query.limit ?? 50
-      const after = fileCursor.decodeOptional(request.query.cursor)
-      const rows = await repo.listByOwner(userId, limit + 1, after)
-      const page = rows.slice(0, limit)
-      return { files: page.map(toMeta), nextCursor: rows.length > limit ? fileCursor.encode({ at: page[page.length - 1]!.createdAt, id: page[page.length - 1]!.id }) : null }
+  app.get('/', { schema: { querystring: FileListQuerySchema, response: { 200: FileListResponseSchema } } }, async (request) => {
+    const { userId } = identityOf(request)
+    const limit = request.query.limit ?? 50
+    const after = fileCursor.decodeOptional(request.query.cursor)
+    const rows = await repo.listByOwner(userId, limit + 1, after)
+    const page = rows.slice(0, limit)
+    return {
+      files: page.map(toMeta),
+      nextCursor: rows.length > limit ? fileCursor.encode({ at: page[page.length - 1]!.createdAt, id: page[page.length - 1]!.id }) : null
     }
-  )
+  })
 
   app.get('/:id', { schema: { params: IdParamsSchema, response: { 200: FileMetaSchema } } }, async (request) => {
     const { userId } = identityOf(request)

@@ -12,7 +12,10 @@ export interface Scanner {
 
 export class ClamdScanner implements Scanner {
   private readonly address: ClamdAddress
-  constructor(address: string, private readonly timeoutMs: number) {
+  constructor(
+    address: string,
+    private readonly timeoutMs: number
+  ) {
     this.address = parseClamdAddress(address)
   }
 

@@ -86,7 +86,11 @@ export function withTypeExtension(name: string, type: string): string {
  * `filename*`. Quotes, backslashes and `%` never reach the fallback (some agents decode it).
  */
 export function contentDisposition(kind: 'attachment' | 'inline', name: string): string {
-  const fallback = name.normalize('NFKD').replace(/[\u0300-\u036f]/g, '').replace(/[^\x20-\x7e]|["\\%;]/g, '_') || FALLBACK_NAME
+  const fallback =
+    name
+      .normalize('NFKD')
+      .replace(/[\u0300-\u036f]/g, '')
+      .replace(/[^\x20-\x7e]|["\\%;]/g, '_') || FALLBACK_NAME
   const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`)
   return `${kind}; filename="${fallback}"; filename*=UTF-8''${encoded}`
 }

@@ -48,7 +48,10 @@ class Inspector extends Transform {
   private readonly head: Buffer[] = []
   private headBytes = 0
 
-  constructor(private readonly maxSize: number, private readonly onOver: () => ProblemError) {
+  constructor(
+    private readonly maxSize: number,
+    private readonly onOver: () => ProblemError
+  ) {
     super({ highWaterMark: 64 * 1024 })
   }
 
@@ -123,7 +126,8 @@ export async function receiveUpload(request: FastifyRequest, opts: ReceiveOption
         if (part.fieldnameTruncated || part.valueTruncated || typeof part.value !== 'string') {
           throw new ProblemError(400, ErrorCode.validationFailed, 'Invalid form field')
         }
-        if (Object.hasOwn(fields, part.fieldname)) throw new ProblemError(400, ErrorCode.validationFailed, `Duplicate form field ${part.fieldname.slice(0, 64)}`)
+        if (Object.hasOwn(fields, part.fieldname))
+          throw new ProblemError(400, ErrorCode.validationFailed, `Duplicate form field ${part.fieldname.slice(0, 64)}`)
         fields[part.fieldname] = part.value
         continue
       }

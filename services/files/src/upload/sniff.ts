@@ -19,12 +19,17 @@ export type SniffResult = { ok: true; type: string } | { ok: false; reason: stri
  * Markup at the start of a text file (after a BOM and white space): HTML, SVG, XML and their
  * comment/processing-instruction openers, i.e. what a browser's sniffer would treat as a document.
  */
-const MARKUP_START = /^<(?:!doctype|!--|\?xml|html|head|body|script|iframe|svg|math|style|title|table|div|span|a|p|b|i|br|h[1-6]|font|img|meta|link|object|embed|form|input|frameset|frame|xsl:|xml)(?=[\s>/]|$)/i
+const MARKUP_START =
+  /^<(?:!doctype|!--|\?xml|html|head|body|script|iframe|svg|math|style|title|table|div|span|a|p|b|i|br|h[1-6]|font|img|meta|link|object|embed|form|input|frameset|frame|xsl:|xml)(?=[\s>/]|$)/i
 /** Active markup anywhere in the head of an image: the image-with-HTML-behind-the-header polyglot. */
 const MARKUP_IN_BINARY = /<(?:!doctype\s+html|html[\s>]|head[\s>]|body[\s>]|script[\s>]|iframe[\s>]|svg[\s>]|object[\s>]|embed[\s>])/i
 
 export function looksLikeMarkup(head: Buffer): boolean {
-  const text = head.subarray(0, 1024).toString('utf8').replace(/^\ufeff/, '').trimStart()
+  const text = head
+    .subarray(0, 1024)
+    .toString('utf8')
+    .replace(/^\ufeff/, '')
+    .trimStart()
   return MARKUP_START.test(text)
 }
 

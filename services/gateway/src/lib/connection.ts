@@ -200,7 +200,8 @@ export class Connection {
     }
     const ref = refOf(value)
     const type = (value as { type?: unknown } | null)?.type
-    const schema = typeof type === 'string' && Object.hasOwn(CLIENT_FRAME_SCHEMAS, type) ? CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS] : undefined
+    const schema =
+      typeof type === 'string' && Object.hasOwn(CLIENT_FRAME_SCHEMAS, type) ? CLIENT_FRAME_SCHEMAS[type as keyof typeof CLIENT_FRAME_SCHEMAS] : undefined
     if (!schema) return this.error(ErrorCode.validationFailed, ref, 'unknown frame type')
     const check = validatorFor(schema)
     if (!check.Check(value)) {

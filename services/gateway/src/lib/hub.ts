@@ -2,14 +2,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Subscription } from '@nats-io/transport-node'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import {
-  ChatMembersGet,
-  GATEWAY_CLOSE,
-  GatewayLeaseRenewed,
-  UserEventSchema,
-  userEventsSubject,
-  type UserEvent
-} from '@palisade/contracts'
+import { ChatMembersGet, GATEWAY_CLOSE, GatewayLeaseRenewed, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
 import { isUtf8 } from 'node:buffer'
 import { decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'

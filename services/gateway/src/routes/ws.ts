@@ -50,9 +50,14 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) 
       const id = identityOf(request)
       const verdict = hub.admit(id.userId, clientLimitKey(request))
       if (!verdict.ok) {
-        throw new ProblemError(429, ErrorCode.tooManyRequests, verdict.reason === 'user' ? 'Too many connections for this user' : 'Too many connections from this address', {
-          'retry-after': '5'
-        })
+        throw new ProblemError(
+          429,
+          ErrorCode.tooManyRequests,
+          verdict.reason === 'user' ? 'Too many connections for this user' : 'Too many connections from this address',
+          {
+            'retry-after': '5'
+          }
+        )
       }
     },
     wsHandler: (socket, request) => {

@@ -17,7 +17,9 @@ async function openSettings(): Promise<void> {
       h(
         'li',
         {},
-        h('span', { textContent: `${s.current ? 'This browser' : s.userAgent.slice(0, 80) || 'unknown client'} · ${s.ip} · last used ${new Date(s.lastUsedAt).toLocaleString()}` }),
+        h('span', {
+          textContent: `${s.current ? 'This browser' : s.userAgent.slice(0, 80) || 'unknown client'} · ${s.ip} · last used ${new Date(s.lastUsedAt).toLocaleString()}`
+        }),
         s.current
           ? null
           : h('button', {
@@ -52,6 +54,8 @@ export function wireAccount(): void {
   })
   $('#sign-out').addEventListener('click', () => {
     realtime.stop()
-    void fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' }).finally(() => location.assign('/login'))
+    void fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' }).finally(() =>
+      location.assign('/login')
+    )
   })
 }

@@ -22,7 +22,10 @@ export async function loadAgents(): Promise<void> {
   } catch {
     agents = []
   }
-  agentSelect.replaceChildren(h('option', { value: '', textContent: 'New assistant…' }), ...agents.map((a) => h('option', { value: a.id, textContent: a.name })))
+  agentSelect.replaceChildren(
+    h('option', { value: '', textContent: 'New assistant…' }),
+    ...agents.map((a) => h('option', { value: a.id, textContent: a.name }))
+  )
   if (agents[0]) agentSelect.value = agents[0].id
 }
 

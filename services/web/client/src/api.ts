@@ -68,7 +68,12 @@ export async function api<T>(method: string, path: string, body?: unknown): Prom
 
 /** For the login page: no refresh, no redirect, just the outcome. */
 export async function publicPost(path: string, body: unknown): Promise<void> {
-  const r = await fetch(path, { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json', accept: 'application/json' }, body: JSON.stringify(body) })
+  const r = await fetch(path, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body)
+  })
   if (!r.ok) throw await problemOf(r)
 }
 

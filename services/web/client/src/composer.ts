@@ -27,7 +27,11 @@ export async function sendMessage(text: string, attachments: string[]): Promise<
 
 async function sendOverHttp(conversationId: string, text: string, clientMessageId: string, attachments: string[]): Promise<void> {
   try {
-    const m = await api<Message>('POST', `/api/chat/conversations/${conversationId}/messages`, { text, clientMessageId, ...(attachments.length ? { attachments } : {}) })
+    const m = await api<Message>('POST', `/api/chat/conversations/${conversationId}/messages`, {
+      text,
+      clientMessageId,
+      ...(attachments.length ? { attachments } : {})
+    })
     batch(() => {
       dropPending(clientMessageId)
       putMessages([m])

@@ -39,7 +39,13 @@ form.addEventListener('submit', (ev) => {
     } catch (err) {
       const e = err as ApiError
       error.textContent =
-        e.status === 401 ? 'Wrong email or password.' : e.status === 409 ? 'An account with this email already exists.' : e.status === 429 ? 'Too many attempts; wait a minute.' : e.message
+        e.status === 401
+          ? 'Wrong email or password.'
+          : e.status === 409
+            ? 'An account with this email already exists.'
+            : e.status === 429
+              ? 'Too many attempts; wait a minute.'
+              : e.message
       submit.disabled = false
       error.focus()
     }

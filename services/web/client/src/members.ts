@@ -48,7 +48,11 @@ function renderMembers(): void {
               type: 'button',
               textContent: isMe(m.userId) ? 'Leave' : 'Remove',
               attrs: { 'aria-label': isMe(m.userId) ? 'Leave the conversation' : `Remove ${person(m.userId)}` },
-              onclick: () => void api('DELETE', `/api/chat/conversations/${id}/members/${m.userId}`).then(() => (isMe(m.userId) ? closeConversation() : loadMembers()), showError)
+              onclick: () =>
+                void api('DELETE', `/api/chat/conversations/${id}/members/${m.userId}`).then(
+                  () => (isMe(m.userId) ? closeConversation() : loadMembers()),
+                  showError
+                )
             })
           : null
       )

@@ -4,7 +4,21 @@ import { $, h } from './dom.js'
 import { api } from './api.js'
 import { resolveNames } from './names.js'
 import { scheduleMarkRead } from './read-markers.js'
-import { activeId, batch, getMessage, getOlderCursor, isMe, messageCount, messageList, pendingSends, putMessages, removeMessage, runViews, setOlderCursor, subscribe } from './store.js'
+import {
+  activeId,
+  batch,
+  getMessage,
+  getOlderCursor,
+  isMe,
+  messageCount,
+  messageList,
+  pendingSends,
+  putMessages,
+  removeMessage,
+  runViews,
+  setOlderCursor,
+  subscribe
+} from './store.js'
 import { showError, time, who } from './ui.js'
 
 const list = $('#messages')
@@ -51,7 +65,8 @@ function attachmentView(fileId: string): HTMLElement {
     .then((f) => {
       const url = `/api/files/${f.id}/content`
       const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-      if (f.type.startsWith('image/') && f.type !== 'image/svg+xml') li.replaceChildren(h('img', { src: `${url}?disposition=inline`, alt: f.name, loading: 'lazy' }), link)
+      if (f.type.startsWith('image/') && f.type !== 'image/svg+xml')
+        li.replaceChildren(h('img', { src: `${url}?disposition=inline`, alt: f.name, loading: 'lazy' }), link)
       else li.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }))
     })
     .catch(() => li.replaceChildren(h('span', { textContent: 'file unavailable' })))
@@ -63,7 +78,13 @@ function messageView(m: Message): HTMLElement {
   const li = h(
     'li',
     { class: 'msg' + (mine ? ' mine' : '') + (m.author.kind === 'agent' ? ' agent' : '') },
-    h('div', { class: 'meta' }, h('span', { class: 'who', textContent: who(m) }), h('time', { dateTime: m.createdAt, textContent: time(m.createdAt) }), m.editedAt ? h('span', { textContent: ' (edited)' }) : null),
+    h(
+      'div',
+      { class: 'meta' },
+      h('span', { class: 'who', textContent: who(m) }),
+      h('time', { dateTime: m.createdAt, textContent: time(m.createdAt) }),
+      m.editedAt ? h('span', { textContent: ' (edited)' }) : null
+    ),
     // textContent only: HTML in a message stays text
     h('p', { class: 'text', textContent: m.text }),
     m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map(attachmentView)) : null
@@ -71,7 +92,12 @@ function messageView(m: Message): HTMLElement {
   li.dataset.id = m.id
   if (mine) {
     li.append(
-      h('div', { class: 'actions' }, h('button', { type: 'button', textContent: 'Edit', attrs: { 'aria-label': 'Edit message' }, onclick: () => editMessage(m) }), h('button', { type: 'button', textContent: 'Delete', attrs: { 'aria-label': 'Delete message' }, onclick: () => void deleteMessage(m) }))
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'button', textContent: 'Edit', attrs: { 'aria-label': 'Edit message' }, onclick: () => editMessage(m) }),
+        h('button', { type: 'button', textContent: 'Delete', attrs: { 'aria-label': 'Delete message' }, onclick: () => void deleteMessage(m) })
+      )
     )
   }
   return li
@@ -83,7 +109,8 @@ export function renderMessages(): void {
   const sorted = messageList()
   resolveNames(sorted.filter((m) => m.author.kind === 'user' && !isMe(m.senderId)).map((m) => m.senderId))
   const nodes: HTMLElement[] = sorted.map(messageView)
-  if (getOlderCursor()) nodes.unshift(h('li', { class: 'older' }, h('button', { type: 'button', textContent: 'Load older messages', onclick: () => void loadOlder() })))
+  if (getOlderCursor())
+    nodes.unshift(h('li', { class: 'older' }, h('button', { type: 'button', textContent: 'Load older messages', onclick: () => void loadOlder() })))
   for (const [cid, p] of pendingSends()) {
     const li = h('li', { class: 'msg mine pending' }, h('div', { class: 'meta', textContent: 'sending…' }), h('p', { class: 'text', textContent: p.text }))
     li.dataset.clientId = cid
@@ -102,7 +129,13 @@ function editMessage(m: Message): void {
   const li = list.querySelector<HTMLElement>(`li[data-id="${m.id}"]`)
   if (!li) return
   const input = h('textarea', { value: m.text, maxLength: 8000, attrs: { 'aria-label': 'Edit message text' } })
-  const form = h('form', { class: 'edit' }, input, h('button', { type: 'submit', textContent: 'Save' }), h('button', { type: 'button', textContent: 'Cancel', onclick: () => renderMessages() }))
+  const form = h(
+    'form',
+    { class: 'edit' },
+    input,
+    h('button', { type: 'submit', textContent: 'Save' }),
+    h('button', { type: 'button', textContent: 'Cancel', onclick: () => renderMessages() })
+  )
   form.addEventListener('submit', (ev) => {
     ev.preventDefault()
     const text = input.value.trim()

@@ -15,7 +15,17 @@ export function wireSearch(): void {
       $('#search-list').replaceChildren(
         ...(page.items.length
           ? page.items.map((m) =>
-              h('li', {}, h('button', { type: 'button', class: 'link', textContent: getConversation(m.conversationId)?.title ?? 'conversation', onclick: () => void openConversation(m.conversationId) }), h('p', { textContent: m.text }))
+              h(
+                'li',
+                {},
+                h('button', {
+                  type: 'button',
+                  class: 'link',
+                  textContent: getConversation(m.conversationId)?.title ?? 'conversation',
+                  onclick: () => void openConversation(m.conversationId)
+                }),
+                h('p', { textContent: m.text })
+              )
             )
           : [h('li', { textContent: 'No messages found.' })])
       )

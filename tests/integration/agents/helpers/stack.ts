@@ -109,7 +109,11 @@ export async function startAgents(t: Tap, opts: StackOptions = {}): Promise<Agen
       const boundary = `----agents${randomBytes(8).toString('hex')}`
       const parts: Buffer[] = []
       if (conversationId) parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="conversationId"\r\n\r\n${conversationId}\r\n`))
-      parts.push(Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n${text}\r\n--${boundary}--\r\n`))
+      parts.push(
+        Buffer.from(
+          `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${name}"\r\nContent-Type: text/plain\r\n\r\n${text}\r\n--${boundary}--\r\n`
+        )
+      )
       const payload = Buffer.concat(parts)
       const headers = { ...(await headersFor(user, '/api/files', 'POST')), 'content-type': `multipart/form-data; boundary=${boundary}` }
       const res = await files!.inject({ method: 'POST', url: '/api/files', headers, payload })
