@@ -11,6 +11,7 @@ function run(args) {
   if (r.status !== 0) process.exit(r.status ?? 1)
 }
 
+run(['run', 'lint']) // Biome: formatting and lint rules (biome.json)
 run(['exec', 'tsc', '-b'])
 run(['run', 'deps:check']) // the import rules of .dependency-cruiser.cjs
 run(['--filter', '@palisade/web', 'build']) // the SPA the web service serves (services/web/dist/public)

@@ -146,7 +146,7 @@ t.test('the scrub middleware deletes every spelling of the identity headers', as
       `${name}: underscore form`
     )
   }
-  t.ok(h['X_Forwarded_For'] === '' && h['X.Forwarded.For'] === '' && h['Forwarded'] === '')
+  t.ok(h.X_Forwarded_For === '' && h['X.Forwarded.For'] === '' && h.Forwarded === '')
   t.notOk('X-Forwarded-For' in h, 'the dash X-Forwarded-* stay: Traefik rebuilds them itself')
 })
 

@@ -63,12 +63,12 @@ export const NEVER_ROUTABLE_PATHS: readonly string[] = ['/auth/verify', '/auth/j
 
 /** True for a normalized path the edge must refuse whatever the route table says: a listed path or anything under it. */
 export function isNeverRoutable(path: string): boolean {
-  return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(p + '/'))
+  return NEVER_ROUTABLE_PATHS.some((p) => path === p || path.startsWith(`${p}/`))
 }
 
 export function routeMatches(route: Route, pathname: string): boolean {
   if (pathname === route.path) return true
-  return route.match === 'prefix' && pathname.startsWith(route.path + '/')
+  return route.match === 'prefix' && pathname.startsWith(`${route.path}/`)
 }
 
 /**

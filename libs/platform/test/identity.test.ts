@@ -75,8 +75,7 @@ test('rejects what an attacker on the internal network would try', async (t) => 
     'tampered payload': headersFor(
       mint().replace(
         /\.([^.]+)\./,
-        (_m, p: string) =>
-          '.' + Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), roles: ['admin'] })).toString('base64url') + '.'
+        (_m, p: string) => `.${Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(p, 'base64url').toString()), roles: ['admin'] })).toString('base64url')}.`
       )
     ),
     garbage: headersFor('not.a.jwt')

@@ -230,8 +230,15 @@ export const agentsBench: Bench = {
       // Never wait forever: a lost event counts as an error of that sample.
       const arrival = (key: string) =>
         new Promise<number>((resolve, reject) => {
-          const timer = setTimeout(() => (waiting.delete(key), reject(new Error(`no message for ${key}`))), ARRIVAL_TIMEOUT_MS)
-          waiting.set(key, (at) => (clearTimeout(timer), waiting.delete(key), resolve(at)))
+          const timer = setTimeout(() => {
+            waiting.delete(key)
+            reject(new Error(`no message for ${key}`))
+          }, ARRIVAL_TIMEOUT_MS)
+          waiting.set(key, (at) => {
+            clearTimeout(timer)
+            waiting.delete(key)
+            resolve(at)
+          })
         })
       // Assertions come with ≥ 15 s of life left (auth re-signs below that): fresh request headers,
       // and the watcher's socket lease renewed (a plain GET /ws, as clients do) well within that,

@@ -254,7 +254,7 @@ export const filesBench: Bench = {
             `files: service RSS idle ${mib(idle)} MiB; peak with ${CONCURRENT} concurrent uploads: ${mib(smallRun.peak)} MiB (1 MiB files), ${mib(bigRun.peak)} MiB (20 MiB files)`,
             `${growth <= RSS_GROWTH_LIMIT ? 'PASS' : 'FAIL'} files: peak RSS grows by ${mib(growth)} MiB from 1 MiB to 20 MiB files (${mib((FILE_BYTES - SMALL_BYTES) * CONCURRENT)} MiB more in flight; goal ≤ ${mib(RSS_GROWTH_LIMIT)} MiB)`
           ]
-          process.stdout.write(lines.join('\n') + '\n')
+          process.stdout.write(`${lines.join('\n')}\n`)
           return [
             stats(FILES_ROWS.copy, mibPerSec(FILE_BYTES, copy), copyMs, copyCpu / reps),
             stats(FILES_ROWS.upload, mibPerSec(FILE_BYTES, upload), uploadMs, serviceUploadCpu / reps),

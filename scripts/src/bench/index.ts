@@ -117,8 +117,8 @@ async function main(): Promise<number> {
     goalLines.push(...verdict.lines)
     allOk &&= verdict.ok
   }
-  process.stdout.write('\n' + formatTable(rows, baseline) + '\n\n')
-  if (goalLines.length > 0) process.stdout.write(goalLines.join('\n') + '\n')
+  process.stdout.write(`\n${formatTable(rows, baseline)}\n\n`)
+  if (goalLines.length > 0) process.stdout.write(`${goalLines.join('\n')}\n`)
   return strict && !allOk ? 1 : 0
 }
 

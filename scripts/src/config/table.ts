@@ -89,5 +89,5 @@ export async function renderConfigTable(): Promise<string> {
     const who = r.services.length === configured ? 'all' : r.services.join(', ')
     lines.push(`| \`${r.name}\` | ${who} | ${r.default} | ${r.secret ? 'yes (`_FILE`)' : 'no'} | ${r.doc.replace(/\|/g, '\\|')} |`)
   }
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }

@@ -60,7 +60,7 @@ export const COMPOSE_DATABASE = 'palisade'
 export function writeComposeDatabaseUrls(s: StackSecrets, services: readonly AppServiceName[], mode = 0o600): void {
   for (const svc of services) {
     const path = join(s.dir, `${svc}_database_url`)
-    writeFileSync(path, serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, COMPOSE_DATABASE) + '\n', { mode })
+    writeFileSync(path, `${serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, COMPOSE_DATABASE)}\n`, { mode })
     chmodSync(path, mode)
   }
 }

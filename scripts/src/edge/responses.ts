@@ -46,7 +46,7 @@ export function rawResponse(status: number, headers: IncomingHttpHeaders | Recor
     for (const one of Array.isArray(v) ? v : [v]) lines.push(`${k}: ${String(one).replace(/[\r\n]/g, '')}`)
   }
   lines.push(`content-length: ${body.length}`, 'connection: close')
-  return Buffer.concat([Buffer.from(lines.join('\r\n') + '\r\n\r\n', 'latin1'), body])
+  return Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`, 'latin1'), body])
 }
 
 export function rawProblem(status: number, code: string, detail: string, requestId?: string): Buffer {

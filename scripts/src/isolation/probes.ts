@@ -167,7 +167,7 @@ export async function probeEdgeAnswers(t: ClientTargets, cookie: string | undefi
       })
       const loc = String(nav.headers.location ?? '')
       checks.push(check('HTML navigation without session', '302 → /login', `${statusOf(nav)} ${loc}`, nav.status === 302 && loc.startsWith('/login')))
-      const ws = t.edgeUrl.replace(/^http/, 'ws') + '/ws'
+      const ws = `${t.edgeUrl.replace(/^http/, 'ws')}/ws`
       const anon = await wsHandshake(ws, { origin: t.origin }, { insecureTls: tls })
       checks.push(check('WebSocket handshake without session', '401', String(anon), anon === 401))
       if (cookie) {

@@ -22,7 +22,7 @@ function pad(s: string, n: number): string {
 }
 
 function cut(s: string, n: number): string {
-  return s.length <= n ? s : s.slice(0, n - 1) + '…'
+  return s.length <= n ? s : `${s.slice(0, n - 1)}…`
 }
 
 /** One table per probe: every check with expected, observed and PASS/FAIL, then the probe's verdict. */
@@ -40,7 +40,7 @@ export function renderTable(results: ProbeResult[]): string {
   }
   const failed = results.filter((r) => !r.pass)
   out.push(`\n${results.length - failed.length}/${results.length} probes passed${failed.length ? `; FAILED: ${failed.map((r) => r.id).join(', ')}` : ''}`)
-  return out.join('\n') + '\n'
+  return `${out.join('\n')}\n`
 }
 
 function xml(s: string): string {

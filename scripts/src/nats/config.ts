@@ -103,7 +103,7 @@ export function authorizationBlock(services: readonly AppServiceName[] = APP_SER
     lines.push(`    }`)
   }
   lines.push('  ]', '}')
-  return lines.join('\n') + '\n'
+  return `${lines.join('\n')}\n`
 }
 
 export const PASSWORDS_INCLUDE = 'passwords.conf'
@@ -131,11 +131,9 @@ export function renderNatsConf(): string {
 
 /** Contents of the passwords include for the given per-service passwords. */
 export function renderPasswords(passwords: Partial<Record<AppServiceName, string>>): string {
-  return (
-    Object.entries(passwords)
-      .map(([service, pw]) => `${passwordVariable(service)}: ${JSON.stringify(pw)}`)
-      .join('\n') + '\n'
-  )
+  return `${Object.entries(passwords)
+    .map(([service, pw]) => `${passwordVariable(service)}: ${JSON.stringify(pw)}`)
+    .join('\n')}\n`
 }
 
 /**

@@ -70,8 +70,14 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   let out = ''
   let err = ''
   let all = ''
-  child.stdout!.on('data', (d: Buffer) => ((out += d.toString()), (all += d.toString())))
-  child.stderr!.on('data', (d: Buffer) => ((err += d.toString()), (all += d.toString())))
+  child.stdout!.on('data', (d: Buffer) => {
+    out += d.toString()
+    all += d.toString()
+  })
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString()
+    all += d.toString()
+  })
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
 
   let stopped = false

@@ -113,7 +113,7 @@ export function middlewaresFor(route: Route): string[] {
 export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route[] = ROUTES): Record<string, unknown> {
   for (const route of routes) {
     for (const never of NEVER_ROUTABLE_PATHS) {
-      if (route.path === never || route.path.startsWith(never + '/') || (route.match === 'prefix' && never.startsWith(route.path + '/'))) {
+      if (route.path === never || route.path.startsWith(`${never}/`) || (route.match === 'prefix' && never.startsWith(`${route.path}/`))) {
         throw new Error(`route ${route.id} (${route.path}) would expose never-routable ${never}`)
       }
     }

@@ -498,7 +498,9 @@ export async function conformanceSuite(t: Tap, target: ConformanceTarget): Promi
     )
     // One address opening more than its share.
     const flood = Array.from({ length: MAX_CONNECTIONS_PER_CLIENT + 10 }, () => drip(edgeUrl, '127.0.0.5', '/api/chat/conversations', chat, 15_000))
-    t.teardown(() => [...drips, ...flood].forEach((d) => d.destroy()))
+    t.teardown(() => {
+      for (const d of [...drips, ...flood]) d.destroy()
+    })
     await Promise.all([...drips, ...flood].map((d) => d.connected))
     const started = Date.now()
     await sleep(1500)

@@ -24,7 +24,7 @@ test('nothing secret reaches the logs, even at trace level and on errors', async
   const newAccess = refreshed.json().accessToken as string
   await verifyAt(
     stack.auth,
-    forwarded('POST', '/api/chat/x?token=' + newAccess, { cookie: `palisade_access=${newAccess}`, authorization: `Bearer ${newAccess}` })
+    forwarded('POST', `/api/chat/x?token=${newAccess}`, { cookie: `palisade_access=${newAccess}`, authorization: `Bearer ${newAccess}` })
   )
   const headers = await stack.identityHeaders(alice, { method: 'POST', uri: '/auth/password' })
   await stack.auth.inject({ method: 'POST', url: '/auth/password', headers, payload: { currentPassword: password, newPassword: 'Another-Long-Passphrase-99' } })

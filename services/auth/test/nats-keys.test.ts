@@ -44,7 +44,7 @@ test('key rotation: the first key signs, every configured key verifies and is pu
   const alice = await stack.createUser()
   t.equal(decodeJwt(alice.accessToken).header.kid, oldKey.kid)
   // Phase 2: a second instance with new key first, old key second (what a rolling rotation deploys).
-  const rotated = await stack.startAuth({ AUTH_SIGNING_KEYS: signingKeyToPem(newKey) + '\n' + signingKeyToPem(oldKey) })
+  const rotated = await stack.startAuth({ AUTH_SIGNING_KEYS: `${signingKeyToPem(newKey)}\n${signingKeyToPem(oldKey)}` })
   const old = await verifyAt(rotated.app, forwarded('GET', '/api/chat/x', { cookie: alice.cookie }))
   t.equal(old.status, 200, 'tokens signed by the old key stay valid')
   t.equal(decodeJwt(old.headers.get(IDENTITY_HEADERS.assertion)!).header.kid, newKey.kid, 'new assertions use the new key')

@@ -31,7 +31,7 @@ test('verified tokens: kept until expiry, dropped on revocation, bounded', async
   t.notOk(cache.isRevoked(b.sessionId, Date.now() + 61_000), 'remembered for the configured time only')
 
   const many = [0, 1, 2, 3].map(() => entry(now + 500))
-  many.forEach((e, i) => cache.set(`h-${i}`, e, now))
+  for (const [i, e] of many.entries()) cache.set(`h-${i}`, e, now)
   t.equal(cache.get('h-0', now), undefined, 'the oldest entry is evicted beyond the bound')
   t.ok(cache.get('h-3', now))
 })
@@ -82,8 +82,8 @@ test('the fast path for request paths agrees with normalizeRequestPath', async (
     '/a b',
     '/api/chat/%41',
     '/api/\u0000',
-    '/' + 'a'.repeat(9000),
-    '/a?' + 'q'.repeat(9000),
+    `/${'a'.repeat(9000)}`,
+    `/a?${'q'.repeat(9000)}`,
     '/api/chat/x.json',
     '/api/chat/..',
     '/api/chat/...'

@@ -20,7 +20,7 @@ test('/auth/verify: identity headers and an assertion for the target service', a
     ['/api/files/abc', 'files'],
     ['/api/agents', 'agents'],
     ['/auth/me', 'auth'],
-    ['/auth/sessions/' + randomUUID(), 'auth']
+    [`/auth/sessions/${randomUUID()}`, 'auth']
   ]
   for (const [uri, service] of targets) {
     for (const via of ['cookie', 'bearer'] as const) {
@@ -255,7 +255,7 @@ test('/auth/verify: 302 to the login page for page loads only, never an open red
     ' /x',
     '',
     undefined,
-    '/' + 'a'.repeat(3000)
+    `/${'a'.repeat(3000)}`
   ]) {
     t.equal(safeNext(bad), '/', `safeNext(${JSON.stringify(bad)?.slice(0, 40)})`)
   }

@@ -29,7 +29,7 @@ test('file names become harmless metadata', async (t) => {
   t.equal(sanitizeFileName('emoji 😀.png'), 'emoji 😀.png', 'astral characters survive')
   t.equal(sanitizeFileName('bad\ud800half.txt'), 'badhalf.txt', 'lone surrogate removed')
 
-  const long = 'é'.repeat(300) + '.png'
+  const long = `${'é'.repeat(300)}.png`
   const fitted = sanitizeFileName(long)
   t.ok(bytes(fitted) <= FILE_NAME_MAX_BYTES, 'at most 255 bytes of UTF-8')
   t.ok(fitted.endsWith('.png'), 'extension kept')

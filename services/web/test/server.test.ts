@@ -33,7 +33,7 @@ t.test('serves exactly the routes of the route table, with the security headers'
     t.match(r.headers.get('strict-transport-security'), /max-age=\d{8}/)
     t.equal(r.headers.get('x-frame-options'), 'DENY')
   }
-  const html = await (await fetch(base + '/')).text()
+  const html = await (await fetch(`${base}/`)).text()
   const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!
   const a = await fetch(base + asset, { headers: { 'accept-encoding': 'gzip' } })
   t.equal(a.status, 200)
@@ -42,12 +42,12 @@ t.test('serves exactly the routes of the route table, with the security headers'
   for (const bad of ['/index.html', '/login.html', '/assets/../index.html', '/assets/%2e%2e/package.json', '/assets/', '/app', '/login/x', '/src/app.ts']) {
     t.equal((await fetch(base + bad)).status, 404, `${bad} is not served`)
   }
-  t.equal((await fetch(base + '/', { method: 'POST' })).status, 405)
-  t.equal((await fetch(base + '/healthz')).status, 200, 'health for the launcher and compose (the edge never routes it)')
+  t.equal((await fetch(`${base}/`, { method: 'POST' })).status, 405)
+  t.equal((await fetch(`${base}/healthz`)).status, 200, 'health for the launcher and compose (the edge never routes it)')
 })
 
 t.test('every answer carries the same headers as the static server before it', async (t) => {
-  const html = await (await fetch(base + '/')).text()
+  const html = await (await fetch(`${base}/`)).text()
   const asset = /src="(\/assets\/[^"]+\.js)"/.exec(html)![1]!
   const css = /href="(\/assets\/[^"]+\.css)"/.exec(html)![1]!
   const cases: [string, string, number, string][] = [
@@ -79,7 +79,7 @@ t.test('every answer carries the same headers as the static server before it', a
   }
   t.match((await fetch(base + css)).headers.get('content-type'), /^text\/css; charset=utf-8$/)
   t.equal((await fetch(base + asset)).headers.get('content-type'), 'text/javascript; charset=utf-8', 'text/javascript, also uncompressed')
-  const head = await fetch(base + '/', { method: 'HEAD' })
+  const head = await fetch(`${base}/`, { method: 'HEAD' })
   t.equal(head.status, 200)
   t.equal(await head.text(), '', 'HEAD has no body')
   for (const method of ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']) {
@@ -89,10 +89,10 @@ t.test('every answer carries the same headers as the static server before it', a
     t.match(r.headers.get('content-type'), /^application\/problem\+json/)
     t.match(await r.json(), { status: 405, code: 'METHOD_NOT_ALLOWED' })
   }
-  const missing = await fetch(base + '/nope')
+  const missing = await fetch(`${base}/nope`)
   t.match(missing.headers.get('content-type'), /^application\/problem\+json/)
   t.match(await missing.json(), { status: 404, code: 'NOT_FOUND' })
-  t.equal((await fetch(base + asset + '.gz')).status, 404, 'the gzip copies are not routes of their own')
+  t.equal((await fetch(`${base + asset}.gz`)).status, 404, 'the gzip copies are not routes of their own')
 })
 
 t.test('a missing build stops the start with a clear message', async (t) => {

@@ -40,7 +40,13 @@ export class Client {
     if (found) return Promise.resolve(found)
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`frame not received within ${ms} ms; got ${JSON.stringify(this.frames.map((f) => f.type))}`)), ms)
-      this.waiters.push({ pred, resolve: (f) => (clearTimeout(timer), resolve(f)) })
+      this.waiters.push({
+        pred,
+        resolve: (f) => {
+          clearTimeout(timer)
+          resolve(f)
+        }
+      })
     })
   }
 
@@ -100,7 +106,7 @@ export async function gatewayHarness(t: TeardownHost, opts: HarnessOptions = {})
     },
     async connect(user, o = {}) {
       const headers = o.headers ?? (await h.wsHeaders(user))
-      const url = baseUrl(gateways[o.index ?? 0]!).replace('http', 'ws') + '/ws'
+      const url = `${baseUrl(gateways[o.index ?? 0]!).replace('http', 'ws')}/ws`
       const ws = new WebSocket(url, { headers, ...(o.autoPong === false ? { autoPong: false } : {}), ...(o.from ? { localAddress: o.from } : {}) })
       const client = new Client(ws)
       await new Promise<void>((resolve, reject) => {
@@ -113,7 +119,7 @@ export async function gatewayHarness(t: TeardownHost, opts: HarnessOptions = {})
       return client
     },
     async refused(headers, index = 0, from) {
-      const url = baseUrl(gateways[index]!).replace('http', 'ws') + '/ws'
+      const url = `${baseUrl(gateways[index]!).replace('http', 'ws')}/ws`
       const ws = new WebSocket(url, { headers, ...(from ? { localAddress: from } : {}) })
       return new Promise<number>((resolve, reject) => {
         ws.once('unexpected-response', (_req, res) => {

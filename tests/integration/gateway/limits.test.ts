@@ -51,7 +51,7 @@ t.test('limits', async (t) => {
     // Concurrent handshakes cannot overshoot: the cap is re-checked exactly when the socket is added.
     const v = await h.stack.createUser()
     const headers = await h.wsHeaders(v)
-    const url = baseUrl(h.gw).replace('http', 'ws') + '/ws'
+    const url = `${baseUrl(h.gw).replace('http', 'ws')}/ws`
     const outcomes = await Promise.all(
       Array.from({ length: 6 }, () => {
         const ws = new WebSocket(url, { headers })

@@ -1,7 +1,7 @@
 import { and, asc, eq, sql } from 'drizzle-orm'
 import type { Database } from '@palisade/platform'
 import type { Agent, EffectiveLimits, Run, RunFailureReason, RunStatus, RunStep, RunUsage } from '@palisade/contracts'
-import { agents, runs, runSteps } from './schema.js'
+import { type agents, runs, runSteps } from './schema.js'
 
 export type AgentRow = typeof agents.$inferSelect
 export type RunRow = typeof runs.$inferSelect
@@ -115,7 +115,7 @@ export type RunAdmission = { ok: true; run: RunRow } | { ok: false; why: 'concur
  */
 export async function admitRun(db: Database, run: NewRun, maxConcurrent: number, perMinute: number): Promise<RunAdmission> {
   return db.transaction(async (tx) => {
-    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${'agents.runs:' + run.userId}, 0))`)
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtextextended(${`agents.runs:${run.userId}`}, 0))`)
     // One round trip: running runs and runs started in the last minute (two partial/composite indexes).
     const counts = await tx.execute<{ active: number; recent: number; wait: number | null }>(
       sql`SELECT count(*) FILTER (WHERE ${runs.status} = 'running')::int AS active,

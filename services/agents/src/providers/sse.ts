@@ -17,8 +17,7 @@ export async function* sseData(body: AsyncIterable<Uint8Array>): AsyncIterable<s
   for await (const chunk of body) {
     buffer += decoder.decode(chunk, { stream: true })
     if (buffer.length > MAX_SSE_EVENT_BYTES) throw new SseError('server-sent event too large')
-    let nl: number
-    while ((nl = buffer.search(/\r\n|\r|\n/)) !== -1) {
+    for (let nl = buffer.search(/\r\n|\r|\n/); nl !== -1; nl = buffer.search(/\r\n|\r|\n/)) {
       // A lone CR at the very end may be the first half of CRLF: wait for more bytes.
       if (buffer[nl] === '\r' && nl === buffer.length - 1) break
       const line = buffer.slice(0, nl)

@@ -1,5 +1,5 @@
 import type { NatsConnection } from '@nats-io/transport-node'
-import { type AgentRunEvent } from '@palisade/contracts'
+import type { AgentRunEvent } from '@palisade/contracts'
 import { encodePayload } from '@palisade/platform'
 import type { RunAudience } from './audience.js'
 

@@ -37,5 +37,5 @@ export async function auditVerify(env: NodeJS.ProcessEnv, out: (line: string) =>
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
-  process.exitCode = await auditVerify(process.env, (line) => process.stdout.write(line + '\n'))
+  process.exitCode = await auditVerify(process.env, (line) => process.stdout.write(`${line}\n`))
 }

@@ -106,7 +106,10 @@ export class TokenCache {
     if (v.exp <= nowSeconds) return
     this.verified.set(hash, v)
     let set = this.bySession.get(v.sessionId)
-    if (!set) this.bySession.set(v.sessionId, (set = new Set()))
+    if (!set) {
+      set = new Set()
+      this.bySession.set(v.sessionId, set)
+    }
     set.add(hash)
   }
 

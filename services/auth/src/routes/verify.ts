@@ -52,7 +52,7 @@ export function safeNext(rawUri: string | undefined): string {
 /** A top-level HTML page load, as opposed to fetch/XHR/WebSocket/API use. */
 function isNavigation(request: FastifyRequest): boolean {
   const accept = one(request.headers.accept)
-  if (!accept || !accept.includes('text/html')) return false
+  if (!accept?.includes('text/html')) return false
   const mode = one(request.headers['sec-fetch-mode'])
   return mode === undefined || mode === 'navigate'
 }
@@ -82,7 +82,7 @@ export function accessCookie(header: string | string[] | undefined): string | un
   }
 }
 
-const SIMPLE_PATH = /^\/[A-Za-z0-9_~\/-]*$/
+const SIMPLE_PATH = /^\/[A-Za-z0-9_~/-]*$/
 
 /**
  * normalizeRequestPath with a fast path: a path of only letters, digits, `_~-/` and no `//` is

@@ -109,7 +109,10 @@ export class Hub {
     }
     set.add(conn)
     let sessionSet = this.bySession.get(init.sessionId)
-    if (!sessionSet) this.bySession.set(init.sessionId, (sessionSet = new Set()))
+    if (!sessionSet) {
+      sessionSet = new Set()
+      this.bySession.set(init.sessionId, sessionSet)
+    }
     sessionSet.add(conn)
     this.byIp.set(init.ip, (this.byIp.get(init.ip) ?? 0) + 1)
     ws.on('close', () => conn.markClosed())
@@ -257,7 +260,10 @@ export class Hub {
 
   private markDeparted(userId: string, conversationId: string): void {
     let map = this.departed.get(userId)
-    if (!map) this.departed.set(userId, (map = new Map()))
+    if (!map) {
+      map = new Map()
+      this.departed.set(userId, map)
+    }
     map.set(conversationId, Date.now() + DEPARTED_MS)
   }
 

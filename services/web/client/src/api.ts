@@ -32,7 +32,7 @@ export function goToLogin(): never {
 }
 
 async function problemOf(r: Response): Promise<ApiError> {
-  let code = 'HTTP_' + r.status
+  let code = `HTTP_${r.status}`
   let detail = r.statusText || 'Request failed'
   try {
     const p = (await r.json()) as { code?: string; detail?: string; title?: string }
@@ -79,7 +79,7 @@ export async function publicPost(path: string, body: unknown): Promise<void> {
 
 /** Only a same-origin path may be a `next` target (no //evil.example, no /\evil, no scheme). */
 export function safeNext(raw: string | null): string {
-  if (!raw || !raw.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || /[\u0000-\u001f\\]/.test(raw)) return '/'
+  if (!raw?.startsWith('/') || raw.startsWith('//') || raw.startsWith('/\\') || /[\u0000-\u001f\\]/.test(raw)) return '/'
   try {
     const u = new URL(raw, location.origin)
     if (u.origin !== location.origin || u.pathname === '/login') return '/'

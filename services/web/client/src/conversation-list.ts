@@ -17,7 +17,7 @@ function renderConversations(): void {
     const count = unread >= UNREAD_CAP ? `${UNREAD_CAP}+` : String(unread)
     const btn = h(
       'button',
-      { type: 'button', class: 'conv' + (c.id === active ? ' active' : ''), onclick: () => void openConversation(c.id) },
+      { type: 'button', class: `conv${c.id === active ? ' active' : ''}`, onclick: () => void openConversation(c.id) },
       h('span', { class: 'conv-title', textContent: c.title }),
       unread > 0 ? h('span', { class: 'badge', textContent: count, attrs: { 'aria-label': `${count} unread` } }) : null
     )

@@ -1,6 +1,6 @@
 import './styles.css'
 import { $ } from './dom.js'
-import { publicPost, safeNext, ApiError } from './api.js'
+import { publicPost, safeNext, type ApiError } from './api.js'
 
 const form = $('#auth-form') as HTMLFormElement
 const nameRow = $('#name-row')

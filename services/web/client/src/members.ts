@@ -108,7 +108,10 @@ export function wireMembers(): void {
     const email = input.value.trim()
     if (!email) return
     // The browser's own check first: a malformed address need not spend a directory lookup.
-    if (!input.checkValidity()) return void (error.textContent = 'That is not a valid email address.')
+    if (!input.checkValidity()) {
+      error.textContent = 'That is not a valid email address.'
+      return
+    }
     void addMember(email).catch(showError)
   })
 }

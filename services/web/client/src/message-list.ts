@@ -77,7 +77,7 @@ function messageView(m: Message): HTMLElement {
   const mine = isMe(m.senderId) && m.author.kind === 'user'
   const li = h(
     'li',
-    { class: 'msg' + (mine ? ' mine' : '') + (m.author.kind === 'agent' ? ' agent' : '') },
+    { class: `msg${mine ? ' mine' : ''}${m.author.kind === 'agent' ? ' agent' : ''}` },
     h(
       'div',
       { class: 'meta' },
