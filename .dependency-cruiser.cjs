@@ -52,9 +52,10 @@ module.exports = {
       severity: 'error',
       from: {
         path: '^scripts/',
-        // The in-process benchmarks below predate the rule; they are to start their services as
-        // processes (src/bench/service-process.ts) like the files and verify benchmarks do.
-        pathNot: '^scripts/src/bench/(chat|gateway|agents)\\.ts$'
+        // The gateway benchmark holds its goal of heap per idle socket, which it reads after a forced
+        // GC in the process the gateway runs in; it builds the gateway in-process until the gateway
+        // process can report that figure itself.
+        pathNot: '^scripts/src/bench/gateway\\.ts$'
       },
       to: { path: '^(services/|tests/)' }
     },

@@ -2,8 +2,9 @@
  * Agents: orchestration overhead with the `local` provider (runs/s and request → final message on a
  * member's socket, against a plain chat message through the same services as the same-run baseline)
  * and the time from a provider token to its arrival on a member's socket (goal: p99 ≤ 20 ms). The
- * real auth, chat, gateway and agents run in this process on a throwaway database and a private
- * nats-server; the provider is a local OpenAI-compatible stream stamping each token's send time.
+ * real auth, chat, gateway and agents run as their own processes (their CPU time read from /proc)
+ * on a throwaway database and a private nats-server; the provider is a local OpenAI-compatible
+ * stream in this process stamping each token's send time.
  *
  * These are latencies of events on a socket, not HTTP responses, so the bench measures its own rows
  * (`measurements`) instead of autocannon targets.
@@ -16,13 +17,10 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { performance } from 'node:perf_hooks'
-import type { FastifyInstance } from 'fastify'
 import WebSocket from 'ws'
-import { baseUrl, buildService, startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
-import chatApp from '@palisade/chat'
-import gatewayApp from '@palisade/gateway'
-import agentsApp from '@palisade/agents'
+import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
+import { procCpuUs, startStackService, type ServiceProcess } from './service-process.js'
 
 export interface LatencySummary {
   n: number
@@ -69,9 +67,9 @@ interface Watcher {
   on(fn: (frame: Record<string, any>, at: number) => void): void
 }
 
-async function watch(stack: TestStack, gateway: FastifyInstance, user: TestUser): Promise<Watcher> {
+async function watch(stack: TestStack, gateway: ServiceProcess, user: TestUser): Promise<Watcher> {
   const headers = await stack.identityHeaders(user, { uri: '/ws' })
-  const ws = new WebSocket(`${baseUrl(gateway).replace('http', 'ws')}/ws`, { headers, perMessageDeflate: false })
+  const ws = new WebSocket(`${gateway.url.replace('http', 'ws')}/ws`, { headers, perMessageDeflate: false })
   const listeners: ((f: Record<string, any>, at: number) => void)[] = []
   ws.on('message', (data) => {
     const at = performance.now()
@@ -96,12 +94,32 @@ export const AGENTS_ROWS = {
   token2: 'agents provider token → member socket (token every 2 ms)'
 } as const
 
+/** A JSON request to a service process; the status and the parsed body. */
+async function call(
+  svc: ServiceProcess,
+  method: string,
+  uri: string,
+  headers: Record<string, string>,
+  payload?: object
+): Promise<{ status: number; body: any }> {
+  const res = await fetch(svc.url + uri, {
+    method,
+    headers: payload ? { ...headers, 'content-type': 'application/json' } : headers,
+    ...(payload ? { body: JSON.stringify(payload) } : {})
+  })
+  const text = await res.text()
+  return { status: res.status, body: text ? JSON.parse(text) : undefined }
+}
+
+/** user + system CPU time of the service processes together, in microseconds */
+type CpuClock = () => number
+
 /** Runs `one` from `concurrency` workers for `seconds`; latency samples and completions per second. */
-async function closedLoop(seconds: number, concurrency: number, one: (i: number) => Promise<number>): Promise<Loop> {
+async function closedLoop(seconds: number, concurrency: number, cpuClock: CpuClock, one: (i: number) => Promise<number>): Promise<Loop> {
   const samples: number[] = []
   let errors = 0
   let next = 0
-  const cpu0 = process.cpuUsage()
+  const cpu0 = cpuClock()
   const t0 = performance.now()
   const end = t0 + seconds * 1000
   await Promise.all(
@@ -115,15 +133,14 @@ async function closedLoop(seconds: number, concurrency: number, one: (i: number)
       }
     })
   )
-  const cpu = process.cpuUsage(cpu0)
-  return { samples, perSecond: samples.length / ((performance.now() - t0) / 1000), errors, cpuUs: cpu.user + cpu.system }
+  return { samples, perSecond: samples.length / ((performance.now() - t0) / 1000), errors, cpuUs: cpuClock() - cpu0 }
 }
 
 interface Loop {
   samples: number[]
   perSecond: number
   errors: number
-  /** CPU of this process (every service of the stack runs in it) during the loop */
+  /** CPU of chat, gateway and agents together during the loop */
   cpuUs: number
 }
 
@@ -160,25 +177,16 @@ export const agentsBench: Bench = {
     const teardown = cleanups.run
     try {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
-      const quiet = { LOG_LEVEL: 'warn' as const }
-      const chat = await buildService(host, chatApp, stack.config({ ...quiet, CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), {
-        service: 'chat',
-        logStream: discardStream()
+      const chat = await startStackService(host, stack, 'chat', { CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 })
+      const gateway = await startStackService(host, stack, 'gateway')
+      const agents = await startStackService(host, stack, 'agents', {
+        AGENTS_MAX_CONCURRENT_RUNS: 1000,
+        AGENTS_RUNS_PER_MINUTE: 1_000_000,
+        AGENTS_PROVIDERS: JSON.stringify([
+          { id: 'bench', kind: 'openai-compatible', baseUrl: provider.url, apiKeyFile: join(keyDir, 'key'), models: ['bench'] }
+        ])
       })
-      const gateway = await buildService(host, gatewayApp, stack.config(quiet), { service: 'gateway', listen: true, logStream: discardStream() })
-      const agents = await buildService(
-        host,
-        agentsApp,
-        stack.config({
-          ...quiet,
-          AGENTS_MAX_CONCURRENT_RUNS: 1000,
-          AGENTS_RUNS_PER_MINUTE: 1_000_000,
-          AGENTS_PROVIDERS: JSON.stringify([
-            { id: 'bench', kind: 'openai-compatible', baseUrl: provider.url, apiKeyFile: join(keyDir, 'key'), models: ['bench'] }
-          ])
-        }),
-        { service: 'agents', logStream: discardStream() }
-      )
+      const cpuClock: CpuClock = () => procCpuUs(chat.pid) + procCpuUs(gateway.pid) + procCpuUs(agents.pid)
 
       // One watcher (member of every conversation, one socket) and a few users running agents.
       const watcher = await stack.createUser({ displayName: 'Watcher' })
@@ -195,21 +203,14 @@ export const agentsBench: Bench = {
       }
       const setups = await Promise.all(
         users.map(async (u) => {
-          const conv = await chat.inject({
-            method: 'POST',
-            url: '/api/chat/conversations',
-            headers: await as(u, '/api/chat/conversations'),
-            payload: { title: 'bench', memberIds: [watcher.userId] }
+          const conv = await call(chat, 'POST', '/api/chat/conversations', await as(u, '/api/chat/conversations'), {
+            title: 'bench',
+            memberIds: [watcher.userId]
           })
-          const local = await agents.inject({ method: 'POST', url: '/api/agents', headers: await as(u, '/api/agents'), payload: { name: 'bench' } })
-          const remote = await agents.inject({
-            method: 'POST',
-            url: '/api/agents',
-            headers: await as(u, '/api/agents'),
-            payload: { name: 'bench', provider: 'bench', model: 'bench' }
-          })
-          if (conv.statusCode !== 201 || local.statusCode !== 201 || remote.statusCode !== 201) throw new Error('agents bench setup failed')
-          return { user: u, conv: conv.json().id as string, local: local.json().id as string, remote: remote.json().id as string }
+          const local = await call(agents, 'POST', '/api/agents', await as(u, '/api/agents'), { name: 'bench' })
+          const remote = await call(agents, 'POST', '/api/agents', await as(u, '/api/agents'), { name: 'bench', provider: 'bench', model: 'bench' })
+          if (conv.status !== 201 || local.status !== 201 || remote.status !== 201) throw new Error('agents bench setup failed')
+          return { user: u, conv: conv.body.id as string, local: local.body.id as string, remote: remote.body.id as string }
         })
       )
       const socket = await watch(stack, gateway, watcher)
@@ -247,7 +248,7 @@ export const agentsBench: Bench = {
         headers.clear()
         void stack
           .identityHeaders(watcher, { uri: '/ws' })
-          .then((h) => gateway.inject({ method: 'GET', url: '/ws', headers: h }))
+          .then((h) => call(gateway, 'GET', '/ws', h))
           .catch(() => {})
       }, 5_000)
       cleanups.push(() => clearInterval(refresh))
@@ -257,48 +258,41 @@ export const agentsBench: Bench = {
         const id = randomUUID()
         const arrived = arrival(id)
         const t0 = performance.now()
-        const res = await chat.inject({
-          method: 'POST',
-          url: `/api/chat/conversations/${s.conv}/messages`,
-          headers: await as(s.user, '/api/chat/conversations'),
-          payload: { text: `baseline ${i}`, clientMessageId: id }
+        const res = await call(chat, 'POST', `/api/chat/conversations/${s.conv}/messages`, await as(s.user, '/api/chat/conversations'), {
+          text: `baseline ${i}`,
+          clientMessageId: id
         })
-        if (res.statusCode !== 201) throw new Error(`baseline message: ${res.statusCode}`)
+        if (res.status !== 201) throw new Error(`baseline message: ${res.status}`)
         return (await arrived) - t0
       }
       const agentRun = async (i: number) => {
         const s = setups[i % setups.length]!
         const t0 = performance.now()
-        const res = await agents.inject({
-          method: 'POST',
-          url: `/api/agents/${s.local}/runs`,
-          headers: await as(s.user, '/api/agents'),
-          payload: { conversationId: s.conv, input: `benchmark run ${i} with a few words to echo` }
+        const res = await call(agents, 'POST', `/api/agents/${s.local}/runs`, await as(s.user, '/api/agents'), {
+          conversationId: s.conv,
+          input: `benchmark run ${i} with a few words to echo`
         })
-        if (res.statusCode !== 202) throw new Error(`run: ${res.statusCode}`)
-        return (await arrival(res.json().id as string)) - t0
+        if (res.status !== 202) throw new Error(`run: ${res.status}`)
+        return (await arrival(res.body.id as string)) - t0
       }
       const tokensEvery = async (ms: number, seconds: number) => {
         interval = ms
         // Each stream lasts about the measurement time; one stream per user, all at once.
         tokenCount = Math.max(20, Math.round((seconds * 1000) / ms))
         latencies.length = 0
-        const cpu0 = process.cpuUsage()
+        const cpu0 = cpuClock()
         const t0 = performance.now()
         await Promise.all(
           setups.slice(0, 4).map(async (s, i) => {
-            const res = await agents.inject({
-              method: 'POST',
-              url: `/api/agents/${s.remote}/runs`,
-              headers: await as(s.user, '/api/agents'),
-              payload: { conversationId: s.conv, input: `stream ${i}` }
+            const res = await call(agents, 'POST', `/api/agents/${s.remote}/runs`, await as(s.user, '/api/agents'), {
+              conversationId: s.conv,
+              input: `stream ${i}`
             })
-            if (res.statusCode !== 202) throw new Error(`stream run: ${res.statusCode}`)
-            await arrival(res.json().id as string)
+            if (res.status !== 202) throw new Error(`stream run: ${res.status}`)
+            await arrival(res.body.id as string)
           })
         )
-        const cpu = process.cpuUsage(cpu0)
-        return { samples: [...latencies], perSecond: latencies.length / ((performance.now() - t0) / 1000), errors: 0, cpuUs: cpu.user + cpu.system }
+        return { samples: [...latencies], perSecond: latencies.length / ((performance.now() - t0) / 1000), errors: 0, cpuUs: cpuClock() - cpu0 }
       }
 
       return {
@@ -311,12 +305,12 @@ export const agentsBench: Bench = {
           const concurrency = Math.max(1, Math.min(opts.connections, 16))
           const seconds = Math.max(1, opts.durationSeconds)
           if (opts.warmupSeconds > 0) {
-            await closedLoop(opts.warmupSeconds / 2, 4, baselineMessage)
-            await closedLoop(opts.warmupSeconds / 2, 4, agentRun)
+            await closedLoop(opts.warmupSeconds / 2, 4, cpuClock, baselineMessage)
+            await closedLoop(opts.warmupSeconds / 2, 4, cpuClock, agentRun)
           }
-          const base = await closedLoop(seconds, concurrency, baselineMessage)
-          const runs = await closedLoop(seconds, concurrency, agentRun)
-          const one = await closedLoop(Math.max(1, seconds / 2), 1, agentRun)
+          const base = await closedLoop(seconds, concurrency, cpuClock, baselineMessage)
+          const runs = await closedLoop(seconds, concurrency, cpuClock, agentRun)
+          const one = await closedLoop(Math.max(1, seconds / 2), 1, cpuClock, agentRun)
           const t20 = await tokensEvery(20, Math.max(1, seconds / 2))
           const t2 = await tokensEvery(2, Math.max(1, seconds / 2))
           return [

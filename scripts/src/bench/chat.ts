@@ -4,12 +4,13 @@
  * with valid identity headers, as the edge would stamp them, beside the same-run hello-world
  * baseline; for context a 10-message page, the conversation list and chat's /healthz (the
  * platform's floor: security headers, CORS, request ids, no identity or database). The real auth
- * and chat run in this process on a throwaway database and a private nats-server.
+ * and chat run as their own processes (chat's CPU time read from /proc) on a throwaway database
+ * and a private nats-server.
  */
 import pg from 'pg'
-import { buildService, baseUrl, startTestStack } from '@palisade/testkit'
-import chatApp from '@palisade/chat'
+import { startTestStack } from '@palisade/testkit'
 import { discardStream, type Bench, benchCleanups } from './framework.js'
+import { procCpuUs, startStackService } from './service-process.js'
 
 export const CHAT_ROWS = {
   list: 'chat message list (50 of 500), direct',
@@ -27,17 +28,13 @@ export const chatBench: Bench = {
     const teardown = cleanups.run
     try {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
-      const chat = await buildService(host, chatApp, stack.config({ LOG_LEVEL: 'warn', CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 }), {
-        service: 'chat',
-        listen: true,
-        logStream: discardStream()
-      })
+      const chat = await startStackService(host, stack, 'chat', { CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 })
       const [alice, bob] = await Promise.all([stack.createUser({ displayName: 'Alice' }), stack.createUser({ displayName: 'Bob' })])
       const post = async (uri: string, payload: object) => {
         const headers = await stack.identityHeaders(alice, { method: 'POST', uri })
-        const res = await chat.inject({ method: 'POST', url: uri, headers, payload })
-        if (res.statusCode !== 201) throw new Error(`${uri}: ${res.statusCode} ${res.body}`)
-        return res.json() as { id: string }
+        const res = await fetch(chat.url + uri, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(payload) })
+        if (res.status !== 201) throw new Error(`${uri}: ${res.status} ${await res.text()}`)
+        return (await res.json()) as { id: string }
       }
       let conv = ''
       for (let i = 0; i < 20; i++) conv = (await post('/api/chat/conversations', { title: `Bench ${i}`, memberIds: [bob.userId] })).id
@@ -61,32 +58,36 @@ export const chatBench: Bench = {
         identity.conversations = await stack.identityHeaders(bob, { uri: '/api/chat/conversations' })
       }
       await refresh()
+      const serverCpuMicros = () => procCpuUs(chat.pid)
       const timer = setInterval(() => void refresh().catch(() => {}), 1000)
       cleanups.push(() => clearInterval(timer))
       return {
         targets: [
           {
             name: CHAT_ROWS.list,
-            url: `${baseUrl(chat)}${listUri}?limit=50`,
+            url: `${chat.url}${listUri}?limit=50`,
             get headers() {
               return { accept: 'application/json', ...identity.list }
-            }
+            },
+            serverCpuMicros
           },
           {
             name: CHAT_ROWS.list10,
-            url: `${baseUrl(chat)}${listUri}?limit=10`,
+            url: `${chat.url}${listUri}?limit=10`,
             get headers() {
               return { accept: 'application/json', ...identity.list }
-            }
+            },
+            serverCpuMicros
           },
           {
             name: CHAT_ROWS.conversations,
-            url: `${baseUrl(chat)}/api/chat/conversations?limit=20`,
+            url: `${chat.url}/api/chat/conversations?limit=20`,
             get headers() {
               return { accept: 'application/json', ...identity.conversations }
-            }
+            },
+            serverCpuMicros
           },
-          { name: CHAT_ROWS.floor, url: `${baseUrl(chat)}/healthz` }
+          { name: CHAT_ROWS.floor, url: `${chat.url}/healthz`, serverCpuMicros }
         ],
         goals: [{ target: CHAT_ROWS.list, minRatio: 0.5 }],
         teardown

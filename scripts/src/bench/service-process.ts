@@ -4,7 +4,7 @@
  * or the testkit stack) and its CPU time and memory can be read from /proc.
  */
 import { readFileSync } from 'node:fs'
-import { startServiceProcess as startProcess, type ServiceProcess, type ServiceProcessOptions } from '@palisade/testkit'
+import { startServiceProcess as startProcess, type ServiceProcess, type ServiceProcessOptions, type TeardownHost, type TestStack } from '@palisade/testkit'
 import { SERVICE_NODE_FLAGS } from '../stack/services.js'
 
 export type { ServiceProcess }
@@ -12,6 +12,23 @@ export type { ServiceProcess }
 /** testkit's service process, with the V8 flags every deployed service runs with. */
 export function startServiceProcess(name: string, env: Record<string, string>, opts: ServiceProcessOptions = {}): Promise<ServiceProcess> {
   return startProcess(name, env, { ...opts, nodeArgs: [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? [])] })
+}
+
+/**
+ * A service on the testkit stack's database and NATS, as its own process with `settings` on top of
+ * the stack's configuration; stopped on `host`'s teardown.
+ */
+export async function startStackService(
+  host: TeardownHost,
+  stack: TestStack,
+  name: string,
+  settings: Record<string, string | number> = {}
+): Promise<ServiceProcess> {
+  const env: Record<string, string> = {}
+  for (const [key, value] of Object.entries(stack.config({ LOG_LEVEL: 'warn', ...settings }))) if (value !== undefined) env[key] = String(value)
+  const proc = await startServiceProcess(name, env)
+  host.teardown(() => proc.stop())
+  return proc
 }
 
 /** user + system CPU time of a process in microseconds (from /proc, clock ticks of 10 ms). */
