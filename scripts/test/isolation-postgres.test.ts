@@ -5,7 +5,7 @@ import t from 'tap'
 import pg from 'pg'
 import { provisionServiceRoles, serviceRoleName } from '@palisade/platform'
 import { createTestDatabase, withDatabase } from '@palisade/platform/testing'
-import { probePostgres } from '../src/isolation/probes.js'
+import { probePostgres } from '../src/isolation/probe-postgres.js'
 import type { AttackerTargets } from '../src/isolation/types.js'
 
 t.test('probe 6: reads, schema squatting, public, temp objects and search paths', async (t) => {

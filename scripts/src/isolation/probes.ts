@@ -1,31 +1,19 @@
+/**
+ * The isolation probes from the client network and the edge-facing ones from the internal network;
+ * the NATS and PostgreSQL probes have modules of their own (probe-nats.ts, probe-postgres.ts).
+ */
 import { randomBytes, randomUUID, sign } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import { AUTH_COOKIES, IDENTITY_HEADERS } from '@palisade/contracts'
-import { connectNats, serviceSearchPath, signingKeyFromPem } from '@palisade/platform'
-import pg from 'pg'
-import { collectContracts } from '../nats/config.js'
+import { signingKeyFromPem } from '@palisade/platform'
 import { cookieFrom, httpRequest, tcpProbe, wsHandshake, type HttpAnswer } from './net.js'
-import { check, probeResult } from './report.js'
-import type { AttackerTargets, Check, ClientTargets, ProbeResult, ProbeState } from './types.js'
-
-/** `file:<path>` values are read from the file (compose secrets); anything else is the value itself. */
-export function secretValue(v: string): string {
-  return v.startsWith('file:') ? readFileSync(v.slice(5), 'utf8').trim() : v
-}
+import { probeNats } from './probe-nats.js'
+import { probePostgres } from './probe-postgres.js'
+import { check, probeResult, timed } from './report.js'
+import { secretValue } from './secret-value.js'
+import type { AttackerTargets, ClientTargets, ProbeResult, ProbeState } from './types.js'
 
 const PROBE_PASSWORD = () => `isolation-probe-${randomBytes(12).toString('base64url')}`
 const FOREIGN_ORIGIN = 'https://attacker.invalid'
-
-async function timed(id: number, name: string, expected: string, body: (checks: Check[]) => Promise<void>): Promise<ProbeResult> {
-  const started = Date.now()
-  const checks: Check[] = []
-  try {
-    await body(checks)
-  } catch (err) {
-    checks.push(check('probe ran to completion', 'no error', `error: ${(err as Error).message}`, false))
-  }
-  return probeResult(id, name, expected, checks, Date.now() - started)
-}
 
 const statusOf = (a: HttpAnswer) => (a.status === 0 ? `no answer (${a.body})` : String(a.status))
 
@@ -299,150 +287,6 @@ export async function probeForgedIdentity(t: AttackerTargets, state: ProbeState)
           checks.push(check(`${service}: control, valid assertion`, 'accepted (not 401)', got, got !== '401' && got !== '0' && !got.startsWith('no answer')))
         } else checks.push(check(`${service}: control, valid assertion`, 'accepted (not 401)', 'auth issued none', false))
         if (!key) checks.push(check(`${service}: forged user, an expired assertion`, '401', 'not run: no signing key in the targets', false))
-      }
-    }
-  )
-}
-
-export async function probeNats(t: AttackerTargets): Promise<ProbeResult> {
-  return timed(
-    5,
-    'NATS refuses the anonymous and confines each service',
-    'no credentials → refused; foreign command subject publish and foreign inbox subscribe → permissions violation',
-    async (checks) => {
-      const anon = await connectNats({ url: t.natsUrl, name: 'isolation-probe' }).then(
-        async (nc) => {
-          await nc.close()
-          return 'connected'
-        },
-        (err: Error) => `refused (${err.message.slice(0, 60)})`
-      )
-      checks.push(check('connect without credentials', 'refused', anon, anon !== 'connected'))
-      const someone = Object.keys(t.natsPasswords)[0]
-      if (someone) {
-        const wrong = await connectNats({ url: t.natsUrl, name: someone, user: someone, pass: 'not-the-password' }).then(
-          async (nc) => {
-            await nc.close()
-            return 'connected'
-          },
-          () => 'refused'
-        )
-        checks.push(check(`connect as ${someone} with a wrong password`, 'refused', wrong, wrong === 'refused'))
-      }
-      const { endpoints, events } = collectContracts()
-      const services = Object.keys(t.natsPasswords)
-      for (const s of services) {
-        const nc = await connectNats({ url: t.natsUrl, name: s, user: s, pass: secretValue(t.natsPasswords[s]!) })
-        try {
-          const errors: string[] = []
-          void (async () => {
-            for await (const st of nc.status()) if (st.type === 'error') errors.push(String((st as { error?: Error }).error?.message ?? ''))
-          })()
-          const foreign = endpoints.find((e) => e.owner !== s && !e.callers.includes(s))
-          if (foreign) {
-            nc.publish(foreign.subject, '{}')
-            await nc.flush().catch(() => {})
-          }
-          // an event only others may publish (e.g. a forged auth.session.revoked)
-          const foreignEvent = events.find((e) => !e.publishers.includes(s) && !e.subject.includes('*'))
-          if (foreignEvent) {
-            nc.publish(foreignEvent.subject, '{}')
-            await nc.flush().catch(() => {})
-          }
-          const other = services.find((o) => o !== s) ?? 'auth'
-          const inbox = `_INBOX_${other}.>`
-          let subErr = ''
-          nc.subscribe(inbox, {
-            callback: (err) => {
-              subErr ||= err ? err.message : 'RECEIVED A MESSAGE'
-            }
-          })
-          await nc.flush().catch(() => {})
-          await new Promise((r) => setTimeout(r, 300))
-          if (foreign) {
-            const seen = errors.find((e) => /permissions violation/i.test(e) && e.includes(foreign.subject))
-            checks.push(
-              check(`${s} publishes to ${foreign.owner}'s ${foreign.subject}`, 'permissions violation', seen ? 'permissions violation' : 'accepted', !!seen)
-            )
-          }
-          if (foreignEvent) {
-            const seen = errors.find((e) => /permissions violation/i.test(e) && e.includes(foreignEvent.subject))
-            checks.push(check(`${s} publishes the event ${foreignEvent.subject}`, 'permissions violation', seen ? 'permissions violation' : 'accepted', !!seen))
-          }
-          checks.push(
-            check(
-              `${s} subscribes to ${inbox}`,
-              'permissions violation',
-              subErr ? (/permissions violation/i.test(subErr) ? 'permissions violation' : subErr) : 'accepted',
-              /permissions violation/i.test(subErr)
-            )
-          )
-        } finally {
-          await nc.close().catch(() => {})
-        }
-      }
-    }
-  )
-}
-
-/** What an attempt as some role came to: `ALLOWED`, `permission denied (42501)`, or the error. */
-async function attempt(c: pg.Client, sql: string): Promise<string> {
-  // In a transaction rolled back either way: a statement that should have failed leaves nothing.
-  await c.query('BEGIN')
-  try {
-    await c.query(sql)
-    return 'ALLOWED'
-  } catch (err) {
-    const e = err as { code?: string; message: string }
-    return e.code === '42501' ? 'permission denied (42501)' : `${e.code ?? ''} ${e.message}`
-  } finally {
-    await c.query('ROLLBACK')
-  }
-}
-
-const DENIED = 'permission denied (42501)'
-
-export async function probePostgres(t: AttackerTargets): Promise<ProbeResult> {
-  return timed(
-    6,
-    "a service's database role can neither read another service's schema nor plant objects where another role resolves names",
-    'permission denied (42501); search_path pinned',
-    async (checks) => {
-      const services = Object.keys(t.databaseUrls)
-      const roleOf = Object.fromEntries(services.map((s) => [s, decodeURIComponent(new URL(secretValue(t.databaseUrls[s]!)).username)]))
-      for (const s of services) {
-        const c = new pg.Client({ connectionString: secretValue(t.databaseUrls[s]!), connectionTimeoutMillis: 5000 })
-        await c.connect()
-        try {
-          const denied = async (what: string, sql: string) => {
-            const observed = await attempt(c, sql)
-            checks.push(check(`${s} role: ${what}`, DENIED, observed, observed === DENIED))
-          }
-          for (const o of services.filter((x) => x !== s)) {
-            const table = (await c.query<{ tablename: string }>('SELECT tablename FROM pg_catalog.pg_tables WHERE schemaname = $1 ORDER BY 1 LIMIT 1', [o]))
-              .rows[0]?.tablename
-            if (table) await denied(`SELECT ${o}.${table}`, `SELECT 1 FROM "${o}"."${table}" LIMIT 1`)
-            else await denied(`CREATE TABLE in ${o}`, `CREATE TABLE "${o}"."isolation_probe" (x int)`)
-            // PostgreSQL's default search path starts with a schema named like the role: whoever
-            // creates it can shadow functions the other service calls.
-            await denied(`CREATE SCHEMA named like ${o}'s role (${roleOf[o]})`, `CREATE SCHEMA "${roleOf[o]}"`)
-          }
-          await denied(
-            'CREATE FUNCTION public.websearch_to_tsquery(text, text)',
-            'CREATE FUNCTION public.websearch_to_tsquery(text, text) RETURNS tsquery LANGUAGE sql AS $$ SELECT NULL::tsquery $$'
-          )
-          await denied('CREATE TEMP TABLE', 'CREATE TEMP TABLE isolation_probe (x int)')
-          const path = (await c.query<{ search_path: string }>('SHOW search_path')).rows[0]!.search_path
-          checks.push(check(`${s} role: search_path`, serviceSearchPath(s), path, path === serviceSearchPath(s)))
-          if (s === services[0]) {
-            const planted = await c.query<{ nspname: string }>('SELECT nspname FROM pg_catalog.pg_namespace WHERE nspname = ANY($1) ORDER BY 1', [
-              Object.values(roleOf)
-            ])
-            checks.push(check('schemas named like a service role', 'none', planted.rows.map((r) => r.nspname).join(', ') || 'none', planted.rowCount === 0))
-          }
-        } finally {
-          await c.end().catch(() => {})
-        }
       }
     }
   )

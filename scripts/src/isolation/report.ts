@@ -17,6 +17,18 @@ export function check(what: string, expected: string, observed: string, pass: bo
   return { what, expected, observed, pass }
 }
 
+/** Runs a probe's body, turning an error into a failed check, and times it. */
+export async function timed(id: number, name: string, expected: string, body: (checks: Check[]) => Promise<void>): Promise<ProbeResult> {
+  const started = Date.now()
+  const checks: Check[] = []
+  try {
+    await body(checks)
+  } catch (err) {
+    checks.push(check('probe ran to completion', 'no error', `error: ${(err as Error).message}`, false))
+  }
+  return probeResult(id, name, expected, checks, Date.now() - started)
+}
+
 function pad(s: string, n: number): string {
   return s.length >= n ? s : s + ' '.repeat(n - s.length)
 }

