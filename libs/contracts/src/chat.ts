@@ -1,3 +1,6 @@
+// Contracts of the chat service: limits, resources, HTTP bodies under /api/chat, NATS subjects and
+// user events. Kept as one file (like every service's contract) although over 400 lines: its
+// sections share the resource schemas, and a reader looks up one service's wire format in one place.
 import { Type, type Static } from 'typebox'
 import { CursorSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
