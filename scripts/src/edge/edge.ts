@@ -204,6 +204,16 @@ export function createEdge(opts: EdgeOptions): Edge {
     sendProblem(req, res, 408, ErrorCode.timeout, 'The request body arrived too slowly', state.requestId, { connection: 'close' })
   }
 
+  /** auth's /verify answer for a request, or (logged) that auth could not be asked and whether it timed out. */
+  async function askAuth(req: EdgeRequest, state: EdgeState): Promise<{ answer: AuthAnswer } | { timedOut: boolean }> {
+    try {
+      return { answer: await verifier.verify(req, state.requestId) }
+    } catch (err) {
+      opts.log?.({ level: 'error', msg: 'auth /verify failed', err: (err as Error).message })
+      return { timedOut: /timeout/i.test((err as Error).message) || /TIMEOUT/.test((err as { code?: string }).code ?? '') }
+    }
+  }
+
   async function onRequest(req: EdgeRequest, res: ServerResponse): Promise<void> {
     finish(req, res)
     const a = admit(req)
@@ -214,14 +224,17 @@ export function createEdge(opts: EdgeOptions): Edge {
     const target = targets.get(route.service)
     scrubProtectedHeaders(req.headers)
     if (route.access === 'forward-auth') {
-      let answer: AuthAnswer
-      try {
-        answer = await verifier.verify(req, state.requestId)
-      } catch (err) {
-        opts.log?.({ level: 'error', msg: 'auth /verify failed', err: (err as Error).message })
-        const timedOut = /timeout/i.test((err as Error).message) || /TIMEOUT/.test((err as { code?: string }).code ?? '')
-        return refuse(req, res, state, timedOut ? 504 : 502, timedOut ? ErrorCode.timeout : ErrorCode.badGateway, 'Authentication service unavailable')
-      }
+      const asked = await askAuth(req, state)
+      if (!('answer' in asked))
+        return refuse(
+          req,
+          res,
+          state,
+          asked.timedOut ? 504 : 502,
+          asked.timedOut ? ErrorCode.timeout : ErrorCode.badGateway,
+          'Authentication service unavailable'
+        )
+      const { answer } = asked
       if (state.slow || res.headersSent) return
       if (answer.status < 200 || answer.status >= 300) {
         discardBody(req, drainBound(route.bodyLimit))
@@ -279,13 +292,9 @@ export function createEdge(opts: EdgeOptions): Edge {
     if (!route.websocket) return writeRawProblem(socket, 404, ErrorCode.notFound, 'Not found', state.requestId)
     scrubProtectedHeaders(req.headers)
     if (route.access === 'forward-auth') {
-      let answer: AuthAnswer
-      try {
-        answer = await verifier.verify(req, state.requestId)
-      } catch (err) {
-        opts.log?.({ level: 'error', msg: 'auth /verify failed', err: (err as Error).message })
-        return writeRawProblem(socket, 502, ErrorCode.badGateway, 'Authentication service unavailable', state.requestId)
-      }
+      const asked = await askAuth(req, state)
+      if (!('answer' in asked)) return writeRawProblem(socket, 502, ErrorCode.badGateway, 'Authentication service unavailable', state.requestId)
+      const { answer } = asked
       if (answer.status < 200 || answer.status >= 300) {
         const headers = { ...answer.headers }
         headers[REQUEST_ID_HEADER] ??= state.requestId
