@@ -1,4 +1,4 @@
-import { defineConfig, type Plugin } from 'vite'
+import { defaultClientConditions, defineConfig, type Plugin } from 'vite'
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -31,6 +31,9 @@ export default defineConfig({
   root,
   base: '/',
   plugins: [precompress()],
+  // Workspace libraries from their sources, as everything else in the repository runs them, so the
+  // build does not depend on `tsc -b` having emitted their dist/ first.
+  resolve: { conditions: ['development', ...defaultClientConditions] },
   build: {
     outDir: fileURLToPath(new URL('./dist/public', import.meta.url)),
     emptyOutDir: true,

@@ -7,7 +7,7 @@ import type { NatsEvent } from './nats.js'
  * WebSocket protocol of the gateway (`/ws`). Every frame is one JSON text message. The client may
  * give any frame an `id`; replies about that frame (`pong`, `ack`, `error`) carry it as `ref`.
  *
- * Close codes (see GATEWAY_CLOSE):
+ * Close codes (see GATEWAY_CLOSE in gateway-close.ts):
  *   1000 normal · 1001 gateway shutting down (reconnect after a short delay) · 1008 policy violation
  *   (sustained rate-limit abuse, disallowed origin) · 1009 frame larger than the limit · 1011 internal
  *   error · 1013 slow consumer (the client did not read fast enough; reconnect and resync over HTTP)
@@ -17,19 +17,7 @@ import type { NatsEvent } from './nats.js'
  *        refresh the access token, then reconnect
  *   4003 too many connections for this user or address
  */
-export const GATEWAY_CLOSE = {
-  normal: 1000,
-  goingAway: 1001,
-  policyViolation: 1008,
-  messageTooBig: 1009,
-  internalError: 1011,
-  tryAgainLater: 1013,
-  reconnect: 4000,
-  sessionRevoked: 4001,
-  identityExpired: 4002,
-  tooManyConnections: 4003
-} as const
-export type GatewayCloseCode = (typeof GATEWAY_CLOSE)[keyof typeof GATEWAY_CLOSE]
+export { GATEWAY_CLOSE, type GatewayCloseCode } from './gateway-close.js'
 
 export const FrameIdSchema = Type.String({ minLength: 1, maxLength: 64, pattern: '^[A-Za-z0-9_.:-]+$' })
 

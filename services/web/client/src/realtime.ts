@@ -1,17 +1,9 @@
 import type { ClientFrame, ServerFrame } from '@palisade/contracts'
+import { GATEWAY_CLOSE } from '@palisade/contracts/gateway-close'
 import { refreshSession, goToLogin } from './api.js'
 
-/** The gateway's close codes (libs/contracts/src/gateway.ts GATEWAY_CLOSE; a unit test keeps them equal). */
-export const CLOSE = {
-  normal: 1000,
-  goingAway: 1001,
-  policyViolation: 1008,
-  tryAgainLater: 1013,
-  reconnect: 4000,
-  sessionRevoked: 4001,
-  identityExpired: 4002,
-  tooManyConnections: 4003
-} as const
+/** The gateway's close codes, from the contracts' import-free module (keeps TypeBox out of the bundle). */
+export const CLOSE = GATEWAY_CLOSE
 
 export interface RealtimeHandlers {
   onFrame(frame: ServerFrame): void
