@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { and, desc, eq, lt, or } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import {
   AgentListSchema,
   AgentSchema,
@@ -11,6 +11,7 @@ import {
   type AgentToolName
 } from '@palisade/contracts'
 import { cursorCodec, identityOf, problems, timeIdPosition, type Database } from '@palisade/platform'
+import { afterCursor, newestFirst } from '../db/keyset.js'
 import { agents } from '../db/schema.js'
 import { agentView, type AgentRow } from '../db/store.js'
 import type { ProviderRegistry } from '../providers/registry.js'
@@ -69,13 +70,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const rows = await app.db
       .select()
       .from(agents)
-      .where(
-        and(
-          eq(agents.ownerId, userId),
-          cursor ? or(lt(agents.createdAt, cursor.at), and(eq(agents.createdAt, cursor.at), lt(agents.id, cursor.id))) : undefined
-        )
-      )
-      .orderBy(desc(agents.createdAt), desc(agents.id))
+      .where(and(eq(agents.ownerId, userId), afterCursor(agents, cursor)))
+      .orderBy(...newestFirst(agents))
       .limit(limit + 1)
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
-import { and, desc, eq, lt, or } from 'drizzle-orm'
+import { and, eq } from 'drizzle-orm'
 import {
   AgentRunParamsSchema,
   AgentsRunCancel,
@@ -12,6 +12,7 @@ import {
   StartRunBodySchema
 } from '@palisade/contracts'
 import { callContextOf, cursorCodec, identityOf, natsPublish, natsRequest, ProblemError, problems, timeIdPosition } from '@palisade/platform'
+import { afterCursor, newestFirst } from '../db/keyset.js'
 import { runs } from '../db/schema.js'
 import { admitRun, getRunSteps, runView, type RunRow } from '../db/store.js'
 import { effectiveLimits } from '../limits.js'
@@ -83,14 +84,8 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const rows = await app.db
       .select()
       .from(runs)
-      .where(
-        and(
-          eq(runs.agentId, request.params.id),
-          eq(runs.userId, userId),
-          cursor ? or(lt(runs.createdAt, cursor.at), and(eq(runs.createdAt, cursor.at), lt(runs.id, cursor.id))) : undefined
-        )
-      )
-      .orderBy(desc(runs.createdAt), desc(runs.id))
+      .where(and(eq(runs.agentId, request.params.id), eq(runs.userId, userId), afterCursor(runs, cursor)))
+      .orderBy(...newestFirst(runs))
       .limit(limit + 1)
     const page = rows.slice(0, limit)
     const last = page[page.length - 1]
