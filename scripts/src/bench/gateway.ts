@@ -7,26 +7,25 @@
  *     flight, senders rotating over the members);
  *   - memory per idle socket on the gateway side (goal ≤ 20 KiB).
  *
- * Real auth, chat and gateway run in this process (throwaway database, private nats-server); the
- * 1,000 clients run in a child process (gateway-clients.mjs) so that the gateway's memory and CPU
- * are its own. Memory: this process's V8 heap (+ external and array buffers) before and after the
- * sockets open, each after a forced GC, divided by the sockets; that is the number held against the
- * goal. The RSS delta is printed too, but RSS barely moves (freed pages are reused), so it says little.
+ * Real auth, chat and gateway run as their own processes (throwaway database, private
+ * nats-server); the 1,000 clients run in child processes (gateway-clients.mjs), so the gateway's
+ * memory and CPU are its own. Memory: the gateway's V8 heap (+ external and array buffers) before
+ * and after the sockets open, each after a forced GC (asked over its inspector port), divided by the
+ * sockets open at its port; that is the number held against the goal. The RSS delta is printed too, but RSS barely moves (freed pages are reused), so it says little.
  *
  * Sockets: BENCH_GATEWAY_SOCKETS (default 1000); latency rows at BENCH_GATEWAY_RATES msg/s
  * (default `5,20`; the goal applies to the first). Creating the users (argon2 at register and
  * login) dominates the setup time.
  */
 import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
-import { setFlagsFromString } from 'node:v8'
-import { runInNewContext } from 'node:vm'
-import type { FastifyInstance } from 'fastify'
-import { baseUrl, buildService, startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
-import chatApp from '@palisade/chat'
-import gatewayApp from '@palisade/gateway'
+import WebSocket from 'ws'
+import { freePort } from '@palisade/platform/testing'
+import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
+import { procCpuUs, startStackService, type ServiceProcess } from './service-process.js'
 
 const CLIENTS = fileURLToPath(new URL('./gateway-clients.mjs', import.meta.url))
 const SOCKETS = Number(process.env.BENCH_GATEWAY_SOCKETS ?? 1000)
@@ -43,9 +42,6 @@ export const GATEWAY_ROWS = {
   throughput: `gateway sustained fan-out to ${SOCKETS} sockets (msg/s, latency of arrivals)`,
   memory: `gateway memory per idle socket, KiB of heap (p50/p99 columns)`
 } as const
-
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
 
 interface Summary {
   n: number
@@ -187,11 +183,34 @@ class Clients {
   }
 }
 
-function memory(): { rss: number; heap: number } {
-  gc()
-  gc()
-  const m = process.memoryUsage()
-  return { rss: m.rss, heap: m.heapUsed + m.external + m.arrayBuffers }
+/**
+ * The gateway's memory after two forced GCs, evaluated in its process over the inspector protocol
+ * (the gateway runs with --expose-gc and --inspect on `inspectPort`).
+ */
+async function memory(inspectPort: number): Promise<{ rss: number; heap: number }> {
+  const [target] = (await (await fetch(`http://127.0.0.1:${inspectPort}/json/list`)).json()) as { webSocketDebuggerUrl: string }[]
+  const ws = new WebSocket(target!.webSocketDebuggerUrl)
+  try {
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject))
+    const reply = new Promise<string>((resolve) => ws.once('message', (data) => resolve(String(data))))
+    const expression = '(() => { gc(); gc(); const m = process.memoryUsage(); return { rss: m.rss, heap: m.heapUsed + m.external + m.arrayBuffers } })()'
+    ws.send(JSON.stringify({ id: 1, method: 'Runtime.evaluate', params: { expression, returnByValue: true } }))
+    const { result } = JSON.parse(await reply) as { result: { result: { value: { rss: number; heap: number } } } }
+    return result.result.value
+  } finally {
+    ws.close()
+  }
+}
+
+/** TCP connections established to `port` on 127.0.0.1 (the gateway's open sockets), from /proc. */
+function openSockets(port: number): number {
+  const local = `0100007F:${port.toString(16).toUpperCase().padStart(4, '0')}`
+  return readFileSync('/proc/net/tcp', 'utf8')
+    .split('\n')
+    .filter((line) => {
+      const f = line.trim().split(/\s+/)
+      return f[1] === local && f[3] === '01'
+    }).length
 }
 
 export const gatewayBench: Bench = {
@@ -203,37 +222,38 @@ export const gatewayBench: Bench = {
     const teardown = cleanups.run
     try {
       const stack: TestStack = await startTestStack(host, { authLogStream: discardStream() })
-      const quiet = { LOG_LEVEL: 'warn' as const }
-      const chat = await buildService(host, chatApp, stack.config({ ...quiet, CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000, CHAT_MAX_MEMBERS: SOCKETS + 1 }), {
-        service: 'chat',
-        logStream: discardStream()
-      })
-      const gateway: FastifyInstance = await buildService(host, gatewayApp, stack.config({ ...quiet, GATEWAY_MAX_SOCKETS_PER_IP: SOCKETS + 10 }), {
-        service: 'gateway',
-        listen: true,
-        logStream: discardStream()
-      })
+      const chat = await startStackService(host, stack, 'chat', { CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000, CHAT_MAX_MEMBERS: SOCKETS + 1 })
+      const inspectPort = await freePort()
+      const gateway: ServiceProcess = await startStackService(
+        host,
+        stack,
+        'gateway',
+        { GATEWAY_MAX_SOCKETS_PER_IP: SOCKETS + 10 },
+        { nodeArgs: ['--expose-gc', `--inspect=127.0.0.1:${inspectPort}`] }
+      )
+      const gatewayPort = Number(new URL(gateway.url).port)
+      const serverCpuUs = () => procCpuUs(chat.pid) + procCpuUs(gateway.pid)
 
       const t0 = Date.now()
       // At most 4 logins in flight: auth counts a pending login as a failure of the address until it succeeds (5 → throttled).
       const users: TestUser[] = await pool(Array.from({ length: SOCKETS }), 4, (_x, i) => stack.createUser({ displayName: `Member ${i}` }))
       const owner = users[0]!
       const ownerHeaders = (method: string, uri: string) => stack.identityHeaders(owner, { method, uri })
-      const created = await chat.inject({
-        method: 'POST',
-        url: '/api/chat/conversations',
-        headers: await ownerHeaders('POST', '/api/chat/conversations'),
-        payload: { title: 'Bench', memberIds: users.slice(1, 100).map((u) => u.userId) }
-      })
-      if (created.statusCode !== 201) throw new Error(`create conversation: ${created.statusCode} ${created.body}`)
-      const conversationId = created.json().id as string
+      const post = async (uri: string, payload: object) => {
+        const headers = await ownerHeaders('POST', uri)
+        const res = await fetch(chat.url + uri, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(payload) })
+        return { status: res.status, body: await res.text() }
+      }
+      const created = await post('/api/chat/conversations', { title: 'Bench', memberIds: users.slice(1, 100).map((u) => u.userId) })
+      if (created.status !== 201) throw new Error(`create conversation: ${created.status} ${created.body}`)
+      const conversationId = (JSON.parse(created.body) as { id: string }).id
       const membersUri = `/api/chat/conversations/${conversationId}/members`
       await pool(users.slice(100), 4, async (u) => {
-        const res = await chat.inject({ method: 'POST', url: membersUri, headers: await ownerHeaders('POST', membersUri), payload: { userId: u.userId } })
-        if (res.statusCode !== 201) throw new Error(`add member: ${res.statusCode} ${res.body}`)
+        const res = await post(membersUri, { userId: u.userId })
+        if (res.status !== 201) throw new Error(`add member: ${res.status} ${res.body}`)
       })
       process.stdout.write(`gateway bench: ${SOCKETS} users and their conversation ready in ${((Date.now() - t0) / 1000).toFixed(0)} s\n`)
-      const url = `${baseUrl(gateway).replace('http', 'ws')}/ws`
+      const url = `${gateway.url.replace('http', 'ws')}/ws`
 
       return {
         targets: [],
@@ -244,13 +264,15 @@ export const gatewayBench: Bench = {
         /** One full cycle: fresh identities (assertions live ≤ 60 s), connect, measure, disconnect. */
         async measure(opts: RunOptions): Promise<Measurement[]> {
           const headers = await pool(users, 16, (u) => stack.identityHeaders(u, { uri: '/ws' }))
+          // Other connections to the gateway (the readiness check's keep-alive) are not sockets of the bench.
+          const others = openSockets(gatewayPort)
           const clients = new Clients(CLIENT_PROCESSES)
           try {
-            const before = memory()
+            const before = await memory(inspectPort)
             const ms = await clients.connect(url, headers)
             await new Promise((r) => setTimeout(r, 2000))
-            const after = memory()
-            const open = gateway.gatewayHub.size
+            const after = await memory(inspectPort)
+            const open = openSockets(gatewayPort) - others
             const perSocket = { rss: (after.rss - before.rss) / 1024 / open, heap: (after.heap - before.heap) / 1024 / open }
             process.stdout.write(
               `gateway bench: load average ${loadavg()[0]!.toFixed(1)} on ${cpus().length} CPUs; ${open} sockets open in ${(ms / 1000).toFixed(1)} s (${CLIENT_PROCESSES} client processes); per idle socket ${perSocket.heap.toFixed(1)} KiB heap, ${perSocket.rss.toFixed(1)} KiB RSS\n`
@@ -258,10 +280,10 @@ export const gatewayBench: Bench = {
 
             if (opts.warmupSeconds > 0) await clients.recordWhile(1, () => clients.send(conversationId, RATES[0]!, Math.min(2, opts.warmupSeconds)))
             const seconds = Math.max(2, Math.min(opts.durationSeconds, 15))
-            const pct = (u: NodeJS.CpuUsage, s: number) => ((u.user + u.system) / 1e4 / s).toFixed(0)
+            const pct = (us: number, s: number) => (us / 1e4 / s).toFixed(0)
             const latencyRows: Measurement[] = []
             for (const rate of RATES) {
-              const cpu0 = process.cpuUsage()
+              const cpu0 = serverCpuUs()
               const { result, recorded } = await clients.recordWhile(
                 seconds,
                 () => clients.send(conversationId, rate, seconds),
@@ -271,13 +293,13 @@ export const gatewayBench: Bench = {
               const expected = result.sent * open
               process.stdout.write(
                 `gateway bench: ${rate} msg/s: ${recorded.frames}/${expected} arrivals, first ${s.min.toFixed(1)} ms, last ${s.max.toFixed(1)} ms, ` +
-                  `CPU server ${pct(process.cpuUsage(cpu0), seconds + 2)} % / clients ${recorded.cpu} % of a core\n`
+                  `CPU server ${pct(serverCpuUs() - cpu0, seconds + 2)} % / clients ${recorded.cpu} % of a core\n`
               )
               latencyRows.push(row(GATEWAY_ROWS.latency(rate), recorded.frames / seconds, s, Math.max(0, expected - recorded.frames)))
             }
-            const cpu0 = process.cpuUsage()
+            const cpu0 = serverCpuUs()
             const { result: driven, recorded: thr } = await clients.recordWhile(seconds, () => clients.drive(conversationId, seconds, 32))
-            const cpu = process.cpuUsage(cpu0)
+            const cpu = serverCpuUs() - cpu0
             const thrPerSec = driven.delivered / seconds
             process.stdout.write(
               `gateway bench: sustained ${thrPerSec.toFixed(0)} msg/s = ${(thr.frames / seconds).toFixed(0)} frames/s delivered, CPU server ${pct(cpu, seconds + 2)} % / clients ${thr.cpu} %` +
@@ -290,7 +312,7 @@ export const gatewayBench: Bench = {
           } finally {
             await clients.close()
             const deadline = Date.now() + 5000
-            while (gateway.gatewayHub.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
+            while (openSockets(gatewayPort) > others && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50))
           }
         },
         teardown

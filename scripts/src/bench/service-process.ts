@@ -22,11 +22,12 @@ export async function startStackService(
   host: TeardownHost,
   stack: TestStack,
   name: string,
-  settings: Record<string, string | number> = {}
+  settings: Record<string, string | number> = {},
+  opts: ServiceProcessOptions = {}
 ): Promise<ServiceProcess> {
   const env: Record<string, string> = {}
   for (const [key, value] of Object.entries(stack.config({ LOG_LEVEL: 'warn', ...settings }))) if (value !== undefined) env[key] = String(value)
-  const proc = await startServiceProcess(name, env)
+  const proc = await startServiceProcess(name, env, opts)
   host.teardown(() => proc.stop())
   return proc
 }
