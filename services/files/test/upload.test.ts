@@ -112,6 +112,28 @@ t.test('listing pages through my files only', async (t) => {
   t.equal(unknown.statusCode, 404)
 })
 
+t.test('files created within one millisecond all appear across pages', async (t) => {
+  const dana = await h.stack.createUser()
+  const ids: string[] = []
+  for (let i = 0; i < 3; i++) ids.push((await upload(h, dana, [filePart(`d${i}.txt`, Buffer.from(`dana ${i}\n`), 'text/plain')])).json().id)
+  // Microseconds apart inside one millisecond: a cursor carries milliseconds, so the column must too.
+  for (const [i, id] of ids.entries()) {
+    await h.app.pg.query(`UPDATE files.files SET created_at = '2026-12-01T10:00:00.123Z'::timestamptz + make_interval(secs => $2) WHERE id = $1`, [
+      id,
+      (i + 1) / 10_000
+    ])
+  }
+  const seen: string[] = []
+  let cursor: string | null = null
+  do {
+    const res = await h.app.inject({ url: `/api/files?limit=1${cursor ? `&cursor=${cursor}` : ''}`, headers: await h.as(dana) })
+    t.equal(res.statusCode, 200)
+    seen.push(...res.json().files.map((f: { id: string }) => f.id))
+    cursor = res.json().nextCursor
+  } while (cursor && seen.length < 10)
+  t.same([...seen].sort(), [...ids].sort(), 'every file once, none skipped at a page boundary')
+})
+
 t.test('downloads: attachment, nosniff, sandbox CSP, sniffed type, ETag, ranges', async (t) => {
   const body = Buffer.from('0123456789abcdefghij\n')
   const up = await upload(h, alice, [filePart('räksmörgås (1).txt', body, 'text/plain')])

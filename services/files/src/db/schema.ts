@@ -26,7 +26,7 @@ export const fileObjects = files.table(
     scanAttempts: integer('scan_attempts').notNull().default(0),
     /** a pending file is (re)claimed by a scanner once this is in the past */
     scanNextAt: timestamp('scan_next_at', { withTimezone: true, mode: 'date' }),
-    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow()
   },
   (t) => [
     index('files_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
