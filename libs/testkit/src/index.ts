@@ -130,6 +130,10 @@ export async function startTestStack(
     AUTH_RATE_LIMIT_PER_MINUTE: 100_000,
     AUTH_USER_LOOKUPS_PER_MINUTE: 30,
     AUTH_LOGIN_FAILURES_PER_ADDRESS: 100,
+    // createUser signs in with the password alone; second-factor tests set the policy themselves.
+    AUTH_REQUIRE_MFA: 'none',
+    AUTH_MFA_KEY: randomBytes(32).toString('hex'),
+    AUTH_WEBAUTHN_ORIGIN: 'http://localhost:8080',
     ...opts.auth
   }
 
