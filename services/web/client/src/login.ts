@@ -1,6 +1,9 @@
 import './styles.css'
 import { $ } from './dom.js'
-import { publicPost, safeNext, type ApiError } from './api.js'
+import type { MfaChallengeResponse } from '@palisade/contracts'
+import { publicJson, publicPost, safeNext, type ApiError } from './api.js'
+import { secondStep, signInWithPasskey } from './login-mfa.js'
+import { passkeysSupported } from './passkey.js'
 
 const form = $('#auth-form') as HTMLFormElement
 const nameRow = $('#name-row')
@@ -34,8 +37,10 @@ form.addEventListener('submit', (ev) => {
     try {
       if (registering) await publicPost('/auth/register', { email, password, displayName: nameInput.value.trim() })
       // The answer holds an access token too: deliberately dropped, the httpOnly cookie is enough.
-      await publicPost('/auth/login', { email, password })
-      location.assign(safeNext(new URLSearchParams(location.search).get('next')))
+      const answer = await publicJson<Partial<MfaChallengeResponse>>('/auth/login', { email, password })
+      const next = safeNext(new URLSearchParams(location.search).get('next'))
+      if (answer.mfaRequired) return secondStep(answer as MfaChallengeResponse, next)
+      location.assign(next)
     } catch (err) {
       const e = err as ApiError
       error.textContent =
@@ -50,6 +55,16 @@ form.addEventListener('submit', (ev) => {
       error.focus()
     }
   })()
+})
+
+const passkeyButton = $('#passkey-sign-in') as HTMLButtonElement
+passkeyButton.hidden = !passkeysSupported()
+passkeyButton.addEventListener('click', () => {
+  error.textContent = ''
+  signInWithPasskey(safeNext(new URLSearchParams(location.search).get('next'))).catch(() => {
+    error.textContent = 'No passkey signed you in.'
+    error.focus()
+  })
 })
 
 setMode(location.hash === '#register')

@@ -7,6 +7,7 @@ import './styles.css'
 import type { User } from '@palisade/contracts'
 import { api } from './api.js'
 import { wireAccount } from './account.js'
+import { wireReauth } from './reauth.js'
 import { loadAgents, wireAgents } from './agents.js'
 import { wireComposer } from './composer.js'
 import { realtime } from './connection.js'
@@ -33,6 +34,7 @@ wireAgents()
 wireMembers()
 wireSearch()
 wireAccount()
+wireReauth()
 wireNav()
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
