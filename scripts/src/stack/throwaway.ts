@@ -26,6 +26,8 @@ export interface ThrowawayStackOptions {
 export interface ThrowawayStack {
   /** the edge's port on 127.0.0.1 */
   port: number
+  /** the throwaway database (superuser URL): tests may read or age rows the browser cannot reach */
+  databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
   origin: string
   child: ChildProcess
@@ -102,6 +104,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
   return {
     port,
+    databaseUrl: db.url,
     origin: `http://localhost:${port}`,
     child,
     ready: out.includes('ready: '),
