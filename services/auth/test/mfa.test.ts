@@ -1,10 +1,11 @@
 import t0, { test } from 'tap'
-import { call, ORIGIN, setCookies, startTestStack } from './helpers.js'
+import { call, setCookies, startTestStack } from './helpers.js'
 import { asUser, cookieValue, enrolTotp, mfaStep, passwordStep, totp } from './mfa-helpers.js'
 
 // One stack for the whole file: every test works with its own users.
 const stack = await startTestStack(t0, { auth: { AUTH_REQUIRE_MFA: 'admins' } })
-const sessionsOf = async (userId: string) => Number((await stack.auth.pg.query('SELECT count(*) FROM auth.sessions WHERE user_id = $1', [userId])).rows[0].count)
+const sessionsOf = async (userId: string) =>
+  Number((await stack.auth.pg.query('SELECT count(*) FROM auth.sessions WHERE user_id = $1', [userId])).rows[0].count)
 
 test('TOTP enrolment: QR URI, confirmation, secret sealed at rest', async (t) => {
   const u = await stack.createUser()

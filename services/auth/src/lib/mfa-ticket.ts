@@ -20,10 +20,13 @@ export interface Ticket {
  */
 export async function issueTicket(pool: pg.Pool, userId: string, purpose: TicketPurpose): Promise<string> {
   const token = newRefreshToken()
-  await pool.query(
-    'INSERT INTO auth.mfa_tickets (id, token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))',
-    [randomUUID(), sha256(token), userId, purpose, MFA_TICKET_TTL_SECONDS]
-  )
+  await pool.query('INSERT INTO auth.mfa_tickets (id, token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))', [
+    randomUUID(),
+    sha256(token),
+    userId,
+    purpose,
+    MFA_TICKET_TTL_SECONDS
+  ])
   // Tickets a browser abandoned go the way of expired ones.
   await pool.query("DELETE FROM auth.mfa_tickets WHERE expires_at < now() - interval '1 hour'")
   return token

@@ -15,11 +15,7 @@ function newCode(): string {
 
 /** Case, spaces and dashes do not matter; the letters people confuse with digits read as those digits. */
 export function normaliseRecoveryCode(code: string): string {
-  return code
-    .toUpperCase()
-    .replace(/[\s-]/g, '')
-    .replace(/O/g, '0')
-    .replace(/[IL]/g, '1')
+  return code.toUpperCase().replace(/[\s-]/g, '').replace(/O/g, '0').replace(/[IL]/g, '1')
 }
 
 /** Replaces every recovery code of the user with RECOVERY_CODE_COUNT new ones; returns them (shown once, kept hashed). */

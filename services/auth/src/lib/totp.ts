@@ -66,7 +66,7 @@ export async function removeTotp(pool: pg.Pool, userId: string): Promise<boolean
 /** What the account has enrolled (confirmed factors only). */
 export async function factorSummary(pool: pg.Pool, userId: string): Promise<{ totpConfirmedAt: Date | null; passkeys: number; recoveryLeft: number }> {
   const r = await pool.query<{ totp: Date | null; passkeys: string; recovery: string }>(
-      `SELECT (SELECT confirmed_at FROM auth.totp_factors WHERE user_id = $1) AS totp,
+    `SELECT (SELECT confirmed_at FROM auth.totp_factors WHERE user_id = $1) AS totp,
               (SELECT count(*) FROM auth.passkeys WHERE user_id = $1) AS passkeys,
               (SELECT count(*) FROM auth.recovery_codes WHERE user_id = $1 AND used_at IS NULL) AS recovery`,
     [userId]

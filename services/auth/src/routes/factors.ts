@@ -100,14 +100,24 @@ export const factorRoutes: FastifyPluginAsync<FactorRoutesOptions> = async (root
         throw new ProblemError(403, password !== undefined ? ErrorCode.invalidCredentials : ErrorCode.invalidCode, 'That did not confirm it is you')
       }
       const at = await markAuthenticated(core, id)
-      await core.audit({ event: 'reauth.succeeded', userId: user.id, sessionId: id.sessionId, ip, details: { via: password !== undefined ? 'password' : Object.keys(proof)[0]! } })
+      await core.audit({
+        event: 'reauth.succeeded',
+        userId: user.id,
+        sessionId: id.sessionId,
+        ip,
+        details: { via: password !== undefined ? 'password' : Object.keys(proof)[0]! }
+      })
       return { authenticatedAt: at.toISOString(), validFor: STEP_UP_MAX_AGE_SECONDS }
     }
   )
 
   app.post(
     '/auth/reauth/passkey-options',
-    { bodyLimit: reauthLimit, preValidation: emptyBodyIsObject, schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
+    {
+      bodyLimit: reauthLimit,
+      preValidation: emptyBodyIsObject,
+      schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } }
+    },
     async (request) => {
       const { id } = await me(request)
       return { options: await authenticationOptions(mfa, 'reauth', id.sessionId, id.userId) }
@@ -127,7 +137,11 @@ export const factorRoutes: FastifyPluginAsync<FactorRoutesOptions> = async (root
 
   app.post(
     '/auth/mfa/totp',
-    { bodyLimit: mfaLimit, preValidation: emptyBodyIsObject, schema: { body: EmptyObjectSchema, response: { 200: TotpEnrolmentSchema, '4xx': ProblemSchema } } },
+    {
+      bodyLimit: mfaLimit,
+      preValidation: emptyBodyIsObject,
+      schema: { body: EmptyObjectSchema, response: { 200: TotpEnrolmentSchema, '4xx': ProblemSchema } }
+    },
     async (request, reply) => {
       const { user } = await stepUp(request)
       const started = await startTotpEnrolment(mfa, user)
@@ -162,7 +176,11 @@ export const factorRoutes: FastifyPluginAsync<FactorRoutesOptions> = async (root
 
   app.post(
     '/auth/mfa/recovery-codes',
-    { bodyLimit: mfaLimit, preValidation: emptyBodyIsObject, schema: { body: EmptyObjectSchema, response: { 200: RecoveryCodesSchema, '4xx': ProblemSchema } } },
+    {
+      bodyLimit: mfaLimit,
+      preValidation: emptyBodyIsObject,
+      schema: { body: EmptyObjectSchema, response: { 200: RecoveryCodesSchema, '4xx': ProblemSchema } }
+    },
     async (request, reply) => {
       const { id, user } = await stepUp(request)
       const s = await factorSummary(core.pool, user.id)
@@ -176,7 +194,11 @@ export const factorRoutes: FastifyPluginAsync<FactorRoutesOptions> = async (root
 
   app.post(
     '/auth/mfa/passkeys/options',
-    { bodyLimit: mfaLimit, preValidation: emptyBodyIsObject, schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
+    {
+      bodyLimit: mfaLimit,
+      preValidation: emptyBodyIsObject,
+      schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } }
+    },
     async (request) => {
       const { id, user } = await stepUp(request)
       return { options: await registrationOptions(mfa, user, 'register', id.sessionId) }

@@ -72,7 +72,12 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
         return method !== undefined
       })
       if (attempt.throttled) {
-        await core.audit({ event: 'login.throttled', userId: user.id, ip, details: { via: 'mfa', reason: attempt.reason, retryAfter: attempt.retryAfterSeconds } })
+        await core.audit({
+          event: 'login.throttled',
+          userId: user.id,
+          ip,
+          details: { via: 'mfa', reason: attempt.reason, retryAfter: attempt.retryAfterSeconds }
+        })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed attempts; try again later')
       }
       if (!attempt.ok || !method) {

@@ -71,10 +71,18 @@ function proveFactor(c: MfaChallengeResponse, next: string): void {
     }
     const proof = (value: string) => (recovery ? { recoveryCode: value } : { code: value })
     if (c.methods.includes(recovery ? 'recovery' : 'totp')) {
-      slot.append(codeForm(recovery ? 'recovery-code' : 'otp-code', recovery ? 'Recovery code' : 'Authentication code', recovery, async (v) => {
-        await publicJson('/auth/login/mfa', proof(v))
-        done(next)
-      }, fail))
+      slot.append(
+        codeForm(
+          recovery ? 'recovery-code' : 'otp-code',
+          recovery ? 'Recovery code' : 'Authentication code',
+          recovery,
+          async (v) => {
+            await publicJson('/auth/login/mfa', proof(v))
+            done(next)
+          },
+          fail
+        )
+      )
     }
     if (c.methods.includes('passkey') && passkeysSupported()) {
       slot.append(
@@ -91,7 +99,17 @@ function proveFactor(c: MfaChallengeResponse, next: string): void {
       )
     }
     if (c.methods.includes('recovery')) {
-      slot.append(h('button', { type: 'button', class: 'link', textContent: recovery ? 'Use my authenticator app' : 'Use a recovery code', onclick: () => ((recovery = !recovery), render()) }))
+      slot.append(
+        h('button', {
+          type: 'button',
+          class: 'link',
+          textContent: recovery ? 'Use my authenticator app' : 'Use a recovery code',
+          onclick: () => {
+            recovery = !recovery
+            render()
+          }
+        })
+      )
     }
   }
   render()
@@ -115,13 +133,19 @@ function enrol(next: string): void {
       h('p', { textContent: 'Scan this code with your authenticator app, then enter the 6-digit code it shows.' }),
       await qrCode(e.uri, 'QR code for your authenticator app'),
       h('p', {}, 'Or enter this key by hand: ', h('code', { id: 'totp-secret', textContent: e.secret })),
-      codeForm('otp-code', 'Code from the app', false, async (code) => {
-        const r = await publicJson<EnrolledLoginResponse>('/auth/login/enrol/totp/confirm', { code })
-        done(next, r.recoveryCodes)
-      }, (err) => {
-        s.error.textContent = message(err)
-        s.error.focus()
-      })
+      codeForm(
+        'otp-code',
+        'Code from the app',
+        false,
+        async (code) => {
+          const r = await publicJson<EnrolledLoginResponse>('/auth/login/enrol/totp/confirm', { code })
+          done(next, r.recoveryCodes)
+        },
+        (err) => {
+          s.error.textContent = message(err)
+          s.error.focus()
+        }
+      )
     )
   }
   async function enrolPasskey(): Promise<void> {

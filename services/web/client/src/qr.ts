@@ -14,7 +14,14 @@ export async function qrCode(text: string, label: string): Promise<SVGSVGElement
     for (let col = 0; col < modules.size; col++) if (modules.get(row, col)) d += `M${col + margin} ${row + margin}h1v1h-1z`
   }
   const svg = document.createElementNS(SVG, 'svg')
-  for (const [k, v] of Object.entries({ viewBox: `0 0 ${dim} ${dim}`, width: '200', height: '200', role: 'img', 'aria-label': label, 'shape-rendering': 'crispEdges' })) {
+  for (const [k, v] of Object.entries({
+    viewBox: `0 0 ${dim} ${dim}`,
+    width: '200',
+    height: '200',
+    role: 'img',
+    'aria-label': label,
+    'shape-rendering': 'crispEdges'
+  })) {
     svg.setAttribute(k, v)
   }
   const bg = document.createElementNS(SVG, 'rect')

@@ -50,7 +50,8 @@ function ask(): Promise<boolean> {
         finish(true)
       } catch (err) {
         const e = err instanceof ApiError ? err : undefined
-        error.textContent = e?.status === 403 ? 'That did not match. Try again.' : e?.status === 429 ? 'Too many attempts; wait a few minutes.' : 'Could not confirm.'
+        error.textContent =
+          e?.status === 403 ? 'That did not match. Try again.' : e?.status === 429 ? 'Too many attempts; wait a few minutes.' : 'Could not confirm.'
         input.select()
         input.focus()
       } finally {

@@ -66,7 +66,11 @@ async function addPasskey(name: string): Promise<void> {
 export async function renderSecurity(): Promise<void> {
   const f = await api<Factors>('GET', '/auth/mfa')
   const totpButton = f.totp.enabled
-    ? h('button', { type: 'button', textContent: 'Remove authenticator app', onclick: () => void api('DELETE', '/auth/mfa/totp').then(() => renderSecurity().then(() => say('Authenticator app removed.')), failed) })
+    ? h('button', {
+        type: 'button',
+        textContent: 'Remove authenticator app',
+        onclick: () => void api('DELETE', '/auth/mfa/totp').then(() => renderSecurity().then(() => say('Authenticator app removed.')), failed)
+      })
     : h('button', { type: 'button', textContent: 'Set up authenticator app', onclick: () => void enrolTotp().catch(failed) })
   const name = h('input', { id: 'passkey-name', maxLength: 64, required: true, value: 'My passkey', autocomplete: 'off' })
   const addForm = h(
@@ -95,7 +99,9 @@ export async function renderSecurity(): Promise<void> {
         h(
           'li',
           {},
-          h('span', { textContent: `${p.name} · added ${new Date(p.createdAt).toLocaleDateString()}${p.lastUsedAt ? ` · last used ${new Date(p.lastUsedAt).toLocaleString()}` : ''}` }),
+          h('span', {
+            textContent: `${p.name} · added ${new Date(p.createdAt).toLocaleDateString()}${p.lastUsedAt ? ` · last used ${new Date(p.lastUsedAt).toLocaleString()}` : ''}`
+          }),
           h('button', {
             type: 'button',
             textContent: 'Remove',
@@ -107,7 +113,10 @@ export async function renderSecurity(): Promise<void> {
     ),
     addForm,
     h('h4', { textContent: 'Recovery codes' }),
-    h('p', { id: 'recovery-left', textContent: hasFactor ? `${f.recoveryCodesLeft} unused recovery codes left.` : 'Recovery codes come with your first second factor.' }),
+    h('p', {
+      id: 'recovery-left',
+      textContent: hasFactor ? `${f.recoveryCodesLeft} unused recovery codes left.` : 'Recovery codes come with your first second factor.'
+    }),
     hasFactor
       ? h('button', {
           type: 'button',
