@@ -65,7 +65,7 @@ async function passwordStep(page: Page, email: string): Promise<void> {
   await page.goto('/login')
   await page.getByLabel('Email').fill(email)
   await page.getByLabel('Password').fill(password)
-  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Sign in', exact: true }).click()
 }
 
 async function openAccount(page: Page): Promise<void> {
@@ -177,7 +177,7 @@ await t.test('passkeys: enrol with the virtual authenticator, then sign in with 
   t.pass('password + passkey')
 
   await signOut(page)
-  await page.getByRole('button', { name: 'Sign in with a passkey' }).click()
+  await page.getByRole('button', { name: 'Continue with a passkey' }).click()
   await page.waitForURL((u) => u.pathname === '/')
   await page.locator('#conn[data-state=online]').waitFor()
   t.pass('passkey-only sign-in')
