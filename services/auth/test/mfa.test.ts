@@ -193,3 +193,35 @@ test('AUTH_REQUIRE_MFA: admins must enrol before they get a session', async (t) 
   const member = await stack.createUser()
   t.ok((await passwordStep(stack, member)).res.json().sessionId)
 })
+
+test('second-step inputs are validated before anything is checked', async (t) => {
+  const u = await stack.createUser()
+  await enrolTotp(stack, u)
+  const { ticket } = await passwordStep(stack, u)
+  const cases: [string, unknown, string?][] = [
+    ['a 5-digit code', { code: '12345' }],
+    ['letters in a code', { code: '12a456' }],
+    ['no proof at all', {}],
+    ['an unknown field', { code: '123456', userId: u.userId }],
+    [
+      'a passkey with extra response fields',
+      {
+        passkey: {
+          id: 'a',
+          rawId: 'a',
+          type: 'public-key',
+          response: { clientDataJSON: 'a', authenticatorData: 'a', signature: 'a', x: 1 },
+          clientExtensionResults: {}
+        }
+      }
+    ],
+    ['input to a step that takes none', { userId: u.userId }, '/auth/login/mfa/passkey-options']
+  ]
+  for (const [what, body, path] of cases) {
+    const r = await mfaStep(stack, ticket, body, path)
+    t.equal(r.status, 400, what)
+    t.equal(r.json().code, 'VALIDATION_FAILED', what)
+  }
+  const failures = await stack.auth.pg.query('SELECT count(*) FROM auth.login_failures WHERE account = $1', [u.email])
+  t.equal(Number(failures.rows[0].count), 0, 'malformed input is no guess')
+})

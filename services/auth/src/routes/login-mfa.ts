@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import {
+  EmptyObjectSchema,
   EnrolledLoginResponseSchema,
   ErrorCode,
   LoginMfaBodySchema,
@@ -43,6 +44,13 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
   const { core, config, mfa, allowedOrigins, ipOf } = opts
   const rateLimit = { max: config.AUTH_RATE_LIMIT_PER_MINUTE, timeWindow: 60_000, keyGenerator: (req: FastifyRequest) => `auth-ip:${clientLimitKey(req)}` }
   const common = (path: string) => ({ bodyLimit: routeBodyLimit(path), config: { public: true, rateLimit } })
+  // Steps that take no input still get a validated (empty) body; a bodiless POST counts as `{}`.
+  const noInput = (path: string) => ({
+    ...common(path),
+    preValidation: async (request: { body: unknown }) => {
+      if (request.body === undefined || request.body === null) request.body = {}
+    }
+  })
 
   /** The ticket of this request (the cookie makes it a credential: a foreign page's Origin is refused). */
   async function ticketUser(request: FastifyRequest, purpose: Ticket['purpose']): Promise<{ ticket: Ticket; user: UserRow }> {
@@ -90,7 +98,7 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
 
   app.post(
     '/auth/login/mfa/passkey-options',
-    { ...common('/auth/login/mfa'), schema: { response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
+    { ...noInput('/auth/login/mfa'), schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
     async (request) => {
       const { ticket, user } = await ticketUser(request, 'mfa')
       return { options: await authenticationOptions(mfa, 'mfa', ticket.id, user.id) }
@@ -101,7 +109,7 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
   // starts only once a factor is confirmed.
   app.post(
     '/auth/login/enrol/totp',
-    { ...common('/auth/login/enrol'), schema: { response: { 200: TotpEnrolmentSchema, '4xx': ProblemSchema } } },
+    { ...noInput('/auth/login/enrol'), schema: { body: EmptyObjectSchema, response: { 200: TotpEnrolmentSchema, '4xx': ProblemSchema } } },
     async (request, reply) => {
       const { user } = await ticketUser(request, 'enrol')
       const started = await startTotpEnrolment(mfa, user)
@@ -125,7 +133,7 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
 
   app.post(
     '/auth/login/enrol/passkey-options',
-    { ...common('/auth/login/enrol'), schema: { response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
+    { ...noInput('/auth/login/enrol'), schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
     async (request) => {
       const { ticket, user } = await ticketUser(request, 'enrol')
       return { options: await registrationOptions(mfa, user, 'enrol', ticket.id) }
@@ -148,7 +156,7 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
   // Passkey-only sign-in: a discoverable credential with user verification is both factors at once.
   app.post(
     '/auth/login/passkey/options',
-    { ...common('/auth/login/passkey'), schema: { response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
+    { ...noInput('/auth/login/passkey'), schema: { body: EmptyObjectSchema, response: { 200: PasskeyOptionsSchema, '4xx': ProblemSchema } } },
     async (request) => {
       checkOrigin(request, allowedOrigins, false)
       return { options: await authenticationOptions(mfa, 'login', '', null) }
