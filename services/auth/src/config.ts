@@ -19,7 +19,7 @@ export const AuthConfigSchema = Type.Object({
    * revoking the session (browser tabs sharing one cookie refresh at the same instant); 0 turns it off
    */
   AUTH_REFRESH_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 30, default: 10 }),
-  /** requests per minute and client IP on each public auth endpoint (register, login, refresh, logout) */
+  /** requests per minute and client IP on each public auth endpoint (register, login and its second steps, refresh, logout) */
   AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
   /**
    * email lookups (`POST /auth/users/lookup`) per signed-in user and minute; each one tells whether
