@@ -26,6 +26,10 @@ export const ErrorCode = {
   invalidCode: 'INVALID_CODE',
   /** a passkey ceremony that did not verify (unknown credential, wrong origin, challenge used or expired) */
   passkeyRejected: 'PASSKEY_REJECTED',
+  /** a personal access token lacks a scope the route needs, or tokens may not use the route at all */
+  insufficientScope: 'INSUFFICIENT_SCOPE',
+  /** a request carried both a session cookie and an Authorization header: one credential per request */
+  mixedCredentials: 'MIXED_CREDENTIALS',
   tooManyRequests: 'TOO_MANY_REQUESTS',
   quotaExceeded: 'QUOTA_EXCEEDED',
   fileTooLarge: 'FILE_TOO_LARGE',

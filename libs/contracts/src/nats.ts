@@ -56,7 +56,9 @@ export const SessionRevokedEventSchema = Type.Object(
       Type.Literal('logout-all'),
       Type.Literal('session-deleted'),
       Type.Literal('password-changed'),
-      Type.Literal('refresh-reuse')
+      Type.Literal('refresh-reuse'),
+      /** a personal access token (its id is the session id) revoked by its owner */
+      Type.Literal('token-revoked')
     ]),
     at: IsoDateSchema
   },

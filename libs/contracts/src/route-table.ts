@@ -1,4 +1,5 @@
 import type { ServiceName } from './services.js'
+import type { TokenScope } from './tokens.js'
 
 export type RouteAccess = 'public' | 'forward-auth'
 
@@ -18,7 +19,23 @@ export interface Route {
   readonly websocket: boolean
   /** request body limit enforced at the edge, in bytes */
   readonly bodyLimit: number
+  /**
+   * Scopes a personal access token needs here: `safe` for GET/HEAD/OPTIONS (a WebSocket handshake
+   * is a GET), `unsafe` for every other method. Absent (or a side absent): tokens are refused —
+   * session management, passwords, factors and token management stay with browser sessions.
+   */
+  readonly tokenScopes?: { readonly safe?: readonly TokenScope[]; readonly unsafe?: readonly TokenScope[] }
 }
+
+/** The scopes a personal access token needs for `method` on `route`; undefined when tokens may not use it. */
+export function tokenScopesFor(route: Route, method: string): readonly TokenScope[] | undefined {
+  const safe = method === 'GET' || method === 'HEAD' || method === 'OPTIONS'
+  return safe ? route.tokenScopes?.safe : route.tokenScopes?.unsafe
+}
+
+const READ: Route['tokenScopes'] = { safe: ['read'] }
+/** the user directory's email lookup is a POST only to keep addresses out of URLs: still a read */
+const READ_ANY: Route['tokenScopes'] = { safe: ['read'], unsafe: ['read'] }
 
 const KiB = 1024
 const MiB = 1024 * KiB
@@ -48,9 +65,18 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-refresh', match: 'exact', path: '/auth/refresh', service: 'auth', access: 'public', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-logout', match: 'exact', path: '/auth/logout', service: 'auth', access: 'public', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-logout-all', match: 'exact', path: '/auth/logout-all', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
-  { id: 'auth-me', match: 'exact', path: '/auth/me', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  { id: 'auth-me', match: 'exact', path: '/auth/me', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB, tokenScopes: READ },
   { id: 'auth-sessions', match: 'prefix', path: '/auth/sessions', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
-  { id: 'auth-users', match: 'prefix', path: '/auth/users', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  {
+    id: 'auth-users',
+    match: 'prefix',
+    path: '/auth/users',
+    service: 'auth',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: 1 * KiB,
+    tokenScopes: READ_ANY
+  },
   // Second-factor steps of a login: public, the attempt is carried by the short-lived ticket cookie.
   { id: 'auth-login-mfa', match: 'prefix', path: '/auth/login/mfa', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-login-enrol', match: 'prefix', path: '/auth/login/enrol', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
@@ -58,10 +84,49 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-reauth', match: 'prefix', path: '/auth/reauth', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-mfa', match: 'prefix', path: '/auth/mfa', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-password', match: 'exact', path: '/auth/password', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
-  { id: 'chat-api', match: 'prefix', path: '/api/chat', service: 'chat', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
-  { id: 'files-api', match: 'prefix', path: '/api/files', service: 'files', access: 'forward-auth', websocket: false, bodyLimit: FILE_UPLOAD_BODY_LIMIT },
-  { id: 'agents-api', match: 'prefix', path: '/api/agents', service: 'agents', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
-  { id: 'gateway-ws', match: 'exact', path: '/ws', service: 'gateway', access: 'forward-auth', websocket: true, bodyLimit: 0 }
+  // Token management: browser sessions only (a token never mints or lists tokens).
+  { id: 'auth-tokens', match: 'prefix', path: '/auth/tokens', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  {
+    id: 'chat-api',
+    match: 'prefix',
+    path: '/api/chat',
+    service: 'chat',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    tokenScopes: { safe: ['read'], unsafe: ['write'] }
+  },
+  {
+    id: 'files-api',
+    match: 'prefix',
+    path: '/api/files',
+    service: 'files',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: FILE_UPLOAD_BODY_LIMIT,
+    tokenScopes: { safe: ['files'], unsafe: ['files'] }
+  },
+  {
+    id: 'agents-api',
+    match: 'prefix',
+    path: '/api/agents',
+    service: 'agents',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: DEFAULT_BODY_LIMIT,
+    tokenScopes: { safe: ['agents'], unsafe: ['agents'] }
+  },
+  // The socket both reads and sends messages (`message.send`), so it takes both scopes.
+  {
+    id: 'gateway-ws',
+    match: 'exact',
+    path: '/ws',
+    service: 'gateway',
+    access: 'forward-auth',
+    websocket: true,
+    bodyLimit: 0,
+    tokenScopes: { safe: ['read', 'write'] }
+  }
 ]
 
 /** Paths that must never be reachable from outside, whatever the route table says. */

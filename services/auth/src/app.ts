@@ -11,6 +11,7 @@ import { pruneLoginFailures } from './lib/throttle.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { accountRoutes } from './routes/account.js'
 import { verifyRoute } from './routes/verify.js'
+import { TokenUsage } from './lib/token-usage.js'
 import { jwksRoutes } from './routes/jwks.js'
 import { registerNatsHandlers } from './nats/handlers.js'
 import { loginMfaRoutes } from './routes/login-mfa.js'
@@ -56,7 +57,8 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
     await scope.register(loginMfaRoutes, { core, config, mfa, allowedOrigins, ipOf })
     await scope.register(accountRoutes, { core, config, ipOf, mfa })
   })
-  await app.register(verifyRoute, { core, allowedOrigins })
+  const tokenUsage = new TokenUsage(app.pg, config.AUTH_TOKEN_REQUESTS_PER_MINUTE, (err) => app.log.warn({ err }, 'recording a token use failed'))
+  await app.register(verifyRoute, { core, allowedOrigins, tokenUsage })
   await app.register(jwksRoutes, { core })
   registerNatsHandlers(app, core)
 

@@ -26,6 +26,8 @@ export const AuthConfigSchema = Type.Object({
    * an address has an account, so keep it low
    */
   AUTH_USER_LOOKUPS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
+  /** requests per minute one personal access token may make through the edge (per auth instance), bursts up to that */
+  AUTH_TOKEN_REQUESTS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 600 }),
   /**
    * failed logins from one client address (IPv6: one /64) within 5 minutes, over all accounts, before
    * that address alone gets 429; large, so that many people behind one NAT do not lock each other out

@@ -15,6 +15,8 @@ export type AuditEvent =
   | 'password.changed'
   | 'password.change_failed'
   | MfaAuditEvent
+  | 'token.created'
+  | 'token.revoked'
 
 /** Second factors, passkeys and step-up. */
 export type MfaAuditEvent =

@@ -6,6 +6,7 @@ import { sessions } from '../db/schema.js'
 import type { AuthDeps } from './deps.js'
 import { newRefreshToken, sha256 } from './refresh-token.js'
 import { accessTokenFor, type IssuedTokens } from './tokens.js'
+import { personalTokenActive } from './personal-tokens.js'
 
 export type RevokeReason = SessionRevokedEvent['reason']
 
@@ -79,7 +80,7 @@ export async function sessionOfRefreshToken(deps: AuthDeps, token: string): Prom
   return row ? { userId: row.user_id, sessionId: row.session_id } : undefined
 }
 
-/** True when the session exists, belongs to the user, is not revoked and not past its end. */
+/** True when the session (or personal access token) exists, belongs to the user, is not revoked and not past its end. */
 export async function sessionActive(deps: AuthDeps, userId: string, sessionId: string): Promise<boolean> {
   if (deps.cache.isRevoked(sessionId)) return false
   const rows = await deps.db
@@ -87,5 +88,6 @@ export async function sessionActive(deps: AuthDeps, userId: string, sessionId: s
     .from(sessions)
     .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
     .limit(1)
-  return rows.length > 0
+  // A personal access token is its own session (the route table lets it reach only a few auth routes).
+  return rows.length > 0 || personalTokenActive(deps, userId, sessionId)
 }

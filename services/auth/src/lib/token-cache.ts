@@ -1,7 +1,7 @@
 import * as crypto from 'node:crypto'
 import { LRUCache } from 'lru-cache'
 import { signAssertion, type SigningKey } from '@palisade/platform'
-import { APP_SERVICES, ASSERTION_MAX_TTL_SECONDS, type AppServiceName } from '@palisade/contracts'
+import { APP_SERVICES, ASSERTION_MAX_TTL_SECONDS, type AppServiceName, type TokenScope } from '@palisade/contracts'
 
 export interface VerifiedAccess {
   userId: string
@@ -9,6 +9,8 @@ export interface VerifiedAccess {
   roles: string[]
   /** access token expiry, epoch seconds */
   exp: number
+  /** set for a personal access token (whose id is `sessionId`): what the route table may let it do */
+  scopes?: readonly TokenScope[]
 }
 
 interface CachedAssertion {

@@ -13,6 +13,7 @@ import { clearSessionCookies, routeBodyLimit } from '../lib/http.js'
 import { userView } from './credentials.js'
 import { userDirectoryRoutes } from './users.js'
 import { factorRoutes } from './factors.js'
+import { tokenRoutes } from './tokens.js'
 import type { MfaDeps } from '../lib/mfa.js'
 import { assertRecentAuthentication } from '../lib/step-up.js'
 
@@ -41,6 +42,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
   await root.register(userDirectoryRoutes, { core, config })
   await root.register(factorRoutes, { core, mfa: opts.mfa, ipOf })
+  await root.register(tokenRoutes, { core, ipOf })
 
   app.get('/auth/me', { schema: { response: { 200: UserSchema, '4xx': ProblemSchema } } }, async (request) => {
     const user = await core.findUserById(identityOf(request).userId)

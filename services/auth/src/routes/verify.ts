@@ -5,19 +5,25 @@ import {
   BEARER_AUTHORIZATION,
   ErrorCode,
   IDENTITY_HEADERS,
+  PERSONAL_TOKEN_BEARER,
   PROBLEM_CONTENT_TYPE,
   isNeverRoutable,
   normalizeRequestPath,
   resolveRoute,
-  type AppServiceName
+  tokenScopesFor,
+  type AppServiceName,
+  type Route
 } from '@palisade/contracts'
 import { ProblemError, problemBody, securityHeaders } from '@palisade/platform'
 import type { AuthCore } from '../lib/core.js'
 import { TokenCache, type VerifiedAccess } from '../lib/token-cache.js'
+import { isPersonalToken, verifyPersonalToken } from '../lib/personal-tokens.js'
+import type { TokenUsage } from '../lib/token-usage.js'
 
 export interface VerifyRouteOptions {
   core: AuthCore
   allowedOrigins: ReadonlySet<string>
+  tokenUsage: TokenUsage
 }
 
 const SAFE_METHODS = new Set(['GET', 'HEAD', 'OPTIONS'])
@@ -29,6 +35,8 @@ interface OriginCheck {
   viaCookie: boolean
   rawUri: string | undefined
   path: string | undefined
+  route: Route
+  method: string
 }
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -103,7 +111,7 @@ export function requestPath(rawUri: string): string | undefined {
  * request or any WebSocket handshake.
  */
 export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, opts) => {
-  const { core, allowedOrigins } = opts
+  const { core, allowedOrigins, tokenUsage } = opts
   const issuer = core.config.AUTH_ISSUER
 
   function deny(reply: FastifyReply, err: ProblemError, navigation: boolean, rawUri: string | undefined, path: string | undefined): FastifyReply {
@@ -134,6 +142,22 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
   app.setChildLoggerFactory(() => verifyLog)
   const routeOptions = { logLevel: 'warn', helmet: false, config: { public: true, rateLimit: false, cors: false } } as RouteShorthandOptions
   function allow(reply: FastifyReply, identity: VerifiedAccess, service: string, check: OriginCheck): FastifyReply {
+    if (identity.scopes) {
+      // A personal access token: the route table says which scopes this method needs here (none
+      // listed: tokens may not use the route), then the token's own request budget.
+      const needed = tokenScopesFor(check.route, check.method)
+      const scopes = identity.scopes
+      if (!needed?.every((s) => scopes.includes(s))) {
+        const detail = needed ? `This token lacks the scope ${needed.filter((s) => !scopes.includes(s)).join(', ')}` : 'Access tokens cannot be used here'
+        return deny(reply, new ProblemError(403, ErrorCode.insufficientScope, detail), false, check.rawUri, check.path)
+      }
+      const wait = tokenUsage.take(identity.sessionId)
+      if (wait > 0) {
+        const err = new ProblemError(429, ErrorCode.tooManyRequests, 'Too many requests with this token', { 'retry-after': String(wait) })
+        return deny(reply, err, false, check.rawUri, check.path)
+      }
+      tokenUsage.touch(identity.sessionId)
+    }
     // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
     // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token
     // cannot be attached by a foreign page, but a foreign Origin is refused all the same.
@@ -177,7 +201,13 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     let viaCookie = false
     const authz = h.authorization
     if (authz !== undefined) {
-      const m = typeof authz === 'string' ? BEARER_AUTHORIZATION.exec(authz) : null
+      // One credential per request: a cookie beside a bearer would leave it to chance (and to each
+      // hop) whose identity the request carries.
+      if (accessCookie(h.cookie) !== undefined) {
+        const err = new ProblemError(400, ErrorCode.mixedCredentials, 'Send the session cookie or an Authorization header, not both')
+        return deny(reply, err, false, rawUri, path)
+      }
+      const m = typeof authz === 'string' ? (BEARER_AUTHORIZATION.exec(authz) ?? PERSONAL_TOKEN_BEARER.exec(authz)) : null
       if (!m) return unauthenticated()
       token = m[1]
     } else {
@@ -187,15 +217,18 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
       viaCookie = token !== undefined
     }
     if (!token) return unauthenticated()
+    // Personal access tokens travel only in Authorization (never a cookie a page could plant).
+    const personal = isPersonalToken(token)
+    if (personal && viaCookie) return unauthenticated()
 
     const origin = one(h.origin)
     // On a WebSocket route even a safe GET from a foreign page is refused when it names itself.
     const needed = handshake || !SAFE_METHODS.has(method) || (route.websocket && origin !== undefined)
-    const check: OriginCheck = { needed, origin, viaCookie, rawUri, path }
+    const check: OriginCheck = { needed, origin, viaCookie, rawUri, path, route, method }
     const hash = TokenCache.hash(token)
     const hit = core.cache.get(hash, Math.floor(Date.now() / 1000))
     if (hit) return allow(reply, hit, route.service, check)
-    core.verifyAccess(token, hash).then(
+    ;(personal ? verifyPersonalToken(core, token, hash) : core.verifyAccess(token, hash)).then(
       (identity) => allow(reply, identity, route.service, check),
       (err: unknown) => {
         if (err instanceof ProblemError) return deny(reply, err, navigation, rawUri, path)
