@@ -201,14 +201,14 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     let viaCookie = false
     const authz = h.authorization
     if (authz !== undefined) {
+      const m = typeof authz === 'string' ? (BEARER_AUTHORIZATION.exec(authz) ?? PERSONAL_TOKEN_BEARER.exec(authz)) : null
+      if (!m) return unauthenticated()
       // One credential per request: a cookie beside a bearer would leave it to chance (and to each
       // hop) whose identity the request carries.
       if (accessCookie(h.cookie) !== undefined) {
         const err = new ProblemError(400, ErrorCode.mixedCredentials, 'Send the session cookie or an Authorization header, not both')
         return deny(reply, err, false, rawUri, path)
       }
-      const m = typeof authz === 'string' ? (BEARER_AUTHORIZATION.exec(authz) ?? PERSONAL_TOKEN_BEARER.exec(authz)) : null
-      if (!m) return unauthenticated()
       token = m[1]
     } else {
       const cookie = accessCookie(h.cookie)
