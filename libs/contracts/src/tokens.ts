@@ -65,3 +65,25 @@ export const CreatedTokenSchema = Type.Object(
   { additionalProperties: false }
 )
 export type CreatedToken = Static<typeof CreatedTokenSchema>
+
+/**
+ * WebSocket clients that cannot set headers (browsers' WebSocket API) may carry a bearer token as
+ * one `Sec-WebSocket-Protocol` value, `palisade.bearer.<token>`, offered together with
+ * `palisade`: the gateway always answers `palisade` and never echoes the token.
+ */
+export const WS_SUBPROTOCOL = 'palisade'
+export const WS_BEARER_PROTOCOL_PREFIX = 'palisade.bearer.'
+
+/**
+ * The bearer token in a Sec-WebSocket-Protocol header: undefined when none is offered, null when
+ * the header is malformed or offers more than one.
+ */
+export function protocolBearer(header: string | string[] | undefined): string | undefined | null {
+  if (header === undefined) return undefined
+  const values = (Array.isArray(header) ? header.join(',') : header).split(',').map((v) => v.trim())
+  const bearers = values.filter((v) => v.startsWith(WS_BEARER_PROTOCOL_PREFIX))
+  if (bearers.length === 0) return undefined
+  if (bearers.length > 1) return null
+  const token = bearers[0]!.slice(WS_BEARER_PROTOCOL_PREFIX.length)
+  return PERSONAL_TOKEN_PATTERN.test(token) || /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(token) ? token : null
+}

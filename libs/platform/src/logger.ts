@@ -6,6 +6,8 @@ export const REDACT_PATHS = [
   'req.headers.cookie',
   'req.headers.authorization',
   'req.headers["x-authenticated-assertion"]',
+  // a WebSocket client may carry its bearer token here (palisade.bearer.<token>)
+  'req.headers["sec-websocket-protocol"]',
   'req.headers["set-cookie"]',
   'res.headers["set-cookie"]',
   'headers.cookie',

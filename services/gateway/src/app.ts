@@ -1,7 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify'
 import fp from 'fastify-plugin'
 import websocket from '@fastify/websocket'
-import { GATEWAY_CLOSE } from '@palisade/contracts'
+import { GATEWAY_CLOSE, WS_SUBPROTOCOL } from '@palisade/contracts'
 import { completeConfig, platformPlugin, splitList } from '@palisade/platform'
 import { GatewayConfigSchema, type GatewayAppConfig } from './config.js'
 import { Hub } from './lib/hub.js'
@@ -33,7 +33,10 @@ const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app,
       maxPayload: config.GATEWAY_MAX_PAYLOAD_BYTES,
       // Compression costs ~64 KiB of zlib state per socket and invites compression side channels.
       perMessageDeflate: false,
-      clientTracking: false
+      clientTracking: false,
+      // Only ever `palisade`: a client carrying its token as `palisade.bearer.<token>` offers it
+      // beside that, and the token must never be echoed (ws would pick the first offered).
+      handleProtocols: (offered: Set<string>) => (offered.has(WS_SUBPROTOCOL) ? WS_SUBPROTOCOL : false)
     },
     // Socket errors (bad frames, oversized frames, resets) are the client's doing: ws has already
     // started the right close (1002/1007/1009); log quietly and let it finish.

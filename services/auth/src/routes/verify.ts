@@ -6,6 +6,7 @@ import {
   ErrorCode,
   IDENTITY_HEADERS,
   PERSONAL_TOKEN_BEARER,
+  protocolBearer,
   PROBLEM_CONTENT_TYPE,
   isNeverRoutable,
   normalizeRequestPath,
@@ -160,7 +161,8 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     }
     // CSRF and cross-site WebSocket hijacking: a browser attaches the cookie by itself, so a
     // cookie-authenticated unsafe request or handshake must name an allowed Origin. A bearer token
-    // cannot be attached by a foreign page, but a foreign Origin is refused all the same.
+    // cannot be attached by a foreign page, but on an unsafe HTTP request a foreign Origin is
+    // refused all the same (bearer handshakes: see `needed`).
     if (check.needed && (check.origin === undefined ? check.viaCookie : !allowedOrigins.has(check.origin))) {
       return deny(reply, new ProblemError(403, ErrorCode.forbiddenOrigin, 'Origin not allowed'), false, check.rawUri, check.path)
     }
@@ -195,6 +197,8 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     const websocket = route.websocket || handshake
     const navigation = !websocket && isNavigation(request)
     const unauthenticated = () => deny(reply, new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required'), navigation, rawUri, path)
+    const mixed = () =>
+      deny(reply, new ProblemError(400, ErrorCode.mixedCredentials, 'Send one credential: a session cookie or a bearer token'), false, rawUri, path)
 
     // Token: Authorization header first (API clients), else the access cookie. Never a query string.
     let token: string | undefined
@@ -205,16 +209,18 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
       if (!m) return unauthenticated()
       // One credential per request: a cookie beside a bearer would leave it to chance (and to each
       // hop) whose identity the request carries.
-      if (accessCookie(h.cookie) !== undefined) {
-        const err = new ProblemError(400, ErrorCode.mixedCredentials, 'Send the session cookie or an Authorization header, not both')
-        return deny(reply, err, false, rawUri, path)
-      }
+      if (accessCookie(h.cookie) !== undefined) return mixed()
       token = m[1]
+      if (handshake && protocolBearer(h['sec-websocket-protocol']) !== undefined) return mixed()
     } else {
       const cookie = accessCookie(h.cookie)
       if (cookie === null) return unauthenticated()
-      token = cookie
-      viaCookie = token !== undefined
+      // A WebSocket client that cannot set headers carries its bearer in Sec-WebSocket-Protocol.
+      const offered = handshake ? protocolBearer(h['sec-websocket-protocol']) : undefined
+      if (offered === null) return unauthenticated()
+      if (offered !== undefined && cookie !== undefined) return mixed()
+      token = offered ?? cookie
+      viaCookie = offered === undefined && token !== undefined
     }
     if (!token) return unauthenticated()
     // Personal access tokens travel only in Authorization (never a cookie a page could plant).
@@ -223,7 +229,9 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
 
     const origin = one(h.origin)
     // On a WebSocket route even a safe GET from a foreign page is refused when it names itself.
-    const needed = handshake || !SAFE_METHODS.has(method) || (route.websocket && origin !== undefined)
+    // Cross-site WebSocket hijacking rides on the ambient cookie: a handshake with a bearer (which
+    // the page had to hold itself) is not bound to an Origin.
+    const needed = handshake ? viaCookie : !SAFE_METHODS.has(method) || (route.websocket && origin !== undefined)
     const check: OriginCheck = { needed, origin, viaCookie, rawUri, path, route, method }
     const hash = TokenCache.hash(token)
     const hit = core.cache.get(hash, Math.floor(Date.now() / 1000))

@@ -2,7 +2,7 @@ import type { Socket } from 'node:net'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { WebSocket } from 'ws'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { ErrorCode, ProblemSchema, RenewResponseSchema } from '@palisade/contracts'
+import { ErrorCode, ProblemSchema, protocolBearer, RenewResponseSchema } from '@palisade/contracts'
 import { clientLimitKey, identityOf, ProblemError, problems } from '@palisade/platform'
 import type { Hub } from '../lib/hub.js'
 
@@ -45,8 +45,11 @@ export const wsRoutes: FastifyPluginAsync<WsRoutesOptions> = async (root, opts) 
       // Only handshakes open sockets; a plain GET is a renewal and needs none of these checks.
       if (!request.ws) return
       const origin = request.headers.origin
-      // Browsers always send Origin on WebSocket handshakes; cross-site ones are hijacking attempts.
-      if (origin !== undefined && !opts.allowedOrigins.includes(origin)) throw problems.forbidden('Origin not allowed', ErrorCode.forbiddenOrigin)
+      // Browsers always send Origin on WebSocket handshakes; cross-site ones riding on the ambient
+      // cookie are hijacking attempts. A handshake carrying a bearer token (which its client had
+      // to hold; auth refuses one beside a cookie) is bound to no Origin.
+      const viaBearer = request.headers.authorization !== undefined || protocolBearer(request.headers['sec-websocket-protocol']) !== undefined
+      if (!viaBearer && origin !== undefined && !opts.allowedOrigins.includes(origin)) throw problems.forbidden('Origin not allowed', ErrorCode.forbiddenOrigin)
       const id = identityOf(request)
       const verdict = hub.admit(id.userId, clientLimitKey(request))
       if (!verdict.ok) {
