@@ -82,6 +82,10 @@ t.test('personal access tokens through the edge, HTTP and WebSocket', async (t) 
   t.equal((got.message as { id: string }).id, (ack.message as { id: string }).id, 'Bob receives the bot’s message')
   await viaProtocol.client.waitFor((f) => f.type === 'message.created')
 
+  const renewed = await req(auth(token), 'GET', '/ws')
+  t.equal(renewed.status, 200, 'a bot renews its sockets’ lease with the same bearer (README example)')
+  t.ok(Date.parse(renewed.body.expiresAt) > Date.now())
+
   const started = Date.now()
   t.equal((await req(browser, 'DELETE', `/auth/tokens/${tokenId}`)).status, 204)
   const closes = await Promise.all([viaHeader.client.closedWithin(1000), viaProtocol.client.closedWithin(1000)])
