@@ -6,6 +6,7 @@ import { realtime } from './connection.js'
 import { activeId, getMe } from './store.js'
 import { showError, showPanel } from './ui.js'
 import { renderSecurity } from './security.js'
+import { renderTokens } from './tokens.js'
 
 async function openSettings(): Promise<void> {
   const me = getMe()
@@ -32,7 +33,7 @@ async function openSettings(): Promise<void> {
       )
     )
   )
-  await renderSecurity()
+  await Promise.all([renderSecurity(), renderTokens()])
   showPanel('settings')
   $('#settings-title').focus()
 }
