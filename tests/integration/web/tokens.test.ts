@@ -61,7 +61,7 @@ t.test('create with step-up, shown once, used by a script, revoked from the page
   t.equal((await script(token)).status, 200, 'a script uses it through the edge')
 
   await page.getByRole('button', { name: 'Revoke token nightly export' }).click()
-  await page.getByText('Token “nightly export” revoked.').waitFor()
+  await page.locator('#tokens-status').getByText('Token “nightly export” revoked.').waitFor()
   t.equal(await page.locator('#token-list li').count(), 0)
   t.equal((await script(token)).status, 401, 'revoked from the page: refused')
   await context.close()
