@@ -88,6 +88,27 @@ export type FileMeta = Static<typeof FileMetaSchema>
 export const UploadFieldsSchema = Type.Object({ conversationId: Type.Optional(UuidSchema) }, { additionalProperties: false })
 export type UploadFields = Static<typeof UploadFieldsSchema>
 
+/**
+ * `GET /api/files/limits`: what an upload must fit, so a client can refuse a file before sending
+ * it. The server checks again on upload (sniffing the bytes); this only saves a doomed transfer.
+ */
+export const FileLimitsSchema = Type.Object(
+  {
+    /** largest accepted file, in bytes (the service's FILES_MAX_BYTES) */
+    maxBytes: Type.Integer({ minimum: 1 }),
+    /** accepted media types with the extensions a name may have for each */
+    types: Type.Array(
+      Type.Object(
+        { type: Type.String({ minLength: 1, maxLength: 128 }), extensions: Type.Array(Type.String({ minLength: 1, maxLength: 16 }), { maxItems: 32 }) },
+        { additionalProperties: false }
+      ),
+      { maxItems: 64 }
+    )
+  },
+  { additionalProperties: false }
+)
+export type FileLimits = Static<typeof FileLimitsSchema>
+
 export const FileListQuerySchema = Type.Object(
   {
     cursor: Type.Optional(CursorSchema),

@@ -150,3 +150,18 @@ t.test('failures after the bytes were received leave nothing either', async (t) 
   t.equal(res.json().code, 'INTERNAL')
   await assertNothingLeft(t, 'failed commit')
 })
+
+t.test('GET /api/files/limits tells a client what the upload checks will refuse', async (t) => {
+  const r = await h.app.inject({ url: '/api/files/limits', headers: await h.as(alice) })
+  t.equal(r.statusCode, 200)
+  const limits = r.json() as { maxBytes: number; types: { type: string; extensions: string[] }[] }
+  t.equal(limits.maxBytes, MAX, 'the configured FILES_MAX_BYTES, not a constant')
+  t.same(limits.types.find((x) => x.type === 'image/png'), { type: 'image/png', extensions: ['png'] })
+  t.ok(limits.types.find((x) => x.type === 'text/plain')?.extensions.includes('txt'))
+  for (const active of ['text/html', 'image/svg+xml', 'application/xml', 'text/javascript'])
+    t.notOk(
+      limits.types.some((x) => x.type === active),
+      `${active} is not offered`
+    )
+  t.equal((await h.app.inject({ url: '/api/files/limits' })).statusCode, 401, 'only for signed-in users, like every files route')
+})

@@ -109,7 +109,7 @@ t.test('a missing build stops the start with a clear message', async (t) => {
   await bare.close().catch(() => {})
 })
 
-t.test('the built pages have no inline script or style and the client never uses innerHTML', async (t) => {
+t.test('the built pages have no inline script or style and the client never uses innerHTML or persistent storage', async (t) => {
   for (const page of ['index.html', 'login.html']) {
     const html = readFileSync(join(DEFAULT_PUBLIC_DIR, page), 'utf8')
     t.notMatch(html, /<script(?![^>]*\ssrc=)[^>]*>/, `${page}: every script has a src`)
@@ -120,9 +120,11 @@ t.test('the built pages have no inline script or style and the client never uses
     const src = readFileSync(join(dir, f), 'utf8')
     t.notMatch(
       src,
-      /[.[]\s*["']?(innerHTML|outerHTML|srcdoc)\b|insertAdjacentHTML|createContextualFragment|document\.write|localStorage|sessionStorage|\beval\(/,
-      `${f}: no HTML sinks, no web storage`
+      /[.[]\s*["']?(innerHTML|outerHTML|srcdoc)\b|insertAdjacentHTML|createContextualFragment|document\.write|localStorage|indexedDB|\beval\(/,
+      `${f}: no HTML sinks, no persistent web storage`
     )
+    // Drafts and the outbox (typed text only, this tab only) go through one module, nothing else.
+    if (f !== 'session-store.ts') t.notMatch(src, /\.\s*sessionStorage\b|\bsessionStorage\s*[.[]|\[\s*['"]sessionStorage/, `${f}: web storage only through session-store.ts`)
   }
 })
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Value } from 'typebox/value'
-import { ErrorCode, FileListQuerySchema, FileListResponseSchema, FileMetaSchema, FilesErrorCode, IdParamsSchema, UploadFieldsSchema } from '@palisade/contracts'
+import { ALLOWED_FILE_TYPES, ErrorCode, FileLimitsSchema, FileListQuerySchema, FileListResponseSchema, FileMetaSchema, FilesErrorCode, IdParamsSchema, UploadFieldsSchema } from '@palisade/contracts'
 import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
 import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
@@ -142,6 +142,13 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
       nextCursor: rows.length > limit ? fileCursor.encode({ at: page[page.length - 1]!.createdAt, id: page[page.length - 1]!.id }) : null
     }
   })
+
+  // What an upload must fit: static per process, so it is built once.
+  const limits = {
+    maxBytes: config.FILES_MAX_BYTES,
+    types: Object.entries(ALLOWED_FILE_TYPES).map(([type, t]) => ({ type, extensions: [...t.extensions] }))
+  }
+  app.get('/limits', { schema: { response: { 200: FileLimitsSchema } } }, async () => limits)
 
   app.get('/:id', { schema: { params: IdParamsSchema, response: { 200: FileMetaSchema } } }, async (request) => {
     const { userId } = identityOf(request)

@@ -3,14 +3,12 @@ import type { Session } from '@palisade/contracts'
 import { $, h } from './dom.js'
 import { api, request, ApiError } from './api.js'
 import { realtime } from './connection.js'
+import { clearSession } from './session-store.js'
 import { activeId, getMe } from './store.js'
 import { showError, showPanel } from './ui.js'
 
-async function openSettings(): Promise<void> {
-  const me = getMe()
-  $('#me-name').textContent = me?.displayName ?? ''
-  $('#me-email').textContent = me?.email ?? ''
-  $('#me-id').textContent = me?.id ?? ''
+/** The sessions as the server has them now (after a revoke or a password change too). */
+async function renderSessions(): Promise<void> {
   const { sessions } = await api<{ sessions: Session[] }>('GET', '/auth/sessions')
   $('#session-list').replaceChildren(
     ...sessions.map((s) =>
@@ -26,11 +24,20 @@ async function openSettings(): Promise<void> {
               type: 'button',
               textContent: 'Revoke',
               attrs: { 'data-session': s.id },
-              onclick: () => void api('DELETE', `/auth/sessions/${s.id}`).then(() => openSettings(), showError)
+              onclick: () => void api('DELETE', `/auth/sessions/${s.id}`).then(() => renderSessions(), showError)
             })
       )
     )
   )
+}
+
+async function openSettings(): Promise<void> {
+  const me = getMe()
+  $('#me-name').textContent = me?.displayName ?? ''
+  $('#me-email').textContent = me?.email ?? ''
+  $('#me-id').textContent = me?.id ?? ''
+  $('#pw-result').textContent = ''
+  await renderSessions()
   showPanel('settings')
   $('#settings-title').focus()
 }
@@ -44,16 +51,19 @@ export function wireAccount(): void {
     const currentPassword = ($('#pw-current') as HTMLInputElement).value
     const newPassword = ($('#pw-new') as HTMLInputElement).value
     const result = $('#pw-result')
+    result.textContent = '' // an earlier outcome must not stand beside this one
     void request('POST', '/auth/password', { currentPassword, newPassword }).then(
       () => {
         ;($('#password-form') as HTMLFormElement).reset()
         result.textContent = 'Password changed. Your other sessions were signed out.'
+        void renderSessions().catch(showError)
       },
       (err: unknown) => (result.textContent = err instanceof ApiError ? err.message : 'The password could not be changed')
     )
   })
   $('#sign-out').addEventListener('click', () => {
     realtime.stop()
+    clearSession() // drafts and unsent messages stay on this device no longer than the session
     void fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' }).finally(() =>
       location.assign('/login')
     )

@@ -9,6 +9,7 @@ import { api } from './api.js'
 import { wireAccount } from './account.js'
 import { loadAgents, wireAgents } from './agents.js'
 import { wireComposer } from './composer.js'
+import { wireDrafts } from './drafts.js'
 import { realtime } from './connection.js'
 import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
@@ -16,10 +17,12 @@ import { wireFiles } from './files.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
+import { restoreOutbox } from './outbox.js'
 import { wireNav } from './nav.js'
 import { wireReadMarkers } from './read-markers.js'
 import { wireSearch } from './search.js'
 import { hasConversation, setMe } from './store.js'
+import { wireTitle } from './title.js'
 import { renderTyping } from './typing.js'
 import { showError } from './ui.js'
 
@@ -34,6 +37,7 @@ wireMembers()
 wireSearch()
 wireAccount()
 wireNav()
+wireTitle()
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
   refreshAuthors()
@@ -43,6 +47,8 @@ onNamesChanged(() => {
 
 async function boot(): Promise<void> {
   setMe(await api<User>('GET', '/auth/me'))
+  restoreOutbox()
+  wireDrafts()
   realtime.start()
   await loadConversations()
   void loadAgents()

@@ -118,6 +118,8 @@ export class Realtime {
     if (this.stopped) return
     clearTimeout(this.timer)
     if (this.open) return
+    // Offline: no attempt can succeed (each would only log a failed handshake); 'online' resumes.
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) return
     this.timer = setTimeout(() => this.connect(), delay)
   }
 
