@@ -156,7 +156,10 @@ t.test('GET /api/files/limits tells a client what the upload checks will refuse'
   t.equal(r.statusCode, 200)
   const limits = r.json() as { maxBytes: number; types: { type: string; extensions: string[] }[] }
   t.equal(limits.maxBytes, MAX, 'the configured FILES_MAX_BYTES, not a constant')
-  t.same(limits.types.find((x) => x.type === 'image/png'), { type: 'image/png', extensions: ['png'] })
+  t.same(
+    limits.types.find((x) => x.type === 'image/png'),
+    { type: 'image/png', extensions: ['png'] }
+  )
   t.ok(limits.types.find((x) => x.type === 'text/plain')?.extensions.includes('txt'))
   for (const active of ['text/html', 'image/svg+xml', 'application/xml', 'text/javascript'])
     t.notOk(

@@ -124,7 +124,8 @@ t.test('the built pages have no inline script or style and the client never uses
       `${f}: no HTML sinks, no persistent web storage`
     )
     // Drafts and the outbox (typed text only, this tab only) go through one module, nothing else.
-    if (f !== 'session-store.ts') t.notMatch(src, /\.\s*sessionStorage\b|\bsessionStorage\s*[.[]|\[\s*['"]sessionStorage/, `${f}: web storage only through session-store.ts`)
+    if (f !== 'session-store.ts')
+      t.notMatch(src, /\.\s*sessionStorage\b|\bsessionStorage\s*[.[]|\[\s*['"]sessionStorage/, `${f}: web storage only through session-store.ts`)
   }
 })
 

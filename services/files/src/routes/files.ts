@@ -2,7 +2,17 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Value } from 'typebox/value'
-import { ALLOWED_FILE_TYPES, ErrorCode, FileLimitsSchema, FileListQuerySchema, FileListResponseSchema, FileMetaSchema, FilesErrorCode, IdParamsSchema, UploadFieldsSchema } from '@palisade/contracts'
+import {
+  ALLOWED_FILE_TYPES,
+  ErrorCode,
+  FileLimitsSchema,
+  FileListQuerySchema,
+  FileListResponseSchema,
+  FileMetaSchema,
+  FilesErrorCode,
+  IdParamsSchema,
+  UploadFieldsSchema
+} from '@palisade/contracts'
 import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
 import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'

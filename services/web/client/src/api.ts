@@ -68,8 +68,7 @@ async function problemOf(r: Response): Promise<ApiError> {
     const p = (await r.json()) as { code?: string; detail?: string; title?: string; errors?: unknown }
     code = p.code ?? code
     detail = p.detail ?? p.title ?? detail
-    if (Array.isArray(p.errors))
-      errors = p.errors.filter((e): e is FieldError => typeof e?.path === 'string' && typeof e?.message === 'string').slice(0, 20)
+    if (Array.isArray(p.errors)) errors = p.errors.filter((e): e is FieldError => typeof e?.path === 'string' && typeof e?.message === 'string').slice(0, 20)
   } catch {}
   const wait = Number(r.headers.get('retry-after'))
   return new ApiError(r.status, code, detail, errors, Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : undefined)

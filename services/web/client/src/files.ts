@@ -47,6 +47,7 @@ async function upload(file: File): Promise<void> {
   const conversationId = activeId()
   if (!conversationId) return
   const view = uploadRow(file)
+  if (navigator.onLine === false) return view.refuse('you are offline; add it again when the connection is back.')
   const refusal = await refusalOf(file)
   if (refusal) return view.refuse(refusal)
   const form = new FormData()

@@ -186,7 +186,10 @@ function editMessage(m: Message): void {
     ev.preventDefault()
     const value = input.value.trim()
     if (!value) return
-    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: value }).then((updated) => putMessages([updated]), showError)
+    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: value }).then(
+      (updated) => putMessages([updated]),
+      showError
+    )
   })
   text?.replaceWith(form)
   input.focus()
@@ -220,11 +223,7 @@ function moveFocus(ev: KeyboardEvent): void {
   if (!items.length) return
   const at = items.indexOf(target)
   const next =
-    ev.key === 'Home'
-      ? 0
-      : ev.key === 'End' || at === -1
-        ? items.length - 1
-        : Math.max(0, Math.min(items.length - 1, at + (ev.key === 'ArrowUp' ? -1 : 1)))
+    ev.key === 'Home' ? 0 : ev.key === 'End' || at === -1 ? items.length - 1 : Math.max(0, Math.min(items.length - 1, at + (ev.key === 'ArrowUp' ? -1 : 1)))
   ev.preventDefault()
   items[next]!.focus()
 }

@@ -54,7 +54,13 @@ export function messageView(m: Message, actions: MessageActions): HTMLElement {
   const li = h(
     'li',
     { class: `msg${mine ? ' mine' : ''}${m.author.kind === 'agent' ? ' agent' : ''}`, tabIndex: -1 },
-    h('div', { class: 'meta' }, h('span', { class: 'who', textContent: who(m) }), timeView(m.createdAt), m.editedAt ? h('span', { textContent: ' (edited)' }) : null),
+    h(
+      'div',
+      { class: 'meta' },
+      h('span', { class: 'who', textContent: who(m) }),
+      timeView(m.createdAt),
+      m.editedAt ? h('span', { textContent: ' (edited)' }) : null
+    ),
     // textContent only: HTML in a message stays text
     h('p', { class: 'text', textContent: m.text }),
     m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, actions))) : null

@@ -104,6 +104,7 @@ export class Realtime {
   }
 
   private async sessionAlive(): Promise<boolean> {
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) return true // nothing to ask while offline
     try {
       const r = await fetch('/auth/me', { credentials: 'same-origin', headers: { accept: 'application/json' } })
       if (r.ok) return true

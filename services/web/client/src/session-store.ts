@@ -29,7 +29,11 @@ export function readSession<T>(key: string, userId: string): T | undefined {
 export function writeSession(key: string, userId: string, value: unknown): void {
   const s = storage()
   if (!s) return
-  const empty = value === undefined || value === '' || (Array.isArray(value) && value.length === 0) || (typeof value === 'object' && value !== null && Object.keys(value).length === 0)
+  const empty =
+    value === undefined ||
+    value === '' ||
+    (Array.isArray(value) && value.length === 0) ||
+    (typeof value === 'object' && value !== null && Object.keys(value).length === 0)
   try {
     if (empty) s.removeItem(PREFIX + key)
     else s.setItem(PREFIX + key, JSON.stringify({ userId, value }))
