@@ -4,10 +4,12 @@
  * shared state is in store.ts, what realtime frames do in frames.ts.
  */
 import './styles.css'
+import './phone.css'
 import type { User } from '@palisade/contracts'
 import { api } from './api.js'
 import { wireAccount } from './account.js'
 import { loadAgents, wireAgents } from './agents.js'
+import { wireAgentToggle } from './agent-toggle.js'
 import { wireComposer } from './composer.js'
 import { wireDrafts } from './drafts.js'
 import { realtime } from './connection.js'
@@ -21,7 +23,7 @@ import { restoreOutbox } from './outbox.js'
 import { wireNav } from './nav.js'
 import { wireReadMarkers } from './read-markers.js'
 import { wireSearch } from './search.js'
-import { hasConversation, setMe } from './store.js'
+import { activeId, hasConversation, setMe } from './store.js'
 import { wireTitle } from './title.js'
 import { renderTyping } from './typing.js'
 import { showError } from './ui.js'
@@ -33,6 +35,7 @@ wireMessageList()
 wireComposer()
 wireFiles()
 wireAgents()
+wireAgentToggle()
 wireMembers()
 wireSearch()
 wireAccount()
@@ -52,7 +55,13 @@ async function boot(): Promise<void> {
   realtime.start()
   await loadConversations()
   void loadAgents()
+  await openFromLocation()
+  // Back and forward between conversations (and a pasted #c= link) open what the location names.
+  addEventListener('hashchange', () => void openFromLocation().catch(showError))
+}
+
+async function openFromLocation(): Promise<void> {
   const m = /^#c=([0-9a-f-]{36})$/.exec(location.hash)
-  if (m && hasConversation(m[1]!)) await openConversation(m[1]!)
+  if (m && hasConversation(m[1]!) && m[1] !== activeId()) await openConversation(m[1]!)
 }
 void boot().catch(showError)
