@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Browser, WebSocketRoute } from 'playwright-core'
 import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
-import { ConsoleWatch, PASSWORD, createConversation, newPerson, register, send, type Person } from './helpers/people.js'
+import { ConsoleWatch, PASSWORD, createConversation, newPerson, register, send } from './helpers/people.js'
 
 /**
  * Issue 24, "never fail silently", in Chromium against the whole stack: refused uploads, messages

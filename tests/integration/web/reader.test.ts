@@ -91,7 +91,7 @@ await t.test('setup: two people, a conversation with many messages and three ima
         if (!r.ok) throw new Error(`send ${r.status}`)
       }
     },
-    { id: conversationId, n: 30 }
+    { id: conversationId, n: 60 }
   )
   for (const i of [1, 2, 3]) {
     await erin.page.locator('#file-input').setInputFiles({ name: `photo-${i}.png`, mimeType: 'image/png', buffer: png(400, 300) })
@@ -99,7 +99,7 @@ await t.test('setup: two people, a conversation with many messages and three ima
   }
   await send(erin, 'last text before Finn opens it')
   await erin.page.locator('#messages .msg:not(.pending)', { hasText: 'last text before Finn opens it' }).waitFor()
-  t.pass('30 texts and 3 images')
+  t.pass('60 texts and 3 images')
 })
 
 await t.test('opening a conversation with images: at the bottom, each file asked for once', async (t) => {
@@ -160,7 +160,7 @@ await t.test('the location is kept and message actions are not a Tab stop each',
   await page.getByRole('heading', { name: title }).waitFor()
   t.pass('a reload reopens it')
 
-  // From the message list to the message box, past 30+ own messages with actions: a few Tabs.
+  // From the message list to the message box, past 60 own messages with actions: a few Tabs.
   await page.locator('#messages').focus()
   await page.mouse.move(0, 0) // no message hovered
   const stops: string[] = []
@@ -293,6 +293,40 @@ await t.test('the account page follows each change', async (t) => {
   )
   await o.waitForURL(/\/login/, { timeout: 30_000 })
   await other.close()
+})
+
+await t.test('search: who and when, more than one page, and a hit opened in place with its context', async (t) => {
+  const page = finn.page
+  await page.getByLabel('Search messages').fill('filler')
+  await page.getByLabel('Search messages').press('Enter')
+  const results = page.locator('#search-list li[data-id]')
+  await results.first().waitFor()
+  t.equal(await results.count(), 20, 'a first page of 20')
+  t.equal(await results.first().locator('.who').textContent(), 'Erin', 'the author by name')
+  t.match(await results.first().locator('time').textContent(), /^Today \d/, 'and when')
+  await page.getByRole('button', { name: 'More results' }).click()
+  await page.waitForFunction(() => document.querySelectorAll('#search-list li[data-id]').length === 40)
+  await page.getByRole('button', { name: 'More results' }).click()
+  await page.waitForFunction(() => document.querySelectorAll('#search-list li[data-id]').length === 60)
+  t.ok(await page.getByRole('button', { name: 'More results' }).isHidden(), 'all 60 found, no more to load')
+
+  // "filler 2" is older than the newest page of 50: opening it pages back to it.
+  await results
+    .filter({ hasText: /^.*filler 2$/ })
+    .getByRole('button')
+    .click()
+  const hit = page.locator('#messages .msg.hit')
+  await hit.waitFor()
+  t.equal(await hit.locator('.text').textContent(), 'filler 2', 'the hit is highlighted')
+  t.equal(await page.evaluate(() => document.activeElement?.classList.contains('hit')), true, 'and has focus')
+  const inView = await hit.evaluate((el) => {
+    const r = el.getBoundingClientRect()
+    const l = document.getElementById('messages')!.getBoundingClientRect()
+    return r.top >= l.top && r.bottom <= l.bottom
+  })
+  t.ok(inView, 'on screen')
+  for (const text of ['filler 1', 'filler 3', 'while Finn reads older ones'])
+    t.equal(await page.locator('#messages .msg .text', { hasText: new RegExp(`^${text}$`) }).count(), 1, `context: "${text}" is loaded`)
 })
 
 await t.test('no page of the run logged a console error or threw', async (t) => {

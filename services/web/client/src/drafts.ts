@@ -9,7 +9,7 @@ import { els } from './ui.js'
 const KEY = 'drafts'
 /** Longest draft kept (the message limit of the contracts). */
 const MAX = 8000
-let drafts: Record<string, string> = {}
+const drafts: Record<string, string> = {}
 let shownFor: string | undefined
 
 function save(): void {

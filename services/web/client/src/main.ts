@@ -22,7 +22,7 @@ import { onNamesChanged } from './names.js'
 import { restoreOutbox } from './outbox.js'
 import { wireNav } from './nav.js'
 import { wireReadMarkers } from './read-markers.js'
-import { wireSearch } from './search.js'
+import { refreshSearchAuthors, wireSearch } from './search.js'
 import { activeId, hasConversation, setMe } from './store.js'
 import { wireTitle } from './title.js'
 import { renderTyping } from './typing.js'
@@ -44,6 +44,7 @@ wireTitle()
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
   refreshAuthors()
+  refreshSearchAuthors()
   renderTyping()
   renderMembersIfShown()
 })

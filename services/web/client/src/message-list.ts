@@ -32,7 +32,6 @@ import { dayKey } from './times.js'
 import { showError, who } from './ui.js'
 
 const list = $('#messages')
-let loadingOlder = false
 /** Whether the reader is at the bottom (kept from scroll events: content changes do not move it). */
 let stuck = true
 /** key → the row on screen and the signature of what it shows */
@@ -64,24 +63,50 @@ export async function loadLatest(): Promise<void> {
   scheduleMarkRead()
 }
 
-async function loadOlder(): Promise<void> {
+let olderInFlight: Promise<void> | undefined
+
+/** The page before the oldest shown; a call while one is loading waits for that one. */
+function loadOlder(): Promise<void> {
+  olderInFlight ??= loadOlderPage().finally(() => (olderInFlight = undefined))
+  return olderInFlight
+}
+
+async function loadOlderPage(): Promise<void> {
   const id = activeId()
   const cursor = getOlderCursor()
-  if (!id || !cursor || loadingOlder) return
-  loadingOlder = true
-  try {
-    const page: MessagePage = await api('GET', `/api/chat/conversations/${id}/messages?limit=50&before=${encodeURIComponent(cursor)}`)
-    if (activeId() !== id) return
-    const before = list.scrollHeight
-    // One synchronous render, so the scroll position can be kept on what was on screen.
-    batch(() => {
-      putMessages(page.items)
-      setOlderCursor(page.nextCursor)
-    })
-    list.scrollTop += list.scrollHeight - before
-  } finally {
-    loadingOlder = false
-  }
+  if (!id || !cursor) return
+  const page: MessagePage = await api('GET', `/api/chat/conversations/${id}/messages?limit=50&before=${encodeURIComponent(cursor)}`)
+  if (activeId() !== id) return
+  const before = list.scrollHeight
+  // One synchronous render, so the scroll position can be kept on what was on screen.
+  batch(() => {
+    putMessages(page.items)
+    setOlderCursor(page.nextCursor)
+  })
+  list.scrollTop += list.scrollHeight - before
+}
+
+/** Pages searched back for a message before giving up (a search hit far in the past). */
+const REVEAL_MAX_PAGES = 20
+
+/**
+ * Shows one message of the open conversation in the middle of the list, highlighted and focused,
+ * with everything newer and a page of older messages around it (pages back from the newest until
+ * it is there). Returns whether it was found.
+ */
+export async function revealMessage(messageId: string): Promise<boolean> {
+  const id = activeId()
+  for (let i = 0; i < REVEAL_MAX_PAGES && activeId() === id && !getMessage(messageId) && getOlderCursor(); i++) await loadOlder()
+  // Older context: the hit should not be the oldest row shown.
+  if (messageList()[0]?.id === messageId && getOlderCursor()) await loadOlder()
+  const row = rows.get(`m:${messageId}`)?.el
+  if (!row || activeId() !== id) return false
+  for (const old of list.querySelectorAll('.hit')) old.classList.remove('hit')
+  stuck = false
+  row.classList.add('hit')
+  row.scrollIntoView({ block: 'center' })
+  row.focus({ preventScroll: true })
+  return true
 }
 
 type Row = [key: string, sig: string, build: () => HTMLElement]
