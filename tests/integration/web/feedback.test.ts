@@ -135,6 +135,11 @@ await t.test('uploads: refused files are named with the reason, before uploading
 
 await t.test('a message sent offline waits in the outbox, survives a reload and is sent once when back', async (t) => {
   const page = carol.page
+  // Whatever happens here, the next test needs carol online and her socket unrouted.
+  t.teardown(async () => {
+    await carol.context.setOffline(false)
+    await page.unrouteAll({ behavior: 'ignoreErrors' })
+  })
   await carol.context.setOffline(true)
   await page.waitForFunction(() => document.getElementById('conn')?.dataset.state !== 'online')
   await send(carol, 'written while offline')

@@ -28,7 +28,8 @@ export function wireComposer(): void {
   })
   els.text.addEventListener('input', () => {
     const id = activeId()
-    if (!id || Date.now() - lastTypingSent < 2000) return
+    // An emptied box (just sent, or cleared) is nobody typing.
+    if (!id || !els.text.value || Date.now() - lastTypingSent < 2000) return
     lastTypingSent = Date.now()
     realtime.send({ type: 'typing', conversationId: id })
   })
