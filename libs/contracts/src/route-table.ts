@@ -52,6 +52,8 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-sessions', match: 'prefix', path: '/auth/sessions', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-users', match: 'prefix', path: '/auth/users', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-password', match: 'exact', path: '/auth/password', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-password-reset', match: 'exact', path: '/auth/password-reset', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-admin', match: 'prefix', path: '/auth/admin', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'chat-api', match: 'prefix', path: '/api/chat', service: 'chat', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
   { id: 'files-api', match: 'prefix', path: '/api/files', service: 'files', access: 'forward-auth', websocket: false, bodyLimit: FILE_UPLOAD_BODY_LIMIT },
   { id: 'agents-api', match: 'prefix', path: '/api/agents', service: 'agents', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },

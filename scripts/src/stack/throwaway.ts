@@ -57,6 +57,9 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
+      // Throwaway stacks register many people and no admin hands out invites; tests of the invite
+      // flow set AUTH_REGISTRATION themselves.
+      AUTH_REGISTRATION: 'open',
       ...opts.env
     },
     stdio: ['ignore', 'pipe', 'pipe']

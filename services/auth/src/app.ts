@@ -10,6 +10,7 @@ import { makeDummyHash, preloadCommonPasswords } from './lib/passwords.js'
 import { pruneLoginFailures } from './lib/throttle.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { accountRoutes } from './routes/account.js'
+import { passwordResetRoute } from './routes/password-reset.js'
 import { verifyRoute } from './routes/verify.js'
 import { jwksRoutes } from './routes/jwks.js'
 import { registerNatsHandlers } from './nats/handlers.js'
@@ -44,6 +45,7 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
     await scope.register(cookie)
     await scope.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf })
     await scope.register(accountRoutes, { core, config, ipOf })
+    await scope.register(passwordResetRoute, { core, config, allowedOrigins, ipOf })
   })
   await app.register(verifyRoute, { core, allowedOrigins })
   await app.register(jwksRoutes, { core })

@@ -14,6 +14,17 @@ export type AuditEvent =
   | 'session.revoked'
   | 'password.changed'
   | 'password.change_failed'
+  | 'password.reset'
+  | 'login.refused_disabled'
+  | 'session.evicted'
+  | 'admin.created'
+  | 'admin.user_disabled'
+  | 'admin.user_enabled'
+  | 'admin.role_changed'
+  | 'admin.factors_reset'
+  | 'admin.reset_link_issued'
+  | 'admin.invite_created'
+  | 'admin.invite_revoked'
 
 export type AuditDetails = Record<string, string | number | boolean | null>
 
