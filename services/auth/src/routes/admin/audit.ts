@@ -19,7 +19,7 @@ export const adminAuditRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (r
       params.push(value)
       where.push(cond(`$${params.length}`))
     }
-    if (q.userId) add((n) => `(user_id = ${n}::uuid OR details->>'target' = ${n})`, q.userId.toLowerCase())
+    if (q.userId) add((n) => `(user_id::text = ${n} OR details->>'target' = ${n})`, q.userId.toLowerCase())
     if (q.event) add((n) => `event = ${n}`, q.event)
     if (q.from) add((n) => `at >= ${n}::timestamptz`, q.from)
     if (q.to) add((n) => `at < ${n}::timestamptz`, q.to)
