@@ -88,6 +88,9 @@ export const SessionSchema = Type.Object(
     createdAt: IsoDateSchema,
     lastUsedAt: IsoDateSchema,
     userAgent: Type.String({ maxLength: 512 }),
+    /** a readable name parsed from the user agent ("Firefox 133 on Windows 10") */
+    device: Type.String({ maxLength: 128 }),
+    /** the client address of the last use (sign-in or refresh) */
     ip: Type.String({ maxLength: 64 }),
     current: Type.Boolean()
   },

@@ -54,7 +54,7 @@ test('a member gets 403 on every admin route; nobody signed out gets in', async 
     const anon = await stack.auth.inject({ method: method as 'GET', url })
     t.equal(anon.statusCode, 401, `anonymous: ${method} ${url}`)
   }
-  t.equal((await stack.auth.pg.query("SELECT roles FROM auth.users WHERE id = $1", [id])).rows[0].roles[0], 'admin', 'nothing changed')
+  t.equal((await stack.auth.pg.query('SELECT roles FROM auth.users WHERE id = $1', [id])).rows[0].roles[0], 'admin', 'nothing changed')
 })
 
 test('roles come only from auth: a forged or sibling-signed assertion never makes an admin', async (t) => {
@@ -130,7 +130,10 @@ test('never the last admin: disabling or demoting it is refused, also when two a
   // The loser is refused by the last-admin rule (409), or, arriving a moment later, finds its own
   // session already ended by the winner's demotion (401) or its admin role gone (403).
   t.equal([a, b].filter((x) => x.statusCode === 204).length, 1, 'exactly one demotion went through')
-  t.ok([a, b].every((x) => [204, 401, 403, 409].includes(x.statusCode)), `the other is refused (${a.statusCode}, ${b.statusCode})`)
+  t.ok(
+    [a, b].every((x) => [204, 401, 403, 409].includes(x.statusCode)),
+    `the other is refused (${a.statusCode}, ${b.statusCode})`
+  )
   const left = await stack.auth.pg.query("SELECT id FROM auth.users WHERE roles = '{admin}' AND disabled_at IS NULL")
   t.equal(left.rowCount, 1, 'one admin left')
   // Restore the file's admin if it was the one demoted (the next tests act as it).
@@ -147,7 +150,10 @@ test('never the last admin: disabling or demoting it is refused, also when two a
     asUser(erinAdmin, 'POST', `/auth/admin/users/${admin.userId}/disable`)
   ])
   t.equal([c, d].filter((x) => x.statusCode === 204).length, 1, 'exactly one disable went through')
-  t.ok([c, d].every((x) => [204, 401, 403, 409].includes(x.statusCode)), `the other is refused (${c.statusCode}, ${d.statusCode})`)
+  t.ok(
+    [c, d].every((x) => [204, 401, 403, 409].includes(x.statusCode)),
+    `the other is refused (${c.statusCode}, ${d.statusCode})`
+  )
   t.equal((await stack.auth.pg.query("SELECT 1 FROM auth.users WHERE roles = '{admin}' AND disabled_at IS NULL")).rowCount, 1)
   if (d.statusCode === 204) {
     await stack.auth.pg.query('UPDATE auth.users SET disabled_at = NULL WHERE id = $1', [admin.userId])
@@ -204,7 +210,10 @@ test('finding users, their sessions and factors; reset factors is a hook', async
     'by display name, case-insensitively'
   )
   const byMail = await asUser(admin, 'GET', `/auth/admin/users?q=${encodeURIComponent(gina.email.slice(0, 10))}`)
-  t.ok(byMail.json().users.some((u: { id: string }) => u.id === gina.userId), 'by address')
+  t.ok(
+    byMail.json().users.some((u: { id: string }) => u.id === gina.userId),
+    'by address'
+  )
   t.same((await asUser(admin, 'GET', '/auth/admin/users?q=%25')).json().users, [], '% is a literal, not a wildcard')
   t.equal((await asUser(admin, 'GET', '/auth/admin/users?q=a&extra=1')).statusCode, 400, 'unknown query keys')
   const detail = (await asUser(admin, 'GET', `/auth/admin/users/${gina.userId}`)).json()
@@ -239,7 +248,7 @@ test('the audit log: every admin action with actor and target, filters, chain ve
   t.same((await asUser(admin, 'GET', `/auth/admin/audit?from=${encodeURIComponent(future)}`)).json().entries, [], 'by time')
   t.equal((await asUser(admin, 'GET', '/auth/admin/audit?event=DROP%20TABLE')).statusCode, 400, 'event names are validated')
 
-  await stack.auth.pg.query("UPDATE auth.audit_log SET details = '{\"target\":\"someone else\"}' WHERE id = $1", [disabled.id])
+  await stack.auth.pg.query('UPDATE auth.audit_log SET details = \'{"target":"someone else"}\' WHERE id = $1', [disabled.id])
   const broken = (await asUser(admin, 'GET', '/auth/admin/audit?limit=1')).json().chain
   t.equal(broken.ok, false, 'an edited row breaks the chain, and the viewer says so')
   t.equal(broken.brokenAt, disabled.id)

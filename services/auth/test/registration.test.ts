@@ -4,7 +4,11 @@ import { call, decodeJwt, ORIGIN, startTestStack, type TestStack } from './helpe
 
 const PASSWORD = 'a long enough password for tests'
 const register = (stack: TestStack, email: string, extra: Record<string, unknown> = {}) =>
-  call(`${stack.authUrl}/auth/register`, { method: 'POST', headers: { origin: ORIGIN }, json: { email, password: PASSWORD, displayName: email.split('@')[0], ...extra } })
+  call(`${stack.authUrl}/auth/register`, {
+    method: 'POST',
+    headers: { origin: ORIGIN },
+    json: { email, password: PASSWORD, displayName: email.split('@')[0], ...extra }
+  })
 
 async function asUser(stack: TestStack, user: TestUser, method: string, url: string, json?: unknown) {
   const headers = await stack.identityHeaders(user, { method, uri: url })

@@ -62,7 +62,9 @@ test('at most AUTH_MAX_SESSIONS_PER_USER sessions: the least recently used one e
   t.match(await session(u.sessionId), { revoked_reason: 'session-limit' })
   const live = await stack.auth.pg.query('SELECT count(*)::int AS n FROM auth.sessions WHERE user_id = $1 AND revoked_at IS NULL', [u.userId])
   t.equal(live.rows[0].n, 3)
-  const audit = await stack.auth.pg.query("SELECT user_id, session_id, details FROM auth.audit_log WHERE event = 'session.evicted' AND user_id = $1", [u.userId])
+  const audit = await stack.auth.pg.query("SELECT user_id, session_id, details FROM auth.audit_log WHERE event = 'session.evicted' AND user_id = $1", [
+    u.userId
+  ])
   t.same(audit.rows, [{ user_id: u.userId, session_id: u.sessionId, details: { by: logins[2]!.json().sessionId } }], 'audited')
   t.equal((await refresh(u.refreshToken)).status, 401, 'the evicted session cannot refresh')
 })

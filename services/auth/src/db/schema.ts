@@ -19,10 +19,7 @@ export const users = auth.table(
     /** set by an administrator: no login, no refresh, every session revoked */
     disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' })
   },
-  (t) => [
-    uniqueIndex('users_email_key').on(t.email),
-    check('users_roles_check', sql`${t.roles} = '{member}'::text[] OR ${t.roles} = '{admin}'::text[]`)
-  ]
+  (t) => [uniqueIndex('users_email_key').on(t.email), check('users_roles_check', sql`${t.roles} = '{member}'::text[] OR ${t.roles} = '{admin}'::text[]`)]
 )
 
 /**

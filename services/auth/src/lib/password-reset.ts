@@ -35,7 +35,11 @@ export async function issueResetLink(deps: AuthDeps, userId: string, by: string)
  * all in one transaction (two uses racing: the second finds it used). Unknown, used and expired
  * links are refused alike.
  */
-export async function useResetLink(deps: AuthDeps, token: string, passwordHash: (userId: string) => Promise<string>): Promise<{ userId: string; linkId: string }> {
+export async function useResetLink(
+  deps: AuthDeps,
+  token: string,
+  passwordHash: (userId: string) => Promise<string>
+): Promise<{ userId: string; linkId: string }> {
   const out = await withTransaction(deps.pool, async (client) => {
     const r = await client.query<{ id: string; user_id: string }>(
       'UPDATE auth.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING id, user_id',

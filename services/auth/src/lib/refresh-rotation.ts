@@ -57,7 +57,8 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
     }
     if (row.revoked_at) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
     if (row.disabled) throw new ProblemError(401, ErrorCode.accountDisabled, 'This account has been disabled by an administrator')
-    if (row.expires_at.getTime() <= Date.now()) throw new ProblemError(401, ErrorCode.tokenExpired, 'The session has reached its maximum lifetime; sign in again')
+    if (row.expires_at.getTime() <= Date.now())
+      throw new ProblemError(401, ErrorCode.tokenExpired, 'The session has reached its maximum lifetime; sign in again')
     if (row.idle) throw new ProblemError(401, ErrorCode.tokenExpired, 'The session ended after a long time without use; sign in again')
     const next = newRefreshToken()
     const box = graceSeconds > 0 ? sealSuccessor(presented, row.id, next) : null

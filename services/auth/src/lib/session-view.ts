@@ -1,5 +1,6 @@
 import type { Session } from '@palisade/contracts'
 import type { AuthDeps } from './deps.js'
+import { deviceName } from './device-name.js'
 import { liveSession } from './sessions.js'
 
 /** The live sessions of a user as the sessions lists show them: the current one first, then by last use. */
@@ -15,6 +16,7 @@ export async function liveSessions(deps: AuthDeps, userId: string, currentSessio
     createdAt: s.created_at.toISOString(),
     lastUsedAt: s.last_used_at.toISOString(),
     userAgent: s.user_agent,
+    device: deviceName(s.user_agent).slice(0, 128),
     ip: s.ip,
     current: s.id === currentSessionId
   }))

@@ -17,8 +17,10 @@ async function openSettings(): Promise<void> {
       h(
         'li',
         {},
+        s.current ? h('strong', { textContent: 'This device · ' }) : null,
         h('span', {
-          textContent: `${s.current ? 'This browser' : s.userAgent.slice(0, 80) || 'unknown client'} · ${s.ip} · last used ${new Date(s.lastUsedAt).toLocaleString()}`
+          textContent: `${s.device} · ${s.ip || 'unknown address'} · last used ${new Date(s.lastUsedAt).toLocaleString()}`,
+          title: s.userAgent
         }),
         s.current
           ? null
@@ -51,6 +53,10 @@ export function wireAccount(): void {
       },
       (err: unknown) => (result.textContent = err instanceof ApiError ? err.message : 'The password could not be changed')
     )
+  })
+  $('#sign-out-everywhere').addEventListener('click', () => {
+    realtime.stop()
+    void request('POST', '/auth/logout-all').finally(() => location.assign('/login'))
   })
   $('#sign-out').addEventListener('click', () => {
     realtime.stop()

@@ -7,6 +7,7 @@ import './styles.css'
 import type { User } from '@palisade/contracts'
 import { api } from './api.js'
 import { wireAccount } from './account.js'
+import { wireAdmin } from './admin.js'
 import { loadAgents, wireAgents } from './agents.js'
 import { wireComposer } from './composer.js'
 import { realtime } from './connection.js'
@@ -42,7 +43,9 @@ onNamesChanged(() => {
 })
 
 async function boot(): Promise<void> {
-  setMe(await api<User>('GET', '/auth/me'))
+  const me = await api<User>('GET', '/auth/me')
+  setMe(me)
+  wireAdmin(me)
   realtime.start()
   await loadConversations()
   void loadAgents()

@@ -57,17 +57,21 @@ export const adminUserRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (ro
     return r.rows[0]
   }
 
-  app.get('/auth/admin/users', { schema: { querystring: AdminUserQuerySchema, response: { 200: AdminUserListSchema, '4xx': ProblemSchema } } }, async (request) => {
-    const { q, after, limit = 50 } = request.query
-    const like = `%${likeEscape((q ?? '').trim().toLowerCase())}%`
-    const r = await core.pool.query<UserRow>(
-      `SELECT ${COLUMNS} FROM auth.users
+  app.get(
+    '/auth/admin/users',
+    { schema: { querystring: AdminUserQuerySchema, response: { 200: AdminUserListSchema, '4xx': ProblemSchema } } },
+    async (request) => {
+      const { q, after, limit = 50 } = request.query
+      const like = `%${likeEscape((q ?? '').trim().toLowerCase())}%`
+      const r = await core.pool.query<UserRow>(
+        `SELECT ${COLUMNS} FROM auth.users
         WHERE (email LIKE $1 OR lower(display_name) LIKE $1) AND email > $2
         ORDER BY email LIMIT $3`,
-      [like, after ?? '', limit]
-    )
-    return { users: r.rows.map(view) }
-  })
+        [like, after ?? '', limit]
+      )
+      return { users: r.rows.map(view) }
+    }
+  )
 
   app.get('/auth/admin/users/:id', { schema: { params: IdParamsSchema, response: { 200: AdminUserDetailSchema, '4xx': ProblemSchema } } }, async (request) => {
     const user = await found(request.params.id)
