@@ -2,7 +2,7 @@ import t0, { test } from 'tap'
 import { TestkitError, type TestUser } from '@palisade/testkit'
 import { IDENTITY_HEADERS } from '@palisade/contracts'
 import { generateSigningKey, signAssertion } from '@palisade/platform'
-import { call, decodeJwt, forwarded, ORIGIN, revocationEvents, signerOf, startTestStack, verifyAt, waitFor, type TestStack } from './helpers.js'
+import { call, decodeJwt, forwarded, ORIGIN, revocationEvents, signerOf, startTestStack, verifyAt, waitFor } from './helpers.js'
 
 // One stack: its first user is the admin; every test makes its own other users.
 const stack = await startTestStack(t0)
