@@ -56,7 +56,7 @@ await t.test('the first account registers without an invite and is the admin', a
   await fillRegistration(root, 'Root')
   await root.page.waitForURL((u) => u.pathname === '/')
   await root.page.locator('#conn[data-state=online]').waitFor()
-  await root.page.getByRole('button', { name: 'Admin' }).click()
+  await root.page.getByRole('button', { name: 'Admin', exact: true }).click()
   await root.page.getByRole('heading', { name: 'Administration' }).waitFor()
   t.pass('the admin console is there for the admin')
   await root.page.locator('#audit-chain', { hasText: 'Hash chain verified' }).waitFor()
@@ -82,13 +82,15 @@ await t.test('without an invite nobody else registers; an invite link works once
   await fillRegistration(bob, 'Bob')
   await bob.page.waitForURL((u) => u.pathname === '/')
   await bob.page.locator('#conn[data-state=online]').waitFor()
-  t.notOk(await bob.page.getByRole('button', { name: 'Admin' }).isVisible(), 'an invited member sees no admin console')
+  t.notOk(await bob.page.getByRole('button', { name: 'Admin', exact: true }).isVisible(), 'an invited member sees no admin console')
 
   await eve.page.goto(inviteLink)
   await fillRegistration(eve, 'Eve')
   await eve.page.getByText('This invite link cannot be used').waitFor()
   t.pass('the same link a second time: refused')
+  await root.page.getByRole('button', { name: 'Admin', exact: true }).click()
   await root.page.locator('#invite-list li', { hasText: 'used' }).waitFor()
+  t.pass('reopened, the console lists the invite as used')
 })
 
 await t.test('an admin disables a user: their open tab lands on /login within a second', async (t) => {

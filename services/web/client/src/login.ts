@@ -99,9 +99,12 @@ form.addEventListener('submit', (ev) => {
   })()
 })
 
-const fragment = /^#(invite|reset)=([A-Za-z0-9_-]{43})$/.exec(location.hash)
-if (fragment) {
+/** Reads an invite or reset link; also when one is opened while this page is already showing (no reload). */
+function applyFragment(): void {
+  const fragment = /^#(invite|reset)=([A-Za-z0-9_-]{43})$/.exec(location.hash)
+  if (!fragment) return setMode(location.hash === '#register' ? 'register' : 'login')
   history.replaceState(null, '', location.pathname + location.search)
+  info.textContent = ''
   if (fragment[1] === 'invite') {
     invite = fragment[2]
     setMode('register')
@@ -110,4 +113,7 @@ if (fragment) {
     resetToken = fragment[2]
     setMode('reset')
   }
-} else setMode(location.hash === '#register' ? 'register' : 'login')
+}
+
+window.addEventListener('hashchange', applyFragment)
+applyFragment()
