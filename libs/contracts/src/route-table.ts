@@ -51,6 +51,12 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-me', match: 'exact', path: '/auth/me', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-sessions', match: 'prefix', path: '/auth/sessions', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-users', match: 'prefix', path: '/auth/users', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
+  // Second-factor steps of a login: public, the attempt is carried by the short-lived ticket cookie.
+  { id: 'auth-login-mfa', match: 'prefix', path: '/auth/login/mfa', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-login-enrol', match: 'prefix', path: '/auth/login/enrol', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-login-passkey', match: 'prefix', path: '/auth/login/passkey', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-reauth', match: 'prefix', path: '/auth/reauth', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-mfa', match: 'prefix', path: '/auth/mfa', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-password', match: 'exact', path: '/auth/password', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-password-reset', match: 'exact', path: '/auth/password-reset', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-admin', match: 'prefix', path: '/auth/admin', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },

@@ -134,6 +134,10 @@ export async function startTestStack(
     AUTH_LOGIN_FAILURES_PER_ADDRESS: 100,
     // Every test registers people at will; tests of registration modes and invites override it.
     AUTH_REGISTRATION: 'open',
+    // createUser signs in with the password alone; second-factor tests set the policy themselves.
+    AUTH_REQUIRE_MFA: 'none',
+    AUTH_MFA_KEY: randomBytes(32).toString('hex'),
+    AUTH_WEBAUTHN_ORIGIN: 'http://localhost:8080',
     ...opts.auth
   }
 

@@ -12,6 +12,8 @@ export interface StackSecrets {
   natsPasswords: Record<AppServiceName, string>
   /** PEM of auth's ES256 signing key */
   authSigningKeys: string
+  /** 64 hex characters: auth's key for TOTP secrets and recovery-code hashes */
+  authMfaKey: string
   dir: string
 }
 
@@ -38,8 +40,9 @@ export function ensureSecrets(dir: string, opts: { fileMode?: number } = {}): St
     natsPasswords[s] = ensureFile(dir, `${s}_nats_password`, token, mode)
   }
   const authSigningKeys = ensureFile(dir, 'auth_signing_keys', () => signingKeyToPem(generateSigningKey()), mode)
+  const authMfaKey = ensureFile(dir, 'auth_mfa_key', () => randomBytes(32).toString('hex'), mode)
   writeFileSync(join(dir, 'nats_passwords.conf'), renderPasswords(natsPasswords), { mode })
-  return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, dir }
+  return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, authMfaKey, dir }
 }
 
 /** The connection URL of a service's own role (named by serviceRoleName) for the given host/port/database. */

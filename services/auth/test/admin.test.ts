@@ -136,9 +136,12 @@ test('never the last admin: disabling or demoting it is refused, also when two a
   )
   const left = await stack.auth.pg.query("SELECT id FROM auth.users WHERE roles = '{admin}' AND disabled_at IS NULL")
   t.equal(left.rowCount, 1, 'one admin left')
-  // Restore the file's admin if it was the one demoted (the next tests act as it).
+  // Make the file's admin the only admin again if it was the one demoted (the next steps count on it).
   if (left.rows[0].id !== admin.userId) {
-    await stack.auth.pg.query("UPDATE auth.users SET roles = '{admin}' WHERE id = $1", [admin.userId])
+    await stack.auth.pg.query("UPDATE auth.users SET roles = CASE WHEN id = $1 THEN '{admin}'::text[] ELSE '{member}'::text[] END WHERE id IN ($1, $2)", [
+      admin.userId,
+      dave.userId
+    ])
     Object.assign(admin, await signIn(admin))
   }
   // Disabling one of two admins races the same way.
@@ -224,8 +227,52 @@ test('finding users, their sessions and factors; reset factors is a hook', async
     ['password']
   )
   t.notMatch(JSON.stringify(detail), /password_hash|\$argon2/, 'no secret in the detail')
+  const none = await asUser(admin, 'POST', `/auth/admin/users/${gina.userId}/reset-factors`)
+  t.same(none.json(), { reset: [] }, 'nothing enrolled: nothing to reset')
+
+  // Gina enrols an authenticator app, a passkey and recovery codes (rows as the factor routes write them).
+  await stack.auth.pg.query("INSERT INTO auth.totp_factors (user_id, secret_box, confirmed_at) VALUES ($1, 'sealed', now())", [gina.userId])
+  await stack.auth.pg.query(
+    "INSERT INTO auth.passkeys (id, user_id, credential_id, public_key, transports, name) VALUES (gen_random_uuid(), $1, 'cred-gina', 'key', '{internal}', 'Laptop')",
+    [gina.userId]
+  )
+  for (const h of ['h1', 'h2'])
+    await stack.auth.pg.query('INSERT INTO auth.recovery_codes (id, user_id, code_hash) VALUES (gen_random_uuid(), $1, $2)', [gina.userId, h])
+  const enrolled = (await asUser(admin, 'GET', `/auth/admin/users/${gina.userId}`)).json()
+  t.same(
+    enrolled.factors.map((f: { kind: string; name: string }) => [f.kind, f.name]),
+    [
+      ['password', 'Password'],
+      ['totp', 'Authenticator app'],
+      ['passkey', 'Passkey “Laptop”'],
+      ['recovery-codes', 'Recovery codes (2 unused)']
+    ],
+    'the admin sees which factors exist, never their secrets'
+  )
+  t.notMatch(JSON.stringify(enrolled), /sealed|cred-gina|h1/, 'no secret, credential or hash leaves')
   const reset = await asUser(admin, 'POST', `/auth/admin/users/${gina.userId}/reset-factors`)
-  t.same(reset.json(), { reset: [] }, 'no second-factor module registered yet: nothing to reset')
+  t.same(reset.json(), { reset: ['totp', 'passkey', 'recovery-codes'] }, 'every second factor removed')
+  const left = await stack.auth.pg.query(
+    'SELECT (SELECT count(*) FROM auth.totp_factors WHERE user_id = $1) + (SELECT count(*) FROM auth.passkeys WHERE user_id = $1) + (SELECT count(*) FROM auth.recovery_codes WHERE user_id = $1) AS n',
+    [gina.userId]
+  )
+  t.equal(Number(left.rows[0].n), 0)
+  const audit = await stack.auth.pg.query("SELECT user_id, details FROM auth.audit_log WHERE event = 'admin.factors_reset' ORDER BY id DESC LIMIT 1")
+  t.same(audit.rows[0], { user_id: admin.userId, details: { target: gina.userId, kinds: 'totp,passkey,recovery-codes' } }, 'audited with actor and target')
+})
+
+test('admin actions need a recent authentication (step-up); reading does not', async (t) => {
+  const ivy = await stack.createUser()
+  const stale = await signIn(admin)
+  await stack.auth.pg.query("UPDATE auth.sessions SET authenticated_at = now() - interval '6 minutes' WHERE id = $1", [stale.sessionId])
+  t.equal((await asUser(stale, 'GET', '/auth/admin/users')).statusCode, 200, 'reading works')
+  const r = await asUser(stale, 'POST', `/auth/admin/users/${ivy.userId}/disable`)
+  t.equal(r.statusCode, 401)
+  t.equal(r.json().code, 'REAUTH_REQUIRED')
+  t.notOk((await stack.auth.pg.query('SELECT disabled_at FROM auth.users WHERE id = $1', [ivy.userId])).rows[0].disabled_at, 'nothing happened')
+  const reauth = await asUser(stale, 'POST', '/auth/reauth', { password: admin.password })
+  t.equal(reauth.statusCode, 200, 'after re-authenticating with the password')
+  t.equal((await asUser(stale, 'POST', `/auth/admin/users/${ivy.userId}/disable`)).statusCode, 204, 'the action goes through')
 })
 
 test('the audit log: every admin action with actor and target, filters, chain verdict', async (t) => {

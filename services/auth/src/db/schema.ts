@@ -75,7 +75,9 @@ export const sessions = auth.table(
     userAgent: text('user_agent').notNull().default(''),
     ip: text('ip').notNull().default(''),
     revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' }),
-    revokedReason: text('revoked_reason')
+    revokedReason: text('revoked_reason'),
+    /** the session's last proof of the user (password, second factor, passkey, re-authentication): step-up reads it */
+    authenticatedAt: timestamp('authenticated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
   },
   (t) => [index('sessions_user_idx').on(t.userId)]
 )

@@ -25,6 +25,19 @@ export type AuditEvent =
   | 'admin.reset_link_issued'
   | 'admin.invite_created'
   | 'admin.invite_revoked'
+  | MfaAuditEvent
+
+/** Second factors, passkeys and step-up. */
+export type MfaAuditEvent =
+  | 'login.password_ok'
+  | 'mfa.failed'
+  | 'mfa.totp_enrolled'
+  | 'mfa.totp_removed'
+  | 'mfa.passkey_added'
+  | 'mfa.passkey_removed'
+  | 'mfa.recovery_codes_regenerated'
+  | 'reauth.succeeded'
+  | 'reauth.failed'
 
 export type AuditDetails = Record<string, string | number | boolean | null>
 

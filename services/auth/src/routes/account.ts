@@ -14,11 +14,15 @@ import { userView } from './credentials.js'
 import { userDirectoryRoutes } from './users.js'
 import { adminRoutes } from './admin/index.js'
 import { liveSessions } from '../lib/session-view.js'
+import { factorRoutes } from './factors.js'
+import type { MfaDeps } from '../lib/mfa.js'
+import { assertRecentAuthentication } from '../lib/step-up.js'
 
 export interface AccountRoutesOptions {
   core: AuthCore
   config: AuthConfig
   ipOf: (request: FastifyRequest) => string
+  mfa: MfaDeps
 }
 
 /**
@@ -39,6 +43,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
   await root.register(userDirectoryRoutes, { core, config })
   await root.register(adminRoutes, { core, ipOf })
+  await root.register(factorRoutes, { core, mfa: opts.mfa, ipOf })
 
   app.get('/auth/me', { schema: { response: { 200: UserSchema, '4xx': ProblemSchema } } }, async (request) => {
     const user = await core.findUserById(identityOf(request).userId)
@@ -85,6 +90,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
       const ip = ipOf(request)
       const user = await core.findUserById(id.userId)
       if (!user) throw problems.unauthenticated()
+      await assertRecentAuthentication(core, id)
       // Guessing the current password from a stolen session counts against the account like login does.
       const attempt = await loginAttempt(core.pool, { maxAddressFailures: config.AUTH_LOGIN_FAILURES_PER_ADDRESS }, user.email, ipLimitKey(ip), () =>
         verifyPassword(user.passwordHash, request.body.currentPassword)

@@ -5,6 +5,7 @@ import { api, request, ApiError } from './api.js'
 import { realtime } from './connection.js'
 import { activeId, getMe } from './store.js'
 import { showError, showPanel } from './ui.js'
+import { renderSecurity } from './security.js'
 
 async function openSettings(): Promise<void> {
   const me = getMe()
@@ -33,6 +34,7 @@ async function openSettings(): Promise<void> {
       )
     )
   )
+  await renderSecurity()
   showPanel('settings')
   $('#settings-title').focus()
 }

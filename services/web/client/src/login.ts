@@ -1,6 +1,9 @@
 import './styles.css'
 import { $ } from './dom.js'
-import { publicPost, safeNext, type ApiError } from './api.js'
+import type { MfaChallengeResponse } from '@palisade/contracts'
+import { publicJson, publicPost, safeNext, type ApiError } from './api.js'
+import { secondStep, signInWithPasskey } from './login-mfa.js'
+import { passkeysSupported } from './passkey.js'
 
 /**
  * The sign-in page, which is also the register page (`#register`, or an invite link
@@ -89,14 +92,26 @@ form.addEventListener('submit', (ev) => {
       }
       if (mode === 'register') await publicPost('/auth/register', { email, password, displayName: nameInput.value.trim(), ...(invite ? { invite } : {}) })
       // The answer holds an access token too: deliberately dropped, the httpOnly cookie is enough.
-      await publicPost('/auth/login', { email, password })
-      location.assign(safeNext(new URLSearchParams(location.search).get('next')))
+      const answer = await publicJson<Partial<MfaChallengeResponse>>('/auth/login', { email, password })
+      const next = safeNext(new URLSearchParams(location.search).get('next'))
+      if (answer.mfaRequired) return secondStep(answer as MfaChallengeResponse, next)
+      location.assign(next)
     } catch (err) {
       error.textContent = explain(err as ApiError)
       submit.disabled = false
       error.focus()
     }
   })()
+})
+
+const passkeyButton = $('#passkey-sign-in') as HTMLButtonElement
+passkeyButton.hidden = !passkeysSupported()
+passkeyButton.addEventListener('click', () => {
+  error.textContent = ''
+  signInWithPasskey(safeNext(new URLSearchParams(location.search).get('next'))).catch(() => {
+    error.textContent = 'No passkey signed you in.'
+    error.focus()
+  })
 })
 
 /** Reads an invite or reset link; also when one is opened while this page is already showing (no reload). */

@@ -8,6 +8,7 @@ import type { User } from '@palisade/contracts'
 import { api } from './api.js'
 import { wireAccount } from './account.js'
 import { wireAdmin } from './admin.js'
+import { wireReauth } from './reauth.js'
 import { loadAgents, wireAgents } from './agents.js'
 import { wireComposer } from './composer.js'
 import { realtime } from './connection.js'
@@ -34,6 +35,7 @@ wireAgents()
 wireMembers()
 wireSearch()
 wireAccount()
+wireReauth()
 wireNav()
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
