@@ -60,7 +60,11 @@ export const FilesErrorCode = {
   /** 416: a Range that starts past the end of the file */
   rangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
   /** 429: too many uploads of one user in flight on one instance */
-  tooManyUploads: 'TOO_MANY_CONCURRENT_UPLOADS'
+  tooManyUploads: 'TOO_MANY_CONCURRENT_UPLOADS',
+  /** 500: the stored blob failed its integrity check (tag, size or content hash); never served */
+  integrity: 'FILE_INTEGRITY_FAILED',
+  /** 409: a file stored before encryption at rest; refused (services/files/README.md) */
+  notEncrypted: 'FILE_NOT_ENCRYPTED'
 } as const
 
 export const Sha256HexSchema = Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$' })

@@ -3,7 +3,9 @@ import fp from 'fastify-plugin'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsync } from 'fastify'
 import { completeConfig, platformPlugin } from '@palisade/platform'
-import { checkScanConfig, FilesConfigSchema, storageDirOf, type FilesAppConfig } from './config.js'
+import { Audit } from './audit.js'
+import { checkScanConfig, FilesConfigSchema, keyRingOf, storageDirOf, type FilesAppConfig } from './config.js'
+import { FileVault } from './crypto/vault.js'
 import type { FilesContext } from './context.js'
 import { FilesRepo } from './db/repo.js'
 import { serveFilesNats } from './nats/handlers.js'
@@ -42,14 +44,19 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
   if (stale > 0) app.log.warn({ removed: stale }, 'removed temp files left by an earlier process')
 
   const repo = new FilesRepo(app.db)
+  const vault = new FileVault(
+    keyRingOf(config, (msg) => app.log.warn(msg)),
+    store
+  )
+  const audit = new Audit(app.db, app.log)
   const scanner =
     config.FILES_SCAN_MODE === 'clamd'
-      ? new ScanWorker(repo, store, new ClamdScanner(config.FILES_CLAMD_ADDRESS!, config.FILES_CLAMD_TIMEOUT_MS), app.log, {
+      ? new ScanWorker(repo, store, vault, audit, new ClamdScanner(config.FILES_CLAMD_ADDRESS!, config.FILES_CLAMD_TIMEOUT_MS), app.log, {
           retryMs: config.FILES_SCAN_RETRY_SECONDS * 1000,
           leaseMs: config.FILES_CLAMD_TIMEOUT_MS + 30_000
         })
       : undefined
-  const ctx: FilesContext = { config, store, repo, scanner }
+  const ctx: FilesContext = { config, store, repo, vault, audit, scanner }
   app.decorate('files', ctx)
 
   await app.register(filesRoutes, { prefix: '/api/files', ctx })

@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url'
 import { Type, type Static } from 'typebox'
 import { BaseConfigSchema, ConfigError, type ConfigInput } from '@palisade/platform'
 import { FILE_TEXT_MAX_BYTES } from '@palisade/contracts'
+import { KeyRing, newKekLine, parseKeyRing } from './crypto/keyring.js'
 
 const MiB = 1024 * 1024
 const GiB = 1024 * MiB
@@ -14,6 +15,13 @@ export const FilesConfigSchema = Type.Object({
    * to `.data/files` at the repository root. Relative paths resolve against the working directory.
    */
   FILES_STORAGE_DIR: Type.String({ default: '' }),
+  /**
+   * Key-encryption keys (or `FILES_KEYS_FILE`): one `<id>:<base64 of 32 random bytes>` per line. The
+   * first wraps the data key of every new file; all listed keys unwrap, so after putting a new key
+   * first, the old one keeps working until `pnpm files:rotate-key` has re-wrapped every data key.
+   * Required in production; elsewhere an ephemeral key is used (stored files die with the process).
+   */
+  FILES_KEYS: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
   /** largest accepted file, in bytes; bigger uploads are cut off while streaming with 413 FILE_TOO_LARGE */
   FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: 25 * MiB }),
   /** bytes one user may store in total; beyond it uploads fail with 413 QUOTA_EXCEEDED */
@@ -48,6 +56,21 @@ export function storageDirOf(config: FilesConfig): string {
     return REPO_DATA_DIR
   }
   return isAbsolute(dir) ? dir : resolve(dir)
+}
+
+/** The key ring of FILES_KEYS; outside production a missing one is an ephemeral key (with a warning). */
+export function keyRingOf(config: FilesConfig, warn: (msg: string) => void): KeyRing {
+  const text = config.FILES_KEYS?.replace(/\\n/g, '\n')
+  if (!text) {
+    if (config.NODE_ENV === 'production') throw new ConfigError('FILES_KEYS (or FILES_KEYS_FILE) is required in production')
+    warn('FILES_KEYS is not set: using an ephemeral key-encryption key (files stored now are unreadable after a restart)')
+    return new KeyRing(parseKeyRing(newKekLine()))
+  }
+  try {
+    return new KeyRing(parseKeyRing(text))
+  } catch (err) {
+    throw new ConfigError((err as Error).message)
+  }
 }
 
 export function checkScanConfig(config: FilesConfig): void {

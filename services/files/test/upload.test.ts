@@ -28,7 +28,9 @@ t.test('a PNG is stored under a server-made id with its hash, size and sniffed t
   t.equal(res.headers.location, `/api/files/${meta.id}`)
   const stored = await h.listStorage()
   t.same(stored, [join('objects', meta.id.slice(0, 2), meta.id)], 'only the blob, named by its id; no temp file left')
-  t.same(await readFile(join(h.storageDir, stored[0]!)), image)
+  const onDisk = await readFile(join(h.storageDir, stored[0]!))
+  t.equal(onDisk.length, sealedSize(image.length), 'sealed at rest: the plaintext size plus one tag per chunk')
+  t.notOk(onDisk.includes(image.subarray(0, 16)), 'the stored bytes are not the plaintext')
 
   const get = await h.app.inject({ url: `/api/files/${meta.id}`, headers: await h.as(alice) })
   t.equal(get.statusCode, 200)

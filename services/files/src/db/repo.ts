@@ -13,6 +13,9 @@ export interface NewFile {
   size: number
   sha256: string
   status: FileStatus
+  /** the KEK that wrapped the data key, and the wrapped key */
+  keyId: string
+  wrappedKey: string
 }
 
 export function toMeta(row: FileRow): FileMeta {

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, index, integer, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { bigint, bigserial, check, index, integer, jsonb, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
 /** Everything the files service stores lives in its own schema; other services ask over NATS. */
 export const files = pgSchema('files')
@@ -26,7 +26,14 @@ export const fileObjects = files.table(
     scanAttempts: integer('scan_attempts').notNull().default(0),
     /** a pending file is (re)claimed by a scanner once this is in the past */
     scanNextAt: timestamp('scan_next_at', { withTimezone: true, mode: 'date' }),
-    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow()
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    /**
+     * Id of the key-encryption key that wrapped this file's data key. Null only for rows stored
+     * before encryption at rest: those are refused when read (docs: services/files/README.md).
+     */
+    keyId: text('key_id'),
+    /** the file's random AES-256 data key, wrapped (AES-256-GCM, AAD = file id + key id), base64 */
+    wrappedKey: text('wrapped_key')
   },
   (t) => [
     index('files_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
@@ -34,7 +41,9 @@ export const fileObjects = files.table(
     index('files_pending_idx').on(t.scanNextAt).where(sql`${t.status} = 'pending'`),
     check('files_size_positive', sql`${t.size} > 0`),
     check('files_status_known', sql`${t.status} IN ('pending', 'clean', 'infected', 'unscanned')`),
-    check('files_sha256_hex', sql`${t.sha256} ~ '^[0-9a-f]{64}$'`)
+    check('files_sha256_hex', sql`${t.sha256} ~ '^[0-9a-f]{64}$'`),
+    check('files_key_complete', sql`(${t.keyId} IS NULL) = (${t.wrappedKey} IS NULL)`),
+    index('files_key_id_idx').on(t.keyId)
   ]
 )
 export type FileRow = typeof fileObjects.$inferSelect
@@ -51,3 +60,22 @@ export const usage = files.table(
   },
   (t) => [check('usage_non_negative', sql`${t.usedBytes} >= 0`)]
 )
+
+/**
+ * Security-relevant events of the files service (integrity failures, restores, share links):
+ * append-only for the service; operators read it. Never holds a token or file content.
+ */
+export const auditEvents = files.table(
+  'audit_events',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    at: timestamp('at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    kind: text('kind').notNull(),
+    fileId: uuid('file_id'),
+    actorId: uuid('actor_id'),
+    requestId: text('request_id'),
+    detail: jsonb('detail').$type<Record<string, unknown>>().notNull().default({})
+  },
+  (t) => [index('audit_events_kind_at_idx').on(t.kind, t.at)]
+)
+export type AuditEventRow = typeof auditEvents.$inferSelect

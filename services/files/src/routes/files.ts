@@ -83,12 +83,14 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
       let received: ReceivedFile | undefined
       let committed = false
       try {
-        const { file, fields } = await receiveUpload(request, { store, maxBytes: config.FILES_MAX_BYTES, remainingQuota })
+        const id = randomUUID()
+        const { file, fields } = await receiveUpload(request, { store, vault: ctx.vault, fileId: id, maxBytes: config.FILES_MAX_BYTES, remainingQuota })
         received = file
         if (!Value.Check(UploadFieldsSchema, fields)) throw new ProblemError(400, ErrorCode.validationFailed, 'Unknown or invalid form field')
         if (file.size === 0) throw new ProblemError(400, FilesErrorCode.emptyFile, 'The file is empty')
 
-        const sniffed = await sniffType(file.tempPath, file.facts)
+        const sealed = { fileId: id, dataKey: file.dataKey, size: file.size, sha256: file.sha256 }
+        const sniffed = await sniffType(() => ctx.vault.readTemp(file.tempPath, sealed), file.facts)
         if (!sniffed.ok) throw new ProblemError(415, ErrorCode.unsupportedFileType, `Unsupported file: ${sniffed.reason}`)
         if (!declaredTypeAgrees(file.declaredType, sniffed.type)) {
           throw new ProblemError(415, ErrorCode.unsupportedFileType, `The declared type does not match the content (${sniffed.type})`)
@@ -99,7 +101,6 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
           throw problems.notFound('Conversation not found')
         }
 
-        const id = randomUUID()
         const name = withTypeExtension(sanitizeFileName(file.rawName), sniffed.type)
         const status = config.FILES_SCAN_MODE === 'clamd' ? 'pending' : 'unscanned'
         const tempPath = file.tempPath
@@ -107,7 +108,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
         let row
         try {
           row = await repo.insertWithinQuota(
-            { id, ownerId: userId, conversationId, name, type: sniffed.type, size: file.size, sha256: file.sha256, status },
+            { id, ownerId: userId, conversationId, name, type: sniffed.type, size: file.size, sha256: file.sha256, status, ...file.wrapped },
             config.FILES_USER_QUOTA_BYTES,
             async () => {
               await store.commit(tempPath, id)

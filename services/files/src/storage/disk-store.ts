@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { WriteStream } from 'node:fs'
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const TEMP_NAME = /^[0-9a-f-]{36}\.part$/
@@ -83,6 +83,12 @@ export class DiskBlobStore {
       ignoreMissing(err)
       return undefined
     }
+  }
+
+  /** A temp file of this store (only paths createTemp made: `tmp/<uuid>.part`). */
+  async openTemp(path: string): Promise<FileHandle> {
+    if (dirname(path) !== this.tmpDir || !TEMP_NAME.test(basename(path))) throw new Error('not a temp file of this store')
+    return open(path, 'r')
   }
 
   async remove(id: string): Promise<void> {
