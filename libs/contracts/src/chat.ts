@@ -407,7 +407,8 @@ export const userEventsSubject = (userId: string): string => `events.user.${user
 
 /**
  * A conversation lost a member or was deleted, for the services that act in front of its members
- * (agents: a run's stream goes only to current members). Published by chat after the commit,
+ * (agents: a run's stream goes only to current members; files: a deleted conversation's files are
+ * soft-deleted). Published by chat after the commit,
  * before the same change goes to the members themselves; every instance of a subscriber hears it.
  */
 export const MembershipChangedEventSchema = Type.Union([MemberRemovedEventSchema, ConversationDeletedEventSchema])
@@ -416,7 +417,7 @@ export const ChatMembershipChanged: NatsEvent<typeof MembershipChangedEventSchem
   subject: 'chat.membership.changed',
   payload: MembershipChangedEventSchema,
   publishers: ['chat'],
-  subscribers: ['agents']
+  subscribers: ['agents', 'files']
 }
 
 export const CHAT_NATS_ENDPOINTS = [ChatAccessCheck, ChatMembersGet, ChatMessageCreate, ChatAgentMessageCreate, ChatHistoryGet, ChatSearch] as const

@@ -107,6 +107,27 @@ export const FileListResponseSchema = Type.Object(
 )
 export type FileListResponse = Static<typeof FileListResponseSchema>
 
+/** A soft-deleted file an admin may restore until the retention sweep destroys it. */
+export const DeletedFileSchema = Type.Object(
+  {
+    file: FileMetaSchema,
+    deletedAt: IsoDateSchema,
+    /** `owner`: deleted by its owner; `conversation`: its conversation was deleted */
+    reason: Type.Union([Type.Literal('owner'), Type.Literal('conversation')]),
+    /** when the sweep may destroy it */
+    purgeAfter: IsoDateSchema
+  },
+  { additionalProperties: false }
+)
+export type DeletedFile = Static<typeof DeletedFileSchema>
+
+export const DeletedFilesQuerySchema = Type.Object(
+  { ownerId: Type.Optional(UuidSchema), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })) },
+  { additionalProperties: false }
+)
+export const DeletedFilesResponseSchema = Type.Object({ files: Type.Array(DeletedFileSchema, { maxItems: 100 }) }, { additionalProperties: false })
+export type DeletedFilesResponse = Static<typeof DeletedFilesResponseSchema>
+
 export const FileContentQuerySchema = Type.Object(
   { disposition: Type.Optional(Type.Union([Type.Literal('attachment'), Type.Literal('inline')])) },
   { additionalProperties: false }

@@ -2,7 +2,8 @@ import { fileURLToPath } from 'node:url'
 import fp from 'fastify-plugin'
 import multipart from '@fastify/multipart'
 import type { FastifyPluginAsync } from 'fastify'
-import { completeConfig, platformPlugin } from '@palisade/platform'
+import { ChatMembershipChanged } from '@palisade/contracts'
+import { completeConfig, natsSubscribe, platformPlugin } from '@palisade/platform'
 import { Audit } from './audit.js'
 import { checkScanConfig, FilesConfigSchema, keyRingOf, storageDirOf, type FilesAppConfig } from './config.js'
 import { FileVault } from './crypto/vault.js'
@@ -12,6 +13,7 @@ import { serveFilesNats } from './nats/handlers.js'
 import { contentRoutes } from './routes/content.js'
 import { filesRoutes } from './routes/files.js'
 import { ClamdScanner, ScanWorker } from './scan/worker.js'
+import { Sweeper } from './retention/sweeper.js'
 import { DiskBlobStore } from './storage/disk-store.js'
 import { multipartLimits } from './upload/receive.js'
 
@@ -56,17 +58,35 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
           leaseMs: config.FILES_CLAMD_TIMEOUT_MS + 30_000
         })
       : undefined
-  const ctx: FilesContext = { config, store, repo, vault, audit, scanner }
+  const ctx: FilesContext = { config, store, repo, vault, audit, scanner, sweeper: undefined }
   app.decorate('files', ctx)
 
   await app.register(filesRoutes, { prefix: '/api/files', ctx })
   await app.register(contentRoutes, { prefix: '/api/files', ctx })
 
   const subs = serveFilesNats(app, ctx)
-  if (scanner) app.addHook('onReady', async () => scanner.start())
+  // A deleted conversation takes its files with it (soft delete; one instance of the queue group acts).
+  const membership = natsSubscribe(
+    app.nats,
+    ChatMembershipChanged,
+    async (ev) => {
+      if (ev.type !== 'conversation.deleted') return
+      const n = await repo.softDeleteConversation(ev.conversationId.toLowerCase())
+      if (n > 0) app.log.info({ conversationId: ev.conversationId, files: n }, "deleted conversation's files soft-deleted")
+    },
+    { log: app.log, queue: 'files' }
+  )
+  const sweeper = new Sweeper(repo, store, app.pg, app.log, config.FILES_RETENTION_DAYS)
+  ctx.sweeper = sweeper
+  app.addHook('onReady', async () => {
+    scanner?.start()
+    sweeper.start()
+  })
   app.addHook('onClose', async () => {
     for (const sub of subs) sub.unsubscribe()
+    membership.unsubscribe()
     await scanner?.stop()
+    await sweeper.stop()
   })
 }
 

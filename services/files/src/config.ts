@@ -22,6 +22,11 @@ export const FilesConfigSchema = Type.Object({
    * Required in production; elsewhere an ephemeral key is used (stored files die with the process).
    */
   FILES_KEYS: Type.Optional(Type.String({ minLength: 1, maxLength: 16_384 })),
+  /**
+   * days a deleted file (by its owner, or with its conversation) stays restorable by an admin before
+   * the sweep destroys its blob and row
+   */
+  FILES_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 7 }),
   /** largest accepted file, in bytes; bigger uploads are cut off while streaming with 413 FILE_TOO_LARGE */
   FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: 25 * MiB }),
   /** bytes one user may store in total; beyond it uploads fail with 413 QUOTA_EXCEEDED */

@@ -2,6 +2,7 @@ import type { Audit } from './audit.js'
 import type { FilesConfig } from './config.js'
 import type { FileVault } from './crypto/vault.js'
 import type { FilesRepo } from './db/repo.js'
+import type { Sweeper } from './retention/sweeper.js'
 import type { ScanWorker } from './scan/worker.js'
 import type { DiskBlobStore } from './storage/disk-store.js'
 
@@ -15,4 +16,6 @@ export interface FilesContext {
   audit: Audit
   /** present with FILES_SCAN_MODE=clamd */
   scanner: ScanWorker | undefined
+  /** retention sweep (set once the app is built; tests run a pass through it) */
+  sweeper: Sweeper | undefined
 }

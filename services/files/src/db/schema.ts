@@ -33,7 +33,15 @@ export const fileObjects = files.table(
      */
     keyId: text('key_id'),
     /** the file's random AES-256 data key, wrapped (AES-256-GCM, AAD = file id + key id), base64 */
-    wrappedKey: text('wrapped_key')
+    wrappedKey: text('wrapped_key'),
+    /**
+     * Soft delete: set, the file is gone for everyone at once (every read filters on it); the blob
+     * stays until the retention sweep, so an admin can restore it within FILES_RETENTION_DAYS.
+     */
+    deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date', precision: 3 }),
+    /** who deleted it (null when its conversation was deleted) */
+    deletedBy: uuid('deleted_by'),
+    deleteReason: text('delete_reason', { enum: ['owner', 'conversation'] })
   },
   (t) => [
     index('files_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
@@ -43,7 +51,10 @@ export const fileObjects = files.table(
     check('files_status_known', sql`${t.status} IN ('pending', 'clean', 'infected', 'unscanned')`),
     check('files_sha256_hex', sql`${t.sha256} ~ '^[0-9a-f]{64}$'`),
     check('files_key_complete', sql`(${t.keyId} IS NULL) = (${t.wrappedKey} IS NULL)`),
-    index('files_key_id_idx').on(t.keyId)
+    index('files_key_id_idx').on(t.keyId),
+    index('files_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} IS NOT NULL`),
+    check('files_delete_reason_known', sql`${t.deleteReason} IS NULL OR ${t.deleteReason} IN ('owner', 'conversation')`),
+    check('files_delete_complete', sql`(${t.deletedAt} IS NULL) = (${t.deleteReason} IS NULL)`)
   ]
 )
 export type FileRow = typeof fileObjects.$inferSelect

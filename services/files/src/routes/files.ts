@@ -7,6 +7,7 @@ import { callContextOf, identityOf, ProblemError, problems } from '@palisade/pla
 import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
 import { fileCursor, toMeta } from '../db/repo.js'
+import { trashRoutes } from './trash.js'
 import { declaredTypeAgrees, sniffType } from '../upload/sniff.js'
 import { sanitizeFileName, withTypeExtension } from '../upload/filename.js'
 import { MULTIPART_OVERHEAD_BYTES, receiveUpload, type ReceivedFile } from '../upload/receive.js'
@@ -46,6 +47,7 @@ function discardRest(raw: FastifyRequest['raw'], maxBytes: number): void {
 export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, repo, store } = ctx
+  await app.register(trashRoutes, { ctx })
   const acquireUploadSlot = uploadSlots(config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
 
   app.post(
@@ -154,14 +156,14 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
   app.delete('/:id', { schema: { params: IdParamsSchema } }, async (request, reply) => {
     const { userId } = identityOf(request)
     const id = request.params.id.toLowerCase()
-    const deleted = await repo.deleteOwned(id, userId)
+    // Soft delete: gone for everyone at once; the blob waits for the retention sweep (admins may restore).
+    const deleted = await repo.softDeleteOwned(id, userId)
     if (!deleted) {
       // Members see a shared file but may not delete it; everyone else must not learn it exists.
       const row = await repo.get(id)
       if (row && (await canRead(request.server.nats, row, userId, callContextOf(request)))) throw problems.forbidden('Only the owner can delete a file')
       throw problems.notFound('File not found')
     }
-    await store.remove(id)
     request.log.info({ fileId: id }, 'file deleted')
     return reply.code(204).send()
   })
