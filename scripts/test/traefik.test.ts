@@ -171,3 +171,20 @@ t.test('static config: redirect to TLS, file provider only, ping internal, acces
   t.notOk('api' in stat, 'no dashboard/API')
   t.equal(dyn.tls.options.default.minVersion, 'VersionTLS12')
 })
+
+t.test('the upload body limit is FILES_MAX_BYTES plus the multipart overhead, in one place', async (t) => {
+  const { DEFAULT_FILES_MAX_BYTES, FILE_UPLOAD_OVERHEAD_BYTES, filesMaxBytesFrom, routesFor } = await import('@palisade/contracts')
+  const upload = (routes: readonly Route[]) => routes.find((r) => r.id === 'files-api')!.bodyLimit
+  t.equal(upload(ROUTES), DEFAULT_FILES_MAX_BYTES + FILE_UPLOAD_OVERHEAD_BYTES)
+  const big = 100 * 1024 * 1024
+  const routes = routesFor({ filesMaxBytes: big })
+  t.equal(upload(routes), big + FILE_UPLOAD_OVERHEAD_BYTES, 'a larger FILES_MAX_BYTES raises the edge limit with it')
+  const dyn = buildDynamicConfig(PRODUCTION_TARGET, routes) as {
+    http: { routers: Record<string, Router>; middlewares: Record<string, { buffering?: { maxRequestBodyBytes: number } }> }
+  }
+  const mw = dyn.http.routers['files-api']!.middlewares.find((m) => m.startsWith('body-limit-'))!
+  t.equal(dyn.http.middlewares[mw]!.buffering!.maxRequestBodyBytes, big + FILE_UPLOAD_OVERHEAD_BYTES, "and Traefik's buffering limit")
+  t.equal(filesMaxBytesFrom({ FILES_MAX_BYTES: String(big) }), big, 'read from the environment like the service reads it')
+  t.equal(filesMaxBytesFrom({}), undefined)
+  t.throws(() => filesMaxBytesFrom({ FILES_MAX_BYTES: '-1' }))
+})

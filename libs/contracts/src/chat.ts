@@ -5,6 +5,7 @@ import { Type, type Static } from 'typebox'
 import { CursorSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
 import { AgentRunCancelledEventSchema, AgentRunCompletedEventSchema, AgentRunDeltaEventSchema, AgentRunFailedEventSchema } from './agents.js'
+import { FileScannedEventSchema } from './files.js'
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -216,13 +217,16 @@ export const ChatMembersGetResponseSchema = Type.Object(
   { memberIds: Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }) },
   { additionalProperties: false }
 )
-/** Member ids of a conversation the acting user belongs to (404 otherwise); the gateway fans typing out with it. */
+/**
+ * Member ids of a conversation the acting user belongs to (404 otherwise); the gateway fans typing
+ * out with it, files the end of a scan.
+ */
 export const ChatMembersGet: NatsEndpoint<typeof ChatMembersGetRequestSchema, typeof ChatMembersGetResponseSchema> = {
   subject: 'chat.members.get',
   request: ChatMembersGetRequestSchema,
   response: ChatMembersGetResponseSchema,
   owner: 'chat',
-  callers: ['gateway', 'agents']
+  callers: ['gateway', 'agents', 'files']
 }
 
 export const ChatMessageCreateRequestSchema = Type.Object(
@@ -390,7 +394,9 @@ export const UserEventSchema = Type.Union([
   AgentRunDeltaEventSchema,
   AgentRunCompletedEventSchema,
   AgentRunFailedEventSchema,
-  AgentRunCancelledEventSchema
+  AgentRunCancelledEventSchema,
+  // file.scanned, published by the files service (files.ts)
+  FileScannedEventSchema
 ])
 export type UserEvent = Static<typeof UserEventSchema>
 export type TypingEvent = Static<typeof TypingEventSchema>
@@ -400,7 +406,7 @@ export type ConversationReadEvent = Static<typeof ConversationReadEventSchema>
 export const UserEvents: NatsEvent<typeof UserEventSchema> = {
   subject: 'events.user.*',
   payload: UserEventSchema,
-  publishers: ['chat', 'gateway', 'agents'],
+  publishers: ['chat', 'gateway', 'agents', 'files'],
   subscribers: ['gateway']
 }
 export const userEventsSubject = (userId: string): string => `events.user.${userId}`

@@ -107,6 +107,23 @@ export const FileListResponseSchema = Type.Object(
 )
 export type FileListResponse = Static<typeof FileListResponseSchema>
 
+/**
+ * The malware scan of a file finished (FILES_SCAN_MODE=clamd): sent to `events.user.<id>` of its
+ * uploader and, for a file shared with a conversation, of that conversation's members, so clients
+ * update the file without polling. `status`: `clean` (served from now on) or `infected` (never).
+ */
+export const FileScannedEventSchema = Type.Object(
+  {
+    type: Type.Literal('file.scanned'),
+    at: IsoDateSchema,
+    fileId: UuidSchema,
+    conversationId: Type.Union([UuidSchema, Type.Null()]),
+    status: Type.Union([Type.Literal('clean'), Type.Literal('infected')])
+  },
+  { additionalProperties: false }
+)
+export type FileScannedEvent = Static<typeof FileScannedEventSchema>
+
 /** A soft-deleted file an admin may restore until the retention sweep destroys it. */
 export const DeletedFileSchema = Type.Object(
   {

@@ -12,6 +12,7 @@ import { FilesRepo } from './db/repo.js'
 import { serveFilesNats } from './nats/handlers.js'
 import { contentRoutes } from './routes/content.js'
 import { filesRoutes } from './routes/files.js'
+import { scanNotifier } from './scan/notify.js'
 import { ClamdScanner, ScanWorker } from './scan/worker.js'
 import { Sweeper } from './retention/sweeper.js'
 import { DiskBlobStore } from './storage/disk-store.js'
@@ -55,7 +56,8 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
     config.FILES_SCAN_MODE === 'clamd'
       ? new ScanWorker(repo, store, vault, audit, new ClamdScanner(config.FILES_CLAMD_ADDRESS!, config.FILES_CLAMD_TIMEOUT_MS), app.log, {
           retryMs: config.FILES_SCAN_RETRY_SECONDS * 1000,
-          leaseMs: config.FILES_CLAMD_TIMEOUT_MS + 30_000
+          leaseMs: config.FILES_CLAMD_TIMEOUT_MS + 30_000,
+          onScanned: scanNotifier(app.nats, app.log)
         })
       : undefined
   const ctx: FilesContext = { config, store, repo, vault, audit, scanner, sweeper: undefined }

@@ -2,7 +2,7 @@ import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { Type, type Static } from 'typebox'
 import { BaseConfigSchema, ConfigError, type ConfigInput } from '@palisade/platform'
-import { FILE_TEXT_MAX_BYTES } from '@palisade/contracts'
+import { DEFAULT_FILES_MAX_BYTES, FILE_TEXT_MAX_BYTES } from '@palisade/contracts'
 import { KeyRing, newKekLine, parseKeyRing } from './crypto/keyring.js'
 
 const MiB = 1024 * 1024
@@ -28,7 +28,7 @@ export const FilesConfigSchema = Type.Object({
    */
   FILES_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 7 }),
   /** largest accepted file, in bytes; bigger uploads are cut off while streaming with 413 FILE_TOO_LARGE */
-  FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: 25 * MiB }),
+  FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: DEFAULT_FILES_MAX_BYTES }),
   /** bytes one user may store in total; beyond it uploads fail with 413 QUOTA_EXCEEDED */
   FILES_USER_QUOTA_BYTES: Type.Integer({ minimum: 1, maximum: 2 ** 50, default: 1 * GiB }),
   /** `none`: files are served once stored (status `unscanned`); `clamd`: `pending` until clamd says clean */

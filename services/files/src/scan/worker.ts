@@ -33,6 +33,8 @@ export interface ScanWorkerOptions {
   /** how long a claimed file is left to one scanner before another instance may take it */
   leaseMs: number
   concurrency?: number
+  /** after a verdict was recorded (the scan-finished event); failures are logged, never retried */
+  onScanned?: (row: FileRow, status: 'clean' | 'infected') => Promise<void>
 }
 
 const MAX_BACKOFF_MS = 60 * 60 * 1000
@@ -104,6 +106,14 @@ export class ScanWorker {
     }
   }
 
+  private async announce(row: FileRow, status: 'clean' | 'infected'): Promise<void> {
+    try {
+      await this.opts.onScanned?.(row, status)
+    } catch (err) {
+      this.log.warn({ fileId: row.id, err: (err as Error).message }, 'scan event not sent')
+    }
+  }
+
   private async scanOne(row: FileRow): Promise<void> {
     let result: ScanVerdict
     try {
@@ -130,10 +140,13 @@ export class ScanWorker {
       if (await this.repo.markScanned(row.id, 'infected', result.signature)) {
         await this.store.remove(row.id)
         this.log.warn({ fileId: row.id, ownerId: row.ownerId, signature: result.signature }, 'malware found; bytes deleted')
+        await this.announce(row, 'infected')
       }
       return
     }
-    await this.repo.markScanned(row.id, 'clean', null)
-    this.log.info({ fileId: row.id }, 'file scanned clean')
+    if (await this.repo.markScanned(row.id, 'clean', null)) {
+      this.log.info({ fileId: row.id }, 'file scanned clean')
+      await this.announce(row, 'clean')
+    }
   }
 }

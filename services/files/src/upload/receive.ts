@@ -3,7 +3,7 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyRequest } from 'fastify'
 import type { Multipart } from '@fastify/multipart'
-import { ErrorCode, FilesErrorCode } from '@palisade/contracts'
+import { ErrorCode, FILE_UPLOAD_OVERHEAD_BYTES, FilesErrorCode } from '@palisade/contracts'
 import { ProblemError } from '@palisade/platform'
 import type { WrappedKey } from '../crypto/keyring.js'
 import type { FileVault } from '../crypto/vault.js'
@@ -11,8 +11,8 @@ import type { DiskBlobStore } from '../storage/disk-store.js'
 import { Utf8Validator } from './utf8.js'
 import { SNIFF_HEAD_BYTES, type ContentFacts } from './sniff.js'
 
-/** Multipart framing and the text fields around the file: what a request may carry beyond the file. */
-export const MULTIPART_OVERHEAD_BYTES = 64 * 1024
+/** Multipart framing and the text fields around the file (the edge's limit adds the same, libs/contracts). */
+export const MULTIPART_OVERHEAD_BYTES = FILE_UPLOAD_OVERHEAD_BYTES
 
 /** Limits handed to busboy for every upload request. */
 export function multipartLimits(maxBytes: number) {
