@@ -188,3 +188,24 @@ t.test('the upload body limit is FILES_MAX_BYTES plus the multipart overhead, in
   t.equal(filesMaxBytesFrom({}), undefined)
   t.throws(() => filesMaxBytesFrom({ FILES_MAX_BYTES: '-1' }))
 })
+
+t.test('share-link tokens travel in the path: no access log on the way records them', async (t) => {
+  const { SHARE_PATHS, redactTokenPaths } = await import('@palisade/contracts')
+  const { logPath } = await import('../src/edge/responses.js')
+  const dyn = parse(committed.dynamic) as { http: { routers: Record<string, Router & { observability?: { accessLogs?: boolean } }> } }
+  const secret = ROUTES.filter((r) => r.secretPath)
+  t.same(secret.map((r) => r.path).sort(), [SHARE_PATHS.signedIn, SHARE_PATHS.public].sort(), 'both share-link paths are marked')
+  for (const r of ROUTES) {
+    const router = dyn.http.routers[r.id]!
+    if (r.secretPath) t.same(router.observability, { accessLogs: false }, `${r.id}: Traefik writes no access log line`)
+    else t.notOk(router.observability, `${r.id}: logged as usual`)
+  }
+  const stat = parse(committed.static) as { accessLog: { fields: { headers: { defaultMode: string; names: Record<string, string> } } } }
+  t.equal(stat.accessLog.fields.headers.defaultMode, 'drop', 'request headers (a Referer carrying a link) are dropped from the access log')
+  t.notOk(stat.accessLog.fields.headers.names.Referer, 'and Referer is not kept back')
+  const token = 'A'.repeat(43)
+  t.equal(redactTokenPaths(`/s/${token}`), '/s/[redacted]')
+  t.equal(redactTokenPaths(`/api/files/shared/${token}`), '/api/files/shared/[redacted]')
+  t.equal(logPath(`/s/${token}?x=1`), '/s/[redacted]?…', "the local edge's log path")
+  t.equal(redactTokenPaths('/api/files/abc'), '/api/files/abc', 'other paths stay')
+})

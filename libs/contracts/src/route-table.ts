@@ -18,6 +18,11 @@ export interface Route {
   readonly websocket: boolean
   /** request body limit enforced at the edge, in bytes */
   readonly bodyLimit: number
+  /**
+   * The path carries a secret (a share-link token): no access log on the way may record it —
+   * Traefik's router logs nothing, the local edge and the services write redactTokenPaths().
+   */
+  readonly secretPath?: boolean
 }
 
 const KiB = 1024
@@ -74,6 +79,18 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-admin', match: 'prefix', path: '/auth/admin', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'chat-api', match: 'prefix', path: '/api/chat', service: 'chat', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
   { id: 'files-api', match: 'prefix', path: '/api/files', service: 'files', access: 'forward-auth', websocket: false, bodyLimit: FILE_UPLOAD_BODY_LIMIT },
+  // Share links (libs/contracts/src/shares.ts): with an account, and without one (SHARE_LINKS=public).
+  {
+    id: 'files-shared',
+    match: 'prefix',
+    path: '/api/files/shared',
+    service: 'files',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: 0,
+    secretPath: true
+  },
+  { id: 'share-public', match: 'prefix', path: '/s', service: 'files', access: 'public', websocket: false, bodyLimit: 0, secretPath: true },
   { id: 'agents-api', match: 'prefix', path: '/api/agents', service: 'agents', access: 'forward-auth', websocket: false, bodyLimit: DEFAULT_BODY_LIMIT },
   { id: 'gateway-ws', match: 'exact', path: '/ws', service: 'gateway', access: 'forward-auth', websocket: true, bodyLimit: 0 }
 ]

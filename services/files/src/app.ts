@@ -12,6 +12,8 @@ import { FilesRepo } from './db/repo.js'
 import { serveFilesNats } from './nats/handlers.js'
 import { contentRoutes } from './routes/content.js'
 import { filesRoutes } from './routes/files.js'
+import { shareOpenRoutes, shareRoutes } from './routes/shares.js'
+import { SharesRepo } from './shares/repo.js'
 import { scanNotifier } from './scan/notify.js'
 import { ClamdScanner, ScanWorker } from './scan/worker.js'
 import { Sweeper } from './retention/sweeper.js'
@@ -60,11 +62,13 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
           onScanned: scanNotifier(app.nats, app.log)
         })
       : undefined
-  const ctx: FilesContext = { config, store, repo, vault, audit, scanner, sweeper: undefined }
+  const ctx: FilesContext = { config, store, repo, vault, audit, scanner, sweeper: undefined, shares: new SharesRepo(app.db) }
   app.decorate('files', ctx)
 
   await app.register(filesRoutes, { prefix: '/api/files', ctx })
   await app.register(contentRoutes, { prefix: '/api/files', ctx })
+  await app.register(shareRoutes, { prefix: '/api/files', ctx })
+  await app.register(shareOpenRoutes, { ctx })
 
   const subs = serveFilesNats(app, ctx)
   // A deleted conversation takes its files with it (soft delete; one instance of the queue group acts).

@@ -27,6 +27,14 @@ export const FilesConfigSchema = Type.Object({
    * the sweep destroys its blob and row
    */
   FILES_RETENTION_DAYS: Type.Integer({ minimum: 0, maximum: 3650, default: 7 }),
+  /**
+   * Share links to files: `off` (none can be created or opened), `signed-in` (anyone with a
+   * Palisade account may open one, at /api/files/shared/<token>), `public` (also without an account,
+   * at /s/<token>, a public route of the edge)
+   */
+  SHARE_LINKS: Type.Union([Type.Literal('off'), Type.Literal('signed-in'), Type.Literal('public')], { default: 'signed-in' }),
+  /** share-link opens per client address and minute */
+  SHARE_LINKS_OPENS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100_000, default: 30 }),
   /** largest accepted file, in bytes; bigger uploads are cut off while streaming with 413 FILE_TOO_LARGE */
   FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: DEFAULT_FILES_MAX_BYTES }),
   /** bytes one user may store in total; beyond it uploads fail with 413 QUOTA_EXCEEDED */

@@ -3,6 +3,7 @@ import type { FilesConfig } from './config.js'
 import type { FileVault } from './crypto/vault.js'
 import type { FilesRepo } from './db/repo.js'
 import type { Sweeper } from './retention/sweeper.js'
+import type { SharesRepo } from './shares/repo.js'
 import type { ScanWorker } from './scan/worker.js'
 import type { DiskBlobStore } from './storage/disk-store.js'
 
@@ -14,6 +15,7 @@ export interface FilesContext {
   /** the only way file bytes go in or out of the store: sealed, authenticated, hash-checked */
   vault: FileVault
   audit: Audit
+  shares: SharesRepo
   /** present with FILES_SCAN_MODE=clamd */
   scanner: ScanWorker | undefined
   /** retention sweep (set once the app is built; tests run a pass through it) */

@@ -90,3 +90,30 @@ export const auditEvents = files.table(
   (t) => [index('audit_events_kind_at_idx').on(t.kind, t.at)]
 )
 export type AuditEventRow = typeof auditEvents.$inferSelect
+
+/**
+ * Share links to one file. Only the token's sha256 is stored (the token is shown once); opening
+ * counts `uses` atomically, so a use limit cannot be overshot by concurrent opens.
+ */
+export const shareLinks = files.table(
+  'share_links',
+  {
+    id: uuid('id').primaryKey(),
+    tokenHash: text('token_hash').notNull().unique(),
+    fileId: uuid('file_id').notNull(),
+    creatorId: uuid('creator_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
+    maxUses: integer('max_uses'),
+    uses: integer('uses').notNull().default(0),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date', precision: 3 }),
+    revokedBy: uuid('revoked_by')
+  },
+  (t) => [
+    index('share_links_creator_idx').on(t.creatorId, t.createdAt.desc()),
+    index('share_links_file_idx').on(t.fileId),
+    check('share_links_token_hash_hex', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
+    check('share_links_uses_bounded', sql`${t.maxUses} IS NULL OR ${t.uses} <= ${t.maxUses}`)
+  ]
+)
+export type ShareLinkRow = typeof shareLinks.$inferSelect

@@ -1,0 +1,18 @@
+CREATE TABLE "files"."share_links" (
+	"id" uuid PRIMARY KEY NOT NULL,
+	"token_hash" text NOT NULL,
+	"file_id" uuid NOT NULL,
+	"creator_id" uuid NOT NULL,
+	"created_at" timestamp (3) with time zone DEFAULT now() NOT NULL,
+	"expires_at" timestamp (3) with time zone NOT NULL,
+	"max_uses" integer,
+	"uses" integer DEFAULT 0 NOT NULL,
+	"revoked_at" timestamp (3) with time zone,
+	"revoked_by" uuid,
+	CONSTRAINT "share_links_token_hash_unique" UNIQUE("token_hash"),
+	CONSTRAINT "share_links_token_hash_hex" CHECK ("files"."share_links"."token_hash" ~ '^[0-9a-f]{64}$'),
+	CONSTRAINT "share_links_uses_bounded" CHECK ("files"."share_links"."max_uses" IS NULL OR "files"."share_links"."uses" <= "files"."share_links"."max_uses")
+);
+--> statement-breakpoint
+CREATE INDEX "share_links_creator_idx" ON "files"."share_links" USING btree ("creator_id","created_at" DESC NULLS LAST);--> statement-breakpoint
+CREATE INDEX "share_links_file_idx" ON "files"."share_links" USING btree ("file_id");
