@@ -282,13 +282,16 @@ export const ChatHistoryGetResponseSchema = Type.Object(
   { items: Type.Array(MessageSchema, { maxItems: CHAT_LIMITS.natsPageMax }), nextCursor: NextCursorSchema },
   { additionalProperties: false }
 )
-/** Recent messages (newest first) of a conversation the acting user belongs to; 404 otherwise. */
+/**
+ * Recent messages (newest first) of a conversation the acting user belongs to; 404 otherwise.
+ * Agents read context with it; files takes conversation snapshots for share links.
+ */
 export const ChatHistoryGet: NatsEndpoint<typeof ChatHistoryGetRequestSchema, typeof ChatHistoryGetResponseSchema> = {
   subject: 'chat.history.get',
   request: ChatHistoryGetRequestSchema,
   response: ChatHistoryGetResponseSchema,
   owner: 'chat',
-  callers: ['agents']
+  callers: ['agents', 'files']
 }
 
 export const ChatSearchRequestSchema = Type.Object(

@@ -30,23 +30,39 @@ export const ShareTokenSchema = Type.String({ minLength: 43, maxLength: 43, patt
 /** What the open routes accept as a param: anything short; a malformed token is simply not found. */
 export const ShareTokenParamsSchema = Type.Object({ token: Type.String({ minLength: 1, maxLength: 128 }) }, { additionalProperties: false })
 
-export const ShareLinkCreateSchema = Type.Object(
-  {
-    fileId: UuidSchema,
-    /** days until the link expires (default 7, at most 90) */
-    expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: SHARE_LINK_MAX_DAYS })),
-    /** how many times it may be opened; none = until it expires */
-    maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 }))
-  },
-  { additionalProperties: false }
-)
+/** Most messages one conversation snapshot holds (the newest ones, when a conversation has more). */
+export const SNAPSHOT_MAX_MESSAGES = 500
+
+const linkLimits = {
+  /** days until the link expires (default 7, at most 90) */
+  expiresInDays: Type.Optional(Type.Integer({ minimum: 1, maximum: SHARE_LINK_MAX_DAYS })),
+  /** how many times it may be opened; none = until it expires */
+  maxUses: Type.Optional(Type.Integer({ minimum: 1, maximum: 100_000 }))
+}
+
+/**
+ * A link to one file, or to a read-only snapshot of a conversation taken now: the chosen messages
+ * (`messageIds`, among its newest SNAPSHOT_MAX_MESSAGES) or all of them up to now.
+ */
+export const ShareLinkCreateSchema = Type.Union([
+  Type.Object({ fileId: UuidSchema, ...linkLimits }, { additionalProperties: false }),
+  Type.Object(
+    {
+      conversationId: UuidSchema,
+      messageIds: Type.Optional(Type.Array(UuidSchema, { minItems: 1, maxItems: SNAPSHOT_MAX_MESSAGES, uniqueItems: true })),
+      ...linkLimits
+    },
+    { additionalProperties: false }
+  )
+])
 export type ShareLinkCreate = Static<typeof ShareLinkCreateSchema>
 
 export const ShareLinkSchema = Type.Object(
   {
     id: UuidSchema,
-    kind: Type.Literal('file'),
-    fileId: UuidSchema,
+    kind: Type.Union([Type.Literal('file'), Type.Literal('conversation')]),
+    fileId: Type.Union([UuidSchema, Type.Null()]),
+    conversationId: Type.Union([UuidSchema, Type.Null()]),
     creatorId: UuidSchema,
     createdAt: IsoDateSchema,
     expiresAt: IsoDateSchema,
@@ -74,6 +90,29 @@ export const ShareLinkListQuerySchema = Type.Object(
   { additionalProperties: false }
 )
 export const ShareLinkListSchema = Type.Object({ links: Type.Array(ShareLinkSchema, { maxItems: 100 }) }, { additionalProperties: false })
+
+/**
+ * What a conversation snapshot keeps: the messages as they were when the link was made, with their
+ * authors' display names then. Never a member list, an email address or another conversation.
+ */
+export const ConversationSnapshotSchema = Type.Object(
+  {
+    messages: Type.Array(
+      Type.Object(
+        {
+          author: Type.String({ maxLength: 80 }),
+          agent: Type.Boolean(),
+          text: Type.String({ maxLength: 64 * 1024 }),
+          at: IsoDateSchema
+        },
+        { additionalProperties: false }
+      ),
+      { maxItems: SNAPSHOT_MAX_MESSAGES }
+    )
+  },
+  { additionalProperties: false }
+)
+export type ConversationSnapshot = Static<typeof ConversationSnapshotSchema>
 
 export const SharesErrorCode = {
   /** 403: SHARE_LINKS=off */

@@ -1,4 +1,5 @@
 import t from 'tap'
+import { randomUUID as randomUUIDv4 } from 'node:crypto'
 import { baseUrl, buildService, type TestUser } from '@palisade/testkit'
 import { captureLogs } from '@palisade/platform/testing'
 import { createEdge } from '@palisade/scripts/edge'
@@ -22,19 +23,20 @@ const edge = createEdge({
 const edgeUrl = `http://127.0.0.1:${await edge.listen(0)}`
 t.teardown(() => edge.close())
 
-const alice = await stack.createUser()
-const bob = await stack.createUser()
+const alice = await stack.createUser({ displayName: 'Alice Example' })
+const bob = await stack.createUser({ displayName: 'Bob Example' })
+const carol = await stack.createUser({ displayName: 'Carol Quiet' })
 const bearer = (u: TestUser) => ({ authorization: `Bearer ${u.accessToken}` })
 
 async function chatAs(user: TestUser, method: string, url: string, payload?: unknown) {
   const headers = await stack.identityHeaders(user, { method, uri: url })
   return chat.inject({ method: method as 'GET', url, headers, ...(payload ? { payload: payload as object } : {}) })
 }
-async function shareVia(user: TestUser, fileId: string) {
+async function shareVia(user: TestUser, fileId: string | object) {
   const res = await fetch(`${edgeUrl}/api/files/shares`, {
     method: 'POST',
     headers: { ...bearer(user), 'content-type': 'application/json' },
-    body: JSON.stringify({ fileId })
+    body: JSON.stringify(typeof fileId === 'string' ? { fileId } : fileId)
   })
   if (res.status !== 201) throw new Error(`share: ${res.status} ${await res.text()}`)
   return (await res.json()) as { token: string; path: string; link: { id: string } }
@@ -76,6 +78,61 @@ t.test('a link dies with its creator’s access', async (t) => {
   const deleted = await chatAs(alice, 'DELETE', `/api/chat/conversations/${conversationId}`)
   t.equal(deleted.statusCode, 204)
   t.ok(await waitFor(async () => (await fetch(`${edgeUrl}${alices.path}`)).status === 404), "the conversation was deleted: its file's links are dead")
+})
+
+t.test('a conversation snapshot: messages and names as they were, nothing else', async (t) => {
+  const team = (await chatAs(alice, 'POST', '/api/chat/conversations', { title: 'Snap', memberIds: [bob.userId, carol.userId] })).json().id as string
+  const say = async (user: TestUser, text: string) =>
+    (await chatAs(user, 'POST', `/api/chat/conversations/${team}/messages`, { text, clientMessageId: `c-${Math.random()}` })).json() as { id: string }
+  const first = await say(alice, 'Hello <script>alert(1)</script> & welcome')
+  const second = await say(bob, 'Thanks, see you\non Monday')
+
+  const outsider = await fetch(`${edgeUrl}/api/files/shares`, {
+    method: 'POST',
+    headers: { ...bearer(carol), 'content-type': 'application/json' },
+    body: JSON.stringify({ conversationId: randomUUIDv4() })
+  })
+  t.equal(outsider.status, 404, 'nobody snapshots a conversation they are not in')
+
+  const all = await shareVia(bob, { conversationId: team })
+  tokens.push(all.token)
+  t.match(all.link, { kind: 'conversation', conversationId: team, fileId: null })
+  const chosen = await shareVia(bob, { conversationId: team, messageIds: [first.id] })
+  tokens.push(chosen.token)
+  const bad = await fetch(`${edgeUrl}/api/files/shares`, {
+    method: 'POST',
+    headers: { ...bearer(bob), 'content-type': 'application/json' },
+    body: JSON.stringify({ conversationId: team, messageIds: [randomUUIDv4()] })
+  })
+  t.equal(bad.status, 400, 'a chosen message must be in the conversation')
+
+  // Edited after the link was made: the snapshot keeps what was there.
+  await chatAs(alice, 'PATCH', `/api/chat/conversations/${team}/messages/${first.id}`, { text: 'edited later' })
+
+  const page = await fetch(`${edgeUrl}${all.path}`)
+  t.equal(page.status, 200)
+  const html = await page.text()
+  t.match(page.headers.get('content-type'), /^text\/html/)
+  t.match(page.headers.get('content-security-policy'), /default-src 'none'/)
+  t.match(page.headers.get('content-security-policy'), /sandbox/)
+  t.equal(page.headers.get('referrer-policy'), 'no-referrer')
+  t.match(page.headers.get('x-robots-tag'), /noindex/)
+  t.equal(page.headers.get('set-cookie'), null)
+  t.ok(html.includes('Alice Example') && html.includes('Bob Example'), 'authors by display name')
+  t.ok(html.includes('Hello &lt;script&gt;alert(1)&lt;/script&gt; &amp; welcome'), 'the text as it was, escaped')
+  t.notOk(html.includes('<script'), 'no markup from a message')
+  t.notOk(html.includes('edited later'), 'later edits do not reach the snapshot')
+  t.notOk(html.includes('Carol Quiet'), 'no member list: a member who said nothing is not named')
+  for (const u of [alice, bob, carol]) {
+    t.notOk(html.includes(u.email), 'no email address')
+    t.notOk(html.includes(u.userId), 'no user id')
+  }
+  t.notOk(html.includes(second.id) || html.includes(team), 'no ids')
+  const only = await (await fetch(`${edgeUrl}${chosen.path}`)).text()
+  t.ok(only.includes('Alice Example') && !only.includes('see you'), 'chosen messages only')
+
+  await chatAs(alice, 'DELETE', `/api/chat/conversations/${team}/members/${bob.userId}`)
+  t.equal((await fetch(`${edgeUrl}${all.path}`)).status, 404, "the creator left: the snapshot's link is dead")
 })
 
 t.test('no token in any log on the way, nor from a Referer', async (t) => {

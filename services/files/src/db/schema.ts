@@ -1,4 +1,5 @@
 import { sql } from 'drizzle-orm'
+import type { ConversationSnapshot } from '@palisade/contracts'
 import { bigint, bigserial, check, index, integer, jsonb, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 
 /** Everything the files service stores lives in its own schema; other services ask over NATS. */
@@ -100,7 +101,14 @@ export const shareLinks = files.table(
   {
     id: uuid('id').primaryKey(),
     tokenHash: text('token_hash').notNull().unique(),
-    fileId: uuid('file_id').notNull(),
+    kind: text('kind', { enum: ['file', 'conversation'] })
+      .notNull()
+      .default('file'),
+    /** kind `file`: the file */
+    fileId: uuid('file_id'),
+    /** kind `conversation`: the conversation, and the snapshot taken when the link was made */
+    conversationId: uuid('conversation_id'),
+    snapshot: jsonb('snapshot').$type<ConversationSnapshot>(),
     creatorId: uuid('creator_id').notNull(),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date', precision: 3 }).notNull(),
@@ -113,7 +121,11 @@ export const shareLinks = files.table(
     index('share_links_creator_idx').on(t.creatorId, t.createdAt.desc()),
     index('share_links_file_idx').on(t.fileId),
     check('share_links_token_hash_hex', sql`${t.tokenHash} ~ '^[0-9a-f]{64}$'`),
-    check('share_links_uses_bounded', sql`${t.maxUses} IS NULL OR ${t.uses} <= ${t.maxUses}`)
+    check('share_links_uses_bounded', sql`${t.maxUses} IS NULL OR ${t.uses} <= ${t.maxUses}`),
+    check(
+      'share_links_kind_target',
+      sql`(${t.kind} = 'file' AND ${t.fileId} IS NOT NULL AND ${t.conversationId} IS NULL AND ${t.snapshot} IS NULL) OR (${t.kind} = 'conversation' AND ${t.fileId} IS NULL AND ${t.conversationId} IS NOT NULL AND ${t.snapshot} IS NOT NULL)`
+    )
   ]
 )
 export type ShareLinkRow = typeof shareLinks.$inferSelect

@@ -13,9 +13,10 @@ import {
   ShareTokenParamsSchema
 } from '@palisade/contracts'
 import { callContextOf, clientAddress, clientLimitKey, identityOf, problems, securityHeaders } from '@palisade/platform'
-import { canRead } from '../access.js'
+import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
 import { toShareLink } from '../shares/repo.js'
+import { renderSnapshot, SNAPSHOT_CSP, takeSnapshot } from '../shares/snapshot.js'
 import { contentDisposition } from '../upload/filename.js'
 import { contentTypeHeader, openContent } from './content.js'
 
@@ -32,11 +33,28 @@ export const shareRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
   app.post('/shares', { schema: { body: ShareLinkCreateSchema, response: { 201: ShareLinkCreatedSchema } } }, async (request, reply) => {
     if (policy === 'off') throw problems.forbidden('Share links are turned off', SharesErrorCode.disabled)
     const { userId } = identityOf(request)
-    const fileId = request.body.fileId.toLowerCase()
-    const file = await ctx.repo.get(fileId)
-    if (!file || !(await canRead(request.server.nats, file, userId, callContextOf(request)))) throw problems.notFound('File not found')
-    const { token, row } = await ctx.shares.create(fileId, userId, request.body.expiresInDays ?? SHARE_LINK_DEFAULT_DAYS, request.body.maxUses ?? null)
-    await ctx.audit.record('share.created', { fileId, actorId: userId, requestId: String(request.id), detail: { linkId: row.id } })
+    const body = request.body
+    const days = body.expiresInDays ?? SHARE_LINK_DEFAULT_DAYS
+    const maxUses = body.maxUses ?? null
+    let created: Awaited<ReturnType<typeof ctx.shares.create>>
+    if ('fileId' in body) {
+      const fileId = body.fileId.toLowerCase()
+      const file = await ctx.repo.get(fileId)
+      if (!file || !(await canRead(request.server.nats, file, userId, callContextOf(request)))) throw problems.notFound('File not found')
+      created = await ctx.shares.create({ kind: 'file', fileId }, userId, days, maxUses)
+    } else {
+      // Chat answers 404 unless the creator is a member: nobody snapshots a conversation they are not in.
+      const conversationId = body.conversationId.toLowerCase()
+      const snapshot = await takeSnapshot(request.server.nats, callContextOf(request), conversationId, body.messageIds)
+      created = await ctx.shares.create({ kind: 'conversation', conversationId, snapshot }, userId, days, maxUses)
+    }
+    const { token, row } = created
+    await ctx.audit.record('share.created', {
+      fileId: row.fileId,
+      actorId: userId,
+      requestId: String(request.id),
+      detail: { linkId: row.id, kind: row.kind, ...(row.conversationId ? { conversationId: row.conversationId } : {}) }
+    })
     const prefix = policy === 'public' ? SHARE_PATHS.public : SHARE_PATHS.signedIn
     // The token is in this answer only: never logged (the body is not), never stored.
     return reply
@@ -81,16 +99,28 @@ export const shareOpenRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async 
     if (policy === 'off' || (via === 'public' && policy !== 'public')) throw gone()
     const link = await ctx.shares.consume(token)
     if (!link) throw gone()
+    const audit = { linkId: link.id, via, address: clientAddress(request) }
+    if (link.kind === 'conversation') {
+      // The creator must still be a member (a deleted conversation has none): else the link is dead.
+      const callCtx = { userId: link.creatorId, requestId: String(request.id) }
+      if (!link.snapshot || !link.conversationId || !(await isMember(request.server.nats, link.creatorId, link.conversationId, callCtx))) throw gone()
+      await ctx.audit.record('share.opened', { actorId: viewer, requestId: String(request.id), detail: { ...audit, conversationId: link.conversationId } })
+      return reply
+        .header('content-security-policy', SNAPSHOT_CSP)
+        .header('referrer-policy', 'no-referrer')
+        .header('x-robots-tag', 'noindex, nofollow, noarchive')
+        .header('cache-control', 'no-store')
+        .header('x-content-type-options', 'nosniff')
+        .header('x-frame-options', 'DENY')
+        .type('text/html; charset=utf-8')
+        .send(renderSnapshot(link.snapshot))
+    }
+    if (!link.fileId) throw gone()
     const file = await ctx.repo.get(link.fileId)
     if (!file || file.status === 'pending' || file.status === 'infected') throw gone()
     // The link dies with its creator's access: removed from the conversation, the file unshared.
     if (!(await canRead(request.server.nats, file, link.creatorId, { userId: link.creatorId, requestId: String(request.id) }))) throw gone()
-    await ctx.audit.record('share.opened', {
-      fileId: file.id,
-      actorId: viewer,
-      requestId: String(request.id),
-      detail: { linkId: link.id, via, address: clientAddress(request) }
-    })
+    await ctx.audit.record('share.opened', { fileId: file.id, actorId: viewer, requestId: String(request.id), detail: audit })
     const body = await openContent(ctx, request, file, 0, file.size - 1, viewer)
     return reply
       .headers(securityHeaders('fileContent'))

@@ -1,7 +1,7 @@
 import { createHash, randomBytes, randomUUID } from 'node:crypto'
 import { and, desc, eq, gt, isNull, or, sql } from 'drizzle-orm'
 import type { Database } from '@palisade/platform'
-import type { ShareLink } from '@palisade/contracts'
+import type { ConversationSnapshot, ShareLink } from '@palisade/contracts'
 import { shareLinks, type ShareLinkRow } from '../db/schema.js'
 
 const DAY_MS = 24 * 60 * 60 * 1000
@@ -14,8 +14,9 @@ export function tokenHash(token: string): string {
 export function toShareLink(row: ShareLinkRow): ShareLink {
   return {
     id: row.id,
-    kind: 'file',
+    kind: row.kind,
     fileId: row.fileId,
+    conversationId: row.conversationId,
     creatorId: row.creatorId,
     createdAt: row.createdAt.toISOString(),
     expiresAt: row.expiresAt.toISOString(),
@@ -29,12 +30,25 @@ export class SharesRepo {
   constructor(private readonly db: Database) {}
 
   /** A new link with a fresh 256-bit token; returns the token (to show once) and the row. */
-  async create(fileId: string, creatorId: string, days: number, maxUses: number | null): Promise<{ token: string; row: ShareLinkRow }> {
+  async create(
+    target: { kind: 'file'; fileId: string } | { kind: 'conversation'; conversationId: string; snapshot: ConversationSnapshot },
+    creatorId: string,
+    days: number,
+    maxUses: number | null
+  ): Promise<{ token: string; row: ShareLinkRow }> {
     const token = randomBytes(32).toString('base64url')
     const now = new Date()
     const [row] = await this.db
       .insert(shareLinks)
-      .values({ id: randomUUID(), tokenHash: tokenHash(token), fileId, creatorId, createdAt: now, expiresAt: new Date(now.getTime() + days * DAY_MS), maxUses })
+      .values({
+        id: randomUUID(),
+        tokenHash: tokenHash(token),
+        ...target,
+        creatorId,
+        createdAt: now,
+        expiresAt: new Date(now.getTime() + days * DAY_MS),
+        maxUses
+      })
       .returning()
     return { token, row: row! }
   }
