@@ -62,7 +62,8 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
           onScanned: scanNotifier(app.nats, app.log)
         })
       : undefined
-  const ctx: FilesContext = { config, store, repo, vault, audit, scanner, sweeper: undefined, shares: new SharesRepo(app.db) }
+  const shares = new SharesRepo(app.db)
+  const ctx: FilesContext = { config, store, repo, vault, audit, scanner, sweeper: undefined, shares }
   app.decorate('files', ctx)
 
   await app.register(filesRoutes, { prefix: '/api/files', ctx })
@@ -82,7 +83,7 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
     },
     { log: app.log, queue: 'files' }
   )
-  const sweeper = new Sweeper(repo, store, app.pg, app.log, config.FILES_RETENTION_DAYS)
+  const sweeper = new Sweeper(repo, shares, store, app.pg, app.log, config.FILES_RETENTION_DAYS)
   ctx.sweeper = sweeper
   app.addHook('onReady', async () => {
     scanner?.start()

@@ -116,6 +116,23 @@ t.test('creating: only for a file one can read, within the limits', async (t) =>
   )
 })
 
+t.test('the sweep forgets links dead for longer than the retention period', async (t) => {
+  const old = await share(alice, fileId)
+  const fresh = await share(alice, fileId)
+  await call(alice, 'DELETE', `/api/files/shares/${fresh.link.id}`)
+  await h.app.pg.query(`UPDATE files.share_links SET expires_at = now() - interval '8 days' WHERE id = $1`, [old.link.id])
+  const r = await h.app.files.sweeper!.sweep()
+  t.ok(r.links >= 1)
+  const left = await h.app.pg.query('SELECT id FROM files.share_links WHERE id = ANY($1)', [[old.link.id, fresh.link.id]])
+  t.same(
+    left.rows.map((x) => x.id),
+    [fresh.link.id],
+    'expired 8 days ago: gone; revoked just now: kept (7-day retention)'
+  )
+  const audit = await h.app.pg.query(`SELECT count(*)::int AS n FROM files.audit_events WHERE detail->>'linkId' = $1`, [old.link.id])
+  t.ok(audit.rows[0].n >= 1, 'its audit trail stays')
+})
+
 t.test('a link to a deleted file is dead', async (t) => {
   const other = await upload(h, alice, [filePart('gone.txt', Buffer.from('soon gone\n'), 'text/plain')])
   const s = await share(alice, other.json().id)

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify'
 import type { FilesRepo } from '../db/repo.js'
+import type { SharesRepo } from '../shares/repo.js'
 import { STALE_AFTER_MS, type DiskBlobStore } from '../storage/disk-store.js'
 
 /** How often each instance sweeps (and once at start). */
@@ -14,6 +15,8 @@ export interface SweepResult {
   orphans: number
   /** temp files of uploads whose process died */
   temps: number
+  /** share links dead (expired or revoked) for longer than the retention period */
+  links: number
 }
 
 /** The pool the orphan walk takes its advisory lock on (a session lock needs one connection). */
@@ -37,6 +40,7 @@ export class Sweeper {
 
   constructor(
     private readonly repo: FilesRepo,
+    private readonly shares: SharesRepo,
     private readonly store: DiskBlobStore,
     private readonly pool: LockPool,
     private readonly log: FastifyBaseLogger,
@@ -71,8 +75,9 @@ export class Sweeper {
     }
     const orphans = await this.removeOrphans(orphanAgeMs)
     const temps = await this.store.removeStaleTemps()
-    if (purged + orphans + temps > 0) this.log.info({ purged, orphans, temps }, 'files sweep')
-    return { purged, orphans, temps }
+    const links = await this.shares.purgeDead(this.retentionDays)
+    if (purged + orphans + temps + links > 0) this.log.info({ purged, orphans, temps, links }, 'files sweep')
+    return { purged, orphans, temps, links }
   }
 
   private async removeOrphans(olderThanMs: number): Promise<number> {

@@ -83,6 +83,19 @@ export class SharesRepo {
     return row
   }
 
+  /**
+   * Forgets links that have been dead (expired or revoked) for `days`: their snapshots go with them.
+   * Their creation, openings and revocation stay in the audit log.
+   */
+  async purgeDead(days: number): Promise<number> {
+    const cutoff = sql`now() - ${`${days} days`}::interval`
+    const rows = await this.db
+      .delete(shareLinks)
+      .where(or(sql`${shareLinks.expiresAt} < ${cutoff}`, sql`${shareLinks.revokedAt} < ${cutoff}`))
+      .returning({ id: shareLinks.id })
+    return rows.length
+  }
+
   /** Revokes at once (the next open fails); idempotent. */
   async revoke(id: string, by: string): Promise<ShareLinkRow | undefined> {
     const [row] = await this.db
