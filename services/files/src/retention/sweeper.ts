@@ -37,6 +37,7 @@ const ORPHAN_WALK_LOCK = 0x66696c65 // "file"
 export class Sweeper {
   private timer: NodeJS.Timeout | undefined
   private running: Promise<SweepResult> | undefined
+  private stopped = false
 
   constructor(
     private readonly repo: FilesRepo,
@@ -54,16 +55,20 @@ export class Sweeper {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true
     if (this.timer) clearInterval(this.timer)
     await this.running?.catch(() => {})
   }
 
-  /** One pass (coalesced with a pass already running on this instance). */
-  sweep(orphanAgeMs = STALE_AFTER_MS): Promise<SweepResult> {
-    this.running ??= this.pass(orphanAgeMs).finally(() => {
+  /** One full pass, started after any pass already running on this instance (never two at once here). */
+  async sweep(orphanAgeMs = STALE_AFTER_MS): Promise<SweepResult> {
+    while (this.running) await this.running.catch(() => {})
+    if (this.stopped) return { purged: 0, orphans: 0, temps: 0, links: 0 }
+    const pass = this.pass(orphanAgeMs).finally(() => {
       this.running = undefined
     })
-    return this.running
+    this.running = pass
+    return pass
   }
 
   private async pass(orphanAgeMs: number): Promise<SweepResult> {
