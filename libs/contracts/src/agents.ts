@@ -131,6 +131,7 @@ export const RUN_FAILURE_REASONS = [
   'provider_unavailable',
   'post_failed',
   'access_revoked',
+  'audience_changed',
   'interrupted',
   'internal'
 ] as const
@@ -145,6 +146,7 @@ export const RunFailureReasonSchema = Type.Union([
   Type.Literal('provider_unavailable'),
   Type.Literal('post_failed'),
   Type.Literal('access_revoked'),
+  Type.Literal('audience_changed'),
   Type.Literal('interrupted'),
   Type.Literal('internal')
 ])

@@ -415,12 +415,13 @@ export const UserEvents: NatsEvent<typeof UserEventSchema> = {
 export const userEventsSubject = (userId: string): string => `events.user.${userId}`
 
 /**
- * A conversation lost a member or was deleted, for the services that act in front of its members
- * (agents: a run's stream goes only to current members; files: a deleted conversation's files are
- * soft-deleted). Published by chat after the commit,
- * before the same change goes to the members themselves; every instance of a subscriber hears it.
+ * A conversation gained or lost a member or was deleted, for the services that act in front of its
+ * members (agents: a run's stream goes only to current members, and a run stops when a newcomer may
+ * not read what it has read; files: a deleted conversation's files are soft-deleted). Published by
+ * chat after the commit, before the same change goes to the members themselves; every instance of a
+ * subscriber hears it.
  */
-export const MembershipChangedEventSchema = Type.Union([MemberRemovedEventSchema, ConversationDeletedEventSchema])
+export const MembershipChangedEventSchema = Type.Union([MemberAddedEventSchema, MemberRemovedEventSchema, ConversationDeletedEventSchema])
 export type MembershipChangedEvent = Static<typeof MembershipChangedEventSchema>
 export const ChatMembershipChanged: NatsEvent<typeof MembershipChangedEventSchema> = {
   subject: 'chat.membership.changed',

@@ -34,6 +34,8 @@ export const AgentsConfigSchema = Type.Object({
   AGENTS_RUNS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   /** largest tool result handed to the model, in characters (longer ones are cut) */
   AGENTS_TOOL_OUTPUT_MAX_CHARS: Type.Integer({ minimum: 256, maximum: 1_000_000, default: 16_000 }),
+  /** recent conversation shown to the model, in tokens (≈ 4 characters each; speakers named, marked untrusted); 0 = none */
+  AGENTS_CONTEXT_TOKENS: Type.Integer({ minimum: 0, maximum: 100_000, default: 2000 }),
   /** once untrusted tool output reached the model, tools may only touch this conversation (prompt injection cannot steer them elsewhere) */
   AGENTS_STRICT_TOOL_FLOW: Type.Boolean({ default: true }),
   /** tokens are batched into one `agent.run.delta` at most this often per run */

@@ -74,6 +74,7 @@ export class Runner {
     for (const exec of this.active.values()) {
       if (exec.conversationId !== ev.conversationId) continue
       if (ev.type === 'conversation.deleted') exec.conversationGone()
+      else if (ev.type === 'member.added') exec.memberAdded(ev.userId)
       else exec.memberRemoved(ev.userId)
     }
   }
@@ -91,8 +92,8 @@ export class Runner {
         this.rechecking.add(exec.id)
         try {
           const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: exec.conversationId }, exec.callContext)
-          exec.audience.retain(memberIds)
           if (!memberIds.includes(exec.userId)) exec.conversationGone()
+          else exec.membersRead(memberIds)
         } catch (err) {
           if (err instanceof ProblemError && err.statusCode === 404) exec.conversationGone()
           else this.deps.log.warn({ err, runId: exec.id }, 'could not re-check the members of a run')

@@ -14,6 +14,7 @@ import {
   type Message
 } from '@palisade/contracts'
 import { natsRequest, ProblemError, type CallContext } from '@palisade/platform'
+import { FLOW_REFUSAL, type FlowGuard } from '../runs/flow.js'
 
 /** Everything a tool may use: the acting user's identity, this run's conversation, a deadline. */
 export interface ToolContext {
@@ -27,12 +28,23 @@ export interface ToolContext {
    * tools may only touch what every member of this conversation can already see
    */
   confined: boolean
+  /** the information-flow rule: every source a tool reads must be readable by every current member */
+  flow: FlowGuard
 }
 
 /** A tool call the service will not make; the model is told why and the run goes on. */
 export class ToolRefusal extends Error {
   override name = 'ToolRefusal'
+  constructor(
+    message: string,
+    /** the rule that refused it, for the audit trail */
+    readonly rule?: 'information_flow' | 'confinement' | 'egress'
+  ) {
+    super(message)
+  }
 }
+
+const flowRefusal = () => new ToolRefusal(FLOW_REFUSAL, 'information_flow')
 
 export interface ToolDefinition<S extends TSchema = TSchema> {
   name: AgentToolName
@@ -86,10 +98,12 @@ const chatSearch: ToolDefinition<typeof ChatSearchArgs> = {
     let conversationId = args.conversationId
     if (ctx.confined) {
       if (conversationId && conversationId !== ctx.conversationId) {
-        throw new ToolRefusal('after reading tool output, chat.search may only search the current conversation')
+        throw new ToolRefusal('after reading tool output, chat.search may only search the current conversation', 'confinement')
       }
       conversationId = ctx.conversationId
     }
+    // A named conversation is checked before chat is asked (and refused like one that does not exist).
+    if (conversationId && !(await ctx.flow.admit({ kind: 'conversation', id: conversationId }))) throw flowRefusal()
     const page = await natsRequest(
       ctx.nats,
       ChatSearch,
@@ -97,7 +111,16 @@ const chatSearch: ToolDefinition<typeof ChatSearchArgs> = {
       ctx.call,
       ctx.timeoutMs
     )
-    return { messages: page.items.map(messageView) }
+    // Across the user's conversations: only matches from those every member can read reach the
+    // model. Said in every shared search, whether or not anything was dropped (no count: a count
+    // would tell the other members that the user's private conversations match).
+    const readable = new Map<string, boolean>()
+    for (const id of new Set(page.items.map((m) => m.conversationId))) {
+      readable.set(id, await ctx.flow.admit({ kind: 'conversation', id }))
+    }
+    const messages = page.items.filter((m) => readable.get(m.conversationId)).map(messageView)
+    const shared = ctx.flow.memberIds.length > 1
+    return { messages, ...(shared && !conversationId ? { scope: 'only conversations that every member of this conversation can read' } : {}) }
   }
 }
 
@@ -110,6 +133,7 @@ const chatHistory: ToolDefinition<typeof ChatHistoryArgs> = {
     if (args.conversationId && args.conversationId !== ctx.conversationId) {
       throw new ToolRefusal('chat.history only reads the current conversation')
     }
+    await ctx.flow.admit({ kind: 'conversation', id: ctx.conversationId })
     const page = await natsRequest(
       ctx.nats,
       ChatHistoryGet,
@@ -127,12 +151,11 @@ const filesRead: ToolDefinition<typeof FilesReadArgs> = {
   description: 'The text of a plain-text file the user can access (the beginning of it when long).',
   args: FilesReadArgs,
   async run(args, ctx) {
-    if (ctx.confined) {
-      const meta = await natsRequest(ctx.nats, FilesMetaGet, { fileId: args.fileId }, ctx.call, ctx.timeoutMs)
-      if (meta.conversationId !== ctx.conversationId) {
-        throw new ToolRefusal('after reading tool output, files.read may only read files shared in the current conversation')
-      }
+    const meta = await natsRequest(ctx.nats, FilesMetaGet, { fileId: args.fileId }, ctx.call, ctx.timeoutMs)
+    if (ctx.confined && meta.conversationId !== ctx.conversationId) {
+      throw new ToolRefusal('after reading tool output, files.read may only read files shared in the current conversation', 'confinement')
     }
+    if (!(await ctx.flow.admit({ kind: 'file', id: meta.id, ownerId: meta.ownerId, conversationId: meta.conversationId }))) throw flowRefusal()
     const file = await natsRequest(ctx.nats, FilesTextGet, { fileId: args.fileId, maxBytes: FILE_TEXT_MAX_BYTES }, ctx.call, ctx.timeoutMs)
     return { fileId: file.fileId, name: file.name, size: file.size, truncated: file.truncated, text: file.text }
   }
@@ -151,7 +174,9 @@ export function toolSpec(t: ToolDefinition): { name: string; description: string
   return { name: t.fn, description: t.description, parameters: JSON.parse(JSON.stringify(t.args)) as Record<string, unknown> }
 }
 
-export type ToolOutcome = { ok: true; tool: AgentToolName; output: unknown } | { ok: false; tool: AgentToolName | null; refused: boolean; error: string }
+export type ToolOutcome =
+  | { ok: true; tool: AgentToolName; output: unknown }
+  | { ok: false; tool: AgentToolName | null; refused: boolean; error: string; rule?: ToolRefusal['rule'] }
 
 const MAX_ARGUMENT_CHARS = 16_384
 
@@ -183,7 +208,7 @@ export async function runToolCall(fn: string, rawArgs: string, allowed: readonly
     return { ok: true, tool: tool.name, output }
   } catch (err) {
     if (signal.aborted) throw signal.reason
-    if (err instanceof ToolRefusal) return { ok: false, tool: tool.name, refused: true, error: err.message }
+    if (err instanceof ToolRefusal) return { ok: false, tool: tool.name, refused: true, error: err.message, ...(err.rule ? { rule: err.rule } : {}) }
     if (err instanceof ProblemError) {
       if (err.statusCode === 404 || err.statusCode === 403)
         return { ok: false, tool: tool.name, refused: true, error: 'not found or not accessible to this user' }
