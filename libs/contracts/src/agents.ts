@@ -5,9 +5,19 @@ import { IsoDateSchema, UuidSchema, CursorSchema } from './common.js'
 import type { NatsEvent } from './nats.js'
 
 /** Tools an agent may be given. Closed list: nothing here can start another agent. */
-export const AGENT_TOOL_NAMES = ['chat.search', 'chat.history', 'files.read'] as const
+export const AGENT_TOOL_NAMES = ['chat.search', 'chat.history', 'files.read', 'web.fetch'] as const
 export type AgentToolName = (typeof AGENT_TOOL_NAMES)[number]
-export const AgentToolNameSchema = Type.Union([Type.Literal('chat.search'), Type.Literal('chat.history'), Type.Literal('files.read')])
+export const AgentToolNameSchema = Type.Union([
+  Type.Literal('chat.search'),
+  Type.Literal('chat.history'),
+  Type.Literal('files.read'),
+  Type.Literal('web.fetch')
+])
+/**
+ * Tools that send what the model gives them off the platform. Once a run has read conversation or
+ * file data, it may call one only if the agent's owner listed it in `dataEgress`.
+ */
+export const EGRESS_TOOL_NAMES = ['web.fetch'] as const satisfies readonly AgentToolName[]
 
 export const AGENT_INSTRUCTIONS_MAX = 20_000
 export const AGENT_RUN_INPUT_MAX = 8_000
@@ -48,6 +58,8 @@ export const EffectiveLimitsSchema = Type.Object(
 export type EffectiveLimits = Static<typeof EffectiveLimitsSchema>
 
 const ToolListSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NAMES.length, uniqueItems: true })
+/** Egress tools of the agent that may receive conversation or file data (each must be in `tools`). */
+const DataEgressSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NAMES.length, uniqueItems: true })
 
 export const CreateAgentBodySchema = Type.Object(
   {
@@ -57,6 +69,7 @@ export const CreateAgentBodySchema = Type.Object(
     provider: Type.Optional(ProviderIdSchema),
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
+    dataEgress: Type.Optional(DataEgressSchema),
     limits: Type.Optional(AgentLimitsSchema)
   },
   { additionalProperties: false }
@@ -70,6 +83,7 @@ export const UpdateAgentBodySchema = Type.Object(
     provider: Type.Optional(ProviderIdSchema),
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
+    dataEgress: Type.Optional(DataEgressSchema),
     limits: Type.Optional(AgentLimitsSchema)
   },
   { additionalProperties: false, minProperties: 1 }
@@ -84,6 +98,7 @@ export const AgentSchema = Type.Object(
     provider: Type.String(),
     model: Type.String(),
     tools: Type.Array(AgentToolNameSchema),
+    dataEgress: Type.Array(AgentToolNameSchema),
     limits: AgentLimitsSchema,
     createdAt: IsoDateSchema,
     updatedAt: IsoDateSchema

@@ -9,6 +9,8 @@ import { ProviderRegistry } from './providers/registry.js'
 import { agentRoutes } from './routes/agents.js'
 import { runRoutes } from './routes/runs.js'
 import { Runner } from './runs/runner.js'
+import { AddressPolicy } from './web/address-policy.js'
+import { WebFetcher } from './web/fetcher.js'
 
 export { AgentsConfigSchema, type AgentsAppConfig, type AgentsConfig }
 export type { AgentsContext } from './context.js'
@@ -24,8 +26,12 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
     localTokenDelayMs: config.AGENTS_LOCAL_TOKEN_DELAY_MS,
     defaultProvider: config.AGENTS_DEFAULT_PROVIDER
   })
+  const policy = new AddressPolicy(config.AGENTS_WEB_FETCH_HOSTS, config.AGENTS_WEB_FETCH_PRIVATE_RANGES)
+  const web = policy.enabled
+    ? new WebFetcher({ policy, maxBytes: config.AGENTS_WEB_FETCH_MAX_BYTES, timeoutMs: config.AGENTS_WEB_FETCH_TIMEOUT_MS })
+    : undefined
   await app.register(platformPlugin, { service: 'agents', config, migrationsFolder })
-  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log })
+  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web })
   app.decorate('agents', { config, providers, runner })
 
   const subs = serveAgentsNats(app, runner)
@@ -40,6 +46,7 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
   app.addHook('preClose', async () => {
     await runner.close(config.SHUTDOWN_GRACE_SECONDS * 500)
     for (const sub of subs) sub.unsubscribe()
+    await web?.close()
   })
 }
 

@@ -14,6 +14,8 @@ export const agents = agentsSchema.table(
     provider: text('provider').notNull(),
     model: text('model').notNull(),
     tools: jsonb('tools').$type<AgentToolName[]>().notNull().default(sql`'[]'::jsonb`),
+    /** egress tools the owner allows to receive conversation or file data */
+    dataEgress: jsonb('data_egress').$type<AgentToolName[]>().notNull().default(sql`'[]'::jsonb`),
     limits: jsonb('limits').$type<AgentLimits>().notNull().default(sql`'{}'::jsonb`),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow()

@@ -17,6 +17,7 @@ export function agentView(row: AgentRow): Agent {
     provider: row.provider,
     model: row.model,
     tools: row.tools,
+    dataEgress: row.dataEgress,
     limits: row.limits,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString()

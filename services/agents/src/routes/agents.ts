@@ -8,6 +8,7 @@ import {
   PageQuerySchema,
   ProviderListSchema,
   UpdateAgentBodySchema,
+  EGRESS_TOOL_NAMES,
   type AgentToolName
 } from '@palisade/contracts'
 import { cursorCodec, identityOf, problems, timeIdPosition, type Database } from '@palisade/platform'
@@ -36,6 +37,15 @@ function resolveModel(providers: ProviderRegistry, providerId: string, model: st
   return model
 }
 
+/** `dataEgress` may name only egress tools that are on the agent's own list. */
+function checkDataEgress(tools: readonly string[], dataEgress: readonly string[]): void {
+  for (const name of dataEgress) {
+    if (!(EGRESS_TOOL_NAMES as readonly string[]).includes(name))
+      throw problems.badRequest(`dataEgress: ${name} is not a tool that sends data off the platform`)
+    if (!tools.includes(name)) throw problems.badRequest(`dataEgress: ${name} is not one of the agent's tools`)
+  }
+}
+
 export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { providers } = app.agents
 
@@ -48,6 +58,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const body = request.body
     const provider = body.provider ?? providers.defaultId
     const model = resolveModel(providers, provider, body.model)
+    checkDataEgress(body.tools ?? [], body.dataEgress ?? [])
     const [row] = await app.db
       .insert(agents)
       .values({
@@ -57,6 +68,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         provider,
         model,
         tools: (body.tools ?? []) as AgentToolName[],
+        dataEgress: (body.dataEgress ?? []) as AgentToolName[],
         limits: body.limits ?? {}
       })
       .returning()
@@ -94,12 +106,17 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body.provider === undefined && body.model === undefined
         ? current.model
         : resolveModel(providers, provider, body.model ?? (provider !== current.provider ? undefined : current.model))
+    // Removing a tool also withdraws its data permission; naming one it does not have is refused.
+    const tools = body.tools ?? current.tools
+    const dataEgress = body.dataEgress ?? current.dataEgress.filter((n) => tools.includes(n))
+    checkDataEgress(tools, dataEgress)
     const [row] = await app.db
       .update(agents)
       .set({
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.instructions !== undefined ? { instructions: body.instructions } : {}),
         ...(body.tools !== undefined ? { tools: body.tools as AgentToolName[] } : {}),
+        dataEgress: dataEgress as AgentToolName[],
         ...(body.limits !== undefined ? { limits: body.limits } : {}),
         provider,
         model,

@@ -8,7 +8,8 @@ import type { AgentsConfig } from '../config.js'
 import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { ProviderError, type ChatMessage, type Provider, type ToolCall, type ToolSpec } from '../providers/types.js'
-import { runToolCall, toolByName, toolSpec } from '../tools/index.js'
+import { runToolCall, toolByFn, toolByName, toolSpec } from '../tools/index.js'
+import type { WebFetcher } from '../web/fetcher.js'
 import { RunAudience } from './audience.js'
 import { DeltaBatcher, MemberFanout } from './events.js'
 import { FlowGuard } from './flow.js'
@@ -21,12 +22,16 @@ export interface RunDeps {
   providers: ProviderRegistry
   config: AgentsConfig
   log: FastifyBaseLogger
+  /** `web.fetch`, when operations allow any host */
+  web: WebFetcher | undefined
 }
 
 export interface RunSpec {
   run: RunRow
   instructions: string
   tools: AgentToolName[]
+  /** egress tools the agent's owner allows to receive conversation or file data */
+  dataEgress: AgentToolName[]
   /** the conversation's members when the run was admitted (chat.members.get as the user) */
   memberIds: string[]
 }
@@ -257,13 +262,30 @@ export class RunExecution {
           throw RunStop.failed('max_tool_calls', `the model asked for more than ${limits.maxToolCalls} tool calls`)
         }
         this.usage.toolCalls++
-        await this.step('tool_call', { callId: call.id, tool: call.name, arguments: clip(call.arguments, AUDIT_CHARS) })
+        // An egress call is recorded whole (arguments are at most 16 KiB): what left the platform.
+        const egress = toolByFn(call.name)?.egress === true
+        await this.step('tool_call', {
+          callId: call.id,
+          tool: call.name,
+          arguments: egress ? call.arguments : clip(call.arguments, AUDIT_CHARS),
+          ...(egress ? { egress: true, afterReading: this.flow.tainted } : {})
+        })
         const t0 = Date.now()
         const outcome = await runToolCall(
           call.name,
           call.arguments,
           tools,
-          { nats: this.deps.nats, call: this.call, conversationId: run.conversationId, timeoutMs: this.toolTimeout(), confined, flow: this.flow },
+          {
+            nats: this.deps.nats,
+            call: this.call,
+            conversationId: run.conversationId,
+            timeoutMs: this.toolTimeout(),
+            confined,
+            flow: this.flow,
+            dataEgress: this.spec.dataEgress,
+            web: this.deps.web,
+            signal: this.ctl.signal
+          },
           this.ctl.signal
         )
         const body = outcome.ok ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS) : JSON.stringify({ error: outcome.error })
@@ -291,11 +313,11 @@ export class RunExecution {
   private async conversation(marker: string): Promise<{ text: string } | undefined> {
     const budget = this.deps.config.AGENTS_CONTEXT_TOKENS
     if (budget === 0) return undefined
-    // The conversation itself is always readable by its members; recorded as read all the same.
-    await this.flow.admit({ kind: 'conversation', id: this.conversationId })
     try {
       const recent = await recentConversation(this.deps.nats, this.call, this.conversationId, budget, this.toolTimeout())
       if (recent.lines.length === 0) return undefined
+      // Always readable by its own members; recorded as read all the same (egress rule).
+      await this.flow.admit({ kind: 'conversation', id: this.conversationId })
       return { text: wrapConversation(marker, recent.lines, recent.omitted) }
     } catch (err) {
       if (err instanceof ProblemError && err.statusCode === 404) throw RunStop.failed('access_revoked', 'the user is no longer a member of the conversation')

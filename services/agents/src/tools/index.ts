@@ -1,5 +1,4 @@
-import type { NatsConnection } from '@nats-io/transport-node'
-import { Type, type Static, type TSchema } from 'typebox'
+import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import {
   CHAT_LIMITS,
@@ -13,47 +12,14 @@ import {
   type AgentToolName,
   type Message
 } from '@palisade/contracts'
-import { natsRequest, ProblemError, type CallContext } from '@palisade/platform'
-import { FLOW_REFUSAL, type FlowGuard } from '../runs/flow.js'
+import { natsRequest, ProblemError } from '@palisade/platform'
+import { FLOW_REFUSAL } from '../runs/flow.js'
+import { ToolRefusal, type ToolContext, type ToolDefinition } from './types.js'
+import { webFetch } from './web-fetch.js'
 
-/** Everything a tool may use: the acting user's identity, this run's conversation, a deadline. */
-export interface ToolContext {
-  nats: NatsConnection
-  /** the run's user: every NATS call carries it, so a tool never sees more than that user can */
-  call: CallContext
-  conversationId: string
-  timeoutMs: number
-  /**
-   * true once untrusted tool output has reached the model (with strict tool flow on): from then on
-   * tools may only touch what every member of this conversation can already see
-   */
-  confined: boolean
-  /** the information-flow rule: every source a tool reads must be readable by every current member */
-  flow: FlowGuard
-}
-
-/** A tool call the service will not make; the model is told why and the run goes on. */
-export class ToolRefusal extends Error {
-  override name = 'ToolRefusal'
-  constructor(
-    message: string,
-    /** the rule that refused it, for the audit trail */
-    readonly rule?: 'information_flow' | 'confinement' | 'egress'
-  ) {
-    super(message)
-  }
-}
+export { ToolRefusal, type ToolContext, type ToolDefinition } from './types.js'
 
 const flowRefusal = () => new ToolRefusal(FLOW_REFUSAL, 'information_flow')
-
-export interface ToolDefinition<S extends TSchema = TSchema> {
-  name: AgentToolName
-  /** function name offered to the model (providers allow only `[A-Za-z0-9_-]`) */
-  fn: string
-  description: string
-  args: S
-  run(args: Static<S>, ctx: ToolContext): Promise<unknown>
-}
 
 const LINE = '^[^\\u0000-\\u001f\\u007f]+$'
 
@@ -161,12 +127,17 @@ const filesRead: ToolDefinition<typeof FilesReadArgs> = {
   }
 }
 
-export const TOOLS: readonly ToolDefinition[] = [chatSearch, chatHistory, filesRead] as unknown as ToolDefinition[]
+export const TOOLS: readonly ToolDefinition[] = [chatSearch, chatHistory, filesRead, webFetch] as unknown as ToolDefinition[]
 const byFn = new Map(TOOLS.map((t) => [t.fn, t]))
 const validators = new Map(TOOLS.map((t) => [t.fn, Compile(t.args)]))
 
 export function toolByName(name: AgentToolName): ToolDefinition {
   return TOOLS.find((t) => t.name === name)!
+}
+
+/** The tool behind a function name the model used, if any. */
+export function toolByFn(fn: string): ToolDefinition | undefined {
+  return byFn.get(fn)
 }
 
 /** The JSON schema the model is given for a tool (plain JSON, no TypeBox internals). */
@@ -201,6 +172,16 @@ export async function runToolCall(fn: string, rawArgs: string, allowed: readonly
   if (!v.Check(args)) {
     const first = [...v.Errors(args)][0]
     return { ok: false, tool: tool.name, refused: true, error: `invalid arguments at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}` }
+  }
+  // Egress after reading: whatever the run read could be in these arguments (a URL's query string).
+  if (tool.egress && ctx.flow.tainted && !ctx.dataEgress.includes(tool.name)) {
+    return {
+      ok: false,
+      tool: tool.name,
+      refused: true,
+      rule: 'egress',
+      error: `${tool.name} sends data off the platform, and this run has read conversation or file data; the agent's owner has not allowed ${tool.name} to receive such data`
+    }
   }
   try {
     signal.throwIfAborted()
