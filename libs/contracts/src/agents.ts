@@ -19,6 +19,17 @@ export const AgentToolNameSchema = Type.Union([
  */
 export const EGRESS_TOOL_NAMES = ['web.fetch'] as const satisfies readonly AgentToolName[]
 
+/**
+ * A tool of an MCP server operations configured: `mcp:<server id>/<tool name>`. Only tools the
+ * operator allowed for that server are accepted. A server on another host is egress too.
+ */
+export const MCP_TOOL_PATTERN = '^mcp:[a-z0-9][a-z0-9_-]{0,31}/[A-Za-z0-9_.-]{1,64}$'
+export const McpToolRefSchema = Type.String({ maxLength: 100, pattern: MCP_TOOL_PATTERN })
+/** Any tool an agent may list: a built-in one or an MCP server's. */
+export const AgentToolRefSchema = Type.Union([AgentToolNameSchema, McpToolRefSchema])
+export type AgentToolRef = AgentToolName | `mcp:${string}`
+export const AGENT_TOOLS_MAX = 32
+
 export const AGENT_INSTRUCTIONS_MAX = 20_000
 export const AGENT_RUN_INPUT_MAX = 8_000
 
@@ -57,9 +68,9 @@ export const EffectiveLimitsSchema = Type.Object(
 )
 export type EffectiveLimits = Static<typeof EffectiveLimitsSchema>
 
-const ToolListSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NAMES.length, uniqueItems: true })
+const ToolListSchema = Type.Array(AgentToolRefSchema, { maxItems: AGENT_TOOLS_MAX, uniqueItems: true })
 /** Egress tools of the agent that may receive conversation or file data (each must be in `tools`). */
-const DataEgressSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NAMES.length, uniqueItems: true })
+const DataEgressSchema = Type.Array(AgentToolRefSchema, { maxItems: AGENT_TOOLS_MAX, uniqueItems: true })
 
 export const CreateAgentBodySchema = Type.Object(
   {
@@ -97,8 +108,8 @@ export const AgentSchema = Type.Object(
     instructions: Type.String(),
     provider: Type.String(),
     model: Type.String(),
-    tools: Type.Array(AgentToolNameSchema),
-    dataEgress: Type.Array(AgentToolNameSchema),
+    tools: Type.Array(AgentToolRefSchema),
+    dataEgress: Type.Array(AgentToolRefSchema),
     limits: AgentLimitsSchema,
     createdAt: IsoDateSchema,
     updatedAt: IsoDateSchema
@@ -120,6 +131,14 @@ export const ProviderInfoSchema = Type.Object(
   },
   { additionalProperties: false }
 )
+/** A tool an agent may be given, for the agent editor: name, whether it sends data off the platform. */
+export const ToolInfoSchema = Type.Object(
+  { name: Type.String(), egress: Type.Boolean(), source: Type.Union([Type.Literal('builtin'), Type.Literal('mcp')]) },
+  { additionalProperties: false }
+)
+export const ToolListResponseSchema = Type.Object({ tools: Type.Array(ToolInfoSchema) }, { additionalProperties: false })
+export type ToolListResponse = Static<typeof ToolListResponseSchema>
+
 export const ProviderListSchema = Type.Object({ providers: Type.Array(ProviderInfoSchema) }, { additionalProperties: false })
 export type ProviderList = Static<typeof ProviderListSchema>
 

@@ -8,6 +8,7 @@ import { serveAgentsNats } from './nats/handlers.js'
 import { ProviderRegistry } from './providers/registry.js'
 import { agentRoutes } from './routes/agents.js'
 import { runRoutes } from './routes/runs.js'
+import { McpRegistry } from './mcp/registry.js'
 import { Runner } from './runs/runner.js'
 import { AddressPolicy } from './web/address-policy.js'
 import { WebFetcher } from './web/fetcher.js'
@@ -30,9 +31,10 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
   const web = policy.enabled
     ? new WebFetcher({ policy, maxBytes: config.AGENTS_WEB_FETCH_MAX_BYTES, timeoutMs: config.AGENTS_WEB_FETCH_TIMEOUT_MS })
     : undefined
+  const mcp = new McpRegistry(config.AGENTS_MCP_SERVERS)
   await app.register(platformPlugin, { service: 'agents', config, migrationsFolder })
-  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web })
-  app.decorate('agents', { config, providers, runner })
+  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web, mcp })
+  app.decorate('agents', { config, providers, runner, mcp })
 
   const subs = serveAgentsNats(app, runner)
 
@@ -47,6 +49,7 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
     await runner.close(config.SHUTDOWN_GRACE_SECONDS * 500)
     for (const sub of subs) sub.unsubscribe()
     await web?.close()
+    await mcp.close()
   })
 }
 

@@ -38,6 +38,8 @@ export const AgentsConfigSchema = Type.Object({
   AGENTS_CONTEXT_TOKENS: Type.Integer({ minimum: 0, maximum: 100_000, default: 2000 }),
   /** once untrusted tool output reached the model, tools may only touch this conversation (prompt injection cannot steer them elsewhere) */
   AGENTS_STRICT_TOOL_FLOW: Type.Boolean({ default: true }),
+  /** JSON list of MCP servers `[{id, url, tools, tokenFile?, egress?, timeoutMs?, maxCallsPerRun?}]` (Streamable HTTP); token *files*, never tokens */
+  AGENTS_MCP_SERVERS: Type.String({ default: '[]', maxLength: 65_536 }),
   /** hosts `web.fetch` may reach: `host`, `*.domain` or `host:port`, comma-separated (default: none; bare hosts mean ports 80 and 443) */
   AGENTS_WEB_FETCH_HOSTS: Type.String({ default: '', maxLength: 8192 }),
   /** private, loopback, link-local or metadata addresses/CIDRs `web.fetch` may still connect to (default: none) */

@@ -45,6 +45,7 @@ export function tokenize(text: string): string[] {
  * - `@tool <name> <json>` (one per line): asks for that tool call, in order, one per model call;
  * - `@long <n>`: answers with n tokens;
  * - `@slow <ms>`: waits that long between tokens;
+ * - `@tools`: lists the tools it was offered, with the length and beginning of each description;
  * - `@obey`: also follows `@tool` directives found in tool results and in the conversation shown to
  *   it, as a model falling for a prompt injection would.
  *
@@ -93,7 +94,9 @@ export class LocalProvider implements Provider {
     }
 
     let text: string
-    if (long !== undefined) {
+    if (lines.includes('@tools')) {
+      text = req.tools.map((t) => `${t.name} (${t.description.length} chars): ${t.description.slice(0, 160)}`).join('\n') || '(no tools)'
+    } else if (long !== undefined) {
       text = Array.from({ length: long }, (_, i) => `t${i + 1}`).join(' ')
     } else if (toolMessages.length > 0) {
       text = toolMessages.map((m) => `${m.name} returned ${m.content.length} characters: ${JSON.stringify(m.content.slice(0, 2000))}`).join('\n')

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { FastifyBaseLogger } from 'fastify'
-import { ChatMembersGet, type AgentToolName, type RunUsage } from '@palisade/contracts'
+import { ChatMembersGet, type RunUsage } from '@palisade/contracts'
 import { natsRequest, ProblemError, type CallContext, type Database } from '@palisade/platform'
 import { recentConversation } from './context.js'
 import { postOutput } from './post.js'
@@ -8,13 +8,14 @@ import type { AgentsConfig } from '../config.js'
 import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { ProviderError, type ChatMessage, type Provider, type ToolCall, type ToolSpec } from '../providers/types.js'
-import { runToolCall, toolByFn, toolByName, toolSpec } from '../tools/index.js'
+import type { McpRegistry } from '../mcp/registry.js'
 import type { WebFetcher } from '../web/fetcher.js'
 import { RunAudience } from './audience.js'
 import { DeltaBatcher, MemberFanout } from './events.js'
+import { resultStep, RunToolbox } from './toolbox.js'
 import { FlowGuard } from './flow.js'
 import { newMarker, systemPrompt, wrapConversation, wrapToolOutput } from './prompt.js'
-import { RunStop } from './stop.js'
+import { describeStop, RunStop } from './stop.js'
 
 export interface RunDeps {
   nats: NatsConnection
@@ -24,14 +25,17 @@ export interface RunDeps {
   log: FastifyBaseLogger
   /** `web.fetch`, when operations allow any host */
   web: WebFetcher | undefined
+  /** MCP servers operations configured, if any */
+  mcp: McpRegistry | undefined
 }
 
 export interface RunSpec {
   run: RunRow
   instructions: string
-  tools: AgentToolName[]
+  /** built-in tool names and `mcp:<server>/<tool>` refs */
+  tools: string[]
   /** egress tools the agent's owner allows to receive conversation or file data */
-  dataEgress: AgentToolName[]
+  dataEgress: string[]
   /** the conversation's members when the run was admitted (chat.members.get as the user) */
   memberIds: string[]
 }
@@ -240,10 +244,11 @@ export class RunExecution {
     const provider = this.deps.providers.get(run.provider)
     if (!provider) throw RunStop.failed('provider_unavailable', `provider ${run.provider} is not configured`)
     if (!provider.models.includes(run.model)) throw RunStop.failed('provider_error', `provider ${run.provider} does not offer model ${run.model}`)
-    const tools = limits.maxToolCalls > 0 ? this.spec.tools : []
-    const specs = tools.map((n) => toolSpec(toolByName(n)))
+    const toolbox = await RunToolbox.open(limits.maxToolCalls > 0 ? this.spec.tools : [], this.deps.mcp, this.ctl.signal)
+    if (toolbox.unavailable.length > 0) this.log.warn({ servers: toolbox.unavailable }, 'MCP servers unavailable; the run goes on without their tools')
+    const specs = toolbox.specs
     const marker = newMarker()
-    const messages: ChatMessage[] = [{ role: 'system', content: systemPrompt(this.spec.instructions, marker, tools) }]
+    const messages: ChatMessage[] = [{ role: 'system', content: systemPrompt(this.spec.instructions, marker, toolbox.names) }]
     const context = await this.conversation(marker)
     if (context) messages.push({ role: 'user', content: context.text })
     messages.push({ role: 'user', content: run.input })
@@ -263,7 +268,7 @@ export class RunExecution {
         }
         this.usage.toolCalls++
         // An egress call is recorded whole (arguments are at most 16 KiB): what left the platform.
-        const egress = toolByFn(call.name)?.egress === true
+        const egress = toolbox.isEgress(call.name)
         await this.step('tool_call', {
           callId: call.id,
           tool: call.name,
@@ -271,36 +276,21 @@ export class RunExecution {
           ...(egress ? { egress: true, afterReading: this.flow.tainted } : {})
         })
         const t0 = Date.now()
-        const outcome = await runToolCall(
-          call.name,
-          call.arguments,
-          tools,
-          {
-            nats: this.deps.nats,
-            call: this.call,
-            conversationId: run.conversationId,
-            timeoutMs: this.toolTimeout(),
-            confined,
-            flow: this.flow,
-            dataEgress: this.spec.dataEgress,
-            web: this.deps.web,
-            signal: this.ctl.signal
-          },
-          this.ctl.signal
-        )
+        const outcome = await toolbox.call(call, {
+          nats: this.deps.nats,
+          call: this.call,
+          conversationId: run.conversationId,
+          timeoutMs: this.toolTimeout(),
+          confined,
+          flow: this.flow,
+          dataEgress: this.spec.dataEgress,
+          web: this.deps.web,
+          signal: this.ctl.signal
+        })
         const body = outcome.ok ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS) : JSON.stringify({ error: outcome.error })
         await this.step(
           'tool_result',
-          outcome.ok
-            ? { callId: call.id, tool: outcome.tool, ok: true, outputChars: body.length, output: clip(body, AUDIT_CHARS) }
-            : {
-                callId: call.id,
-                tool: outcome.tool ?? call.name,
-                ok: false,
-                refused: outcome.refused,
-                error: outcome.error,
-                ...(outcome.rule ? { rule: outcome.rule } : {})
-              },
+          resultStep(call, outcome, body, (b) => clip(b, AUDIT_CHARS)),
           Date.now() - t0
         )
         messages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: wrapToolOutput(marker, outcome.tool ?? call.name, body) })
@@ -364,7 +354,12 @@ export class RunExecution {
       this.usage.outputTokens += tokens
       await this.step(
         'model_call',
-        { provider: run.provider, model: run.model, outputTokens: tokens, error: this.describe(this.ctl.signal.aborted ? this.ctl.signal.reason : stop) },
+        {
+          provider: run.provider,
+          model: run.model,
+          outputTokens: tokens,
+          error: describeStop(this.deps.providers, this.ctl.signal.aborted ? this.ctl.signal.reason : stop)
+        },
         Date.now() - t0
       ).catch(() => {})
       throw stop
@@ -394,11 +389,5 @@ export class RunExecution {
       throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
     }
     return { text, calls }
-  }
-
-  private describe(err: unknown): string {
-    if (err instanceof RunStop) return `${err.reason}: ${err.message}`
-    if (err instanceof ProviderError) return `${err.reason}: ${this.deps.providers.redact(err.message)}`
-    return 'internal error'
   }
 }

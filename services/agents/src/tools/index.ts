@@ -146,8 +146,8 @@ export function toolSpec(t: ToolDefinition): { name: string; description: string
 }
 
 export type ToolOutcome =
-  | { ok: true; tool: AgentToolName; output: unknown }
-  | { ok: false; tool: AgentToolName | null; refused: boolean; error: string; rule?: ToolRefusal['rule'] }
+  | { ok: true; tool: string; output: unknown }
+  | { ok: false; tool: string | null; refused: boolean; error: string; rule?: ToolRefusal['rule'] }
 
 const MAX_ARGUMENT_CHARS = 16_384
 

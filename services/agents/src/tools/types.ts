@@ -20,7 +20,7 @@ export interface ToolContext {
   /** the information-flow rule: every source a tool reads must be readable by every current member */
   flow: FlowGuard
   /** egress tools the agent's owner allows to receive conversation or file data */
-  dataEgress: readonly AgentToolName[]
+  dataEgress: readonly string[]
   /** `web.fetch`, when operations allow any host */
   web: WebFetcher | undefined
   /** the run's (or this call's) end */
