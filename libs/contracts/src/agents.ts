@@ -81,6 +81,8 @@ export const CreateAgentBodySchema = Type.Object(
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
     dataEgress: Type.Optional(DataEgressSchema),
+    /** sampling temperature sent to the provider; absent: the provider's default */
+    temperature: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 2 })])),
     limits: Type.Optional(AgentLimitsSchema)
   },
   { additionalProperties: false }
@@ -95,6 +97,8 @@ export const UpdateAgentBodySchema = Type.Object(
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
     dataEgress: Type.Optional(DataEgressSchema),
+    /** null: back to the provider's default */
+    temperature: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 2 })])),
     limits: Type.Optional(AgentLimitsSchema)
   },
   { additionalProperties: false, minProperties: 1 }
@@ -110,6 +114,7 @@ export const AgentSchema = Type.Object(
     model: Type.String(),
     tools: Type.Array(AgentToolRefSchema),
     dataEgress: Type.Array(AgentToolRefSchema),
+    temperature: Type.Union([Type.Number(), Type.Null()]),
     limits: AgentLimitsSchema,
     createdAt: IsoDateSchema,
     updatedAt: IsoDateSchema

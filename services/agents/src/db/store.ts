@@ -18,6 +18,7 @@ export function agentView(row: AgentRow): Agent {
     model: row.model,
     tools: row.tools,
     dataEgress: row.dataEgress,
+    temperature: row.temperature,
     limits: row.limits,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString()

@@ -82,6 +82,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         model,
         tools: body.tools ?? [],
         dataEgress: body.dataEgress ?? [],
+        temperature: body.temperature ?? null,
         limits: body.limits ?? {}
       })
       .returning()
@@ -129,6 +130,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.instructions !== undefined ? { instructions: body.instructions } : {}),
         ...(body.tools !== undefined ? { tools: body.tools } : {}),
+        ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
         dataEgress,
         ...(body.limits !== undefined ? { limits: body.limits } : {}),
         provider,

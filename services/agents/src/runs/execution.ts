@@ -36,6 +36,8 @@ export interface RunSpec {
   tools: string[]
   /** egress tools the agent's owner allows to receive conversation or file data */
   dataEgress: string[]
+  /** the agent's sampling temperature; null: the provider's default */
+  temperature: number | null
   /** the conversation's members when the run was admitted (chat.members.get as the user) */
   memberIds: string[]
 }
@@ -336,7 +338,7 @@ export class RunExecution {
     let finish = 'stop'
     let completed = false
     try {
-      for await (const ev of provider.stream({ model: run.model, messages, tools, maxTokens: budget, signal })) {
+      for await (const ev of provider.stream({ model: run.model, messages, tools, maxTokens: budget, temperature: this.spec.temperature, signal })) {
         if (ev.type === 'text' || ev.type === 'tool_delta') {
           if (++tokens > budget) throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
           if (ev.type === 'text') {
