@@ -18,6 +18,20 @@ export const ErrorCode = {
   emailTaken: 'EMAIL_TAKEN',
   weakPassword: 'WEAK_PASSWORD',
   refreshReused: 'REFRESH_TOKEN_REUSED',
+  accountDisabled: 'ACCOUNT_DISABLED',
+  registrationClosed: 'REGISTRATION_CLOSED',
+  inviteRequired: 'INVITE_REQUIRED',
+  inviteInvalid: 'INVITE_INVALID',
+  resetLinkInvalid: 'RESET_LINK_INVALID',
+  lastAdmin: 'LAST_ADMIN',
+  /** a sensitive action needs an authentication within the last 5 minutes: POST /auth/reauth, then retry */
+  reauthRequired: 'REAUTH_REQUIRED',
+  /** the second-factor step has no valid ticket (missing, expired, already used): start again at the password */
+  mfaTicketInvalid: 'MFA_TICKET_INVALID',
+  /** a wrong, reused or expired one-time code or recovery code */
+  invalidCode: 'INVALID_CODE',
+  /** a passkey ceremony that did not verify (unknown credential, wrong origin, challenge used or expired) */
+  passkeyRejected: 'PASSKEY_REJECTED',
   tooManyRequests: 'TOO_MANY_REQUESTS',
   quotaExceeded: 'QUOTA_EXCEEDED',
   fileTooLarge: 'FILE_TOO_LARGE',

@@ -56,7 +56,12 @@ export const SessionRevokedEventSchema = Type.Object(
       Type.Literal('logout-all'),
       Type.Literal('session-deleted'),
       Type.Literal('password-changed'),
-      Type.Literal('refresh-reuse')
+      Type.Literal('refresh-reuse'),
+      Type.Literal('account-disabled'),
+      Type.Literal('role-changed'),
+      Type.Literal('password-reset'),
+      Type.Literal('session-limit'),
+      Type.Literal('admin')
     ]),
     at: IsoDateSchema
   },

@@ -23,10 +23,23 @@ export interface StackService {
  * is one line here (plus its NATS user in the contracts, which `pnpm gen:nats` picks up).
  */
 export const STACK_SERVICES: readonly StackService[] = [
-  { name: 'auth', portOffset: 1, env: (c) => ({ AUTH_SIGNING_KEYS_FILE: join(c.secretsDir, 'auth_signing_keys') }) },
+  {
+    name: 'auth',
+    portOffset: 1,
+    env: (c) => ({
+      AUTH_SIGNING_KEYS_FILE: join(c.secretsDir, 'auth_signing_keys'),
+      AUTH_MFA_KEY_FILE: join(c.secretsDir, 'auth_mfa_key'),
+      // Passkeys are bound to the page's origin: the edge's, exactly.
+      AUTH_WEBAUTHN_ORIGIN: c.edgeOrigin
+    })
+  },
   { name: 'gateway', portOffset: 2 },
   { name: 'chat', portOffset: 3 },
-  { name: 'files', portOffset: 4, env: (c) => ({ FILES_STORAGE_DIR: join(c.dataDir, 'files') }) },
+  {
+    name: 'files',
+    portOffset: 4,
+    env: (c) => ({ FILES_STORAGE_DIR: join(c.dataDir, 'files'), FILES_KEYS_FILE: join(c.secretsDir, 'files_keys') })
+  },
   { name: 'agents', portOffset: 5 },
   { name: 'web', portOffset: 6 }
 ]

@@ -26,6 +26,8 @@ export interface ThrowawayStackOptions {
 export interface ThrowawayStack {
   /** the edge's port on 127.0.0.1 */
   port: number
+  /** the throwaway database (superuser URL): tests may read or age rows the browser cannot reach */
+  databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
   origin: string
   child: ChildProcess
@@ -57,6 +59,11 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
+      // Throwaway stacks register many people and no admin hands out invites; tests of the invite
+      // flow set AUTH_REGISTRATION themselves. Their first account is an admin, which the default
+      // MFA policy would send to enrolment first; tests of second factors set AUTH_REQUIRE_MFA.
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'none',
       ...opts.env
     },
     stdio: ['ignore', 'pipe', 'pipe']
@@ -102,6 +109,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
   return {
     port,
+    databaseUrl: db.url,
     origin: `http://localhost:${port}`,
     child,
     ready: out.includes('ready: '),

@@ -3,16 +3,20 @@ import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import type { FastifyPluginAsync } from 'fastify'
 import { clientAddress, platformPlugin, splitList } from '@palisade/platform'
-import { loadSigningKeys, type AuthConfig } from './config.js'
+import { loadMfaKey, loadSigningKeys, webauthnParty, type AuthConfig } from './config.js'
 import { Keyring } from './lib/keyring.js'
 import { AuthCore } from './lib/core.js'
 import { makeDummyHash, preloadCommonPasswords } from './lib/passwords.js'
 import { pruneLoginFailures } from './lib/throttle.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { accountRoutes } from './routes/account.js'
+import { passwordResetRoute } from './routes/password-reset.js'
 import { verifyRoute } from './routes/verify.js'
 import { jwksRoutes } from './routes/jwks.js'
 import { registerNatsHandlers } from './nats/handlers.js'
+import { loginMfaRoutes } from './routes/login-mfa.js'
+import { deriveMfaKeys } from './lib/mfa-keys.js'
+import type { MfaDeps } from './lib/mfa.js'
 
 export { AuthConfigSchema, type AuthConfig } from './config.js'
 
@@ -35,6 +39,13 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   preloadCommonPasswords()
   const dummyHash = await makeDummyHash()
 
+  const mfa: MfaDeps = {
+    pool: app.pg,
+    mfaKeys: deriveMfaKeys(loadMfaKey(config, (msg) => app.log.warn(msg))),
+    party: webauthnParty(config),
+    config
+  }
+
   const allowedOrigins = new Set(splitList(config.ALLOWED_ORIGINS))
   const ipOf = clientAddress
 
@@ -42,8 +53,10 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   // /auth/verify reads its one cookie itself.
   await app.register(async (scope) => {
     await scope.register(cookie)
-    await scope.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf })
-    await scope.register(accountRoutes, { core, config, ipOf })
+    await scope.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf, mfa })
+    await scope.register(loginMfaRoutes, { core, config, mfa, allowedOrigins, ipOf })
+    await scope.register(accountRoutes, { core, config, ipOf, mfa })
+    await scope.register(passwordResetRoute, { core, config, allowedOrigins, ipOf })
   })
   await app.register(verifyRoute, { core, allowedOrigins })
   await app.register(jwksRoutes, { core })

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { Type, type Static } from 'typebox'
 import { BaseConfigSchema, generateSigningKey, signingKeyFromPem, type SigningKey } from '@palisade/platform'
 
@@ -11,14 +12,17 @@ export const AuthConfigSchema = Type.Object({
   AUTH_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** lifetime of an access token (and of the cookie holding it), at most 15 minutes */
   AUTH_ACCESS_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 900, default: 900 }),
-  /** lifetime of a refresh token; it is rotated on every use */
+  /**
+   * absolute lifetime of a session (and of its refresh tokens, rotated on every use): refreshing
+   * never extends it; signing in again starts a new one
+   */
   AUTH_REFRESH_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 90 * 86400, default: 30 * 86400 }),
   /**
    * seconds during which a just-rotated refresh token still answers with its successor instead of
    * revoking the session (browser tabs sharing one cookie refresh at the same instant); 0 turns it off
    */
   AUTH_REFRESH_GRACE_SECONDS: Type.Integer({ minimum: 0, maximum: 30, default: 10 }),
-  /** requests per minute and client IP on each public auth endpoint (register, login, refresh, logout) */
+  /** requests per minute and client IP on each public auth endpoint (register, login and its second steps, refresh, logout) */
   AUTH_RATE_LIMIT_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 30 }),
   /**
    * email lookups (`POST /auth/users/lookup`) per signed-in user and minute; each one tells whether
@@ -29,9 +33,55 @@ export const AuthConfigSchema = Type.Object({
    * failed logins from one client address (IPv6: one /64) within 5 minutes, over all accounts, before
    * that address alone gets 429; large, so that many people behind one NAT do not lock each other out
    */
-  AUTH_LOGIN_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 5, maximum: 1_000_000, default: 100 })
+  AUTH_LOGIN_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 5, maximum: 1_000_000, default: 100 }),
+  /**
+   * who may create an account: `open` (anyone), `invite` (an admin's invite), `closed` (nobody; ops
+   * use `pnpm admin`). Unset: `invite` once an admin exists, else `open`. The first account of a
+   * fresh installation may always register, and becomes its admin
+   */
+  AUTH_REGISTRATION: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')])),
+  /** a session not refreshed for this long ends (idle timeout); refreshing cannot push it past AUTH_REFRESH_TTL_SECONDS */
+  AUTH_SESSION_IDLE_SECONDS: Type.Integer({ minimum: 900, maximum: 90 * 86400, default: 7 * 86400 }),
+  /** live sessions one account may hold; signing in beyond it ends its least recently used one (audited) */
+  AUTH_MAX_SESSIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
+  /**
+   * who must have a second factor (TOTP or passkey): `admins` (accounts with the admin role), `all` or
+   * `none`; someone who must and has none is sent to enrol right after the password
+   */
+  AUTH_REQUIRE_MFA: Type.Union([Type.Literal('admins'), Type.Literal('all'), Type.Literal('none')], { default: 'admins' }),
+  /**
+   * 32 random bytes (64 hex characters, or `AUTH_MFA_KEY_FILE`) that encrypt TOTP secrets at rest
+   * (AES-256-GCM) and key the recovery-code hashes; required in production
+   */
+  AUTH_MFA_KEY: Type.Optional(Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-fA-F]{64}$' })),
+  /** the web origin passkeys are made for and checked against, exactly (scheme, host, port) */
+  AUTH_WEBAUTHN_ORIGIN: Type.String({ minLength: 1, maxLength: 512, default: 'http://localhost:8080' }),
+  /** the WebAuthn relying-party id (a registrable domain of the origin); default: the origin's host name */
+  AUTH_WEBAUTHN_RP_ID: Type.Optional(Type.String({ minLength: 1, maxLength: 253 }))
 })
 export type AuthConfig = Static<typeof AuthConfigSchema>
+
+/** The key of TOTP secrets and recovery-code hashes. Without one, only non-production may run on an ephemeral key. */
+export function loadMfaKey(config: AuthConfig, warn: (msg: string) => void): Buffer {
+  if (config.AUTH_MFA_KEY) return Buffer.from(config.AUTH_MFA_KEY, 'hex')
+  if (config.NODE_ENV === 'production') throw new Error('AUTH_MFA_KEY (or AUTH_MFA_KEY_FILE) is required in production')
+  warn('AUTH_MFA_KEY is not set: using an ephemeral key (enrolled TOTP factors and recovery codes die with this process)')
+  return randomBytes(32)
+}
+
+/** RP id and origin for WebAuthn, checked at start: the RP id must be the origin's host or a parent domain of it. */
+export function webauthnParty(config: AuthConfig): { rpId: string; origin: string } {
+  let url: URL
+  try {
+    url = new URL(config.AUTH_WEBAUTHN_ORIGIN)
+  } catch {
+    throw new Error('AUTH_WEBAUTHN_ORIGIN is not a URL')
+  }
+  if (url.origin !== config.AUTH_WEBAUTHN_ORIGIN) throw new Error(`AUTH_WEBAUTHN_ORIGIN must be a bare origin such as ${url.origin}`)
+  const rpId = config.AUTH_WEBAUTHN_RP_ID ?? url.hostname
+  if (url.hostname !== rpId && !url.hostname.endsWith(`.${rpId}`)) throw new Error(`AUTH_WEBAUTHN_RP_ID ${rpId} does not cover ${url.hostname}`)
+  return { rpId, origin: url.origin }
+}
 
 const PEM_BLOCK = /-----BEGIN [A-Z ]*PRIVATE KEY-----[\s\S]+?-----END [A-Z ]*PRIVATE KEY-----/g
 

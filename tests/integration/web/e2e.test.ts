@@ -128,7 +128,7 @@ await t.test('unauthenticated navigation lands on /login, registration signs in 
   await shot(alice.page, '02-app-empty')
 
   // Sign out, then sign in again with the login form (not the register path).
-  await alice.page.getByRole('button', { name: 'Sign out' }).click()
+  await alice.page.getByRole('button', { name: 'Sign out', exact: true }).click()
   await alice.page.waitForURL(/\/login/)
   await alice.page.goto('/')
   await alice.page.waitForURL(/\/login\?next=%2F$/)

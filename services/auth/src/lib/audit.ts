@@ -14,6 +14,30 @@ export type AuditEvent =
   | 'session.revoked'
   | 'password.changed'
   | 'password.change_failed'
+  | 'password.reset'
+  | 'login.refused_disabled'
+  | 'session.evicted'
+  | 'admin.created'
+  | 'admin.user_disabled'
+  | 'admin.user_enabled'
+  | 'admin.role_changed'
+  | 'admin.factors_reset'
+  | 'admin.reset_link_issued'
+  | 'admin.invite_created'
+  | 'admin.invite_revoked'
+  | MfaAuditEvent
+
+/** Second factors, passkeys and step-up. */
+export type MfaAuditEvent =
+  | 'login.password_ok'
+  | 'mfa.failed'
+  | 'mfa.totp_enrolled'
+  | 'mfa.totp_removed'
+  | 'mfa.passkey_added'
+  | 'mfa.passkey_removed'
+  | 'mfa.recovery_codes_regenerated'
+  | 'reauth.succeeded'
+  | 'reauth.failed'
 
 export type AuditDetails = Record<string, string | number | boolean | null>
 

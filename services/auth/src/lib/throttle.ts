@@ -40,7 +40,12 @@ export async function loginAttempt(
   limits: LoginLimits,
   account: string,
   address: string,
-  check: () => Promise<boolean>
+  check: () => Promise<boolean>,
+  /**
+   * After a success: true keeps the account's failures counted (a password whose second factor is
+   * still due must not wipe the failed codes, or password + 4 guesses could repeat forever)
+   */
+  keepFailures: () => boolean = () => false
 ): Promise<LoginAttemptResult> {
   const begun = await begin(pool, limits, account, address)
   if ('reason' in begun) return { throttled: true, ...begun }
@@ -52,7 +57,9 @@ export async function loginAttempt(
     await pool.query('DELETE FROM auth.login_failures WHERE id = $1', [begun.id]).catch(() => {})
     throw err
   }
-  if (ok) {
+  if (ok && keepFailures()) {
+    await pool.query('DELETE FROM auth.login_failures WHERE id = $1', [begun.id])
+  } else if (ok) {
     // Other attempts still in flight stay: they settle as failures or vanish on their own.
     await pool.query('DELETE FROM auth.login_failures WHERE id = $1 OR (account = $2 AND NOT in_flight)', [begun.id, account])
   } else {

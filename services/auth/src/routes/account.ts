@@ -3,8 +3,8 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ChangePasswordBodySchema, ErrorCode, IdParamsSchema, ProblemSchema, SessionListSchema, UserSchema } from '@palisade/contracts'
 import { identityOf, identityPlugin, ipLimitKey, JwksCache, ProblemError, problems } from '@palisade/platform'
-import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm'
-import { sessions, users } from '../db/schema.js'
+import { eq, sql } from 'drizzle-orm'
+import { users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
@@ -12,11 +12,17 @@ import { loginAttempt } from '../lib/throttle.js'
 import { clearSessionCookies, routeBodyLimit } from '../lib/http.js'
 import { userView } from './credentials.js'
 import { userDirectoryRoutes } from './users.js'
+import { adminRoutes } from './admin/index.js'
+import { liveSessions } from '../lib/session-view.js'
+import { factorRoutes } from './factors.js'
+import type { MfaDeps } from '../lib/mfa.js'
+import { assertRecentAuthentication } from '../lib/step-up.js'
 
 export interface AccountRoutesOptions {
   core: AuthCore
   config: AuthConfig
   ipOf: (request: FastifyRequest) => string
+  mfa: MfaDeps
 }
 
 /**
@@ -36,6 +42,8 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
   })
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
   await root.register(userDirectoryRoutes, { core, config })
+  await root.register(adminRoutes, { core, ipOf })
+  await root.register(factorRoutes, { core, mfa: opts.mfa, ipOf })
 
   app.get('/auth/me', { schema: { response: { 200: UserSchema, '4xx': ProblemSchema } } }, async (request) => {
     const user = await core.findUserById(identityOf(request).userId)
@@ -45,22 +53,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
 
   app.get('/auth/sessions', { schema: { response: { 200: SessionListSchema, '4xx': ProblemSchema } } }, async (request) => {
     const id = identityOf(request)
-    const rows = await core.db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.userId, id.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
-      .orderBy(desc(sessions.createdAt))
-      .limit(500)
-    return {
-      sessions: rows.map((s) => ({
-        id: s.id,
-        createdAt: s.createdAt.toISOString(),
-        lastUsedAt: s.lastUsedAt.toISOString(),
-        userAgent: s.userAgent,
-        ip: s.ip,
-        current: s.id === id.sessionId
-      }))
-    }
+    return { sessions: await liveSessions(core, id.userId, id.sessionId) }
   })
 
   app.delete(
@@ -97,6 +90,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
       const ip = ipOf(request)
       const user = await core.findUserById(id.userId)
       if (!user) throw problems.unauthenticated()
+      await assertRecentAuthentication(core, id)
       // Guessing the current password from a stolen session counts against the account like login does.
       const attempt = await loginAttempt(core.pool, { maxAddressFailures: config.AUTH_LOGIN_FAILURES_PER_ADDRESS }, user.email, ipLimitKey(ip), () =>
         verifyPassword(user.passwordHash, request.body.currentPassword)

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -7,21 +6,28 @@ import {
   ErrorCode,
   LoginBodySchema,
   LoginResponseSchema,
+  MFA_TICKET_TTL_SECONDS,
+  MfaChallengeResponseSchema,
   ProblemSchema,
   RefreshBodySchema,
   RefreshResponseSchema,
   RegisterBodySchema,
+  type Role,
   UserSchema
 } from '@palisade/contracts'
 import { clientLimitKey, ipLimitKey, ProblemError, problems } from '@palisade/platform'
-import { users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 import type { UserRow } from '../lib/users.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
 import { loginAttempt } from '../lib/throttle.js'
+import { createAccount } from '../lib/registration.js'
+import { ACCOUNT_DISABLED_MESSAGE } from '../lib/sessions.js'
 import { sha256 } from '../lib/refresh-token.js'
-import { bearerToken, checkOrigin, clearSessionCookies, routeBodyLimit, setSessionCookies, userAgentOf } from '../lib/http.js'
+import { bearerToken, checkOrigin, clearSessionCookies, routeBodyLimit, setSessionCookies } from '../lib/http.js'
+import { startLoginSession } from '../lib/login-session.js'
+import { secondStepFor, type MfaDeps, type SecondStep } from '../lib/mfa.js'
+import { issueTicket, setTicketCookie } from '../lib/mfa-ticket.js'
 
 export interface CredentialRoutesOptions {
   core: AuthCore
@@ -29,6 +35,7 @@ export interface CredentialRoutesOptions {
   dummyHash: string
   allowedOrigins: ReadonlySet<string>
   ipOf: (request: FastifyRequest) => string
+  mfa: MfaDeps
 }
 
 export function normaliseEmail(email: string): string {
@@ -36,7 +43,7 @@ export function normaliseEmail(email: string): string {
 }
 
 export function userView(u: UserRow) {
-  return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() }
+  return { id: u.id, email: u.email, displayName: u.displayName, roles: u.roles as Role[], createdAt: u.createdAt.toISOString() }
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password'
@@ -71,17 +78,16 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       const { password, displayName } = request.body
       const weak = passwordWeakness(password, email)
       if (weak) throw new ProblemError(400, ErrorCode.weakPassword, weak)
-      const id = randomUUID()
       const passwordHash = await hashPassword(password)
       const name = displayName.trim() || displayName
-      const [created] = await core.db
-        .insert(users)
-        .values({ id, email, displayName: name, passwordHash })
-        .onConflictDoNothing({ target: users.email })
-        .returning({ createdAt: users.createdAt })
-      if (!created) throw problems.conflict('An account with this email already exists', ErrorCode.emailTaken)
-      await core.audit({ event: 'user.registered', userId: id, ip: ipOf(request) })
-      return reply.code(201).send({ id, email, displayName: name, createdAt: created.createdAt.toISOString() })
+      const created = await createAccount(
+        core.pool,
+        { email, displayName: name, passwordHash },
+        { as: 'self', mode: config.AUTH_REGISTRATION, invite: request.body.invite }
+      )
+      const { id } = created
+      await core.audit({ event: 'user.registered', userId: id, ip: ipOf(request), details: { role: created.roles[0]!, invite: created.inviteId } })
+      return reply.code(201).send({ id, email, displayName: name, roles: created.roles, createdAt: created.createdAt.toISOString() })
     }
   )
 
@@ -90,7 +96,7 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
     {
       bodyLimit: routeBodyLimit('/auth/login'),
       config: { public: true, rateLimit },
-      schema: { body: LoginBodySchema, response: { 200: LoginResponseSchema, '4xx': ProblemSchema } }
+      schema: { body: LoginBodySchema, response: { 200: Type.Union([LoginResponseSchema, MfaChallengeResponseSchema]), '4xx': ProblemSchema } }
     },
     async (request, reply) => {
       checkOrigin(request, allowedOrigins, false)
@@ -98,12 +104,21 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       const ip = ipOf(request)
       const accountRef = sha256(account).slice(0, 16)
       let user: UserRow | undefined
-      const attempt = await loginAttempt(core.pool, loginLimits, account, ipLimitKey(ip), async () => {
-        user = await core.findUserByEmail(account)
-        // Unknown accounts verify against a dummy hash: same work, same time, same answer.
-        const passwordOk = await verifyPassword(user?.passwordHash ?? opts.dummyHash, request.body.password)
-        return user !== undefined && passwordOk
-      })
+      let next: SecondStep | undefined
+      const attempt = await loginAttempt(
+        core.pool,
+        loginLimits,
+        account,
+        ipLimitKey(ip),
+        async () => {
+          user = await core.findUserByEmail(account)
+          // Unknown accounts verify against a dummy hash: same work, same time, same answer.
+          const passwordOk = await verifyPassword(user?.passwordHash ?? opts.dummyHash, request.body.password)
+          if (user !== undefined && passwordOk) next = await secondStepFor(opts.mfa, user)
+          return user !== undefined && passwordOk
+        },
+        () => next !== undefined
+      )
       if (attempt.throttled) {
         await core.audit({ event: 'login.throttled', ip, details: { account: accountRef, reason: attempt.reason, retryAfter: attempt.retryAfterSeconds } })
         throw problems.tooMany(attempt.retryAfterSeconds, 'Too many failed logins; try again later')
@@ -112,17 +127,19 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
         await core.audit({ event: 'login.failed', userId: user?.id ?? null, ip, details: { account: accountRef } })
         throw new ProblemError(401, ErrorCode.invalidCredentials, INVALID_CREDENTIALS)
       }
-      const issued = await core.createSession(user.id, userAgentOf(request), ip)
-      await core.audit({ event: 'login.succeeded', userId: user.id, sessionId: issued.sessionId, ip })
-      setSessionCookies(reply, config, { token: issued.accessToken, expiresIn: issued.accessExpiresIn }, issued.refreshToken)
-      reply.header('cache-control', 'no-store')
-      return {
-        user: userView(user),
-        sessionId: issued.sessionId,
-        accessToken: issued.accessToken,
-        tokenType: 'Bearer' as const,
-        expiresIn: issued.accessExpiresIn
+      // Only someone who knows the password learns that the account is disabled (and gets no ticket).
+      if (user.disabledAt) {
+        await core.audit({ event: 'login.refused_disabled', userId: user.id, ip })
+        throw new ProblemError(403, ErrorCode.accountDisabled, ACCOUNT_DISABLED_MESSAGE)
       }
+      if (next) {
+        // Not a session yet: a ticket for this attempt only, good for its second step.
+        setTicketCookie(reply, await issueTicket(core.pool, user.id, next.purpose))
+        await core.audit({ event: 'login.password_ok', userId: user.id, ip, details: { next: next.purpose } })
+        reply.header('cache-control', 'no-store')
+        return { mfaRequired: true as const, enrolmentRequired: next.purpose === 'enrol', methods: next.methods, expiresIn: MFA_TICKET_TTL_SECONDS }
+      }
+      return { user: userView(user), ...(await startLoginSession(core, config, request, reply, user.id, ip)) }
     }
   )
 

@@ -6,6 +6,7 @@ import { realtime } from './connection.js'
 import { clearSession } from './session-store.js'
 import { activeId, getMe } from './store.js'
 import { showError, showPanel } from './ui.js'
+import { renderSecurity } from './security.js'
 
 /** The sessions as the server has them now (after a revoke or a password change too). */
 async function renderSessions(): Promise<void> {
@@ -15,8 +16,10 @@ async function renderSessions(): Promise<void> {
       h(
         'li',
         {},
+        s.current ? h('strong', { textContent: 'This device · ' }) : null,
         h('span', {
-          textContent: `${s.current ? 'This browser' : s.userAgent.slice(0, 80) || 'unknown client'} · ${s.ip} · last used ${new Date(s.lastUsedAt).toLocaleString()}`
+          textContent: `${s.device} · ${s.ip || 'unknown address'} · last used ${new Date(s.lastUsedAt).toLocaleString()}`,
+          title: s.userAgent
         }),
         s.current
           ? null
@@ -38,8 +41,16 @@ async function openSettings(): Promise<void> {
   $('#me-id').textContent = me?.id ?? ''
   $('#pw-result').textContent = ''
   await renderSessions()
+  await renderSecurity()
   showPanel('settings')
   $('#settings-title').focus()
+}
+
+/** Leaves for /login once the server has forgotten this session; local drafts and outbox go too. */
+function signOutTo(path: string, signOut: () => Promise<unknown>): void {
+  realtime.stop()
+  clearSession() // drafts and unsent messages stay on this device no longer than the session
+  void signOut().finally(() => location.assign(path))
 }
 
 export function wireAccount(): void {
@@ -61,11 +72,10 @@ export function wireAccount(): void {
       (err: unknown) => (result.textContent = err instanceof ApiError ? err.message : 'The password could not be changed')
     )
   })
-  $('#sign-out').addEventListener('click', () => {
-    realtime.stop()
-    clearSession() // drafts and unsent messages stay on this device no longer than the session
-    void fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' }).finally(() =>
-      location.assign('/login')
+  $('#sign-out-everywhere').addEventListener('click', () => signOutTo('/login', () => request('POST', '/auth/logout-all')))
+  $('#sign-out').addEventListener('click', () =>
+    signOutTo('/login', () =>
+      fetch('/auth/logout', { method: 'POST', credentials: 'same-origin', headers: { 'content-type': 'application/json' }, body: '{}' })
     )
-  })
+  )
 }

@@ -74,7 +74,24 @@ async function problemOf(r: Response): Promise<ApiError> {
   return new ApiError(r.status, code, detail, errors, Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : undefined)
 }
 
-export async function request(method: string, path: string, body?: unknown, retried = false): Promise<Response> {
+/**
+ * Asks the user to confirm who they are (reauth.ts installs it): true once POST /auth/reauth
+ * succeeded. A sensitive request answered 401 REAUTH_REQUIRED runs it, then is retried once.
+ */
+let confirmIdentity: (() => Promise<boolean>) | undefined
+export function onReauthRequired(fn: () => Promise<boolean>): void {
+  confirmIdentity = fn
+}
+
+async function codeOf(r: Response): Promise<string | undefined> {
+  try {
+    return ((await r.clone().json()) as { code?: string }).code
+  } catch {
+    return undefined
+  }
+}
+
+export async function request(method: string, path: string, body?: unknown, retried = false, reauthed = false): Promise<Response> {
   const init: RequestInit = { method, credentials: 'same-origin', headers: { accept: 'application/json' } }
   if (body instanceof FormData) init.body = body
   else if (body !== undefined) {
@@ -82,8 +99,12 @@ export async function request(method: string, path: string, body?: unknown, retr
     init.headers = { accept: 'application/json', 'content-type': 'application/json' }
   }
   const r = await fetch(path, init)
+  if (r.status === 401 && (await codeOf(r)) === 'REAUTH_REQUIRED') {
+    if (!reauthed && confirmIdentity && (await confirmIdentity())) return request(method, path, body, retried, true)
+    throw await problemOf(r)
+  }
   if (r.status === 401 && !retried) {
-    if (await refreshSession()) return request(method, path, body, true)
+    if (await refreshSession()) return request(method, path, body, true, reauthed)
     goToLogin()
   }
   if (r.status === 401) goToLogin()
@@ -107,6 +128,18 @@ export async function publicPost(path: string, body: unknown): Promise<void> {
     body: JSON.stringify(body)
   })
   if (!r.ok) throw await problemOf(r)
+}
+
+/** For the login page's later steps: the JSON answer, or an ApiError. */
+export async function publicJson<T>(path: string, body: unknown): Promise<T> {
+  const r = await fetch(path, {
+    method: 'POST',
+    credentials: 'same-origin',
+    headers: { 'content-type': 'application/json', accept: 'application/json' },
+    body: JSON.stringify(body)
+  })
+  if (!r.ok) throw await problemOf(r)
+  return (await r.json()) as T
 }
 
 /** Only a same-origin path may be a `next` target (no //evil.example, no /\evil, no scheme). */

@@ -35,6 +35,8 @@ const handlers: Handlers = {
   renewed: ignore,
   // answers a ping this app never sends
   pong: ignore,
+  // The client shows no scan state yet; the event is there for when it does (files service, issue 31).
+  'file.scanned': ignore,
   ack: (f) =>
     batch(() => {
       dropPending(f.message.clientMessageId)

@@ -29,7 +29,9 @@ export function showFieldError(f: Field, message: string): void {
 }
 
 /** What the server would refuse, found without asking it; the first field in error gets focus. */
-export function checkFields(registering: boolean): boolean {
+export function checkFields(mode: 'login' | 'register' | 'reset'): boolean {
+  const registering = mode === 'register'
+  const newPassword = mode !== 'login'
   clearFieldErrors()
   const wrong: Field[] = []
   const fail = (f: Field, message: string): void => {
@@ -42,11 +44,13 @@ export function checkFields(registering: boolean): boolean {
     else if (/[\u0000-\u001f\u007f]/.test(name)) fail('displayName', 'The name cannot contain control characters.')
   }
   const email = input('email')
-  if (!email.value.trim()) fail('email', 'Enter your email address.')
+  if (mode === 'reset') {
+    // a reset link names its account; there is no email field to check
+  } else if (!email.value.trim()) fail('email', 'Enter your email address.')
   else if (email.validity.typeMismatch) fail('email', 'That is not a valid email address.')
   const password = input('password').value
   if (!password) fail('password', 'Enter your password.')
-  else if (registering && password.length < PASSWORD_MIN_LENGTH) fail('password', `Use at least ${PASSWORD_MIN_LENGTH} characters.`)
+  else if (newPassword && password.length < PASSWORD_MIN_LENGTH) fail('password', `Use at least ${PASSWORD_MIN_LENGTH} characters.`)
   if (wrong[0]) input(wrong[0]).focus()
   return wrong.length === 0
 }
@@ -55,7 +59,8 @@ export function checkFields(registering: boolean): boolean {
 export function showServerFieldErrors(errors: readonly FieldError[]): boolean {
   let first: Field | undefined
   for (const e of errors) {
-    const f = e.path.split('/').pop() as Field
+    const last = e.path.split('/').pop()
+    const f = (last === 'newPassword' ? 'password' : last) as Field
     if (!(f in IDS)) continue
     showFieldError(f, `${LABELS[f]} ${e.message}`)
     first ??= f

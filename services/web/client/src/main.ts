@@ -8,6 +8,8 @@ import './phone.css'
 import type { User } from '@palisade/contracts'
 import { api } from './api.js'
 import { wireAccount } from './account.js'
+import { wireAdmin } from './admin.js'
+import { wireReauth } from './reauth.js'
 import { loadAgents, wireAgents } from './agents.js'
 import { wireAgentToggle } from './agent-toggle.js'
 import { wireComposer } from './composer.js'
@@ -39,6 +41,7 @@ wireAgentToggle()
 wireMembers()
 wireSearch()
 wireAccount()
+wireReauth()
 wireNav()
 wireTitle()
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
@@ -50,9 +53,11 @@ onNamesChanged(() => {
 })
 
 async function boot(): Promise<void> {
-  setMe(await api<User>('GET', '/auth/me'))
+  const me = await api<User>('GET', '/auth/me')
+  setMe(me)
   restoreOutbox()
   wireDrafts()
+  wireAdmin(me)
   realtime.start()
   await loadConversations()
   void loadAgents()

@@ -26,9 +26,9 @@ export function showError(err: unknown): void {
   els.conn.textContent = msg
 }
 
-type Panel = 'conversation' | 'empty' | 'search-results' | 'settings'
+type Panel = 'conversation' | 'empty' | 'search-results' | 'settings' | 'admin'
 
 /** Shows one of the main area's panels and hides the others. */
 export function showPanel(panel: Panel): void {
-  for (const p of ['conversation', 'empty', 'search-results', 'settings'] as const) $(`#${p}`).hidden = p !== panel
+  for (const p of ['conversation', 'empty', 'search-results', 'settings', 'admin'] as const) $(`#${p}`).hidden = p !== panel
 }
