@@ -12,7 +12,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
-import type { ServiceName } from '@palisade/contracts'
+import { filesMaxBytesFrom, routesFor, type ServiceName } from '@palisade/contracts'
 import { provisionServiceRoles } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
@@ -214,8 +214,12 @@ async function main(): Promise<void> {
   for (const r of running) upstreams[r.service.name] = `http://127.0.0.1:${r.port}`
   const authPort = running.find((r) => r.service.name === 'auth')!.port
   const authVerifyUrl = `http://127.0.0.1:${authPort}/auth/verify`
+  // The edge's upload limit follows the FILES_MAX_BYTES the files service gets (same environment).
+  const filesMaxBytes = filesMaxBytesFrom(env)
+  const routes = routesFor(filesMaxBytes ? { filesMaxBytes } : {})
   if (useTraefik) {
     traefik = await startLocalTraefik({
+      routes,
       binary: useTraefik,
       dir: join(dataDir, 'traefik'),
       port: edgePort,
@@ -232,6 +236,7 @@ async function main(): Promise<void> {
     say(`edge: Traefik (${useTraefik}) with the generated configuration`)
   } else {
     edge = createEdge({
+      routes,
       upstreams,
       authVerifyUrl,
       log: (e) => {

@@ -148,6 +148,7 @@ t.test('secrets come from compose secrets through *_FILE, never inline', async (
     t.equal(env.NODE_ENV, 'production')
   }
   t.ok(services.auth.environment.AUTH_SIGNING_KEYS_FILE, 'auth signing keys from a secret')
+  t.equal(services.files.environment.FILES_KEYS_FILE, '/run/secrets/files_keys', "files' key-encryption keys from a secret")
   t.same(services.nats.secrets, [{ source: 'nats_passwords', target: '/etc/nats/passwords.conf' }], 'nats.conf includes the passwords secret')
 })
 

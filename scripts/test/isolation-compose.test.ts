@@ -25,7 +25,11 @@ const overrideText = readFileSync(join(DEPLOY_DIR, 'isolation', 'compose.probes.
 const override = parse(overrideText, { merge: true }) as { services: Record<string, any> } & Record<string, unknown>
 const targets = JSON.parse(readFileSync(join(DEPLOY_DIR, 'isolation', 'targets.compose.json'), 'utf8')) as Required<Targets>
 const workflowText = readFileSync(join(REPO_ROOT, '.github', 'workflows', 'isolation.yml'), 'utf8')
-const workflow = parse(workflowText) as { on: unknown; env: Record<string, string>; jobs: Record<string, { steps: { run?: string; uses?: string }[] }> }
+const workflow = parse(workflowText) as {
+  on: unknown
+  env: Record<string, string>
+  jobs: Record<string, { env?: Record<string, string>; steps: { run?: string; uses?: string }[] }>
+}
 const client = override.services['probe-client']
 const attacker = override.services['probe-attacker']
 
@@ -155,4 +159,15 @@ t.test('the workflow runs both modes with files that exist', async (t) => {
   )
   for (const j of Object.values(workflow.jobs)) for (const s of j.steps) if (s.uses) t.match(s.uses, /@[0-9a-f]{40}$/, `${s.uses}: pinned by commit`)
   t.match(runs, /down -v/, 'the stack is removed at the end')
+})
+
+t.test('the probes can register on the throwaway deployment; production keeps its defaults', async (t) => {
+  // The probes register two fresh accounts: the first would be an admin who must enrol a second
+  // factor, the second would need an invite. Only the workflow's environment opens that up.
+  t.same(workflow.jobs.compose!.env, { AUTH_REGISTRATION: 'open', AUTH_REQUIRE_MFA: 'none' })
+  const authEnv = base.services.auth.environment as Record<string, string>
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's interpolation, not a template
+  t.equal(authEnv.AUTH_REGISTRATION, '${AUTH_REGISTRATION:-invite}')
+  // biome-ignore lint/suspicious/noTemplateCurlyInString: compose's interpolation, not a template
+  t.equal(authEnv.AUTH_REQUIRE_MFA, '${AUTH_REQUIRE_MFA:-admins}')
 })

@@ -171,3 +171,41 @@ t.test('static config: redirect to TLS, file provider only, ping internal, acces
   t.notOk('api' in stat, 'no dashboard/API')
   t.equal(dyn.tls.options.default.minVersion, 'VersionTLS12')
 })
+
+t.test('the upload body limit is FILES_MAX_BYTES plus the multipart overhead, in one place', async (t) => {
+  const { DEFAULT_FILES_MAX_BYTES, FILE_UPLOAD_OVERHEAD_BYTES, filesMaxBytesFrom, routesFor } = await import('@palisade/contracts')
+  const upload = (routes: readonly Route[]) => routes.find((r) => r.id === 'files-api')!.bodyLimit
+  t.equal(upload(ROUTES), DEFAULT_FILES_MAX_BYTES + FILE_UPLOAD_OVERHEAD_BYTES)
+  const big = 100 * 1024 * 1024
+  const routes = routesFor({ filesMaxBytes: big })
+  t.equal(upload(routes), big + FILE_UPLOAD_OVERHEAD_BYTES, 'a larger FILES_MAX_BYTES raises the edge limit with it')
+  const dyn = buildDynamicConfig(PRODUCTION_TARGET, routes) as {
+    http: { routers: Record<string, Router>; middlewares: Record<string, { buffering?: { maxRequestBodyBytes: number } }> }
+  }
+  const mw = dyn.http.routers['files-api']!.middlewares.find((m) => m.startsWith('body-limit-'))!
+  t.equal(dyn.http.middlewares[mw]!.buffering!.maxRequestBodyBytes, big + FILE_UPLOAD_OVERHEAD_BYTES, "and Traefik's buffering limit")
+  t.equal(filesMaxBytesFrom({ FILES_MAX_BYTES: String(big) }), big, 'read from the environment like the service reads it')
+  t.equal(filesMaxBytesFrom({}), undefined)
+  t.throws(() => filesMaxBytesFrom({ FILES_MAX_BYTES: '-1' }))
+})
+
+t.test('share-link tokens travel in the path: no access log on the way records them', async (t) => {
+  const { SHARE_PATHS, redactTokenPaths } = await import('@palisade/contracts')
+  const { logPath } = await import('../src/edge/responses.js')
+  const dyn = parse(committed.dynamic) as { http: { routers: Record<string, Router & { observability?: { accessLogs?: boolean } }> } }
+  const secret = ROUTES.filter((r) => r.secretPath)
+  t.same(secret.map((r) => r.path).sort(), [SHARE_PATHS.signedIn, SHARE_PATHS.public].sort(), 'both share-link paths are marked')
+  for (const r of ROUTES) {
+    const router = dyn.http.routers[r.id]!
+    if (r.secretPath) t.same(router.observability, { accessLogs: false }, `${r.id}: Traefik writes no access log line`)
+    else t.notOk(router.observability, `${r.id}: logged as usual`)
+  }
+  const stat = parse(committed.static) as { accessLog: { fields: { headers: { defaultMode: string; names: Record<string, string> } } } }
+  t.equal(stat.accessLog.fields.headers.defaultMode, 'drop', 'request headers (a Referer carrying a link) are dropped from the access log')
+  t.notOk(stat.accessLog.fields.headers.names.Referer, 'and Referer is not kept back')
+  const token = 'A'.repeat(43)
+  t.equal(redactTokenPaths(`/s/${token}`), '/s/[redacted]')
+  t.equal(redactTokenPaths(`/api/files/shared/${token}`), '/api/files/shared/[redacted]')
+  t.equal(logPath(`/s/${token}?x=1`), '/s/[redacted]?…', "the local edge's log path")
+  t.equal(redactTokenPaths('/api/files/abc'), '/api/files/abc', 'other paths stay')
+})

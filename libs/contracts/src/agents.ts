@@ -5,9 +5,30 @@ import { IsoDateSchema, UuidSchema, CursorSchema } from './common.js'
 import type { NatsEvent } from './nats.js'
 
 /** Tools an agent may be given. Closed list: nothing here can start another agent. */
-export const AGENT_TOOL_NAMES = ['chat.search', 'chat.history', 'files.read'] as const
+export const AGENT_TOOL_NAMES = ['chat.search', 'chat.history', 'files.read', 'web.fetch'] as const
 export type AgentToolName = (typeof AGENT_TOOL_NAMES)[number]
-export const AgentToolNameSchema = Type.Union([Type.Literal('chat.search'), Type.Literal('chat.history'), Type.Literal('files.read')])
+export const AgentToolNameSchema = Type.Union([
+  Type.Literal('chat.search'),
+  Type.Literal('chat.history'),
+  Type.Literal('files.read'),
+  Type.Literal('web.fetch')
+])
+/**
+ * Tools that send what the model gives them off the platform. Once a run has read conversation or
+ * file data, it may call one only if the agent's owner listed it in `dataEgress`.
+ */
+export const EGRESS_TOOL_NAMES = ['web.fetch'] as const satisfies readonly AgentToolName[]
+
+/**
+ * A tool of an MCP server operations configured: `mcp:<server id>/<tool name>`. Only tools the
+ * operator allowed for that server are accepted. A server on another host is egress too.
+ */
+export const MCP_TOOL_PATTERN = '^mcp:[a-z0-9][a-z0-9_-]{0,31}/[A-Za-z0-9_.-]{1,64}$'
+export const McpToolRefSchema = Type.String({ maxLength: 100, pattern: MCP_TOOL_PATTERN })
+/** Any tool an agent may list: a built-in one or an MCP server's. */
+export const AgentToolRefSchema = Type.Union([AgentToolNameSchema, McpToolRefSchema])
+export type AgentToolRef = AgentToolName | `mcp:${string}`
+export const AGENT_TOOLS_MAX = 32
 
 export const AGENT_INSTRUCTIONS_MAX = 20_000
 export const AGENT_RUN_INPUT_MAX = 8_000
@@ -47,7 +68,9 @@ export const EffectiveLimitsSchema = Type.Object(
 )
 export type EffectiveLimits = Static<typeof EffectiveLimitsSchema>
 
-const ToolListSchema = Type.Array(AgentToolNameSchema, { maxItems: AGENT_TOOL_NAMES.length, uniqueItems: true })
+const ToolListSchema = Type.Array(AgentToolRefSchema, { maxItems: AGENT_TOOLS_MAX, uniqueItems: true })
+/** Egress tools of the agent that may receive conversation or file data (each must be in `tools`). */
+const DataEgressSchema = Type.Array(AgentToolRefSchema, { maxItems: AGENT_TOOLS_MAX, uniqueItems: true })
 
 export const CreateAgentBodySchema = Type.Object(
   {
@@ -57,6 +80,9 @@ export const CreateAgentBodySchema = Type.Object(
     provider: Type.Optional(ProviderIdSchema),
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
+    dataEgress: Type.Optional(DataEgressSchema),
+    /** sampling temperature sent to the provider; absent: the provider's default */
+    temperature: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 2 })])),
     limits: Type.Optional(AgentLimitsSchema)
   },
   { additionalProperties: false }
@@ -70,6 +96,9 @@ export const UpdateAgentBodySchema = Type.Object(
     provider: Type.Optional(ProviderIdSchema),
     model: Type.Optional(ModelIdSchema),
     tools: Type.Optional(ToolListSchema),
+    dataEgress: Type.Optional(DataEgressSchema),
+    /** null: back to the provider's default */
+    temperature: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 2 })])),
     limits: Type.Optional(AgentLimitsSchema)
   },
   { additionalProperties: false, minProperties: 1 }
@@ -83,7 +112,9 @@ export const AgentSchema = Type.Object(
     instructions: Type.String(),
     provider: Type.String(),
     model: Type.String(),
-    tools: Type.Array(AgentToolNameSchema),
+    tools: Type.Array(AgentToolRefSchema),
+    dataEgress: Type.Array(AgentToolRefSchema),
+    temperature: Type.Union([Type.Number(), Type.Null()]),
     limits: AgentLimitsSchema,
     createdAt: IsoDateSchema,
     updatedAt: IsoDateSchema
@@ -105,6 +136,14 @@ export const ProviderInfoSchema = Type.Object(
   },
   { additionalProperties: false }
 )
+/** A tool an agent may be given, for the agent editor: name, whether it sends data off the platform. */
+export const ToolInfoSchema = Type.Object(
+  { name: Type.String(), egress: Type.Boolean(), source: Type.Union([Type.Literal('builtin'), Type.Literal('mcp')]) },
+  { additionalProperties: false }
+)
+export const ToolListResponseSchema = Type.Object({ tools: Type.Array(ToolInfoSchema) }, { additionalProperties: false })
+export type ToolListResponse = Static<typeof ToolListResponseSchema>
+
 export const ProviderListSchema = Type.Object({ providers: Type.Array(ProviderInfoSchema) }, { additionalProperties: false })
 export type ProviderList = Static<typeof ProviderListSchema>
 
@@ -131,6 +170,7 @@ export const RUN_FAILURE_REASONS = [
   'provider_unavailable',
   'post_failed',
   'access_revoked',
+  'audience_changed',
   'interrupted',
   'internal'
 ] as const
@@ -145,6 +185,7 @@ export const RunFailureReasonSchema = Type.Union([
   Type.Literal('provider_unavailable'),
   Type.Literal('post_failed'),
   Type.Literal('access_revoked'),
+  Type.Literal('audience_changed'),
   Type.Literal('interrupted'),
   Type.Literal('internal')
 ])

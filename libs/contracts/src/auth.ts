@@ -18,7 +18,18 @@ export const EmailSchema = Type.String({ format: 'email', minLength: 3, maxLengt
 export const PasswordSchema = Type.String({ minLength: PASSWORD_MIN_LENGTH, maxLength: PASSWORD_MAX_LENGTH })
 export const DisplayNameSchema = Type.String({ minLength: 1, maxLength: 80, pattern: '^[^\\u0000-\\u001f\\u007f]+$' })
 
-export const RegisterBodySchema = Type.Object({ email: EmailSchema, password: PasswordSchema, displayName: DisplayNameSchema }, { additionalProperties: false })
+/** Opaque single-use tokens auth hands out (invites, password-reset links): 32 random bytes, base64url. */
+export const OneTimeTokenSchema = Type.String({ minLength: 43, maxLength: 43, pattern: '^[A-Za-z0-9_-]+$' })
+
+/** `admin` may use the admin API and console; everyone else is a `member`. Only auth assigns them. */
+export const ROLES = ['admin', 'member'] as const
+export type Role = (typeof ROLES)[number]
+export const RoleSchema = Type.Union([Type.Literal('admin'), Type.Literal('member')])
+
+export const RegisterBodySchema = Type.Object(
+  { email: EmailSchema, password: PasswordSchema, displayName: DisplayNameSchema, invite: Type.Optional(OneTimeTokenSchema) },
+  { additionalProperties: false }
+)
 export type RegisterBody = Static<typeof RegisterBodySchema>
 
 /** Login accepts any password length up to the maximum so that a short wrong password is just wrong. */
@@ -29,7 +40,13 @@ export const LoginBodySchema = Type.Object(
 export type LoginBody = Static<typeof LoginBodySchema>
 
 export const UserSchema = Type.Object(
-  { id: UuidSchema, email: Type.String({ maxLength: 254 }), displayName: Type.String({ maxLength: 80 }), createdAt: IsoDateSchema },
+  {
+    id: UuidSchema,
+    email: Type.String({ maxLength: 254 }),
+    displayName: Type.String({ maxLength: 80 }),
+    roles: Type.Array(RoleSchema, { maxItems: 2 }),
+    createdAt: IsoDateSchema
+  },
   { additionalProperties: false }
 )
 export type User = Static<typeof UserSchema>
@@ -71,6 +88,9 @@ export const SessionSchema = Type.Object(
     createdAt: IsoDateSchema,
     lastUsedAt: IsoDateSchema,
     userAgent: Type.String({ maxLength: 512 }),
+    /** a readable name parsed from the user agent ("Firefox 133 on Windows 10") */
+    device: Type.String({ maxLength: 128 }),
+    /** the client address of the last use (sign-in or refresh) */
     ip: Type.String({ maxLength: 64 }),
     current: Type.Boolean()
   },

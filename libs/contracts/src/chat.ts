@@ -5,6 +5,7 @@ import { Type, type Static } from 'typebox'
 import { CursorSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
 import { AgentRunCancelledEventSchema, AgentRunCompletedEventSchema, AgentRunDeltaEventSchema, AgentRunFailedEventSchema } from './agents.js'
+import { FileScannedEventSchema } from './files.js'
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -216,13 +217,16 @@ export const ChatMembersGetResponseSchema = Type.Object(
   { memberIds: Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }) },
   { additionalProperties: false }
 )
-/** Member ids of a conversation the acting user belongs to (404 otherwise); the gateway fans typing out with it. */
+/**
+ * Member ids of a conversation the acting user belongs to (404 otherwise); the gateway fans typing
+ * out with it, files the end of a scan.
+ */
 export const ChatMembersGet: NatsEndpoint<typeof ChatMembersGetRequestSchema, typeof ChatMembersGetResponseSchema> = {
   subject: 'chat.members.get',
   request: ChatMembersGetRequestSchema,
   response: ChatMembersGetResponseSchema,
   owner: 'chat',
-  callers: ['gateway', 'agents']
+  callers: ['gateway', 'agents', 'files']
 }
 
 export const ChatMessageCreateRequestSchema = Type.Object(
@@ -278,13 +282,16 @@ export const ChatHistoryGetResponseSchema = Type.Object(
   { items: Type.Array(MessageSchema, { maxItems: CHAT_LIMITS.natsPageMax }), nextCursor: NextCursorSchema },
   { additionalProperties: false }
 )
-/** Recent messages (newest first) of a conversation the acting user belongs to; 404 otherwise. */
+/**
+ * Recent messages (newest first) of a conversation the acting user belongs to; 404 otherwise.
+ * Agents read context with it; files takes conversation snapshots for share links.
+ */
 export const ChatHistoryGet: NatsEndpoint<typeof ChatHistoryGetRequestSchema, typeof ChatHistoryGetResponseSchema> = {
   subject: 'chat.history.get',
   request: ChatHistoryGetRequestSchema,
   response: ChatHistoryGetResponseSchema,
   owner: 'chat',
-  callers: ['agents']
+  callers: ['agents', 'files']
 }
 
 export const ChatSearchRequestSchema = Type.Object(
@@ -390,7 +397,9 @@ export const UserEventSchema = Type.Union([
   AgentRunDeltaEventSchema,
   AgentRunCompletedEventSchema,
   AgentRunFailedEventSchema,
-  AgentRunCancelledEventSchema
+  AgentRunCancelledEventSchema,
+  // file.scanned, published by the files service (files.ts)
+  FileScannedEventSchema
 ])
 export type UserEvent = Static<typeof UserEventSchema>
 export type TypingEvent = Static<typeof TypingEventSchema>
@@ -400,23 +409,25 @@ export type ConversationReadEvent = Static<typeof ConversationReadEventSchema>
 export const UserEvents: NatsEvent<typeof UserEventSchema> = {
   subject: 'events.user.*',
   payload: UserEventSchema,
-  publishers: ['chat', 'gateway', 'agents'],
+  publishers: ['chat', 'gateway', 'agents', 'files'],
   subscribers: ['gateway']
 }
 export const userEventsSubject = (userId: string): string => `events.user.${userId}`
 
 /**
- * A conversation lost a member or was deleted, for the services that act in front of its members
- * (agents: a run's stream goes only to current members). Published by chat after the commit,
- * before the same change goes to the members themselves; every instance of a subscriber hears it.
+ * A conversation gained or lost a member or was deleted, for the services that act in front of its
+ * members (agents: a run's stream goes only to current members, and a run stops when a newcomer may
+ * not read what it has read; files: a deleted conversation's files are soft-deleted). Published by
+ * chat after the commit, before the same change goes to the members themselves; every instance of a
+ * subscriber hears it.
  */
-export const MembershipChangedEventSchema = Type.Union([MemberRemovedEventSchema, ConversationDeletedEventSchema])
+export const MembershipChangedEventSchema = Type.Union([MemberAddedEventSchema, MemberRemovedEventSchema, ConversationDeletedEventSchema])
 export type MembershipChangedEvent = Static<typeof MembershipChangedEventSchema>
 export const ChatMembershipChanged: NatsEvent<typeof MembershipChangedEventSchema> = {
   subject: 'chat.membership.changed',
   payload: MembershipChangedEventSchema,
   publishers: ['chat'],
-  subscribers: ['agents']
+  subscribers: ['agents', 'files']
 }
 
 export const CHAT_NATS_ENDPOINTS = [ChatAccessCheck, ChatMembersGet, ChatMessageCreate, ChatAgentMessageCreate, ChatHistoryGet, ChatSearch] as const

@@ -18,6 +18,12 @@ export const ErrorCode = {
   emailTaken: 'EMAIL_TAKEN',
   weakPassword: 'WEAK_PASSWORD',
   refreshReused: 'REFRESH_TOKEN_REUSED',
+  accountDisabled: 'ACCOUNT_DISABLED',
+  registrationClosed: 'REGISTRATION_CLOSED',
+  inviteRequired: 'INVITE_REQUIRED',
+  inviteInvalid: 'INVITE_INVALID',
+  resetLinkInvalid: 'RESET_LINK_INVALID',
+  lastAdmin: 'LAST_ADMIN',
   /** a sensitive action needs an authentication within the last 5 minutes: POST /auth/reauth, then retry */
   reauthRequired: 'REAUTH_REQUIRED',
   /** the second-factor step has no valid ticket (missing, expired, already used): start again at the password */

@@ -60,7 +60,11 @@ export const FilesErrorCode = {
   /** 416: a Range that starts past the end of the file */
   rangeNotSatisfiable: 'RANGE_NOT_SATISFIABLE',
   /** 429: too many uploads of one user in flight on one instance */
-  tooManyUploads: 'TOO_MANY_CONCURRENT_UPLOADS'
+  tooManyUploads: 'TOO_MANY_CONCURRENT_UPLOADS',
+  /** 500: the stored blob failed its integrity check (tag, size or content hash); never served */
+  integrity: 'FILE_INTEGRITY_FAILED',
+  /** 409: a file stored before encryption at rest; refused (services/files/README.md) */
+  notEncrypted: 'FILE_NOT_ENCRYPTED'
 } as const
 
 export const Sha256HexSchema = Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$' })
@@ -88,6 +92,27 @@ export type FileMeta = Static<typeof FileMetaSchema>
 export const UploadFieldsSchema = Type.Object({ conversationId: Type.Optional(UuidSchema) }, { additionalProperties: false })
 export type UploadFields = Static<typeof UploadFieldsSchema>
 
+/**
+ * `GET /api/files/limits`: what an upload must fit, so a client can refuse a file before sending
+ * it. The server checks again on upload (sniffing the bytes); this only saves a doomed transfer.
+ */
+export const FileLimitsSchema = Type.Object(
+  {
+    /** largest accepted file, in bytes (the service's FILES_MAX_BYTES) */
+    maxBytes: Type.Integer({ minimum: 1 }),
+    /** accepted media types with the extensions a name may have for each */
+    types: Type.Array(
+      Type.Object(
+        { type: Type.String({ minLength: 1, maxLength: 128 }), extensions: Type.Array(Type.String({ minLength: 1, maxLength: 16 }), { maxItems: 32 }) },
+        { additionalProperties: false }
+      ),
+      { maxItems: 64 }
+    )
+  },
+  { additionalProperties: false }
+)
+export type FileLimits = Static<typeof FileLimitsSchema>
+
 export const FileListQuerySchema = Type.Object(
   {
     cursor: Type.Optional(CursorSchema),
@@ -102,6 +127,44 @@ export const FileListResponseSchema = Type.Object(
   { additionalProperties: false }
 )
 export type FileListResponse = Static<typeof FileListResponseSchema>
+
+/**
+ * The malware scan of a file finished (FILES_SCAN_MODE=clamd): sent to `events.user.<id>` of its
+ * uploader and, for a file shared with a conversation, of that conversation's members, so clients
+ * update the file without polling. `status`: `clean` (served from now on) or `infected` (never).
+ */
+export const FileScannedEventSchema = Type.Object(
+  {
+    type: Type.Literal('file.scanned'),
+    at: IsoDateSchema,
+    fileId: UuidSchema,
+    conversationId: Type.Union([UuidSchema, Type.Null()]),
+    status: Type.Union([Type.Literal('clean'), Type.Literal('infected')])
+  },
+  { additionalProperties: false }
+)
+export type FileScannedEvent = Static<typeof FileScannedEventSchema>
+
+/** A soft-deleted file an admin may restore until the retention sweep destroys it. */
+export const DeletedFileSchema = Type.Object(
+  {
+    file: FileMetaSchema,
+    deletedAt: IsoDateSchema,
+    /** `owner`: deleted by its owner; `conversation`: its conversation was deleted */
+    reason: Type.Union([Type.Literal('owner'), Type.Literal('conversation')]),
+    /** when the sweep may destroy it */
+    purgeAfter: IsoDateSchema
+  },
+  { additionalProperties: false }
+)
+export type DeletedFile = Static<typeof DeletedFileSchema>
+
+export const DeletedFilesQuerySchema = Type.Object(
+  { ownerId: Type.Optional(UuidSchema), limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 100, default: 50 })) },
+  { additionalProperties: false }
+)
+export const DeletedFilesResponseSchema = Type.Object({ files: Type.Array(DeletedFileSchema, { maxItems: 100 }) }, { additionalProperties: false })
+export type DeletedFilesResponse = Static<typeof DeletedFilesResponseSchema>
 
 export const FileContentQuerySchema = Type.Object(
   { disposition: Type.Optional(Type.Union([Type.Literal('attachment'), Type.Literal('inline')])) },

@@ -58,7 +58,12 @@ export const SessionRevokedEventSchema = Type.Object(
       Type.Literal('password-changed'),
       Type.Literal('refresh-reuse'),
       /** a personal access token (its id is the session id) revoked by its owner */
-      Type.Literal('token-revoked')
+      Type.Literal('token-revoked'),
+      Type.Literal('account-disabled'),
+      Type.Literal('role-changed'),
+      Type.Literal('password-reset'),
+      Type.Literal('session-limit'),
+      Type.Literal('admin')
     ]),
     at: IsoDateSchema
   },

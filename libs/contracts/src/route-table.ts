@@ -25,6 +25,11 @@ export interface Route {
    * session management, passwords, factors and token management stay with browser sessions.
    */
   readonly tokenScopes?: { readonly safe?: readonly TokenScope[]; readonly unsafe?: readonly TokenScope[] }
+  /**
+   * The path carries a secret (a share-link token): no access log on the way may record it —
+   * Traefik's router logs nothing, the local edge and the services write redactTokenPaths().
+   */
+  readonly secretPath?: boolean
 }
 
 /** The scopes a personal access token needs for `method` on `route`; undefined when tokens may not use it. */
@@ -41,10 +46,22 @@ const KiB = 1024
 const MiB = 1024 * KiB
 
 export const DEFAULT_BODY_LIMIT = 64 * KiB
-export const FILE_UPLOAD_BODY_LIMIT = 26 * MiB
+/** FILES_MAX_BYTES's default: the largest file the files service accepts */
+export const DEFAULT_FILES_MAX_BYTES = 25 * MiB
+/** multipart framing and the text fields around the file: what an upload carries beyond the file */
+export const FILE_UPLOAD_OVERHEAD_BYTES = 64 * KiB
+/**
+ * The one place the edge's upload body limit comes from: the files service's FILES_MAX_BYTES plus
+ * the multipart overhead. The launcher and `pnpm gen:traefik` pass the configured FILES_MAX_BYTES
+ * (routesFor), so the edge and the service can never disagree about how large an upload may be.
+ */
+export function fileUploadBodyLimit(filesMaxBytes: number): number {
+  return filesMaxBytes + FILE_UPLOAD_OVERHEAD_BYTES
+}
+export const FILE_UPLOAD_BODY_LIMIT = fileUploadBodyLimit(DEFAULT_FILES_MAX_BYTES)
 /**
  * The longest a client may take to send one whole request, on every hop (Traefik's readTimeout,
- * the local edge, the files service): a 26 MiB upload then still completes at ~350 kbit/s. Slow
+ * the local edge, the files service): a 25 MiB upload then still completes at ~350 kbit/s. Slow
  * headers stay bounded separately (30 s), and nothing unauthenticated gets past the edge's
  * ForwardAuth to a large-body route.
  */
@@ -84,6 +101,18 @@ export const ROUTES: readonly Route[] = [
   { id: 'auth-reauth', match: 'prefix', path: '/auth/reauth', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-mfa', match: 'prefix', path: '/auth/mfa', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
   { id: 'auth-password', match: 'exact', path: '/auth/password', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-password-reset', match: 'exact', path: '/auth/password-reset', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  // Administration: a token needs the admin scope (and its user the admin role, checked by auth).
+  {
+    id: 'auth-admin',
+    match: 'prefix',
+    path: '/auth/admin',
+    service: 'auth',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: 16 * KiB,
+    tokenScopes: { safe: ['admin'], unsafe: ['admin'] }
+  },
   // Token management: browser sessions only (a token never mints or lists tokens).
   { id: 'auth-tokens', match: 'prefix', path: '/auth/tokens', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   {
@@ -106,6 +135,19 @@ export const ROUTES: readonly Route[] = [
     bodyLimit: FILE_UPLOAD_BODY_LIMIT,
     tokenScopes: { safe: ['files'], unsafe: ['files'] }
   },
+  // Share links (libs/contracts/src/shares.ts): with an account, and without one (SHARE_LINKS=public).
+  {
+    id: 'files-shared',
+    match: 'prefix',
+    path: '/api/files/shared',
+    service: 'files',
+    access: 'forward-auth',
+    websocket: false,
+    bodyLimit: 0,
+    secretPath: true,
+    tokenScopes: { safe: ['files'] }
+  },
+  { id: 'share-public', match: 'prefix', path: '/s', service: 'files', access: 'public', websocket: false, bodyLimit: 0, secretPath: true },
   {
     id: 'agents-api',
     match: 'prefix',
@@ -173,4 +215,25 @@ export function normalizeRequestPath(rawUrl: string): string | undefined {
   }
   if (decoded.split('/').some((segment) => segment === '.' || segment === '..')) return undefined
   return path
+}
+
+/** Settings of the deployment that shape the route table (what the edge enforces). */
+export interface RouteSettings {
+  /** the files service's FILES_MAX_BYTES */
+  filesMaxBytes?: number
+}
+
+/** ROUTES with the limits that follow from the deployment's settings (FILES_MAX_BYTES → the upload route). */
+export function routesFor(settings: RouteSettings = {}): readonly Route[] {
+  const filesMax = settings.filesMaxBytes ?? DEFAULT_FILES_MAX_BYTES
+  return ROUTES.map((r) => (r.id === 'files-api' ? { ...r, bodyLimit: fileUploadBodyLimit(filesMax) } : r))
+}
+
+/** FILES_MAX_BYTES from an environment (launcher, gen:traefik), as the files service reads it; undefined when unset. */
+export function filesMaxBytesFrom(env: Record<string, string | undefined>): number | undefined {
+  const raw = env.FILES_MAX_BYTES?.trim()
+  if (!raw) return undefined
+  const n = Number(raw)
+  if (!Number.isSafeInteger(n) || n < 1) throw new Error('FILES_MAX_BYTES must be a positive integer')
+  return n
 }

@@ -1,5 +1,6 @@
 import type { FastifyServerOptions } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
+import { redactTokenPaths } from '@palisade/contracts'
 
 /** Every place a secret can show up in a log line: headers, bodies and our own log fields. */
 export const REDACT_PATHS = [
@@ -64,9 +65,10 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
     serializers: {
       err: (err: Error) => stdSerializers.errWithCause(scrubError(err) as Error),
       req(req: { method: string; url: string; id: string; headers?: Record<string, unknown> }) {
-        // Query strings may carry tokens from careless clients: log the path only.
+        // Query strings may carry tokens from careless clients: log the path only, and share-link
+        // paths (a token in the path) redacted.
         const q = req.url.indexOf('?')
-        return { id: req.id, method: req.method, url: q === -1 ? req.url : req.url.slice(0, q) }
+        return { id: req.id, method: req.method, url: redactTokenPaths(q === -1 ? req.url : req.url.slice(0, q)) }
       }
     }
   }

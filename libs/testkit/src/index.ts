@@ -126,10 +126,14 @@ export async function startTestStack(
     AUTH_ACCESS_TTL_SECONDS: 900,
     AUTH_REFRESH_TTL_SECONDS: 30 * 86400,
     AUTH_REFRESH_GRACE_SECONDS: 10,
+    AUTH_SESSION_IDLE_SECONDS: 7 * 86400,
+    AUTH_MAX_SESSIONS_PER_USER: 20,
     // Tests register many users from 127.0.0.1; throttling tests lower this themselves.
     AUTH_RATE_LIMIT_PER_MINUTE: 100_000,
     AUTH_USER_LOOKUPS_PER_MINUTE: 30,
     AUTH_LOGIN_FAILURES_PER_ADDRESS: 100,
+    // Every test registers people at will; tests of registration modes and invites override it.
+    AUTH_REGISTRATION: 'open',
     // createUser signs in with the password alone; second-factor tests set the policy themselves.
     AUTH_REQUIRE_MFA: 'none',
     AUTH_MFA_KEY: randomBytes(32).toString('hex'),

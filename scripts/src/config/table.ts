@@ -15,7 +15,7 @@ interface Row {
   doc: string
 }
 
-const SECRET = /(PASSWORD|SECRET|SIGNING_KEYS|_KEY|DATABASE_URL|PROVIDERS)$/
+const SECRET = /(PASSWORD|SECRET|_KEYS|_KEY|DATABASE_URL|PROVIDERS)$/
 
 /** `NAME: Type...` preceded by a `/** ... *\/` or `// ...` comment → doc text. */
 function docComments(source: string): Map<string, string> {

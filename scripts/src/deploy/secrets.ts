@@ -14,10 +14,20 @@ export interface StackSecrets {
   authSigningKeys: string
   /** 64 hex characters: auth's key for TOTP secrets and recovery-code hashes */
   authMfaKey: string
+  /** the files service's key-encryption keys (FILES_KEYS: `<id>:<base64 32 bytes>` per line) */
+  filesKeys: string
   dir: string
 }
 
 const token = () => randomBytes(24).toString('base64url')
+
+/**
+ * A FILES_KEYS line: `<id>:<base64 of 32 random bytes>` (the format services/files parses; rotation
+ * puts a new line first, docs/operations in services/files/README.md).
+ */
+export function newFilesKekLine(now = new Date()): string {
+  return `k${now.toISOString().slice(0, 10).replace(/-/g, '')}-${randomBytes(3).toString('hex')}:${randomBytes(32).toString('base64')}\n`
+}
 
 /** Reads `name` from `dir`, creating it with `make()` (mode 0600) when absent. */
 function ensureFile(dir: string, name: string, make: () => string, mode = 0o600): string {
@@ -41,8 +51,9 @@ export function ensureSecrets(dir: string, opts: { fileMode?: number } = {}): St
   }
   const authSigningKeys = ensureFile(dir, 'auth_signing_keys', () => signingKeyToPem(generateSigningKey()), mode)
   const authMfaKey = ensureFile(dir, 'auth_mfa_key', () => randomBytes(32).toString('hex'), mode)
+  const filesKeys = ensureFile(dir, 'files_keys', newFilesKekLine, mode)
   writeFileSync(join(dir, 'nats_passwords.conf'), renderPasswords(natsPasswords), { mode })
-  return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, authMfaKey, dir }
+  return { postgresPassword, dbPasswords, natsPasswords, authSigningKeys, authMfaKey, filesKeys, dir }
 }
 
 /** The connection URL of a service's own role (named by serviceRoleName) for the given host/port/database. */

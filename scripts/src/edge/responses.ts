@@ -1,6 +1,6 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER, normalizeRequestPath } from '@palisade/contracts'
+import { PROBLEM_CONTENT_TYPE, REQUEST_ID_HEADER, normalizeRequestPath, redactTokenPaths } from '@palisade/contracts'
 import { problemBody, securityHeaders } from '@palisade/platform'
 import { HOP } from './headers.js'
 
@@ -10,7 +10,8 @@ export const EDGE_SECURITY_HEADERS = securityHeaders('edge')
 /** The path as logged: without the query string, which may carry search terms. */
 export function logPath(url: string | undefined): string {
   const q = (url ?? '/').indexOf('?')
-  return q === -1 ? (url ?? '/') : `${url!.slice(0, q)}?…`
+  // Share-link tokens travel in the path: never into a log line.
+  return q === -1 ? redactTokenPaths(url ?? '/') : `${redactTokenPaths(url!.slice(0, q))}?…`
 }
 
 export function sendProblem(

@@ -2,7 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { which } from '../lib/which.js'
 import { join } from 'node:path'
-import type { ServiceName } from '@palisade/contracts'
+import type { Route, ServiceName } from '@palisade/contracts'
 import { buildDynamicConfig, buildStaticConfig, renderYaml, type TraefikTarget } from '../traefik/config.js'
 
 /** The `traefik` binary on PATH, if any. */
@@ -28,6 +28,8 @@ export async function startLocalTraefik(opts: {
   pingPort: number
   upstreams: Partial<Record<ServiceName, string>>
   authVerifyUrl: string
+  /** the route table with this stack's limits (routesFor) */
+  routes?: readonly Route[]
   onExit?: (code: number | null) => void
 }): Promise<LocalTraefik> {
   mkdirSync(opts.dir, { recursive: true })
@@ -40,7 +42,7 @@ export async function startLocalTraefik(opts: {
     pingListen: `127.0.0.1:${opts.pingPort}`,
     dynamicFile
   }
-  writeFileSync(dynamicFile, renderYaml('dynamic configuration, local launcher', buildDynamicConfig(target)))
+  writeFileSync(dynamicFile, renderYaml('dynamic configuration, local launcher', buildDynamicConfig(target, opts.routes)))
   const staticFile = join(opts.dir, 'traefik.yml')
   writeFileSync(staticFile, renderYaml('static configuration, local launcher', buildStaticConfig(target)))
   const child = spawn(opts.binary, [`--configFile=${staticFile}`], { stdio: ['ignore', 'ignore', 'inherit'] })

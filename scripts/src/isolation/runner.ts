@@ -182,6 +182,9 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
         ...(hasNatsUser(s.name) ? { NATS_USER: s.name, NATS_PASSWORD_FILE: join(secrets.dir, `${s.name}_nats_password`) } : {}),
         ALLOWED_ORIGINS: origin,
         TRUSTED_PROXIES: ADDR.edgeInternal,
+        // The probes register two throwaway users on this fresh installation (no admin hands out
+        // invites) and sign in with the password alone (the first account is an admin).
+        ...(s.name === 'auth' ? { AUTH_REGISTRATION: 'open', AUTH_REQUIRE_MFA: 'none' } : {}),
         ...s.env?.(ctx)
       }
       procs.push([start(s.name, ns.int, [process.execPath, ...TSX, join('src', 'server.ts')], env, serviceDir(s.name)), s.name])

@@ -35,7 +35,11 @@ export const STACK_SERVICES: readonly StackService[] = [
   },
   { name: 'gateway', portOffset: 2 },
   { name: 'chat', portOffset: 3 },
-  { name: 'files', portOffset: 4, env: (c) => ({ FILES_STORAGE_DIR: join(c.dataDir, 'files') }) },
+  {
+    name: 'files',
+    portOffset: 4,
+    env: (c) => ({ FILES_STORAGE_DIR: join(c.dataDir, 'files'), FILES_KEYS_FILE: join(c.secretsDir, 'files_keys') })
+  },
   { name: 'agents', portOffset: 5 },
   { name: 'web', portOffset: 6 }
 ]

@@ -59,6 +59,11 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
+      // Throwaway stacks register many people and no admin hands out invites; tests of the invite
+      // flow set AUTH_REGISTRATION themselves. Their first account is an admin, which the default
+      // MFA policy would send to enrolment first; tests of second factors set AUTH_REQUIRE_MFA.
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'none',
       ...opts.env
     },
     stdio: ['ignore', 'pipe', 'pipe']

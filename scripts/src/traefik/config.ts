@@ -128,6 +128,8 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
       priority: priorityFor(route),
       service: route.service,
       middlewares: middlewaresFor(route),
+      // A token in the path: this router writes no access log line at all (Traefik ≥ 3.1).
+      ...(route.secretPath ? { observability: { accessLogs: false } } : {}),
       ...(tls ? { tls: {} } : {})
     }
   }
@@ -272,9 +274,9 @@ export function renderYaml(what: string, config: Record<string, unknown>): strin
   return HEADER(what) + stringify(config, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })
 }
 
-export function renderProduction(): { 'traefik.yml': string; 'dynamic.yml': string } {
+export function renderProduction(routes: readonly Route[] = ROUTES): { 'traefik.yml': string; 'dynamic.yml': string } {
   return {
     'traefik.yml': renderYaml('static configuration', buildStaticConfig(PRODUCTION_TARGET)),
-    'dynamic.yml': renderYaml('dynamic configuration', buildDynamicConfig(PRODUCTION_TARGET))
+    'dynamic.yml': renderYaml('dynamic configuration', buildDynamicConfig(PRODUCTION_TARGET, routes))
   }
 }

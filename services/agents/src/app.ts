@@ -8,7 +8,10 @@ import { serveAgentsNats } from './nats/handlers.js'
 import { ProviderRegistry } from './providers/registry.js'
 import { agentRoutes } from './routes/agents.js'
 import { runRoutes } from './routes/runs.js'
+import { McpRegistry } from './mcp/registry.js'
 import { Runner } from './runs/runner.js'
+import { AddressPolicy } from './web/address-policy.js'
+import { WebFetcher } from './web/fetcher.js'
 
 export { AgentsConfigSchema, type AgentsAppConfig, type AgentsConfig }
 export type { AgentsContext } from './context.js'
@@ -24,9 +27,14 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
     localTokenDelayMs: config.AGENTS_LOCAL_TOKEN_DELAY_MS,
     defaultProvider: config.AGENTS_DEFAULT_PROVIDER
   })
+  const policy = new AddressPolicy(config.AGENTS_WEB_FETCH_HOSTS, config.AGENTS_WEB_FETCH_PRIVATE_RANGES)
+  const web = policy.enabled
+    ? new WebFetcher({ policy, maxBytes: config.AGENTS_WEB_FETCH_MAX_BYTES, timeoutMs: config.AGENTS_WEB_FETCH_TIMEOUT_MS })
+    : undefined
+  const mcp = new McpRegistry(config.AGENTS_MCP_SERVERS)
   await app.register(platformPlugin, { service: 'agents', config, migrationsFolder })
-  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log })
-  app.decorate('agents', { config, providers, runner })
+  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web, mcp })
+  app.decorate('agents', { config, providers, runner, mcp })
 
   const subs = serveAgentsNats(app, runner)
 
@@ -40,6 +48,8 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
   app.addHook('preClose', async () => {
     await runner.close(config.SHUTDOWN_GRACE_SECONDS * 500)
     for (const sub of subs) sub.unsubscribe()
+    await web?.close()
+    await mcp.close()
   })
 }
 

@@ -34,8 +34,20 @@ export const AgentsConfigSchema = Type.Object({
   AGENTS_RUNS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 1_000_000, default: 10 }),
   /** largest tool result handed to the model, in characters (longer ones are cut) */
   AGENTS_TOOL_OUTPUT_MAX_CHARS: Type.Integer({ minimum: 256, maximum: 1_000_000, default: 16_000 }),
+  /** recent conversation shown to the model, in tokens (≈ 4 characters each; speakers named, marked untrusted); 0 = none */
+  AGENTS_CONTEXT_TOKENS: Type.Integer({ minimum: 0, maximum: 100_000, default: 2000 }),
   /** once untrusted tool output reached the model, tools may only touch this conversation (prompt injection cannot steer them elsewhere) */
   AGENTS_STRICT_TOOL_FLOW: Type.Boolean({ default: true }),
+  /** JSON list of MCP servers `[{id, url, tools, tokenFile?, egress?, timeoutMs?, maxCallsPerRun?}]` (Streamable HTTP); token *files*, never tokens */
+  AGENTS_MCP_SERVERS: Type.String({ default: '[]', maxLength: 65_536 }),
+  /** hosts `web.fetch` may reach: `host`, `*.domain` or `host:port`, comma-separated (default: none; bare hosts mean ports 80 and 443) */
+  AGENTS_WEB_FETCH_HOSTS: Type.String({ default: '', maxLength: 8192 }),
+  /** private, loopback, link-local or metadata addresses/CIDRs `web.fetch` may still connect to (default: none) */
+  AGENTS_WEB_FETCH_PRIVATE_RANGES: Type.String({ default: '', maxLength: 4096 }),
+  /** largest `web.fetch` response read, in bytes (more is cut) */
+  AGENTS_WEB_FETCH_MAX_BYTES: Type.Integer({ minimum: 1024, maximum: 5 * 1024 * 1024, default: 5 * 1024 * 1024 }),
+  /** one `web.fetch`, redirects and body included */
+  AGENTS_WEB_FETCH_TIMEOUT_MS: Type.Integer({ minimum: 100, maximum: 10_000, default: 10_000 }),
   /** tokens are batched into one `agent.run.delta` at most this often per run */
   AGENTS_DELTA_FLUSH_MS: Type.Integer({ minimum: 0, maximum: 1000, default: 5 }),
   /** a running run's heartbeat period; a run silent for 3 periods was orphaned by a crash */

@@ -10,6 +10,7 @@ import { makeDummyHash, preloadCommonPasswords } from './lib/passwords.js'
 import { pruneLoginFailures } from './lib/throttle.js'
 import { credentialRoutes } from './routes/credentials.js'
 import { accountRoutes } from './routes/account.js'
+import { passwordResetRoute } from './routes/password-reset.js'
 import { verifyRoute } from './routes/verify.js'
 import { TokenUsage } from './lib/token-usage.js'
 import { jwksRoutes } from './routes/jwks.js'
@@ -56,6 +57,7 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
     await scope.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf, mfa })
     await scope.register(loginMfaRoutes, { core, config, mfa, allowedOrigins, ipOf })
     await scope.register(accountRoutes, { core, config, ipOf, mfa })
+    await scope.register(passwordResetRoute, { core, config, allowedOrigins, ipOf })
   })
   const tokenUsage = new TokenUsage(app.pg, config.AUTH_TOKEN_REQUESTS_PER_MINUTE, (err) => app.log.warn({ err }, 'recording a token use failed'))
   await app.register(verifyRoute, { core, allowedOrigins, tokenUsage })

@@ -12,7 +12,10 @@ export const AuthConfigSchema = Type.Object({
   AUTH_SIGNING_KEYS: Type.Optional(Type.String({ minLength: 1 })),
   /** lifetime of an access token (and of the cookie holding it), at most 15 minutes */
   AUTH_ACCESS_TTL_SECONDS: Type.Integer({ minimum: 60, maximum: 900, default: 900 }),
-  /** lifetime of a refresh token; it is rotated on every use */
+  /**
+   * absolute lifetime of a session (and of its refresh tokens, rotated on every use): refreshing
+   * never extends it; signing in again starts a new one
+   */
   AUTH_REFRESH_TTL_SECONDS: Type.Integer({ minimum: 3600, maximum: 90 * 86400, default: 30 * 86400 }),
   /**
    * seconds during which a just-rotated refresh token still answers with its successor instead of
@@ -33,6 +36,16 @@ export const AuthConfigSchema = Type.Object({
    * that address alone gets 429; large, so that many people behind one NAT do not lock each other out
    */
   AUTH_LOGIN_FAILURES_PER_ADDRESS: Type.Integer({ minimum: 5, maximum: 1_000_000, default: 100 }),
+  /**
+   * who may create an account: `open` (anyone), `invite` (an admin's invite), `closed` (nobody; ops
+   * use `pnpm admin`). Unset: `invite` once an admin exists, else `open`. The first account of a
+   * fresh installation may always register, and becomes its admin
+   */
+  AUTH_REGISTRATION: Type.Optional(Type.Union([Type.Literal('open'), Type.Literal('invite'), Type.Literal('closed')])),
+  /** a session not refreshed for this long ends (idle timeout); refreshing cannot push it past AUTH_REFRESH_TTL_SECONDS */
+  AUTH_SESSION_IDLE_SECONDS: Type.Integer({ minimum: 900, maximum: 90 * 86400, default: 7 * 86400 }),
+  /** live sessions one account may hold; signing in beyond it ends its least recently used one (audited) */
+  AUTH_MAX_SESSIONS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 20 }),
   /**
    * who must have a second factor (TOTP or passkey): `admins` (accounts with the admin role), `all` or
    * `none`; someone who must and has none is sent to enrol right after the password

@@ -256,3 +256,19 @@ test('WebSocket handshakes: bearer in Authorization or Sec-WebSocket-Protocol; O
   const readOnly = await mint(u, ['read'])
   t.equal((await ws(protocol(readOnly.token))).status, 403, 'the socket needs write as well')
 })
+
+test('disabling a user ends their tokens at once, on every instance; enabling does not revive them', async (t) => {
+  const { events } = await revocationEvents(stack, t)
+  const admin = await stack.createUser()
+  await stack.auth.pg.query("UPDATE auth.users SET roles = '{admin}' WHERE id = $1", [admin.userId])
+  const bot = await stack.createUser()
+  const { token, info } = await mint(bot, ['read', 'write'])
+  const at = () => verifyAt(stack.auth, forwarded('GET', '/api/chat/conversations', bearer(token)))
+  t.equal((await at()).status, 200, 'the token works (and is now in the verify cache)')
+
+  t.equal((await asUser(stack, admin, 'POST', `/auth/admin/users/${bot.userId}/disable`)).status, 204)
+  t.ok(await waitFor(() => events.some((e) => e.userId === bot.userId && e.sessionIds.includes(info.id))), 'the token id is announced like a session')
+  t.equal((await at()).status, 401, 'the cached token is refused')
+  t.equal((await asUser(stack, admin, 'POST', `/auth/admin/users/${bot.userId}/enable`)).status, 204)
+  t.equal((await at()).status, 401, 'a token revoked by a disable stays revoked')
+})

@@ -57,7 +57,16 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
   const key = signerOf(stack)
   const other = generateSigningKey()
   const now = Math.floor(Date.now() / 1000)
-  const claims = { iss: 'palisade-auth', aud: 'palisade-access', sub: alice.userId, sid: alice.sessionId, jti: randomUUID(), iat: now, exp: now + 600 }
+  const claims = {
+    iss: 'palisade-auth',
+    aud: 'palisade-access',
+    sub: alice.userId,
+    sid: alice.sessionId,
+    jti: randomUUID(),
+    iat: now,
+    exp: now + 600,
+    roles: ['member']
+  }
   const es = (payload: object, k = key, header: object = { typ: 'at+jwt' }) =>
     jwt.sign(payload, k.privateKey, { algorithm: 'ES256', keyid: k.kid, header: { alg: 'ES256', kid: k.kid, ...header } })
   const publicPem = key.publicKey.export({ format: 'pem', type: 'spki' }).toString()
@@ -87,7 +96,9 @@ test('/auth/verify refuses forged, tampered, confused, expired and revoked token
     'no typ header': es(claims, key, { typ: undefined }),
     expired: es({ ...claims, iat: now - 1000, exp: now - 100 }),
     'lifetime longer than 15 minutes': es({ ...claims, exp: now + 3600 }),
-    'extra claim': es({ ...claims, roles: ['admin'] }),
+    'extra claim': es({ ...claims, scope: 'admin' }),
+    'a role auth never gives': es({ ...claims, roles: ['superuser'] }),
+    'no roles claim': es({ ...claims, roles: undefined }),
     'unknown session': es({ ...claims, sid: randomUUID() }),
     'session of another user': es({ ...claims, sub: randomUUID() }),
     garbage: 'a.b.c'

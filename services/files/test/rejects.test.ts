@@ -60,6 +60,9 @@ t.test('size: 413 FILE_TOO_LARGE while streaming, before reading, and for empty 
   const exact = await upload(h, bob, [filePart('exact.txt', Buffer.alloc(MAX, 0x61), 'text/plain')])
   t.equal(exact.statusCode, 201, 'exactly the limit is fine')
   await h.app.inject({ method: 'DELETE', url: `/api/files/${exact.json().id}`, headers: await h.as(bob) })
+  // Deleting is soft: purge it now (as the retention sweep would later) so the next check starts empty.
+  await h.app.pg.query(`UPDATE files.files SET deleted_at = now() - interval '400 days' WHERE id = $1`, [exact.json().id])
+  await h.app.files.sweeper!.sweep()
   await expectRejected(t, 'empty', [filePart('empty.txt', Buffer.alloc(0), 'text/plain')], 400, 'FILE_EMPTY')
 })
 
@@ -149,4 +152,22 @@ t.test('failures after the bytes were received leave nothing either', async (t) 
   t.equal(res.statusCode, 500)
   t.equal(res.json().code, 'INTERNAL')
   await assertNothingLeft(t, 'failed commit')
+})
+
+t.test('GET /api/files/limits tells a client what the upload checks will refuse', async (t) => {
+  const r = await h.app.inject({ url: '/api/files/limits', headers: await h.as(alice) })
+  t.equal(r.statusCode, 200)
+  const limits = r.json() as { maxBytes: number; types: { type: string; extensions: string[] }[] }
+  t.equal(limits.maxBytes, MAX, 'the configured FILES_MAX_BYTES, not a constant')
+  t.same(
+    limits.types.find((x) => x.type === 'image/png'),
+    { type: 'image/png', extensions: ['png'] }
+  )
+  t.ok(limits.types.find((x) => x.type === 'text/plain')?.extensions.includes('txt'))
+  for (const active of ['text/html', 'image/svg+xml', 'application/xml', 'text/javascript'])
+    t.notOk(
+      limits.types.some((x) => x.type === active),
+      `${active} is not offered`
+    )
+  t.equal((await h.app.inject({ url: '/api/files/limits' })).statusCode, 401, 'only for signed-in users, like every files route')
 })

@@ -106,6 +106,14 @@ const status = async (id: string) => (await h.app.pg.query('SELECT status FROM f
 
 t.test('files stay pending, and unserved, until clamd calls them clean', async (t) => {
   clamd.mode = 'hold'
+  const events = await connectNats({ url: h.stack.natsUrl, name: 'events' })
+  t.teardown(() => events.close())
+  const seen: { type: string; fileId: string; status: string; conversationId: string | null }[] = []
+  const sub = events.subscribe(`events.user.${alice.userId}`)
+  void (async () => {
+    for await (const m of sub) seen.push(m.json())
+  })()
+  await events.flush()
   const body = Buffer.alloc(200 * 1024, 0x61)
   const up = await upload(h, alice, [filePart('big.txt', body, 'text/plain')])
   t.equal(up.statusCode, 201)
@@ -121,8 +129,11 @@ t.test('files stay pending, and unserved, until clamd calls them clean', async (
   const text = await natsRequest(nc, FilesTextGet, { fileId: id }, { userId: alice.userId }).catch((e) => e)
   t.equal(text.statusCode, 409, 'not over NATS either')
 
+  t.same(seen, [], 'no event while the scan runs')
   clamd.release()
   t.ok(await waitFor(async () => (await status(id)) === 'clean'), 'marked clean')
+  t.ok(await waitFor(async () => seen.length > 0), 'the uploader hears of it without polling')
+  t.match(seen, [{ type: 'file.scanned', fileId: id, status: 'clean', conversationId: null }])
   const scan = clamd.scans.at(-1)!
   t.same(scan.bytes, body, 'clamd received exactly the stored bytes')
   t.ok(scan.frames.length > 2 && scan.frames.slice(0, -1).every((n) => n > 0 && n <= 64 * 1024), 'in frames of at most 64 KiB')

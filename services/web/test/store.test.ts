@@ -80,7 +80,7 @@ t.test('the open conversation: messages of others ignored, own sends confirmed, 
   t.equal(store.unreadOf(a), 0, 'opening reads')
 
   const cid = randomUUID()
-  store.addPending(cid, { text: 'hi', attachments: [] })
+  store.addPending(cid, { conversationId: a, text: 'hi', attachments: [], state: 'sending' })
   t.ok(store.isPending(cid))
   seen.length = 0
   store.putMessages([message(b, other, '2026-01-01T00:00:01.000Z')])
@@ -100,10 +100,16 @@ t.test('the open conversation: messages of others ignored, own sends confirmed, 
   t.notOk(store.removeMessage(later.id))
 
   store.setOlderCursor('c1')
-  store.addPending(randomUUID(), { text: 'x', attachments: [] })
+  const queued = randomUUID()
+  store.addPending(queued, { conversationId: a, text: 'x', attachments: [], state: 'waiting' })
   store.setActive(a)
   t.equal(store.messageCount(), 0, 'reopening starts empty')
-  t.equal(store.pendingSends().size, 0)
+  t.ok(store.isPending(queued), 'but an unsent message stays in the outbox')
+  store.setPendingState(queued, 'failed', 'refused')
+  t.match(store.getPending(queued), { state: 'failed', error: 'refused', text: 'x' })
+  store.setPendingState(queued, 'sending')
+  t.equal(store.getPending(queued)?.error, undefined, 'a new attempt forgets the old reason')
+  t.ok(store.dropPending(queued))
   t.equal(store.getOlderCursor(), null)
   store.setActive(undefined)
   t.equal(store.activeId(), undefined)

@@ -94,7 +94,11 @@ test('local provider', async (t) => {
     t.notMatch(other.output, /swordfish/)
 
     const search = await run(`@tool chat_search {"query":"swordfish","conversationId":"${carolsConv}"}`)
-    t.match(results(search)[0], { ok: false, refused: true, error: /not found or not accessible/ }, 'chat refuses: alice is not a member')
+    t.match(
+      results(search)[0],
+      { ok: false, refused: true, rule: 'information_flow' },
+      'refused before chat is asked: Bob cannot read it (nor can Alice, who is no member)'
+    )
     t.notMatch(search.output, /swordfish/)
     const searchAll = await run('@tool chat_search {"query":"swordfish"}')
     t.match(results(searchAll)[0], { ok: true })
@@ -129,7 +133,10 @@ test('local provider', async (t) => {
     t.match(third, { ok: true })
     t.notMatch(chained.output, /alice private notes/)
     const direct = await run(`@tool files_read {"fileId":"${alicesPrivate}"}`)
-    t.match(results(direct)[0], { ok: true }, 'asked for directly by the user, her own file is readable')
+    t.match(results(direct)[0], { ok: false, rule: 'information_flow' }, 'even asked for directly, her private file is not for Bob')
+    const alone = await h.conversation(alice)
+    const own = await h.startRun(alice, agent.id, alone, `@tool files_read {"fileId":"${alicesPrivate}"}`)
+    t.match(results(await h.waitRun(alice, agent.id, own.json().id))[0], { ok: true }, 'alone with her agent, it is')
   })
 
   await t.test('limits: steps, tool calls, output tokens, call and run timeouts', async (t) => {

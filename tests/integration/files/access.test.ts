@@ -5,7 +5,7 @@ import { connectNats, natsRequest, ProblemError } from '@palisade/platform'
 import { buildService, type TestUser } from '@palisade/testkit'
 import { startTestStack } from '../helpers/stack.js'
 import chatApp from '@palisade/chat'
-import { filePart, png, startFiles, upload } from '../../../services/files/test/helpers.js'
+import { filePart, png, startFiles, upload, waitFor } from '../../../services/files/test/helpers.js'
 
 // Membership comes from the real chat service (in-process, on the same NATS), never a stand-in.
 const stack = await startTestStack(t)
@@ -108,4 +108,14 @@ t.test('leaving the conversation ends access at once', async (t) => {
   t.equal((await get(bob, `/api/files/${sharedId}`)).statusCode, 404)
   t.equal((await get(bob, `/api/files/${sharedId}/content`)).statusCode, 404)
   t.equal((await get(alice, `/api/files/${sharedId}`)).statusCode, 200)
+})
+
+t.test('deleting the conversation soft-deletes its files, for the owner too; private files stay', async (t) => {
+  const del = await chatAs(alice, 'DELETE', `/api/chat/conversations/${conversationId}`)
+  t.equal(del.statusCode, 204)
+  t.ok(await waitFor(async () => (await get(alice, `/api/files/${sharedId}`)).statusCode === 404), "the conversation's file is gone for its owner")
+  t.equal((await get(alice, `/api/files/${sharedId}/content`)).statusCode, 404)
+  t.equal((await get(alice, `/api/files/${privateId}`)).statusCode, 200, 'a file never shared with it stays')
+  const row = (await h.app.pg.query('SELECT delete_reason FROM files.files WHERE id = $1', [sharedId])).rows[0]
+  t.equal(row.delete_reason, 'conversation', 'soft: restorable by an admin until the sweep')
 })

@@ -4,6 +4,7 @@ import { join } from 'node:path'
 import { get } from 'node:http'
 import type { Browser, BrowserContext, Page } from 'playwright-core'
 import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import { ConsoleWatch } from './helpers/people.js'
 
 /**
  * The browser experience end to end: Debian's Chromium (playwright-core) against the one-command
@@ -28,6 +29,8 @@ const password = 'a long enough password for e2e'
 const stamp = Date.now().toString(36)
 
 const log: string[] = []
+/** Every page of the run: no console error, no uncaught exception (checked by the last test). */
+const watch = new ConsoleWatch()
 t.afterEach((t) => {
   if (!t.passing() && log.length) t.comment(log.join('\n'))
   log.length = 0
@@ -57,6 +60,7 @@ async function newPerson(label: string): Promise<Person> {
   page.on('console', (m) => {
     if (m.type() === 'error') log.push(`${label} console: ${m.text()}`)
   })
+  watch.attach(page, label)
   return { context, page, email: `${label}-${stamp}@test.palisade.example`, dialogs }
 }
 
@@ -124,7 +128,7 @@ await t.test('unauthenticated navigation lands on /login, registration signs in 
   await shot(alice.page, '02-app-empty')
 
   // Sign out, then sign in again with the login form (not the register path).
-  await alice.page.getByRole('button', { name: 'Sign out' }).click()
+  await alice.page.getByRole('button', { name: 'Sign out', exact: true }).click()
   await alice.page.waitForURL(/\/login/)
   await alice.page.goto('/')
   await alice.page.waitForURL(/\/login\?next=%2F$/)
@@ -267,12 +271,16 @@ await t.test('the identity lease is renewed in place by GET /ws: the socket outl
 
 await t.test('edit and delete own messages reach the other browser', async (t) => {
   const mine = alice.page.locator('#messages .msg.mine', { hasText: 'second from Alice' })
+  // The actions show on hover or focus (they are not a Tab stop of their own).
+  await mine.hover()
   await mine.getByRole('button', { name: 'Edit message' }).click()
   await alice.page.getByLabel('Edit message text').fill('second from Alice, edited')
   await alice.page.getByRole('button', { name: 'Save' }).click()
   await bob.page.locator('#messages .msg', { hasText: 'second from Alice, edited' }).getByText('(edited)').waitFor()
   t.pass('edit seen live')
-  await alice.page.locator('#messages .msg.mine', { hasText: 'hello from Alice' }).getByRole('button', { name: 'Delete message' }).click()
+  const first = alice.page.locator('#messages .msg.mine', { hasText: 'hello from Alice' })
+  await first.hover()
+  await first.getByRole('button', { name: 'Delete message' }).click()
   await bob.page.locator('#messages .msg .text', { hasText: 'hello from Alice' }).waitFor({ state: 'detached' })
   t.pass('delete seen live')
 })
@@ -445,6 +453,7 @@ await t.test('the owner removes a member: the conversation leaves their list liv
 
 await t.test('revoking a session from another browser sends the first one to /login', async (t) => {
   const page = await second.newPage()
+  watch.attach(page, 'alice-2')
   await page.goto('/')
   await page.getByLabel('Email').fill(alice.email)
   await page.getByLabel('Password').fill(password)
@@ -463,4 +472,10 @@ await t.test('revoking a session from another browser sends the first one to /lo
   await alice.page.waitForURL(/\/login/, { timeout: 20_000 })
   t.pass('the revoked browser landed on /login without a reload')
   await second.close()
+})
+
+await t.test('no page of the run logged a console error or threw', async (t) => {
+  // Give the pages sent to /login a moment: errors of a redirect come last.
+  await alice.page.waitForTimeout(500)
+  t.same(watch.errors, [])
 })

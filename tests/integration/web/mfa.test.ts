@@ -57,7 +57,7 @@ async function register(page: Page, email: string, name: string): Promise<void> 
 }
 
 async function signOut(page: Page): Promise<void> {
-  await page.getByRole('button', { name: 'Sign out' }).click()
+  await page.getByRole('button', { name: 'Sign out', exact: true }).click()
   await page.waitForURL(/\/login/)
 }
 

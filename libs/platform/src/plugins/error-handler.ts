@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
-import { ErrorCode } from '@palisade/contracts'
+import { ErrorCode, redactTokenPaths } from '@palisade/contracts'
 import { ProblemError, problemBody, PROBLEM_CONTENT_TYPE } from '../problem.js'
 
 const FRAMEWORK_CODES: Record<string, { status: number; code: string; detail: string }> = {
@@ -13,9 +13,10 @@ const FRAMEWORK_CODES: Record<string, { status: number; code: string; detail: st
   FST_ERR_ASYNC_CONSTRAINT: { status: 400, code: ErrorCode.validationFailed, detail: 'Bad request' }
 }
 
+/** The problem's `instance`: the path, without a query, and never a share-link token. */
 function pathOf(url: string): string {
   const q = url.indexOf('?')
-  return q === -1 ? url : url.slice(0, q)
+  return redactTokenPaths(q === -1 ? url : url.slice(0, q))
 }
 
 export function sendProblem(

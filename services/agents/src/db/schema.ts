@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
-import type { AgentLimits, AgentToolName, EffectiveLimits, RunUsage } from '@palisade/contracts'
+import { doublePrecision, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import type { AgentLimits, EffectiveLimits, RunUsage } from '@palisade/contracts'
 
 export const agentsSchema = pgSchema('agents')
 
@@ -13,8 +13,12 @@ export const agents = agentsSchema.table(
     instructions: text('instructions').notNull(),
     provider: text('provider').notNull(),
     model: text('model').notNull(),
-    tools: jsonb('tools').$type<AgentToolName[]>().notNull().default(sql`'[]'::jsonb`),
+    tools: jsonb('tools').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
+    /** egress tools the owner allows to receive conversation or file data */
+    dataEgress: jsonb('data_egress').$type<string[]>().notNull().default(sql`'[]'::jsonb`),
     limits: jsonb('limits').$type<AgentLimits>().notNull().default(sql`'{}'::jsonb`),
+    /** sampling temperature (null: the provider's default) */
+    temperature: doublePrecision('temperature'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow()
   },

@@ -17,6 +17,8 @@ export function agentView(row: AgentRow): Agent {
     provider: row.provider,
     model: row.model,
     tools: row.tools,
+    dataEgress: row.dataEgress,
+    temperature: row.temperature,
     limits: row.limits,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString()

@@ -7,6 +7,25 @@ export const LOCAL_MODELS = ['echo'] as const
 const TOOL_DIRECTIVE = /^@tool\s+([A-Za-z0-9_.-]{1,64})(?:\s+(.*))?$/
 const LONG_DIRECTIVE = /^@long\s+(\d{1,6})$/
 const SLOW_DIRECTIVE = /^@slow\s+(\d{1,5})$/
+/** a directive planted in data (a message, a file), after JSON unescaping; flat JSON arguments only */
+const INJECTED_DIRECTIVE = /@tool\s+([A-Za-z0-9_.-]{1,64})\s+(\{[^{}]*\})/g
+
+/**
+ * What a gullible model would do with a planted instruction: find `@tool` directives in text it was
+ * given as data (tool results, the conversation shown to it), unescaping JSON strings first.
+ */
+function injectedDirectives(messages: ChatMessage[], lastUser: ChatMessage | undefined): [string, string][] {
+  const found: [string, string][] = []
+  for (const m of messages) {
+    if (m === lastUser || m.role === 'system' || m.role === 'assistant') continue
+    const text = m.content.replace(/\\n/g, '\n').replace(/\\"/g, '"')
+    for (const d of text.matchAll(INJECTED_DIRECTIVE)) {
+      // once each: a result that quotes the planted text again does not loop the model
+      if (!found.some(([n, a]) => n === d[1] && a === d[2])) found.push([d[1]!, d[2]!])
+    }
+  }
+  return found
+}
 
 function estimateTokens(messages: ChatMessage[]): number {
   let chars = 0
@@ -25,7 +44,10 @@ export function tokenize(text: string): string[] {
  *
  * - `@tool <name> <json>` (one per line): asks for that tool call, in order, one per model call;
  * - `@long <n>`: answers with n tokens;
- * - `@slow <ms>`: waits that long between tokens.
+ * - `@slow <ms>`: waits that long between tokens;
+ * - `@tools`: lists the tools it was offered, with the length and beginning of each description;
+ * - `@obey`: also follows `@tool` directives found in tool results and in the conversation shown to
+ *   it, as a model falling for a prompt injection would.
  *
  * Once every requested tool has answered it reports how many characters each returned and quotes
  * the beginning of each result, so tool plumbing is visible end to end.
@@ -38,9 +60,16 @@ export class LocalProvider implements Provider {
   constructor(private readonly tokenDelayMs = 0) {}
 
   async *stream(req: ModelRequest): AsyncIterable<ModelEvent> {
-    const user = [...req.messages].reverse().find((m) => m.role === 'user')?.content ?? ''
+    const lastUser = [...req.messages].reverse().find((m) => m.role === 'user')
+    const user = lastUser?.content ?? ''
     const lines = user.split(/\r?\n/).map((l) => l.trim())
-    const toolDirectives = lines.map((l) => TOOL_DIRECTIVE.exec(l)).filter((m): m is RegExpExecArray => m !== null)
+    const toolDirectives: [string, string][] = lines
+      .map((l) => TOOL_DIRECTIVE.exec(l))
+      .filter((m): m is RegExpExecArray => m !== null)
+      .map((m) => [m[1]!, m[2]?.trim() || '{}'])
+    // `@obey`: the model follows instructions planted in data, after the user's own (tests of
+    // prompt injection need a model that falls for it).
+    if (lines.includes('@obey')) toolDirectives.push(...injectedDirectives(req.messages, lastUser))
     const toolMessages = req.messages.filter((m): m is Extract<ChatMessage, { role: 'tool' }> => m.role === 'tool')
     let delay = this.tokenDelayMs
     let long: number | undefined
@@ -57,7 +86,7 @@ export class LocalProvider implements Provider {
       req.signal.throwIfAborted()
       yield {
         type: 'tool_call',
-        call: { id: `call_${toolMessages.length + 1}`, name: next[1]!, arguments: next[2]?.trim() || '{}' }
+        call: { id: `call_${toolMessages.length + 1}`, name: next[0], arguments: next[1] }
       }
       yield { type: 'usage', inputTokens, outputTokens: 1 }
       yield { type: 'finish', reason: 'tool_calls' }
@@ -65,7 +94,9 @@ export class LocalProvider implements Provider {
     }
 
     let text: string
-    if (long !== undefined) {
+    if (lines.includes('@tools')) {
+      text = req.tools.map((t) => `${t.name} (${t.description.length} chars): ${t.description.slice(0, 160)}`).join('\n') || '(no tools)'
+    } else if (long !== undefined) {
       text = Array.from({ length: long }, (_, i) => `t${i + 1}`).join(' ')
     } else if (toolMessages.length > 0) {
       text = toolMessages.map((m) => `${m.name} returned ${m.content.length} characters: ${JSON.stringify(m.content.slice(0, 2000))}`).join('\n')

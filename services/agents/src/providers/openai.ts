@@ -78,6 +78,7 @@ export class OpenAiCompatibleProvider implements Provider {
       stream: true,
       stream_options: { include_usage: true },
       max_tokens: req.maxTokens,
+      ...(req.temperature !== null ? { temperature: req.temperature } : {}),
       ...(req.tools.length > 0 ? { tools: req.tools.map((t) => ({ type: 'function', function: t })), tool_choice: 'auto', parallel_tool_calls: true } : {})
     }
     let res: Response

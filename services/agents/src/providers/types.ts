@@ -24,6 +24,8 @@ export interface ModelRequest {
   messages: ChatMessage[]
   tools: ToolSpec[]
   maxTokens: number
+  /** null: the provider's default */
+  temperature: number | null
   /** aborts the call: run cancellation, run timeout or the per-call timeout */
   signal: AbortSignal
 }

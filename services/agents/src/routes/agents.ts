@@ -8,12 +8,15 @@ import {
   PageQuerySchema,
   ProviderListSchema,
   UpdateAgentBodySchema,
-  type AgentToolName
+  AGENT_TOOL_NAMES,
+  EGRESS_TOOL_NAMES,
+  ToolListResponseSchema
 } from '@palisade/contracts'
 import { cursorCodec, identityOf, problems, timeIdPosition, type Database } from '@palisade/platform'
 import { afterCursor, newestFirst } from '../db/keyset.js'
 import { agents } from '../db/schema.js'
 import { agentView, type AgentRow } from '../db/store.js'
+import type { McpRegistry } from '../mcp/registry.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 
 const agentCursor = cursorCodec('a', timeIdPosition)
@@ -36,8 +39,28 @@ function resolveModel(providers: ProviderRegistry, providerId: string, model: st
   return model
 }
 
+/**
+ * MCP tools must be ones operations allow now; `dataEgress` may name only egress tools that are on
+ * the agent's own list.
+ */
+function checkTools(mcp: McpRegistry, tools: readonly string[], dataEgress: readonly string[]): void {
+  for (const name of tools) if (name.startsWith('mcp:') && !mcp.has(name)) throw problems.badRequest(`tools: ${name} is not a tool operations configured`)
+  for (const name of dataEgress) {
+    const egress = (EGRESS_TOOL_NAMES as readonly string[]).includes(name) || mcp.isEgress(name)
+    if (!egress) throw problems.badRequest(`dataEgress: ${name} is not a tool that sends data off the platform`)
+    if (!tools.includes(name)) throw problems.badRequest(`dataEgress: ${name} is not one of the agent's tools`)
+  }
+}
+
 export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const { providers } = app.agents
+  const { providers, mcp } = app.agents
+
+  app.get('/tools', { schema: { response: { 200: ToolListResponseSchema } } }, async () => ({
+    tools: [
+      ...AGENT_TOOL_NAMES.map((name) => ({ name, egress: (EGRESS_TOOL_NAMES as readonly string[]).includes(name), source: 'builtin' as const })),
+      ...mcp.list().map((t) => ({ name: t.ref, egress: t.egress, source: 'mcp' as const }))
+    ]
+  }))
 
   app.get('/providers', { schema: { response: { 200: ProviderListSchema } } }, async () => ({
     providers: providers.list().map((p) => ({ id: p.id, kind: p.kind, models: [...p.models], default: p.id === providers.defaultId }))
@@ -48,6 +71,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const body = request.body
     const provider = body.provider ?? providers.defaultId
     const model = resolveModel(providers, provider, body.model)
+    checkTools(mcp, body.tools ?? [], body.dataEgress ?? [])
     const [row] = await app.db
       .insert(agents)
       .values({
@@ -56,7 +80,9 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         instructions: body.instructions ?? '',
         provider,
         model,
-        tools: (body.tools ?? []) as AgentToolName[],
+        tools: body.tools ?? [],
+        dataEgress: body.dataEgress ?? [],
+        temperature: body.temperature ?? null,
         limits: body.limits ?? {}
       })
       .returning()
@@ -94,12 +120,18 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       body.provider === undefined && body.model === undefined
         ? current.model
         : resolveModel(providers, provider, body.model ?? (provider !== current.provider ? undefined : current.model))
+    // Removing a tool also withdraws its data permission; naming one it does not have is refused.
+    const tools = body.tools ?? current.tools
+    const dataEgress = body.dataEgress ?? current.dataEgress.filter((n) => tools.includes(n))
+    if (body.tools !== undefined || body.dataEgress !== undefined) checkTools(mcp, tools, dataEgress)
     const [row] = await app.db
       .update(agents)
       .set({
         ...(body.name !== undefined ? { name: body.name } : {}),
         ...(body.instructions !== undefined ? { instructions: body.instructions } : {}),
-        ...(body.tools !== undefined ? { tools: body.tools as AgentToolName[] } : {}),
+        ...(body.tools !== undefined ? { tools: body.tools } : {}),
+        ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
+        dataEgress,
         ...(body.limits !== undefined ? { limits: body.limits } : {}),
         provider,
         model,

@@ -73,7 +73,14 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
           : `At most ${config.AGENTS_RUNS_PER_MINUTE} agent runs may be started per minute`
       )
     }
-    runner.start({ run: admission.run, instructions: agent.instructions, tools: agent.tools, memberIds })
+    runner.start({
+      run: admission.run,
+      instructions: agent.instructions,
+      tools: agent.tools,
+      dataEgress: agent.dataEgress,
+      temperature: agent.temperature,
+      memberIds
+    })
     return reply.code(202).header('location', `/api/agents/${agent.id}/runs/${admission.run.id}`).send(runView(admission.run))
   })
 

@@ -1,16 +1,21 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { FastifyBaseLogger } from 'fastify'
-import { CHAT_LIMITS, ChatAgentMessageCreate, type AgentToolName, type RunUsage } from '@palisade/contracts'
+import { ChatMembersGet, type RunUsage } from '@palisade/contracts'
 import { natsRequest, ProblemError, type CallContext, type Database } from '@palisade/platform'
+import { recentConversation } from './context.js'
+import { postOutput } from './post.js'
 import type { AgentsConfig } from '../config.js'
 import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { ProviderError, type ChatMessage, type Provider, type ToolCall, type ToolSpec } from '../providers/types.js'
-import { runToolCall, toolByName, toolSpec } from '../tools/index.js'
+import type { McpRegistry } from '../mcp/registry.js'
+import type { WebFetcher } from '../web/fetcher.js'
 import { RunAudience } from './audience.js'
 import { DeltaBatcher, MemberFanout } from './events.js'
-import { newMarker, systemPrompt, wrapToolOutput } from './prompt.js'
-import { RunStop } from './stop.js'
+import { resultStep, RunToolbox } from './toolbox.js'
+import { FlowGuard } from './flow.js'
+import { newMarker, systemPrompt, wrapConversation, wrapToolOutput } from './prompt.js'
+import { describeStop, RunStop } from './stop.js'
 
 export interface RunDeps {
   nats: NatsConnection
@@ -18,28 +23,29 @@ export interface RunDeps {
   providers: ProviderRegistry
   config: AgentsConfig
   log: FastifyBaseLogger
+  /** `web.fetch`, when operations allow any host */
+  web: WebFetcher | undefined
+  /** MCP servers operations configured, if any */
+  mcp: McpRegistry | undefined
 }
 
 export interface RunSpec {
   run: RunRow
   instructions: string
-  tools: AgentToolName[]
+  /** built-in tool names and `mcp:<server>/<tool>` refs */
+  tools: string[]
+  /** egress tools the agent's owner allows to receive conversation or file data */
+  dataEgress: string[]
+  /** the agent's sampling temperature; null: the provider's default */
+  temperature: number | null
   /** the conversation's members when the run was admitted (chat.members.get as the user) */
   memberIds: string[]
 }
 
 const AUDIT_CHARS = 4000
-const CONTROL_CHARS = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g
 
 function clip(text: string, max: number): string {
   return text.length > max ? `${text.slice(0, max)}…[truncated ${text.length - max} chars]` : text
-}
-
-/** Model output as chat accepts it: printable text within the message size limit, never empty. */
-export function messageText(output: string): string {
-  let text = output.replace(CONTROL_CHARS, '').trim()
-  if (text.length > CHAT_LIMITS.textMaxLength) text = `${text.slice(0, CHAT_LIMITS.textMaxLength - 1)}…`
-  return text || '(the agent produced no text)'
 }
 
 /**
@@ -54,6 +60,8 @@ export class RunExecution {
   private readonly usage: RunUsage = { inputTokens: 0, outputTokens: 0, modelCalls: 0, toolCalls: 0 }
   /** who receives the run's events; shrinks as members leave (see Runner for how it learns) */
   readonly audience: RunAudience
+  /** the information-flow rule: current members and what the run has read */
+  readonly flow: FlowGuard
   private readonly fanout: MemberFanout
   private readonly batcher: DeltaBatcher
   private readonly call: CallContext
@@ -71,6 +79,7 @@ export class RunExecution {
     const { run } = spec
     this.call = { userId: run.userId, sessionId: run.sessionId, requestId: `run-${run.id}` }
     this.audience = new RunAudience(spec.memberIds)
+    this.flow = new FlowGuard(deps.nats, this.call, run.conversationId, spec.memberIds, () => this.toolTimeout())
     this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, this.audience)
     this.batcher = new DeltaBatcher(this.fanout, deps.config.AGENTS_DELTA_FLUSH_MS)
     this.log = deps.log.child({ runId: run.id, agentId: run.agentId })
@@ -109,7 +118,51 @@ export class RunExecution {
    */
   memberRemoved(userId: string): void {
     this.audience.remove(userId)
+    this.flow.removeMember(userId)
     if (userId === this.userId) this.stop(RunStop.failed('access_revoked', 'the user is no longer a member of the conversation'))
+  }
+
+  /**
+   * Someone joined: they do not join the stream (the audience only shrinks), but the run's output
+   * will be posted where they read it, so everything read so far must be readable by them too.
+   */
+  memberAdded(userId: string): void {
+    if (this.flow.addMember(userId)) void this.recheckFlow()
+  }
+
+  /** A fresh member list from chat (the periodic re-check, in case an event was lost). */
+  membersRead(memberIds: readonly string[]): void {
+    this.audience.retain(memberIds)
+    if (this.flow.setMembers(memberIds).length > 0) void this.recheckFlow()
+  }
+
+  /** Stops the run unless every current member can read every source it has read. */
+  private async recheckFlow(): Promise<boolean> {
+    if (!this.flow.readBeyondConversation) return true
+    let ok: boolean
+    try {
+      ok = (await this.flow.recheck()) === undefined
+    } catch (err) {
+      // Unverifiable is treated as not readable: the run stops rather than risk the newcomer.
+      this.log.warn({ err }, 'could not re-check what a run read against new members')
+      ok = false
+    }
+    if (!ok) {
+      this.stop(RunStop.failed('audience_changed', 'a member joined who cannot read everything the run has read, so the run stopped'))
+    }
+    return ok
+  }
+
+  /**
+   * Last check before the output is posted where every member reads it: the members as chat has
+   * them now, against everything read. Only needed when the run read beyond its conversation.
+   */
+  private async confirmAudience(): Promise<void> {
+    if (!this.flow.readBeyondConversation) return
+    const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: this.conversationId }, this.call, this.toolTimeout())
+    this.audience.retain(memberIds)
+    this.flow.setMembers(memberIds)
+    if (!(await this.recheckFlow())) this.ctl.signal.throwIfAborted()
   }
 
   /** The conversation was deleted (or the run's user can no longer see it): the run ends unheard. */
@@ -134,10 +187,11 @@ export class RunExecution {
     let end: RunEnd
     try {
       const output = await this.loop()
+      await this.confirmAudience()
       this.ctl.signal.throwIfAborted()
       this.posting = true
       this.batcher.flush()
-      end = await this.post(output)
+      end = await postOutput(this.deps.nats, this.log, run, this.call, this.usage, output)
     } catch (err) {
       end = this.failure(err)
     } finally {
@@ -192,14 +246,17 @@ export class RunExecution {
     const provider = this.deps.providers.get(run.provider)
     if (!provider) throw RunStop.failed('provider_unavailable', `provider ${run.provider} is not configured`)
     if (!provider.models.includes(run.model)) throw RunStop.failed('provider_error', `provider ${run.provider} does not offer model ${run.model}`)
-    const tools = limits.maxToolCalls > 0 ? this.spec.tools : []
-    const specs = tools.map((n) => toolSpec(toolByName(n)))
+    const toolbox = await RunToolbox.open(limits.maxToolCalls > 0 ? this.spec.tools : [], this.deps.mcp, this.ctl.signal)
+    if (toolbox.unavailable.length > 0) this.log.warn({ servers: toolbox.unavailable }, 'MCP servers unavailable; the run goes on without their tools')
+    const specs = toolbox.specs
     const marker = newMarker()
-    const messages: ChatMessage[] = [
-      { role: 'system', content: systemPrompt(this.spec.instructions, marker, tools) },
-      { role: 'user', content: run.input }
-    ]
+    const messages: ChatMessage[] = [{ role: 'system', content: systemPrompt(this.spec.instructions, marker, toolbox.names) }]
+    const context = await this.conversation(marker)
+    if (context) messages.push({ role: 'user', content: context.text })
+    messages.push({ role: 'user', content: run.input })
     let output = ''
+    // Strict tool flow confines after untrusted tool output. Others' messages in the context do not
+    // confine: the information-flow rule already keeps every read to what all members can read.
     let confined = false
     for (let step = 1; ; step++) {
       if (step > limits.maxSteps) throw RunStop.failed('max_steps', `the model still wanted tools after ${limits.maxSteps} model calls`)
@@ -212,26 +269,52 @@ export class RunExecution {
           throw RunStop.failed('max_tool_calls', `the model asked for more than ${limits.maxToolCalls} tool calls`)
         }
         this.usage.toolCalls++
-        await this.step('tool_call', { callId: call.id, tool: call.name, arguments: clip(call.arguments, AUDIT_CHARS) })
+        // An egress call is recorded whole (arguments are at most 16 KiB): what left the platform.
+        const egress = toolbox.isEgress(call.name)
+        await this.step('tool_call', {
+          callId: call.id,
+          tool: call.name,
+          arguments: egress ? call.arguments : clip(call.arguments, AUDIT_CHARS),
+          ...(egress ? { egress: true, afterReading: this.flow.tainted } : {})
+        })
         const t0 = Date.now()
-        const outcome = await runToolCall(
-          call.name,
-          call.arguments,
-          tools,
-          { nats: this.deps.nats, call: this.call, conversationId: run.conversationId, timeoutMs: this.toolTimeout(), confined },
-          this.ctl.signal
-        )
+        const outcome = await toolbox.call(call, {
+          nats: this.deps.nats,
+          call: this.call,
+          conversationId: run.conversationId,
+          timeoutMs: this.toolTimeout(),
+          confined,
+          flow: this.flow,
+          dataEgress: this.spec.dataEgress,
+          web: this.deps.web,
+          signal: this.ctl.signal
+        })
         const body = outcome.ok ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS) : JSON.stringify({ error: outcome.error })
         await this.step(
           'tool_result',
-          outcome.ok
-            ? { callId: call.id, tool: outcome.tool, ok: true, outputChars: body.length, output: clip(body, AUDIT_CHARS) }
-            : { callId: call.id, tool: outcome.tool ?? call.name, ok: false, refused: outcome.refused, error: outcome.error },
+          resultStep(call, outcome, body, (b) => clip(b, AUDIT_CHARS)),
           Date.now() - t0
         )
         messages.push({ role: 'tool', toolCallId: call.id, name: call.name, content: wrapToolOutput(marker, outcome.tool ?? call.name, body) })
         if (outcome.ok && this.deps.config.AGENTS_STRICT_TOOL_FLOW) confined = true
       }
+    }
+  }
+
+  /** The recent conversation for the model (untrusted data), within the operator's token budget. */
+  private async conversation(marker: string): Promise<{ text: string } | undefined> {
+    const budget = this.deps.config.AGENTS_CONTEXT_TOKENS
+    if (budget === 0) return undefined
+    try {
+      const recent = await recentConversation(this.deps.nats, this.call, this.conversationId, budget, this.toolTimeout())
+      if (recent.lines.length === 0) return undefined
+      // Always readable by its own members; recorded as read all the same (egress rule).
+      await this.flow.admit({ kind: 'conversation', id: this.conversationId })
+      return { text: wrapConversation(marker, recent.lines, recent.omitted) }
+    } catch (err) {
+      if (err instanceof ProblemError && err.statusCode === 404) throw RunStop.failed('access_revoked', 'the user is no longer a member of the conversation')
+      this.log.warn({ err }, 'could not read the recent conversation; the run goes on without it')
+      return undefined
     }
   }
 
@@ -255,7 +338,7 @@ export class RunExecution {
     let finish = 'stop'
     let completed = false
     try {
-      for await (const ev of provider.stream({ model: run.model, messages, tools, maxTokens: budget, signal })) {
+      for await (const ev of provider.stream({ model: run.model, messages, tools, maxTokens: budget, temperature: this.spec.temperature, signal })) {
         if (ev.type === 'text' || ev.type === 'tool_delta') {
           if (++tokens > budget) throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
           if (ev.type === 'text') {
@@ -273,7 +356,12 @@ export class RunExecution {
       this.usage.outputTokens += tokens
       await this.step(
         'model_call',
-        { provider: run.provider, model: run.model, outputTokens: tokens, error: this.describe(this.ctl.signal.aborted ? this.ctl.signal.reason : stop) },
+        {
+          provider: run.provider,
+          model: run.model,
+          outputTokens: tokens,
+          error: describeStop(this.deps.providers, this.ctl.signal.aborted ? this.ctl.signal.reason : stop)
+        },
         Date.now() - t0
       ).catch(() => {})
       throw stop
@@ -303,38 +391,5 @@ export class RunExecution {
       throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
     }
     return { text, calls }
-  }
-
-  private describe(err: unknown): string {
-    if (err instanceof RunStop) return `${err.reason}: ${err.message}`
-    if (err instanceof ProviderError) return `${err.reason}: ${this.deps.providers.redact(err.message)}`
-    return 'internal error'
-  }
-
-  private async post(output: string): Promise<RunEnd> {
-    const { run } = this.spec
-    const text = messageText(output)
-    const request = { conversationId: run.conversationId, text, clientMessageId: `agent-run:${run.id}`, agentRunId: run.id }
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await natsRequest(this.deps.nats, ChatAgentMessageCreate, request, this.call, Math.min(run.limits.callTimeoutMs, 10_000))
-        return { status: 'completed', usage: { ...this.usage }, output: text, messageId: res.message.id }
-      } catch (err) {
-        const status = err instanceof ProblemError ? err.statusCode : 500
-        if (status === 404 || status === 403) {
-          return {
-            status: 'failed',
-            usage: { ...this.usage },
-            output: text,
-            failureReason: 'access_revoked',
-            failureDetail: 'the user is no longer a member of the conversation'
-          }
-        }
-        // The client message id makes a retry idempotent: at most one message per run.
-        if ((status === 503 || status === 504) && attempt < 2) continue
-        this.log.warn({ status, code: err instanceof ProblemError ? err.code : undefined }, 'chat refused the agent message')
-        return { status: 'failed', usage: { ...this.usage }, output: text, failureReason: 'post_failed', failureDetail: 'chat did not accept the message' }
-      }
-    }
   }
 }

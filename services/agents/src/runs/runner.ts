@@ -74,14 +74,17 @@ export class Runner {
     for (const exec of this.active.values()) {
       if (exec.conversationId !== ev.conversationId) continue
       if (ev.type === 'conversation.deleted') exec.conversationGone()
+      else if (ev.type === 'member.added') exec.memberAdded(ev.userId)
       else exec.memberRemoved(ev.userId)
     }
   }
 
   /**
    * Re-reads each run's member list from chat (as the run's user), for the case an event was lost.
-   * A 404 means the user left or the conversation is gone: the run ends unheard. When chat cannot
-   * answer, the audience stays as last known: members change only through chat.
+   * A 404 means the user left or the conversation is gone: the run ends and the rest of its audience
+   * is told, as when the user's own removal event arrives (this re-read can beat that event; ending
+   * the run unheard then left the others waiting). After a deletion the gateway drops the frame for
+   * those who saw `conversation.deleted`. When chat cannot answer, the audience stays as last known.
    */
   async recheckMembers(): Promise<void> {
     if (this.closing) return
@@ -91,10 +94,10 @@ export class Runner {
         this.rechecking.add(exec.id)
         try {
           const { memberIds } = await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: exec.conversationId }, exec.callContext)
-          exec.audience.retain(memberIds)
-          if (!memberIds.includes(exec.userId)) exec.conversationGone()
+          if (!memberIds.includes(exec.userId)) exec.memberRemoved(exec.userId)
+          else exec.membersRead(memberIds)
         } catch (err) {
-          if (err instanceof ProblemError && err.statusCode === 404) exec.conversationGone()
+          if (err instanceof ProblemError && err.statusCode === 404) exec.memberRemoved(exec.userId)
           else this.deps.log.warn({ err, runId: exec.id }, 'could not re-check the members of a run')
         } finally {
           this.rechecking.delete(exec.id)

@@ -1,5 +1,4 @@
-import type { NatsConnection } from '@nats-io/transport-node'
-import { Type, type Static, type TSchema } from 'typebox'
+import { Type } from 'typebox'
 import { Compile } from 'typebox/compile'
 import {
   CHAT_LIMITS,
@@ -13,35 +12,14 @@ import {
   type AgentToolName,
   type Message
 } from '@palisade/contracts'
-import { natsRequest, ProblemError, type CallContext } from '@palisade/platform'
+import { natsRequest, ProblemError } from '@palisade/platform'
+import { FLOW_REFUSAL } from '../runs/flow.js'
+import { ToolRefusal, type ToolContext, type ToolDefinition } from './types.js'
+import { webFetch } from './web-fetch.js'
 
-/** Everything a tool may use: the acting user's identity, this run's conversation, a deadline. */
-export interface ToolContext {
-  nats: NatsConnection
-  /** the run's user: every NATS call carries it, so a tool never sees more than that user can */
-  call: CallContext
-  conversationId: string
-  timeoutMs: number
-  /**
-   * true once untrusted tool output has reached the model (with strict tool flow on): from then on
-   * tools may only touch what every member of this conversation can already see
-   */
-  confined: boolean
-}
+export { ToolRefusal, type ToolContext, type ToolDefinition } from './types.js'
 
-/** A tool call the service will not make; the model is told why and the run goes on. */
-export class ToolRefusal extends Error {
-  override name = 'ToolRefusal'
-}
-
-export interface ToolDefinition<S extends TSchema = TSchema> {
-  name: AgentToolName
-  /** function name offered to the model (providers allow only `[A-Za-z0-9_-]`) */
-  fn: string
-  description: string
-  args: S
-  run(args: Static<S>, ctx: ToolContext): Promise<unknown>
-}
+const flowRefusal = () => new ToolRefusal(FLOW_REFUSAL, 'information_flow')
 
 const LINE = '^[^\\u0000-\\u001f\\u007f]+$'
 
@@ -86,10 +64,12 @@ const chatSearch: ToolDefinition<typeof ChatSearchArgs> = {
     let conversationId = args.conversationId
     if (ctx.confined) {
       if (conversationId && conversationId !== ctx.conversationId) {
-        throw new ToolRefusal('after reading tool output, chat.search may only search the current conversation')
+        throw new ToolRefusal('after reading tool output, chat.search may only search the current conversation', 'confinement')
       }
       conversationId = ctx.conversationId
     }
+    // A named conversation is checked before chat is asked (and refused like one that does not exist).
+    if (conversationId && !(await ctx.flow.admit({ kind: 'conversation', id: conversationId }))) throw flowRefusal()
     const page = await natsRequest(
       ctx.nats,
       ChatSearch,
@@ -97,7 +77,16 @@ const chatSearch: ToolDefinition<typeof ChatSearchArgs> = {
       ctx.call,
       ctx.timeoutMs
     )
-    return { messages: page.items.map(messageView) }
+    // Across the user's conversations: only matches from those every member can read reach the
+    // model. Said in every shared search, whether or not anything was dropped (no count: a count
+    // would tell the other members that the user's private conversations match).
+    const readable = new Map<string, boolean>()
+    for (const id of new Set(page.items.map((m) => m.conversationId))) {
+      readable.set(id, await ctx.flow.admit({ kind: 'conversation', id }))
+    }
+    const messages = page.items.filter((m) => readable.get(m.conversationId)).map(messageView)
+    const shared = ctx.flow.memberIds.length > 1
+    return { messages, ...(shared && !conversationId ? { scope: 'only conversations that every member of this conversation can read' } : {}) }
   }
 }
 
@@ -110,6 +99,7 @@ const chatHistory: ToolDefinition<typeof ChatHistoryArgs> = {
     if (args.conversationId && args.conversationId !== ctx.conversationId) {
       throw new ToolRefusal('chat.history only reads the current conversation')
     }
+    await ctx.flow.admit({ kind: 'conversation', id: ctx.conversationId })
     const page = await natsRequest(
       ctx.nats,
       ChatHistoryGet,
@@ -127,18 +117,17 @@ const filesRead: ToolDefinition<typeof FilesReadArgs> = {
   description: 'The text of a plain-text file the user can access (the beginning of it when long).',
   args: FilesReadArgs,
   async run(args, ctx) {
-    if (ctx.confined) {
-      const meta = await natsRequest(ctx.nats, FilesMetaGet, { fileId: args.fileId }, ctx.call, ctx.timeoutMs)
-      if (meta.conversationId !== ctx.conversationId) {
-        throw new ToolRefusal('after reading tool output, files.read may only read files shared in the current conversation')
-      }
+    const meta = await natsRequest(ctx.nats, FilesMetaGet, { fileId: args.fileId }, ctx.call, ctx.timeoutMs)
+    if (ctx.confined && meta.conversationId !== ctx.conversationId) {
+      throw new ToolRefusal('after reading tool output, files.read may only read files shared in the current conversation', 'confinement')
     }
+    if (!(await ctx.flow.admit({ kind: 'file', id: meta.id, ownerId: meta.ownerId, conversationId: meta.conversationId }))) throw flowRefusal()
     const file = await natsRequest(ctx.nats, FilesTextGet, { fileId: args.fileId, maxBytes: FILE_TEXT_MAX_BYTES }, ctx.call, ctx.timeoutMs)
     return { fileId: file.fileId, name: file.name, size: file.size, truncated: file.truncated, text: file.text }
   }
 }
 
-export const TOOLS: readonly ToolDefinition[] = [chatSearch, chatHistory, filesRead] as unknown as ToolDefinition[]
+export const TOOLS: readonly ToolDefinition[] = [chatSearch, chatHistory, filesRead, webFetch] as unknown as ToolDefinition[]
 const byFn = new Map(TOOLS.map((t) => [t.fn, t]))
 const validators = new Map(TOOLS.map((t) => [t.fn, Compile(t.args)]))
 
@@ -146,12 +135,19 @@ export function toolByName(name: AgentToolName): ToolDefinition {
   return TOOLS.find((t) => t.name === name)!
 }
 
+/** The tool behind a function name the model used, if any. */
+export function toolByFn(fn: string): ToolDefinition | undefined {
+  return byFn.get(fn)
+}
+
 /** The JSON schema the model is given for a tool (plain JSON, no TypeBox internals). */
 export function toolSpec(t: ToolDefinition): { name: string; description: string; parameters: Record<string, unknown> } {
   return { name: t.fn, description: t.description, parameters: JSON.parse(JSON.stringify(t.args)) as Record<string, unknown> }
 }
 
-export type ToolOutcome = { ok: true; tool: AgentToolName; output: unknown } | { ok: false; tool: AgentToolName | null; refused: boolean; error: string }
+export type ToolOutcome =
+  | { ok: true; tool: string; output: unknown }
+  | { ok: false; tool: string | null; refused: boolean; error: string; rule?: ToolRefusal['rule'] }
 
 const MAX_ARGUMENT_CHARS = 16_384
 
@@ -177,13 +173,23 @@ export async function runToolCall(fn: string, rawArgs: string, allowed: readonly
     const first = [...v.Errors(args)][0]
     return { ok: false, tool: tool.name, refused: true, error: `invalid arguments at ${first?.instancePath || '/'}: ${first?.message ?? 'invalid'}` }
   }
+  // Egress after reading: whatever the run read could be in these arguments (a URL's query string).
+  if (tool.egress && ctx.flow.tainted && !ctx.dataEgress.includes(tool.name)) {
+    return {
+      ok: false,
+      tool: tool.name,
+      refused: true,
+      rule: 'egress',
+      error: `${tool.name} sends data off the platform, and this run has read conversation or file data; the agent's owner has not allowed ${tool.name} to receive such data`
+    }
+  }
   try {
     signal.throwIfAborted()
     const output = await abortable(tool.run(args, ctx), signal)
     return { ok: true, tool: tool.name, output }
   } catch (err) {
     if (signal.aborted) throw signal.reason
-    if (err instanceof ToolRefusal) return { ok: false, tool: tool.name, refused: true, error: err.message }
+    if (err instanceof ToolRefusal) return { ok: false, tool: tool.name, refused: true, error: err.message, ...(err.rule ? { rule: err.rule } : {}) }
     if (err instanceof ProblemError) {
       if (err.statusCode === 404 || err.statusCode === 403)
         return { ok: false, tool: tool.name, refused: true, error: 'not found or not accessible to this user' }

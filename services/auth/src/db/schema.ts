@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 /** Everything auth stores lives in its own schema; no other service reads it (they ask over NATS). */
 export const auth = pgSchema('auth')
@@ -12,11 +12,52 @@ export const users = auth.table(
     email: text('email').notNull(),
     displayName: text('display_name').notNull(),
     passwordHash: text('password_hash').notNull(),
-    roles: text('roles').array().notNull().default(sql`'{user}'::text[]`),
+    /** exactly one of `{member}` and `{admin}` (a check constraint); only auth assigns them */
+    roles: text('roles').array().notNull().default(sql`'{member}'::text[]`),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
-    passwordChangedAt: timestamp('password_changed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+    passwordChangedAt: timestamp('password_changed_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    /** set by an administrator: no login, no refresh, every session revoked */
+    disabledAt: timestamp('disabled_at', { withTimezone: true, mode: 'date' })
   },
-  (t) => [uniqueIndex('users_email_key').on(t.email)]
+  (t) => [uniqueIndex('users_email_key').on(t.email), check('users_roles_check', sql`${t.roles} = '{member}'::text[] OR ${t.roles} = '{admin}'::text[]`)]
+)
+
+/**
+ * Invitations to register (AUTH_REGISTRATION=invite): the token is stored only as sha256, used at
+ * most once (`used_at` is set in the registering transaction), optionally bound to one address.
+ */
+export const invites = auth.table(
+  'invites',
+  {
+    id: uuid('id').primaryKey(),
+    tokenHash: text('token_hash').notNull(),
+    /** normalised like users.email; null = any address */
+    email: text('email'),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' }),
+    usedBy: uuid('used_by').references(() => users.id, { onDelete: 'set null' }),
+    revokedAt: timestamp('revoked_at', { withTimezone: true, mode: 'date' })
+  },
+  (t) => [uniqueIndex('invites_token_key').on(t.tokenHash), index('invites_created_idx').on(t.createdAt)]
+)
+
+/** One-time password-reset links an administrator issued (1 h, single use, stored as sha256). */
+export const passwordResets = auth.table(
+  'password_resets',
+  {
+    id: uuid('id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    tokenHash: text('token_hash').notNull(),
+    createdBy: uuid('created_by').references(() => users.id, { onDelete: 'set null' }),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
+    usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' })
+  },
+  (t) => [uniqueIndex('password_resets_token_key').on(t.tokenHash), index('password_resets_user_idx').on(t.userId)]
 )
 
 /** One login = one session = one refresh-token family. Revoking it ends every token of the family. */

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import jwt from 'jsonwebtoken'
 import { Type, type Static } from 'typebox'
 import { validatorFor } from '@palisade/platform'
-import { ACCESS_TOKEN_AUDIENCE } from '@palisade/contracts'
+import { ACCESS_TOKEN_AUDIENCE, RoleSchema, type Role } from '@palisade/contracts'
 import type { Keyring } from './keyring.js'
 
 const UUID = { format: 'uuid', minLength: 36, maxLength: 36 } as const
@@ -15,7 +15,9 @@ export const AccessClaimsSchema = Type.Object(
     sid: Type.String(UUID),
     jti: Type.String({ maxLength: 64 }),
     iat: Type.Integer(),
-    exp: Type.Integer()
+    exp: Type.Integer(),
+    /** the roles at issue (auth's /verify reads the current ones from the database) */
+    roles: Type.Array(RoleSchema, { maxItems: 2 })
   },
   { additionalProperties: false }
 )
@@ -23,9 +25,16 @@ export type AccessClaims = Static<typeof AccessClaimsSchema>
 
 export const MAX_TOKEN_LENGTH = 4096
 
-export function signAccessToken(keys: Keyring, issuer: string, userId: string, sessionId: string, ttlSeconds: number): { token: string; claims: AccessClaims } {
+export function signAccessToken(
+  keys: Keyring,
+  issuer: string,
+  userId: string,
+  sessionId: string,
+  ttlSeconds: number,
+  roles: Role[]
+): { token: string; claims: AccessClaims } {
   const iat = Math.floor(Date.now() / 1000)
-  const claims: AccessClaims = { iss: issuer, aud: ACCESS_TOKEN_AUDIENCE, sub: userId, sid: sessionId, jti: randomUUID(), iat, exp: iat + ttlSeconds }
+  const claims: AccessClaims = { iss: issuer, aud: ACCESS_TOKEN_AUDIENCE, sub: userId, sid: sessionId, jti: randomUUID(), iat, exp: iat + ttlSeconds, roles }
   const token = jwt.sign(claims, keys.signer.privateKey, {
     algorithm: 'ES256',
     keyid: keys.signer.kid,

@@ -86,8 +86,9 @@ export async function verifyPersonalToken(deps: AuthDeps, token: string, hash: s
     cache.reject(hash, 'malformed')
     throw unauthenticated()
   }
+  // A disabled user's tokens were revoked with the disable; the user's state is checked as well.
   const r = await deps.pool.query<{ id: string; user_id: string; scopes: TokenScope[]; expires_at: Date; revoked: boolean; roles: string[] }>(
-    `SELECT t.id, t.user_id, t.scopes, t.expires_at, t.revoked_at IS NOT NULL AS revoked, u.roles
+    `SELECT t.id, t.user_id, t.scopes, t.expires_at, (t.revoked_at IS NOT NULL OR u.disabled_at IS NOT NULL) AS revoked, u.roles
        FROM auth.personal_tokens t JOIN auth.users u ON u.id = t.user_id WHERE t.token_hash = $1`,
     [hash]
   )
@@ -159,7 +160,7 @@ export async function listPersonalTokens(deps: AuthDeps, userId: string): Promis
  * Revokes tokens of a user (all of them, or those listed): database first, then this instance's
  * cache and every other auth, gateway and service instance over the session-revocation event —
  * the token id is the session id, so open sockets close like a revoked session's. Returns the ids.
- * Whoever disables an account calls this with no ids.
+ * Disabling an account or changing its role revokes its tokens too (admin-accounts.ts).
  */
 export async function revokePersonalTokens(deps: AuthDeps, userId: string, tokenIds?: string[]): Promise<string[]> {
   const r = await deps.pool.query<{ id: string }>(

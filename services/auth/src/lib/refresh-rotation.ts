@@ -10,7 +10,7 @@ import { accessTokenFor, type IssuedTokens } from './tokens.js'
 
 /** How a rotation's transaction ended: a new token, the grace window's shared successor, or reuse. */
 type Rotation = { userId: string; sessionId: string } & (
-  | { kind: 'rotated' | 'grace'; expiresAt: Date; refreshToken: string }
+  | { kind: 'rotated' | 'grace'; expiresAt: Date; refreshToken: string; roles: string[] }
   | { kind: 'reused'; wasActive: boolean }
 )
 
@@ -30,9 +30,13 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
     // waits for the one before it and then reads the rows as it left them. Taking the token row
     // first would let a late duplicate hold a row the rotation ahead of it must clear: a deadlock.
     const hash = sha256(presented)
-    const family = await client.query<{ user_id: string; revoked_at: Date | null; expires_at: Date }>(
-      'SELECT user_id, revoked_at, expires_at FROM auth.sessions WHERE id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1) FOR UPDATE',
-      [hash]
+    // The idle timeout is judged here, on the session's own clock: a refresh after it fails instead
+    // of moving last_used_at, so refreshing cannot revive an idle session (nor pass expires_at).
+    const family = await client.query<{ user_id: string; revoked_at: Date | null; expires_at: Date; idle: boolean; roles: string[]; disabled: boolean }>(
+      `SELECT s.user_id, s.revoked_at, s.expires_at, s.last_used_at <= now() - make_interval(secs => $2) AS idle, u.roles, u.disabled_at IS NOT NULL AS disabled
+         FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id
+        WHERE s.id = (SELECT session_id FROM auth.refresh_tokens WHERE token_hash = $1) FOR UPDATE OF s`,
+      [hash, deps.config.AUTH_SESSION_IDLE_SECONDS]
     )
     const token = await client.query<{ id: string; session_id: string; used_at: Date | null; in_grace: boolean | null; successor_box: string | null }>(
       `SELECT id, session_id, used_at, used_at > clock_timestamp() - make_interval(secs => $2) AS in_grace, successor_box
@@ -43,16 +47,19 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
     if (!row) throw new ProblemError(401, ErrorCode.unauthenticated, 'Invalid refresh token')
     const ids = { userId: row.user_id, sessionId: row.session_id }
     if (row.used_at) {
-      const live = !row.revoked_at && row.expires_at.getTime() > Date.now()
+      const live = !row.revoked_at && !row.disabled && row.expires_at.getTime() > Date.now()
       const successor = live && row.in_grace && row.successor_box ? await unusedSuccessor(client, row.id, presented, row.successor_box) : undefined
-      if (successor) return { ...ids, kind: 'grace', expiresAt: row.expires_at, refreshToken: successor }
+      if (successor) return { ...ids, kind: 'grace', expiresAt: row.expires_at, refreshToken: successor, roles: row.roles }
       const wasActive = !row.revoked_at
       if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
       await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND successor_box IS NOT NULL', [row.session_id])
       return { ...ids, kind: 'reused', wasActive }
     }
     if (row.revoked_at) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
-    if (row.expires_at.getTime() <= Date.now()) throw new ProblemError(401, ErrorCode.tokenExpired, 'Refresh token expired')
+    if (row.disabled) throw new ProblemError(401, ErrorCode.accountDisabled, 'This account has been disabled by an administrator')
+    if (row.expires_at.getTime() <= Date.now())
+      throw new ProblemError(401, ErrorCode.tokenExpired, 'The session has reached its maximum lifetime; sign in again')
+    if (row.idle) throw new ProblemError(401, ErrorCode.tokenExpired, 'The session ended after a long time without use; sign in again')
     const next = newRefreshToken()
     const box = graceSeconds > 0 ? sealSuccessor(presented, row.id, next) : null
     await client.query('UPDATE auth.refresh_tokens SET used_at = now(), successor_box = $2 WHERE id = $1', [row.id, box])
@@ -68,15 +75,16 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
       sha256(next),
       row.expires_at
     ])
-    await client.query('UPDATE auth.sessions SET last_used_at = now() WHERE id = $1', [row.session_id])
-    return { ...ids, kind: 'rotated', expiresAt: row.expires_at, refreshToken: next }
+    // The address of the last use, for the sessions list.
+    await client.query('UPDATE auth.sessions SET last_used_at = now(), ip = $2 WHERE id = $1', [row.session_id, ip.slice(0, 64)])
+    return { ...ids, kind: 'rotated', expiresAt: row.expires_at, refreshToken: next, roles: row.roles }
   })
   // Audit and NATS only once the transaction is over and its connection back in the pool.
   const { userId, sessionId } = outcome
   if (outcome.kind === 'rotated') await wipeStaleBoxes(deps)
   if (outcome.kind !== 'reused') {
     if (outcome.kind === 'grace') await appendAudit(deps.pool, { event: 'refresh.grace', userId, sessionId, ip })
-    const access = accessTokenFor(deps, userId, sessionId, outcome.expiresAt)
+    const access = accessTokenFor(deps, userId, sessionId, outcome.expiresAt, outcome.roles)
     return { userId, sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: outcome.refreshToken }
   }
   // Refresh-token reuse: the family is revoked in the database; now everywhere else.

@@ -1,8 +1,7 @@
 import { randomUUID } from 'node:crypto'
-import { AuthSessionRevoked, type SessionRevokedEvent } from '@palisade/contracts'
-import { natsPublish, withTransaction } from '@palisade/platform'
-import { and, eq, gt, isNull, sql } from 'drizzle-orm'
-import { sessions } from '../db/schema.js'
+import { AuthSessionRevoked, ErrorCode, type SessionRevokedEvent } from '@palisade/contracts'
+import { natsPublish, ProblemError, withTransaction } from '@palisade/platform'
+import { appendAudit } from './audit.js'
 import type { AuthDeps } from './deps.js'
 import { newRefreshToken, sha256 } from './refresh-token.js'
 import { accessTokenFor, type IssuedTokens } from './tokens.js'
@@ -10,12 +9,27 @@ import { personalTokenActive } from './personal-tokens.js'
 
 export type RevokeReason = SessionRevokedEvent['reason']
 
-/** A new session (= refresh-token family) with its first refresh token and an access token. */
+export const ACCOUNT_DISABLED_MESSAGE = 'This account has been disabled by an administrator'
+
+/** SQL condition (on `auth.sessions`, idle timeout in seconds as parameter `$n`) of a session still alive. */
+export function liveSession(idleParam: string, alias = ''): string {
+  const a = alias ? `${alias}.` : ''
+  return `${a}revoked_at IS NULL AND ${a}expires_at > now() AND ${a}last_used_at > now() - make_interval(secs => ${idleParam})`
+}
+
+/**
+ * A new session (= refresh-token family) with its first refresh token and an access token. The
+ * user's row is locked first: a concurrent disable waits for this session to exist and then revokes
+ * it, or this waits and finds the account disabled (no session slips past a disable). Beyond
+ * AUTH_MAX_SESSIONS_PER_USER the least recently used sessions end (audited).
+ */
 export async function createSession(deps: AuthDeps, userId: string, userAgent: string, ip: string): Promise<IssuedTokens> {
   const sessionId = randomUUID()
   const refreshToken = newRefreshToken()
   const expiresAt = new Date(Date.now() + deps.config.AUTH_REFRESH_TTL_SECONDS * 1000)
-  await withTransaction(deps.pool, async (client) => {
+  const evicted = await withTransaction(deps.pool, async (client) => {
+    const user = await client.query<{ roles: string[] }>('SELECT roles FROM auth.users WHERE id = $1 AND disabled_at IS NULL FOR UPDATE', [userId])
+    if (!user.rows[0]) throw new ProblemError(403, ErrorCode.accountDisabled, ACCOUNT_DISABLED_MESSAGE)
     await client.query('INSERT INTO auth.sessions (id, user_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)', [
       sessionId,
       userId,
@@ -29,8 +43,20 @@ export async function createSession(deps: AuthDeps, userId: string, userAgent: s
       sha256(refreshToken),
       expiresAt
     ])
+    const over = await client.query<{ id: string }>(
+      `UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'session-limit'
+        WHERE id IN (SELECT id FROM auth.sessions WHERE user_id = $1 AND ${liveSession('$2')}
+                      ORDER BY last_used_at DESC, created_at DESC OFFSET $3)
+        RETURNING id`,
+      [userId, deps.config.AUTH_SESSION_IDLE_SECONDS, deps.config.AUTH_MAX_SESSIONS_PER_USER]
+    )
+    return { ids: over.rows.map((r) => r.id), roles: user.rows[0].roles }
   })
-  const access = accessTokenFor(deps, userId, sessionId, expiresAt)
+  if (evicted.ids.length > 0) {
+    announceRevocation(deps, userId, evicted.ids, 'session-limit')
+    for (const id of evicted.ids) await appendAudit(deps.pool, { event: 'session.evicted', userId, sessionId: id, ip, details: { by: sessionId } })
+  }
+  const access = accessTokenFor(deps, userId, sessionId, expiresAt, evicted.roles)
   return { sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken }
 }
 
@@ -80,14 +106,14 @@ export async function sessionOfRefreshToken(deps: AuthDeps, token: string): Prom
   return row ? { userId: row.user_id, sessionId: row.session_id } : undefined
 }
 
-/** True when the session (or personal access token) exists, belongs to the user, is not revoked and not past its end. */
+/** True when the session (or personal access token) exists, belongs to the user, is not revoked, not past its end nor idle too long. */
 export async function sessionActive(deps: AuthDeps, userId: string, sessionId: string): Promise<boolean> {
   if (deps.cache.isRevoked(sessionId)) return false
-  const rows = await deps.db
-    .select({ id: sessions.id })
-    .from(sessions)
-    .where(and(eq(sessions.id, sessionId), eq(sessions.userId, userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
-    .limit(1)
+  const r = await deps.pool.query(`SELECT 1 FROM auth.sessions WHERE id = $1 AND user_id = $2 AND ${liveSession('$3')}`, [
+    sessionId,
+    userId,
+    deps.config.AUTH_SESSION_IDLE_SECONDS
+  ])
   // A personal access token is its own session (the route table lets it reach only a few auth routes).
-  return rows.length > 0 || personalTokenActive(deps, userId, sessionId)
+  return (r.rowCount ?? 0) > 0 || personalTokenActive(deps, userId, sessionId)
 }

@@ -1,4 +1,4 @@
-import { ErrorCode } from '@palisade/contracts'
+import { ErrorCode, type Role } from '@palisade/contracts'
 import { ProblemError } from '@palisade/platform'
 import { and, eq } from 'drizzle-orm'
 import { sessions, users } from '../db/schema.js'
@@ -14,10 +14,16 @@ export interface IssuedTokens {
 }
 
 /** An access token for the session, never outliving it. */
-export function accessTokenFor(deps: AuthDeps, userId: string, sessionId: string, sessionExpiresAt: Date): { token: string; expiresIn: number } {
+export function accessTokenFor(
+  deps: AuthDeps,
+  userId: string,
+  sessionId: string,
+  sessionExpiresAt: Date,
+  roles: string[]
+): { token: string; expiresIn: number } {
   const left = Math.floor((sessionExpiresAt.getTime() - Date.now()) / 1000)
   const ttl = Math.max(1, Math.min(deps.config.AUTH_ACCESS_TTL_SECONDS, left))
-  return { token: signAccessToken(deps.keys, deps.config.AUTH_ISSUER, userId, sessionId, ttl).token, expiresIn: ttl }
+  return { token: signAccessToken(deps.keys, deps.config.AUTH_ISSUER, userId, sessionId, ttl, roles as Role[]).token, expiresIn: ttl }
 }
 
 /**
@@ -44,7 +50,13 @@ export async function verifyAccess(deps: AuthDeps, token: string, hash = TokenCa
   }
   if (cache.isRevoked(claims.sid)) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
   const [row] = await deps.db
-    .select({ revokedAt: sessions.revokedAt, expiresAt: sessions.expiresAt, roles: users.roles })
+    .select({
+      revokedAt: sessions.revokedAt,
+      expiresAt: sessions.expiresAt,
+      lastUsedAt: sessions.lastUsedAt,
+      roles: users.roles,
+      disabledAt: users.disabledAt
+    })
     .from(sessions)
     .innerJoin(users, eq(users.id, sessions.userId))
     .where(and(eq(sessions.id, claims.sid), eq(sessions.userId, claims.sub)))
@@ -53,7 +65,9 @@ export async function verifyAccess(deps: AuthDeps, token: string, hash = TokenCa
     cache.reject(hash, 'no session')
     throw new ProblemError(401, ErrorCode.unauthenticated, 'Authentication required')
   }
-  if (row.revokedAt || row.expiresAt.getTime() <= Date.now()) {
+  // The roles come from the database, not the token: a role change since the token was signed counts.
+  const idleEnd = row.lastUsedAt.getTime() + config.AUTH_SESSION_IDLE_SECONDS * 1000
+  if (row.revokedAt || row.disabledAt || row.expiresAt.getTime() <= Date.now() || idleEnd <= Date.now()) {
     cache.revoke([claims.sid])
     throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
   }

@@ -9,6 +9,7 @@ export interface UserRow {
   passwordHash: string
   roles: string[]
   createdAt: Date
+  disabledAt: Date | null
 }
 
 const userColumns = {
@@ -17,7 +18,8 @@ const userColumns = {
   displayName: users.displayName,
   passwordHash: users.passwordHash,
   roles: users.roles,
-  createdAt: users.createdAt
+  createdAt: users.createdAt,
+  disabledAt: users.disabledAt
 }
 
 export async function findUserByEmail(db: Database, email: string): Promise<UserRow | undefined> {

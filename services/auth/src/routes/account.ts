@@ -3,8 +3,8 @@ import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { ChangePasswordBodySchema, ErrorCode, IdParamsSchema, ProblemSchema, SessionListSchema, UserSchema } from '@palisade/contracts'
 import { identityOf, identityPlugin, ipLimitKey, JwksCache, ProblemError, problems } from '@palisade/platform'
-import { and, desc, eq, gt, isNull, sql } from 'drizzle-orm'
-import { sessions, users } from '../db/schema.js'
+import { eq, sql } from 'drizzle-orm'
+import { users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
@@ -12,6 +12,8 @@ import { loginAttempt } from '../lib/throttle.js'
 import { clearSessionCookies, routeBodyLimit } from '../lib/http.js'
 import { userView } from './credentials.js'
 import { userDirectoryRoutes } from './users.js'
+import { adminRoutes } from './admin/index.js'
+import { liveSessions } from '../lib/session-view.js'
 import { factorRoutes } from './factors.js'
 import { tokenRoutes } from './tokens.js'
 import type { MfaDeps } from '../lib/mfa.js'
@@ -41,6 +43,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
   })
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
   await root.register(userDirectoryRoutes, { core, config })
+  await root.register(adminRoutes, { core, ipOf })
   await root.register(factorRoutes, { core, mfa: opts.mfa, ipOf })
   await root.register(tokenRoutes, { core, ipOf })
 
@@ -52,22 +55,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
 
   app.get('/auth/sessions', { schema: { response: { 200: SessionListSchema, '4xx': ProblemSchema } } }, async (request) => {
     const id = identityOf(request)
-    const rows = await core.db
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.userId, id.userId), isNull(sessions.revokedAt), gt(sessions.expiresAt, sql`now()`)))
-      .orderBy(desc(sessions.createdAt))
-      .limit(500)
-    return {
-      sessions: rows.map((s) => ({
-        id: s.id,
-        createdAt: s.createdAt.toISOString(),
-        lastUsedAt: s.lastUsedAt.toISOString(),
-        userAgent: s.userAgent,
-        ip: s.ip,
-        current: s.id === id.sessionId
-      }))
-    }
+    return { sessions: await liveSessions(core, id.userId, id.sessionId) }
   })
 
   app.delete(

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -13,15 +12,17 @@ import {
   RefreshBodySchema,
   RefreshResponseSchema,
   RegisterBodySchema,
+  type Role,
   UserSchema
 } from '@palisade/contracts'
 import { clientLimitKey, ipLimitKey, ProblemError, problems } from '@palisade/platform'
-import { users } from '../db/schema.js'
 import type { AuthCore } from '../lib/core.js'
 import type { UserRow } from '../lib/users.js'
 import type { AuthConfig } from '../config.js'
 import { hashPassword, passwordWeakness, verifyPassword } from '../lib/passwords.js'
 import { loginAttempt } from '../lib/throttle.js'
+import { createAccount } from '../lib/registration.js'
+import { ACCOUNT_DISABLED_MESSAGE } from '../lib/sessions.js'
 import { sha256 } from '../lib/refresh-token.js'
 import { bearerToken, checkOrigin, clearSessionCookies, routeBodyLimit, setSessionCookies } from '../lib/http.js'
 import { startLoginSession } from '../lib/login-session.js'
@@ -42,7 +43,7 @@ export function normaliseEmail(email: string): string {
 }
 
 export function userView(u: UserRow) {
-  return { id: u.id, email: u.email, displayName: u.displayName, createdAt: u.createdAt.toISOString() }
+  return { id: u.id, email: u.email, displayName: u.displayName, roles: u.roles as Role[], createdAt: u.createdAt.toISOString() }
 }
 
 const INVALID_CREDENTIALS = 'Invalid email or password'
@@ -77,17 +78,16 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       const { password, displayName } = request.body
       const weak = passwordWeakness(password, email)
       if (weak) throw new ProblemError(400, ErrorCode.weakPassword, weak)
-      const id = randomUUID()
       const passwordHash = await hashPassword(password)
       const name = displayName.trim() || displayName
-      const [created] = await core.db
-        .insert(users)
-        .values({ id, email, displayName: name, passwordHash })
-        .onConflictDoNothing({ target: users.email })
-        .returning({ createdAt: users.createdAt })
-      if (!created) throw problems.conflict('An account with this email already exists', ErrorCode.emailTaken)
-      await core.audit({ event: 'user.registered', userId: id, ip: ipOf(request) })
-      return reply.code(201).send({ id, email, displayName: name, createdAt: created.createdAt.toISOString() })
+      const created = await createAccount(
+        core.pool,
+        { email, displayName: name, passwordHash },
+        { as: 'self', mode: config.AUTH_REGISTRATION, invite: request.body.invite }
+      )
+      const { id } = created
+      await core.audit({ event: 'user.registered', userId: id, ip: ipOf(request), details: { role: created.roles[0]!, invite: created.inviteId } })
+      return reply.code(201).send({ id, email, displayName: name, roles: created.roles, createdAt: created.createdAt.toISOString() })
     }
   )
 
@@ -126,6 +126,11 @@ export const credentialRoutes: FastifyPluginAsync<CredentialRoutesOptions> = asy
       if (!attempt.ok || !user) {
         await core.audit({ event: 'login.failed', userId: user?.id ?? null, ip, details: { account: accountRef } })
         throw new ProblemError(401, ErrorCode.invalidCredentials, INVALID_CREDENTIALS)
+      }
+      // Only someone who knows the password learns that the account is disabled (and gets no ticket).
+      if (user.disabledAt) {
+        await core.audit({ event: 'login.refused_disabled', userId: user.id, ip })
+        throw new ProblemError(403, ErrorCode.accountDisabled, ACCOUNT_DISABLED_MESSAGE)
       }
       if (next) {
         // Not a session yet: a ticket for this attempt only, good for its second step.

@@ -1,7 +1,7 @@
 import { AuthUserLookup, ErrorCode, type Member, type MemberPage, type MemberRole } from '@palisade/contracts'
 import { natsRequest, ProblemError, problems, withTransaction, type CallContext } from '@palisade/platform'
 import { memberCursor } from '../lib/cursor.js'
-import { publishMembershipChange, publishToMembers } from '../lib/events.js'
+import { publishMembershipChange } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toMember, type ConversationDbRow, type MemberDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 
@@ -103,7 +103,7 @@ export async function addMember(
   })
   if (result.created && result.conversation) {
     store.cache?.invalidate(id)
-    publishToMembers(store.nats, await memberIds(store, id), {
+    publishMembershipChange(store.nats, await memberIds(store, id), {
       type: 'member.added',
       at: now(),
       conversationId: id,

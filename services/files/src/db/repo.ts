@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from 'drizzle-orm'
+import { and, desc, eq, inArray, isNotNull, isNull, sql } from 'drizzle-orm'
 import type { Database } from '@palisade/platform'
 import { cursorCodec, ProblemError, timeIdPosition } from '@palisade/platform'
 import { ErrorCode, type FileMeta, type FileStatus } from '@palisade/contracts'
@@ -13,6 +13,9 @@ export interface NewFile {
   size: number
   sha256: string
   status: FileStatus
+  /** the KEK that wrapped the data key, and the wrapped key */
+  keyId: string
+  wrappedKey: string
 }
 
 export function toMeta(row: FileRow): FileMeta {
@@ -69,24 +72,31 @@ export class FilesRepo {
     })
   }
 
+  /** A live file (soft-deleted ones do not exist for any reader). */
   async get(id: string): Promise<FileRow | undefined> {
-    const rows = await this.db.select().from(fileObjects).where(eq(fileObjects.id, id))
+    const rows = await this.db
+      .select()
+      .from(fileObjects)
+      .where(and(eq(fileObjects.id, id), isNull(fileObjects.deletedAt)))
     return rows[0]
   }
 
   async listByOwner(ownerId: string, limit: number, after?: { at: Date; id: string }): Promise<FileRow[]> {
-    const where = after
-      ? and(eq(fileObjects.ownerId, ownerId), sql`(${fileObjects.createdAt}, ${fileObjects.id}) < (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)`)
-      : eq(fileObjects.ownerId, ownerId)
+    const mine = and(eq(fileObjects.ownerId, ownerId), isNull(fileObjects.deletedAt))
+    const where = after ? and(mine, sql`(${fileObjects.createdAt}, ${fileObjects.id}) < (${after.at.toISOString()}::timestamptz, ${after.id}::uuid)`) : mine
     return this.db.select().from(fileObjects).where(where).orderBy(desc(fileObjects.createdAt), desc(fileObjects.id)).limit(limit)
   }
 
-  /** Deletes the owner's file row and gives its bytes back to the quota; undefined when it is not theirs. */
-  async deleteOwned(id: string, ownerId: string): Promise<FileRow | undefined> {
+  /**
+   * Soft-deletes the owner's live file and gives its bytes back to the quota (a restore charges
+   * them again); undefined when it is not theirs or already deleted.
+   */
+  async softDeleteOwned(id: string, ownerId: string): Promise<FileRow | undefined> {
     return this.db.transaction(async (tx) => {
       const [row] = await tx
-        .delete(fileObjects)
-        .where(and(eq(fileObjects.id, id), eq(fileObjects.ownerId, ownerId)))
+        .update(fileObjects)
+        .set({ deletedAt: new Date(), deletedBy: ownerId, deleteReason: 'owner' })
+        .where(and(eq(fileObjects.id, id), eq(fileObjects.ownerId, ownerId), isNull(fileObjects.deletedAt)))
         .returning()
       if (!row) return undefined
       await tx
@@ -95,6 +105,89 @@ export class FilesRepo {
         .where(eq(usage.userId, ownerId))
       return row
     })
+  }
+
+  /** Soft-deletes every live file shared with a deleted conversation; returns how many. Idempotent. */
+  async softDeleteConversation(conversationId: string): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .update(fileObjects)
+        .set({ deletedAt: new Date(), deletedBy: null, deleteReason: 'conversation' })
+        .where(and(eq(fileObjects.conversationId, conversationId), isNull(fileObjects.deletedAt)))
+        .returning({ ownerId: fileObjects.ownerId, size: fileObjects.size })
+      const perOwner = new Map<string, number>()
+      for (const r of rows) perOwner.set(r.ownerId, (perOwner.get(r.ownerId) ?? 0) + r.size)
+      for (const [ownerId, bytes] of [...perOwner].sort(([a], [b]) => a.localeCompare(b))) {
+        await tx
+          .update(usage)
+          .set({ usedBytes: sql`GREATEST(0, ${usage.usedBytes} - ${bytes})` })
+          .where(eq(usage.userId, ownerId))
+      }
+      return rows.length
+    })
+  }
+
+  /** Soft-deleted files not yet purged, newest deletion first (admins). */
+  async listDeleted(limit: number, ownerId?: string): Promise<FileRow[]> {
+    const where = ownerId ? and(isNotNull(fileObjects.deletedAt), eq(fileObjects.ownerId, ownerId)) : isNotNull(fileObjects.deletedAt)
+    return this.db.select().from(fileObjects).where(where).orderBy(desc(fileObjects.deletedAt), desc(fileObjects.id)).limit(limit)
+  }
+
+  /**
+   * Brings a soft-deleted file back and charges its bytes to the owner again (an admin's decision:
+   * it may take the owner past the quota). `check` runs in the transaction (the blob must still
+   * be there; throwing rolls the restore back); undefined when there is no such deleted file.
+   */
+  async restore(id: string, check: (row: FileRow) => Promise<void>): Promise<FileRow | undefined> {
+    return this.db.transaction(async (tx) => {
+      const [row] = await tx
+        .update(fileObjects)
+        .set({ deletedAt: null, deletedBy: null, deleteReason: null })
+        .where(and(eq(fileObjects.id, id), isNotNull(fileObjects.deletedAt)))
+        .returning()
+      if (!row) return undefined
+      await check(row)
+      await tx.insert(usage).values({ userId: row.ownerId, usedBytes: 0 }).onConflictDoNothing()
+      await tx
+        .update(usage)
+        .set({ usedBytes: sql`${usage.usedBytes} + ${row.size}` })
+        .where(eq(usage.userId, row.ownerId))
+      return row
+    })
+  }
+
+  /**
+   * Purges up to `limit` files deleted more than `retentionDays` ago: rows locked with SKIP LOCKED
+   * (instances sweeping at once take different rows), `destroy` removes each blob, and the rows
+   * are deleted in the same transaction — a crash leaves a row whose blob is gone, which the next
+   * sweep deletes, never a blob without a row.
+   */
+  async purgeExpired(retentionDays: number, limit: number, destroy: (id: string) => Promise<void>): Promise<number> {
+    return this.db.transaction(async (tx) => {
+      const rows = await tx
+        .select({ id: fileObjects.id })
+        .from(fileObjects)
+        .where(sql`${fileObjects.deletedAt} < now() - ${`${retentionDays} days`}::interval`)
+        .orderBy(fileObjects.deletedAt)
+        .limit(limit)
+        .for('update', { skipLocked: true })
+      if (rows.length === 0) return 0
+      for (const r of rows) await destroy(r.id)
+      await tx.delete(fileObjects).where(
+        inArray(
+          fileObjects.id,
+          rows.map((r) => r.id)
+        )
+      )
+      return rows.length
+    })
+  }
+
+  /** Which of `ids` have a row, deleted or not (the sweep's orphan check). */
+  async existing(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set()
+    const rows = await this.db.select({ id: fileObjects.id }).from(fileObjects).where(inArray(fileObjects.id, ids))
+    return new Set(rows.map((r) => r.id))
   }
 
   /**
@@ -106,7 +199,7 @@ export class FilesRepo {
       UPDATE ${fileObjects} SET scan_next_at = now() + ${`${leaseMs} milliseconds`}::interval
       WHERE id IN (
         SELECT id FROM ${fileObjects}
-        WHERE status = 'pending' AND scan_next_at <= now()
+        WHERE status = 'pending' AND scan_next_at <= now() AND deleted_at IS NULL
         ORDER BY scan_next_at
         LIMIT ${limit}
         FOR UPDATE SKIP LOCKED

@@ -1,8 +1,10 @@
+import type { Readable } from 'node:stream'
 import type { FastifyInstance } from 'fastify'
 import { ErrorCode, FilesMetaGet, FilesTextGet } from '@palisade/contracts'
 import { natsServe, ProblemError, problems } from '@palisade/platform'
 import { actingUser, canRead } from '../access.js'
 import type { FilesContext } from '../context.js'
+import { IntegrityError } from '../crypto/chunked.js'
 import { toMeta } from '../db/repo.js'
 import { assertServable } from '../routes/content.js'
 import { utf8Prefix } from '../upload/utf8.js'
@@ -36,20 +38,20 @@ export function serveFilesNats(app: FastifyInstance, ctx: FilesContext): ReturnT
       assertServable(row)
       if (row.type !== 'text/plain') throw new ProblemError(415, ErrorCode.unsupportedFileType, 'The file is not plain text')
       const cap = Math.min(ctx.config.FILES_TEXT_MAX_BYTES, req.maxBytes ?? Number.MAX_SAFE_INTEGER, row.size)
-      const handle = await ctx.store.open(row.id)
-      if (!handle) throw problems.notFound('File not found')
+      // A prefix read: every chunk it touches is authenticated (the hash needs the whole file).
+      let content: Readable | undefined
       try {
-        const buf = Buffer.alloc(cap)
-        let filled = 0
-        while (filled < cap) {
-          const { bytesRead } = await handle.read(buf, filled, cap - filled, filled)
-          if (bytesRead === 0) break
-          filled += bytesRead
-        }
-        const prefix = utf8Prefix(buf.subarray(0, filled))
+        content = await ctx.vault.read(row, 0, cap - 1)
+        if (!content) throw problems.notFound('File not found')
+        const parts: Buffer[] = []
+        for await (const chunk of content) parts.push(chunk as Buffer)
+        const prefix = utf8Prefix(Buffer.concat(parts))
         return { fileId: row.id, name: row.name, size: row.size, sha256: row.sha256, text: prefix.toString('utf8'), truncated: prefix.length < row.size }
+      } catch (err) {
+        if (err instanceof IntegrityError) throw await ctx.audit.integrityFailure(log, row.id, err.message, { actorId: userId })
+        throw err
       } finally {
-        await handle.close()
+        content?.destroy()
       }
     },
     { log }

@@ -2,11 +2,22 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import { Value } from 'typebox/value'
-import { ErrorCode, FileListQuerySchema, FileListResponseSchema, FileMetaSchema, FilesErrorCode, IdParamsSchema, UploadFieldsSchema } from '@palisade/contracts'
+import {
+  ALLOWED_FILE_TYPES,
+  ErrorCode,
+  FileLimitsSchema,
+  FileListQuerySchema,
+  FileListResponseSchema,
+  FileMetaSchema,
+  FilesErrorCode,
+  IdParamsSchema,
+  UploadFieldsSchema
+} from '@palisade/contracts'
 import { callContextOf, identityOf, ProblemError, problems } from '@palisade/platform'
 import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
 import { fileCursor, toMeta } from '../db/repo.js'
+import { trashRoutes } from './trash.js'
 import { declaredTypeAgrees, sniffType } from '../upload/sniff.js'
 import { sanitizeFileName, withTypeExtension } from '../upload/filename.js'
 import { MULTIPART_OVERHEAD_BYTES, receiveUpload, type ReceivedFile } from '../upload/receive.js'
@@ -46,6 +57,7 @@ function discardRest(raw: FastifyRequest['raw'], maxBytes: number): void {
 export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (base, { ctx }) => {
   const app = base.withTypeProvider<TypeBoxTypeProvider>()
   const { config, repo, store } = ctx
+  await app.register(trashRoutes, { ctx })
   const acquireUploadSlot = uploadSlots(config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
 
   app.post(
@@ -83,12 +95,14 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
       let received: ReceivedFile | undefined
       let committed = false
       try {
-        const { file, fields } = await receiveUpload(request, { store, maxBytes: config.FILES_MAX_BYTES, remainingQuota })
+        const id = randomUUID()
+        const { file, fields } = await receiveUpload(request, { store, vault: ctx.vault, fileId: id, maxBytes: config.FILES_MAX_BYTES, remainingQuota })
         received = file
         if (!Value.Check(UploadFieldsSchema, fields)) throw new ProblemError(400, ErrorCode.validationFailed, 'Unknown or invalid form field')
         if (file.size === 0) throw new ProblemError(400, FilesErrorCode.emptyFile, 'The file is empty')
 
-        const sniffed = await sniffType(file.tempPath, file.facts)
+        const sealed = { fileId: id, dataKey: file.dataKey, size: file.size, sha256: file.sha256 }
+        const sniffed = await sniffType(() => ctx.vault.readTemp(file.tempPath, sealed), file.facts)
         if (!sniffed.ok) throw new ProblemError(415, ErrorCode.unsupportedFileType, `Unsupported file: ${sniffed.reason}`)
         if (!declaredTypeAgrees(file.declaredType, sniffed.type)) {
           throw new ProblemError(415, ErrorCode.unsupportedFileType, `The declared type does not match the content (${sniffed.type})`)
@@ -99,7 +113,6 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
           throw problems.notFound('Conversation not found')
         }
 
-        const id = randomUUID()
         const name = withTypeExtension(sanitizeFileName(file.rawName), sniffed.type)
         const status = config.FILES_SCAN_MODE === 'clamd' ? 'pending' : 'unscanned'
         const tempPath = file.tempPath
@@ -107,7 +120,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
         let row
         try {
           row = await repo.insertWithinQuota(
-            { id, ownerId: userId, conversationId, name, type: sniffed.type, size: file.size, sha256: file.sha256, status },
+            { id, ownerId: userId, conversationId, name, type: sniffed.type, size: file.size, sha256: file.sha256, status, ...file.wrapped },
             config.FILES_USER_QUOTA_BYTES,
             async () => {
               await store.commit(tempPath, id)
@@ -143,6 +156,13 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
     }
   })
 
+  // What an upload must fit: static per process, so it is built once.
+  const limits = {
+    maxBytes: config.FILES_MAX_BYTES,
+    types: Object.entries(ALLOWED_FILE_TYPES).map(([type, t]) => ({ type, extensions: [...t.extensions] }))
+  }
+  app.get('/limits', { schema: { response: { 200: FileLimitsSchema } } }, async () => limits)
+
   app.get('/:id', { schema: { params: IdParamsSchema, response: { 200: FileMetaSchema } } }, async (request) => {
     const { userId } = identityOf(request)
     const row = await repo.get(request.params.id.toLowerCase())
@@ -153,14 +173,14 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
   app.delete('/:id', { schema: { params: IdParamsSchema } }, async (request, reply) => {
     const { userId } = identityOf(request)
     const id = request.params.id.toLowerCase()
-    const deleted = await repo.deleteOwned(id, userId)
+    // Soft delete: gone for everyone at once; the blob waits for the retention sweep (admins may restore).
+    const deleted = await repo.softDeleteOwned(id, userId)
     if (!deleted) {
       // Members see a shared file but may not delete it; everyone else must not learn it exists.
       const row = await repo.get(id)
       if (row && (await canRead(request.server.nats, row, userId, callContextOf(request)))) throw problems.forbidden('Only the owner can delete a file')
       throw problems.notFound('File not found')
     }
-    await store.remove(id)
     request.log.info({ fileId: id }, 'file deleted')
     return reply.code(204).send()
   })

@@ -1,13 +1,16 @@
-import { createReadStream } from 'node:fs'
+import type { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
+import type { Audit } from '../audit.js'
+import { IntegrityError } from '../crypto/chunked.js'
+import type { FileVault } from '../crypto/vault.js'
 import type { FilesRepo } from '../db/repo.js'
 import type { FileRow } from '../db/schema.js'
 import type { DiskBlobStore } from '../storage/disk-store.js'
 import { clamdInstream, parseClamdAddress, type ClamdAddress, type ScanVerdict } from './clamd.js'
 
-/** Anything that can judge a stored file. */
+/** Anything that can judge a stored file's (decrypted) bytes. */
 export interface Scanner {
-  scan(path: string): Promise<ScanVerdict>
+  scan(content: Readable): Promise<ScanVerdict>
 }
 
 export class ClamdScanner implements Scanner {
@@ -19,8 +22,8 @@ export class ClamdScanner implements Scanner {
     this.address = parseClamdAddress(address)
   }
 
-  scan(path: string): Promise<ScanVerdict> {
-    return clamdInstream(this.address, createReadStream(path, { highWaterMark: 64 * 1024 }), this.timeoutMs)
+  scan(content: Readable): Promise<ScanVerdict> {
+    return clamdInstream(this.address, content, this.timeoutMs)
   }
 }
 
@@ -30,6 +33,8 @@ export interface ScanWorkerOptions {
   /** how long a claimed file is left to one scanner before another instance may take it */
   leaseMs: number
   concurrency?: number
+  /** after a verdict was recorded (the scan-finished event); failures are logged, never retried */
+  onScanned?: (row: FileRow, status: 'clean' | 'infected') => Promise<void>
 }
 
 const MAX_BACKOFF_MS = 60 * 60 * 1000
@@ -49,6 +54,8 @@ export class ScanWorker {
   constructor(
     private readonly repo: FilesRepo,
     private readonly store: DiskBlobStore,
+    private readonly vault: FileVault,
+    private readonly audit: Audit,
     private readonly scanner: Scanner,
     private readonly log: FastifyBaseLogger,
     private readonly opts: ScanWorkerOptions
@@ -99,11 +106,31 @@ export class ScanWorker {
     }
   }
 
+  private async announce(row: FileRow, status: 'clean' | 'infected'): Promise<void> {
+    try {
+      await this.opts.onScanned?.(row, status)
+    } catch (err) {
+      this.log.warn({ fileId: row.id, err: (err as Error).message }, 'scan event not sent')
+    }
+  }
+
   private async scanOne(row: FileRow): Promise<void> {
     let result: ScanVerdict
     try {
-      result = await this.scanner.scan(this.store.objectPath(row.id))
+      const content = await this.vault.read(row, 0, row.size - 1)
+      if (!content) return // deleted meanwhile
+      try {
+        result = await this.scanner.scan(content)
+      } finally {
+        content.destroy()
+      }
     } catch (err) {
+      if (err instanceof IntegrityError) {
+        // A damaged blob is not scannable and must never be served: it stays pending, and ops are alerted.
+        await this.audit.integrityFailure(this.log, row.id, err.message, {})
+        await this.repo.markScanFailed(row.id, MAX_BACKOFF_MS)
+        return
+      }
       const retryIn = Math.min(MAX_BACKOFF_MS, this.opts.retryMs * 2 ** Math.min(row.scanAttempts, 10))
       this.log.warn({ fileId: row.id, attempts: row.scanAttempts + 1, err: (err as Error).message }, 'scan failed; file stays pending')
       await this.repo.markScanFailed(row.id, retryIn)
@@ -113,10 +140,13 @@ export class ScanWorker {
       if (await this.repo.markScanned(row.id, 'infected', result.signature)) {
         await this.store.remove(row.id)
         this.log.warn({ fileId: row.id, ownerId: row.ownerId, signature: result.signature }, 'malware found; bytes deleted')
+        await this.announce(row, 'infected')
       }
       return
     }
-    await this.repo.markScanned(row.id, 'clean', null)
-    this.log.info({ fileId: row.id }, 'file scanned clean')
+    if (await this.repo.markScanned(row.id, 'clean', null)) {
+      this.log.info({ fileId: row.id }, 'file scanned clean')
+      await this.announce(row, 'clean')
+    }
   }
 }

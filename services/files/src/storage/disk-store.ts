@@ -1,13 +1,24 @@
 import { randomUUID } from 'node:crypto'
 import type { WriteStream } from 'node:fs'
 import { mkdir, open, readdir, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
-import { join } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 const TEMP_NAME = /^[0-9a-f-]{36}\.part$/
+/** a temp file or an uncommitted blob this old belongs to no live upload */
+export const STALE_AFTER_MS = 60 * 60 * 1000
 
 function ignoreMissing(err: unknown): void {
   if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err
+}
+
+async function readdirOrEmpty(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir)
+  } catch (err) {
+    ignoreMissing(err)
+    return []
+  }
 }
 
 export interface TempBlob {
@@ -32,9 +43,14 @@ export class DiskBlobStore {
   }
 
   /** Creates the directories and removes temp files a crashed process left behind. */
-  async init(staleAfterMs = 60 * 60 * 1000): Promise<number> {
+  async init(staleAfterMs = STALE_AFTER_MS): Promise<number> {
     await mkdir(this.tmpDir, { recursive: true, mode: 0o700 })
     await mkdir(this.objectsDir, { recursive: true, mode: 0o700 })
+    return this.removeStaleTemps(staleAfterMs)
+  }
+
+  /** Temp files untouched for `staleAfterMs`: uploads whose process died (start and every sweep). */
+  async removeStaleTemps(staleAfterMs = STALE_AFTER_MS): Promise<number> {
     let removed = 0
     for (const name of await readdir(this.tmpDir)) {
       if (!TEMP_NAME.test(name)) continue
@@ -83,6 +99,33 @@ export class DiskBlobStore {
       ignoreMissing(err)
       return undefined
     }
+  }
+
+  /**
+   * Ids of stored blobs last written more than `olderThanMs` ago, shard by shard (the sweep's
+   * orphan walk). Younger ones may belong to an upload whose transaction has not committed yet.
+   */
+  async *storedIds(olderThanMs: number): AsyncGenerator<string> {
+    const shards = await readdirOrEmpty(this.objectsDir)
+    for (const shard of shards) {
+      if (!/^[0-9a-f]{2}$/.test(shard)) continue
+      const names = await readdirOrEmpty(join(this.objectsDir, shard))
+      for (const name of names) {
+        if (!UUID.test(name) || !name.startsWith(shard)) continue
+        try {
+          const st = await stat(join(this.objectsDir, shard, name))
+          if (Date.now() - st.mtimeMs > olderThanMs) yield name
+        } catch (err) {
+          ignoreMissing(err)
+        }
+      }
+    }
+  }
+
+  /** A temp file of this store (only paths createTemp made: `tmp/<uuid>.part`). */
+  async openTemp(path: string): Promise<FileHandle> {
+    if (dirname(path) !== this.tmpDir || !TEMP_NAME.test(basename(path))) throw new Error('not a temp file of this store')
+    return open(path, 'r')
   }
 
   async remove(id: string): Promise<void> {

@@ -3,14 +3,16 @@ import { Transform, type TransformCallback } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import type { FastifyRequest } from 'fastify'
 import type { Multipart } from '@fastify/multipart'
-import { ErrorCode, FilesErrorCode } from '@palisade/contracts'
+import { ErrorCode, FILE_UPLOAD_OVERHEAD_BYTES, FilesErrorCode } from '@palisade/contracts'
 import { ProblemError } from '@palisade/platform'
+import type { WrappedKey } from '../crypto/keyring.js'
+import type { FileVault } from '../crypto/vault.js'
 import type { DiskBlobStore } from '../storage/disk-store.js'
 import { Utf8Validator } from './utf8.js'
 import { SNIFF_HEAD_BYTES, type ContentFacts } from './sniff.js'
 
-/** Multipart framing and the text fields around the file: what a request may carry beyond the file. */
-export const MULTIPART_OVERHEAD_BYTES = 64 * 1024
+/** Multipart framing and the text fields around the file (the edge's limit adds the same, libs/contracts). */
+export const MULTIPART_OVERHEAD_BYTES = FILE_UPLOAD_OVERHEAD_BYTES
 
 /** Limits handed to busboy for every upload request. */
 export function multipartLimits(maxBytes: number) {
@@ -26,7 +28,10 @@ export function multipartLimits(maxBytes: number) {
 }
 
 export interface ReceivedFile {
+  /** sealed bytes (blob format v1) under `dataKey` */
   tempPath: string
+  dataKey: Buffer
+  wrapped: WrappedKey
   size: number
   sha256: string
   /** the part's Content-Type as the client sent it (busboy: `text/plain` when absent) */
@@ -104,14 +109,17 @@ export function uploadProblem(err: unknown): ProblemError | undefined {
 
 export interface ReceiveOptions {
   store: DiskBlobStore
+  vault: FileVault
+  /** the id the file will have: the sealed chunks are bound to it */
+  fileId: string
   maxBytes: number
   /** bytes the user may still store: a snapshot for failing early, the binding check is under a lock */
   remainingQuota: number
 }
 
 /**
- * Reads the multipart body: text fields into `fields`, the one file part streamed to a fresh temp
- * file while it is counted, hashed and checked for UTF-8. Nothing is buffered beyond the first
+ * Reads the multipart body: text fields into `fields`, the one file part sealed (encrypted in
+ * chunks) into a fresh temp file while it is counted, hashed and checked for UTF-8. Nothing is buffered beyond the first
  * SNIFF_HEAD_BYTES. The size limit is busboy's (the part is cut off at `maxBytes`, reported as 413
  * FILE_TOO_LARGE); going past the remaining quota stops the write at once (413 QUOTA_EXCEEDED).
  * On any failure the temp file is gone before this rejects; on success the caller owns it.
@@ -135,10 +143,14 @@ export async function receiveUpload(request: FastifyRequest, opts: ReceiveOption
       const temp = await opts.store.createTemp()
       tempPath = temp.path
       const inspector = new Inspector(opts.remainingQuota, () => new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded'))
-      await pipeline(part.file, inspector, temp.stream)
+      // Sealed on the way to disk: plaintext never touches the file system, not even in tmp/.
+      const { seal, dataKey, wrapped } = opts.vault.sealer(opts.fileId)
+      await pipeline(part.file, inspector, seal, temp.stream)
       if (part.file.truncated) throw new ProblemError(413, ErrorCode.fileTooLarge, `File is larger than ${opts.maxBytes} bytes`)
       file = {
         tempPath,
+        dataKey,
+        wrapped,
         size: inspector.size,
         sha256: inspector.hash.digest('hex'),
         declaredType: part.mimetype,

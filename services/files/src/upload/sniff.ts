@@ -1,4 +1,5 @@
-import { fileTypeFromFile } from 'file-type'
+import type { Readable } from 'node:stream'
+import { fileTypeFromStream } from 'file-type'
 import { ALLOWED_FILE_TYPES } from '@palisade/contracts'
 
 /** What the receiver learnt about the bytes while streaming them. */
@@ -119,13 +120,19 @@ export function declaredTypeAgrees(declared: string | undefined, sniffed: string
 }
 
 /**
- * The file's type from its bytes: magic numbers via file-type (which reads only what it needs from
- * the stored file), else plain text when the whole file is strict UTF-8 without NUL bytes and does
+ * The file's type from its bytes: magic numbers via file-type (which reads only what it needs of
+ * the decrypted temp file), else plain text when the whole file is strict UTF-8 without NUL bytes and does
  * not open like markup. Only types on the allow list pass; images must not carry markup in their
  * head and PNGs must have a valid IHDR.
  */
-export async function sniffType(path: string, facts: ContentFacts): Promise<SniffResult> {
-  const detected = await fileTypeFromFile(path)
+export async function sniffType(open: () => Promise<Readable>, facts: ContentFacts): Promise<SniffResult> {
+  const stream = await open()
+  let detected: Awaited<ReturnType<typeof fileTypeFromStream>>
+  try {
+    detected = await fileTypeFromStream(stream)
+  } finally {
+    stream.destroy()
+  }
   let type: string
   if (detected) {
     type = normalizeMediaType(detected.mime)

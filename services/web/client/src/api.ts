@@ -4,14 +4,38 @@
  * refresh (POST /auth/refresh, whose cookie is scoped to that path) and a retry; when that fails the
  * session is gone and the user goes to /login, coming back here afterwards.
  */
+export interface FieldError {
+  /** where the schema check failed, e.g. `body/password` */
+  path: string
+  message: string
+}
+
 export class ApiError extends Error {
   constructor(
     readonly status: number,
     readonly code: string,
-    message: string
+    message: string,
+    /** the problem's field-level `errors` (400 VALIDATION_FAILED) */
+    readonly errors: readonly FieldError[] = [],
+    /** the answer's Retry-After in seconds (429), when it said */
+    readonly retryAfterSeconds?: number
   ) {
     super(message)
   }
+}
+
+/**
+ * What goToLogin throws so that its caller stops: the page is already leaving, so it is nobody's
+ * error. The handlers below keep it off the console (it used to show up as uncaught, once per
+ * request in flight when a revoked session was redirected).
+ */
+export class SignedOutError extends ApiError {}
+const quiet = (ev: PromiseRejectionEvent | ErrorEvent): void => {
+  if ((ev instanceof PromiseRejectionEvent ? ev.reason : ev.error) instanceof SignedOutError) ev.preventDefault()
+}
+if (typeof window !== 'undefined') {
+  addEventListener('unhandledrejection', quiet)
+  addEventListener('error', quiet)
 }
 
 let refreshing: Promise<boolean> | undefined
@@ -25,21 +49,29 @@ export function refreshSession(): Promise<boolean> {
   return refreshing
 }
 
+let leaving = false
+
 export function goToLogin(): never {
-  const next = location.pathname + location.search + location.hash
-  location.assign(`/login?next=${encodeURIComponent(next)}`)
-  throw new ApiError(401, 'UNAUTHENTICATED', 'Signed out')
+  if (!leaving) {
+    leaving = true
+    const next = location.pathname + location.search + location.hash
+    location.assign(`/login?next=${encodeURIComponent(next)}`)
+  }
+  throw new SignedOutError(401, 'UNAUTHENTICATED', 'Signed out')
 }
 
 async function problemOf(r: Response): Promise<ApiError> {
   let code = `HTTP_${r.status}`
   let detail = r.statusText || 'Request failed'
+  let errors: FieldError[] = []
   try {
-    const p = (await r.json()) as { code?: string; detail?: string; title?: string }
+    const p = (await r.json()) as { code?: string; detail?: string; title?: string; errors?: unknown }
     code = p.code ?? code
     detail = p.detail ?? p.title ?? detail
+    if (Array.isArray(p.errors)) errors = p.errors.filter((e): e is FieldError => typeof e?.path === 'string' && typeof e?.message === 'string').slice(0, 20)
   } catch {}
-  return new ApiError(r.status, code, detail)
+  const wait = Number(r.headers.get('retry-after'))
+  return new ApiError(r.status, code, detail, errors, Number.isFinite(wait) && wait > 0 ? Math.ceil(wait) : undefined)
 }
 
 /**

@@ -3,6 +3,7 @@ import { Realtime } from './realtime.js'
 import { loadConversations } from './conversation-list.js'
 import { onFrame } from './frames.js'
 import { loadLatest } from './message-list.js'
+import { flushOutbox } from './outbox.js'
 import { els, showError } from './ui.js'
 
 export const realtime = new Realtime({
@@ -13,6 +14,8 @@ export const realtime = new Realtime({
     void loadLatest().catch(showError)
   },
   onState: (s) => {
+    // Connected (first hello included, so after a reload too): the outbox goes out.
+    if (s === 'online') flushOutbox()
     els.conn.textContent = s === 'online' ? 'online' : s === 'connecting' ? 'connecting…' : 'offline — reconnecting'
     els.conn.dataset.state = s
   }

@@ -4,6 +4,7 @@ import { announce } from './dom.js'
 import { onRunEvent } from './agents.js'
 import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
+import { refuseSend } from './outbox.js'
 import { pageVisible, scheduleMarkRead } from './read-markers.js'
 import {
   activeId,
@@ -34,21 +35,25 @@ const handlers: Handlers = {
   renewed: ignore,
   // answers a ping this app never sends
   pong: ignore,
+  // The client shows no scan state yet; the event is there for when it does (files service, issue 31).
+  'file.scanned': ignore,
   ack: (f) =>
     batch(() => {
       dropPending(f.message.clientMessageId)
       putMessages([f.message])
     }),
   error: (f) => {
-    if (f.ref) dropPending(f.ref)
+    // A refused send stays in the outbox with the reason, for Retry or Discard.
+    if (f.ref && refuseSend(f.ref, f.detail ?? f.code)) return
     announce(f.detail ?? f.code)
   },
   'message.created': (f) =>
     batch(() => {
       touchConversation(f.conversationId, f.message.createdAt)
       const fromMe = isMe(f.message.senderId) && f.message.author.kind === 'user'
+      // Mine, from this tab's outbox (in any conversation): confirmed.
+      if (fromMe) dropPending(f.message.clientMessageId)
       if (f.conversationId === activeId()) {
-        if (fromMe) dropPending(f.message.clientMessageId)
         putMessages([f.message])
         stopTyping(f.message.senderId)
       }

@@ -4,12 +4,16 @@
  * shared state is in store.ts, what realtime frames do in frames.ts.
  */
 import './styles.css'
+import './phone.css'
 import type { User } from '@palisade/contracts'
 import { api } from './api.js'
 import { wireAccount } from './account.js'
+import { wireAdmin } from './admin.js'
 import { wireReauth } from './reauth.js'
 import { loadAgents, wireAgents } from './agents.js'
+import { wireAgentToggle } from './agent-toggle.js'
 import { wireComposer } from './composer.js'
+import { wireDrafts } from './drafts.js'
 import { realtime } from './connection.js'
 import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
@@ -17,10 +21,12 @@ import { wireFiles } from './files.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
+import { restoreOutbox } from './outbox.js'
 import { wireNav } from './nav.js'
 import { wireReadMarkers } from './read-markers.js'
-import { wireSearch } from './search.js'
-import { hasConversation, setMe } from './store.js'
+import { refreshSearchAuthors, wireSearch } from './search.js'
+import { activeId, hasConversation, setMe } from './store.js'
+import { wireTitle } from './title.js'
 import { renderTyping } from './typing.js'
 import { showError } from './ui.js'
 
@@ -31,24 +37,37 @@ wireMessageList()
 wireComposer()
 wireFiles()
 wireAgents()
+wireAgentToggle()
 wireMembers()
 wireSearch()
 wireAccount()
 wireReauth()
 wireNav()
+wireTitle()
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
   refreshAuthors()
+  refreshSearchAuthors()
   renderTyping()
   renderMembersIfShown()
 })
 
 async function boot(): Promise<void> {
-  setMe(await api<User>('GET', '/auth/me'))
+  const me = await api<User>('GET', '/auth/me')
+  setMe(me)
+  restoreOutbox()
+  wireDrafts()
+  wireAdmin(me)
   realtime.start()
   await loadConversations()
   void loadAgents()
+  await openFromLocation()
+  // Back and forward between conversations (and a pasted #c= link) open what the location names.
+  addEventListener('hashchange', () => void openFromLocation().catch(showError))
+}
+
+async function openFromLocation(): Promise<void> {
   const m = /^#c=([0-9a-f-]{36})$/.exec(location.hash)
-  if (m && hasConversation(m[1]!)) await openConversation(m[1]!)
+  if (m && hasConversation(m[1]!) && m[1] !== activeId()) await openConversation(m[1]!)
 }
 void boot().catch(showError)

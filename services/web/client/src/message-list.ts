@@ -1,9 +1,18 @@
-/** The open conversation's messages: paging, rendering, editing and deleting my own. */
-import type { FileMeta, Message, MessagePage } from '@palisade/contracts'
+/**
+ * The open conversation's messages: paging, rendering, editing and deleting my own.
+ *
+ * Rendering is incremental: every row has a key (message id, pending send, run, day, the "older"
+ * button) and is rebuilt only when what it shows changed; new rows are inserted, gone ones removed,
+ * the rest stay the same nodes (an open edit form, a loaded image, focus all survive). The list
+ * stays at its bottom when the reader was there, also when images arrive.
+ */
+import type { Message, MessagePage } from '@palisade/contracts'
 import { $, h } from './dom.js'
 import { api } from './api.js'
 import { resolveNames } from './names.js'
+import { discardSend, retrySend } from './outbox.js'
 import { scheduleMarkRead } from './read-markers.js'
+import { dayView, messageView, pendingView, type MessageActions } from './message-view.js'
 import {
   activeId,
   batch,
@@ -19,10 +28,24 @@ import {
   setOlderCursor,
   subscribe
 } from './store.js'
-import { showError, time, who } from './ui.js'
+import { dayKey } from './times.js'
+import { showError, who } from './ui.js'
 
 const list = $('#messages')
-let loadingOlder = false
+/** Whether the reader is at the bottom (kept from scroll events: content changes do not move it). */
+let stuck = true
+/** key → the row on screen and the signature of what it shows */
+const rows = new Map<string, { el: HTMLElement; sig: string }>()
+
+const actions: MessageActions = {
+  edit: (m) => editMessage(m),
+  remove: (m) => void deleteMessage(m),
+  retry: (cid) => retrySend(cid),
+  discard: (cid) => discardSend(cid),
+  grew: () => {
+    if (stuck) scrollToBottom()
+  }
+}
 
 /** Newest page of the active conversation, merged into what is shown (initial load and catch-up). */
 export async function loadLatest(): Promise<void> {
@@ -30,95 +53,131 @@ export async function loadLatest(): Promise<void> {
   if (!id) return
   const page: MessagePage = await api('GET', `/api/chat/conversations/${id}/messages?limit=50`)
   if (activeId() !== id) return
+  const first = messageCount() === 0
+  if (first) stuck = true
   batch(() => {
-    const first = messageCount() === 0
     putMessages(page.items)
     if (first) setOlderCursor(page.nextCursor)
   })
-  scrollToBottom()
+  if (stuck) scrollToBottom()
   scheduleMarkRead()
 }
 
-async function loadOlder(): Promise<void> {
+let olderInFlight: Promise<void> | undefined
+
+/** The page before the oldest shown; a call while one is loading waits for that one. */
+function loadOlder(): Promise<void> {
+  olderInFlight ??= loadOlderPage().finally(() => (olderInFlight = undefined))
+  return olderInFlight
+}
+
+async function loadOlderPage(): Promise<void> {
   const id = activeId()
   const cursor = getOlderCursor()
-  if (!id || !cursor || loadingOlder) return
-  loadingOlder = true
-  try {
-    const page: MessagePage = await api('GET', `/api/chat/conversations/${id}/messages?limit=50&before=${encodeURIComponent(cursor)}`)
-    if (activeId() !== id) return
-    const before = list.scrollHeight
-    // One synchronous re-render, so the scroll position can be kept on what was on screen.
-    batch(() => {
-      putMessages(page.items)
-      setOlderCursor(page.nextCursor)
-    })
-    list.scrollTop += list.scrollHeight - before
-  } finally {
-    loadingOlder = false
+  if (!id || !cursor) return
+  const page: MessagePage = await api('GET', `/api/chat/conversations/${id}/messages?limit=50&before=${encodeURIComponent(cursor)}`)
+  if (activeId() !== id) return
+  const before = list.scrollHeight
+  // One synchronous render, so the scroll position can be kept on what was on screen.
+  batch(() => {
+    putMessages(page.items)
+    setOlderCursor(page.nextCursor)
+  })
+  list.scrollTop += list.scrollHeight - before
+}
+
+/** Pages searched back for a message before giving up (a search hit far in the past). */
+const REVEAL_MAX_PAGES = 20
+
+/**
+ * Shows one message of the open conversation in the middle of the list, highlighted and focused,
+ * with everything newer and a page of older messages around it (pages back from the newest until
+ * it is there). Returns whether it was found.
+ */
+export async function revealMessage(messageId: string): Promise<boolean> {
+  const id = activeId()
+  for (let i = 0; i < REVEAL_MAX_PAGES && activeId() === id && !getMessage(messageId) && getOlderCursor(); i++) await loadOlder()
+  // Older context: the hit should not be the oldest row shown.
+  if (messageList()[0]?.id === messageId && getOlderCursor()) await loadOlder()
+  const row = rows.get(`m:${messageId}`)?.el
+  if (!row || activeId() !== id) return false
+  for (const old of list.querySelectorAll('.hit')) old.classList.remove('hit')
+  stuck = false
+  row.classList.add('hit')
+  row.scrollIntoView({ block: 'center' })
+  row.focus({ preventScroll: true })
+  return true
+}
+
+type Row = [key: string, sig: string, build: () => HTMLElement]
+
+/** What should be on screen, in order. */
+function desiredRows(): Row[] {
+  const out: Row[] = []
+  if (getOlderCursor())
+    out.push([
+      'older',
+      '',
+      () => h('li', { class: 'older' }, h('button', { type: 'button', textContent: 'Load older messages', onclick: () => void loadOlder() }))
+    ])
+  let day = ''
+  for (const m of messageList()) {
+    const d = dayKey(m.createdAt)
+    if (d !== day) {
+      day = d
+      out.push([`d:${d}`, '', () => dayView(m.createdAt)])
+    }
+    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}`, () => messageView(m, actions)])
   }
+  const id = activeId()
+  for (const [cid, p] of pendingSends())
+    if (p.conversationId === id) out.push([`p:${cid}`, `${p.state}|${p.error ?? ''}|${p.text}`, () => pendingView(cid, p, actions)])
+  for (const r of runViews()) out.push([`r:${r.el.dataset.run}`, '', () => r.el])
+  return out
 }
 
-function attachmentView(fileId: string): HTMLElement {
-  const li = h('span', { class: 'attachment' }, h('span', { textContent: 'file…' }))
-  void api<FileMeta>('GET', `/api/files/${fileId}`)
-    .then((f) => {
-      const url = `/api/files/${f.id}/content`
-      const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-      if (f.type.startsWith('image/') && f.type !== 'image/svg+xml')
-        li.replaceChildren(h('img', { src: `${url}?disposition=inline`, alt: f.name, loading: 'lazy' }), link)
-      else li.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }))
-    })
-    .catch(() => li.replaceChildren(h('span', { textContent: 'file unavailable' })))
-  return li
-}
-
-function messageView(m: Message): HTMLElement {
-  const mine = isMe(m.senderId) && m.author.kind === 'user'
-  const li = h(
-    'li',
-    { class: `msg${mine ? ' mine' : ''}${m.author.kind === 'agent' ? ' agent' : ''}` },
-    h(
-      'div',
-      { class: 'meta' },
-      h('span', { class: 'who', textContent: who(m) }),
-      h('time', { dateTime: m.createdAt, textContent: time(m.createdAt) }),
-      m.editedAt ? h('span', { textContent: ' (edited)' }) : null
-    ),
-    // textContent only: HTML in a message stays text
-    h('p', { class: 'text', textContent: m.text }),
-    m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map(attachmentView)) : null
-  )
-  li.dataset.id = m.id
-  if (mine) {
-    li.append(
-      h(
-        'div',
-        { class: 'actions' },
-        h('button', { type: 'button', textContent: 'Edit', attrs: { 'aria-label': 'Edit message' }, onclick: () => editMessage(m) }),
-        h('button', { type: 'button', textContent: 'Delete', attrs: { 'aria-label': 'Delete message' }, onclick: () => void deleteMessage(m) })
-      )
-    )
-  }
-  return li
-}
-
-/** Rebuilds the list: messages, pending sends, streaming runs; stays at the bottom if it was there. */
+/** Brings the list in line with the store, touching only the rows that changed. */
 export function renderMessages(): void {
-  const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40
   const sorted = messageList()
   resolveNames(sorted.filter((m) => m.author.kind === 'user' && !isMe(m.senderId)).map((m) => m.senderId))
-  const nodes: HTMLElement[] = sorted.map(messageView)
-  if (getOlderCursor())
-    nodes.unshift(h('li', { class: 'older' }, h('button', { type: 'button', textContent: 'Load older messages', onclick: () => void loadOlder() })))
-  for (const [cid, p] of pendingSends()) {
-    const li = h('li', { class: 'msg mine pending' }, h('div', { class: 'meta', textContent: 'sending…' }), h('p', { class: 'text', textContent: p.text }))
-    li.dataset.clientId = cid
-    nodes.push(li)
+  const want = desiredRows()
+  const keys = new Set(want.map(([k]) => k))
+  for (const [k, row] of rows)
+    if (!keys.has(k)) {
+      row.el.remove()
+      rows.delete(k)
+    }
+  const nodes: HTMLElement[] = []
+  for (const [k, sig, build] of want) {
+    const old = rows.get(k)
+    if (old && old.sig === sig) {
+      nodes.push(old.el)
+      continue
+    }
+    const el = build()
+    if (old) old.el.replaceWith(el) // changed in place: nothing after it moves
+    rows.set(k, { el, sig })
+    nodes.push(el)
   }
-  for (const r of runViews()) nodes.push(r.el)
-  list.replaceChildren(...nodes)
-  if (atBottom) scrollToBottom()
+  // Insert what is new where it belongs; rows already in order are left alone.
+  let cursor = list.firstElementChild
+  for (const el of nodes) {
+    if (el === cursor) cursor = cursor.nextElementSibling
+    else list.insertBefore(el, cursor)
+  }
+  while (cursor) {
+    const next = cursor.nextElementSibling
+    cursor.remove()
+    cursor = next
+  }
+  if (stuck) scrollToBottom()
+}
+
+/** Another conversation: nothing of the last one is kept. */
+export function resetMessages(): void {
+  rows.clear()
+  list.replaceChildren()
+  stuck = true
 }
 
 export function scrollToBottom(): void {
@@ -126,23 +185,38 @@ export function scrollToBottom(): void {
 }
 
 function editMessage(m: Message): void {
-  const li = list.querySelector<HTMLElement>(`li[data-id="${m.id}"]`)
+  const li = rows.get(`m:${m.id}`)?.el
   if (!li) return
   const input = h('textarea', { value: m.text, maxLength: 8000, attrs: { 'aria-label': 'Edit message text' } })
+  const text = li.querySelector('.text')
+  const cancel = (): void => {
+    form.replaceWith(text ?? '')
+    li.focus()
+  }
   const form = h(
     'form',
     { class: 'edit' },
     input,
     h('button', { type: 'submit', textContent: 'Save' }),
-    h('button', { type: 'button', textContent: 'Cancel', onclick: () => renderMessages() })
+    h('button', { type: 'button', textContent: 'Cancel', onclick: cancel })
   )
+  form.addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') {
+      ev.preventDefault()
+      ev.stopPropagation()
+      cancel()
+    }
+  })
   form.addEventListener('submit', (ev) => {
     ev.preventDefault()
-    const text = input.value.trim()
-    if (!text) return
-    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text }).then((updated) => putMessages([updated]), showError)
+    const value = input.value.trim()
+    if (!value) return
+    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: value }).then(
+      (updated) => putMessages([updated]),
+      showError
+    )
   })
-  li.querySelector('.text')?.replaceWith(form)
+  text?.replaceWith(form)
   input.focus()
 }
 
@@ -165,9 +239,29 @@ export function refreshAuthors(): void {
   }
 }
 
+/** Arrow keys move between messages (one Tab stop for the whole list); Home/End jump. */
+function moveFocus(ev: KeyboardEvent): void {
+  if (!['ArrowUp', 'ArrowDown', 'Home', 'End'].includes(ev.key)) return
+  const target = ev.target as HTMLElement
+  if (target !== list && target.parentElement !== list) return
+  const items = [...list.querySelectorAll<HTMLElement>(':scope > li.msg')]
+  if (!items.length) return
+  const at = items.indexOf(target)
+  const next =
+    ev.key === 'Home' ? 0 : ev.key === 'End' || at === -1 ? items.length - 1 : Math.max(0, Math.min(items.length - 1, at + (ev.key === 'ArrowUp' ? -1 : 1)))
+  ev.preventDefault()
+  items[next]!.focus()
+}
+
 export function wireMessageList(): void {
   subscribe('messages', () => renderMessages())
+  subscribe('active', () => {
+    resetMessages()
+    renderMessages() // the outbox's unsent messages of this conversation, before its page arrives
+  })
   list.addEventListener('scroll', () => {
+    stuck = list.scrollHeight - list.scrollTop - list.clientHeight < 40
     if (list.scrollTop < 40) void loadOlder()
   })
+  list.addEventListener('keydown', moveFocus)
 }

@@ -104,6 +104,7 @@ export class Realtime {
   }
 
   private async sessionAlive(): Promise<boolean> {
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) return true // nothing to ask while offline
     try {
       const r = await fetch('/auth/me', { credentials: 'same-origin', headers: { accept: 'application/json' } })
       if (r.ok) return true
@@ -118,6 +119,8 @@ export class Realtime {
     if (this.stopped) return
     clearTimeout(this.timer)
     if (this.open) return
+    // Offline: no attempt can succeed (each would only log a failed handshake); 'online' resumes.
+    if (typeof navigator !== 'undefined' && navigator.onLine === false) return
     this.timer = setTimeout(() => this.connect(), delay)
   }
 

@@ -9,9 +9,17 @@ import type { Conversation, Message, User } from '@palisade/contracts'
 /** CHAT_LIMITS.unreadCountMax of the contracts: the server stops counting there (a value import would pull the schemas into the bundle). */
 export const UNREAD_CAP = 999
 
+/**
+ * An own message not yet confirmed by the server (the outbox, outbox.ts): `sending` is on its way,
+ * `waiting` waits for the connection, `failed` was refused (with the server's reason) and waits for
+ * Retry or Discard.
+ */
 export interface PendingSend {
+  conversationId: string
   text: string
   attachments: string[]
+  state: 'sending' | 'waiting' | 'failed'
+  error?: string
 }
 
 /** An agent run streaming into the open conversation, shown below its messages. */
@@ -125,14 +133,13 @@ export function bumpUnread(id: string): void {
 
 export const activeId = (): string | undefined => active
 
-/** Opens (or, with undefined, closes) a conversation: its messages, sends and cursor start empty. */
+/** Opens (or, with undefined, closes) a conversation: its messages and cursor start empty (pending sends stay, in their conversation). */
 export function setActive(id: string | undefined): void {
   batch(() => {
     active = id
     if (id !== undefined) {
       unread.delete(id)
       messages.clear()
-      pending.clear()
       olderCursor = null
     }
     changed('active')
@@ -172,9 +179,19 @@ export function setOlderCursor(cursor: string | null): void {
 
 export const pendingSends = (): ReadonlyMap<string, PendingSend> => pending
 export const isPending = (clientMessageId: string): boolean => pending.has(clientMessageId)
+export const getPending = (clientMessageId: string): PendingSend | undefined => pending.get(clientMessageId)
 
 export function addPending(clientMessageId: string, send: PendingSend): void {
   pending.set(clientMessageId, send)
+  changed('messages')
+}
+
+/** A pending send's state changed (sending, waiting, failed with a reason). */
+export function setPendingState(clientMessageId: string, state: PendingSend['state'], error?: string): void {
+  const p = pending.get(clientMessageId)
+  if (!p) return
+  const { error: _old, ...rest } = p
+  pending.set(clientMessageId, error === undefined ? { ...rest, state } : { ...rest, state, error })
   changed('messages')
 }
 

@@ -1,7 +1,7 @@
 /** Small helpers every feature shares: error display, people's labels, times, the main panels. */
 import type { Message } from '@palisade/contracts'
 import { $, announce } from './dom.js'
-import { ApiError } from './api.js'
+import { ApiError, SignedOutError } from './api.js'
 import { nameOf } from './names.js'
 import { isMe } from './store.js'
 
@@ -20,14 +20,15 @@ export const els = {
 }
 
 export function showError(err: unknown): void {
+  if (err instanceof SignedOutError) return // on the way to /login: not an error of this page
   const msg = err instanceof ApiError ? err.message : 'Something went wrong'
   announce(msg)
   els.conn.textContent = msg
 }
 
-type Panel = 'conversation' | 'empty' | 'search-results' | 'settings'
+type Panel = 'conversation' | 'empty' | 'search-results' | 'settings' | 'admin'
 
 /** Shows one of the main area's panels and hides the others. */
 export function showPanel(panel: Panel): void {
-  for (const p of ['conversation', 'empty', 'search-results', 'settings'] as const) $(`#${p}`).hidden = p !== panel
+  for (const p of ['conversation', 'empty', 'search-results', 'settings', 'admin'] as const) $(`#${p}`).hidden = p !== panel
 }

@@ -1,0 +1,1 @@
+ALTER TABLE "agents"."agents" ADD COLUMN "data_egress" jsonb DEFAULT '[]'::jsonb NOT NULL;

@@ -1,0 +1,1 @@
+ALTER TABLE "agents"."agents" ADD COLUMN "temperature" double precision;

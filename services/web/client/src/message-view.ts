@@ -1,0 +1,109 @@
+/**
+ * One message as DOM: author, time (full date and time on hover and focus), text (always a text
+ * node), attachments and, for my own, the actions (shown when the message is hovered or has focus,
+ * so they are not a Tab stop each). Also the pending bubble of an unsent message and the day
+ * separator. Builders only: message-list.ts decides what is on screen.
+ */
+import type { Message } from '@palisade/contracts'
+import { h } from './dom.js'
+import { fileMeta } from './file-meta.js'
+import type { PendingSend } from './store.js'
+import { clockTime, dayLabel, fullTime } from './times.js'
+import { isMe } from './store.js'
+import { who } from './ui.js'
+
+export interface MessageActions {
+  edit(m: Message): void
+  remove(m: Message): void
+  retry(clientMessageId: string): void
+  discard(clientMessageId: string): void
+  /** an attachment finished loading (the list may need to stay at its bottom) */
+  grew(): void
+}
+
+function attachmentView(fileId: string, actions: MessageActions): HTMLElement {
+  const el = h('span', { class: 'attachment loading' }, h('span', { textContent: 'file…' }))
+  void fileMeta(fileId)
+    .then((f) => {
+      const url = `/api/files/${f.id}/content`
+      const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
+      el.classList.remove('loading')
+      if (f.type.startsWith('image/') && f.type !== 'image/svg+xml') {
+        // The frame has a fixed size (styles.css), so the image arriving does not move the list.
+        const img = h('img', { src: `${url}?disposition=inline`, alt: f.name, loading: 'lazy', decoding: 'async' })
+        img.addEventListener('load', () => actions.grew(), { once: true })
+        el.classList.add('image')
+        el.replaceChildren(h('span', { class: 'frame' }, img), link)
+      } else el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }))
+      actions.grew()
+    })
+    .catch(() => {
+      el.classList.remove('loading')
+      el.replaceChildren(h('span', { textContent: 'file unavailable' }))
+    })
+  return el
+}
+
+export function timeView(iso: string): HTMLElement {
+  const full = fullTime(iso)
+  return h('time', { dateTime: iso, title: full }, clockTime(iso), h('span', { class: 'full-time', textContent: ` · ${full}` }))
+}
+
+export function messageView(m: Message, actions: MessageActions): HTMLElement {
+  const mine = isMe(m.senderId) && m.author.kind === 'user'
+  const li = h(
+    'li',
+    { class: `msg${mine ? ' mine' : ''}${m.author.kind === 'agent' ? ' agent' : ''}`, tabIndex: -1 },
+    h(
+      'div',
+      { class: 'meta' },
+      h('span', { class: 'who', textContent: who(m) }),
+      timeView(m.createdAt),
+      m.editedAt ? h('span', { textContent: ' (edited)' }) : null,
+      // In the header, before the text and attachments: Tab from the focused message reaches them first.
+      mine
+        ? h(
+            'span',
+            { class: 'actions' },
+            h('button', { type: 'button', textContent: 'Edit', attrs: { 'aria-label': 'Edit message' }, onclick: () => actions.edit(m) }),
+            h('button', { type: 'button', textContent: 'Delete', attrs: { 'aria-label': 'Delete message' }, onclick: () => actions.remove(m) })
+          )
+        : null
+    ),
+    // textContent only: HTML in a message stays text
+    h('p', { class: 'text', textContent: m.text }),
+    m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, actions))) : null
+  )
+  li.dataset.id = m.id
+  return li
+}
+
+const PENDING_LABEL: Record<PendingSend['state'], string> = {
+  sending: 'sending…',
+  waiting: 'not sent yet: waiting for the connection',
+  failed: 'not sent'
+}
+
+export function pendingView(clientMessageId: string, p: PendingSend, actions: MessageActions): HTMLElement {
+  const li = h(
+    'li',
+    { class: `msg mine pending ${p.state}`, tabIndex: -1 },
+    h('div', { class: 'meta', textContent: PENDING_LABEL[p.state] }),
+    h('p', { class: 'text', textContent: p.text }),
+    p.state === 'failed'
+      ? h(
+          'div',
+          { class: 'send-failed' },
+          h('span', { class: 'error', textContent: p.error ?? 'The server refused it.', attrs: { role: 'alert' } }),
+          h('button', { type: 'button', textContent: 'Retry', onclick: () => actions.retry(clientMessageId) }),
+          h('button', { type: 'button', textContent: 'Discard', onclick: () => actions.discard(clientMessageId) })
+        )
+      : null
+  )
+  li.dataset.clientId = clientMessageId
+  return li
+}
+
+export function dayView(iso: string): HTMLElement {
+  return h('li', { class: 'day' }, h('span', { textContent: dayLabel(iso) }))
+}

@@ -1,0 +1,133 @@
+import t from 'tap'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
+import type { Browser, Page } from 'playwright-core'
+import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import { ConsoleWatch, createConversation, newPerson, register, send } from './helpers/people.js'
+
+/**
+ * Issue 24: accessibility (axe-core, no violation of any impact, on every page and panel there is)
+ * and the phone layout (390×844): one-row top bar, the message box always on screen, 44 px targets,
+ * a folding agent bar, a drawer that leaves the top bar usable.
+ */
+
+if (!existsSync(CHROMIUM)) {
+  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
+  process.exit(0)
+}
+
+t.setTimeout(300_000)
+const stack: Stack = await startStack()
+const browser: Browser = await launchChromium()
+t.teardown(async () => {
+  await browser.close().catch(() => {})
+  await stack.stop()
+})
+const { origin } = stack
+const stamp = Date.now().toString(36)
+const watch = new ConsoleWatch()
+const gwen = await newPerson(browser, origin, 'gwen', stamp, watch)
+const hal = await newPerson(browser, origin, 'hal', stamp, watch)
+const title = `Layout ${stamp}`
+
+// The page's CSP refuses an injected <script> (addScriptTag): axe is evaluated as a string instead.
+const AXE = readFileSync(join(createRequire(import.meta.url).resolve('axe-core'), '..', 'axe.min.js'), 'utf8')
+
+interface AxeViolation {
+  id: string
+  impact: string
+  nodes: { target: unknown[] }[]
+}
+
+async function axe(page: Page, what: string): Promise<string[]> {
+  await page.evaluate(AXE)
+  const violations = await page.evaluate(() =>
+    (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } }).axe
+      .run(document, { resultTypes: ['violations'] })
+      .then((r) => r.violations)
+  )
+  return violations.map((v) => `${what}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`)
+}
+
+await t.test('axe: no violations of any impact on the login page, chat, members and account', async (t) => {
+  const page = gwen.page
+  await page.goto('/login')
+  const found = [...(await axe(page, 'login'))]
+  await page.getByRole('button', { name: 'Create an account' }).click()
+  await page.getByRole('button', { name: 'Create account' }).click() // every field in error
+  found.push(...(await axe(page, 'register with errors')))
+  await register(gwen, 'Gwen')
+  await register(hal, 'Hal')
+  found.push(...(await axe(page, 'empty app')))
+  await createConversation(gwen, title, [hal])
+  await send(gwen, 'hello Hal')
+  await page.locator('#messages .msg:not(.pending)', { hasText: 'hello Hal' }).waitFor()
+  found.push(...(await axe(page, 'chat')))
+  await page.getByRole('button', { name: 'Members' }).click()
+  await page.locator('#member-list li', { hasText: 'Hal' }).waitFor()
+  found.push(...(await axe(page, 'members')))
+  await page.getByRole('button', { name: 'Account' }).click()
+  await page.locator('#session-list li').first().waitFor()
+  found.push(...(await axe(page, 'account')))
+  await page.emulateMedia({ colorScheme: 'dark' })
+  await page.getByRole('button', { name: 'Close' }).last().click()
+  found.push(...(await axe(page, 'chat, dark')))
+  await page.emulateMedia({ colorScheme: 'light' })
+  t.same(found, [], 'no violations')
+})
+
+await t.test('phone (390×844): the message box is always on screen and every control is a 44 px target', async (t) => {
+  const page = hal.page
+  await page.setViewportSize({ width: 390, height: 844 })
+  await page.getByRole('button', { name: 'Conversations' }).click()
+  // The drawer opens under the top bar: Account and Sign out stay reachable above it.
+  for (const name of ['Account', 'Sign out']) {
+    const hit = await page.getByRole('button', { name }).evaluate((b) => {
+      const r = b.getBoundingClientRect()
+      return document.elementFromPoint(r.x + r.width / 2, r.y + r.height / 2) === b
+    })
+    t.ok(hit, `${name} is not covered by the open drawer`)
+  }
+  await page.locator('#conv-list button', { hasText: title }).click()
+  await page.locator('#messages .msg', { hasText: 'hello Hal' }).waitFor()
+  const topbar = await page.locator('.topbar').boundingBox()
+  t.ok(topbar!.height <= 56, `the top bar is one row (${topbar!.height} px)`)
+  for (const name of ['Message', 'Send']) {
+    const box = await (name === 'Send' ? page.getByRole('button', { name: 'Send' }) : page.getByLabel('Message', { exact: true })).boundingBox()
+    t.ok(box && box.y >= 0 && box.y + box.height <= 844, `${name} is inside the screen (${box?.y}–${box && box.y + box.height})`)
+  }
+  t.ok(await page.locator('#agent-bar').isHidden(), 'the agent bar is folded')
+  const toggle = page.getByRole('button', { name: 'Agent', exact: true })
+  await toggle.click()
+  t.equal(await toggle.getAttribute('aria-expanded'), 'true')
+  t.ok(await page.getByRole('button', { name: 'Run agent on message box' }).isVisible(), 'and opens')
+  const send = await page.getByRole('button', { name: 'Send' }).boundingBox()
+  t.ok(send && send.y + send.height <= 844, 'the message box is still on screen with it open')
+  await toggle.click()
+  // Every visible control on screen, the message actions of a hovered message included.
+  await page.locator('#messages .msg', { hasText: 'hello Hal' }).click()
+  const small = await page.evaluate(() =>
+    [...document.querySelectorAll<HTMLElement>('button, input:not([type=file]), select, textarea, label.file-pick, [role=button]')]
+      .filter((e) => {
+        const r = e.getBoundingClientRect()
+        return r.width > 0 && r.height > 0 && !e.closest('.visually-hidden') && r.bottom > 0 && r.top < innerHeight
+      })
+      .filter((e) => {
+        const r = e.getBoundingClientRect()
+        return r.width < 44 || r.height < 44
+      })
+      .map(
+        (e) =>
+          `${e.tagName.toLowerCase()}#${e.id} "${(e.textContent ?? '').trim().slice(0, 20)}" ${Math.round(e.getBoundingClientRect().width)}×${Math.round(e.getBoundingClientRect().height)}`
+      )
+  )
+  t.same(small, [], 'no control smaller than 44×44 px')
+  t.equal(await page.evaluate(() => document.documentElement.scrollWidth <= innerWidth), true, 'nothing wider than the screen')
+  await page.screenshot({ path: join(ARTIFACTS, '10-phone-conversation.png') })
+  t.ok(await page.evaluate(() => document.scrollingElement!.scrollHeight <= innerHeight + 1), 'the page itself does not scroll: only the message list does')
+})
+
+await t.test('no page of the run logged a console error or threw', async (t) => {
+  t.same(watch.errors, [])
+})
