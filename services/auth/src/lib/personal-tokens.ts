@@ -47,7 +47,8 @@ export function isPersonalToken(token: string): boolean {
  * leaked read token of an admin must not open admin routes).
  */
 export function tokenRoles(userRoles: readonly string[], scopes: readonly string[]): string[] {
-  return scopes.includes('admin') ? [...userRoles] : userRoles.filter((r) => r !== 'admin')
+  if (scopes.includes('admin') || !userRoles.includes('admin')) return [...userRoles]
+  return ['member'] // roles are exclusive: an admin's token without the admin scope acts as a member
 }
 
 interface TokenRow {
