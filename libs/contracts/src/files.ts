@@ -67,6 +67,9 @@ export const FilesErrorCode = {
   notEncrypted: 'FILE_NOT_ENCRYPTED'
 } as const
 
+/** The largest image side the files service records (JPEG's own limit); beyond it the header is not believed. */
+export const IMAGE_DIMENSION_MAX = 65_535
+
 export const Sha256HexSchema = Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-f]{64}$' })
 
 export const FileMetaSchema = Type.Object(
@@ -82,7 +85,14 @@ export const FileMetaSchema = Type.Object(
     ownerId: UuidSchema,
     /** the conversation the file is shared with, or null when only its owner can see it */
     conversationId: Type.Union([UuidSchema, Type.Null()]),
-    createdAt: IsoDateSchema
+    createdAt: IsoDateSchema,
+    /**
+     * An image's size in CSS pixels as displayed (EXIF rotation applied), read from its header at
+     * upload; null for other files and for images whose header could not be trusted. Lets a client
+     * reserve the image's space before it loads.
+     */
+    width: Type.Union([Type.Integer({ minimum: 1, maximum: IMAGE_DIMENSION_MAX }), Type.Null()]),
+    height: Type.Union([Type.Integer({ minimum: 1, maximum: IMAGE_DIMENSION_MAX }), Type.Null()])
   },
   { additionalProperties: false }
 )

@@ -16,6 +16,9 @@ export interface NewFile {
   /** the KEK that wrapped the data key, and the wrapped key */
   keyId: string
   wrappedKey: string
+  /** an image's displayed size, or null */
+  width: number | null
+  height: number | null
 }
 
 export function toMeta(row: FileRow): FileMeta {
@@ -28,7 +31,9 @@ export function toMeta(row: FileRow): FileMeta {
     status: row.status,
     ownerId: row.ownerId,
     conversationId: row.conversationId,
-    createdAt: row.createdAt.toISOString()
+    createdAt: row.createdAt.toISOString(),
+    width: row.width,
+    height: row.height
   }
 }
 

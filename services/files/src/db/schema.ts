@@ -42,7 +42,10 @@ export const fileObjects = files.table(
     deletedAt: timestamp('deleted_at', { withTimezone: true, mode: 'date', precision: 3 }),
     /** who deleted it (null when its conversation was deleted) */
     deletedBy: uuid('deleted_by'),
-    deleteReason: text('delete_reason', { enum: ['owner', 'conversation'] })
+    deleteReason: text('delete_reason', { enum: ['owner', 'conversation'] }),
+    /** an image's displayed size, read from its plaintext header at upload (upload/dimensions.ts) */
+    width: integer('width'),
+    height: integer('height')
   },
   (t) => [
     index('files_owner_created_idx').on(t.ownerId, t.createdAt.desc(), t.id.desc()),
@@ -55,7 +58,9 @@ export const fileObjects = files.table(
     index('files_key_id_idx').on(t.keyId),
     index('files_deleted_idx').on(t.deletedAt).where(sql`${t.deletedAt} IS NOT NULL`),
     check('files_delete_reason_known', sql`${t.deleteReason} IS NULL OR ${t.deleteReason} IN ('owner', 'conversation')`),
-    check('files_delete_complete', sql`(${t.deletedAt} IS NULL) = (${t.deleteReason} IS NULL)`)
+    check('files_delete_complete', sql`(${t.deletedAt} IS NULL) = (${t.deleteReason} IS NULL)`),
+    check('files_dimensions_complete', sql`(${t.width} IS NULL) = (${t.height} IS NULL)`),
+    check('files_dimensions_positive', sql`${t.width} IS NULL OR (${t.width} > 0 AND ${t.height} > 0)`)
   ]
 )
 export type FileRow = typeof fileObjects.$inferSelect

@@ -18,6 +18,7 @@ import { canRead, isMember } from '../access.js'
 import type { FilesContext } from '../context.js'
 import { fileCursor, toMeta } from '../db/repo.js'
 import { trashRoutes } from './trash.js'
+import { imageDimensions } from '../upload/dimensions.js'
 import { declaredTypeAgrees, sniffType } from '../upload/sniff.js'
 import { sanitizeFileName, withTypeExtension } from '../upload/filename.js'
 import { MULTIPART_OVERHEAD_BYTES, receiveUpload, type ReceivedFile } from '../upload/receive.js'
@@ -114,13 +115,27 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
         }
 
         const name = withTypeExtension(sanitizeFileName(file.rawName), sniffed.type)
+        // From the plaintext head kept while streaming: the sealed blob is never read back for this.
+        const dims = imageDimensions(sniffed.type, file.facts.imageHead)
         const status = config.FILES_SCAN_MODE === 'clamd' ? 'pending' : 'unscanned'
         const tempPath = file.tempPath
         let placed = false
         let row
         try {
           row = await repo.insertWithinQuota(
-            { id, ownerId: userId, conversationId, name, type: sniffed.type, size: file.size, sha256: file.sha256, status, ...file.wrapped },
+            {
+              id,
+              ownerId: userId,
+              conversationId,
+              name,
+              type: sniffed.type,
+              size: file.size,
+              sha256: file.sha256,
+              status,
+              ...file.wrapped,
+              width: dims?.width ?? null,
+              height: dims?.height ?? null
+            },
             config.FILES_USER_QUOTA_BYTES,
             async () => {
               await store.commit(tempPath, id)

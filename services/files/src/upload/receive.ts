@@ -9,6 +9,7 @@ import type { WrappedKey } from '../crypto/keyring.js'
 import type { FileVault } from '../crypto/vault.js'
 import type { DiskBlobStore } from '../storage/disk-store.js'
 import { Utf8Validator } from './utf8.js'
+import { IMAGE_HEAD_BYTES } from './dimensions.js'
 import { SNIFF_HEAD_BYTES, type ContentFacts } from './sniff.js'
 
 /** Multipart framing and the text fields around the file (the edge's limit adds the same, libs/contracts). */
@@ -45,6 +46,9 @@ export interface Received {
   fields: Record<string, string>
 }
 
+/** The sniffer's head, or the image header's when longer (upload/dimensions.ts). */
+const HEAD_BYTES = Math.max(SNIFF_HEAD_BYTES, IMAGE_HEAD_BYTES)
+
 /** Counts, hashes, validates UTF-8 and keeps the first bytes, passing every chunk through unchanged. */
 class Inspector extends Transform {
   size = 0
@@ -65,8 +69,8 @@ class Inspector extends Transform {
     if (this.size > this.maxSize) return cb(this.onOver())
     this.hash.update(chunk)
     this.utf8.push(chunk)
-    if (this.headBytes < SNIFF_HEAD_BYTES) {
-      const take = Buffer.from(chunk.subarray(0, SNIFF_HEAD_BYTES - this.headBytes))
+    if (this.headBytes < HEAD_BYTES) {
+      const take = Buffer.from(chunk.subarray(0, HEAD_BYTES - this.headBytes))
       this.head.push(take)
       this.headBytes += take.length
     }
@@ -75,7 +79,8 @@ class Inspector extends Transform {
 
   facts(): ContentFacts {
     const utf8 = this.utf8.end()
-    return { head: Buffer.concat(this.head), utf8, hasNul: this.utf8.hasNul }
+    const kept = Buffer.concat(this.head)
+    return { head: kept.subarray(0, SNIFF_HEAD_BYTES), imageHead: kept, utf8, hasNul: this.utf8.hasNul }
   }
 }
 
@@ -120,7 +125,7 @@ export interface ReceiveOptions {
 /**
  * Reads the multipart body: text fields into `fields`, the one file part sealed (encrypted in
  * chunks) into a fresh temp file while it is counted, hashed and checked for UTF-8. Nothing is buffered beyond the first
- * SNIFF_HEAD_BYTES. The size limit is busboy's (the part is cut off at `maxBytes`, reported as 413
+ * SNIFF_HEAD_BYTES (IMAGE_HEAD_BYTES, to find an image's size). The size limit is busboy's (the part is cut off at `maxBytes`, reported as 413
  * FILE_TOO_LARGE); going past the remaining quota stops the write at once (413 QUOTA_EXCEEDED).
  * On any failure the temp file is gone before this rejects; on success the caller owns it.
  */

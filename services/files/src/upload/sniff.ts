@@ -6,6 +6,8 @@ import { ALLOWED_FILE_TYPES } from '@palisade/contracts'
 export interface ContentFacts {
   /** first bytes of the file (up to SNIFF_HEAD_BYTES) */
   head: Buffer
+  /** first bytes of the file (up to IMAGE_HEAD_BYTES): where an image's header is looked for */
+  imageHead: Buffer
   /** the whole file is strict UTF-8 */
   utf8: boolean
   /** the file contains a NUL byte */
