@@ -66,6 +66,9 @@ function png(width: number, height: number): Buffer {
   ])
 }
 
+/** Landscape, portrait, and one smaller than the frame's box (never scaled up). */
+const PHOTO_SIZES: Record<number, [number, number]> = { 1: [400, 300], 2: [150, 300], 3: [120, 40] }
+
 /** A full page load of `path` (a goto that only changes the #fragment would not reload). */
 async function load(page: Page, path: string): Promise<void> {
   await page.goto('about:blank')
@@ -94,7 +97,8 @@ await t.test('setup: two people, a conversation with many messages and three ima
     { id: conversationId, n: 60 }
   )
   for (const i of [1, 2, 3]) {
-    await erin.page.locator('#file-input').setInputFiles({ name: `photo-${i}.png`, mimeType: 'image/png', buffer: png(400, 300) })
+    const [w, h] = PHOTO_SIZES[i]!
+    await erin.page.locator('#file-input').setInputFiles({ name: `photo-${i}.png`, mimeType: 'image/png', buffer: png(w, h) })
     await erin.page.locator(`#messages .attachment img[alt="photo-${i}.png"]`).waitFor()
   }
   // What the later tests use, so each of them stands on its own.
@@ -330,6 +334,44 @@ await t.test('search: who and when, more than one page, and a hit opened in plac
   t.ok(inView, 'on screen')
   for (const text of ['filler 1', 'filler 3', 'last text before Finn opens it'])
     t.equal(await page.locator('#messages .msg .text', { hasText: new RegExp(`^${text}$`) }).count(), 1, `context: "${text}" is loaded`)
+})
+
+await t.test('image frames are sized from stored dimensions before a byte of the image arrives', async (t) => {
+  const page = finn.page
+  // Hold every image body until the frames are measured: the space must come from the metadata alone.
+  const held: { continue(): Promise<void> }[] = []
+  await page.route('**/api/files/*/content?disposition=inline', (route) => {
+    held.push(route)
+  })
+  await load(page, `/#c=${conversationId}`)
+  await page.locator('#messages .attachment img[alt="photo-3.png"]').waitFor()
+  const boxes = await page.locator('#messages .attachment.image .frame').evaluateAll((frames) =>
+    frames.map((f) => {
+      const img = f.querySelector('img')!
+      const fr = f.getBoundingClientRect()
+      const ir = img.getBoundingClientRect()
+      return { alt: img.alt, loaded: img.complete && img.naturalWidth > 0, frame: [fr.width, fr.height], img: [ir.width, ir.height] }
+    })
+  )
+  t.equal(boxes.length, 3)
+  const expected: Record<string, [number, number]> = { 'photo-1.png': [224, 168], 'photo-2.png': [112, 224], 'photo-3.png': [120, 40] }
+  for (const b of boxes) {
+    t.notOk(b.loaded, `${b.alt}: not loaded while measured`)
+    const [w, h] = expected[b.alt]!
+    t.ok(Math.abs(b.frame[0]! - w) <= 1 && Math.abs(b.frame[1]! - h) <= 1, `${b.alt}: frame ${b.frame.join('×')} ≈ ${w}×${h}`)
+    t.ok(Math.abs(b.img[1]! - b.frame[1]!) <= 1, `${b.alt}: the image fills its frame's height`)
+  }
+  for (const r of held) await r.continue()
+  await page.unroute('**/api/files/*/content?disposition=inline')
+  await page.waitForFunction(() => [...document.querySelectorAll<HTMLImageElement>('#messages .attachment img')].every((i) => i.complete && i.naturalWidth > 0))
+  const after = await page
+    .locator('#messages .attachment.image .frame')
+    .evaluateAll((frames) => frames.map((f) => [f.getBoundingClientRect().width, f.getBoundingClientRect().height]))
+  t.same(
+    after.map(([w, h]) => [Math.round(w!), Math.round(h!)]),
+    boxes.map((b) => [Math.round(b.frame[0]!), Math.round(b.frame[1]!)]),
+    'loading the images changed no frame'
+  )
 })
 
 await t.test('no page of the run logged a console error or threw', async (t) => {

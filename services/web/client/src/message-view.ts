@@ -7,6 +7,7 @@
 import type { Message } from '@palisade/contracts'
 import { h } from './dom.js'
 import { fileMeta } from './file-meta.js'
+import { imageFrame } from './image-frame.js'
 import type { PendingSend } from './store.js'
 import { clockTime, dayLabel, fullTime } from './times.js'
 import { isMe } from './store.js'
@@ -29,11 +30,9 @@ function attachmentView(fileId: string, actions: MessageActions): HTMLElement {
       const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
       el.classList.remove('loading')
       if (f.type.startsWith('image/') && f.type !== 'image/svg+xml') {
-        // The frame has a fixed size (styles.css), so the image arriving does not move the list.
-        const img = h('img', { src: `${url}?disposition=inline`, alt: f.name, loading: 'lazy', decoding: 'async' })
-        img.addEventListener('load', () => actions.grew(), { once: true })
+        // The frame's size is known before the image arrives (image-frame.ts): nothing moves the list.
         el.classList.add('image')
-        el.replaceChildren(h('span', { class: 'frame' }, img), link)
+        el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, () => actions.grew()), link)
       } else el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }))
       actions.grew()
     })
