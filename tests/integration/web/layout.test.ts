@@ -50,7 +50,7 @@ async function axe(page: Page, what: string): Promise<string[]> {
   return violations.map((v) => `${what}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`)
 }
 
-await t.test('axe: no violations of any impact on the login page, chat, members and account', async (t) => {
+await t.test('axe: no violations of any impact on the login page, chat, members, account and admin', async (t) => {
   const page = gwen.page
   await page.goto('/login')
   const found = [...(await axe(page, 'login'))]
@@ -73,7 +73,19 @@ await t.test('axe: no violations of any impact on the login page, chat, members 
   await page.emulateMedia({ colorScheme: 'dark' })
   await page.getByRole('button', { name: 'Close' }).last().click()
   found.push(...(await axe(page, 'chat, dark')))
+  // Gwen registered first: she is the installation's admin.
+  await page.getByRole('button', { name: 'Admin', exact: true }).click()
+  await page.getByRole('heading', { name: 'Administration' }).waitFor()
+  await page.locator('#audit-chain', { hasText: 'Hash chain verified' }).waitFor()
+  found.push(...(await axe(page, 'admin, dark')))
   await page.emulateMedia({ colorScheme: 'light' })
+  found.push(...(await axe(page, 'admin')))
+  await page.locator('#admin-q').fill('hal')
+  await page.locator('#admin-q').press('Enter')
+  await page.locator('#admin-users button', { hasText: 'Hal' }).first().click()
+  await page.locator('#admin-user-factors li', { hasText: 'Password' }).waitFor()
+  found.push(...(await axe(page, 'admin, a user')))
+  await page.getByRole('button', { name: 'Close' }).last().click()
   t.same(found, [], 'no violations')
 })
 
