@@ -17,3 +17,8 @@ export function fileMeta(id: string): Promise<FileMeta> {
   }
   return p
 }
+
+/** Newer metadata learnt from a realtime frame (a scan's verdict) replaces the cached one. */
+export function rememberFileMeta(meta: FileMeta): void {
+  cache.set(meta.id, Promise.resolve(meta))
+}

@@ -2,6 +2,7 @@
 import type { ServerFrame } from '@palisade/contracts'
 import { announce } from './dom.js'
 import { onRunEvent } from './agents.js'
+import { fileScanned } from './attachment-view.js'
 import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
 import { refuseSend } from './outbox.js'
@@ -35,8 +36,8 @@ const handlers: Handlers = {
   renewed: ignore,
   // answers a ping this app never sends
   pong: ignore,
-  // The client shows no scan state yet; the event is there for when it does (files service, issue 31).
-  'file.scanned': ignore,
+  // A malware scan ended: the file's attachments change state in place (attachment-view.ts).
+  'file.scanned': fileScanned,
   ack: (f) =>
     batch(() => {
       dropPending(f.message.clientMessageId)

@@ -6,8 +6,7 @@
  */
 import type { Message } from '@palisade/contracts'
 import { h } from './dom.js'
-import { fileMeta } from './file-meta.js'
-import { imageFrame } from './image-frame.js'
+import { attachmentView } from './attachment-view.js'
 import type { PendingSend } from './store.js'
 import { clockTime, dayLabel, fullTime } from './times.js'
 import { isMe } from './store.js'
@@ -20,27 +19,6 @@ export interface MessageActions {
   discard(clientMessageId: string): void
   /** an attachment finished loading (the list may need to stay at its bottom) */
   grew(): void
-}
-
-function attachmentView(fileId: string, actions: MessageActions): HTMLElement {
-  const el = h('span', { class: 'attachment loading' }, h('span', { textContent: 'file…' }))
-  void fileMeta(fileId)
-    .then((f) => {
-      const url = `/api/files/${f.id}/content`
-      const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-      el.classList.remove('loading')
-      if (f.type.startsWith('image/') && f.type !== 'image/svg+xml') {
-        // The frame's size is known before the image arrives (image-frame.ts): nothing moves the list.
-        el.classList.add('image')
-        el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, () => actions.grew()), link)
-      } else el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }))
-      actions.grew()
-    })
-    .catch(() => {
-      el.classList.remove('loading')
-      el.replaceChildren(h('span', { textContent: 'file unavailable' }))
-    })
-  return el
 }
 
 export function timeView(iso: string): HTMLElement {
@@ -71,7 +49,7 @@ export function messageView(m: Message, actions: MessageActions): HTMLElement {
     ),
     // textContent only: HTML in a message stays text
     h('p', { class: 'text', textContent: m.text }),
-    m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, actions))) : null
+    m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, () => actions.grew()))) : null
   )
   li.dataset.id = m.id
   return li
