@@ -30,7 +30,9 @@ const finn = await newPerson(browser, origin, 'finn', stamp, watch)
 await erin.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin })
 await register(erin, 'Erin')
 await register(finn, 'Finn')
-await createConversation(erin, `Agents ${stamp}`, [finn])
+const conversationId = await createConversation(erin, `Agents ${stamp}`, [finn])
+await finn.page.goto(`/#c=${conversationId}`)
+await finn.page.getByRole('heading', { name: `Agents ${stamp}` }).waitFor()
 const page = erin.page
 
 interface AgentJson {
@@ -100,7 +102,7 @@ await t.test('create an agent with the keyboard; mistakes are named next to thei
   const [a] = await myAgents()
   t.match(a, { name: 'Scribe', instructions: 'Answer briefly.', provider: 'local', model: 'echo', temperature: 0.5, dataEgress: ['web.fetch'] })
   t.same([...a!.tools].sort(), ['chat.history', 'web.fetch'])
-  await page.locator('#agent-select option:checked', { hasText: 'Scribe' }).waitFor()
+  await page.waitForFunction((id) => (document.querySelector('#agent-select') as HTMLSelectElement).value === id, a!.id)
   t.pass('the new agent is selected in the agent bar')
 })
 
@@ -125,7 +127,7 @@ await t.test('edit it: the form shows what is saved; Escape leaves it unchanged'
   await dialog.getByRole('button', { name: 'Save agent' }).click()
   await dialog.waitFor({ state: 'detached' })
   t.match((await myAgents())[0], { name: 'Scribe Two', temperature: null, tools: ['chat.history'], dataEgress: [] })
-  await page.locator('#agent-select option:checked', { hasText: 'Scribe Two' }).waitFor()
+  await page.locator('#agent-select option', { hasText: 'Scribe Two' }).waitFor({ state: 'attached' })
 })
 
 await t.test("the reply carries the agent's name; copy and regenerate", async (t) => {
@@ -138,9 +140,12 @@ await t.test("the reply carries the agent's name; copy and regenerate", async (t
   await finn.page.locator('#messages .msg.agent .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
   t.pass('a member who does not own the agent sees "Agent"')
 
+  // Like a message's own actions, they show on hover or when the message has focus.
+  await page.locator('#messages .msg.agent[data-id]').hover()
   await page.getByRole('button', { name: "Copy Scribe Two's reply" }).first().click()
   t.equal(await page.evaluate(() => navigator.clipboard.readText()), 'You said: hello there', 'copy puts the reply on the clipboard')
 
+  await page.locator('#messages .msg.agent[data-id]').hover()
   await page.getByRole('button', { name: "Regenerate Scribe Two's reply" }).first().click()
   await page.waitForFunction(() => document.querySelectorAll('#messages .msg.agent[data-id]').length === 2, undefined, { timeout: 60_000 })
   t.equal(await page.locator('#messages .msg.agent[data-id]', { hasText: 'You said: hello there' }).count(), 2, 'a second reply to the same prompt')
@@ -165,6 +170,7 @@ await t.test('a cancelled run keeps its partial text, marked cancelled', async (
   const partial = (await cancelled.locator('.text').textContent()) ?? ''
   t.match(partial, /^t1 t2/, 'the partial text stays')
   t.notMatch(partial, /t500/, 'and it is partial')
+  await cancelled.hover()
   await cancelled.getByRole('button', { name: "Copy Scribe Two's reply" }).click()
   t.equal(await page.evaluate(() => navigator.clipboard.readText()), partial)
   t.equal(await cancelled.getByRole('button', { name: "Regenerate Scribe Two's reply" }).count(), 1, 'and can be regenerated')

@@ -333,7 +333,7 @@ await t.test('run an agent, watch the reply stream in, cancel a second run', asy
   const cancel = alice.page.getByRole('button', { name: 'Cancel run' })
   await cancel.waitFor()
   await cancel.click()
-  await alice.page.getByText(/Agent \((cancelled|done)\)/).waitFor({ timeout: 30_000 })
+  await alice.page.locator('#messages .msg.agent .run-state', { hasText: /\((cancelled|done)\)/ }).waitFor({ timeout: 30_000 })
   t.pass('cancel answered')
 })
 

@@ -66,7 +66,7 @@ function runView(runId: string, agentId: string, conversationId: string): RunVie
   if (!r) {
     const el = h(
       'li',
-      { class: 'msg agent streaming' },
+      { class: 'msg agent streaming', tabIndex: -1 },
       h('div', { class: 'meta' }, h('span', { class: 'who', textContent: agentLabel(agentId) }), h('span', { class: 'run-state', textContent: ' (running…)' })),
       h('p', { class: 'text' })
     )
