@@ -137,7 +137,7 @@ await t.test("the reply carries the agent's name; copy and regenerate", async (t
   await reply.first().waitFor({ timeout: 60_000 })
   await page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Scribe Two' }).waitFor()
   t.pass("the posted reply is labelled with the agent's name")
-  await finn.page.locator('#messages .msg.agent .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
+  await finn.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
   t.pass('a member who does not own the agent sees "Agent"')
 
   // Like a message's own actions, they show on hover or when the message has focus.
@@ -174,6 +174,24 @@ await t.test('a cancelled run keeps its partial text, marked cancelled', async (
   await cancelled.getByRole('button', { name: "Copy Scribe Two's reply" }).click()
   t.equal(await page.evaluate(() => navigator.clipboard.readText()), partial)
   t.equal(await cancelled.getByRole('button', { name: "Regenerate Scribe Two's reply" }).count(), 1, 'and can be regenerated')
+})
+
+await t.test('@AgentName at the start of a message sends it and runs that agent on the rest', async (t) => {
+  await page.getByLabel('Message', { exact: true }).fill('@scribe two summarise this')
+  await page.keyboard.press('Enter')
+  await page.locator('#messages .msg.mine:not(.pending) .text', { hasText: '@scribe two summarise this' }).waitFor({ timeout: 60_000 })
+  t.pass('the prompt is a normal message of the user')
+  const reply = page.locator('#messages .msg.agent[data-id]', { hasText: 'You said: summarise this' })
+  await reply.waitFor({ timeout: 60_000 })
+  t.equal(await reply.locator('.who').textContent(), 'Scribe Two', 'the named agent answered, on the rest of the message')
+  await finn.page.getByLabel('Message', { exact: true }).fill('@Scribe Two not yours')
+  await finn.page.keyboard.press('Enter')
+  await page.locator('#messages .msg .text', { hasText: '@Scribe Two not yours' }).waitFor({ timeout: 60_000 })
+  const runs = (await (await page.request.get(`/api/agents/${(await myAgents())[0]!.id}/runs`)).json()) as { runs: { input: string }[] }
+  t.notOk(
+    runs.runs.some((r) => r.input.includes('not yours')),
+    "another member's mention does not run an agent that is not theirs"
+  )
 })
 
 t.test('no console errors', async (t) => {

@@ -23,6 +23,22 @@ export function setAgentNames(list: readonly { id: string; name: string }[]): vo
   for (const a of list) names.set(a.id, a.name)
 }
 
+/**
+ * `@AgentName rest` at the start of a message: the caller's agent with the longest name that
+ * matches (names may hold spaces), case-insensitively, followed by a space or the end; and the rest,
+ * which becomes the run's prompt.
+ */
+export function mentionedAgent(text: string): { agentId: string; input: string } | undefined {
+  if (!text.startsWith('@')) return undefined
+  const lower = text.slice(1).toLowerCase()
+  let best: [string, string] | undefined
+  for (const [id, name] of names) {
+    const n = name.toLowerCase()
+    if (lower.startsWith(n) && /^(\s|$)/.test(lower.slice(n.length)) && (!best || name.length > best[1].length)) best = [id, name]
+  }
+  return best ? { agentId: best[0], input: text.slice(1 + best[1].length).trim() } : undefined
+}
+
 export function rememberRun(runId: string, info: RunInfo): void {
   const known = runs.get(runId)
   runs.set(runId, { ...info, input: info.input ?? known?.input })

@@ -2,7 +2,7 @@
 import type { ServerFrame } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
-import { agentLabel, onRegenerate, rememberRun, replyActions, setAgentNames, type RunInfo } from './agent-replies.js'
+import { agentLabel, mentionedAgent, onRegenerate, rememberRun, replyActions, setAgentNames, type RunInfo } from './agent-replies.js'
 import { scrollToBottom } from './message-list.js'
 import { activeId, addRun, getRun, removeRun, type RunView } from './store.js'
 import { els, showError } from './ui.js'
@@ -53,6 +53,16 @@ async function runAgent(): Promise<void> {
   }
   els.text.value = ''
   await startRun(agentId, conversationId, input)
+}
+
+/**
+ * A message that starts with `@AgentName` is sent as usual (the prompt is a normal message of the
+ * user) and also runs that agent on the rest of it. Only the caller's own agents answer to a name.
+ */
+export function runMentioned(conversationId: string, text: string): void {
+  const m = mentionedAgent(text)
+  if (!m?.input) return
+  void startRun(m.agentId, conversationId, m.input).catch(showError)
 }
 
 /** Regenerate: the same agent, the same prompt, in the same conversation, as a new run. */
