@@ -28,6 +28,11 @@ export type AuditEvent =
   | MfaAuditEvent
   | 'token.created'
   | 'token.revoked'
+  | 'oidc.failed'
+  | 'oidc.refused'
+  | 'oidc.linked'
+  | 'oidc.unlinked'
+  | 'login.oidc_ok'
 
 /** Second factors, passkeys and step-up. */
 export type MfaAuditEvent =
