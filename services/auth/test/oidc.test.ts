@@ -241,7 +241,7 @@ test('registration mode, domain rule and MFA apply to OIDC sign-ins', async (t) 
   signAs(p, { sub: 'erin-sub', email: 'erin@corp.example', emailVerified: true, amr: ['pwd'] })
   const single = await signIn(stack, p)
   t.equal(single.status, 302)
-  t.match(single.location, /^\/login\?second=enrol&next=/, 'no provider MFA: Palisade’s own second step')
+  t.match(single.location, /^\/login\?second=enrol&next=%2F&methods=totp,passkey$/, 'no provider MFA: Palisade’s own second step')
   t.ok(single.browser.get(MFA_TICKET_COOKIE), 'a login ticket, not a session')
   t.notOk(single.browser.get(AUTH_COOKIES.access))
 

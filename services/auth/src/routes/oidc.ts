@@ -85,7 +85,7 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
       if (next) {
         setTicketCookie(reply, await issueTicket(core.pool, user.id, next.purpose))
         await core.audit({ event: 'login.oidc_ok', userId, ip, details: { next: next.purpose, via: `oidc:${provider.settings.id}` } })
-        return reply.redirect(`/login?second=${next.purpose}&next=${encodeURIComponent(flow.next)}`, 302)
+        return reply.redirect(`/login?second=${next.purpose}&next=${encodeURIComponent(flow.next)}&methods=${next.methods.join(',')}`, 302)
       }
       await startLoginSession(core, config, request, reply, user.id, ip, `oidc:${provider.settings.id}`)
       return reply.redirect(flow.next, 302)
