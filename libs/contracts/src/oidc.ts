@@ -51,3 +51,6 @@ export const OidcIdentitySchema = Type.Object(
 export const OidcIdentityListSchema = Type.Object({ identities: Type.Array(OidcIdentitySchema), hasPassword: Type.Boolean() }, { additionalProperties: false })
 export const OidcLinkResponseSchema = Type.Object({ url: Type.String({ maxLength: 4096 }) }, { additionalProperties: false })
 export type OidcIdentity = Static<typeof OidcIdentitySchema>
+
+/** A provider's back-channel logout request (OpenID Connect Back-Channel Logout 1.0). */
+export const OidcBackchannelBodySchema = Type.Object({ logout_token: Type.String({ minLength: 1, maxLength: 8192 }) }, { additionalProperties: false })

@@ -24,6 +24,8 @@ export interface TestProvider {
   issuer: string
   login: TestLogin
   tamperIdToken: ((claims: Record<string, unknown>) => Record<string, unknown>) | undefined
+  /** a JWT with these claims, signed with the provider's own key (logout tokens) */
+  sign: (claims: Record<string, unknown>) => string
   /** what the provider-side browser holds (its session and interaction cookies) */
   jar: Map<string, string>
 }
@@ -42,7 +44,13 @@ export async function startTestProvider(t: TeardownHost, providerId = 'test'): P
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
   const { privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const kid = 'test-key'
-  const state: TestProvider = { issuer, login: { sub: 'alice-sub', email: 'alice@idp.example', emailVerified: true }, tamperIdToken: undefined, jar: new Map() }
+  const state: TestProvider = {
+    issuer,
+    login: { sub: 'alice-sub', email: 'alice@idp.example', emailVerified: true },
+    tamperIdToken: undefined,
+    jar: new Map(),
+    sign: (claims) => resign(`x.${b64url('{}')}.x`, privateKey, kid, () => claims)
+  }
   const accounts = new Map<string, TestLogin>()
   const provider = new Provider(issuer, {
     clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${WEB_ORIGIN}/auth/oidc/${providerId}/callback`] }],

@@ -211,6 +211,44 @@ test('OIDC sign-in against a real provider', async (t) => {
     t.equal(login.status, 401)
   })
 
+  t.test('back-channel logout: a valid logout token ends the sessions, forged ones nothing', async (t) => {
+    signAs(p, { sub: 'frank-sub', email: 'frank@idp.example', emailVerified: true })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.equal((await signIn(stack, p)).status, 302)
+    const live = () =>
+      count(
+        stack,
+        "SELECT count(*)::int AS n FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE u.email = 'frank@idp.example' AND s.revoked_at IS NULL"
+      )
+    t.equal(await live(), 2)
+    const now = Math.floor(Date.now() / 1000)
+    const good = {
+      iss: p.issuer,
+      aud: CLIENT_ID,
+      iat: now,
+      jti: `j-${now}`,
+      sub: 'frank-sub',
+      events: { 'http://schemas.openid.net/event/backchannel-logout': {} }
+    }
+    const post = (token: string) =>
+      fetch(`${stack.authUrl}/auth/oidc/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }).toString()
+      })
+    const forged: Record<string, string> = {
+      'another audience': p.sign({ ...good, aud: 'someone-else' }),
+      'with a nonce': p.sign({ ...good, nonce: 'n' }),
+      'no logout event': p.sign({ ...good, events: {} }),
+      unsigned: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(good)).toString('base64url')}.`,
+      'another issuer': p.sign({ ...good, iss: 'http://127.0.0.1:1' })
+    }
+    for (const [name, token] of Object.entries(forged)) t.equal((await post(token)).status, 400, name)
+    t.equal(await live(), 2, 'nothing ended by a forged token')
+    t.equal((await post(p.sign(good))).status, 200)
+    t.equal(await live(), 0, 'both sessions of that provider subject ended')
+  })
+
   t.test('an unverified email creates no account', async (t) => {
     signAs(p, { sub: 'dave-sub', email: 'dave@idp.example', emailVerified: false })
     const a = await signIn(stack, p)

@@ -44,3 +44,22 @@ export const oidcFlows = auth.table(
   },
   (t) => [uniqueIndex('oidc_flows_cookie_key').on(t.cookieHash), index('oidc_flows_expires_idx').on(t.expiresAt)]
 )
+
+/**
+ * Which provider sign-in started a Palisade session (and the provider's `sid`, when it sent one),
+ * so that a back-channel logout from the provider can find the sessions it ends.
+ */
+export const oidcSessions = auth.table(
+  'oidc_sessions',
+  {
+    sessionId: uuid('session_id').primaryKey(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    issuer: text('issuer').notNull(),
+    subject: text('subject').notNull(),
+    sid: text('sid'),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [index('oidc_sessions_sub_idx').on(t.issuer, t.subject), index('oidc_sessions_sid_idx').on(t.issuer, t.sid)]
+)

@@ -33,6 +33,7 @@ export type AuditEvent =
   | 'oidc.linked'
   | 'oidc.unlinked'
   | 'login.oidc_ok'
+  | 'oidc.backchannel_logout'
 
 /** Second factors, passkeys and step-up. */
 export type MfaAuditEvent =

@@ -1,6 +1,14 @@
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import { ErrorCode, OidcProviderListSchema, OidcProviderParamsSchema, OidcStartQuerySchema, ProblemSchema } from '@palisade/contracts'
+import {
+  ErrorCode,
+  OidcBackchannelBodySchema,
+  OidcProviderListSchema,
+  OidcProviderParamsSchema,
+  OidcStartQuerySchema,
+  ProblemSchema
+} from '@palisade/contracts'
 import { clientLimitKey, ProblemError } from '@palisade/platform'
 import type { AuthCore } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
@@ -8,7 +16,9 @@ import { providerOf, type OidcProvider } from '../lib/oidc/providers.js'
 import { finishFlow, startFlow, takeFlow } from '../lib/oidc/flow.js'
 import { accountOfIdentity, createAccountForIdentity, linkIdentity, providerDidMfa } from '../lib/oidc/accounts.js'
 import { safeNext } from './verify.js'
+import { backchannelLogout, rememberProviderSession } from '../lib/oidc/backchannel.js'
 import { startLoginSession } from '../lib/login-session.js'
+import { routeBodyLimit } from '../lib/http.js'
 import { ACCOUNT_DISABLED_MESSAGE } from '../lib/sessions.js'
 import { secondStepFor, type MfaDeps } from '../lib/mfa.js'
 import { issueTicket, setTicketCookie } from '../lib/mfa-ticket.js'
@@ -31,6 +41,25 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
   app.get('/auth/oidc/providers', { config: { public: true }, schema: { response: { 200: OidcProviderListSchema } } }, async () => ({
     providers: [...providers.values()].map((p) => ({ id: p.settings.id, name: p.settings.name }))
   }))
+
+  // The provider POSTs a form (logout_token=…): parsed here only, as a plain string map.
+  root.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => {
+    done(null, Object.fromEntries(new URLSearchParams(body as string)))
+  })
+
+  app.post(
+    '/auth/oidc/backchannel-logout',
+    {
+      bodyLimit: routeBodyLimit('/auth/oidc'),
+      config: { public: true, rateLimit },
+      schema: { body: OidcBackchannelBodySchema, response: { 200: Type.Null(), '4xx': ProblemSchema } }
+    },
+    async (request, reply) => {
+      const ended = await backchannelLogout(core, providers, request.body.logout_token)
+      await core.audit({ event: 'oidc.backchannel_logout', ip: ipOf(request), details: { sessions: ended } })
+      return reply.code(200).header('cache-control', 'no-store').send(null)
+    }
+  )
 
   app.get(
     '/auth/oidc/:provider/start',
@@ -87,7 +116,8 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
         await core.audit({ event: 'login.oidc_ok', userId, ip, details: { next: next.purpose, via: `oidc:${provider.settings.id}` } })
         return reply.redirect(`/login?second=${next.purpose}&next=${encodeURIComponent(flow.next)}&methods=${next.methods.join(',')}`, 302)
       }
-      await startLoginSession(core, config, request, reply, user.id, ip, `oidc:${provider.settings.id}`)
+      const session = await startLoginSession(core, config, request, reply, user.id, ip, `oidc:${provider.settings.id}`)
+      await rememberProviderSession(core.pool, session.sessionId, user.id, identity)
       return reply.redirect(flow.next, 302)
     }
   )

@@ -99,6 +99,8 @@ export interface VerifiedIdentity {
   emailVerified: boolean
   name: string | undefined
   amr: string[]
+  /** the provider's session id, for its back-channel logout */
+  sid: string | undefined
 }
 
 /**
@@ -133,6 +135,7 @@ export async function finishFlow(provider: OidcProvider, flow: Flow, callbackUrl
     email,
     emailVerified: claims.email_verified === true,
     name: typeof claims.name === 'string' ? claims.name.slice(0, 100) : undefined,
-    amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : []
+    amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [],
+    sid: typeof claims.sid === 'string' && claims.sid.length <= 255 ? claims.sid : undefined
   }
 }
