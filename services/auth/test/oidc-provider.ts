@@ -38,7 +38,9 @@ function resign(idToken: string, key: KeyObject, kid: string, tamper: (c: Record
   return `${head}.${b64url(createSign('sha256').update(head).sign(key))}`
 }
 
-export async function startTestProvider(t: TeardownHost, providerId = 'test'): Promise<TestProvider> {
+/** `emailInUserInfo`: email and name only from UserInfo, as many providers do (oidc-provider's default). */
+export async function startTestProvider(t: TeardownHost, opts: { emailInUserInfo?: boolean } = {}): Promise<TestProvider> {
+  const providerId = 'test'
   const server = http.createServer()
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`
@@ -56,7 +58,7 @@ export async function startTestProvider(t: TeardownHost, providerId = 'test'): P
     clients: [{ client_id: CLIENT_ID, client_secret: CLIENT_SECRET, redirect_uris: [`${WEB_ORIGIN}/auth/oidc/${providerId}/callback`] }],
     jwks: { keys: [{ ...(privateKey.export({ format: 'jwk' }) as object), kid, alg: 'RS256', use: 'sig' }] },
     claims: { openid: ['sub', 'amr'], email: ['email', 'email_verified'], profile: ['name'] },
-    conformIdTokenClaims: false,
+    conformIdTokenClaims: opts.emailInUserInfo === true,
     features: { devInteractions: { enabled: false } },
     pkce: { required: () => true },
     async findAccount(_ctx, sub) {

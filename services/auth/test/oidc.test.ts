@@ -291,7 +291,8 @@ test('registration mode, domain rule and MFA apply to OIDC sign-ins', async (t) 
 })
 
 test('invite-only and closed installations refuse new OIDC accounts', async (t) => {
-  const p = await startTestProvider(t)
+  // This provider gives the email only from UserInfo: INVITE_REQUIRED (not OIDC_NOT_ALLOWED) shows it was read.
+  const p = await startTestProvider(t, { emailInUserInfo: true })
   const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_REGISTRATION: 'invite', AUTH_REQUIRE_MFA: 'none' } })
   await stack.createUser({ email: 'root@example.com' })
   signAs(p, { sub: 'new-sub', email: 'new@idp.example', emailVerified: true })
