@@ -290,7 +290,7 @@ await t.test('the account page follows each change', async (t) => {
     await page
       .locator('#session-list li')
       .textContent()
-      .then((s) => s?.startsWith('This browser')),
+      .then((s) => s?.startsWith('This device')),
     true,
     'only this browser is listed now'
   )
