@@ -65,7 +65,7 @@ test('OIDC sign-in against a real provider', async (t) => {
   const p = await startTestProvider(t)
   const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_REGISTRATION: 'open', AUTH_REQUIRE_MFA: 'none' } })
   // The installation's first account (its admin) exists already: OIDC accounts are members.
-  await stack.createUser({ email: 'root@example.com' })
+  const root = await stack.createUser({ email: 'root@example.com' })
 
   t.test('the provider list is public', async (t) => {
     const r = await fetch(`${stack.authUrl}/auth/oidc/providers`)
@@ -182,6 +182,8 @@ test('OIDC sign-in against a real provider', async (t) => {
     const ids = await asUser(stack, local, 'GET', '/auth/identities')
     t.equal(ids.json().identities.length, 1)
     t.equal(ids.json().hasPassword, true)
+    const seen = await asUser(stack, root, 'GET', `/auth/admin/users/${local.userId}`)
+    t.match(seen.json().identities, [{ provider: 'test', email: 'bob@idp.example' }], 'an admin sees the linked identity')
     // Now bob signs in with the provider, into his own account.
     const now = await signIn(stack, p)
     t.equal(now.status, 302)
