@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { EmailSchema, OneTimeTokenSchema, PasswordSchema, RoleSchema, SessionSchema } from './auth.js'
 import { IsoDateSchema, UuidSchema } from './common.js'
+import { OidcIdentitySchema } from './oidc.js'
 
 /** `AUTH_REGISTRATION`: who may create an account (the very first account always may). */
 export const REGISTRATION_MODES = ['open', 'invite', 'closed'] as const
@@ -47,7 +48,9 @@ export const AdminUserDetailSchema = Type.Object(
   {
     user: AdminUserSchema,
     sessions: Type.Array(SessionSchema, { maxItems: 500 }),
-    factors: Type.Array(AdminFactorSchema, { maxItems: 100 })
+    factors: Type.Array(AdminFactorSchema, { maxItems: 100 }),
+    /** sign-in providers linked to the account (issuer, provider id, email they gave) */
+    identities: Type.Array(OidcIdentitySchema, { maxItems: 100 })
   },
   { additionalProperties: false }
 )

@@ -36,6 +36,14 @@ export const ErrorCode = {
   insufficientScope: 'INSUFFICIENT_SCOPE',
   /** a request carried both a session cookie and an Authorization header: one credential per request */
   mixedCredentials: 'MIXED_CREDENTIALS',
+  /** an OIDC sign-in that did not verify: no or wrong flow cookie, wrong state, code refused, ID token invalid */
+  oidcFailed: 'OIDC_FAILED',
+  /** an OIDC identity whose email belongs to a local account: sign in with it and link from the account page */
+  oidcEmailCollision: 'OIDC_EMAIL_COLLISION',
+  /** an OIDC identity already linked to another account, or an email domain ops do not allow */
+  oidcNotAllowed: 'OIDC_NOT_ALLOWED',
+  /** unlinking would leave the account with no way to sign in */
+  lastSignInMethod: 'LAST_SIGN_IN_METHOD',
   tooManyRequests: 'TOO_MANY_REQUESTS',
   quotaExceeded: 'QUOTA_EXCEEDED',
   fileTooLarge: 'FILE_TOO_LARGE',

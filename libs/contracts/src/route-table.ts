@@ -114,6 +114,9 @@ export const ROUTES: readonly Route[] = [
     tokenScopes: { safe: ['admin'], unsafe: ['admin'] }
   },
   // Token management: browser sessions only (a token never mints or lists tokens).
+  // OIDC sign-in: public (the flow is carried by a short-lived cookie); linking: browser sessions only.
+  { id: 'auth-oidc', match: 'prefix', path: '/auth/oidc', service: 'auth', access: 'public', websocket: false, bodyLimit: 16 * KiB },
+  { id: 'auth-identities', match: 'prefix', path: '/auth/identities', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   { id: 'auth-tokens', match: 'prefix', path: '/auth/tokens', service: 'auth', access: 'forward-auth', websocket: false, bodyLimit: 1 * KiB },
   {
     id: 'chat-api',

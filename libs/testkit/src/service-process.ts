@@ -44,7 +44,8 @@ export async function startServiceProcess(name: string, env: Record<string, stri
   const exited = new Promise<never>((_, reject) => child.once('exit', (code) => reject(new Error(`${name} service exited with ${code}: ${stderr}`))))
   exited.catch(() => {})
   const url = `http://127.0.0.1:${port}`
-  const deadline = Date.now() + 30_000
+  // tsx compiles the service on start; on a loaded 2-core machine that alone can pass 30 s.
+  const deadline = Date.now() + 60_000
   for (;;) {
     const ready = await fetch(`${url}/readyz`)
       .then((r) => r.ok)

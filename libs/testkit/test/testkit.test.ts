@@ -18,7 +18,10 @@ test('a service built with buildService accepts identity headers from the real /
   const headers = await stack.identityHeaders(alice, { method: 'GET', uri: '/api/chat/whoami' })
   const res = await chat.inject({ url: '/api/chat/whoami', headers })
   t.equal(res.statusCode, 200)
-  t.match(res.json(), { userId: alice.userId, sessionId: alice.sessionId, roles: ['user'] })
+  t.match(res.json(), { userId: alice.userId, sessionId: alice.sessionId, roles: ['admin'] }, "the installation's first account is its admin")
+  const bob = await stack.createUser({ displayName: 'Bob' })
+  const bobHeaders = await stack.identityHeaders(bob, { method: 'GET', uri: '/api/chat/whoami' })
+  t.match((await chat.inject({ url: '/api/chat/whoami', headers: bobHeaders })).json(), { userId: bob.userId, sessionId: bob.sessionId, roles: ['member'] })
 
   const filesHeaders = await stack.identityHeaders(alice, { method: 'GET', uri: '/api/files/x' })
   t.equal((await chat.inject({ url: '/api/chat/whoami', headers: filesHeaders })).statusCode, 401, 'an assertion for files is refused by chat')

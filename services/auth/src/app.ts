@@ -18,6 +18,8 @@ import { registerNatsHandlers } from './nats/handlers.js'
 import { loginMfaRoutes } from './routes/login-mfa.js'
 import { deriveMfaKeys } from './lib/mfa-keys.js'
 import type { MfaDeps } from './lib/mfa.js'
+import { loadOidcProviders } from './lib/oidc/providers.js'
+import { oidcRoutes } from './routes/oidc.js'
 
 export { AuthConfigSchema, type AuthConfig } from './config.js'
 
@@ -48,6 +50,7 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   }
 
   const allowedOrigins = new Set(splitList(config.ALLOWED_ORIGINS))
+  const oidc = { providers: loadOidcProviders(config), origin: mfa.party.origin }
   const ipOf = clientAddress
 
   // The cookie plugin (parses every request's cookies) only where cookies are read or set;
@@ -56,7 +59,8 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
     await scope.register(cookie)
     await scope.register(credentialRoutes, { core, config, dummyHash, allowedOrigins, ipOf, mfa })
     await scope.register(loginMfaRoutes, { core, config, mfa, allowedOrigins, ipOf })
-    await scope.register(accountRoutes, { core, config, ipOf, mfa })
+    await scope.register(accountRoutes, { core, config, ipOf, mfa, oidc })
+    await scope.register(oidcRoutes, { core, config, ipOf, mfa, ...oidc })
     await scope.register(passwordResetRoute, { core, config, allowedOrigins, ipOf })
   })
   const tokenUsage = new TokenUsage(app.pg, config.AUTH_TOKEN_REQUESTS_PER_MINUTE, (err) => app.log.warn({ err }, 'recording a token use failed'))

@@ -56,6 +56,12 @@ export const AuthConfigSchema = Type.Object({
    * (AES-256-GCM) and key the recovery-code hashes; required in production
    */
   AUTH_MFA_KEY: Type.Optional(Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-fA-F]{64}$' })),
+  /**
+   * OpenID providers users may sign in with: a JSON array of `{id, name, issuer, clientId,
+   * clientSecretFile, scopes?, allowedEmailDomains?, trustMfa?}` (or `AUTH_OIDC_PROVIDERS_FILE`);
+   * the redirect URI to register is `AUTH_WEBAUTHN_ORIGIN/auth/oidc/<id>/callback`
+   */
+  AUTH_OIDC_PROVIDERS: Type.Optional(Type.String({ minLength: 2, maxLength: 65536 })),
   /** the web origin passkeys are made for and checked against, exactly (scheme, host, port) */
   AUTH_WEBAUTHN_ORIGIN: Type.String({ minLength: 1, maxLength: 512, default: 'http://localhost:8080' }),
   /** the WebAuthn relying-party id (a registrable domain of the origin); default: the origin's host name */

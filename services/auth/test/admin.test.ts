@@ -226,6 +226,7 @@ test('finding users, their sessions and factors; reset factors is a hook', async
     detail.factors.map((f: { kind: string }) => f.kind),
     ['password']
   )
+  t.same(detail.identities, [], 'no linked sign-in provider')
   t.notMatch(JSON.stringify(detail), /password_hash|\$argon2/, 'no secret in the detail')
   const none = await asUser(admin, 'POST', `/auth/admin/users/${gina.userId}/reset-factors`)
   t.same(none.json(), { reset: [] }, 'nothing enrolled: nothing to reset')

@@ -10,7 +10,7 @@ import { Client } from './helpers.js'
 const ORIGIN = 'http://localhost:8080'
 
 /**
- * A script with a personal access token, through the local edge exactly as in the README: curl-like
+ * A script with a personal access token, through the local edge exactly as in docs/machine-access.md: curl-like
  * HTTP to chat, a Node WebSocket client on the gateway (token in Authorization, or as a subprotocol
  * value), and revocation closing its socket.
  */
@@ -84,7 +84,7 @@ t.test('personal access tokens through the edge, HTTP and WebSocket', async (t) 
   await viaProtocol.client.waitFor((f) => f.type === 'message.created')
 
   const renewed = await req(auth(token), 'GET', '/ws')
-  t.equal(renewed.status, 200, 'a bot renews its sockets’ lease with the same bearer (README example)')
+  t.equal(renewed.status, 200, 'a bot renews its sockets’ lease with the same bearer (docs/machine-access.md example)')
   t.ok(Date.parse(renewed.body.expiresAt) > Date.now())
 
   const started = Date.now()

@@ -324,7 +324,7 @@ await t.test('run an agent, watch the reply stream in, cancel a second run', asy
   const streaming = alice.page.locator('#messages .msg.agent.streaming')
   await streaming.waitFor()
   t.pass('the run shows up while it streams')
-  await bob.page.locator('#messages .msg.agent:not(.streaming) .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
+  await bob.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
   t.pass("the agent's message lands for every member")
   await shot(alice.page, '06-agent')
 
@@ -333,7 +333,7 @@ await t.test('run an agent, watch the reply stream in, cancel a second run', asy
   const cancel = alice.page.getByRole('button', { name: 'Cancel run' })
   await cancel.waitFor()
   await cancel.click()
-  await alice.page.getByText(/Agent \((cancelled|done)\)/).waitFor({ timeout: 30_000 })
+  await alice.page.locator('#messages .msg.agent .run-state', { hasText: /\((cancelled|done)\)/ }).waitFor({ timeout: 30_000 })
   t.pass('cancel answered')
 })
 

@@ -28,6 +28,12 @@ export type AuditEvent =
   | MfaAuditEvent
   | 'token.created'
   | 'token.revoked'
+  | 'oidc.failed'
+  | 'oidc.refused'
+  | 'oidc.linked'
+  | 'oidc.unlinked'
+  | 'login.oidc_ok'
+  | 'oidc.backchannel_logout'
 
 /** Second factors, passkeys and step-up. */
 export type MfaAuditEvent =

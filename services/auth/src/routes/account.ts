@@ -18,12 +18,15 @@ import { factorRoutes } from './factors.js'
 import { tokenRoutes } from './tokens.js'
 import type { MfaDeps } from '../lib/mfa.js'
 import { assertRecentAuthentication } from '../lib/step-up.js'
+import { identityRoutes } from './identities.js'
+import type { OidcProvider } from '../lib/oidc/providers.js'
 
 export interface AccountRoutesOptions {
   core: AuthCore
   config: AuthConfig
   ipOf: (request: FastifyRequest) => string
   mfa: MfaDeps
+  oidc: { providers: ReadonlyMap<string, OidcProvider>; origin: string }
 }
 
 /**
@@ -46,6 +49,7 @@ export const accountRoutes: FastifyPluginAsync<AccountRoutesOptions> = async (ro
   await root.register(adminRoutes, { core, ipOf })
   await root.register(factorRoutes, { core, mfa: opts.mfa, ipOf })
   await root.register(tokenRoutes, { core, ipOf })
+  await root.register(identityRoutes, { core, ipOf, ...opts.oidc })
 
   app.get('/auth/me', { schema: { response: { 200: UserSchema, '4xx': ProblemSchema } } }, async (request) => {
     const user = await core.findUserById(identityOf(request).userId)

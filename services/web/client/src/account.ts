@@ -8,6 +8,7 @@ import { activeId, getMe } from './store.js'
 import { showError, showPanel } from './ui.js'
 import { renderSecurity } from './security.js'
 import { renderTokens } from './tokens.js'
+import { renderIdentities } from './identities.js'
 
 /** The sessions as the server has them now (after a revoke or a password change too). */
 async function renderSessions(): Promise<void> {
@@ -42,7 +43,7 @@ async function openSettings(): Promise<void> {
   $('#me-id').textContent = me?.id ?? ''
   $('#pw-result').textContent = ''
   await renderSessions()
-  await Promise.all([renderSecurity(), renderTokens()])
+  await Promise.all([renderSecurity(), renderIdentities(), renderTokens()])
   showPanel('settings')
   $('#settings-title').focus()
 }

@@ -48,7 +48,7 @@ function act(label: string, run: () => Promise<string>, userId: string): HTMLBut
 }
 
 async function openUser(id: string): Promise<void> {
-  const { user, sessions, factors } = await api<AdminUserDetail>('GET', `/auth/admin/users/${id}`)
+  const { user, sessions, factors, identities } = await api<AdminUserDetail>('GET', `/auth/admin/users/${id}`)
   const isAdmin = user.roles.includes('admin')
   $('#admin-user-title').textContent = `${user.displayName} <${user.email}>`
   $('#admin-user-meta').textContent =
@@ -77,7 +77,10 @@ async function openUser(id: string): Promise<void> {
       : [h('li', { textContent: 'No live session.' })])
   )
   $('#admin-user-factors').replaceChildren(
-    ...factors.map((f) => h('li', { textContent: `${f.name}${f.createdAt ? ` · since ${new Date(f.createdAt).toLocaleDateString()}` : ''}` }))
+    ...factors.map((f) => h('li', { textContent: `${f.name}${f.createdAt ? ` · since ${new Date(f.createdAt).toLocaleDateString()}` : ''}` })),
+    ...identities.map((i) =>
+      h('li', { textContent: `Sign-in provider ${i.provider}${i.email ? ` (${i.email})` : ''} · since ${new Date(i.createdAt).toLocaleDateString()}` })
+    )
   )
   $('#admin-user').hidden = false
 }

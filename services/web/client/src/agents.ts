@@ -2,6 +2,7 @@
 import type { ServerFrame } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
+import { agentLabel, mentionedAgent, onRegenerate, rememberRun, replyActions, setAgentNames, type RunInfo } from './agent-replies.js'
 import { scrollToBottom } from './message-list.js'
 import { activeId, addRun, getRun, removeRun, type RunView } from './store.js'
 import { els, showError } from './ui.js'
@@ -15,18 +16,29 @@ const agentSelect = $('#agent-select') as HTMLSelectElement
 const agentCancel = $('#agent-cancel') as HTMLButtonElement
 let currentRun: { agentId: string; runId: string } | undefined
 
-export async function loadAgents(): Promise<void> {
+export async function loadAgents(select?: string): Promise<void> {
   let agents: AgentInfo[]
   try {
     agents = (await api<{ agents: AgentInfo[] }>('GET', '/api/agents?limit=50')).agents
   } catch {
     agents = []
   }
+  setAgentNames(agents)
   agentSelect.replaceChildren(
     h('option', { value: '', textContent: 'New assistant…' }),
     ...agents.map((a) => h('option', { value: a.id, textContent: a.name }))
   )
-  if (agents[0]) agentSelect.value = agents[0].id
+  const keep = select ?? agentSelect.value
+  agentSelect.value = agents.some((a) => a.id === keep) ? keep : (agents[0]?.id ?? '')
+  editButton.hidden = !agentSelect.value
+}
+
+async function startRun(agentId: string, conversationId: string, input: string): Promise<void> {
+  const run = await api<{ id: string }>('POST', `/api/agents/${agentId}/runs`, { conversationId, input })
+  rememberRun(run.id, { agentId, conversationId, input })
+  currentRun = { agentId, runId: run.id }
+  agentCancel.hidden = false
+  runView(run.id, agentId, conversationId)
 }
 
 async function runAgent(): Promise<void> {
@@ -36,32 +48,52 @@ async function runAgent(): Promise<void> {
   let agentId = agentSelect.value
   if (!agentId) {
     const a = await api<AgentInfo>('POST', '/api/agents', { name: 'Assistant', instructions: 'You are a helpful assistant in a team chat.' })
-    await loadAgents()
+    await loadAgents(a.id)
     agentId = a.id
-    agentSelect.value = a.id
   }
   els.text.value = ''
-  const run = await api<{ id: string }>('POST', `/api/agents/${agentId}/runs`, { conversationId, input })
-  currentRun = { agentId, runId: run.id }
-  agentCancel.hidden = false
-  runView(run.id, agentId, conversationId)
+  await startRun(agentId, conversationId, input)
+}
+
+/**
+ * A message that starts with `@AgentName` is sent as usual (the prompt is a normal message of the
+ * user) and also runs that agent on the rest of it. Only the caller's own agents answer to a name.
+ */
+export function runMentioned(conversationId: string, text: string): void {
+  const m = mentionedAgent(text)
+  if (!m?.input) return
+  void startRun(m.agentId, conversationId, m.input).catch(showError)
+}
+
+/** Regenerate: the same agent, the same prompt, in the same conversation, as a new run. */
+function regenerate(info: RunInfo & { input: string }): void {
+  if (info.conversationId !== activeId()) return
+  void startRun(info.agentId, info.conversationId, info.input).catch(showError)
 }
 
 function runView(runId: string, agentId: string, conversationId: string): RunView {
   let r = getRun(runId)
   if (!r) {
-    const el = h('li', { class: 'msg agent streaming' }, h('div', { class: 'meta', textContent: 'Agent (running…)' }), h('p', { class: 'text' }))
-    el.dataset.run = runId
-    r = { el, text: '', agentId, seq: -1 }
+    const el = h(
+      'li',
+      { class: 'msg agent streaming', tabIndex: -1 },
+      h('div', { class: 'meta' }, h('span', { class: 'who', textContent: agentLabel(agentId) }), h('span', { class: 'run-state', textContent: ' (running…)' })),
+      h('p', { class: 'text' })
+    )
+    const view: RunView = { el, text: '', agentId, seq: -1 }
+    view.el.dataset.run = runId
+    r = view
     if (conversationId === activeId()) addRun(runId, r)
   }
   return r
 }
 
+const ENDED: Record<string, string> = { 'agent.run.completed': ' (done)', 'agent.run.cancelled': ' (cancelled)' }
+
 export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}` }>): void {
   if (f.conversationId !== activeId()) return
+  rememberRun(f.runId, { agentId: f.agentId, conversationId: f.conversationId })
   const r = runView(f.runId, f.agentId, f.conversationId)
-  const meta = r.el.querySelector('.meta')!
   if (f.type === 'agent.run.delta') {
     if (f.seq <= r.seq) return // seen on both sockets while the lease rotated
     r.seq = f.seq
@@ -70,14 +102,29 @@ export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}`
     scrollToBottom()
     return
   }
-  meta.textContent = f.type === 'agent.run.completed' ? 'Agent (done)' : f.type === 'agent.run.cancelled' ? 'Agent (cancelled)' : `Agent (failed: ${f.detail})`
+  r.el.querySelector('.run-state')!.textContent = ENDED[f.type] ?? ` (failed: ${f.type === 'agent.run.failed' ? f.detail : ''})`
   r.el.classList.remove('streaming')
   if (currentRun?.runId === f.runId) {
     currentRun = undefined
     agentCancel.hidden = true
   }
-  // A completed run's message arrives as message.created; the stream view then goes away.
-  setTimeout(() => removeRun(f.runId), f.type === 'agent.run.completed' ? 300 : 10_000)
+  if (f.type === 'agent.run.completed') {
+    // The completed run's message arrives as message.created; the stream view then goes away.
+    setTimeout(() => removeRun(f.runId), 300)
+    return
+  }
+  // A cancelled or failed run posts no message: its partial text stays, marked, with its actions.
+  r.el.classList.add(f.type === 'agent.run.cancelled' ? 'cancelled' : 'failed')
+  r.el.querySelector('.meta')!.append(replyActions(f.runId, () => r.text))
+}
+
+const editButton = h('button', { type: 'button', textContent: 'Edit agent', hidden: true })
+const newButton = h('button', { type: 'button', textContent: 'New agent' })
+
+/** The editor is its own chunk, fetched on first use: it is not part of the first load. */
+async function openEditor(agentId: string | undefined, opener: HTMLElement): Promise<void> {
+  const { editAgent } = await import('./agent-editor.js')
+  editAgent(agentId, opener, (saved) => void loadAgents(saved.id).then(() => announce(`Saved agent ${saved.name}`)))
 }
 
 export function wireAgents(): void {
@@ -86,4 +133,9 @@ export function wireAgents(): void {
     if (!currentRun) return
     void api('POST', `/api/agents/${currentRun.agentId}/runs/${currentRun.runId}/cancel`, {}).catch(showError)
   })
+  onRegenerate(regenerate)
+  agentSelect.after(editButton, newButton)
+  agentSelect.addEventListener('change', () => (editButton.hidden = !agentSelect.value))
+  editButton.addEventListener('click', () => void openEditor(agentSelect.value || undefined, editButton).catch(showError))
+  newButton.addEventListener('click', () => void openEditor(undefined, newButton).catch(showError))
 }

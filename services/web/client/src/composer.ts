@@ -1,5 +1,6 @@
 /** The message box: Enter to send (through the outbox, outbox.ts), typing notices. */
 import { $ } from './dom.js'
+import { runMentioned } from './agents.js'
 import { realtime } from './connection.js'
 import { scrollToBottom } from './message-list.js'
 import { queueSend } from './outbox.js'
@@ -18,6 +19,7 @@ export function wireComposer(): void {
     els.text.value = ''
     els.text.dispatchEvent(new Event('input'))
     queueSend(id, text, [])
+    runMentioned(id, text)
     scrollToBottom()
   })
   els.text.addEventListener('keydown', (ev) => {

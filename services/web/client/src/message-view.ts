@@ -5,6 +5,7 @@
  * separator. Builders only: message-list.ts decides what is on screen.
  */
 import type { Message } from '@palisade/contracts'
+import { replyActions } from './agent-replies.js'
 import { h } from './dom.js'
 import { attachmentView } from './attachment-view.js'
 import type { PendingSend } from './store.js'
@@ -45,7 +46,9 @@ export function messageView(m: Message, actions: MessageActions): HTMLElement {
             h('button', { type: 'button', textContent: 'Edit', attrs: { 'aria-label': 'Edit message' }, onclick: () => actions.edit(m) }),
             h('button', { type: 'button', textContent: 'Delete', attrs: { 'aria-label': 'Delete message' }, onclick: () => actions.remove(m) })
           )
-        : null
+        : m.author.kind === 'agent'
+          ? replyActions(m.author.agentRunId, () => m.text)
+          : null
     ),
     // textContent only: HTML in a message stays text
     h('p', { class: 'text', textContent: m.text }),

@@ -2,6 +2,7 @@
 import type { Message } from '@palisade/contracts'
 import { $, announce } from './dom.js'
 import { ApiError, SignedOutError } from './api.js'
+import { runLabel } from './agent-replies.js'
 import { nameOf } from './names.js'
 import { isMe } from './store.js'
 
@@ -9,7 +10,7 @@ export const newId = (): string => crypto.randomUUID()
 const short = (id: string): string => id.slice(0, 8)
 /** Someone else's display name from the user directory, a short id until it is known. */
 export const person = (id: string): string => nameOf(id) ?? `Member ${short(id)}`
-export const who = (m: Message): string => (m.author.kind === 'agent' ? 'Agent' : isMe(m.senderId) ? 'You' : person(m.senderId))
+export const who = (m: Message): string => (m.author.kind === 'agent' ? runLabel(m.author.agentRunId) : isMe(m.senderId) ? 'You' : person(m.senderId))
 export const time = (iso: string): string => new Date(iso).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
 
 export const els = {

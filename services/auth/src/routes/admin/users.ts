@@ -16,6 +16,7 @@ import {
 import { identityOf, problems, withTransaction } from '@palisade/platform'
 import { disableAccount, enableAccount, setRole } from '../../lib/admin-accounts.js'
 import { listFactors, resetFactors } from '../../lib/factors.js'
+import { listIdentities } from '../../lib/oidc/accounts.js'
 import { issueResetLink, resetPath } from '../../lib/password-reset.js'
 import { liveSessions } from '../../lib/session-view.js'
 import { routeBodyLimit } from '../../lib/http.js'
@@ -81,7 +82,8 @@ export const adminUserRoutes: FastifyPluginAsync<AdminRoutesOptions> = async (ro
       return {
         user: view(user),
         sessions: await liveSessions(core, user.id),
-        factors: factors.map((f) => ({ ...f, createdAt: f.createdAt?.toISOString() ?? null }))
+        factors: factors.map((f) => ({ ...f, createdAt: f.createdAt?.toISOString() ?? null })),
+        identities: await listIdentities(core.pool, user.id)
       }
     } finally {
       client.release()

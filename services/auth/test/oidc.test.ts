@@ -1,0 +1,305 @@
+import { test } from 'tap'
+import type { TestUser } from '@palisade/testkit'
+import { AUTH_COOKIES, MFA_TICKET_COOKIE, OIDC_FLOW_COOKIE } from '@palisade/contracts'
+import { startTestStack, type TestStack } from './helpers.js'
+import { CLIENT_ID, CLIENT_SECRET, cookieHeader, palisadeCookies, startTestProvider, throughProvider, type TestProvider } from './oidc-provider.js'
+
+const providersSetting = (p: TestProvider, extra: Record<string, unknown> = {}) =>
+  JSON.stringify([{ id: 'test', name: 'Test IdP', issuer: p.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...extra }])
+
+interface Attempt {
+  status: number
+  location: string | null
+  code: string | undefined
+  browser: Map<string, string>
+  callback: URL
+  /** the flow cookie the browser held when it came back */
+  flowCookie: string | undefined
+}
+
+/** One sign-in as a browser would do it: start at Palisade, through the provider, back to the callback. */
+async function signIn(
+  stack: TestStack,
+  p: TestProvider,
+  opts: { next?: string; editAuthorization?: (u: URL) => void; editCallback?: (u: URL) => void; browser?: Map<string, string> } = {}
+): Promise<Attempt> {
+  const browser = opts.browser ?? new Map<string, string>()
+  const start = await fetch(`${stack.authUrl}/auth/oidc/test/start?next=${encodeURIComponent(opts.next ?? '/')}`, { redirect: 'manual' })
+  if (start.status !== 302) throw new Error(`start: ${start.status} ${await start.text()}`)
+  palisadeCookies(start, browser)
+  const authorization = new URL(start.headers.get('location')!)
+  opts.editAuthorization?.(authorization)
+  const callback = await throughProvider(p, authorization.href)
+  opts.editCallback?.(callback)
+  return callAt(stack, callback, browser)
+}
+
+async function callAt(stack: TestStack, callback: URL, browser: Map<string, string>): Promise<Attempt> {
+  const flowCookie = browser.get(OIDC_FLOW_COOKIE)
+  const res = await fetch(`${stack.authUrl}${callback.pathname}${callback.search}`, { redirect: 'manual', headers: { cookie: cookieHeader(browser) } })
+  const text = await res.text()
+  palisadeCookies(res, browser)
+  let code: string | undefined
+  try {
+    code = JSON.parse(text).code
+  } catch {}
+  return { status: res.status, location: res.headers.get('location'), code, browser, callback, flowCookie }
+}
+
+/** Who the provider signs in next, in a fresh provider-side browser (no single sign-on from the last one). */
+function signAs(p: TestProvider, login: TestProvider['login']) {
+  p.login = login
+  p.jar.clear()
+}
+
+const count = async (stack: TestStack, sql: string, params: unknown[] = []) => (await stack.auth.pg.query<{ n: number }>(sql, params)).rows[0]!.n
+const sessionsOf = (stack: TestStack, email: string) =>
+  count(stack, 'SELECT count(*)::int AS n FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE u.email = $1', [email])
+
+async function asUser(stack: TestStack, user: TestUser, method: 'GET' | 'POST' | 'DELETE', url: string) {
+  const headers = await stack.identityHeaders(user, { method, uri: url })
+  return stack.auth.inject({ method, url, headers })
+}
+
+test('OIDC sign-in against a real provider', async (t) => {
+  const p = await startTestProvider(t)
+  const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_REGISTRATION: 'open', AUTH_REQUIRE_MFA: 'none' } })
+  // The installation's first account (its admin) exists already: OIDC accounts are members.
+  const root = await stack.createUser({ email: 'root@example.com' })
+
+  t.test('the provider list is public', async (t) => {
+    const r = await fetch(`${stack.authUrl}/auth/oidc/providers`)
+    t.same(await r.json(), { providers: [{ id: 'test', name: 'Test IdP' }] })
+  })
+
+  t.test('the authorization request uses PKCE, state and nonce, bound by an httpOnly cookie', async (t) => {
+    const start = await fetch(`${stack.authUrl}/auth/oidc/test/start`, { redirect: 'manual' })
+    const u = new URL(start.headers.get('location')!)
+    t.equal(u.origin, p.issuer)
+    t.equal(u.searchParams.get('code_challenge_method'), 'S256')
+    t.ok(u.searchParams.get('state') && u.searchParams.get('nonce') && u.searchParams.get('code_challenge'))
+    t.equal(u.searchParams.get('redirect_uri'), 'http://localhost:8080/auth/oidc/test/callback')
+    const cookie = start.headers.getSetCookie().find((c) => c.startsWith(`${OIDC_FLOW_COOKIE}=`))!
+    t.match(cookie, /HttpOnly/i)
+    t.match(cookie, /SameSite=Lax/i)
+    t.match(cookie, /Path=\/auth\/oidc/)
+  })
+
+  t.test('happy path: an account for (issuer, subject), a normal session, the next path', async (t) => {
+    signAs(p, { sub: 'alice-sub', email: 'alice@idp.example', emailVerified: true })
+    const a = await signIn(stack, p, { next: '/rooms/1?x=y' })
+    t.equal(a.status, 302)
+    t.equal(a.location, '/rooms/1?x=y')
+    t.ok(a.browser.get(AUTH_COOKIES.access), 'access cookie set')
+    t.ok(a.browser.get(AUTH_COOKIES.refresh), 'refresh cookie set')
+    t.notOk(a.browser.get(OIDC_FLOW_COOKIE), 'the flow cookie is cleared')
+    const row = await stack.auth.pg.query('SELECT u.email, u.roles, i.subject, i.issuer FROM auth.oidc_identities i JOIN auth.users u ON u.id = i.user_id')
+    t.same(row.rows, [{ email: 'alice@idp.example', roles: ['member'], subject: 'alice-sub', issuer: p.issuer }])
+    t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.audit_log WHERE event = 'login.succeeded' AND details->>'via' = 'oidc:test'"), 1)
+    // The second time: the same account, a second session.
+    const again = await signIn(stack, p)
+    t.equal(again.status, 302)
+    t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.users WHERE email = 'alice@idp.example'"), 1)
+    t.equal(await sessionsOf(stack, 'alice@idp.example'), 2)
+  })
+
+  t.test('next is only ever a same-origin path', async (t) => {
+    for (const next of ['https://evil.example/', '//evil.example/x', '/\\evil.example', 'javascript:alert(1)', '/%2f%2fevil.example']) {
+      const a = await signIn(stack, p, { next })
+      t.equal(a.status, 302)
+      t.equal(a.location, '/', `${next} → /`)
+    }
+  })
+
+  t.test('a wrong state, or no flow cookie, is refused', async (t) => {
+    const before = await sessionsOf(stack, 'alice@idp.example')
+    const wrong = await signIn(stack, p, { editCallback: (u) => u.searchParams.set('state', 'x'.repeat(43)) })
+    t.equal(wrong.status, 401)
+    t.equal(wrong.code, 'OIDC_FAILED')
+    // A callback carried to another browser (login CSRF): no cookie there.
+    const a = await fetch(`${stack.authUrl}/auth/oidc/test/start`, { redirect: 'manual' })
+    const callback = await throughProvider(p, a.headers.get('location')!)
+    const elsewhere = await callAt(stack, callback, new Map())
+    t.equal(elsewhere.status, 401)
+    t.equal(elsewhere.code, 'OIDC_FAILED')
+    t.equal(await sessionsOf(stack, 'alice@idp.example'), before, 'no session')
+  })
+
+  t.test('a replayed code is refused, with the same or a fresh flow cookie', async (t) => {
+    const first = await signIn(stack, p)
+    t.equal(first.status, 302)
+    const before = await sessionsOf(stack, 'alice@idp.example')
+    t.ok(first.flowCookie)
+    const replay = await callAt(stack, first.callback, new Map([...first.browser, [OIDC_FLOW_COOKIE, first.flowCookie!]]))
+    t.equal(replay.status, 401, 'same browser: the flow is spent')
+    const fresh = new Map<string, string>()
+    palisadeCookies(await fetch(`${stack.authUrl}/auth/oidc/test/start`, { redirect: 'manual' }), fresh)
+    const withNewFlow = await callAt(stack, first.callback, fresh)
+    t.equal(withNewFlow.status, 401, 'a new flow does not accept an old code')
+    t.equal(await sessionsOf(stack, 'alice@idp.example'), before)
+  })
+
+  t.test('ID tokens that fail a claim check are refused', async (t) => {
+    const before = await sessionsOf(stack, 'alice@idp.example')
+    const now = Math.floor(Date.now() / 1000)
+    const cases: Record<string, (c: Record<string, unknown>) => Record<string, unknown>> = {
+      'wrong nonce': (c) => ({ ...c, nonce: 'not-the-one-we-sent' }),
+      'another audience': (c) => ({ ...c, aud: 'some-other-client', azp: 'some-other-client' }),
+      expired: (c) => ({ ...c, iat: now - 3600, exp: now - 1800 }),
+      'another issuer': (c) => ({ ...c, iss: 'http://127.0.0.1:1' })
+    }
+    for (const [name, tamper] of Object.entries(cases)) {
+      p.tamperIdToken = tamper
+      const a = await signIn(stack, p)
+      t.equal(a.status, 401, name)
+      t.equal(a.code, 'OIDC_FAILED', name)
+    }
+    p.tamperIdToken = undefined
+    // The nonce swapped in the authorization request, as an attacker replaying another flow would.
+    const swapped = await signIn(stack, p, { editAuthorization: (u) => u.searchParams.set('nonce', 'attacker-nonce') })
+    t.equal(swapped.status, 401, 'nonce of another flow')
+    t.equal(await sessionsOf(stack, 'alice@idp.example'), before, 'no session from any of them')
+    t.ok((await signIn(stack, p)).status === 302, 'the untampered flow still works (the checks are what refused)')
+  })
+
+  t.test('an email of a local account never links by itself; the signed-in owner links it', async (t) => {
+    const local = await stack.createUser({ email: 'bob@idp.example' })
+    signAs(p, { sub: 'bob-sub', email: 'bob@idp.example', emailVerified: true })
+    const a = await signIn(stack, p)
+    t.equal(a.status, 409)
+    t.equal(a.code, 'OIDC_EMAIL_COLLISION')
+    t.notOk(a.browser.get(AUTH_COOKIES.access))
+    t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.oidc_identities WHERE subject = 'bob-sub'"), 0)
+
+    const link = await asUser(stack, local, 'POST', '/auth/identities/test/link')
+    t.equal(link.statusCode, 200)
+    const browser = new Map<string, string>()
+    const flowCookie = (link.cookies as { name: string; value: string }[]).find((c) => c.name === OIDC_FLOW_COOKIE)!
+    browser.set(OIDC_FLOW_COOKIE, flowCookie.value)
+    const callback = await throughProvider(p, link.json().url)
+    const linked = await callAt(stack, callback, browser)
+    t.equal(linked.status, 302)
+    const ids = await asUser(stack, local, 'GET', '/auth/identities')
+    t.equal(ids.json().identities.length, 1)
+    t.equal(ids.json().hasPassword, true)
+    const seen = await asUser(stack, root, 'GET', `/auth/admin/users/${local.userId}`)
+    t.match(seen.json().identities, [{ provider: 'test', email: 'bob@idp.example' }], 'an admin sees the linked identity')
+    // Now bob signs in with the provider, into his own account.
+    const now = await signIn(stack, p)
+    t.equal(now.status, 302)
+    t.ok(now.browser.get(AUTH_COOKIES.access))
+    // He keeps his password, so unlinking is allowed.
+    t.equal((await asUser(stack, local, 'DELETE', `/auth/identities/${ids.json().identities[0].id}`)).statusCode, 204)
+  })
+
+  t.test('an account with no password cannot unlink its only identity', async (t) => {
+    signAs(p, { sub: 'carol-sub', email: 'carol@idp.example', emailVerified: true })
+    const a = await signIn(stack, p)
+    t.equal(a.status, 302)
+    const sessionId = (await stack.auth.pg.query("SELECT s.id FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE u.email = 'carol@idp.example'"))
+      .rows[0].id
+    const carol = { accessToken: a.browser.get(AUTH_COOKIES.access)!, sessionId } as unknown as TestUser
+    const ids = await asUser(stack, carol, 'GET', '/auth/identities')
+    t.equal(ids.json().hasPassword, false)
+    const r = await asUser(stack, carol, 'DELETE', `/auth/identities/${ids.json().identities[0].id}`)
+    t.equal(r.statusCode, 409)
+    t.equal(r.json().code, 'LAST_SIGN_IN_METHOD')
+    // And no password logs into it.
+    const login = await fetch(`${stack.authUrl}/auth/login`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ email: 'carol@idp.example', password: '!oidc-no-password' })
+    })
+    t.equal(login.status, 401)
+  })
+
+  t.test('back-channel logout: a valid logout token ends the sessions, forged ones nothing', async (t) => {
+    signAs(p, { sub: 'frank-sub', email: 'frank@idp.example', emailVerified: true })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.equal((await signIn(stack, p)).status, 302)
+    const live = () =>
+      count(
+        stack,
+        "SELECT count(*)::int AS n FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE u.email = 'frank@idp.example' AND s.revoked_at IS NULL"
+      )
+    t.equal(await live(), 2)
+    const now = Math.floor(Date.now() / 1000)
+    const good = {
+      iss: p.issuer,
+      aud: CLIENT_ID,
+      iat: now,
+      jti: `j-${now}`,
+      sub: 'frank-sub',
+      events: { 'http://schemas.openid.net/event/backchannel-logout': {} }
+    }
+    const post = (token: string) =>
+      fetch(`${stack.authUrl}/auth/oidc/backchannel-logout`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        body: new URLSearchParams({ logout_token: token }).toString()
+      })
+    const forged: Record<string, string> = {
+      'another audience': p.sign({ ...good, aud: 'someone-else' }),
+      'with a nonce': p.sign({ ...good, nonce: 'n' }),
+      'no logout event': p.sign({ ...good, events: {} }),
+      unsigned: `${Buffer.from('{"alg":"none"}').toString('base64url')}.${Buffer.from(JSON.stringify(good)).toString('base64url')}.`,
+      'another issuer': p.sign({ ...good, iss: 'http://127.0.0.1:1' })
+    }
+    for (const [name, token] of Object.entries(forged)) t.equal((await post(token)).status, 400, name)
+    t.equal(await live(), 2, 'nothing ended by a forged token')
+    t.equal((await post(p.sign(good))).status, 200)
+    t.equal(await live(), 0, 'both sessions of that provider subject ended')
+  })
+
+  t.test('an unverified email creates no account', async (t) => {
+    signAs(p, { sub: 'dave-sub', email: 'dave@idp.example', emailVerified: false })
+    const a = await signIn(stack, p)
+    t.equal(a.status, 403)
+    t.equal(a.code, 'OIDC_NOT_ALLOWED')
+  })
+})
+
+test('registration mode, domain rule and MFA apply to OIDC sign-ins', async (t) => {
+  const p = await startTestProvider(t)
+  const stack = await startTestStack(t, {
+    auth: {
+      AUTH_OIDC_PROVIDERS: providersSetting(p, { allowedEmailDomains: ['corp.example'], trustMfa: true }),
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'all'
+    }
+  })
+  // An admin exists already (inserted: with MFA required for all, its password login would stop at a second step).
+  await stack.auth.pg.query(
+    "INSERT INTO auth.users (id, email, display_name, password_hash, roles) VALUES (gen_random_uuid(), 'root@example.com', 'root', 'x', '{admin}')"
+  )
+
+  signAs(p, { sub: 'x-sub', email: 'x@elsewhere.example', emailVerified: true })
+  const outside = await signIn(stack, p)
+  t.equal(outside.status, 403)
+  t.equal(outside.code, 'OIDC_NOT_ALLOWED', 'a domain ops did not allow')
+
+  signAs(p, { sub: 'erin-sub', email: 'erin@corp.example', emailVerified: true, amr: ['pwd'] })
+  const single = await signIn(stack, p)
+  t.equal(single.status, 302)
+  t.match(single.location, /^\/login\?second=enrol&next=%2F&methods=totp,passkey$/, 'no provider MFA: Palisade’s own second step')
+  t.ok(single.browser.get(MFA_TICKET_COOKIE), 'a login ticket, not a session')
+  t.notOk(single.browser.get(AUTH_COOKIES.access))
+
+  signAs(p, { sub: 'erin-sub', email: 'erin@corp.example', emailVerified: true, amr: ['pwd', 'otp'] })
+  const multi = await signIn(stack, p)
+  t.equal(multi.status, 302)
+  t.equal(multi.location, '/')
+  t.ok(multi.browser.get(AUTH_COOKIES.access), 'the provider’s MFA counts for a trusted provider')
+})
+
+test('invite-only and closed installations refuse new OIDC accounts', async (t) => {
+  // This provider gives the email only from UserInfo: INVITE_REQUIRED (not OIDC_NOT_ALLOWED) shows it was read.
+  const p = await startTestProvider(t, { emailInUserInfo: true })
+  const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_REGISTRATION: 'invite', AUTH_REQUIRE_MFA: 'none' } })
+  await stack.createUser({ email: 'root@example.com' })
+  signAs(p, { sub: 'new-sub', email: 'new@idp.example', emailVerified: true })
+  const a = await signIn(stack, p)
+  t.equal(a.status, 403)
+  t.equal(a.code, 'INVITE_REQUIRED')
+  t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.users WHERE email = 'new@idp.example'"), 0)
+})
