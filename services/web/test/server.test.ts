@@ -129,6 +129,12 @@ t.test('the built pages have no inline script or style and the client never uses
   }
 })
 
+t.test('the bundle carries no TypeBox schemas (a value import from the contracts would)', async (t) => {
+  for (const f of readdirSync(join(DEFAULT_PUBLIC_DIR, 'assets')).filter((f) => f.endsWith('.js'))) {
+    t.notMatch(readFileSync(join(DEFAULT_PUBLIC_DIR, 'assets', f), 'utf8'), /additionalProperties/, f)
+  }
+})
+
 t.test('bundle budget: at most 60 KiB of gzipped JavaScript and CSS on the first load of each page', async (t) => {
   // Issue 24: the first load stays well under 60 KiB gzipped, with everything the features add.
   for (const page of ['index.html', 'login.html']) {

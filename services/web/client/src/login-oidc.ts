@@ -3,7 +3,10 @@
  * navigation: auth answers with the provider's URL and sets the flow cookie), and the second step
  * when auth sends a provider sign-in back here for Palisade's own factor (`?second=mfa|enrol`).
  */
-import { MFA_TICKET_TTL_SECONDS, type MfaMethod, type OidcProviderListSchema } from '@palisade/contracts'
+import type { MfaMethod, OidcProviderListSchema } from '@palisade/contracts'
+
+/** MFA_TICKET_TTL_SECONDS of the contracts (a value import would pull every schema into the bundle). */
+const MFA_TICKET_TTL_SECONDS = 300
 import type { Static } from 'typebox'
 import { $, h } from './dom.js'
 import { safeNext } from './api.js'

@@ -3,7 +3,10 @@
  * password when auth wants a recent sign-in), see it once, list the rest with their last four
  * characters and last use, revoke. The token itself is only ever put in a read-only text field.
  */
-import { PERSONAL_TOKEN_MAX_DAYS, type CreatedToken, type PersonalToken, type TokenList, type TokenScope } from '@palisade/contracts'
+import type { CreatedToken, PersonalToken, TokenList, TokenScope } from '@palisade/contracts'
+
+/** PERSONAL_TOKEN_MAX_DAYS of the contracts (a value import would pull every schema into the bundle). */
+const PERSONAL_TOKEN_MAX_DAYS = 365
 import { $, announce, h } from './dom.js'
 import { api, ApiError } from './api.js'
 
