@@ -11,11 +11,10 @@ import { filePart, harness, startFiles, upload, waitFor } from './helpers.js'
 // Deleting is soft and immediate for every reader; destroying is the sweep's, after the retention
 // period, safe with several instances; restoring is for admins only.
 const h = await startFiles(t, { FILES_RETENTION_DAYS: 7 })
+// The installation's first account is its admin (roles come only from auth); the others are members.
+const admin = await h.stack.createUser()
 const alice = await h.stack.createUser()
 const mallory = await h.stack.createUser()
-const admin = await h.stack.createUser()
-// Roles come only from auth: make this account an admin there, before its first identity is issued.
-await h.app.pg.query(`UPDATE auth.users SET roles = array_append(roles, 'admin') WHERE id = $1`, [admin.userId])
 const nc = await connectNats({ url: h.stack.natsUrl, name: 'retention-test' })
 t.teardown(() => nc.close())
 

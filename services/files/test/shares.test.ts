@@ -16,10 +16,10 @@ const h = await startFiles(
   { SHARE_LINKS: 'public', LOG_LEVEL: 'info', SHARE_LINKS_OPENS_PER_MINUTE: 1000, FILES_KEYS: newKekLine() },
   { logStream: logs.stream }
 )
+// The installation's first account is its admin (roles come only from auth); the others are members.
+const admin = await h.stack.createUser()
 const alice = await h.stack.createUser()
 const bob = await h.stack.createUser()
-const admin = await h.stack.createUser()
-await h.app.pg.query(`UPDATE auth.users SET roles = array_append(roles, 'admin') WHERE id = $1`, [admin.userId])
 
 async function instance(overrides: Partial<FilesAppConfig>) {
   const config: FilesAppConfig = { ...h.config, ...overrides }
