@@ -19,6 +19,12 @@ export const conversations = chat.table(
     title: text('title').notNull(),
     ownerId: uuid('owner_id').notNull(),
     memberCount: integer('member_count').notNull().default(0),
+    /**
+     * Messages the conversation holds now (deletes count down). A member's unread count is this minus
+     * their `read_count`: one subtraction per row of "my conversations", and one counter per message
+     * written instead of one per member (docs/performance.md, "Unread counts").
+     */
+    messageCount: integer('message_count').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -42,7 +48,12 @@ export const members = chat.table(
      * added later starts at the conversation's latest message (its history is there to read, not
      * unread); 0 = nothing read yet (conversations start empty).
      */
-    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0)
+    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0),
+    /**
+     * How many of the conversation's messages have `seq` ≤ `last_read_seq`, set whenever the marker
+     * moves and counted down when such a message is deleted; unread = message_count − read_count.
+     */
+    readCount: integer('read_count').notNull().default(0)
   },
   (t) => [
     primaryKey({ name: 'members_pkey', columns: [t.conversationId, t.userId] }),

@@ -37,19 +37,15 @@ export async function createConversation(
   return conversation
 }
 
-/** The page is chosen first and unread counts are computed only for its rows (not for every conversation of the user). */
+/** Newest activity first; unread counts come from the counters (read-markers.ts), not from counting messages. */
 export async function listConversations(store: ChatStore, userId: string, cursor: string | undefined, limit: number): Promise<ConversationPage> {
   const before = conversationCursor.decodeOptional(cursor)
   const r = await store.pg.query<ConversationWithUnreadDbRow>({
     name: 'chat_list_conversations',
-    text: `SELECT ${CONVERSATION_COLUMNS}, ${unreadCountSql('p.id', 'p.last_read_seq', '$1')} AS unread_count
-           FROM (
-             SELECT ${CONVERSATION_COLUMNS_OF_C}, m.last_read_seq
-             FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
-             WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807)
-             ORDER BY c.activity_seq DESC LIMIT $3
-           ) p
-           ORDER BY p.activity_seq DESC`,
+    text: `SELECT ${CONVERSATION_COLUMNS_OF_C}, ${unreadCountSql('m', 'c')} AS unread_count
+           FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
+           WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807)
+           ORDER BY c.activity_seq DESC LIMIT $3`,
     values: [userId, before ?? null, limit + 1]
   })
   const rows = r.rows.slice(0, limit)
@@ -63,7 +59,7 @@ export async function listConversations(store: ChatStore, userId: string, cursor
 export async function getConversation(store: ChatStore, userId: string, id: string): Promise<ConversationWithUnread> {
   const r = await store.pg.query<ConversationWithUnreadDbRow>({
     name: 'chat_get_conversation',
-    text: `SELECT ${CONVERSATION_COLUMNS_OF_C}, ${unreadCountSql('c.id', 'm.last_read_seq', '$2')} AS unread_count
+    text: `SELECT ${CONVERSATION_COLUMNS_OF_C}, ${unreadCountSql('m', 'c')} AS unread_count
            FROM chat.conversations c JOIN chat.members m ON m.conversation_id = c.id AND m.user_id = $2
            WHERE c.id = $1`,
     values: [id, userId]

@@ -80,8 +80,9 @@ export async function addMember(
     // A new member's read marker starts at the latest message: the history is there to read, but
     // joining a busy conversation must not light it up with hundreds of "unread" messages.
     const ins = await c.query<MemberDbRow>(
-      `INSERT INTO chat.members (conversation_id, user_id, role, last_read_seq)
-       VALUES ($1, $2, 'member', (SELECT coalesce(max(seq), 0) FROM chat.messages WHERE conversation_id = $1))
+      `INSERT INTO chat.members (conversation_id, user_id, role, last_read_seq, read_count)
+       VALUES ($1, $2, 'member', (SELECT coalesce(max(seq), 0) FROM chat.messages WHERE conversation_id = $1),
+               (SELECT message_count FROM chat.conversations WHERE id = $1))
        ON CONFLICT (conversation_id, user_id) DO NOTHING RETURNING user_id, role, joined_at`,
       [id, newUserId]
     )

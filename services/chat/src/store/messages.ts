@@ -33,7 +33,9 @@ async function checkAttachments(store: ChatStore, conversationId: string, attach
  * insert and the conversation's activity bump are one statement; concurrent retries meet in the
  * unique index, so exactly one row exists whatever the interleaving. A user's own message also
  * moves their read marker up to it (whoever answers has read what came before); an agent's message
- * does not, although it is posted as the user who ran the agent.
+ * does not, although it is posted as the user who ran the agent. The conversation's message counter
+ * goes up in the same statement (one row, already updated for the activity order), so unread counts
+ * cost no write per member.
  */
 export async function sendMessage(
   store: ChatStore,
@@ -51,17 +53,25 @@ export async function sendMessage(
   const agentRunId = author.kind === 'agent' ? author.agentRunId : null
   const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>({
     name: 'chat_send_message',
-    text: `WITH ins AS (
+    // The conversation row is locked before the insert takes its seq, so a conversation's messages
+    // commit in seq order and message_count always counts exactly the messages up to the newest
+    // seq: the sender's read_count is then that count, and a read marker's recount cannot miss a
+    // message that commits later below it.
+    text: `WITH lock AS (
+             SELECT 1 FROM chat.conversations
+             WHERE id = $1 AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+             FOR UPDATE
+           ), ins AS (
              INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
-             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[]
-             WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[] FROM lock
              ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
              RETURNING ${MESSAGE_COLUMNS}
            ), bump AS (
-             UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now()
+             UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now(), message_count = message_count + 1
              WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
+             RETURNING message_count
            ), mark AS (
-             UPDATE chat.members SET last_read_seq = ins.seq FROM ins
+             UPDATE chat.members SET last_read_seq = ins.seq, read_count = bump.message_count FROM ins, bump
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
            SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
@@ -169,11 +179,21 @@ export async function editMessage(store: ChatStore, userId: string, conversation
 }
 
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
+  // The counters follow: one message fewer in the conversation, and one fewer read by every
+  // member whose marker had passed it (deletes are rare; sends stay one counter).
   const r = await store.pg.query<{ member_ids: string[] }>(
-    `DELETE FROM chat.messages
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-     RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+    `WITH del AS (
+       DELETE FROM chat.messages
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+       RETURNING seq
+     ), total AS (
+       UPDATE chat.conversations SET message_count = message_count - 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM del)
+     ), read AS (
+       UPDATE chat.members SET read_count = read_count - 1 FROM del
+       WHERE chat.members.conversation_id = $1 AND chat.members.last_read_seq >= del.seq AND chat.members.read_count > 0
+     )
+     SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
     [conversationId, userId, messageId]
   )
   const row = r.rows[0]
