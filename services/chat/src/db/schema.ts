@@ -101,6 +101,8 @@ export const messages = chat.table(
      */
     index('messages_conversation_seq_idx').on(t.conversationId, t.seq, t.senderId, t.authorKind),
     index('messages_tsv_idx').using('gin', t.tsv),
+    /** search's `has:file`: a conversation's messages with attachments, newest first, without reading the others */
+    index('messages_with_files_idx').on(t.conversationId, t.seq).where(sql`cardinality(${t.attachments}) > 0`),
     check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)
   ]
 )

@@ -1,0 +1,1 @@
+CREATE INDEX "messages_with_files_idx" ON "chat"."messages" USING btree ("conversation_id","seq") WHERE cardinality("chat"."messages"."attachments") > 0;
