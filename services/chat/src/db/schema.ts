@@ -100,7 +100,12 @@ export const messages = chat.table(
      * counting the messages after a read marker is an index-only scan (drizzle has no INCLUDE).
      */
     index('messages_conversation_seq_idx').on(t.conversationId, t.seq, t.senderId, t.authorKind),
-    index('messages_tsv_idx').using('gin', t.tsv),
+    /**
+     * Search: the conversation and the words in one GIN index (built-in array_ops and tsvector_ops,
+     * no extension), so "these words in these conversations" is one intersection of posting lists
+     * instead of reading every message of a large conversation (docs/performance.md, "Search").
+     */
+    index('messages_search_idx').using('gin', sql`(ARRAY[${t.conversationId}])`, t.tsv),
     /** search's `has:file`: a conversation's messages with attachments, newest first, without reading the others */
     index('messages_with_files_idx').on(t.conversationId, t.seq).where(sql`cardinality(${t.attachments}) > 0`),
     check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)

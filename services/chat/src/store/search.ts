@@ -14,11 +14,12 @@ const MESSAGE_COLUMNS_OF_M = MESSAGE_COLUMNS.split(', ')
 /**
  * The statement for one combination of filters (at most 32, each prepared once per connection):
  * only the conditions in use, so every plan is specific. The access rule is part of the query —
- * the caller's memberships bound which messages are read at all.
+ * the caller's memberships (narrowed to `in:`) bound which messages are read at all.
  *
- * With words, the text index finds the matches and the memberships filter them (a semi-join); a
- * query of filters only walks each of the caller's conversations newest first (one bounded index
- * range per conversation) and merges them. docs/performance.md shows both plans on 1 M messages.
+ * With words, one scan of messages_search_idx intersects "in one of these conversations" with
+ * "has these words", and only the matches are read. A query of filters only walks each of the
+ * caller's conversations newest first (one bounded index range per conversation) and merges them.
+ * docs/performance.md shows both plans on 1 M messages.
  */
 function searchSql(f: ParsedSearch & { userId: string; cursor: number | null; limit: number }): { name: string; text: string; values: unknown[] } {
   const values: unknown[] = []
@@ -26,10 +27,10 @@ function searchSql(f: ParsedSearch & { userId: string; cursor: number | null; li
     values.push(v)
     return `$${values.length}`
   }
-  const user = param(f.userId)
+  const memberships = `SELECT conversation_id FROM chat.members WHERE user_id = ${param(f.userId)}${
+    f.conversationId !== null ? ` AND conversation_id = ${param(f.conversationId)}::uuid` : ''
+  }`
   const where: string[] = []
-  if (f.text !== null) where.push(`m.tsv @@ pg_catalog.websearch_to_tsquery('pg_catalog.${SEARCH_CONFIG}'::pg_catalog.regconfig, ${param(f.text)}::text)`)
-  if (f.conversationId !== null) where.push(`m.conversation_id = ${param(f.conversationId)}::uuid`)
   if (f.senderId !== null) where.push(`m.sender_id = ${param(f.senderId)}::uuid`)
   if (f.hasFile) where.push('cardinality(m.attachments) > 0')
   if (f.before !== null) where.push(`m.created_at < ${param(f.before)}::timestamptz`)
@@ -37,19 +38,22 @@ function searchSql(f: ParsedSearch & { userId: string; cursor: number | null; li
   where.push(`m.seq < COALESCE(${param(f.cursor)}::bigint, 9223372036854775807)`)
   const limit = param(f.limit + 1)
   const name = `chat_search_${[f.text, f.conversationId, f.senderId, f.hasFile || null, f.before, f.after].map((x) => (x === null ? 0 : 1)).join('')}`
-  const text =
-    f.text !== null || f.conversationId !== null
-      ? `SELECT ${MESSAGE_COLUMNS_OF_M} FROM chat.messages m
-         WHERE m.conversation_id IN (SELECT conversation_id FROM chat.members WHERE user_id = ${user}) AND ${where.join(' AND ')}
-         ORDER BY m.seq DESC LIMIT ${limit}`
-      : `SELECT ${MESSAGE_COLUMNS_OF_M} FROM chat.members mem
-         CROSS JOIN LATERAL (
-           SELECT ${MESSAGE_COLUMNS} FROM chat.messages m
-           WHERE m.conversation_id = mem.conversation_id AND ${where.join(' AND ')}
-           ORDER BY m.seq DESC LIMIT ${limit}
-         ) m
-         WHERE mem.user_id = ${user}
-         ORDER BY m.seq DESC LIMIT ${limit}`
+  if (f.text !== null) {
+    const words = `pg_catalog.websearch_to_tsquery('pg_catalog.${SEARCH_CONFIG}'::pg_catalog.regconfig, ${param(f.text)}::text)`
+    // `ARRAY[conversation_id] && …` and `tsv @@ …` are the two columns of messages_search_idx.
+    const text = `SELECT ${MESSAGE_COLUMNS_OF_M} FROM chat.messages m
+                  WHERE ARRAY[m.conversation_id] && (SELECT array_agg(conversation_id) FROM (${memberships}) mine)
+                    AND m.tsv @@ ${words} AND ${where.join(' AND ')}
+                  ORDER BY m.seq DESC LIMIT ${limit}`
+    return { name, text, values }
+  }
+  const text = `SELECT ${MESSAGE_COLUMNS_OF_M} FROM (${memberships}) mine
+                CROSS JOIN LATERAL (
+                  SELECT ${MESSAGE_COLUMNS} FROM chat.messages m
+                  WHERE m.conversation_id = mine.conversation_id AND ${where.join(' AND ')}
+                  ORDER BY m.seq DESC LIMIT ${limit}
+                ) m
+                ORDER BY m.seq DESC LIMIT ${limit}`
   return { name, text, values }
 }
 

@@ -1,1 +1,0 @@
-CREATE INDEX "messages_with_files_idx" ON "chat"."messages" USING btree ("conversation_id","seq") WHERE cardinality("chat"."messages"."attachments") > 0;
