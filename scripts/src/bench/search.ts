@@ -46,11 +46,10 @@ export const searchBench: Bench = {
           `WITH counts AS (SELECT user_id, count(*) AS n, bool_or(c.member_count >= 1000) AS big
                            FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id GROUP BY user_id),
                 median AS (SELECT percentile_disc(0.5) WITHIN GROUP (ORDER BY n) AS n FROM counts)
-           (SELECT user_id AS id FROM counts, median WHERE counts.n = median.n AND big LIMIT 1)
-           UNION ALL
-           (SELECT user_id FROM counts, median WHERE counts.n = median.n AND NOT big LIMIT $1)`,
-          [SEARCHERS - 1]
+           SELECT user_id AS id FROM counts, median WHERE counts.n = median.n ORDER BY big DESC, user_id LIMIT $1`,
+          [SEARCHERS]
         )
+        users.splice(picked.rows.length)
         for (const [i, row] of picked.rows.entries()) {
           const to = users[i]!.userId
           await db.query('UPDATE chat.members SET user_id = $2 WHERE user_id = $1', [row.id, to])
