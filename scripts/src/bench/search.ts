@@ -83,13 +83,16 @@ export const searchBench: Bench = {
           for (const query of queries) {
             const times: number[] = []
             let errors = 0
-            for (let n = 0; n < REQUESTS_PER_QUERY; n++) {
-              const user = users[n % users.length]!
-              const uri = `/api/chat/search?q=${encodeURIComponent(query.q(n % users.length))}&limit=20`
+            // a few first requests warm the plan cache and the pages a running server would hold
+            for (let n = -3; n < REQUESTS_PER_QUERY; n++) {
+              const i = (n + users.length) % users.length
+              const user = users[i]!
+              const uri = `/api/chat/search?q=${encodeURIComponent(query.q(i))}&limit=20`
               const headers = await stack.identityHeaders(user, { uri })
               const t0 = performance.now()
               const res = await fetch(chat.url + uri, { headers })
               await res.arrayBuffer()
+              if (n < 0) continue
               times.push(performance.now() - t0)
               if (res.status !== 200) errors++
             }
