@@ -1,5 +1,7 @@
+import type pg from 'pg'
 import type { Conversation, ConversationPage, ConversationWithUnread } from '@palisade/contracts'
 import { withTransaction, type CallContext } from '@palisade/platform'
+import type { ListLoader } from '../lib/conversation-list-cache.js'
 import { conversationCursor } from '../lib/cursor.js'
 import { publishMembershipChange, publishToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toConversationWithUnread, type ConversationDbRow, type ConversationWithUnreadDbRow } from '../lib/rows.js'
@@ -33,14 +35,14 @@ export async function createConversation(
     )
     return toConversation(row)
   })
+  for (const id of [userId, ...others]) store.lists?.invalidateUser(id)
   publishToMembers(store.nats, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
   return conversation
 }
 
 /** Newest activity first; unread counts come from the counters (read-markers.ts), not from counting messages. */
-export async function listConversations(store: ChatStore, userId: string, cursor: string | undefined, limit: number): Promise<ConversationPage> {
-  const before = conversationCursor.decodeOptional(cursor)
-  const r = await store.pg.query<ConversationWithUnreadDbRow>({
+async function conversationPage(pool: pg.Pool, userId: string, before: number | undefined, limit: number): Promise<ConversationPage> {
+  const r = await pool.query<ConversationWithUnreadDbRow>({
     name: 'chat_list_conversations',
     text: `SELECT ${CONVERSATION_COLUMNS_OF_C}, ${unreadCountSql('m', 'c')} AS unread_count
            FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
@@ -54,6 +56,35 @@ export async function listConversations(store: ChatStore, userId: string, cursor
     items: rows.map(toConversationWithUnread),
     nextCursor: r.rows.length > limit && last ? conversationCursor.encode(Number(last.activity_seq)) : null
   }
+}
+
+/**
+ * What the conversation-list cache keeps for a user: their first page as JSON (ConversationPageSchema,
+ * test/conversation-list-cache.test.ts compares it with the uncached answer) and every conversation
+ * they are in, whose changes drop it.
+ */
+export const loadConversationList =
+  (pool: pg.Pool): ListLoader =>
+  async (userId, limit) => {
+    const [page, ids] = await Promise.all([
+      conversationPage(pool, userId, undefined, limit),
+      pool.query<{ conversation_id: string }>({
+        name: 'chat_my_conversation_ids',
+        text: 'SELECT conversation_id FROM chat.members WHERE user_id = $1',
+        values: [userId]
+      })
+    ])
+    return { json: JSON.stringify(page), conversationIds: ids.rows.map((r) => r.conversation_id) }
+  }
+
+/** A page of "my conversations"; the first one from memory when the list cache answers (as JSON bytes). */
+export async function listConversations(store: ChatStore, userId: string, cursor: string | undefined, limit: number): Promise<ConversationPage | Buffer> {
+  const before = conversationCursor.decodeOptional(cursor)
+  if (before === undefined) {
+    const cached = await store.lists?.firstPage(userId, limit)
+    if (cached) return cached
+  }
+  return conversationPage(store.pg, userId, before, limit)
 }
 
 export async function getConversation(store: ChatStore, userId: string, id: string): Promise<ConversationWithUnread> {
@@ -78,6 +109,7 @@ export async function renameConversation(store: ChatStore, userId: string, id: s
   const row = r.rows[0]
   if (!row) throw notMember()
   const conversation = toConversation(row)
+  store.lists?.invalidateConversation(id)
   publishToMembers(store.nats, await memberIds(store, id), { type: 'conversation.updated', at: now(), conversation })
   return conversation
 }
@@ -91,5 +123,6 @@ export async function deleteConversation(store: ChatStore, userId: string, id: s
     return m.rows.map((x) => x.user_id)
   })
   store.cache?.invalidate(id)
+  store.lists?.invalidateConversation(id)
   publishMembershipChange(store.nats, ids, { type: 'conversation.deleted', at: now(), conversationId: id })
 }

@@ -104,6 +104,8 @@ export async function addMember(
   })
   if (result.created && result.conversation) {
     store.cache?.invalidate(id)
+    store.lists?.invalidateConversation(id)
+    store.lists?.invalidateUser(newUserId)
     publishMembershipChange(store.nats, await memberIds(store, id), {
       type: 'member.added',
       at: now(),
@@ -132,5 +134,6 @@ export async function removeMember(store: ChatStore, userId: string, id: string,
     return m.rows.map((x) => x.user_id)
   })
   store.cache?.invalidate(id)
+  store.lists?.invalidateConversation(id)
   publishMembershipChange(store.nats, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
 }

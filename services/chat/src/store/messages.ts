@@ -80,6 +80,7 @@ export async function sendMessage(
   const row = r.rows[0]
   if (row) {
     store.cache?.invalidate(conversationId)
+    store.lists?.invalidateConversation(conversationId)
     const message = toMessage(row)
     publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
     return { message, created: true }
@@ -173,6 +174,7 @@ export async function editMessage(store: ChatStore, userId: string, conversation
   const row = r.rows[0]
   if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
   store.cache?.invalidate(conversationId)
+  store.lists?.invalidateConversation(conversationId)
   const message = toMessage(row)
   publishToMembers(store.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
   return message
@@ -199,6 +201,7 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
   const row = r.rows[0]
   if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
+  store.lists?.invalidateConversation(conversationId)
   publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
 }
 

@@ -45,5 +45,6 @@ export async function markRead(store: ChatStore, userId: string, conversationId:
   if (!row.member) throw notMember()
   if (row.seq === null) throw problems.notFound('Message not found')
   if (row.moved === null) return
+  store.lists?.invalidateUser(userId)
   publishToMembers(store.nats, [userId], { type: 'conversation.read', at: now(), conversationId, messageId, unreadCount: row.unread ?? 0 })
 }
