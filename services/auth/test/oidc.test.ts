@@ -5,6 +5,7 @@ import { startTestStack, type TestStack } from './helpers.js'
 import {
   CLIENT_ID,
   CLIENT_SECRET,
+  cookieHeader,
   oidcCallback,
   oidcSignIn,
   palisadeCookies,
@@ -372,4 +373,86 @@ test('invite-only and closed installations refuse new OIDC accounts', async (t) 
   t.equal(a.status, 403)
   t.equal(a.code, 'INVITE_REQUIRED')
   t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.users WHERE email = 'new@idp.example'"), 0)
+})
+
+test('group rules: allowedGroups for sign-in, adminGroup for the role', async (t) => {
+  const p = await startTestProvider(t)
+  const stack = await startTestStack(t, {
+    auth: {
+      AUTH_OIDC_PROVIDERS: providersSetting(p, {
+        scopes: ['email', 'profile', 'groups'],
+        allowedGroups: ['palisade-users', 'palisade-admins'],
+        adminGroup: 'palisade-admins'
+      }),
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'none'
+    }
+  })
+  const root = await stack.createUser({ email: 'root@example.com' })
+  const roleOf = async (email: string) =>
+    (await stack.auth.pg.query<{ roles: string[] }>('SELECT roles FROM auth.users WHERE email = $1', [email])).rows[0]?.roles
+  const audits = (event: string) => count(stack, 'SELECT count(*)::int AS n FROM auth.audit_log WHERE event = $1', [event])
+
+  t.test('no allowed group, or no groups claim: refused, no account', async (t) => {
+    for (const groups of [['other-team'], [], undefined]) {
+      signAs(p, { sub: 'out-sub', email: 'out@idp.example', emailVerified: true, ...(groups ? { groups } : {}) })
+      const a = await signIn(stack, p)
+      t.equal(a.status, 403, JSON.stringify(groups))
+      t.equal(a.code, 'OIDC_GROUP_NOT_ALLOWED')
+    }
+    t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.users WHERE email = 'out@idp.example'"), 0)
+    t.equal(await audits('oidc.refused'), 3)
+  })
+
+  t.test('an allowed group signs in as a member; the admin group promotes, leaving it demotes', async (t) => {
+    signAs(p, { sub: 'ivy-sub', email: 'ivy@idp.example', emailVerified: true, groups: ['palisade-users'] })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.same(await roleOf('ivy@idp.example'), ['member'])
+    t.equal(await audits('oidc.role_changed'), 0, 'member already: nothing changed, nothing audited')
+
+    signAs(p, { sub: 'ivy-sub', email: 'ivy@idp.example', emailVerified: true, groups: ['palisade-users', 'palisade-admins'] })
+    const promoted = await signIn(stack, p)
+    t.equal(promoted.status, 302)
+    t.same(await roleOf('ivy@idp.example'), ['admin'])
+    t.equal(await liveOf(stack, 'ivy-sub'), 1, 'the role change ended the older session; the new one carries the new role')
+    t.equal(await audits('oidc.role_changed'), 1)
+    const me = await fetch(`${stack.authUrl}/auth/verify`, {
+      headers: { cookie: cookieHeader(promoted.browser), 'x-forwarded-uri': '/auth/me', 'x-forwarded-method': 'GET' }
+    })
+    t.equal(me.status, 200)
+    const assertion = me.headers.get('x-authenticated-assertion')!
+    t.same(JSON.parse(Buffer.from(assertion.split('.')[1]!, 'base64url').toString()).roles, ['admin'], 'the new session is an admin’s')
+
+    signAs(p, { sub: 'ivy-sub', email: 'ivy@idp.example', emailVerified: true, groups: ['palisade-users'] })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.same(await roleOf('ivy@idp.example'), ['member'], 'out of the admin group at the provider: a member again')
+    t.equal(await audits('oidc.role_changed'), 2)
+  })
+
+  t.test('the claim never demotes the last enabled admin', async (t) => {
+    signAs(p, { sub: 'jo-sub', email: 'jo@idp.example', emailVerified: true, groups: ['palisade-admins'] })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.same(await roleOf('jo@idp.example'), ['admin'])
+    await stack.auth.pg.query('UPDATE auth.users SET disabled_at = now() WHERE id = $1', [root.userId])
+    signAs(p, { sub: 'jo-sub', email: 'jo@idp.example', emailVerified: true, groups: ['palisade-users'] })
+    t.equal((await signIn(stack, p)).status, 302, 'the sign-in itself goes on')
+    t.same(await roleOf('jo@idp.example'), ['admin'], 'still admin: the installation keeps one')
+    t.equal(await audits('oidc.role_change_refused'), 1)
+  })
+})
+
+test('groups only in UserInfo are read from there', async (t) => {
+  const p = await startTestProvider(t, { emailInUserInfo: true })
+  const stack = await startTestStack(t, {
+    auth: {
+      AUTH_OIDC_PROVIDERS: providersSetting(p, { scopes: ['email', 'profile', 'groups'], allowedGroups: ['palisade-users'] }),
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'none'
+    }
+  })
+  await stack.createUser({ email: 'root@example.com' })
+  signAs(p, { sub: 'kim-sub', email: 'kim@idp.example', emailVerified: true, groups: ['palisade-users'] })
+  t.equal((await signIn(stack, p)).status, 302)
+  signAs(p, { sub: 'lee-sub', email: 'lee@idp.example', emailVerified: true, groups: ['elsewhere'] })
+  t.equal((await signIn(stack, p)).code, 'OIDC_GROUP_NOT_ALLOWED')
 })
