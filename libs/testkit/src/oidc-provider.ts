@@ -192,6 +192,13 @@ export async function startTestProvider(t: TeardownHost, opts: { emailInUserInfo
   server.on('request', (req, res) => {
     provider ??= build()
     callback ??= provider.callback()
+    // oidc-provider has no front-channel logout: this page plays the provider's logout page, which
+    // loads the relying party's frontchannel_logout_uri in an iframe with iss and sid.
+    if (req.url?.startsWith('/test/frontchannel?')) {
+      const sid = new URL(req.url, issuer).searchParams.get('sid') ?? ''
+      res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' })
+      return res.end(page('Signing you out', `<iframe title="Palisade" src="${esc(frontchannelUrl(state, sid))}"></iframe>`))
+    }
     if (!req.url?.startsWith('/interaction/')) return callback(req, res)
     interaction(req, res).catch((err) => {
       res.statusCode = 500
@@ -200,6 +207,11 @@ export async function startTestProvider(t: TeardownHost, opts: { emailInUserInfo
   })
   t.teardown(() => new Promise<void>((resolve) => server.close(() => resolve())))
   return state
+}
+
+/** The relying party's front-channel logout URI with this provider's iss and a sid, as the provider's logout page loads it. */
+export function frontchannelUrl(p: Pick<TestProvider, 'issuer' | 'webOrigin'>, sid: string): string {
+  return `${p.webOrigin}${OIDC_FLOW_PATH}/frontchannel-logout?${new URLSearchParams({ iss: p.issuer, sid })}`
 }
 
 const loginForm = (action: string) =>
