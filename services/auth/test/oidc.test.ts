@@ -316,7 +316,20 @@ test('OIDC sign-in against a real provider', async (t) => {
     const unknown = await callAt(stack, new URL('http://localhost:8080/auth/oidc/nope/callback?code=x'), new Map(), page)
     t.equal(unknown.location, '/login?error=OIDC_FAILED', 'an unknown provider: the generic code')
 
+    // A link attempt goes back to the app's account page, with its outcome.
+    const zed = await stack.createUser({ email: 'zed@example.com' })
+    const link = async () => {
+      const r = await asUser(stack, zed, 'POST', '/auth/identities/test/link')
+      const flow = (r.cookies as { name: string; value: string }[]).find((c) => c.name === OIDC_FLOW_COOKIE)!
+      return callAt(stack, await throughProvider(p, r.json().url), new Map([[OIDC_FLOW_COOKIE, flow.value]]), page)
+    }
+    signAs(p, { sub: 'carol-sub', email: 'carol@idp.example', emailVerified: true })
+    t.equal((await link()).location, '/?link=OIDC_NOT_ALLOWED', 'an identity linked to another account')
+    signAs(p, { sub: 'zed-sub', email: 'zed@idp.example', emailVerified: true })
+    t.equal((await link()).location, '/?link=ok')
+
     // An API client asking for JSON still gets the problem.
+    signAs(p, { sub: 'bob2-sub', email: 'root@example.com', emailVerified: true })
     const api = await signIn(stack, p, { headers: { accept: 'application/json' } })
     t.equal(api.status, 409)
     t.equal(api.code, 'OIDC_EMAIL_COLLISION')

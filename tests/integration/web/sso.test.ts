@@ -127,6 +127,26 @@ t.test('a failed callback shows its message on the login page', async (t) => {
   await page.context().close()
 })
 
+t.test('a signed-in person links the provider from the account page', async (t) => {
+  const page = await newPage('quinn')
+  await page.goto('/login#register')
+  await page.getByLabel('Display name').fill('Quinn')
+  await page.getByLabel('Email').fill(`quinn-${stamp}@test.palisade.example`)
+  await page.getByLabel('Password').fill('a long enough password for e2e')
+  await page.getByRole('button', { name: 'Create account' }).click()
+  await page.waitForURL((u) => u.pathname === '/')
+  await page.getByRole('button', { name: 'Account' }).click()
+  provider.people.set('quinn', { sub: `quinn-${stamp}`, email: `quinn-${stamp}@idp.example`, emailVerified: true })
+  await page.getByRole('button', { name: 'Link Test IdP' }).click()
+  await page.getByLabel('User name').fill('quinn')
+  await page.getByRole('button', { name: 'Sign in' }).click()
+  await page.getByRole('button', { name: 'Allow' }).click()
+  await page.locator('#identities-status').filter({ hasText: 'Linked.' }).waitFor()
+  t.equal(new URL(page.url()).search, '', 'the outcome left the address bar')
+  t.ok(await page.getByText(`Test IdP · quinn-${stamp}@idp.example`).isVisible(), 'the linked identity is listed')
+  await page.context().close()
+})
+
 t.test('front-channel logout: framed by the provider it ends the session; a foreign page cannot frame it', async (t) => {
   const email = `pia-${stamp}@idp.example`
   provider.people.set('pia', { sub: `pia-${stamp}`, email, emailVerified: true })

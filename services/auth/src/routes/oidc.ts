@@ -37,6 +37,8 @@ export interface OidcRoutesOptions {
 
 const SIGNED_OUT_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body>Signed out of Palisade.</body></html>'
 const LOGIN_ERRORS = new Set<string>(OIDC_LOGIN_ERRORS)
+/** callbacks whose flow was a link from a signed-in session (their errors go back to the app) */
+const linkAttempts = new WeakSet<FastifyRequest>()
 
 /**
  * A failed callback: API clients (asking for JSON) get the problem; a browser goes back to the
@@ -45,13 +47,15 @@ const LOGIN_ERRORS = new Set<string>(OIDC_LOGIN_ERRORS)
  */
 function callbackError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
   if (!isNavigation(request)) throw error
+  // A link attempt comes from the signed-in app, which shows the outcome on the account page.
+  const page = linkAttempts.has(request) ? '/?link=' : '/login?error='
   const status = error.statusCode ?? 500
   if (status >= 500) request.log.error({ err: error }, 'OIDC callback failed')
   const code = status === 429 ? ErrorCode.tooManyRequests : error.code && LOGIN_ERRORS.has(error.code) ? error.code : ErrorCode.oidcFailed
   return reply
     .code(302)
     .headers({ 'cache-control': 'no-store', ...securityHeaders('authRedirect') })
-    .redirect(`/login?error=${code}`, 302)
+    .redirect(`${page}${code}`, 302)
 }
 
 /** Public OIDC endpoints: the provider list, the start of a sign-in, and the provider's callback. */
@@ -131,6 +135,7 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
       const provider = providerOf(providers, request.params.provider)
       const ip = ipOf(request)
       const flow = await takeFlow(core.pool, request, reply, provider.settings.id)
+      if (flow.intent.kind === 'link') linkAttempts.add(request)
       let identity
       try {
         identity = await finishFlow(provider, flow, new URL(request.url, origin))
