@@ -469,3 +469,16 @@ test('groups only in UserInfo are read from there', async (t) => {
   signAs(p, { sub: 'lee-sub', email: 'lee@idp.example', emailVerified: true, groups: ['elsewhere'] })
   t.equal((await signIn(stack, p)).code, 'OIDC_GROUP_NOT_ALLOWED')
 })
+
+test('a browser over the callback rate limit lands on the login page too', async (t) => {
+  const p = await startTestProvider(t)
+  const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_RATE_LIMIT_PER_MINUTE: 2 } })
+  const page = { accept: 'text/html', 'sec-fetch-mode': 'navigate' }
+  const callback = new URL('http://localhost:8080/auth/oidc/test/callback?code=x&state=y')
+  const seen: (string | null)[] = []
+  for (let i = 0; i < 3; i++) seen.push((await callAt(stack, callback, new Map(), page)).location)
+  t.same(seen, ['/login?error=OIDC_FAILED', '/login?error=OIDC_FAILED', '/login?error=TOO_MANY_REQUESTS'])
+  const api = await callAt(stack, callback, new Map(), { accept: 'application/json' })
+  t.equal(api.status, 429)
+  t.equal(api.code, 'TOO_MANY_REQUESTS')
+})
