@@ -52,10 +52,7 @@ function callbackError(error: FastifyError, request: FastifyRequest, reply: Fast
   const status = error.statusCode ?? 500
   if (status >= 500) request.log.error({ err: error }, 'OIDC callback failed')
   const code = status === 429 ? ErrorCode.tooManyRequests : error.code && LOGIN_ERRORS.has(error.code) ? error.code : ErrorCode.oidcFailed
-  return reply
-    .code(302)
-    .headers({ 'cache-control': 'no-store', ...securityHeaders('authRedirect') })
-    .redirect(`${page}${code}`, 302)
+  return reply.headers({ 'cache-control': 'no-store', ...securityHeaders('authRedirect') }).redirect(`${page}${code}`, 302)
 }
 
 /** Public OIDC endpoints: the provider list, the start of a sign-in, and the provider's callback. */
