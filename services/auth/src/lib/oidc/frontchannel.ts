@@ -1,6 +1,6 @@
 import type { ServerMetadata } from 'openid-client'
 import type { AuthCore } from '../core.js'
-import { endProviderSessions, providerByIssuer } from './backchannel.js'
+import { endProviderSessions, providerByIssuer } from './provider-sessions.js'
 import type { OidcProvider } from './providers.js'
 
 /**
