@@ -81,6 +81,9 @@ const handlers: Handlers = {
     else reloadMembersIfShown(f.conversationId)
   },
   'conversation.deleted': (f) => leave(f.conversationId),
+  // Presence and notification levels: shown by the features wired below (presence.ts, notify.ts).
+  'presence.changed': ignore,
+  'conversation.notify': ignore,
   typing: (f) => {
     if (f.conversationId === activeId() && !isMe(f.userId)) showTyping(f.userId)
   },
