@@ -4,7 +4,7 @@ import { $, announce, h } from './dom.js'
 import { api, ApiError } from './api.js'
 import { closeConversation } from './conversation.js'
 import { rememberName, resolveNames } from './names.js'
-import { presenceLabel } from './presence.js'
+import { loadPresence, presenceLabel } from './presence.js'
 import { activeId, getConversation, getMe, isMe, subscribe } from './store.js'
 import { person, showError } from './ui.js'
 
@@ -20,6 +20,7 @@ export async function loadMembers(): Promise<void> {
   if (activeId() !== id) return
   members = page.items
   renderMembers()
+  void loadPresence(id).catch(() => {})
 }
 
 /** A membership of the open conversation changed: the panel, if open, shows it. */

@@ -5,9 +5,11 @@
  * `all` lets everything through, `mentions` only mentions and replies, `none` nothing. Permission is
  * asked only from the settings button (browsers ignore or penalise unprompted requests).
  */
-import type { Conversation, Message, NotifyLevel } from '@palisade/contracts'
+import type { Conversation, Message, NotifyLevel, UserProfileList } from '@palisade/contracts'
 import { $ } from './dom.js'
+import { api } from './api.js'
 import { openConversation } from './conversation.js'
+import { nameOf, rememberName } from './names.js'
 import { bumpMentions, getConversation, isMe, notifyLevelOf } from './store.js'
 import { person } from './ui.js'
 
@@ -30,9 +32,26 @@ export function allowedBy(level: NotifyLevel, reason: NotifyReason): boolean {
 
 const supported = (): boolean => typeof Notification !== 'undefined'
 
-function show(conversation: Conversation, message: Message, reason: NotifyReason): void {
+/** A notification outlives the page's view of it: the sender's name, not a short id, even before anything showed it. */
+async function senderName(message: Message): Promise<string> {
+  if (message.author.kind === 'agent') return 'An agent'
+  const known = nameOf(message.senderId)
+  if (known) return known
+  try {
+    const { users } = await api<UserProfileList>('GET', `/auth/users?id=${message.senderId}`)
+    if (users[0]) {
+      rememberName(users[0])
+      return users[0].displayName
+    }
+  } catch {
+    // the short id then
+  }
+  return person(message.senderId)
+}
+
+async function show(conversation: Conversation, message: Message, reason: NotifyReason): Promise<void> {
   if (!supported() || Notification.permission !== 'granted' || document.visibilityState !== 'hidden') return
-  const from = message.author.kind === 'agent' ? 'An agent' : person(message.senderId)
+  const from = await senderName(message)
   const what = reason === 'mention' ? 'mentioned you' : reason === 'reply' ? 'replied to you' : 'wrote'
   // Shown by the browser as plain text; one per conversation at a time (tag), the newest replacing it.
   const n = new Notification(`${from} ${what} in ${conversation.title}`, { body: message.text.slice(0, 200), tag: conversation.id })
@@ -51,7 +70,7 @@ export function notifyMessage(message: Message): void {
   const level = notifyLevelOf(conversation.id)
   for (const rule of rules) {
     const reason = rule(message, conversation)
-    if (reason && allowedBy(level, reason)) return show(conversation, message, reason)
+    if (reason && allowedBy(level, reason)) return void show(conversation, message, reason)
   }
 }
 
@@ -59,7 +78,7 @@ export function notifyMessage(message: Message): void {
 export function notifyMention(message: Message): void {
   bumpMentions(message.conversationId)
   const conversation = getConversation(message.conversationId)
-  if (conversation && allowedBy(notifyLevelOf(conversation.id), 'mention')) show(conversation, message, 'mention')
+  if (conversation && allowedBy(notifyLevelOf(conversation.id), 'mention')) void show(conversation, message, 'mention')
 }
 
 function renderPermission(): void {

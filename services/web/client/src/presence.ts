@@ -39,7 +39,8 @@ export function presenceLabel(userId: string): string {
   return 'online'
 }
 
-async function loadPresence(conversationId: string): Promise<void> {
+/** The presence of a conversation's members (on opening it, and with its members panel: members join later). */
+export async function loadPresence(conversationId: string): Promise<void> {
   const { items } = await api<PresenceList>('GET', `/api/chat/conversations/${conversationId}/presence`)
   for (const p of items) known.set(p.userId, p)
   changed()
