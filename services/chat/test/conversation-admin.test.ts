@@ -1,6 +1,13 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { ChatConversationLeave, ChatConversationTransfer, ChatConversationUpdate, ChatMembershipChanged, ChatNotifySet } from '@palisade/contracts'
+import {
+  ChatConversationLeave,
+  ChatConversationTransfer,
+  ChatConversationUpdate,
+  ChatMembershipChanged,
+  ChatMessageCreate,
+  ChatNotifySet
+} from '@palisade/contracts'
 import { acting, chatHarness, collectEvents } from './helpers.js'
 
 t.test('managing a conversation: topic, archive, transfer, leave, notifications', async (t) => {
@@ -64,6 +71,14 @@ t.test('managing a conversation: topic, archive, transfer, leave, notifications'
       headers: acting(alice.userId)
     })
     t.equal(viaNats.headers?.get('Nats-Service-Error-Code'), '409', 'NATS refuses the same way')
+    const socketSend = await h.nc.request(
+      ChatMessageCreate.subject,
+      JSON.stringify({ conversationId: conv.id, text: 'via the gateway', clientMessageId: 'arch-3' }),
+      {
+        headers: acting(bob.userId)
+      }
+    )
+    t.equal(socketSend.headers?.get('Nats-Service-Error-Code'), '409', "and so does the gateway's message.send")
     res = await h.as(bob, 'GET', `${base}/messages`)
     t.equal(res.statusCode, 200, 'still readable')
     t.equal(res.json().items[0].text, 'before archiving', 'nothing was written')
