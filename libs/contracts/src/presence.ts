@@ -6,7 +6,7 @@ import { EmptyObjectSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
 
 export const PRESENCE_LIMITS = {
-  /** no reported activity for this long: `away` (clients derive it from `lastActiveAt` as time passes) */
+  /** no reported activity for this long: `away` (chat's sweep announces it within about 15 s) */
   awayAfterMs: 5 * 60_000,
   /** clients report activity at most this often; gateways forward it to chat at most this often per user */
   activityIntervalMs: 60_000,
@@ -22,9 +22,9 @@ export const PresenceStatusSchema = Type.Union([Type.Literal('online'), Type.Lit
 export type PresenceStatus = Static<typeof PresenceStatusSchema>
 
 /**
- * One user's presence as another user may see it. `lastActiveAt`: latest activity while online or
- * away (a client turns `online` into `away` once it is older than PRESENCE_LIMITS.awayAfterMs);
- * `lastSeenAt`: when the last socket closed, for `offline`. Hidden presence, and every user who
+ * One user's presence as another user may see it. `lastActiveAt`: latest activity chat knew of
+ * (online or away; an event carries it as of the change: events are sent on changes of status
+ * only); `lastSeenAt`: when the last socket closed, for `offline`. Hidden presence, and every user who
  * shares no conversation with the asker, reads `offline` with both null.
  */
 export const PresenceSchema = Type.Object(

@@ -10,8 +10,7 @@ import { realtime } from './connection.js'
 import { activeId, subscribe } from './store.js'
 import { showError, time } from './ui.js'
 
-/** PRESENCE_LIMITS of the contracts (a value import would pull the schemas into the bundle). */
-const AWAY_AFTER_MS = 5 * 60_000
+/** PRESENCE_LIMITS.activityIntervalMs of the contracts (a value import would pull the schemas into the bundle). */
 const ACTIVITY_INTERVAL_MS = 60_000
 
 const known = new Map<string, Presence>()
@@ -31,12 +30,14 @@ export function putPresence(p: Presence): void {
   changed()
 }
 
-/** "online", "away", "last seen 14:02" or "offline"; away also once the last activity is old (the server's sweep may lag). */
+/**
+ * "online", "away", "last seen …" or "offline", as chat last said: it announces changes only (away
+ * too), so `lastActiveAt` here may be older than the user's latest activity and is not used.
+ */
 export function presenceLabel(userId: string): string {
   const p = known.get(userId)
   if (!p || p.status === 'offline') return p?.lastSeenAt ? `last seen ${new Date(p.lastSeenAt).toLocaleDateString()} ${time(p.lastSeenAt)}` : 'offline'
-  if (p.status === 'away' || (p.lastActiveAt && Date.now() - Date.parse(p.lastActiveAt) > AWAY_AFTER_MS)) return 'away'
-  return 'online'
+  return p.status
 }
 
 /** The presence of a conversation's members (on opening it, and with its members panel: members join later). */
