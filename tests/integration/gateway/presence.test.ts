@@ -1,5 +1,6 @@
 import t from 'tap'
-import type { TestUser } from '@palisade/testkit'
+import { buildService, type TestUser } from '@palisade/testkit'
+import chatApp from '@palisade/chat'
 import { gatewayHarness, sleep, type Frame } from './helpers.js'
 
 /**
@@ -34,6 +35,12 @@ t.test('presence over two gateway instances', async (t) => {
   t.pass("bob's socket on the other instance hears alice come online")
   const a1 = await h.connect(alice, { index: 1 })
   a1.send({ type: 'activity' })
+  // hello does not wait for the presence report: let chat hear of the second socket first.
+  for (let i = 0; i < 100; i++) {
+    const r = await h.chat.pg.query('SELECT count(*)::int AS n FROM chat.presence_sockets WHERE user_id = $1', [alice.userId])
+    if (r.rows[0].n === 2) break
+    await sleep(50)
+  }
   a0.close()
   await a0.closed
   // Give the close's report time to land before asking: it must not take her offline.
@@ -52,8 +59,9 @@ t.test('presence over two gateway instances', async (t) => {
   )
 
   t.test('a gateway instance shutting down takes only its own sockets', async (t) => {
+    const from = b.frames.length
     const again = await h.connect(alice, { index: 1 })
-    await b.waitFor((f) => aliceChange('online')(f) && b.frames.indexOf(f) > b.frames.indexOf(off), 10_000)
+    await b.waitFor((f) => aliceChange('online')(f) && b.frames.indexOf(f) >= from, 10_000)
     t.equal(await statusOf(bob, alice), 'online')
     await h.gateways[1]!.close()
     await again.closed
@@ -65,4 +73,23 @@ t.test('presence over two gateway instances', async (t) => {
     }
     t.equal(status, 'offline', "its goodbye removed her sockets there without waiting for the instance's expiry (90 s)")
   })
+})
+
+t.test('a report lost while chat was unreachable is sent again with the next heartbeat', async (t) => {
+  const h = await gatewayHarness(t)
+  const [alice, bob] = await Promise.all([h.stack.createUser(), h.stack.createUser()])
+  const conv = await h.createConversation(alice, 'Outage', [bob])
+  await h.chat.close()
+  // No chat answers: the report of this socket fails.
+  await h.connect(alice)
+  const chat = await buildService(t, chatApp, h.stack.config(), { service: 'chat' })
+  const url = `/api/chat/conversations/${conv.id}/presence`
+  let status: string | undefined
+  // The gateway announces itself every 30 s (PRESENCE_LIMITS.instanceHeartbeatMs) and retries then.
+  for (let i = 0; i < 90 && status !== 'online'; i++) {
+    const res = await chat.inject({ method: 'GET', url, headers: await h.stack.identityHeaders(bob, { method: 'GET', uri: url }) })
+    status = (res.json().items as Array<{ userId: string; status: string }>).find((p) => p.userId === alice.userId)?.status
+    if (status !== 'online') await sleep(1000)
+  }
+  t.equal(status, 'online', 'alice is online once chat is back')
 })

@@ -56,7 +56,7 @@ export class Hub {
   ) {
     this.nats = app.nats
     this.log = app.log
-    this.presence = new PresenceReporter(app)
+    this.presence = new PresenceReporter(app, (userId) => this.socketsOf(userId))
     this.heartbeat = setInterval(() => this.beat(), settings.GATEWAY_HEARTBEAT_MS)
     this.heartbeat.unref()
   }

@@ -16,14 +16,27 @@ export class PresenceReporter {
   /** per user: the reports not yet answered, chained so chat applies them in order */
   private readonly queue = new Map<string, Promise<void>>()
   private readonly activeReportedAt = new Map<string, number>()
+  /** users whose last report failed (chat unreachable) → whether a lost one was about activity; retried with the heartbeat */
+  private readonly unreported = new Map<string, boolean>()
   private readonly timer: NodeJS.Timeout
 
-  constructor(app: FastifyInstance) {
+  /** `socketsOf`: how many sockets this instance holds for a user now */
+  constructor(
+    app: FastifyInstance,
+    private readonly socketsOf: (userId: string) => number
+  ) {
     this.log = app.log
     this.nats = app.nats
     this.announce(PRESENCE_LIMITS.instanceTtlMs)
-    this.timer = setInterval(() => this.announce(PRESENCE_LIMITS.instanceTtlMs), PRESENCE_LIMITS.instanceHeartbeatMs)
+    this.timer = setInterval(() => this.beat(), PRESENCE_LIMITS.instanceHeartbeatMs)
     this.timer.unref()
+  }
+
+  private beat(): void {
+    this.announce(PRESENCE_LIMITS.instanceTtlMs)
+    const retry = [...this.unreported]
+    this.unreported.clear()
+    for (const [userId, active] of retry) this.report(userId, this.socketsOf(userId), active)
   }
 
   /** The user's socket count here changed (`sockets` = how many now); opening one counts as activity. */
@@ -65,7 +78,11 @@ export class PresenceReporter {
       .then(() => natsRequest(this.nats, ChatPresenceReport, { instanceId: this.instanceId, sockets, active }, { userId }))
       .then(
         () => undefined,
-        (err: unknown) => this.log.warn({ err, user: userId }, 'presence report failed')
+        (err: unknown) => {
+          // A lost report would leave chat with a stale count for as long as this instance lives.
+          this.unreported.set(userId, active || (this.unreported.get(userId) ?? false))
+          this.log.warn({ err, user: userId }, 'presence report failed; retried with the next heartbeat')
+        }
       )
     this.queue.set(userId, next)
     void next.then(() => {
