@@ -30,6 +30,8 @@ export interface ThrowawayStack {
   databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
   origin: string
+  /** PALISADE_DATA_DIR: the file store is `files/`, the generated secrets `secrets/` (removed on stop) */
+  dataDir: string
   child: ChildProcess
   /** whether the launcher printed `ready:` before it exited or the wait ran out */
   ready: boolean
@@ -111,6 +113,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
     port,
     databaseUrl: db.url,
     origin: `http://localhost:${port}`,
+    dataDir,
     child,
     ready: out.includes('ready: '),
     exited,
