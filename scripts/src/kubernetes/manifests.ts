@@ -60,6 +60,8 @@ function commonEnv(spec: ServiceSpec): Manifest[] {
     { name: 'NODE_ENV', value: 'production' },
     { name: 'HOST', value: '0.0.0.0' },
     { name: 'PORT', value: String(HTTP_PORT) },
+    // the metrics listener defaults to loopback; Prometheus scrapes it from the monitoring namespace
+    { name: 'METRICS_HOST', value: '0.0.0.0' },
     { name: 'METRICS_PORT', value: String(METRICS_PORT) },
     setting('LOG_LEVEL')
   ]
