@@ -28,6 +28,8 @@ const METRICS: Record<string, { labels: string[]; histogram?: true }> = {
   palisade_outbox_lag_seconds: { labels: ['service'] },
   palisade_outbox_pending: { labels: ['service'] }
 }
+/** Grafana's syntax for the dashboard's data source variable (not a JavaScript template) */
+const GRAFANA_DATASOURCE_VARIABLE = ['$', '{datasource}'].join('')
 const PROMQL_WORDS = new Set(['sum', 'max', 'min', 'avg', 'count', 'by', 'without', 'rate', 'increase', 'histogram_quantile', 'label_values', 'le'])
 
 interface Use {
@@ -102,7 +104,8 @@ t.test('the dashboard reads only the exported metrics, with their labels', async
   t.same([...seen].sort(), Object.keys(METRICS).sort(), 'every exported metric has a panel')
   const ids = dashboard.panels.map((p) => p.id)
   t.equal(new Set(ids).size, ids.length, 'panel ids are unique')
-  for (const p of dashboard.panels.filter((p) => p.type !== 'row')) t.equal(p.datasource?.uid, '${datasource}', `${p.title}: the data source variable`)
+  for (const p of dashboard.panels.filter((p) => p.type !== 'row'))
+    t.equal(p.datasource?.uid, GRAFANA_DATASOURCE_VARIABLE, `${p.title}: the data source variable`)
 })
 
 t.test('the PromQL reader itself catches a stray metric or label', async (t) => {
