@@ -1,4 +1,5 @@
-// `pnpm backup [--out DIR] [--with-secrets]`: a consistent copy of every service's schema and the
+// `pnpm backup [--out DIR] [--with-secrets]` (default DIR: a new `palisade-<time>` under
+// PALISADE_BACKUP_DIR, else backups/): a consistent copy of every service's schema and the
 // file store, with a manifest and checksums (docs/backups.md). Secrets only with --with-secrets.
 import { join, resolve } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -11,7 +12,7 @@ async function main(): Promise<void> {
   const { values } = parseArgs({ options: { out: { type: 'string' }, 'with-secrets': { type: 'boolean', default: false } } })
   const where = installationFromEnv(process.env)
   const stamp = new Date().toISOString().replace(/[:.]/g, '-')
-  const out = resolve(values.out ?? join(REPO_ROOT, 'backups', `palisade-${stamp}`))
+  const out = resolve(values.out ?? join(process.env.PALISADE_BACKUP_DIR || join(REPO_ROOT, 'backups'), `palisade-${stamp}`))
   const manifest = await createBackup({
     databaseUrl: where.databaseUrl,
     schemas: DATA_SERVICES,

@@ -2,7 +2,7 @@ import t from 'tap'
 import { existsSync, readFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { parse, parseAllDocuments } from 'yaml'
-import { Job } from 'kubernetes-models/batch/v1'
+import { CronJob, Job } from 'kubernetes-models/batch/v1'
 import { Deployment } from 'kubernetes-models/apps/v1'
 import { NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1'
 import { PodDisruptionBudget } from 'kubernetes-models/policy/v1'
@@ -31,6 +31,7 @@ const files = renderKubernetes()
 const MODELS: Record<string, new (o: never) => { validate(): void }> = {
   'apps/v1/Deployment': Deployment,
   'batch/v1/Job': Job,
+  'batch/v1/CronJob': CronJob,
   'networking.k8s.io/v1/NetworkPolicy': NetworkPolicy,
   'policy/v1/PodDisruptionBudget': PodDisruptionBudget,
   'v1/ConfigMap': ConfigMap,
@@ -79,14 +80,14 @@ t.test('every service and the edge: a Deployment under the restricted Pod Securi
   t.same(deployments.map((d) => d.metadata.name).sort(), [...SERVICE_NAMES, 'traefik'].sort())
   const ns = byKind('Namespace')[0]!
   t.equal(ns.metadata.labels!['pod-security.kubernetes.io/enforce'], 'restricted', 'the namespace enforces it too')
-  for (const d of [
-    ...deployments,
-    ...byKind(
-      'Job',
-      all.map((x) => x.o)
-    ),
-    ...byKind('Deployment', objectsOf('isolation/client.yaml'))
-  ]) {
+  const everything = all.map((x) => x.o)
+  const workloads = [
+    ...byKind('Deployment', everything),
+    ...byKind('Job', everything),
+    ...byKind('CronJob', everything).map((c) => ({ ...c, spec: c.spec.jobTemplate.spec }))
+  ]
+  t.ok(workloads.length >= deployments.length + 4, `${workloads.length} workloads: services, edge, jobs, probes`)
+  for (const d of workloads) {
     const pod = d.spec.template.spec
     const name = `${d.kind}/${d.metadata.name}`
     t.equal(pod.securityContext.runAsNonRoot, true, `${name}: runAsNonRoot`)
@@ -282,4 +283,27 @@ t.test('the isolation suite as Jobs', async (t) => {
   const unreachable = targets(client).client.mustBeUnreachable.map((h: { name: string }) => h.name)
   for (const s of SERVICE_NAMES) t.ok(unreachable.includes(s), `the client checks ${s} is unreachable`)
   t.same(targets(attacker), targets(client), 'both Jobs read the same targets')
+})
+
+t.test('db-init and the nightly backup run from the scripts image', async (t) => {
+  const init = objectsOf('jobs/db-init.yaml')[0]!
+  const c = init.spec.template.spec.containers[0]
+  t.same(c.args, ['dist/db-init.js'])
+  const roleUrls = c.env.find((e: { name: string }) => e.name === 'ROLE_URL_PATHS').value.split(',')
+  t.same(
+    roleUrls,
+    SERVICE_SPECS.filter((s) => s.database).map((s) => `/run/secrets/${s.name}_database_url`),
+    'provisions the role of every service that owns data'
+  )
+  const cron = objectsOf('jobs/backup.yaml').find((o) => o.kind === 'CronJob')!
+  const pod = cron.spec.jobTemplate.spec.template.spec
+  t.same(pod.containers[0].args, ['dist/backup.js'], 'no --with-secrets: secrets stay out of scheduled backups')
+  t.ok(
+    pod.volumes.some(
+      (v: { persistentVolumeClaim?: { claimName: string; readOnly?: boolean } }) =>
+        v.persistentVolumeClaim?.claimName === 'files-data' && v.persistentVolumeClaim.readOnly
+    ),
+    'reads the blob store read-only'
+  )
+  t.equal(cron.spec.concurrencyPolicy, 'Forbid')
 })
