@@ -1,4 +1,24 @@
 import { stringify } from 'yaml'
+// Types only (erased at build): object literals typed with the API's interfaces make tsc refuse an
+// unknown or misspelt field, which schema validation alone lets through.
+import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment'
+import type { ICronJob } from 'kubernetes-models/batch/v1/CronJob'
+import type { IJob } from 'kubernetes-models/batch/v1/Job'
+import type { INetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy'
+import type { INetworkPolicySpec } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicySpec'
+import type { IPodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget'
+import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap'
+import type { IContainer } from 'kubernetes-models/v1/Container'
+import type { IEnvVar } from 'kubernetes-models/v1/EnvVar'
+import type { INamespace } from 'kubernetes-models/v1/Namespace'
+import type { IPersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim'
+import type { IPodSecurityContext } from 'kubernetes-models/v1/PodSecurityContext'
+import type { IPodTemplateSpec } from 'kubernetes-models/v1/PodTemplateSpec'
+import type { IProbe } from 'kubernetes-models/v1/Probe'
+import type { ISecurityContext } from 'kubernetes-models/v1/SecurityContext'
+import type { IService } from 'kubernetes-models/v1/Service'
+import type { IVolume } from 'kubernetes-models/v1/Volume'
+import type { IVolumeMount } from 'kubernetes-models/v1/VolumeMount'
 import { APP_SERVICES, ROUTES, type AppServiceName, type ServiceName } from '@palisade/contracts'
 import { collectContracts, passwordVariable, permissionsFor, PASSWORDS_INCLUDE } from '../nats/config.js'
 import { buildDynamicConfig, buildStaticConfig, KUBERNETES_TARGET } from '../traefik/config.js'
@@ -20,7 +40,10 @@ import {
  * Kubernetes manifests (Kustomize base + example overlay + isolation Jobs + NATS Helm values),
  * generated from the route table, the NATS contracts and settings.ts like deploy/traefik/.
  */
-export type Manifest = Record<string, unknown>
+/** any Kubernetes object (or Helm values / Kustomization document) the generator writes */
+export type Manifest = object
+/** the Kubernetes objects the generator writes, each checked by tsc against the API's interface */
+type K8sObject = IDeployment | IService | IPodDisruptionBudget | IPersistentVolumeClaim | INetworkPolicy | INamespace | IConfigMap | IJob | ICronJob
 
 const PART_OF = { 'app.kubernetes.io/part-of': 'palisade' }
 /** pods that speak to NATS / PostgreSQL / receive traffic from the edge / expose metrics */
@@ -35,7 +58,7 @@ const EDGE_POD = { 'app.kubernetes.io/name': 'traefik' }
 const nameOf = (name: string) => ({ 'app.kubernetes.io/name': name })
 
 /** The restricted Pod Security profile, container level. */
-export const CONTAINER_SECURITY = {
+export const CONTAINER_SECURITY: ISecurityContext = {
   allowPrivilegeEscalation: false,
   readOnlyRootFilesystem: true,
   runAsNonRoot: true,
@@ -43,20 +66,20 @@ export const CONTAINER_SECURITY = {
   seccompProfile: { type: 'RuntimeDefault' }
 }
 
-function podSecurity(uid: number): Manifest {
+function podSecurity(uid: number): IPodSecurityContext {
   return { runAsNonRoot: true, runAsUser: uid, runAsGroup: uid, fsGroup: uid, seccompProfile: { type: 'RuntimeDefault' } }
 }
 
-const tmpVolume = { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } }
-const tmpMount = { name: 'tmp', mountPath: '/tmp' }
+const tmpVolume: IVolume = { name: 'tmp', emptyDir: { medium: 'Memory', sizeLimit: '64Mi' } }
+const tmpMount: IVolumeMount = { name: 'tmp', mountPath: '/tmp' }
 
 function routedServices(): Set<ServiceName> {
   return new Set(ROUTES.map((r) => r.service))
 }
 
-function commonEnv(spec: ServiceSpec): Manifest[] {
+function commonEnv(spec: ServiceSpec): IEnvVar[] {
   const setting = (key: keyof typeof SETTINGS) => ({ name: key, valueFrom: { configMapKeyRef: { name: 'palisade-settings', key } } })
-  const env: Manifest[] = [
+  const env: IEnvVar[] = [
     { name: 'NODE_ENV', value: 'production' },
     { name: 'HOST', value: '0.0.0.0' },
     { name: 'PORT', value: String(HTTP_PORT) },
@@ -79,14 +102,14 @@ function commonEnv(spec: ServiceSpec): Manifest[] {
   return env
 }
 
-function serviceDeployment(spec: ServiceSpec): Manifest[] {
+function serviceDeployment(spec: ServiceSpec): K8sObject[] {
   const selector = nameOf(spec.name)
   const labels: Record<string, string> = { ...selector, 'app.kubernetes.io/component': 'service', [LABELS.metrics]: 'true' }
   if (spec.nats) labels[LABELS.natsClient] = 'true'
   if (spec.database) labels[LABELS.dbClient] = 'true'
   if (routedServices().has(spec.name)) labels[LABELS.routed] = 'true'
-  const volumes: Manifest[] = [tmpVolume]
-  const mounts: Manifest[] = [tmpMount]
+  const volumes: IVolume[] = [tmpVolume]
+  const mounts: IVolumeMount[] = [tmpMount]
   if (Object.keys(spec.secrets).length > 0) {
     // 0440 + fsGroup: readable by the service's group only, never writable
     volumes.push({ name: 'secrets', secret: { secretName: `palisade-${spec.name}`, defaultMode: 0o440 } })
@@ -96,8 +119,8 @@ function serviceDeployment(spec: ServiceSpec): Manifest[] {
     volumes.push({ name: 'data', persistentVolumeClaim: { claimName: spec.dataVolume.claim } })
     mounts.push({ name: 'data', mountPath: spec.dataVolume.mountPath })
   }
-  const probe = (path: string, extra: Manifest) => ({ httpGet: { path, port: 'http' }, timeoutSeconds: 3, ...extra })
-  const deployment: Manifest = {
+  const probe = (path: string, extra: IProbe): IProbe => ({ httpGet: { path, port: 'http' }, timeoutSeconds: 3, ...extra })
+  const deployment: IDeployment = {
     apiVersion: 'apps/v1',
     kind: 'Deployment',
     metadata: { name: spec.name, labels: { ...selector, ...PART_OF } },
@@ -142,7 +165,7 @@ function serviceDeployment(spec: ServiceSpec): Manifest[] {
       }
     }
   }
-  const out: Manifest[] = [
+  const out: K8sObject[] = [
     deployment,
     {
       apiVersion: 'v1',
@@ -171,7 +194,7 @@ function serviceDeployment(spec: ServiceSpec): Manifest[] {
   return out
 }
 
-function pdb(name: string): Manifest {
+function pdb(name: string): IPodDisruptionBudget {
   return {
     apiVersion: 'policy/v1',
     kind: 'PodDisruptionBudget',
@@ -182,7 +205,7 @@ function pdb(name: string): Manifest {
 
 export const EDGE_PORTS = KUBERNETES_TARGET.ports!
 
-function traefik(): Manifest[] {
+function traefik(): K8sObject[] {
   const labels = { ...EDGE_POD, 'app.kubernetes.io/component': 'edge' }
   return [
     {
@@ -261,15 +284,15 @@ function traefik(): Manifest[] {
   ]
 }
 
-function policy(name: string, podSelector: Manifest, spec: Manifest): Manifest {
+function policy(name: string, podSelector: INetworkPolicySpec['podSelector'], spec: Omit<INetworkPolicySpec, 'podSelector'>): INetworkPolicy {
   return { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name, labels: PART_OF }, spec: { podSelector, ...spec } }
 }
 
 const label = (key: string) => ({ matchLabels: { [key]: 'true' } })
-const tcp = (port: number | string) => ({ protocol: 'TCP', port })
+const tcp = (port: number | string) => ({ protocol: 'TCP', port }) as const
 
 /** The compose isolation, as NetworkPolicies: default deny, then one allowance per arrow in ARCHITECTURE.md. */
-function networkPolicies(): Manifest[] {
+function networkPolicies(): INetworkPolicy[] {
   const postgres = {
     namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': POSTGRES.namespace } },
     podSelector: { matchLabels: { 'cnpg.io/cluster': POSTGRES.cluster } }
@@ -329,7 +352,7 @@ function networkPolicies(): Manifest[] {
   ]
 }
 
-function namespace(name: string): Manifest {
+function namespace(name: string): INamespace {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
@@ -406,7 +429,7 @@ function kustomization(body: Manifest): Manifest {
 }
 
 /** The attacker and client probes of the isolation suite, as Jobs (no cluster here: documented). */
-function isolation(): Record<string, Manifest[]> {
+function isolation(): Record<string, K8sObject[]> {
   const ns = EXAMPLE_OVERLAY.namespace
   const clientNs = 'palisade-isolation'
   const svc = (s: string, port = HTTP_PORT) => `http://${s}.${ns}.svc:${port}`
@@ -433,7 +456,7 @@ function isolation(): Record<string, Manifest[]> {
       egress: [{ name: 'egress target outside the namespace', host: `egress-target.${clientNs}.svc`, port: 7070 }]
     }
   }
-  const probeContainer = (args: string[]) => ({
+  const probeContainer = (args: string[]): IContainer => ({
     name: 'probe',
     image: 'palisade/scripts:local',
     imagePullPolicy: 'IfNotPresent',
@@ -441,7 +464,7 @@ function isolation(): Record<string, Manifest[]> {
     securityContext: CONTAINER_SECURITY,
     resources: { requests: { cpu: '100m', memory: '128Mi' }, limits: { memory: '256Mi' } }
   })
-  const job = (name: string, namespace: string, labels: Record<string, string>, container: Manifest, volumes: Manifest[], mounts: Manifest[]): Manifest => ({
+  const job = (name: string, namespace: string, labels: Record<string, string>, container: IContainer, volumes: IVolume[], mounts: IVolumeMount[]): IJob => ({
     apiVersion: 'batch/v1',
     kind: 'Job',
     metadata: { name, namespace, labels: PART_OF },
@@ -462,7 +485,7 @@ function isolation(): Record<string, Manifest[]> {
   })
   const targetsVolume = { name: 'targets', configMap: { name: 'isolation-targets' } }
   const targetsMount = { name: 'targets', mountPath: '/etc/palisade-isolation', readOnly: true }
-  const targetsConfig = (namespace: string) => ({
+  const targetsConfig = (namespace: string): IConfigMap => ({
     apiVersion: 'v1',
     kind: 'ConfigMap',
     metadata: { name: 'isolation-targets', namespace, labels: PART_OF },
@@ -553,7 +576,7 @@ function isolation(): Record<string, Manifest[]> {
 }
 
 /** One-shot and scheduled jobs of the scripts image: provisioning the database, nightly backups. */
-function jobs(): Record<string, Manifest[]> {
+function jobs(): Record<string, K8sObject[]> {
   const ns = EXAMPLE_OVERLAY.namespace
   const dataServices = SERVICE_SPECS.filter((s) => s.database)
   const adminEnv = [
@@ -576,7 +599,7 @@ function jobs(): Record<string, Manifest[]> {
       ]
     }
   })
-  const pod = (args: string[], env: Manifest[], volumes: Manifest[], mounts: Manifest[]): Manifest => ({
+  const pod = (args: string[], env: IEnvVar[], volumes: IVolume[], mounts: IVolumeMount[]): IPodTemplateSpec => ({
     metadata: { labels: { [LABELS.dbClient]: 'true', ...PART_OF } },
     spec: {
       restartPolicy: 'Never',
