@@ -9,7 +9,7 @@ import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { AUTH_COOKIES } from '@palisade/contracts'
 import { provisionServiceRoles, serviceRoleName } from '@palisade/platform'
-import { createTestDatabase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { createTestDatabase, TEST_PG_ADMIN_URL, type TestDatabase } from '@palisade/platform/testing'
 import { listFiles } from '../src/backup/file-tree.js'
 import { BackupError, fileSha256, MANIFEST_CHECKSUM_FILE, sha256, type BackupManifest } from '../src/backup/manifest.js'
 import { restoreBackup } from '../src/backup/restore.js'
@@ -22,6 +22,8 @@ import { DATA_SERVICES } from '../src/stack/services.js'
 // Real data made through the real services behind the edge, `pnpm backup`, `pnpm restore` into a
 // fresh database and file directory, then every row and every blob compared; damaged backups are
 // refused before anything is written.
+// two whole stacks and a dozen CLI runs (each a tsx start) on a loaded machine
+t.setTimeout(480_000)
 const run = promisify(execFile)
 const tmp = mkdtempSync(join(tmpdir(), 'palisade-backup-test-'))
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }))
@@ -39,7 +41,7 @@ async function cli(script: 'backup' | 'restore', args: string[], env: Record<str
 }
 
 /** A new database with the service roles and schemas provisioned, as db-init leaves it. */
-async function freshTarget(name: string): Promise<{ url: string; filesDir: string; db: string }> {
+async function freshTarget(name: string): Promise<{ url: string; filesDir: string; db: string; database: TestDatabase }> {
   const db = await createTestDatabase(name)
   const roles = DATA_SERVICES.map((service) => ({ service, role: serviceRoleName(db.name, service), password: randomUUID() }))
   await provisionServiceRoles(db.url, db.name, roles)
@@ -50,7 +52,7 @@ async function freshTarget(name: string): Promise<{ url: string; filesDir: strin
     for (const r of roles) await admin.query(`DROP ROLE IF EXISTS "${r.role}"`).catch(() => {})
     await admin.end()
   })
-  return { url: db.url, filesDir: join(tmp, `${name}-files`), db: db.name }
+  return { url: db.url, filesDir: join(tmp, `${name}-files`), db: db.name, database: db }
 }
 
 /** Every row of every table of the data schemas, as sorted COPY lines per table. */
@@ -98,16 +100,29 @@ async function tableOwners(url: string): Promise<Record<string, string>> {
 const stack = await startThrowawayStack({ name: 'backup' })
 t.teardown(() => stack.stop())
 if (!stack.ready) t.fail(`the stack did not start:\n${stack.output().slice(-3000)}`)
-const base = `http://127.0.0.1:${stack.port}`
-const origin = stack.origin
+/** an edge to talk to: the source stack's, or the one started on a restored installation */
+interface Edge {
+  base: string
+  origin: string
+}
+const sourceEdge: Edge = { base: `http://127.0.0.1:${stack.port}`, origin: stack.origin }
 
-async function signUp(name: string): Promise<{ id: string; cookie: string }> {
+async function signUp(name: string, via = sourceEdge): Promise<{ id: string; cookie: string; email: string; password: string }> {
   const email = `${name}-${randomUUID()}@test.palisade.example`
   const password = `a long password for ${name}`
-  const headers = { 'content-type': 'application/json', origin }
-  const reg = await fetch(`${base}/auth/register`, { method: 'POST', headers, body: JSON.stringify({ email, password, displayName: name }) })
+  const headers = { 'content-type': 'application/json', origin: via.origin }
+  const reg = await fetch(`${via.base}/auth/register`, { method: 'POST', headers, body: JSON.stringify({ email, password, displayName: name }) })
   t.equal(reg.status, 201, `${name} registers`)
-  const login = await fetch(`${base}/auth/login`, { method: 'POST', headers, body: JSON.stringify({ email, password }) })
+  return { ...(await logIn(email, password, via)), email, password }
+}
+
+async function logIn(email: string, password: string, via = sourceEdge): Promise<{ id: string; cookie: string }> {
+  const login = await fetch(`${via.base}/auth/login`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', origin: via.origin },
+    body: JSON.stringify({ email, password })
+  })
+  if (login.status !== 200) throw new Error(`login: ${login.status} ${await login.text()}`)
   const cookie = login.headers
     .getSetCookie()
     .map((c) => c.split(';')[0]!)
@@ -115,12 +130,12 @@ async function signUp(name: string): Promise<{ id: string; cookie: string }> {
   return { id: ((await login.json()) as { user: { id: string } }).user.id, cookie }
 }
 
-async function api<T>(user: { cookie: string }, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await fetch(`${base}${path}`, {
+async function api<T>(user: { cookie: string }, method: string, path: string, body?: unknown, via = sourceEdge): Promise<T> {
+  const res = await fetch(`${via.base}${path}`, {
     method,
     headers: {
       cookie: user.cookie,
-      origin,
+      origin: via.origin,
       accept: 'application/json',
       ...(body instanceof FormData || body === undefined ? {} : { 'content-type': 'application/json' })
     },
@@ -132,11 +147,15 @@ async function api<T>(user: { cookie: string }, method: string, path: string, bo
 
 const source = { DATABASE_URL: stack.databaseUrl, FILES_STORAGE_DIR: join(stack.dataDir, 'files'), PALISADE_SECRETS_DIR: join(stack.dataDir, 'secrets') }
 const backupDir = join(tmp, 'backup')
+const secretsBackupDir = join(tmp, 'with-secrets')
+/** what the first test made through the services, for the last one to find again */
+const made = { email: '', password: '', conversationId: '', files: [] as { id: string; text: string }[], messages: [] as string[] }
 
 t.test('data made through the services survives backup and restore, row for row and blob for blob', async (t) => {
   const alice = await signUp('alice')
   const bob = await signUp('bob')
   const conv = await api<{ id: string }>(alice, 'POST', '/api/chat/conversations', { title: 'Backups', memberIds: [bob.id] })
+  Object.assign(made, { email: alice.email, password: alice.password, conversationId: conv.id })
   const files: string[] = []
   for (const [name, text] of [
     ['notes.txt', 'plain text notes\n'.repeat(100)],
@@ -146,6 +165,7 @@ t.test('data made through the services survives backup and restore, row for row 
     fd.append('conversationId', conv.id)
     fd.append('file', new Blob([text], { type: 'text/plain' }), name)
     files.push((await api<{ id: string }>(alice, 'POST', '/api/files', fd)).id)
+    made.files.push({ id: files.at(-1)!, text })
   }
   await api(alice, 'POST', `/api/chat/conversations/${conv.id}/messages`, {
     text: 'first, with a file',
@@ -155,9 +175,10 @@ t.test('data made through the services survives backup and restore, row for row 
   await api(bob, 'POST', `/api/chat/conversations/${conv.id}/messages`, { text: 'a reply — ünïcode, "quotes", \\ and a\ttab', clientMessageId: randomUUID() })
   await api(alice, 'POST', `/api/chat/conversations/${conv.id}/messages`, { text: 'line one\nline two', clientMessageId: randomUUID() })
 
-  const made = await cli('backup', ['--out', backupDir], source)
-  t.equal(made.code, 0, made.out)
-  t.match(made.out, /no secrets/)
+  made.messages = ['first, with a file', 'a reply — ünïcode, "quotes", \\ and a\ttab', 'line one\nline two']
+  const done = await cli('backup', ['--out', backupDir], source)
+  t.equal(done.code, 0, done.out)
+  t.match(done.out, /no secrets/)
   const manifest = JSON.parse(readFileSync(join(backupDir, 'manifest.json'), 'utf8')) as BackupManifest
   t.same(
     manifest.schemas.map((s) => s.name),
@@ -195,10 +216,10 @@ t.test('data made through the services survives backup and restore, row for row 
 })
 
 t.test('secrets only on request', async (t) => {
-  const dir = join(tmp, 'with-secrets')
-  const made = await cli('backup', ['--out', dir, '--with-secrets'], source)
-  t.equal(made.code, 0, made.out)
-  t.match(made.out, /SECRET files/)
+  const dir = secretsBackupDir
+  const done = await cli('backup', ['--out', dir, '--with-secrets'], source)
+  t.equal(done.code, 0, done.out)
+  t.match(done.out, /SECRET files/)
   const manifest = JSON.parse(readFileSync(join(dir, 'manifest.json'), 'utf8')) as BackupManifest
   const names = (manifest.secrets ?? []).map((f) => f.path)
   t.ok(names.includes('secrets/files_keys'), 'the file key ring')
@@ -290,4 +311,29 @@ t.test('a damaged or altered backup is refused before anything is touched', asyn
   }
   t.same(await snapshot(target.url), {}, 'the target database was never touched')
   t.notOk(existsSync(target.filesDir) && readdirSync(target.filesDir).length > 0, 'nor its file store')
+})
+
+t.test('a restored installation serves the same people, messages and files', async (t) => {
+  const target = await freshTarget('serving')
+  const dataDir = join(tmp, 'serving-data')
+  const r = await cli('restore', ['--from', secretsBackupDir, '--with-secrets'], {
+    DATABASE_URL: target.url,
+    FILES_STORAGE_DIR: join(dataDir, 'files'),
+    PALISADE_SECRETS_DIR: join(dataDir, 'secrets')
+  })
+  t.equal(r.code, 0, r.out)
+  // the launcher on the restored database and data directory: its services migrate (nothing to do),
+  // the file service unwraps the blobs' keys with the restored key ring
+  const restored = await startThrowawayStack({ name: 'restored', database: target.database, dataDir })
+  t.teardown(() => restored.stop())
+  if (!t.ok(restored.ready, 'the stack starts on the restored installation')) return t.comment(restored.output().slice(-3000))
+  const edge: Edge = { base: `http://127.0.0.1:${restored.port}`, origin: restored.origin }
+  const alice = await logIn(made.email, made.password, edge)
+  const page = await api<{ items: { text: string }[] }>(alice, 'GET', `/api/chat/conversations/${made.conversationId}/messages`, undefined, edge)
+  t.same(page.items.map((m) => m.text).sort(), [...made.messages].sort(), 'her conversation, every message')
+  for (const f of made.files) {
+    const res = await fetch(`${edge.base}/api/files/${f.id}/content`, { headers: { cookie: alice.cookie } })
+    t.equal(res.status, 200, `file ${f.id}`)
+    t.equal(await res.text(), f.text, 'decrypted to the uploaded bytes')
+  }
 })
