@@ -1,7 +1,7 @@
 import t from 'tap'
 import { execFile } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
-import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
+import { appendFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -309,6 +309,22 @@ t.test('a damaged or altered backup is refused before anything is touched', asyn
     t.type(err, BackupError, `${what}: refused`)
     t.match(err?.message, message, `${what}: ${err?.message.split('\n').slice(0, 2).join(' ')}`)
   }
+  // Checksums and manifest consistent, rows PostgreSQL refuses: the failure comes mid-restore,
+  // after tables were created and blobs copied, and still nothing stays behind.
+  const bad = join(tmp, 'bad-rows')
+  cpSync(backupDir, bad, { recursive: true })
+  const m = JSON.parse(readFileSync(join(bad, 'manifest.json'), 'utf8')) as BackupManifest
+  const last = m.schemas.at(-1)!.tables.find((x) => x.rows > 0) ?? m.schemas.find((s) => s.name === 'chat')!.tables.at(-1)!
+  appendFileSync(join(bad, last.file.path), 'not\ta valid row\n')
+  Object.assign(last.file, await fileSha256(join(bad, last.file.path)))
+  const text = `${JSON.stringify(m, null, 2)}\n`
+  writeFileSync(join(bad, 'manifest.json'), text)
+  writeFileSync(join(bad, MANIFEST_CHECKSUM_FILE), `${sha256(text)}  manifest.json\n`)
+  const failed = await restoreBackup({ from: bad, databaseUrl: target.url, filesDir: target.filesDir, migrationsFolder }).then(
+    () => undefined,
+    (e: Error) => e
+  )
+  t.ok(failed && !(failed instanceof BackupError), `a row PostgreSQL refuses fails the restore (${failed?.message})`)
   t.same(await snapshot(target.url), {}, 'the target database was never touched')
   t.notOk(existsSync(target.filesDir) && readdirSync(target.filesDir).length > 0, 'nor its file store')
 })

@@ -6,7 +6,7 @@ import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
 import { to as copyTo } from 'pg-copy-streams'
 import { MIGRATIONS_TABLE } from '@palisade/platform'
-import { copyTree, listFiles } from './file-tree.js'
+import { copyTree, exists, listFiles } from './file-tree.js'
 import { quoteIdent, schemaTables } from './catalog.js'
 import {
   BACKUP_FORMAT_VERSION,
@@ -56,7 +56,10 @@ export async function createBackup(opts: CreateBackupOptions): Promise<BackupMan
   } finally {
     await client.end()
   }
-  const files = await copyTree(opts.filesDir, opts.out, 'files', await listFiles(opts.filesDir).catch(() => []))
+  if (!(await exists(join(opts.filesDir, 'objects')))) throw new Error(`${opts.filesDir} is not the files service's store (no objects/): set FILES_STORAGE_DIR`)
+  // tmp/ holds uploads still in progress (never referenced by a row): not part of the store
+  const blobs = (await listFiles(opts.filesDir)).filter((p) => p.startsWith('objects/'))
+  const files = await copyTree(opts.filesDir, opts.out, 'files', blobs)
   const manifest: BackupManifest = {
     format: 'palisade-backup',
     version: BACKUP_FORMAT_VERSION,

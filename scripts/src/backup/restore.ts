@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { chmod, copyFile, mkdir, readFile, rm } from 'node:fs/promises'
+import { chmod, copyFile, mkdir, readdir, readFile, rm } from 'node:fs/promises'
 import { dirname, join } from 'node:path'
 import { pipeline } from 'node:stream/promises'
 import pg from 'pg'
@@ -69,7 +69,8 @@ export async function verifyBackup(dir: string): Promise<BackupManifest> {
  * of the database is restored or none of it) and copies the file store. Each schema is rebuilt by
  * its own migrations up to the backup's level, as the schema's owner role (so the service owns its
  * tables as after a normal start), and the rows are loaded with COPY; services apply newer
- * migrations themselves when they start.
+ * migrations themselves when they start. The file store is written before that transaction commits
+ * and emptied again if anything fails.
  */
 export async function restoreBackup(opts: RestoreOptions): Promise<BackupManifest> {
   const manifest = await verifyBackup(opts.from)
@@ -115,6 +116,7 @@ export async function restoreBackup(opts: RestoreOptions): Promise<BackupManifes
     if (occupied.length > 0 && !opts.force)
       throw new BackupError(`the target is not empty (${occupied.join(', ')}): restore into a fresh one, or pass --force to replace it`)
 
+    const written = { secrets: [] as string[] }
     await client.query('BEGIN')
     try {
       // Rows are loaded table by table in no particular order: foreign keys and triggers (change
@@ -142,31 +144,47 @@ export async function restoreBackup(opts: RestoreOptions): Promise<BackupManifes
         }
         await client.query('RESET ROLE')
       }
+      // The blobs (and secrets) before COMMIT: a copy that fails rolls the database back too, and
+      // what was copied is removed again, so the target is never left half restored.
+      await restoreFileStore(opts, manifest, written)
       await client.query('COMMIT')
     } catch (err) {
       await client.query('ROLLBACK').catch(() => {})
+      await emptyDir(opts.filesDir).catch(() => {})
+      for (const path of written.secrets) await rm(path, { force: true }).catch(() => {})
       throw err
     }
   } finally {
     await client.end()
   }
+  return manifest
+}
 
-  if (opts.force) await rm(opts.filesDir, { recursive: true, force: true })
+/** Removes what a directory holds, not the directory: it may be a volume's mount point. */
+async function emptyDir(dir: string): Promise<void> {
+  for (const entry of await readdir(dir).catch(() => [])) await rm(join(dir, entry), { recursive: true, force: true })
+}
+
+async function restoreFileStore(opts: RestoreOptions, manifest: BackupManifest, written: { secrets: string[] }): Promise<void> {
+  await emptyDir(opts.filesDir)
   await mkdir(opts.filesDir, { recursive: true, mode: 0o700 })
   await restoreFiles(opts.from, opts.filesDir, 'files/', manifest.files)
-  if (opts.secretsDir) await restoreFiles(opts.from, opts.secretsDir, 'secrets/', manifest.secrets ?? [])
-  return manifest
+  if (opts.secretsDir) written.secrets.push(...(await restoreFiles(opts.from, opts.secretsDir, 'secrets/', manifest.secrets ?? [])))
 }
 
 function secretTarget(dir: string, f: BackupFile): string {
   return join(dir, f.path.slice('secrets/'.length))
 }
 
-async function restoreFiles(from: string, to: string, prefix: string, files: BackupFile[]): Promise<void> {
+/** Copies the listed files; returns the paths written. */
+async function restoreFiles(from: string, to: string, prefix: string, files: BackupFile[]): Promise<string[]> {
+  const written: string[] = []
   for (const f of files) {
     const target = join(to, f.path.slice(prefix.length))
     await mkdir(dirname(target), { recursive: true, mode: 0o700 })
+    written.push(target)
     await copyFile(join(from, f.path), target)
     await chmod(target, 0o600)
   }
+  return written
 }
