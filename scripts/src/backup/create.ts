@@ -1,5 +1,5 @@
 import { createWriteStream } from 'node:fs'
-import { chmod, mkdir, readdir, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, readdir, rm, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { Transform } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -41,6 +41,16 @@ export interface CreateBackupOptions {
  */
 export async function createBackup(opts: CreateBackupOptions): Promise<BackupManifest> {
   if ((await readdir(opts.out).catch(() => [])).length > 0) throw new Error(`${opts.out} is not empty: back up into a new directory`)
+  try {
+    return await writeBackup(opts)
+  } catch (err) {
+    // a half-written backup must not be mistaken for one: it goes (the directory was empty)
+    await rm(opts.out, { recursive: true, force: true }).catch(() => {})
+    throw err
+  }
+}
+
+async function writeBackup(opts: CreateBackupOptions): Promise<BackupManifest> {
   await mkdir(join(opts.out, 'db'), { recursive: true, mode: 0o700 })
   await chmod(opts.out, 0o700)
   const client = new pg.Client({ connectionString: opts.databaseUrl, application_name: 'palisade-backup' })
