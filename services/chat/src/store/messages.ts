@@ -4,6 +4,7 @@ import { messageCursor } from '../lib/cursor.js'
 import { publishToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
+import { requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
 
 export interface NewMessage {
@@ -59,7 +60,7 @@ export async function sendMessage(
     // message that commits later below it.
     text: `WITH lock AS (
              SELECT 1 FROM chat.conversations
-             WHERE id = $1 AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+             WHERE id = $1 AND archived_at IS NULL AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
              FOR UPDATE
            ), ins AS (
              INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
@@ -85,7 +86,7 @@ export async function sendMessage(
     publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
     return { message, created: true }
   }
-  // Not inserted: either not a member, or a retry of a message that exists.
+  // Not inserted: not a member, a retry of a message that exists, or archived.
   const existing = await store.pg.query<MessageDbRow>({
     name: 'chat_message_by_client_id',
     text: `SELECT ${MESSAGE_COLUMNS} FROM chat.messages
@@ -95,6 +96,7 @@ export async function sendMessage(
   })
   if (!existing.rows[0]) {
     await requireMember(store, conversationId, userId)
+    await requireNotArchived(store, conversationId)
     // A member whose message vanished between the insert and this read (deleted at once).
     throw problems.conflict('The message was deleted; send it with a new clientMessageId')
   }
@@ -168,6 +170,7 @@ export async function editMessage(store: ChatStore, userId: string, conversation
     `UPDATE chat.messages SET text = $4, edited_at = now()
      WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
        AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+       AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
      RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
     [conversationId, userId, messageId, text]
   )
@@ -188,6 +191,7 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
        DELETE FROM chat.messages
        WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
          AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
        RETURNING seq
      ), total AS (
        UPDATE chat.conversations SET message_count = message_count - 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM del)
@@ -205,9 +209,10 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
   publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
 }
 
-/** 404 when the caller cannot see the message at all, 403 when they can but it is not theirs. */
+/** 404 when the caller cannot see the message at all, 409 when archived, 403 when it is not theirs. */
 async function whyNotOwnMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, action: 'edit' | 'delete'): Promise<ProblemError> {
   await requireMember(store, conversationId, userId)
+  await requireNotArchived(store, conversationId)
   const r = await store.pg.query('SELECT 1 FROM chat.messages WHERE id = $1 AND conversation_id = $2', [messageId, conversationId])
   if (r.rowCount === 0) return problems.notFound('Message not found')
   return problems.forbidden(action === 'edit' ? 'Only your own messages can be edited' : 'Only your own messages can be deleted')

@@ -17,6 +17,9 @@ import { wireDrafts } from './drafts.js'
 import { realtime } from './connection.js'
 import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
+import { wireConversationSettings } from './conversation-settings.js'
+import { wireNotifications } from './notify.js'
+import { onPresenceChanged, wirePresence } from './presence.js'
 import { wireFiles } from './files.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
@@ -44,6 +47,10 @@ wireAccount()
 wireReauth()
 wireNav()
 wireTitle()
+wireConversationSettings()
+wirePresence()
+wireNotifications()
+onPresenceChanged(renderMembersIfShown)
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
   refreshAuthors()

@@ -1,5 +1,8 @@
+DROP INDEX "chat"."messages_tsv_idx";--> statement-breakpoint
 ALTER TABLE "chat"."conversations" ADD COLUMN "message_count" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
 ALTER TABLE "chat"."members" ADD COLUMN "read_count" integer DEFAULT 0 NOT NULL;--> statement-breakpoint
+CREATE INDEX "messages_search_idx" ON "chat"."messages" USING gin ((ARRAY["conversation_id"]),"tsv");--> statement-breakpoint
+CREATE INDEX "messages_with_files_idx" ON "chat"."messages" USING btree ("conversation_id","seq") WHERE cardinality("chat"."messages"."attachments") > 0;--> statement-breakpoint
 -- Written by hand (drizzle-kit generates the statements above): the counters of existing rows, so
 -- every unread count stays what the per-request count said before this migration.
 UPDATE "chat"."conversations" c SET "message_count" = n.count
