@@ -15,7 +15,9 @@ export function messageText(output: string): string {
 
 /**
  * Posts a run's output to its conversation as the run's user, marked as the agent's. The client
- * message id `agent-run:<runId>` makes a retry idempotent: at most one message per run.
+ * message id `agent-run:<runId>` makes a retry idempotent: at most one message per run. chat answers
+ * who the message went to (`memberIds`, read under the conversation's lock): the run's last events
+ * go to them only, whatever membership events are still on their way.
  */
 export async function postOutput(
   nats: NatsConnection,
@@ -24,13 +26,13 @@ export async function postOutput(
   call: CallContext,
   usage: RunUsage,
   output: string
-): Promise<RunEnd> {
+): Promise<RunEnd & { memberIds?: string[] }> {
   const text = messageText(output)
   const request = { conversationId: run.conversationId, text, clientMessageId: `agent-run:${run.id}`, agentRunId: run.id }
   for (let attempt = 1; ; attempt++) {
     try {
       const res = await natsRequest(nats, ChatAgentMessageCreate, request, call, Math.min(run.limits.callTimeoutMs, 10_000))
-      return { status: 'completed', usage: { ...usage }, output: text, messageId: res.message.id }
+      return { status: 'completed', usage: { ...usage }, output: text, messageId: res.message.id, memberIds: res.memberIds }
     } catch (err) {
       const status = err instanceof ProblemError ? err.statusCode : 500
       if (status === 404 || status === 403) {
