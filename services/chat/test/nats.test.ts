@@ -64,6 +64,15 @@ t.test('NATS API', async (t) => {
       agentRunId: runId
     })
     t.match(r.body, { created: true, message: { senderId: alice.userId, author: { kind: 'agent', agentRunId: runId } } })
+    const members = (await request('chat.members.get', { conversationId: conv.id })).body!.memberIds as string[]
+    t.same([...(r.body!.memberIds as string[])].sort(), [...members].sort(), 'with the members it was posted to')
+    const again = await request('chat.agent.message.create', {
+      conversationId: conv.id,
+      text: 'agent answer',
+      clientMessageId: `agent-run:${runId}`,
+      agentRunId: runId
+    })
+    t.match(again.body, { created: false, memberIds: r.body!.memberIds }, 'a retry answers the same message and the members now')
     const id = (r.body!.message as { id: string }).id
     const edit = await h.as(alice, 'PATCH', `/api/chat/conversations/${conv.id}/messages/${id}`, { text: 'my words now' })
     t.equal(edit.statusCode, 403, "an agent's message cannot be edited into the user's words")
