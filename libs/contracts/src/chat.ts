@@ -252,10 +252,17 @@ export const ChatAgentMessageCreateRequestSchema = Type.Object(
     text: MessageTextSchema,
     clientMessageId: ClientMessageIdSchema,
     attachments: Type.Optional(AttachmentIdsSchema),
-    agentRunId: UuidSchema
+    agentRunId: UuidSchema,
+    /**
+     * The members the run checked what it read against: when given, the message is posted only if
+     * every current member is one of them (else 409 AUDIENCE_CHANGED, nothing posted).
+     */
+    audience: Type.Optional(Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }))
   },
   { additionalProperties: false }
 )
+/** 409 of chat.agent.message.create: someone joined who is not in the run's checked audience. */
+export const AUDIENCE_CHANGED = 'AUDIENCE_CHANGED'
 export type ChatAgentMessageCreateRequest = Static<typeof ChatAgentMessageCreateRequestSchema>
 /**
  * The message, and the members it was posted to: read under the conversation's lock, so nobody

@@ -197,7 +197,10 @@ export class RunExecution {
       this.ctl.signal.throwIfAborted()
       this.posting = true
       this.batcher.flush()
-      const posted = await postOutput(this.deps.nats, this.log, run, this.call, this.usage, output)
+      // What the run read beyond its conversation was checked against these members: chat posts
+      // only if nobody else has joined by the time it inserts (under the conversation's lock).
+      const checked = this.flow.readBeyondConversation ? this.flow.memberIds : undefined
+      const posted = await postOutput(this.deps.nats, this.log, run, this.call, this.usage, output, checked)
       if (posted.memberIds) this.audience.retain(posted.memberIds)
       end = posted
     } catch (err) {

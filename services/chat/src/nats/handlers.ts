@@ -49,7 +49,8 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
     natsServe(
       nc,
       ChatAgentMessageCreate,
-      async ({ conversationId, agentRunId, ...input }, ctx) => sendAgentMessage(store, actingUser(app, ctx), conversationId, input, agentRunId, ctx),
+      async ({ conversationId, agentRunId, audience, ...input }, ctx) =>
+        sendAgentMessage(store, actingUser(app, ctx), conversationId, input, agentRunId, audience, ctx),
       { log }
     ),
     natsServe(

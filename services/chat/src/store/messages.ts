@@ -1,4 +1,4 @@
-import { FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
 import type pg from 'pg'
 import { natsRequest, problems, withTransaction, type CallContext, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
@@ -114,7 +114,8 @@ export async function sendMessage(
  * transaction; taking that row's lock first orders this insert strictly before or after each of
  * them, and the insert (a new snapshot after the lock) sees the members as they are then. So the
  * `memberIds` answered — who the message went to, and the run's last audience — never includes
- * someone removed before the message existed, whoever the agents service still counted in.
+ * someone removed before the message existed, whoever the agents service still counted in; and
+ * with `audience`, nobody outside it is a member when the message is posted.
  */
 export async function sendAgentMessage(
   store: ChatStore,
@@ -122,6 +123,7 @@ export async function sendAgentMessage(
   conversationId: string,
   input: NewMessage,
   agentRunId: string,
+  audience: readonly string[] | undefined,
   ctx: CallContext
 ): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
   const attachments = input.attachments ?? []
@@ -132,6 +134,15 @@ export async function sendAgentMessage(
   const sent = await withTransaction(store.pg, async (c) => {
     const locked = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE', [conversationId])
     if (locked.rowCount === 0) throw notMember()
+    if (audience) {
+      // Under the lock nobody joins before the insert: a member outside the checked audience now
+      // would read what the run read without the check having covered them.
+      const outside = await c.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND NOT (user_id = ANY($2::uuid[])) LIMIT 1', [
+        conversationId,
+        audience
+      ])
+      if (outside.rowCount) throw problems.conflict('A member joined whom the run did not check', AUDIENCE_CHANGED)
+    }
     return insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
   })
   announce(store, conversationId, sent)
