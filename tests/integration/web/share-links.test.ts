@@ -105,8 +105,12 @@ await t.test('revoked from "My links": the link is refused at once', async (t) =
 
 await t.test('a file attachment has a Share action too', async (t) => {
   await page.locator('#file-input').setInputFiles({ name: `notes-${stamp}.txt`, mimeType: 'text/plain', buffer: Buffer.from('file for sharing') })
+  // Like a message's own actions, it shows when the message is hovered or has focus.
+  const attachment = page.locator('#messages .msg', { has: page.locator('.attachment a', { hasText: `notes-${stamp}.txt` }) })
+  await attachment.waitFor({ timeout: 60_000 })
+  await attachment.hover()
   const share = page.getByRole('button', { name: `Share notes-${stamp}.txt` })
-  await share.waitFor({ timeout: 60_000 })
+  await share.waitFor()
   await share.click()
   const dialog = page.getByRole('dialog', { name: `Share “notes-${stamp}.txt”` })
   await dialog.getByRole('button', { name: 'Create link' }).click()
@@ -135,7 +139,9 @@ await t.test('policy off: no Share action', async (t) => {
   await limitsAnswered
   await off.page.evaluate(() => new Promise((r) => setTimeout(r, 50)))
   t.ok(await off.page.locator('#share-conversation').isHidden(), 'no Share for the conversation')
-  t.ok(await fileShare.isHidden(), 'nor for a file')
+  await off.page.locator('#messages .msg', { has: off.page.locator('.attachment button.share') }).hover()
+  t.ok(await fileShare.isHidden(), 'nor for a file, even on hover')
+  t.equal(await fileShare.evaluate((b) => (b as HTMLButtonElement).hidden), true, 'hidden by the policy, not only by the hover rule')
 })
 
 t.test('no console errors', async (t) => {

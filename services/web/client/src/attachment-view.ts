@@ -18,6 +18,11 @@ const STATE_TEXT: Partial<Record<FileMeta['status'], string>> = {
   infected: 'blocked: malware was found in it'
 }
 
+/** Like a message's actions: shown on hover or focus only, so not a Tab stop per attachment. */
+function shareAction(f: FileMeta): HTMLElement {
+  return h('span', { class: 'actions' }, shareButton({ kind: 'file', fileId: f.id, name: f.name }))
+}
+
 function draw(el: HTMLElement, f: FileMeta): void {
   const grew = grewOf.get(el) ?? (() => {})
   el.className = 'attachment'
@@ -31,14 +36,10 @@ function draw(el: HTMLElement, f: FileMeta): void {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
     // The frame's size is known before the image arrives (image-frame.ts): nothing moves the list.
     el.classList.add('image')
-    el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, grew), link, shareButton({ kind: 'file', fileId: f.id, name: f.name }))
+    el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, grew), link, shareAction(f))
   } else {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-    el.replaceChildren(
-      link,
-      h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }),
-      shareButton({ kind: 'file', fileId: f.id, name: f.name })
-    )
+    el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }), shareAction(f))
   }
   grew()
 }
