@@ -59,6 +59,14 @@ export function contextFromHeaders(h: MsgHdrs | undefined): CallContext {
   }
 }
 
+/** Told how long each request of a connection took, by subject (the metrics plugin's histogram). */
+export type NatsRequestObserver = (subject: string, seconds: number) => void
+const requestObservers = new WeakMap<NatsConnection, NatsRequestObserver>()
+
+export function observeNatsRequests(nc: NatsConnection, observer: NatsRequestObserver): void {
+  requestObservers.set(nc, observer)
+}
+
 /**
  * Calls a request/reply endpoint, validating what goes out and what comes back. A NATS service
  * error reply becomes a ProblemError with the replier's status and code; no responder or a
@@ -72,9 +80,13 @@ export async function natsRequest<Req extends TSchema, Res extends TSchema>(
   timeoutMs = 3000
 ): Promise<Static<Res>> {
   let msg: Msg
+  const started = performance.now()
+  const observe = requestObservers.get(nc)
   try {
     msg = await nc.request(ep.subject, encodePayload(payload), { timeout: timeoutMs, headers: contextHeaders(ctx) })
+    observe?.(ep.subject, (performance.now() - started) / 1000)
   } catch (err) {
+    observe?.(ep.subject, (performance.now() - started) / 1000)
     const e = err as Error & { isNoResponders?: () => boolean }
     if (e.name === 'NoRespondersError' || e.isNoResponders?.()) {
       throw new ProblemError(503, ErrorCode.serviceUnavailable, `${ep.owner} is unavailable`)

@@ -1,7 +1,7 @@
 import type { Conversation, ConversationPage, ConversationWithUnread } from '@palisade/contracts'
-import { withTransaction, type CallContext } from '@palisade/platform'
+import type { CallContext } from '@palisade/platform'
 import { conversationCursor } from '../lib/cursor.js'
-import { publishMembershipChange, publishToMembers } from '../lib/events.js'
+import { emitMembershipChange, emitToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toConversationWithUnread, type ConversationDbRow, type ConversationWithUnreadDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { memberIds, requireOwner, requireUsersExist, tooManyMembers } from './members.js'
@@ -20,7 +20,7 @@ export async function createConversation(
   const others = [...new Set(body.memberIds ?? [])].filter((id) => id !== userId)
   if (others.length + 1 > store.maxMembers) throw tooManyMembers(store)
   await requireUsersExist(store, others, ctx)
-  const conversation = await withTransaction(store.pg, async (c) => {
+  return store.outbox.transaction(async (c, emit) => {
     const r = await c.query<ConversationDbRow>(
       `INSERT INTO chat.conversations (title, owner_id, member_count) VALUES ($1, $2, $3) RETURNING ${CONVERSATION_COLUMNS}`,
       [body.title, userId, others.length + 1]
@@ -31,10 +31,10 @@ export async function createConversation(
        SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END FROM unnest($3::uuid[]) AS u`,
       [row.id, userId, [userId, ...others]]
     )
-    return toConversation(row)
+    const conversation = toConversation(row)
+    emitToMembers(emit, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
+    return conversation
   })
-  publishToMembers(store.nats, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
-  return conversation
 }
 
 /** The page is chosen first and unread counts are computed only for its rows (not for every conversation of the user). */
@@ -75,25 +75,30 @@ export async function getConversation(store: ChatStore, userId: string, id: stri
 
 export async function renameConversation(store: ChatStore, userId: string, id: string, title: string): Promise<Conversation> {
   await requireOwner(store, id, userId)
-  const r = await store.pg.query<ConversationDbRow>(
-    `UPDATE chat.conversations SET title = $2, updated_at = now() WHERE id = $1 AND owner_id = $3 RETURNING ${CONVERSATION_COLUMNS}`,
-    [id, title, userId]
-  )
-  const row = r.rows[0]
-  if (!row) throw notMember()
-  const conversation = toConversation(row)
-  publishToMembers(store.nats, await memberIds(store, id), { type: 'conversation.updated', at: now(), conversation })
-  return conversation
+  return store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<ConversationDbRow>(
+      `UPDATE chat.conversations SET title = $2, updated_at = now() WHERE id = $1 AND owner_id = $3 RETURNING ${CONVERSATION_COLUMNS}`,
+      [id, title, userId]
+    )
+    const row = r.rows[0]
+    if (!row) throw notMember()
+    const conversation = toConversation(row)
+    emitToMembers(emit, await memberIds(c, id), { type: 'conversation.updated', at: now(), conversation })
+    return conversation
+  })
 }
 
 export async function deleteConversation(store: ChatStore, userId: string, id: string): Promise<void> {
   await requireOwner(store, id, userId)
-  const ids = await withTransaction(store.pg, async (c) => {
+  await store.outbox.transaction(async (c, emit) => {
     const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1 FOR UPDATE', [id])
     const d = await c.query('DELETE FROM chat.conversations WHERE id = $1 AND owner_id = $2', [id, userId])
     if (d.rowCount === 0) throw notMember()
-    return m.rows.map((x) => x.user_id)
+    emitMembershipChange(
+      emit,
+      m.rows.map((x) => x.user_id),
+      { type: 'conversation.deleted', at: now(), conversationId: id }
+    )
   })
   store.cache?.invalidate(id)
-  publishMembershipChange(store.nats, ids, { type: 'conversation.deleted', at: now(), conversationId: id })
 }

@@ -1,7 +1,7 @@
 import { FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
 import { natsRequest, problems, type CallContext, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { requireMember } from './members.js'
@@ -49,9 +49,10 @@ export async function sendMessage(
     await checkAttachments(store, conversationId, attachments, ctx)
   }
   const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>({
-    name: 'chat_send_message',
-    text: `WITH ins AS (
+  const { row, message } = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<MessageDbRow & { member_ids: string[] }>({
+      name: 'chat_send_message',
+      text: `WITH ins AS (
              INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
              SELECT $1, $2, $3, $4, $5, $6, $7::uuid[]
              WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
@@ -65,13 +66,16 @@ export async function sendMessage(
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
            SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
-    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
-  })
-  const row = r.rows[0]
-  if (row) {
-    store.cache?.invalidate(conversationId)
+      values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
+    })
+    const row = r.rows[0]
+    if (!row) return { row, message: null }
     const message = toMessage(row)
-    publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
+    emitToMembers(emit, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
+    return { row, message }
+  })
+  if (row && message) {
+    store.cache?.invalidate(conversationId)
     return { message, created: true }
   }
   // Not inserted: either not a member, or a retry of a message that exists.
@@ -153,33 +157,40 @@ export async function listMessagesJson(
 
 /** Edits the caller's own message. Agent-written messages cannot be edited (they are the agent's words). */
 export async function editMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, text: string): Promise<Message> {
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>(
-    `UPDATE chat.messages SET text = $4, edited_at = now()
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-     RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId, text]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
+  const message = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<MessageDbRow & { member_ids: string[] }>(
+      `UPDATE chat.messages SET text = $4, edited_at = now()
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+       RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId, text]
+    )
+    const row = r.rows[0]
+    if (!row) return null
+    const updated = toMessage(row)
+    emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message: updated })
+    return updated
+  })
+  if (!message) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
   store.cache?.invalidate(conversationId)
-  const message = toMessage(row)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
   return message
 }
 
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
-  const r = await store.pg.query<{ member_ids: string[] }>(
-    `DELETE FROM chat.messages
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-     RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
+  const deleted = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<{ member_ids: string[] }>(
+      `DELETE FROM chat.messages
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+       RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId]
+    )
+    const row = r.rows[0]
+    if (row) emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+    return row !== undefined
+  })
+  if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
 }
 
 /** 404 when the caller cannot see the message at all, 403 when they can but it is not theirs. */
