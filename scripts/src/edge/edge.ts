@@ -19,6 +19,7 @@ import { HOP, scrubProtectedHeaders, stripHopByHop } from './headers.js'
 import { capConnectionsPerClient } from './client-cap.js'
 import { EDGE_SECURITY_HEADERS, logPath, sendProblem, writeRaw, writeRawProblem } from './responses.js'
 import { BodyLimit, DEFAULT_BODY_RULES, SlowBodyWatch, discardBody, drainBound, hasBody, readBody, type BodyRules } from './request-body.js'
+import type { ServiceMetrics } from '@palisade/platform'
 import { REQUEST_ID, applyIdentity, createVerifier, type AuthAnswer } from './verify.js'
 
 export { EDGE_SECURITY_HEADERS } from './responses.js'
@@ -67,6 +68,8 @@ export interface EdgeOptions {
   headersTimeoutMs?: number
   /** called once per finished request (access log) and on errors */
   log?: (entry: Record<string, unknown>) => void
+  /** counts every finished request (`palisade_http_*` with service `edge`, route = the route table's pattern) */
+  metrics?: ServiceMetrics
 }
 
 export interface Edge {
@@ -142,6 +145,12 @@ export function createEdge(opts: EdgeOptions): Edge {
   function finish(req: EdgeRequest, res: ServerResponse): void {
     res.once('finish', () => {
       const st = req[STATE]
+      if (opts.metrics) {
+        const route = st?.route ? (st.route.match === 'prefix' ? `${st.route.path}/*` : st.route.path) : 'unmatched'
+        const labels = { service: 'edge', method: req.method ?? 'GET', route, status_code: String(res.statusCode) }
+        opts.metrics.httpRequests.inc(labels)
+        if (st) opts.metrics.httpDuration.observe(labels, (Date.now() - st.started) / 1000)
+      }
       opts.log?.({
         level: 'info',
         reqId: st?.requestId,

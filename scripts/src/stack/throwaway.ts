@@ -26,6 +26,8 @@ export interface ThrowawayStackOptions {
 export interface ThrowawayStack {
   /** the edge's port on 127.0.0.1 */
   port: number
+  /** the edge's metrics listener; service N's is this + its port offset */
+  metricsPortBase: number
   /** the throwaway database (superuser URL): tests may read or age rows the browser cannot reach */
   databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
@@ -47,6 +49,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   const db = await createTestDatabase(opts.name ?? 'stack')
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
+  const metricsPortBase = await freePortBase(STACK_SERVICES.length + 1)
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
     env: {
@@ -57,6 +60,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_PORT: String(port),
       // the launcher's fixed service ports (base+1 … base+N)
       PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
+      PALISADE_METRICS_PORT_BASE: String(metricsPortBase),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
       // Throwaway stacks register many people and no admin hands out invites; tests of the invite
@@ -109,6 +113,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
   return {
     port,
+    metricsPortBase,
     databaseUrl: db.url,
     origin: `http://localhost:${port}`,
     child,
