@@ -1,4 +1,6 @@
 import type pg from 'pg'
+import { drizzle } from 'drizzle-orm/node-postgres'
+import type { Database } from '../db/database.js'
 import { withTransaction } from '../db/transaction.js'
 import { encodePayload } from '../nats/codec.js'
 
@@ -47,6 +49,11 @@ export class Outbox {
       this.wake()
     }
     return result
+  }
+
+  /** `transaction` for drizzle code: the same transaction as a drizzle database. */
+  drizzle<T>(fn: (db: Database, emit: Emit) => Promise<T>): Promise<T> {
+    return this.transaction((client, emit) => fn(drizzle(client) as Database, emit))
   }
 
   private async insert(client: pg.PoolClient, events: Array<{ subjects: string[]; data: Buffer }>): Promise<void> {
