@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { filesMaxBytesFrom, routesFor, type ServiceName } from '@palisade/contracts'
-import { provisionServiceRoles, ServiceMetrics, startMetricsServer } from '@palisade/platform'
+import { initTracing, provisionServiceRoles, ServiceMetrics, startMetricsServer } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
 import { stackDatabaseRoles } from './deploy/db-roles.js'
@@ -239,6 +239,7 @@ async function main(): Promise<void> {
     })
     say(`edge: Traefik (${useTraefik}) with the generated configuration`)
   } else {
+    initTracing({ service: 'edge', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT })
     const edgeMetrics = new ServiceMetrics('edge')
     const metricsServer = await startMetricsServer(edgeMetrics.registry, '127.0.0.1', metricsPortBase)
     say(`metrics: ${metricsServer.url}/metrics (edge), services on the next ports`)

@@ -19,7 +19,7 @@ import { HOP, scrubProtectedHeaders, stripHopByHop } from './headers.js'
 import { capConnectionsPerClient } from './client-cap.js'
 import { EDGE_SECURITY_HEADERS, logPath, sendProblem, writeRaw, writeRawProblem } from './responses.js'
 import { BodyLimit, DEFAULT_BODY_RULES, SlowBodyWatch, discardBody, drainBound, hasBody, readBody, type BodyRules } from './request-body.js'
-import type { ServiceMetrics } from '@palisade/platform'
+import { injectTraceHeaders, SERVICE_ATTRIBUTE, startServerSpan, type ServiceMetrics } from '@palisade/platform'
 import { REQUEST_ID, applyIdentity, createVerifier, type AuthAnswer } from './verify.js'
 
 export { EDGE_SECURITY_HEADERS } from './responses.js'
@@ -223,10 +223,31 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
   }
 
+  /**
+   * Starts the request's trace, or continues the client's `traceparent`, and hands it on: auth's
+   * /verify and the upstream both receive the edge span as their parent.
+   */
+  function startTrace(req: EdgeRequest, res: ServerResponse, route: Route | undefined): void {
+    const pattern = route ? (route.match === 'prefix' ? `${route.path}/*` : route.path) : 'unmatched'
+    const { span, ctx } = startServerSpan(
+      `edge ${req.method} ${pattern}`,
+      { [SERVICE_ATTRIBUTE]: 'edge', 'http.request.method': req.method ?? 'GET', 'http.route': pattern },
+      req.headers
+    )
+    delete req.headers.traceparent
+    delete req.headers.tracestate
+    injectTraceHeaders(req.headers as Record<string, string>, ctx)
+    res.once('close', () => {
+      span.setAttribute('http.response.status_code', res.statusCode)
+      span.end()
+    })
+  }
+
   async function onRequest(req: EdgeRequest, res: ServerResponse): Promise<void> {
     finish(req, res)
     const a = admit(req)
     const { state } = a
+    startTrace(req, res, state.route)
     if (hasBody(req)) slowBodies.watch(req, () => cutSlowClient(req, res, state))
     if (!a.ok) return refuse(req, res, state, a.status, a.code, a.detail)
     const { route } = a

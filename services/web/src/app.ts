@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { ErrorCode } from '@palisade/contracts'
-import { ConfigError, errorHandlerPlugin, healthPlugin, metricsPlugin, sendProblem } from '@palisade/platform'
+import { ConfigError, errorHandlerPlugin, healthPlugin, metricsPlugin, sendProblem, tracingPlugin } from '@palisade/platform'
 import { DEFAULT_PUBLIC_DIR, buildIfStale } from './build.js'
 import type { WebConfig } from './config.js'
 import { RESPONSE_HEADERS } from './headers.js'
@@ -30,6 +30,7 @@ const webApp: FastifyPluginAsync<{ config: WebConfig }> = async (app, { config }
     if (!existsSync(file)) throw new ConfigError(`${file} is missing: build the web app first (pnpm --filter @palisade/web build)`)
   }
 
+  await app.register(tracingPlugin, { service: 'web' })
   await app.register(metricsPlugin, { service: 'web', host: config.METRICS_HOST, port: config.METRICS_PORT })
   await app.register(errorHandlerPlugin)
   app.addHook('onRequest', (request, reply, done) => {

@@ -9,6 +9,7 @@ import { natsPlugin } from './nats.js'
 import { dbPlugin } from './db.js'
 import { identityPlugin } from './identity.js'
 import { metricsPlugin } from './metrics.js'
+import { tracingPlugin } from './tracing.js'
 import { outboxPlugin } from './outbox.js'
 import { observeNatsRequests } from '../nats/client.js'
 
@@ -37,7 +38,8 @@ export interface PlatformOptions {
 export const platformPlugin = fp<PlatformOptions>(
   async (app, opts) => {
     const { config } = opts
-    // Before any request hook, so that every answer is counted, a refused one included.
+    // Before any request hook, so that every answer is counted and traced, a refused one included.
+    await app.register(tracingPlugin, { service: opts.service })
     await app.register(metricsPlugin, { service: opts.service, host: config.METRICS_HOST, port: config.METRICS_PORT })
     // Next: a bad or (in production) missing TRUSTED_PROXIES stops the service before anything starts.
     await app.register(clientAddressPlugin, { trustedProxies: config.TRUSTED_PROXIES, production: config.NODE_ENV === 'production' })
