@@ -49,7 +49,10 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   const db = await createTestDatabase(opts.name ?? 'stack')
   const dataDir = mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
-  const metricsPortBase = await freePortBase(STACK_SERVICES.length + 1)
+  // One free block for both: services on base+1…base+N, metrics on the N+1 ports after them (two
+  // separate picks could overlap).
+  const portBase = await freePortBase(2 * STACK_SERVICES.length + 1)
+  const metricsPortBase = portBase + STACK_SERVICES.length + 1
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
     env: {
@@ -59,7 +62,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_DATA_DIR: dataDir,
       PALISADE_PORT: String(port),
       // the launcher's fixed service ports (base+1 … base+N)
-      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
+      PALISADE_SERVICE_PORT_BASE: String(portBase),
       PALISADE_METRICS_PORT_BASE: String(metricsPortBase),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
