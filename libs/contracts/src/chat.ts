@@ -290,20 +290,36 @@ export const ChatAgentMessageCreateRequestSchema = Type.Object(
     text: MessageTextSchema,
     clientMessageId: ClientMessageIdSchema,
     attachments: Type.Optional(AttachmentIdsSchema),
-    agentRunId: UuidSchema
+    agentRunId: UuidSchema,
+    /**
+     * The members the run checked what it read against: when given, the message is posted only if
+     * every current member is one of them (else 409 AUDIENCE_CHANGED, nothing posted).
+     */
+    audience: Type.Optional(Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }))
   },
   { additionalProperties: false }
 )
+/** 409 of chat.agent.message.create: someone joined who is not in the run's checked audience. */
+export const AUDIENCE_CHANGED = 'AUDIENCE_CHANGED'
 export type ChatAgentMessageCreateRequest = Static<typeof ChatAgentMessageCreateRequestSchema>
+/**
+ * The message, and the members it was posted to: read under the conversation's lock, so nobody
+ * removed before the insert is in it, and nobody in it was removed before the insert.
+ */
+export const ChatAgentMessageCreateResponseSchema = Type.Object(
+  { message: MessageSchema, created: Type.Boolean(), memberIds: Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }) },
+  { additionalProperties: false }
+)
 /**
  * An agent run's message: posted as the acting user (who ran the agent, and must still be a member)
  * and marked `author: { kind: 'agent', agentRunId }`. A subject of its own so that NATS permissions,
- * not trust, keep any service but agents from marking messages as agent-written.
+ * not trust, keep any service but agents from marking messages as agent-written. The answer's
+ * `memberIds` is the run's audience from then on (its last events go to them only).
  */
-export const ChatAgentMessageCreate: NatsEndpoint<typeof ChatAgentMessageCreateRequestSchema, typeof ChatMessageCreateResponseSchema> = {
+export const ChatAgentMessageCreate: NatsEndpoint<typeof ChatAgentMessageCreateRequestSchema, typeof ChatAgentMessageCreateResponseSchema> = {
   subject: 'chat.agent.message.create',
   request: ChatAgentMessageCreateRequestSchema,
-  response: ChatMessageCreateResponseSchema,
+  response: ChatAgentMessageCreateResponseSchema,
   owner: 'chat',
   callers: ['agents']
 }

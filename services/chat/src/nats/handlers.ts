@@ -20,7 +20,7 @@ import {
 import { natsServe, natsSubscribe, ProblemError, type CallContext } from '@palisade/platform'
 import type { ChatStore } from '../store/context.js'
 import { memberIdsFor, roleOf } from '../store/members.js'
-import { listMessages, sendMessage } from '../store/messages.js'
+import { listMessages, sendAgentMessage, sendMessage } from '../store/messages.js'
 import { search } from '../store/search.js'
 import { leaveConversation, setNotifyLevel, transferOwnership, updateConversation } from '../store/conversation-admin.js'
 import { conversationPresence, instanceHeartbeat, reportPresence } from '../store/presence.js'
@@ -52,17 +52,14 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
       { log }
     ),
     natsServe(nc, ChatMembersGet, async ({ conversationId }, ctx) => ({ memberIds: await memberIdsFor(store, conversationId, actingUser(app, ctx)) }), { log }),
-    natsServe(
-      nc,
-      ChatMessageCreate,
-      async ({ conversationId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'user' }, ctx),
-      { log }
-    ),
+    natsServe(nc, ChatMessageCreate, async ({ conversationId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, ctx), {
+      log
+    }),
     natsServe(
       nc,
       ChatAgentMessageCreate,
-      async ({ conversationId, agentRunId, ...input }, ctx) =>
-        sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'agent', agentRunId }, ctx),
+      async ({ conversationId, agentRunId, audience, ...input }, ctx) =>
+        sendAgentMessage(store, actingUser(app, ctx), conversationId, input, agentRunId, audience, ctx),
       { log }
     ),
     natsServe(

@@ -1,9 +1,9 @@
 import type pg from 'pg'
 import type { Conversation, ConversationPage, ConversationWithUnread } from '@palisade/contracts'
-import { withTransaction, type CallContext } from '@palisade/platform'
+import type { CallContext } from '@palisade/platform'
 import type { ListLoader } from '../lib/conversation-list-cache.js'
 import { conversationCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toConversationWithUnread, type ConversationDbRow, type ConversationWithUnreadDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { requireUsersExist, tooManyMembers } from './members.js'
@@ -22,7 +22,7 @@ export async function createConversation(
   const others = [...new Set(body.memberIds ?? [])].filter((id) => id !== userId)
   if (others.length + 1 > store.maxMembers) throw tooManyMembers(store)
   await requireUsersExist(store, others, ctx)
-  const conversation = await withTransaction(store.pg, async (c) => {
+  const created = await store.outbox.transaction(async (c, emit) => {
     const r = await c.query<ConversationDbRow>(
       `INSERT INTO chat.conversations (title, owner_id, member_count) VALUES ($1, $2, $3) RETURNING ${CONVERSATION_COLUMNS}`,
       [body.title, userId, others.length + 1]
@@ -33,11 +33,12 @@ export async function createConversation(
        SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END FROM unnest($3::uuid[]) AS u`,
       [row.id, userId, [userId, ...others]]
     )
-    return toConversation(row)
+    const conversation = toConversation(row)
+    emitToMembers(emit, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
+    return conversation
   })
   for (const id of [userId, ...others]) store.lists?.invalidateUser(id)
-  publishToMembers(store.nats, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
-  return conversation
+  return created
 }
 
 /** Newest activity first; unread counts come from the counters (read-markers.ts), not from counting messages. */

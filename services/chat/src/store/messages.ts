@@ -1,10 +1,11 @@
-import { FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
-import { natsRequest, problems, type CallContext, type ProblemError } from '@palisade/platform'
+import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import type pg from 'pg'
+import { natsRequest, problems, type CallContext, type Emit, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
-import { requireNotArchived } from './conversation-admin.js'
+import { archivedProblem, requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
 
 export interface NewMessage {
@@ -28,37 +29,16 @@ async function checkAttachments(store: ChatStore, conversationId: string, attach
   )
 }
 
+type Queryable = Pick<pg.Pool, 'query'>
+
 /**
- * Stores a message unless this sender already sent one with this clientMessageId to this
- * conversation, in which case that one is returned (`created: false`). The membership check, the
- * insert and the conversation's activity bump are one statement; concurrent retries meet in the
- * unique index, so exactly one row exists whatever the interleaving. A user's own message also
- * moves their read marker up to it (whoever answers has read what came before); an agent's message
- * does not, although it is posted as the user who ran the agent. The conversation's message counter
- * goes up in the same statement (one row, already updated for the activity order), so unread counts
- * cost no write per member.
+ * The conversation row is locked before the insert takes its seq, so a conversation's messages
+ * commit in seq order and message_count always counts exactly the messages up to the newest seq:
+ * the sender's read_count is then that count, and a read marker's recount cannot miss a message
+ * that commits later below it. The counter goes up with the activity bump (one row), so unread
+ * counts cost no write per member.
  */
-export async function sendMessage(
-  store: ChatStore,
-  userId: string,
-  conversationId: string,
-  input: NewMessage,
-  author: MessageAuthor,
-  ctx: CallContext
-): Promise<{ message: Message; created: boolean }> {
-  const attachments = input.attachments ?? []
-  if (attachments.length > 0) {
-    await requireMember(store, conversationId, userId)
-    await checkAttachments(store, conversationId, attachments, ctx)
-  }
-  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>({
-    name: 'chat_send_message',
-    // The conversation row is locked before the insert takes its seq, so a conversation's messages
-    // commit in seq order and message_count always counts exactly the messages up to the newest
-    // seq: the sender's read_count is then that count, and a read marker's recount cannot miss a
-    // message that commits later below it.
-    text: `WITH lock AS (
+const INSERT_MESSAGE = `WITH lock AS (
              SELECT 1 FROM chat.conversations
              WHERE id = $1 AND archived_at IS NULL AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
              FOR UPDATE
@@ -75,32 +55,123 @@ export async function sendMessage(
              UPDATE chat.members SET last_read_seq = ins.seq, read_count = bump.message_count FROM ins, bump
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
-           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
-    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
+           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`
+
+/**
+ * Inserts unless this sender already sent one with this clientMessageId to this conversation, in
+ * which case that one is returned (`created: false`). The membership check, the insert and the
+ * conversation's activity bump are one statement; concurrent retries meet in the unique index, so
+ * exactly one row exists whatever the interleaving. A user's own message also moves their read
+ * marker up to it (whoever answers has read what came before); an agent's message does not,
+ * although it is posted as the user who ran the agent.
+ */
+async function insertMessage(
+  q: Queryable,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  author: MessageAuthor
+): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
+  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
+  const r = await q.query<MessageDbRow & { member_ids: string[] }>({
+    name: 'chat_send_message',
+    text: INSERT_MESSAGE,
+    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, input.attachments ?? []]
   })
   const row = r.rows[0]
-  if (row) {
-    store.cache?.invalidate(conversationId)
-    store.lists?.invalidateConversation(conversationId)
-    const message = toMessage(row)
-    publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
-    return { message, created: true }
-  }
+  if (row) return { message: toMessage(row), created: true, memberIds: row.member_ids }
   // Not inserted: not a member, a retry of a message that exists, or archived.
-  const existing = await store.pg.query<MessageDbRow>({
+  const existing = await q.query<MessageDbRow & { member_ids: string[] }>({
     name: 'chat_message_by_client_id',
-    text: `SELECT ${MESSAGE_COLUMNS} FROM chat.messages
+    text: `SELECT ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM chat.messages
            WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3
              AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)`,
     values: [conversationId, userId, input.clientMessageId]
   })
   if (!existing.rows[0]) {
-    await requireMember(store, conversationId, userId)
-    await requireNotArchived(store, conversationId)
+    const member = await q.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId])
+    if (member.rowCount === 0) throw notMember()
+    const archived = await q.query('SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL', [conversationId])
+    if (archived.rowCount) throw archivedProblem()
     // A member whose message vanished between the insert and this read (deleted at once).
     throw problems.conflict('The message was deleted; send it with a new clientMessageId')
   }
-  return { message: toMessage(existing.rows[0]), created: false }
+  return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids }
+}
+
+/** Adds the message.created event to the transaction's outbox when the message is new. */
+function announce(emit: Emit, conversationId: string, sent: { message: Message; created: boolean; memberIds: string[] }): void {
+  if (sent.created) emitToMembers(emit, sent.memberIds, { type: 'message.created', at: now(), conversationId, message: sent.message })
+}
+
+/** A user's message (see insertMessage), announced to the members it was posted to. */
+export async function sendMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean }> {
+  const attachments = input.attachments ?? []
+  if (attachments.length > 0) {
+    await requireMember(store, conversationId, userId)
+    await checkAttachments(store, conversationId, attachments, ctx)
+  }
+  const sent = await store.outbox.transaction(async (c, emit) => {
+    const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'user' })
+    announce(emit, conversationId, inserted)
+    return inserted
+  })
+  if (sent.created) {
+    store.cache?.invalidate(conversationId)
+    store.lists?.invalidateConversation(conversationId)
+  }
+  return { message: sent.message, created: sent.created }
+}
+
+/**
+ * An agent run's message. Adding and removing a member update the conversation's row in their
+ * transaction; taking that row's lock first orders this insert strictly before or after each of
+ * them, and the insert (a new snapshot after the lock) sees the members as they are then. So the
+ * `memberIds` answered — who the message went to, and the run's last audience — never includes
+ * someone removed before the message existed, whoever the agents service still counted in; and
+ * with `audience`, nobody outside it is a member when the message is posted.
+ */
+export async function sendAgentMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  agentRunId: string,
+  audience: readonly string[] | undefined,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
+  const attachments = input.attachments ?? []
+  if (attachments.length > 0) {
+    await requireMember(store, conversationId, userId)
+    await checkAttachments(store, conversationId, attachments, ctx)
+  }
+  const sent = await store.outbox.transaction(async (c, emit) => {
+    const locked = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE', [conversationId])
+    if (locked.rowCount === 0) throw notMember()
+    if (audience) {
+      // Under the lock nobody joins before the insert: a member outside the checked audience now
+      // would read what the run read without the check having covered them.
+      const outside = await c.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND NOT (user_id = ANY($2::uuid[])) LIMIT 1', [
+        conversationId,
+        audience
+      ])
+      if (outside.rowCount) throw problems.conflict('A member joined whom the run did not check', AUDIENCE_CHANGED)
+    }
+    const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
+    announce(emit, conversationId, inserted)
+    return inserted
+  })
+  if (sent.created) {
+    store.cache?.invalidate(conversationId)
+    store.lists?.invalidateConversation(conversationId)
+  }
+  return sent
 }
 
 /** Newest first. One round trip: membership and page together. */
@@ -166,47 +237,58 @@ export async function listMessagesJson(
 
 /** Edits the caller's own message. Agent-written messages cannot be edited (they are the agent's words). */
 export async function editMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, text: string): Promise<Message> {
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>(
-    `UPDATE chat.messages SET text = $4, edited_at = now()
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-       AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-     RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId, text]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
+  const message = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<MessageDbRow & { member_ids: string[] }>(
+      `UPDATE chat.messages SET text = $4, edited_at = now()
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+       RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId, text]
+    )
+    const row = r.rows[0]
+    if (!row) return null
+    const updated = toMessage(row)
+    emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message: updated })
+    return updated
+  })
+  if (!message) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
   store.cache?.invalidate(conversationId)
   store.lists?.invalidateConversation(conversationId)
-  const message = toMessage(row)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
   return message
 }
 
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
-  // The counters follow: one message fewer in the conversation, and one fewer read by every
-  // member whose marker had passed it (deletes are rare; sends stay one counter).
-  const r = await store.pg.query<{ member_ids: string[] }>(
-    `WITH del AS (
-       DELETE FROM chat.messages
-       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
-         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-       RETURNING seq
-     ), total AS (
-       UPDATE chat.conversations SET message_count = message_count - 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM del)
-     ), read AS (
-       UPDATE chat.members SET read_count = read_count - 1 FROM del
-       WHERE chat.members.conversation_id = $1 AND chat.members.last_read_seq >= del.seq AND chat.members.read_count > 0
-     )
-     SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
-    [conversationId, userId, messageId]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
+  const deleted = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<{ member_ids: string[] }>(
+      // The counters follow: one message fewer in the conversation, and one fewer read by every
+      // member whose marker had passed it (deletes are rare; sends stay one counter). The
+      // conversation row is locked first, as a send locks it, so the two never deadlock over a
+      // member row.
+      `WITH lock AS (
+         SELECT 1 FROM chat.conversations WHERE id = $1 FOR UPDATE
+       ), del AS (
+         DELETE FROM chat.messages
+         WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND EXISTS (SELECT 1 FROM lock)
+           AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+           AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+         RETURNING seq
+       ), total AS (
+         UPDATE chat.conversations SET message_count = message_count - 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM del)
+       ), read AS (
+         UPDATE chat.members SET read_count = read_count - 1 FROM del
+         WHERE chat.members.conversation_id = $1 AND chat.members.last_read_seq >= del.seq AND chat.members.read_count > 0
+       )
+       SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
+      [conversationId, userId, messageId]
+    )
+    const row = r.rows[0]
+    if (row) emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+    return row !== undefined
+  })
+  if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
   store.lists?.invalidateConversation(conversationId)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
 }
 
 /** 404 when the caller cannot see the message at all, 409 when archived, 403 when it is not theirs. */

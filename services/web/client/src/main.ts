@@ -10,7 +10,7 @@ import { api } from './api.js'
 import { showLinkResult, wireAccount } from './account.js'
 import { wireAdmin } from './admin.js'
 import { wireReauth } from './reauth.js'
-import { loadAgents, wireAgents } from './agents.js'
+import { wireAgents } from './agents.js'
 import { wireAgentToggle } from './agent-toggle.js'
 import { wireComposer } from './composer.js'
 import { wireDrafts } from './drafts.js'
@@ -67,7 +67,7 @@ async function boot(): Promise<void> {
   wireAdmin(me)
   realtime.start()
   await loadConversations()
-  void loadAgents()
+  // The agent bar's list is loaded when a conversation opens (its shared agents depend on it).
   await openFromLocation()
   await showLinkResult()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.

@@ -237,6 +237,11 @@ export function addRun(runId: string, run: RunView): void {
   changed('messages')
 }
 
+/** Something message rows show besides the messages changed (what is known of agent runs). */
+export function touchMessages(): void {
+  changed('messages')
+}
+
 export function removeRun(runId: string): void {
   runs.delete(runId)
   changed('messages')
