@@ -175,12 +175,13 @@ export async function ensureDayTemplate(size: DaySize, log: (line: string) => vo
 export async function dayDatabase(
   size: DaySize,
   log?: (line: string) => void
-): Promise<{ url: string; seedMs: number; copyMs: number; drop(): Promise<void> }> {
+): Promise<{ name: string; url: string; seedMs: number; copyMs: number; drop(): Promise<void> }> {
   const { template, seedMs } = await ensureDayTemplate(size, log)
   const name = `day_${Date.now().toString(36)}`
   const t0 = Date.now()
   await admin((c) => c.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`))
   return {
+    name,
     url: withDatabase(TEST_PG_ADMIN_URL, name),
     seedMs,
     copyMs: Date.now() - t0,

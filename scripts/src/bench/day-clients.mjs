@@ -1,0 +1,164 @@
+// Simulated people of the day bench (day.ts), many per process: each person holds a WebSocket to
+// the edge with their own access cookie and, on a time-compressed clock, sends a message to one of
+// their conversations, opens a conversation (first page), loads the conversation list and searches
+// now and then — all through the edge. Driven over IPC:
+//
+//   { cmd: 'connect', url, origin, people: [{ cookie, conversations }] } → { ok: 'connected', failed }
+//   { cmd: 'run', base, origin, seconds, every: { message, open, list, search } }
+//       → { ok: 'ran', sent: [[key, conversationId]], arrivals: [[key, count, maxMs]], http: { route: ms[] },
+//           errors: { kind: n } }
+//   { cmd: 'close' } → exits
+//
+// `every` is each action's mean interval per person in (compressed) seconds; the first of each is
+// at a random point, so a step's load is spread evenly. Latency uses one clock across processes: a
+// message carries its send time (epoch ms with µs) in its clientMessageId, and the receiving socket
+// compares its arrival with the same clock.
+import { performance } from 'node:perf_hooks'
+import WebSocket from 'ws'
+
+const now = () => performance.timeOrigin + performance.now()
+const MARK = Buffer.from('"clientMessageId":"')
+const WORDS = ['meeting', 'deploy', 'release', 'budget', 'review', 'friday', 'invoice', 'roadmap']
+
+/** @type {{ ws: WebSocket, conversations: string[], cookie: string }[]} */
+const people = []
+let errors = {}
+/** clientMessageId → [arrivals, slowest ms] */
+let arrivals = new Map()
+let counting = false
+const error = (kind) => {
+  errors[kind] = (errors[kind] ?? 0) + 1
+}
+
+function onFrame(data, at) {
+  if (data.indexOf('"type":"message.created"') !== -1) {
+    const i = data.indexOf(MARK)
+    if (i === -1 || !counting) return
+    const start = i + MARK.length
+    const key = data.toString('latin1', start, data.indexOf(0x22, start))
+    if (!key.startsWith('d')) return
+    const ms = at - Number(key.slice(key.lastIndexOf('-') + 1))
+    const a = arrivals.get(key)
+    if (a) {
+      a[0]++
+      if (ms > a[1]) a[1] = ms
+    } else arrivals.set(key, [1, ms])
+  } else if (data.indexOf('"type":"error"') !== -1) error(`ws error frame ${JSON.parse(data.toString()).code}`)
+}
+
+function open(url, origin, cookie) {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, { headers: { cookie, origin }, perMessageDeflate: false, skipUTF8Validation: true })
+    ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)))
+    ws.once('error', reject)
+    let greeted = false
+    ws.on('message', (data) => {
+      const at = now()
+      if (!greeted) {
+        greeted = JSON.parse(data.toString()).type === 'hello'
+        if (greeted) resolve(ws)
+        return
+      }
+      onFrame(data, at)
+    })
+    ws.on('close', (code) => {
+      if (code !== 1000 && code !== 1005) error(`socket closed ${code}`)
+    })
+  })
+}
+
+async function connect({ url, origin, people: list }) {
+  let failed = 0
+  let next = 0
+  const opened = []
+  await Promise.all(
+    Array.from({ length: 16 }, async () => {
+      while (next < list.length) {
+        const p = list[next++]
+        try {
+          opened.push({ ...p, ws: await open(url, origin, p.cookie) })
+        } catch (err) {
+          failed++
+          error(`connect: ${err.message}`)
+        }
+      }
+    })
+  )
+  people.push(...opened)
+  return { failed }
+}
+
+const pick = (list) => list[Math.floor(Math.random() * list.length)]
+/** exponential intervals around `mean` seconds: a Poisson process per person and action */
+const interval = (mean) => -Math.log(1 - Math.random()) * mean * 1000
+
+async function run({ base, origin, seconds, every }) {
+  errors = {}
+  arrivals = new Map()
+  counting = true
+  const sent = []
+  const http = {}
+  const end = performance.now() + seconds * 1000
+  let seq = 0
+  const get = async (route, person, path) => {
+    const t0 = performance.now()
+    try {
+      const res = await fetch(base + path, { headers: { cookie: person.cookie, accept: 'application/json', origin } })
+      await res.arrayBuffer()
+      if (res.status !== 200) error(`${route} answered ${res.status}`)
+      else {
+        http[route] ??= []
+        http[route].push(performance.now() - t0)
+      }
+    } catch (err) {
+      error(`${route}: ${err.message}`)
+    }
+  }
+  const actions = {
+    message: (p) => {
+      if (p.ws.readyState !== WebSocket.OPEN) return error('send on a closed socket')
+      const conversationId = pick(p.conversations)
+      const key = `d${process.pid}-${++seq}-${now().toFixed(3)}`
+      sent.push([key, conversationId])
+      p.ws.send(JSON.stringify({ type: 'message.send', conversationId, text: `${pick(WORDS)} day bench ${seq}`, clientMessageId: key }))
+    },
+    open: (p) => get('GET /api/chat/conversations/:id/messages', p, `/api/chat/conversations/${pick(p.conversations)}/messages?limit=50`),
+    list: (p) => get('GET /api/chat/conversations', p, '/api/chat/conversations?limit=20'),
+    search: (p) => get('GET /api/chat/search', p, `/api/chat/search?q=${pick(WORDS)}&limit=20`)
+  }
+  const timers = []
+  for (const p of people) {
+    for (const [action, mean] of Object.entries(every)) {
+      if (!(mean > 0)) continue
+      const schedule = (delay) => {
+        const t = setTimeout(() => {
+          if (performance.now() >= end) return
+          void actions[action](p)
+          schedule(interval(mean))
+        }, delay)
+        timers.push(t)
+      }
+      schedule(Math.random() * mean * 1000)
+    }
+  }
+  await new Promise((r) => setTimeout(r, seconds * 1000))
+  for (const t of timers) clearTimeout(t)
+  // the last messages' deliveries and requests in flight
+  await new Promise((r) => setTimeout(r, 3000))
+  counting = false
+  return { sent, arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]), http, errors }
+}
+
+process.on('message', async (msg) => {
+  try {
+    if (msg.cmd === 'connect') process.send({ ok: 'connected', ...(await connect(msg)) })
+    else if (msg.cmd === 'run') process.send({ ok: 'ran', ...(await run(msg)) })
+    else if (msg.cmd === 'close') {
+      for (const p of people) p.ws.close(1000)
+      setTimeout(() => process.exit(0), 300)
+    }
+  } catch (err) {
+    process.send({ error: String(err?.stack ?? err) })
+  }
+})
+process.send({ ok: 'ready' })

@@ -1,0 +1,392 @@
+/**
+ * `pnpm bench day [--quick] [--steps=250,500,1000,2000,4000,8000] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]`
+ *
+ * The day scenario (issue #30): the whole stack as `pnpm start` runs it (launcher, local edge,
+ * every service in its own process, nats-server) on a copy of the year's database (day-seed.ts),
+ * and simulated people (day-clients.mjs, in a bounded number of client processes) signed in with
+ * real cookies through the edge, each on a WebSocket, sending about one message a minute, opening a
+ * conversation every few minutes, loading the conversation list and searching now and then, on a
+ * clock compressed `--compress` times. The number of people steps up until p99 delivery (send →
+ * the message on every connected member's socket) passes 100 ms or an error appears.
+ *
+ * Sign-in: the seeded people have no accounts. One account is registered through the edge; its
+ * argon2 hash (of a known password) is copied to an account per seeded person — bench-only rows in
+ * the throwaway copy, no backdoor in the services — and each person then signs in with
+ * POST /auth/login through the edge, as a browser would.
+ *
+ * CPU per process: user+system time from /proc/<pid>/stat before and after each step, for the
+ * launcher (which is the edge), each service, nats-server and the PostgreSQL backends connected to
+ * the copy (backends that end within a step are missed). `--quick` (the test's mode) uses the small
+ * seed, a few dozen people and one short step.
+ */
+import { fork, type ChildProcess } from 'node:child_process'
+import { readFileSync, readlinkSync } from 'node:fs'
+import { loadavg } from 'node:os'
+import { fileURLToPath } from 'node:url'
+import pg from 'pg'
+import { AUTH_COOKIES } from '@palisade/contracts'
+import { serviceRoleName } from '@palisade/platform'
+import { startThrowawayStack, type ThrowawayStack } from '../stack/throwaway.js'
+import { dayDatabase, FULL_DAY, QUICK_DAY } from './day-seed.js'
+
+const CLIENTS = fileURLToPath(new URL('./day-clients.mjs', import.meta.url))
+const PASSWORD = 'day bench password, long enough'
+
+export interface DayOptions {
+  quick: boolean
+  steps: number[]
+  /** measured seconds per step */
+  seconds: number
+  /** unmeasured seconds of the same load before each step (JIT, caches, pools) */
+  warmup: number
+  /** how many times faster than real time people act */
+  compress: number
+  /** client processes the people are spread over */
+  clients: number
+  log?: (line: string) => void
+}
+
+export interface DayStep {
+  people: number
+  loadAverage: number
+  messages: number
+  delivery: { p50: number; p99: number; max: number; missing: number }
+  routes: Record<string, { n: number; p50: number; p99: number }>
+  errors: Record<string, number>
+  /** CPU µs per message + request handled in the step, per process */
+  cpuUsPerAction: Record<string, number>
+  actions: number
+  /** growth of the stack's RSS (all processes) per person connected in this step, KiB */
+  rssKiBPerPerson: number
+}
+
+export interface DayReport {
+  seed: string
+  steps: DayStep[]
+  /** people at the last step within p99 ≤ 100 ms and without errors (0: not even the first) */
+  limit: number
+  /** why stepping stopped */
+  stoppedBy: string
+}
+
+export function parseDayArgs(argv: string[]): DayOptions {
+  const o: DayOptions = { quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4 }
+  for (const a of argv) {
+    const m = /^--(steps|seconds|warmup|compress|clients)=([\d,.]+)$/.exec(a)
+    if (a === '--quick') o.quick = true
+    else if (m?.[1] === 'steps')
+      o.steps = m[2]!
+        .split(',')
+        .map(Number)
+        .filter((n) => n > 0)
+    else if (m) o[m[1] as 'seconds' | 'warmup' | 'compress' | 'clients'] = Number(m[2])
+    else throw new Error(`unknown option ${a} (usage: pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4])`)
+  }
+  if (o.quick && !argv.some((a) => a.startsWith('--steps='))) o.steps = [30]
+  if (o.quick && !argv.some((a) => a.startsWith('--seconds='))) o.seconds = 10
+  if (o.quick && !argv.some((a) => a.startsWith('--warmup='))) o.warmup = 4
+  if (o.quick && !argv.some((a) => a.startsWith('--compress='))) o.compress = 20
+  return o
+}
+
+const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! : 0)
+const r1 = (x: number) => Math.round(x * 10) / 10
+
+function statCpuUs(pid: number): number {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
+    return (Number(f[11]) + Number(f[12])) * 10_000
+  } catch {
+    return 0
+  }
+}
+
+function rssBytes(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
+    return m ? Number(m[1]) * 1024 : 0
+  } catch {
+    return 0
+  }
+}
+
+/** The stack's processes by name: the launcher (the edge), each service (by working directory), nats-server. */
+function stackProcesses(launcher: number): Record<string, number> {
+  const out: Record<string, number> = { edge: launcher }
+  const kids = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
+  for (const pid of kids) {
+    try {
+      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
+      if (comm.startsWith('nats-server')) out.nats = pid
+      else {
+        const service = /services\/([\w-]+)$/.exec(readlinkSync(`/proc/${pid}/cwd`))?.[1]
+        if (service) out[service] = pid
+      }
+    } catch {}
+  }
+  return out
+}
+
+/** One client process (day-clients.mjs); one request at a time. */
+class Clients {
+  private readonly child: ChildProcess
+  private waiter: ((m: Record<string, unknown>) => void) | undefined
+  readonly ready: Promise<unknown>
+  constructor() {
+    this.child = fork(CLIENTS, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    this.ready = this.next()
+    this.child.on('message', (m: Record<string, unknown>) => {
+      const w = this.waiter
+      this.waiter = undefined
+      w?.(m)
+    })
+  }
+  private next(): Promise<Record<string, unknown>> {
+    return new Promise((resolve, reject) => {
+      this.waiter = (m) => (m.error ? reject(new Error(String(m.error))) : resolve(m))
+    })
+  }
+  async ask<T>(msg: Record<string, unknown>): Promise<T> {
+    const reply = this.next()
+    this.child.send(msg)
+    return (await reply) as T
+  }
+  get pid(): number {
+    return this.child.pid!
+  }
+  close(): void {
+    if (this.child.exitCode === null) this.child.send({ cmd: 'close' })
+  }
+}
+
+/**
+ * The template was built by the superuser; the launcher makes each service's role own its schema,
+ * but the tables in it stay the builder's. Creating the roles first (the launcher then only sets
+ * their passwords) lets the copy's objects be handed to them as the service's own migrations would.
+ */
+async function handOverSeed(db: pg.Client, database: string): Promise<void> {
+  for (const service of ['chat', 'files']) {
+    const role = serviceRoleName(database, service)
+    await db.query(`CREATE ROLE "${role}" NOLOGIN`)
+    await db.query(`ALTER SCHEMA "${service}" OWNER TO "${role}"`)
+    const objects = await db.query<{ kind: string; name: string }>(
+      `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'S', 'v', 'm') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+       UNION ALL SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`,
+      [service]
+    )
+    for (const o of objects.rows) {
+      const name = o.kind === 'FUNCTION' ? o.name : `"${service}"."${o.name}"`
+      await db.query(`ALTER ${o.kind} ${name} OWNER TO "${role}"`)
+    }
+  }
+}
+
+interface Person {
+  cookie: string
+  conversations: string[]
+}
+
+export async function runDay(opts: DayOptions): Promise<DayReport> {
+  const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`))
+  const size = opts.quick ? QUICK_DAY : FULL_DAY
+  const day = await dayDatabase(size, log)
+  log(`day database (${size.messages.toLocaleString('en')} messages): seeded in ${day.seedMs} ms (0 = cached template), copied in ${day.copyMs} ms`)
+  let stack: ThrowawayStack | undefined
+  const clients: Clients[] = []
+  const db = new pg.Client({ connectionString: day.url })
+  try {
+    await db.connect()
+    await handOverSeed(db, day.name)
+    stack = await startThrowawayStack({
+      database: { name: day.name, url: day.url, drop: day.drop },
+      readyTimeoutMs: 240_000,
+      env: {
+        PALISADE_LOG_LEVEL: 'warn',
+        AUTH_RATE_LIMIT_PER_MINUTE: '1000000',
+        CHAT_RATE_LIMIT_PER_MINUTE: '1000000',
+        CHAT_MESSAGE_CACHE_MB: '64'
+      }
+    })
+    if (!stack.ready) throw new Error(`the stack did not start: ${stack.output().slice(-3000)}`)
+    const base = `http://127.0.0.1:${stack.port}`
+    const origin = stack.origin
+    const post = (path: string, body: unknown) =>
+      fetch(base + path, { method: 'POST', headers: { 'content-type': 'application/json', origin }, body: JSON.stringify(body) })
+    // the first account (the installation's admin) only lends its password hash
+    const reg = await post('/auth/register', { email: `day-admin-${Date.now()}@bench.palisade.example`, password: PASSWORD, displayName: 'Day admin' })
+    if (reg.status !== 201) throw new Error(`register answered ${reg.status}: ${await reg.text()}`)
+    const most = Math.max(...opts.steps)
+    const seeded = await db.query<{ id: string; i: number }>('SELECT id, i FROM bench_seed.user_ids ORDER BY i LIMIT $1', [most])
+    await db.query(
+      `INSERT INTO auth.users (id, email, display_name, password_hash)
+       SELECT u.id, 'day-' || u.i || '@bench.palisade.example', 'Person ' || u.i, a.password_hash
+       FROM bench_seed.user_ids u, (SELECT password_hash FROM auth.users LIMIT 1) a WHERE u.i <= $1`,
+      [seeded.rows.length]
+    )
+    const memberships = await db.query<{ user_id: string; ids: string[] }>(
+      `SELECT user_id, array_agg(conversation_id::text) AS ids FROM chat.members WHERE user_id = ANY($1::uuid[]) GROUP BY user_id`,
+      [seeded.rows.map((r) => r.id)]
+    )
+    const conversationsOf = new Map(memberships.rows.map((r) => [r.user_id, r.ids]))
+    const membersOf = new Map<string, string[]>()
+    for (const r of memberships.rows) for (const c of r.ids) membersOf.set(c, [...(membersOf.get(c) ?? []), r.user_id])
+
+    for (let i = 0; i < Math.max(1, opts.clients); i++) clients.push(new Clients())
+    await Promise.all(clients.map((c) => c.ready))
+
+    const steps: DayStep[] = []
+    const online = new Set<string>()
+    let signedIn = 0
+    let stoppedBy = `the last step (${most} people) was within bounds`
+    let limit = 0
+    for (const people of opts.steps) {
+      // sign in and connect the people this step adds, spread over the client processes
+      const added: { id: string; person: Person }[] = []
+      const rows = seeded.rows.slice(signedIn, people).filter((r) => conversationsOf.has(r.id))
+      let next = 0
+      await Promise.all(
+        Array.from({ length: 4 }, async () => {
+          while (next < rows.length) {
+            const row = rows[next++]!
+            const res = await post('/auth/login', { email: `day-${row.i}@bench.palisade.example`, password: PASSWORD })
+            if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`)
+            const cookie = res.headers
+              .getSetCookie()
+              .map((c) => c.split(';')[0]!)
+              .find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))!
+            added.push({ id: row.id, person: { cookie, conversations: conversationsOf.get(row.id)! } })
+          }
+        })
+      )
+      signedIn = people
+      const procs = stackProcesses(stack.child.pid!)
+      const rssBefore = Object.values(procs).reduce((a, p) => a + rssBytes(p), 0)
+      const connected = await Promise.all(
+        clients.map((c, k) =>
+          c.ask<{ failed: number }>({
+            cmd: 'connect',
+            url: `ws://127.0.0.1:${stack!.port}/ws`,
+            origin,
+            people: added.filter((_, j) => j % clients.length === k).map((a) => a.person)
+          })
+        )
+      )
+      for (const a of added) online.add(a.id)
+      const failedToConnect = connected.reduce((a, c) => a + c.failed, 0)
+      const rssAfter = Object.values(procs).reduce((a, p) => a + rssBytes(p), 0)
+      log(`step ${people}: ${online.size} people signed in and connected (${failedToConnect} failed), measuring ${opts.seconds} s`)
+
+      const minute = 60 / opts.compress
+      const every = { message: minute, open: 3 * minute, list: 3 * minute, search: 10 * minute }
+      if (opts.warmup > 0) await Promise.all(clients.map((c) => c.ask({ cmd: 'run', base, origin, seconds: opts.warmup, every })))
+      const backends = (
+        await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
+      ).rows.map((r) => r.pid)
+      const cpu0 = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, statCpuUs(p)]))
+      const pgCpu0 = backends.map(statCpuUs)
+      const results = await Promise.all(
+        clients.map((c) =>
+          c.ask<{ sent: [string, string][]; arrivals: [string, number, number][]; http: Record<string, number[]>; errors: Record<string, number> }>({
+            cmd: 'run',
+            base,
+            origin,
+            seconds: opts.seconds,
+            every
+          })
+        )
+      )
+      const cpu1 = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, statCpuUs(p)]))
+      const pgCpu = backends.map(statCpuUs).reduce((a, x, i) => a + Math.max(0, x - pgCpu0[i]!), 0)
+
+      const errors: Record<string, number> = {}
+      const addError = (k: string, n: number) => (errors[k] = (errors[k] ?? 0) + n)
+      if (failedToConnect) addError('WebSocket connect failed', failedToConnect)
+      const byKey = new Map<string, { n: number; ms: number }>()
+      for (const res of results) {
+        for (const [k, n] of Object.entries(res.errors)) addError(k, n)
+        for (const [key, n, ms] of res.arrivals) {
+          const a = byKey.get(key)
+          if (a) {
+            a.n += n
+            a.ms = Math.max(a.ms, ms)
+          } else byKey.set(key, { n, ms })
+        }
+      }
+      const latencies: number[] = []
+      let missing = 0
+      let messages = 0
+      for (const res of results) {
+        for (const [key, conversationId] of res.sent) {
+          messages++
+          // every connected member's socket, the sender's own included
+          const expected = (membersOf.get(conversationId) ?? []).filter((u) => online.has(u)).length
+          const a = byKey.get(key)
+          if (!a || a.n < expected) missing++
+          if (a) latencies.push(a.ms)
+        }
+      }
+      if (missing) addError('message not delivered to every connected member', missing)
+      latencies.sort((a, b) => a - b)
+      const routes: DayStep['routes'] = {}
+      let requests = 0
+      for (const route of new Set(results.flatMap((r) => Object.keys(r.http)))) routes[route] = { n: 0, p50: 0, p99: 0 }
+      for (const route of Object.keys(routes)) {
+        const times = results.flatMap((r) => r.http[route] ?? []).sort((a, b) => a - b)
+        routes[route] = { n: times.length, p50: r1(percentile(times, 50)), p99: r1(percentile(times, 99)) }
+        requests += times.length
+      }
+      const actions = messages + requests
+      const cpuUsPerAction: Record<string, number> = {}
+      for (const n of Object.keys(procs)) cpuUsPerAction[n] = r1((cpu1[n]! - cpu0[n]!) / Math.max(1, actions))
+      cpuUsPerAction.postgres = r1(pgCpu / Math.max(1, actions))
+      const step: DayStep = {
+        people: online.size,
+        loadAverage: r1(loadavg()[0]!),
+        messages,
+        delivery: { p50: r1(percentile(latencies, 50)), p99: r1(percentile(latencies, 99)), max: r1(latencies.at(-1) ?? 0), missing },
+        routes,
+        errors,
+        cpuUsPerAction,
+        actions,
+        rssKiBPerPerson: r1((rssAfter - rssBefore) / 1024 / Math.max(1, added.length))
+      }
+      steps.push(step)
+      log(formatStep(step))
+      const errorCount = Object.values(errors).reduce((a, b) => a + b, 0)
+      if (step.delivery.p99 > 100 || errorCount > 0) {
+        stoppedBy = errorCount > 0 ? `errors at ${step.people} people` : `p99 delivery ${step.delivery.p99} ms > 100 ms at ${step.people} people`
+        break
+      }
+      limit = step.people
+    }
+    return { seed: `${size.users} users, ${size.conversations} conversations, ${size.messages} messages`, steps, limit, stoppedBy }
+  } finally {
+    for (const c of clients) c.close()
+    await db.end().catch(() => {})
+    if (stack) await stack.stop()
+    else await day.drop()
+  }
+}
+
+export function formatStep(s: DayStep): string {
+  const lines = [
+    `— ${s.people} people (load average ${s.loadAverage}): ${s.messages} messages, ${s.actions} actions`,
+    `  delivery to every connected member: p50 ${s.delivery.p50} ms, p99 ${s.delivery.p99} ms, max ${s.delivery.max} ms, ${s.delivery.missing} incomplete`,
+    ...Object.entries(s.routes).map(([route, r]) => `  ${route}: n ${r.n}, p50 ${r.p50} ms, p99 ${r.p99} ms`),
+    `  CPU µs per action (message or request): ${Object.entries(s.cpuUsPerAction)
+      .map(([n, us]) => `${n} ${us}`)
+      .join(', ')}`,
+    `  stack RSS growth per person connected: ${s.rssKiBPerPerson} KiB`,
+    `  errors: ${Object.keys(s.errors).length ? JSON.stringify(s.errors) : 'none'}`
+  ]
+  return lines.join('\n')
+}
+
+export async function dayMain(argv: string[]): Promise<number> {
+  const report = await runDay(parseDayArgs(argv))
+  process.stdout.write(`\nlimit: ${report.limit} people (p99 delivery ≤ 100 ms, no errors); stopped by ${report.stoppedBy}\n`)
+  return 0
+}

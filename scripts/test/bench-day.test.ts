@@ -1,0 +1,32 @@
+import t from 'tap'
+import { parseDayArgs, runDay } from '../src/bench/day.js'
+
+/**
+ * `pnpm bench day --quick`: the whole stack on the small seed, a few dozen people signed in through
+ * the edge, one short step — so the scenario, its sign-in and its report keep working. It checks
+ * the report's fields and that nothing failed, never a timing (this machine is shared and loaded).
+ */
+t.test('pnpm bench day --quick runs and reports', async (t) => {
+  const opts = parseDayArgs(['--quick'])
+  t.same(opts.steps, [30], 'one small step')
+  const report = await runDay({ ...opts, log: (line) => t.comment(line) })
+  t.equal(report.steps.length, 1)
+  const step = report.steps[0]!
+  t.equal(step.people, 30, 'every person signed in and connected')
+  t.ok(step.messages > 0, 'messages were sent')
+  t.same(step.errors, {}, 'no errors: every request a 200, every message on every connected member’s socket')
+  t.equal(step.delivery.missing, 0)
+  t.ok(step.delivery.p50 > 0 && step.delivery.p99 >= step.delivery.p50 && step.delivery.max >= step.delivery.p99, 'delivery percentiles')
+  for (const route of ['GET /api/chat/conversations', 'GET /api/chat/conversations/:id/messages', 'GET /api/chat/search']) {
+    t.ok(step.routes[route]?.n, `${route} was called`)
+    t.ok(step.routes[route]!.p99 > 0, `${route} p99`)
+  }
+  for (const process of ['edge', 'auth', 'gateway', 'chat', 'files', 'agents', 'nats', 'postgres']) {
+    t.type(step.cpuUsPerAction[process], 'number', `CPU per action of ${process}`)
+  }
+  t.ok(step.cpuUsPerAction.chat! > 0 && step.cpuUsPerAction.gateway! > 0, 'chat and gateway did the work')
+  t.type(step.rssKiBPerPerson, 'number')
+  t.type(step.loadAverage, 'number')
+  t.type(report.limit, 'number')
+  t.type(report.stoppedBy, 'string')
+})
