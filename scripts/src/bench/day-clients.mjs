@@ -1,9 +1,12 @@
 // Simulated people of the day bench (day.ts), many per process: each person holds a WebSocket to
 // the edge with their own access cookie and, on a time-compressed clock, sends a message to one of
 // their conversations, opens a conversation (first page), loads the conversation list and searches
-// now and then — all through the edge. Driven over IPC:
+// now and then — all through the edge. Each person connects from an address of their own in
+// 127.0.0.0/8 (one keep-alive HTTP connection and one WebSocket), as people on their own machines
+// would: the edge caps connections per client address. Driven over IPC:
 //
-//   { cmd: 'connect', url, origin, people: [{ cookie, conversations }] } → { ok: 'connected', failed }
+//   { cmd: 'connect', url, origin, people: [{ id, cookie, conversations, address }] }
+//       → { ok: 'connected', ids: [connected people's ids], failed: { reason: n } }
 //   { cmd: 'run', base, origin, seconds, every: { message, open, list, search } }
 //       → { ok: 'ran', sent: [[key, conversationId]], arrivals: [[key, count, maxMs]], http: { route: ms[] },
 //           errors: { kind: n } }
@@ -13,6 +16,7 @@
 // at a random point, so a step's load is spread evenly. Latency uses one clock across processes: a
 // message carries its send time (epoch ms with µs) in its clientMessageId, and the receiving socket
 // compares its arrival with the same clock.
+import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 
@@ -20,7 +24,7 @@ const now = () => performance.timeOrigin + performance.now()
 const MARK = Buffer.from('"clientMessageId":"')
 const WORDS = ['meeting', 'deploy', 'release', 'budget', 'review', 'friday', 'invoice', 'roadmap']
 
-/** @type {{ ws: WebSocket, conversations: string[], cookie: string }[]} */
+/** @type {{ id: string, ws: WebSocket, agent: http.Agent, conversations: string[], cookie: string, address: string }[]} */
 const people = []
 let errors = {}
 /** clientMessageId → [arrivals, slowest ms] */
@@ -46,9 +50,9 @@ function onFrame(data, at) {
   } else if (data.indexOf('"type":"error"') !== -1) error(`ws error frame ${JSON.parse(data.toString()).code}`)
 }
 
-function open(url, origin, cookie) {
+function open(url, origin, { cookie, address }) {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(url, { headers: { cookie, origin }, perMessageDeflate: false, skipUTF8Validation: true })
+    const ws = new WebSocket(url, { headers: { cookie, origin }, localAddress: address, perMessageDeflate: false, skipUTF8Validation: true })
     ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)))
     ws.once('error', reject)
     let greeted = false
@@ -68,7 +72,7 @@ function open(url, origin, cookie) {
 }
 
 async function connect({ url, origin, people: list }) {
-  let failed = 0
+  const failed = {}
   let next = 0
   const opened = []
   await Promise.all(
@@ -76,16 +80,27 @@ async function connect({ url, origin, people: list }) {
       while (next < list.length) {
         const p = list[next++]
         try {
-          opened.push({ ...p, ws: await open(url, origin, p.cookie) })
+          opened.push({ ...p, ws: await open(url, origin, p), agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) })
         } catch (err) {
-          failed++
-          error(`connect: ${err.message}`)
+          failed[err.message] = (failed[err.message] ?? 0) + 1
         }
       }
     })
   )
   people.push(...opened)
-  return { failed }
+  return { ids: opened.map((p) => p.id), failed }
+}
+
+/** GET through the person's own connection; resolves with the status once the body is read. */
+function request(url, person, origin) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(url, { agent: person.agent, headers: { cookie: person.cookie, accept: 'application/json', origin } }, (res) => {
+      res.resume()
+      res.once('end', () => resolve(res.statusCode))
+      res.once('error', reject)
+    })
+    req.once('error', reject)
+  })
 }
 
 const pick = (list) => list[Math.floor(Math.random() * list.length)]
@@ -103,9 +118,8 @@ async function run({ base, origin, seconds, every }) {
   const get = async (route, person, path) => {
     const t0 = performance.now()
     try {
-      const res = await fetch(base + path, { headers: { cookie: person.cookie, accept: 'application/json', origin } })
-      await res.arrayBuffer()
-      if (res.status !== 200) error(`${route} answered ${res.status}`)
+      const status = await request(base + path, person, origin)
+      if (status !== 200) error(`${route} answered ${status}`)
       else {
         http[route] ??= []
         http[route].push(performance.now() - t0)
@@ -154,7 +168,10 @@ process.on('message', async (msg) => {
     if (msg.cmd === 'connect') process.send({ ok: 'connected', ...(await connect(msg)) })
     else if (msg.cmd === 'run') process.send({ ok: 'ran', ...(await run(msg)) })
     else if (msg.cmd === 'close') {
-      for (const p of people) p.ws.close(1000)
+      for (const p of people) {
+        p.ws.close(1000)
+        p.agent.destroy()
+      }
       setTimeout(() => process.exit(0), 300)
     }
   } catch (err) {

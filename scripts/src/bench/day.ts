@@ -185,9 +185,15 @@ async function handOverSeed(db: pg.Client, database: string): Promise<void> {
 }
 
 interface Person {
+  id: string
   cookie: string
   conversations: string[]
+  /** the person's own loopback address (the edge caps connections per client address) */
+  address: string
 }
+
+/** Person n's address in 127.0.0.0/8 (up to 64 000 people). */
+const addressOf = (n: number) => `127.2.${Math.floor(n / 250)}.${1 + (n % 250)}`
 
 export async function runDay(opts: DayOptions): Promise<DayReport> {
   const log = opts.log ?? ((line: string) => process.stdout.write(`${line}\n`))
@@ -244,7 +250,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
     let limit = 0
     for (const people of opts.steps) {
       // sign in and connect the people this step adds, spread over the client processes
-      const added: { id: string; person: Person }[] = []
+      const added: { person: Person }[] = []
       const rows = seeded.rows.slice(signedIn, people).filter((r) => conversationsOf.has(r.id))
       let next = 0
       await Promise.all(
@@ -257,7 +263,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
               .getSetCookie()
               .map((c) => c.split(';')[0]!)
               .find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))!
-            added.push({ id: row.id, person: { cookie, conversations: conversationsOf.get(row.id)! } })
+            added.push({ person: { id: row.id, cookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i) } })
           }
         })
       )
@@ -266,7 +272,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       const rssBefore = Object.values(procs).reduce((a, p) => a + rssBytes(p), 0)
       const connected = await Promise.all(
         clients.map((c, k) =>
-          c.ask<{ failed: number }>({
+          c.ask<{ ids: string[]; failed: Record<string, number> }>({
             cmd: 'connect',
             url: `ws://127.0.0.1:${stack!.port}/ws`,
             origin,
@@ -274,8 +280,11 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
           })
         )
       )
-      for (const a of added) online.add(a.id)
-      const failedToConnect = connected.reduce((a, c) => a + c.failed, 0)
+      const connectFailures: Record<string, number> = {}
+      for (const c of connected) for (const [reason, n] of Object.entries(c.failed)) connectFailures[reason] = (connectFailures[reason] ?? 0) + n
+      const failedToConnect = Object.values(connectFailures).reduce((a, n) => a + n, 0)
+      // a person whose socket did not open is not online (and is not expected to receive)
+      for (const c of connected) for (const id of c.ids) online.add(id)
       const rssAfter = Object.values(procs).reduce((a, p) => a + rssBytes(p), 0)
       log(`step ${people}: ${online.size} people signed in and connected (${failedToConnect} failed), measuring ${opts.seconds} s`)
 
@@ -303,7 +312,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
 
       const errors: Record<string, number> = {}
       const addError = (k: string, n: number) => (errors[k] = (errors[k] ?? 0) + n)
-      if (failedToConnect) addError('WebSocket connect failed', failedToConnect)
+      for (const [reason, n] of Object.entries(connectFailures)) addError(`WebSocket connect: ${reason}`, n)
       const byKey = new Map<string, { n: number; ms: number }>()
       for (const res of results) {
         for (const [k, n] of Object.entries(res.errors)) addError(k, n)
