@@ -13,6 +13,7 @@ t.test('pnpm bench day --quick runs and reports', async (t) => {
   t.equal(report.steps.length, 1)
   const step = report.steps[0]!
   t.equal(step.people, 30, 'every person signed in and connected')
+  t.equal(step.realPacePeople, 30 * opts.compress)
   t.ok(step.messages > 0, 'messages were sent')
   t.same(step.errors, {}, 'no errors: every request a 200, every message on every connected member’s socket')
   t.equal(step.delivery.missing, 0)

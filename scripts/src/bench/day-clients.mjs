@@ -3,7 +3,9 @@
 // their conversations, opens a conversation (first page), loads the conversation list and searches
 // now and then — all through the edge. Each person connects from an address of their own in
 // 127.0.0.0/8 (one keep-alive HTTP connection and one WebSocket), as people on their own machines
-// would: the edge caps connections per client address. Driven over IPC:
+// would: the edge caps connections per client address. Like the web client, each renews its
+// socket's identity lease (GET /ws through the edge) before it runs out (≤ 60 s, real time).
+// Driven over IPC:
 //
 //   { cmd: 'connect', url, origin, people: [{ id, cookie, conversations, address }] }
 //       → { ok: 'connected', ids: [connected people's ids], failed: { reason: n } }
@@ -30,6 +32,8 @@ let errors = {}
 /** clientMessageId → [arrivals, slowest ms] */
 let arrivals = new Map()
 let counting = false
+/** route → latencies (ms) of the running step */
+let latencies = {}
 const error = (kind) => {
   errors[kind] = (errors[kind] ?? 0) + 1
 }
@@ -50,6 +54,26 @@ function onFrame(data, at) {
   } else if (data.indexOf('"type":"error"') !== -1) error(`ws error frame ${JSON.parse(data.toString()).code}`)
 }
 
+/** Renews the person's socket lease 15 s before `expiresAt`, and again after each renewal. */
+function keepLease(person, base, origin, expiresAt) {
+  const delay = Math.max(1000, Date.parse(expiresAt) - Date.now() - 15_000)
+  person.lease = setTimeout(async () => {
+    if (person.ws.readyState !== WebSocket.OPEN) return
+    const t0 = performance.now()
+    try {
+      const { status, body } = await request(`${base}/ws`, person, origin)
+      if (status !== 200) return error(`GET /ws (lease renewal) answered ${status}`)
+      if (counting) {
+        latencies['GET /ws (lease renewal)'] ??= []
+        latencies['GET /ws (lease renewal)'].push(performance.now() - t0)
+      }
+      keepLease(person, base, origin, JSON.parse(body).expiresAt)
+    } catch (err) {
+      error(`GET /ws (lease renewal): ${err.message}`)
+    }
+  }, delay)
+}
+
 function open(url, origin, { cookie, address }) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers: { cookie, origin }, localAddress: address, perMessageDeflate: false, skipUTF8Validation: true })
@@ -59,8 +83,9 @@ function open(url, origin, { cookie, address }) {
     ws.on('message', (data) => {
       const at = now()
       if (!greeted) {
-        greeted = JSON.parse(data.toString()).type === 'hello'
-        if (greeted) resolve(ws)
+        const hello = JSON.parse(data.toString())
+        greeted = hello.type === 'hello'
+        if (greeted) resolve({ ws, expiresAt: hello.expiresAt })
         return
       }
       onFrame(data, at)
@@ -71,7 +96,7 @@ function open(url, origin, { cookie, address }) {
   })
 }
 
-async function connect({ url, origin, people: list }) {
+async function connect({ url, base, origin, people: list }) {
   const failed = {}
   let next = 0
   const opened = []
@@ -80,7 +105,10 @@ async function connect({ url, origin, people: list }) {
       while (next < list.length) {
         const p = list[next++]
         try {
-          opened.push({ ...p, ws: await open(url, origin, p), agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) })
+          const { ws, expiresAt } = await open(url, origin, p)
+          const person = { ...p, ws, agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) }
+          keepLease(person, base, origin, expiresAt)
+          opened.push(person)
         } catch (err) {
           failed[err.message] = (failed[err.message] ?? 0) + 1
         }
@@ -91,12 +119,13 @@ async function connect({ url, origin, people: list }) {
   return { ids: opened.map((p) => p.id), failed }
 }
 
-/** GET through the person's own connection; resolves with the status once the body is read. */
+/** GET through the person's own connection; resolves with the status and body. */
 function request(url, person, origin) {
   return new Promise((resolve, reject) => {
     const req = http.get(url, { agent: person.agent, headers: { cookie: person.cookie, accept: 'application/json', origin } }, (res) => {
-      res.resume()
-      res.once('end', () => resolve(res.statusCode))
+      const chunks = []
+      res.on('data', (c) => chunks.push(c))
+      res.once('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
       res.once('error', reject)
     })
     req.once('error', reject)
@@ -108,21 +137,20 @@ const pick = (list) => list[Math.floor(Math.random() * list.length)]
 const interval = (mean) => -Math.log(1 - Math.random()) * mean * 1000
 
 async function run({ base, origin, seconds, every }) {
-  errors = {}
   arrivals = new Map()
   counting = true
   const sent = []
-  const http = {}
+  latencies = {}
   const end = performance.now() + seconds * 1000
   let seq = 0
   const get = async (route, person, path) => {
     const t0 = performance.now()
     try {
-      const status = await request(base + path, person, origin)
+      const { status } = await request(base + path, person, origin)
       if (status !== 200) error(`${route} answered ${status}`)
       else {
-        http[route] ??= []
-        http[route].push(performance.now() - t0)
+        latencies[route] ??= []
+        latencies[route].push(performance.now() - t0)
       }
     } catch (err) {
       error(`${route}: ${err.message}`)
@@ -160,7 +188,10 @@ async function run({ base, origin, seconds, every }) {
   // the last messages' deliveries and requests in flight
   await new Promise((r) => setTimeout(r, 3000))
   counting = false
-  return { sent, arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]), http, errors }
+  // errors since the last run's report: closed sockets and failed renewals between runs count too
+  const failures = errors
+  errors = {}
+  return { sent, arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]), http: latencies, errors: failures }
 }
 
 process.on('message', async (msg) => {
@@ -169,6 +200,7 @@ process.on('message', async (msg) => {
     else if (msg.cmd === 'run') process.send({ ok: 'ran', ...(await run(msg)) })
     else if (msg.cmd === 'close') {
       for (const p of people) {
+        clearTimeout(p.lease)
         p.ws.close(1000)
         p.agent.destroy()
       }
