@@ -54,9 +54,14 @@ function onFrame(data, at) {
   } else if (data.indexOf('"type":"error"') !== -1) error(`ws error frame ${JSON.parse(data.toString()).code}`)
 }
 
-/** Renews the person's socket lease 15 s before `expiresAt`, and again after each renewal. */
-function keepLease(person, base, origin, expiresAt) {
-  const delay = Math.max(1000, Date.parse(expiresAt) - Date.now() - 15_000)
+/**
+ * Renews the person's socket lease 15 s before `expiresAt`, and again after each renewal. The first
+ * renewal comes at a random point before that: people who connected in one step's burst would
+ * otherwise renew in one burst forever, which people signing in over a day do not.
+ */
+function keepLease(person, base, origin, expiresAt, first = false) {
+  const left = Math.max(1000, Date.parse(expiresAt) - Date.now() - 15_000)
+  const delay = first ? 1000 + Math.random() * (left - 1000) : left
   person.lease = setTimeout(async () => {
     if (person.ws.readyState !== WebSocket.OPEN) return
     const t0 = performance.now()
@@ -107,7 +112,7 @@ async function connect({ url, base, origin, people: list }) {
         try {
           const { ws, expiresAt } = await open(url, origin, p)
           const person = { ...p, ws, agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) }
-          keepLease(person, base, origin, expiresAt)
+          keepLease(person, base, origin, expiresAt, true)
           opened.push(person)
         } catch (err) {
           failed[err.message] = (failed[err.message] ?? 0) + 1
