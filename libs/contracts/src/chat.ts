@@ -6,6 +6,9 @@ import { CursorSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
 import { AgentRunCancelledEventSchema, AgentRunCompletedEventSchema, AgentRunDeltaEventSchema, AgentRunFailedEventSchema } from './agents.js'
 import { FileScannedEventSchema } from './files.js'
+import { MassMentionSchema, MentionCreatedEventSchema, MentionIdsSchema } from './mentions.js'
+import { ReactionsSchema } from './reactions.js'
+import { ThreadRepliedEventSchema, ThreadSummarySchema } from './threads.js'
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -102,11 +105,26 @@ export const MessageSchema = Type.Object(
     clientMessageId: Type.String({ maxLength: CHAT_LIMITS.clientMessageIdMaxLength }),
     attachments: Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.attachmentsMax }),
     createdAt: IsoDateSchema,
-    editedAt: Type.Union([IsoDateSchema, Type.Null()])
+    editedAt: Type.Union([IsoDateSchema, Type.Null()]),
+    /** the thread this message replies in (threads.ts); the parent may since have been deleted */
+    parentId: Type.Union([UuidSchema, Type.Null()]),
+    /** users mentioned by id, and `@here`/`@all` (mentions.ts) */
+    mentions: MentionIdsSchema,
+    massMention: Type.Union([MassMentionSchema, Type.Null()]),
+    /** replies to this message, null when none */
+    thread: Type.Union([ThreadSummarySchema, Type.Null()]),
+    reactions: ReactionsSchema
   },
   { additionalProperties: false }
 )
 export type Message = Static<typeof MessageSchema>
+
+/** What a new message may carry besides its text (validated against the conversation by chat). */
+export const MessageRefsProperties = {
+  parentId: Type.Optional(UuidSchema),
+  mentions: Type.Optional(MentionIdsSchema),
+  massMention: Type.Optional(MassMentionSchema)
+}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP (`/api/chat`)
@@ -148,7 +166,7 @@ export const MemberPageSchema = Type.Object({ items: Type.Array(MemberSchema), n
 export type MemberPage = Static<typeof MemberPageSchema>
 
 export const SendMessageBodySchema = Type.Object(
-  { text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema) },
+  { text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema), ...MessageRefsProperties },
   { additionalProperties: false }
 )
 export type SendMessageBody = Static<typeof SendMessageBodySchema>
@@ -230,7 +248,13 @@ export const ChatMembersGet: NatsEndpoint<typeof ChatMembersGetRequestSchema, ty
 }
 
 export const ChatMessageCreateRequestSchema = Type.Object(
-  { conversationId: UuidSchema, text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema) },
+  {
+    conversationId: UuidSchema,
+    text: MessageTextSchema,
+    clientMessageId: ClientMessageIdSchema,
+    attachments: Type.Optional(AttachmentIdsSchema),
+    ...MessageRefsProperties
+  },
   { additionalProperties: false }
 )
 export type ChatMessageCreateRequest = Static<typeof ChatMessageCreateRequestSchema>
@@ -378,7 +402,9 @@ export const ChatEventSchema = Type.Union([
   ConversationCreatedEventSchema,
   ConversationUpdatedEventSchema,
   ConversationDeletedEventSchema,
-  ConversationReadEventSchema
+  ConversationReadEventSchema,
+  MentionCreatedEventSchema,
+  ThreadRepliedEventSchema
 ])
 export type ChatEvent = Static<typeof ChatEventSchema>
 
@@ -392,6 +418,8 @@ export const UserEventSchema = Type.Union([
   ConversationUpdatedEventSchema,
   ConversationDeletedEventSchema,
   ConversationReadEventSchema,
+  MentionCreatedEventSchema,
+  ThreadRepliedEventSchema,
   TypingEventSchema,
   // agent.run.delta|completed|failed|cancelled, published by the agents service (shapes in agents.ts)
   AgentRunDeltaEventSchema,

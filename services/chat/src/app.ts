@@ -7,6 +7,9 @@ import { ChatConfigSchema, type ChatAppConfig } from './config.js'
 import { createChatStore } from './store/context.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { messageRoutes } from './routes/messages.js'
+import { mentionRoutes } from './routes/mentions.js'
+import { reactionRoutes } from './routes/reactions.js'
+import { threadRoutes } from './routes/threads.js'
 import { searchRoutes } from './routes/search.js'
 import { serveChatNats } from './nats/handlers.js'
 import { messageCachePlugin } from './plugins/message-cache.js'
@@ -37,6 +40,9 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
   await app.register(conversationRoutes, { prefix: '/api/chat', store })
   await app.register(messageRoutes, { prefix: '/api/chat', store })
   await app.register(searchRoutes, { prefix: '/api/chat', store })
+  await app.register(threadRoutes, { prefix: '/api/chat', store })
+  await app.register(reactionRoutes, { prefix: '/api/chat', store })
+  await app.register(mentionRoutes, { prefix: '/api/chat', store })
 }
 
 export default fp(chatApp, { name: 'palisade-chat', fastify: '5.x' })

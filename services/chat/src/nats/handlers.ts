@@ -15,6 +15,7 @@ import type { ChatStore } from '../store/context.js'
 import { memberIdsFor, roleOf } from '../store/members.js'
 import { listMessages, sendMessage } from '../store/messages.js'
 import { search } from '../store/search.js'
+import { serveInteractionsNats } from './interactions.js'
 
 /**
  * Who a NATS request acts for: the `Palisade-Acting-User` header the calling service set from a
@@ -67,6 +68,7 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
       ChatSearch,
       async ({ q, conversationId, cursor, limit }, ctx) => search(store, actingUser(app, ctx), q, conversationId, cursor, limit ?? CHAT_LIMITS.natsPageMax),
       { log }
-    )
+    ),
+    ...serveInteractionsNats(app, store, (ctx) => actingUser(app, ctx))
   ]
 }

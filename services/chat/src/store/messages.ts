@@ -1,12 +1,15 @@
-import { FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import { FilesErrorCode, FilesMetaGet, THREAD_LIMITS, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
 import { natsRequest, problems, type CallContext, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
 import { publishToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { requireMember } from './members.js'
+import { checkMessageRefs, type MessageRefs } from './message-refs.js'
+import { publishMentions } from './mentions.js'
+import { announceReply, refreshThreadSummary } from './threads.js'
 
-export interface NewMessage {
+export interface NewMessage extends MessageRefs {
   text: string
   clientMessageId: string
   attachments?: string[] | undefined
@@ -44,19 +47,31 @@ export async function sendMessage(
   ctx: CallContext
 ): Promise<{ message: Message; created: boolean }> {
   const attachments = input.attachments ?? []
-  if (attachments.length > 0) {
+  const hasRefs = Boolean(input.parentId || input.mentions?.length || input.massMention)
+  if (attachments.length > 0 || hasRefs) {
     await requireMember(store, conversationId, userId)
-    await checkAttachments(store, conversationId, attachments, ctx)
+    await Promise.all([checkAttachments(store, conversationId, attachments, ctx), checkMessageRefs(store, conversationId, input)])
   }
   const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>({
+  // Mention rows go to members only (joined here, in the insert's snapshot) and never to the
+  // sender; a reply bumps its parent's summary in the same statement (parent_id IS NULL: one level).
+  const r = await store.pg.query<MessageDbRow & { member_ids: string[]; mentioned_ids: string[] | null }>({
     name: 'chat_send_message',
     text: `WITH ins AS (
-             INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
-             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[]
+             INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments, parent_id, mentions, mass_mention)
+             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[], $8, $9::uuid[], $10
              WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
              ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
              RETURNING ${MESSAGE_COLUMNS}
+           ), ment AS (
+             INSERT INTO chat.message_mentions (message_id, user_id, conversation_id, seq)
+             SELECT ins.id, mem.user_id, $1, ins.seq FROM ins JOIN chat.members mem ON mem.conversation_id = $1
+             WHERE mem.user_id <> $2 AND ($10::text IS NOT NULL OR mem.user_id = ANY($9::uuid[]))
+             RETURNING user_id
+           ), thread AS (
+             UPDATE chat.messages p SET reply_count = p.reply_count + 1, last_reply_at = ins.created_at,
+               repliers = (ARRAY[$2::uuid] || array_remove(p.repliers, $2::uuid))[1:${THREAD_LIMITS.repliersShown}]
+             FROM ins WHERE p.id = ins.parent_id AND p.conversation_id = $1 AND p.parent_id IS NULL
            ), bump AS (
              UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now()
              WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
@@ -64,14 +79,29 @@ export async function sendMessage(
              UPDATE chat.members SET last_read_seq = ins.seq FROM ins
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
-           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
-    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
+           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
+             (SELECT array_agg(user_id) FROM ment) AS mentioned_ids
+           FROM ins`,
+    values: [
+      conversationId,
+      userId,
+      author.kind,
+      agentRunId,
+      input.text,
+      input.clientMessageId,
+      attachments,
+      input.parentId ?? null,
+      input.mentions ?? [],
+      input.massMention ?? null
+    ]
   })
   const row = r.rows[0]
   if (row) {
     store.cache?.invalidate(conversationId)
     const message = toMessage(row)
     publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
+    publishMentions(store, row.mentioned_ids ?? [], conversationId, message.id, userId, message.massMention !== null)
+    if (message.parentId) await announceReply(store, conversationId, message.parentId, message.id, userId, row.member_ids)
     return { message, created: true }
   }
   // Not inserted: either not a member, or a retry of a message that exists.
@@ -168,18 +198,23 @@ export async function editMessage(store: ChatStore, userId: string, conversation
   return message
 }
 
+/**
+ * Deletes are hard, replies included in nothing: a deleted parent's replies stay (the thread shows
+ * a "message deleted" stub), and a deleted reply's parent gets its summary rebuilt.
+ */
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
-  const r = await store.pg.query<{ member_ids: string[] }>(
+  const r = await store.pg.query<{ member_ids: string[]; parent_id: string | null }>(
     `DELETE FROM chat.messages
      WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
        AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-     RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+     RETURNING parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
     [conversationId, userId, messageId]
   )
   const row = r.rows[0]
   if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
   publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+  if (row.parent_id) await refreshThreadSummary(store, conversationId, row.parent_id, row.member_ids)
 }
 
 /** 404 when the caller cannot see the message at all, 403 when they can but it is not theirs. */
