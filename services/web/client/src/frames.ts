@@ -5,6 +5,7 @@ import { onRunEvent } from './agents.js'
 import { fileScanned } from './attachment-view.js'
 import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
+import { mentionsRead, onMention } from './mention-counts.js'
 import { refuseSend } from './outbox.js'
 import { pageVisible, scheduleMarkRead } from './read-markers.js'
 import {
@@ -21,6 +22,7 @@ import {
   setUnread,
   touchConversation
 } from './store.js'
+import { onThreadReplied, threadMessage, threadMessageDeleted } from './thread-panel.js'
 import { showTyping, stopTyping } from './typing.js'
 
 type FrameType = ServerFrame['type']
@@ -56,6 +58,7 @@ const handlers: Handlers = {
       if (fromMe) dropPending(f.message.clientMessageId)
       if (f.conversationId === activeId()) {
         putMessages([f.message])
+        threadMessage(f.message)
         stopTyping(f.message.senderId)
       }
       // Sending marks read on the server (here or in another session of mine): nothing before it is unread.
@@ -65,11 +68,20 @@ const handlers: Handlers = {
     }),
   'conversation.read': (f) => {
     // Read in another session of mine (or this one): what the server says is left.
+    mentionsRead(f.conversationId)
     if (f.conversationId === activeId() && pageVisible()) return
     setUnread(f.conversationId, f.unreadCount)
   },
-  'message.updated': (f) => putMessages([f.message]),
-  'message.deleted': (f) => void removeMessage(f.messageId),
+  'message.updated': (f) => {
+    putMessages([f.message])
+    threadMessage(f.message)
+  },
+  'message.deleted': (f) => {
+    removeMessage(f.messageId)
+    threadMessageDeleted(f.messageId)
+  },
+  'mention.created': onMention,
+  'thread.replied': onThreadReplied,
   'conversation.created': (f) => putConversation(f.conversation),
   'conversation.updated': (f) => putConversation(f.conversation),
   'member.added': (f) => {

@@ -23,6 +23,10 @@ import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
 import { restoreOutbox } from './outbox.js'
 import { wireNav } from './nav.js'
+import { loadMentionCounts, wireMentionCounts } from './mention-counts.js'
+import { wireMentionCandidates } from './mention-picker.js'
+import { refreshExtrasNames } from './message-extras.js'
+import { wireThreadPanel } from './thread-panel.js'
 import { wireReadMarkers } from './read-markers.js'
 import { refreshSearchAuthors, wireSearch } from './search.js'
 import { activeId, hasConversation, setMe } from './store.js'
@@ -35,6 +39,9 @@ wireConversationList()
 wireConversation()
 wireMessageList()
 wireComposer()
+wireThreadPanel()
+wireMentionCandidates()
+wireMentionCounts()
 wireFiles()
 wireAgents()
 wireAgentToggle()
@@ -50,6 +57,7 @@ onNamesChanged(() => {
   refreshSearchAuthors()
   renderTyping()
   renderMembersIfShown()
+  refreshExtrasNames()
 })
 
 async function boot(): Promise<void> {
@@ -60,6 +68,7 @@ async function boot(): Promise<void> {
   wireAdmin(me)
   realtime.start()
   await loadConversations()
+  void loadMentionCounts().catch(showError)
   void loadAgents()
   await openFromLocation()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.

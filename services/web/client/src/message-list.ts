@@ -13,6 +13,7 @@ import { resolveNames } from './names.js'
 import { discardSend, retrySend } from './outbox.js'
 import { scheduleMarkRead } from './read-markers.js'
 import { dayView, messageView, pendingView, type MessageActions } from './message-view.js'
+import { extrasSig } from './message-extras.js'
 import {
   activeId,
   batch,
@@ -127,7 +128,7 @@ function desiredRows(): Row[] {
       day = d
       out.push([`d:${d}`, '', () => dayView(m.createdAt)])
     }
-    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}`, () => messageView(m, actions)])
+    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}|${extrasSig(m)}`, () => messageView(m, actions)])
   }
   const id = activeId()
   for (const [cid, p] of pendingSends())

@@ -8,6 +8,7 @@ import type { Message } from '@palisade/contracts'
 import { replyActions } from './agent-replies.js'
 import { h } from './dom.js'
 import { attachmentView } from './attachment-view.js'
+import { decorateMessage } from './message-extras.js'
 import type { PendingSend } from './store.js'
 import { clockTime, dayLabel, fullTime } from './times.js'
 import { isMe } from './store.js'
@@ -55,6 +56,7 @@ export function messageView(m: Message, actions: MessageActions): HTMLElement {
     m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, () => actions.grew()))) : null
   )
   li.dataset.id = m.id
+  decorateMessage(li, m)
   return li
 }
 
