@@ -6,6 +6,7 @@
 import type { MentionCounts, MentionCreatedEvent } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
+import { nameNow } from './names.js'
 import { pageVisible } from './read-markers.js'
 import { activeId, getConversation, subscribe } from './store.js'
 import { person } from './ui.js'
@@ -36,7 +37,7 @@ export function mentionsRead(conversationId: string): void {
 
 export function onMention(e: MentionCreatedEvent): void {
   const title = getConversation(e.conversationId)?.title ?? 'a conversation'
-  announce(`${person(e.senderId)} mentioned ${e.mass ? 'everyone' : 'you'} in ${title}`)
+  void nameNow(e.senderId).then(() => announce(`${person(e.senderId)} mentioned ${e.mass ? 'everyone' : 'you'} in ${title}`))
   if (e.conversationId === activeId() && pageVisible()) return
   counts.set(e.conversationId, Math.min(COUNT_MAX, mentionCountOf(e.conversationId) + 1))
   decorateList()

@@ -7,6 +7,7 @@ import type { Message, ThreadPage } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
 import { encodeMentions, wireMentionPicker } from './mention-picker.js'
+import { nameNow } from './names.js'
 import { mentionText } from './mention-text.js'
 import { timeView } from './message-view.js'
 import { queueSend } from './outbox.js'
@@ -101,7 +102,8 @@ export function threadMessageDeleted(id: string): void {
 }
 
 export function onThreadReplied(e: { conversationId: string; senderId: string }): void {
-  announce(`${person(e.senderId)} replied in a thread in ${getConversation(e.conversationId)?.title ?? 'a conversation'}`)
+  const title = getConversation(e.conversationId)?.title ?? 'a conversation'
+  void nameNow(e.senderId).then(() => announce(`${person(e.senderId)} replied in a thread in ${title}`))
 }
 
 export function wireThreadPanel(): void {

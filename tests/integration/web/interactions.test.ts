@@ -1,0 +1,128 @@
+import t from 'tap'
+import { existsSync } from 'node:fs'
+import type { Browser, Locator } from 'playwright-core'
+import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import { ConsoleWatch, createConversation, newPerson, register, type Person } from './helpers/people.js'
+
+/**
+ * Issue 26 items 2–4 in Chromium with two people against the whole stack: an @-mention picked in
+ * the composer reaches the other person as a mention badge and a chip with their name; a reaction
+ * toggled by one is seen, with who reacted, by the other; a reply written in the thread panel
+ * shows in the other's open panel and as the parent's reply count.
+ */
+
+if (!existsSync(CHROMIUM)) {
+  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
+  process.exit(0)
+}
+
+t.setTimeout(300_000)
+const stack: Stack = await startStack()
+const browser: Browser = await launchChromium()
+t.teardown(async () => {
+  await browser.close().catch(() => {})
+  await stack.stop()
+})
+const { origin } = stack
+const stamp = Date.now().toString(36)
+const watch = new ConsoleWatch()
+const ana = await newPerson(browser, origin, 'ana', stamp, watch)
+const ben = await newPerson(browser, origin, 'ben', stamp, watch)
+await register(ana, 'Ana Lima')
+await register(ben, 'Ben Okafor')
+const title = `Threads ${stamp}`
+const conversationId = await createConversation(ana, title, [ben])
+const convButton = (p: Person) => p.page.locator(`#conv-list button.conv[data-id="${conversationId}"]`)
+const row = (p: Person, text: string): Locator => p.page.locator('#messages li.msg', { hasText: text })
+
+t.test('an @-mention picked in the composer notifies the other person and shows their name', async (t) => {
+  await convButton(ben).waitFor()
+  const box = ana.page.getByLabel('Message', { exact: true })
+  await box.fill('@Be')
+  await box.press('End')
+  await box.pressSequentially('n')
+  const option = ana.page.getByRole('option', { name: 'Ben Okafor' })
+  await option.waitFor()
+  await box.press('Enter')
+  t.equal(await box.inputValue(), '@Ben Okafor ', 'the pick writes the name')
+  await box.pressSequentially('please look at the plan')
+  await box.press('Enter')
+
+  const badge = convButton(ben).locator('.mention-badge')
+  await badge.waitFor()
+  t.equal(await badge.getAttribute('aria-label'), '1 unread mention', "the mention counts in Ben's list")
+  await ben.page.waitForFunction(() => /Ana Lima mentioned you/.test(document.getElementById('status')?.textContent ?? ''))
+  t.pass('Ben is told who mentioned him')
+
+  await convButton(ben).click()
+  const chip = row(ben, 'please look at the plan').locator('.mention.me')
+  await chip.waitFor()
+  t.equal(await chip.textContent(), '@Ben Okafor', 'the mention shows as his name (the text carries his id)')
+  await badge.waitFor({ state: 'detached' })
+  t.pass('reading the conversation clears the mention badge')
+  t.equal(await row(ana, 'please look at the plan').locator('.mention').textContent(), '@Ben Okafor', 'Ana sees the name too')
+})
+
+t.test('a reaction toggled by one person is seen, with who reacted, by the other', async (t) => {
+  const mine = row(ana, 'please look at the plan')
+  await mine.hover()
+  await mine.getByRole('button', { name: 'Add a reaction' }).click()
+  await mine.getByRole('button', { name: 'React with 👍' }).click()
+  const onBen = row(ben, 'please look at the plan').locator('.reaction', { hasText: '👍' })
+  await onBen.waitFor()
+  t.equal(await onBen.textContent(), '👍 1')
+  t.equal(await onBen.getAttribute('aria-pressed'), 'false', 'not pressed for Ben')
+  t.equal(await onBen.getAttribute('title'), 'Ana Lima', 'who reacted, on hover')
+  t.equal(await onBen.getAttribute('aria-label'), '👍 1: Ana Lima', 'and as its accessible name')
+
+  await onBen.click()
+  const onAna = mine.locator('.reaction', { hasText: '👍' })
+  await ana.page.waitForFunction(
+    (id) => document.querySelector(`#messages li.msg[data-id="${id}"] .reaction`)?.textContent === '👍 2',
+    await mine.getAttribute('data-id')
+  )
+  t.equal(await onAna.getAttribute('aria-label'), '👍 2: you, Ben Okafor', "Ana sees Ben's reaction")
+  await row(ben, 'please look at the plan').locator('.reaction[aria-pressed="true"]').waitFor()
+  t.pass('pressed for Ben now')
+
+  await row(ben, 'please look at the plan').locator('.reaction').click()
+  await ana.page.waitForFunction(
+    (id) => document.querySelector(`#messages li.msg[data-id="${id}"] .reaction`)?.textContent === '👍 1',
+    await mine.getAttribute('data-id')
+  )
+  t.pass('toggled off again, Ana sees it go')
+  await row(ben, 'please look at the plan').locator('.reaction[aria-pressed="false"]').waitFor()
+  t.pass('and Ben sees it unpressed')
+})
+
+t.test('a reply in the thread panel reaches the other person live, and the parent counts it', async (t) => {
+  const parentOnBen = row(ben, 'please look at the plan')
+  await parentOnBen.hover()
+  await parentOnBen.getByRole('button', { name: 'Reply in thread' }).click()
+  const benPanel = ben.page.getByRole('complementary', { name: 'Thread' })
+  await benPanel.waitFor()
+  await benPanel.getByLabel('Reply in thread').fill('on it')
+  await benPanel.getByLabel('Reply in thread').press('Enter')
+  await benPanel.locator('.thread-replies li', { hasText: 'on it' }).waitFor()
+  t.pass("Ben's reply shows in his thread panel")
+
+  const summary = row(ana, 'please look at the plan').locator('.thread-summary')
+  await summary.waitFor()
+  t.equal(await summary.textContent(), '1 reply · Ben Okafor', 'the parent shows the count and who replied')
+  await ana.page.waitForFunction(() => /Ben Okafor replied in a thread/.test(document.getElementById('status')?.textContent ?? ''))
+  t.pass('Ana, whose message it is, is told of the reply')
+
+  await summary.click()
+  const anaPanel = ana.page.getByRole('complementary', { name: 'Thread' })
+  await anaPanel.locator('.thread-replies li', { hasText: 'on it' }).waitFor()
+  await benPanel.getByLabel('Reply in thread').fill('done, see the doc')
+  await benPanel.getByLabel('Reply in thread').press('Enter')
+  await anaPanel.locator('.thread-replies li', { hasText: 'done, see the doc' }).waitFor()
+  t.pass("a new reply appears in Ana's open panel without a reload")
+  await ana.page.waitForFunction(() => document.querySelector('#messages .thread-summary')?.textContent === '2 replies · Ben Okafor')
+  t.pass('and the count follows')
+})
+
+t.test('no console errors on either page', async (t) => {
+  t.same(watch.errors, [])
+})
