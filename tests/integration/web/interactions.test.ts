@@ -33,7 +33,7 @@ await register(ben, 'Ben Okafor')
 const title = `Threads ${stamp}`
 const conversationId = await createConversation(ana, title, [ben])
 const convButton = (p: Person) => p.page.locator(`#conv-list button.conv[data-id="${conversationId}"]`)
-const row = (p: Person, text: string): Locator => p.page.locator('#messages li.msg', { hasText: text })
+const row = (p: Person, text: string): Locator => p.page.locator('#messages li.msg', { hasText: text }).first()
 
 t.test('an @-mention picked in the composer notifies the other person and shows their name', async (t) => {
   await convButton(ben).waitFor()
@@ -55,20 +55,30 @@ t.test('an @-mention picked in the composer notifies the other person and shows 
   t.pass('Ben is told who mentioned him')
 
   await convButton(ben).click()
-  const chip = row(ben, 'please look at the plan').locator('.mention.me')
+  const chip = row(ben, 'plan').locator('.mention.me')
   await chip.waitFor()
   t.equal(await chip.textContent(), '@Ben Okafor', 'the mention shows as his name (the text carries his id)')
   await badge.waitFor({ state: 'detached' })
   t.pass('reading the conversation clears the mention badge')
-  t.equal(await row(ana, 'please look at the plan').locator('.mention').textContent(), '@Ben Okafor', 'Ana sees the name too')
+  t.equal(await row(ana, 'plan').locator('.mention').textContent(), '@Ben Okafor', 'Ana sees the name too')
+
+  const mine = row(ana, 'plan')
+  await mine.hover()
+  await mine.getByRole('button', { name: 'Edit message' }).click()
+  const edit = ana.page.getByLabel('Edit message text')
+  t.equal(await edit.inputValue(), '@Ben Okafor please look at the plan', 'an edit shows the name, not the token')
+  await edit.fill('@Ben Okafor please look at the plan today')
+  await ana.page.getByRole('button', { name: 'Save' }).click()
+  await row(ben, 'plan today').locator('.mention.me', { hasText: '@Ben Okafor' }).waitFor()
+  t.pass('the edited message still mentions Ben')
 })
 
 t.test('a reaction toggled by one person is seen, with who reacted, by the other', async (t) => {
-  const mine = row(ana, 'please look at the plan')
+  const mine = row(ana, 'plan')
   await mine.hover()
   await mine.getByRole('button', { name: 'Add a reaction' }).click()
   await mine.getByRole('button', { name: 'React with 👍' }).click()
-  const onBen = row(ben, 'please look at the plan').locator('.reaction', { hasText: '👍' })
+  const onBen = row(ben, 'plan').locator('.reaction', { hasText: '👍' })
   await onBen.waitFor()
   t.equal(await onBen.textContent(), '👍 1')
   t.equal(await onBen.getAttribute('aria-pressed'), 'false', 'not pressed for Ben')
@@ -82,21 +92,21 @@ t.test('a reaction toggled by one person is seen, with who reacted, by the other
     await mine.getAttribute('data-id')
   )
   t.equal(await onAna.getAttribute('aria-label'), '👍 2: you, Ben Okafor', "Ana sees Ben's reaction")
-  await row(ben, 'please look at the plan').locator('.reaction[aria-pressed="true"]').waitFor()
+  await row(ben, 'plan').locator('.reaction[aria-pressed="true"]').waitFor()
   t.pass('pressed for Ben now')
 
-  await row(ben, 'please look at the plan').locator('.reaction').click()
+  await row(ben, 'plan').locator('.reaction').click()
   await ana.page.waitForFunction(
     (id) => document.querySelector(`#messages li.msg[data-id="${id}"] .reaction`)?.textContent === '👍 1',
     await mine.getAttribute('data-id')
   )
   t.pass('toggled off again, Ana sees it go')
-  await row(ben, 'please look at the plan').locator('.reaction[aria-pressed="false"]').waitFor()
+  await row(ben, 'plan').locator('.reaction[aria-pressed="false"]').waitFor()
   t.pass('and Ben sees it unpressed')
 })
 
 t.test('a reply in the thread panel reaches the other person live, and the parent counts it', async (t) => {
-  const parentOnBen = row(ben, 'please look at the plan')
+  const parentOnBen = row(ben, 'plan')
   await parentOnBen.hover()
   await parentOnBen.getByRole('button', { name: 'Reply in thread' }).click()
   const benPanel = ben.page.getByRole('complementary', { name: 'Thread' })
@@ -106,7 +116,7 @@ t.test('a reply in the thread panel reaches the other person live, and the paren
   await benPanel.locator('.thread-replies li', { hasText: 'on it' }).waitFor()
   t.pass("Ben's reply shows in his thread panel")
 
-  const summary = row(ana, 'please look at the plan').locator('.thread-summary')
+  const summary = row(ana, 'plan').locator('.thread-summary')
   await summary.waitFor()
   t.equal(await summary.textContent(), '1 reply · Ben Okafor', 'the parent shows the count and who replied')
   await ana.page.waitForFunction(() => /Ben Okafor replied in a thread/.test(document.getElementById('status')?.textContent ?? ''))

@@ -4,12 +4,12 @@
  * closes. A pick writes `@Name` in the box and remembers the id; on send `encodeMentions` turns the
  * names still present into `<@id>` tokens and lists the ids, which the server checks are members.
  */
-import type { MemberPage, MentionPolicy } from '@palisade/contracts'
+import type { MemberPage, MentionPolicy, Message } from '@palisade/contracts'
 import { h } from './dom.js'
 import { api } from './api.js'
 import { resolveNames } from './names.js'
 import { mentionToken } from './mention-text.js'
-import { activeId, isMe, subscribe } from './store.js'
+import { activeId, getMe, isMe, subscribe } from './store.js'
 import { person } from './ui.js'
 
 /** MENTION_LIMITS.perMessageMax of the contracts (a value import would pull the schemas into the bundle). */
@@ -149,6 +149,22 @@ export function wireMentionCandidates(): void {
 }
 
 const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+
+/**
+ * An edit box for a message with mentions: its tokens shown as `@Name`, remembered so that saving
+ * (`encodeMentions`) writes the same tokens back. An edit keeps the message's mention list, so no
+ * picker is offered there: a new `@` in an edit is plain text.
+ */
+export function prepareEdit(box: HTMLTextAreaElement, m: Message): void {
+  const picked = new Map<string, string>()
+  box.value = m.text.replace(/<@([0-9a-f-]{36})>/g, (token, id: string) => {
+    if (!m.mentions.includes(id)) return token
+    const name = isMe(id) ? (getMe()?.displayName ?? person(id)) : person(id)
+    picked.set(id, name)
+    return `@${name}`
+  })
+  boxes.set(box, { picked })
+}
 
 /** The text to send (picked names still in it → `<@id>`) and what it mentions. */
 export function encodeMentions(box: HTMLTextAreaElement, text: string): { text: string; refs: MentionRefs } {

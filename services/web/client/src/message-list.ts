@@ -14,6 +14,7 @@ import { discardSend, retrySend } from './outbox.js'
 import { scheduleMarkRead } from './read-markers.js'
 import { dayView, messageView, pendingView, type MessageActions } from './message-view.js'
 import { extrasSig } from './message-extras.js'
+import { encodeMentions, prepareEdit } from './mention-picker.js'
 import {
   activeId,
   batch,
@@ -212,11 +213,12 @@ function editMessage(m: Message): void {
     ev.preventDefault()
     const value = input.value.trim()
     if (!value) return
-    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: value }).then(
+    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: encodeMentions(input, value).text }).then(
       (updated) => putMessages([updated]),
       showError
     )
   })
+  prepareEdit(input, m)
   text?.replaceWith(form)
   input.focus()
 }
