@@ -40,6 +40,22 @@ t.test('mentions: members by id, checked, counted until the read marker passes t
 
   const nats = await h.nc.request('chat.mentions.counts', '{}', { timeout: 3000, headers: acting(bob.userId) })
   t.same(nats.json(), { items: [] }, 'NATS answers as the acting user')
+
+  // The count is an index range per conversation (whatever the planner prefers on a tiny table).
+  const c = await h.app.pg.connect()
+  try {
+    await c.query('BEGIN')
+    await c.query('SET LOCAL enable_seqscan = off')
+    const plan = await c.query(`EXPLAIN SELECT count(*) FROM chat.message_mentions mm WHERE mm.user_id = $1 AND mm.conversation_id = $2 AND mm.seq > $3`, [
+      bob.userId,
+      conv.id,
+      0
+    ])
+    t.match(plan.rows.map((r) => r['QUERY PLAN']).join('\n'), /Index Only Scan using message_mentions_user_idx/, 'unread mentions: an index-only range')
+  } finally {
+    await c.query('ROLLBACK')
+    c.release()
+  }
 })
 
 t.test('mentions: non-members, foreign and too many ids are refused, nothing written', async (t) => {
