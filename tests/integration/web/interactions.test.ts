@@ -1,5 +1,7 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
+import { createRequire } from 'node:module'
+import { join } from 'node:path'
 import type { Browser, Locator } from 'playwright-core'
 import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
 import { ConsoleWatch, createConversation, newPerson, register, type Person } from './helpers/people.js'
@@ -131,6 +133,25 @@ t.test('a reply in the thread panel reaches the other person live, and the paren
   t.pass("a new reply appears in Ana's open panel without a reload")
   await ana.page.waitForFunction(() => document.querySelector('#messages .thread-summary')?.textContent === '2 replies · Ben Okafor')
   t.pass('and the count follows')
+})
+
+// The page's CSP refuses an injected <script>: axe is evaluated as a string (as in layout.test.ts).
+const AXE = readFileSync(join(createRequire(import.meta.url).resolve('axe-core'), '..', 'axe.min.js'), 'utf8')
+
+t.test('axe: no violations with the thread panel, reactions, mention chips and the @ list on screen', async (t) => {
+  const box = ben.page.getByLabel('Message', { exact: true })
+  await box.fill('@')
+  await ben.page.getByRole('option', { name: 'Ana Lima' }).waitFor()
+  for (const p of [ana, ben]) {
+    await p.page.evaluate(AXE)
+    const violations = await p.page.evaluate(() =>
+      (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: Array<{ id: string; nodes: { target: unknown[] }[] }> }> } }).axe
+        .run(document, { resultTypes: ['violations'] })
+        .then((r) => r.violations.map((v) => `${v.id} at ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`))
+    )
+    t.same(violations, [], p === ana ? 'Ana: thread panel open, reactions, chips' : 'Ben: the @ list open')
+  }
+  await box.fill('')
 })
 
 t.test('no console errors on either page', async (t) => {

@@ -22,7 +22,7 @@ let parentId: string | undefined
 let parent: Message | null = null
 const replies = new Map<string, Message>()
 
-const parentBox = h('div', { class: 'thread-parent' })
+const parentBox = h('ol', { class: 'thread-parent', attrs: { 'aria-label': 'Thread start' } })
 const list = h('ol', { class: 'thread-replies', attrs: { 'aria-label': 'Replies', 'aria-live': 'polite' } })
 const text = h('textarea', { rows: 2, maxLength: 8000, placeholder: 'Reply in thread (Enter sends)', attrs: { 'aria-label': 'Reply in thread' } })
 const form = h('form', { class: 'thread-composer' }, text, h('button', { type: 'submit', textContent: 'Reply' }))
@@ -48,7 +48,7 @@ function itemView(m: Message): HTMLElement {
 }
 
 function render(): void {
-  parentBox.replaceChildren(parent ? itemView(parent) : h('p', { class: 'deleted-stub', textContent: 'Message deleted' }))
+  parentBox.replaceChildren(parent ? itemView(parent) : h('li', { class: 'deleted-stub', textContent: 'Message deleted' }))
   list.replaceChildren(...[...replies.values()].sort((a, b) => a.createdAt.localeCompare(b.createdAt) || a.id.localeCompare(b.id)).map(itemView))
 }
 
