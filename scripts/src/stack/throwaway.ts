@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { APP_SERVICES } from '@palisade/contracts'
-import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL, type TestDatabase } from '@palisade/platform/testing'
 import { REPO_ROOT } from '../lib/paths.js'
 import { SERVICE_NODE_FLAGS, STACK_SERVICES } from './services.js'
 
@@ -21,15 +21,23 @@ export interface ThrowawayStackOptions {
   readyTimeoutMs?: number
   /** prefix of the throwaway database's name */
   name?: string
+  /** an existing database instead of a new one (a restored backup); still dropped on stop */
+  database?: TestDatabase
+  /** an existing data directory (its `files/` and `secrets/` are used as they are); removed on stop */
+  dataDir?: string
 }
 
 export interface ThrowawayStack {
   /** the edge's port on 127.0.0.1 */
   port: number
+  /** the edge's metrics listener; service N's is this + its port offset */
+  metricsPortBase: number
   /** the throwaway database (superuser URL): tests may read or age rows the browser cannot reach */
   databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
   origin: string
+  /** PALISADE_DATA_DIR: the file store is `files/`, the generated secrets `secrets/` (removed on stop) */
+  dataDir: string
   child: ChildProcess
   /** whether the launcher printed `ready:` before it exited or the wait ran out */
   ready: boolean
@@ -44,9 +52,13 @@ export interface ThrowawayStack {
 }
 
 export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Promise<ThrowawayStack> {
-  const db = await createTestDatabase(opts.name ?? 'stack')
-  const dataDir = mkdtempSync(join(tmpdir(), 'palisade-stack-'))
+  const db = opts.database ?? (await createTestDatabase(opts.name ?? 'stack'))
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
+  // One free block for both: services on base+1…base+N, metrics on the N+1 ports after them (two
+  // separate picks could overlap).
+  const portBase = await freePortBase(2 * STACK_SERVICES.length + 1)
+  const metricsPortBase = portBase + STACK_SERVICES.length + 1
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
     env: {
@@ -56,7 +68,8 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_DATA_DIR: dataDir,
       PALISADE_PORT: String(port),
       // the launcher's fixed service ports (base+1 … base+N)
-      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
+      PALISADE_SERVICE_PORT_BASE: String(portBase),
+      PALISADE_METRICS_PORT_BASE: String(metricsPortBase),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
       // Throwaway stacks register many people and no admin hands out invites; tests of the invite
@@ -109,8 +122,10 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
   return {
     port,
+    metricsPortBase,
     databaseUrl: db.url,
     origin: `http://localhost:${port}`,
+    dataDir,
     child,
     ready: out.includes('ready: '),
     exited,

@@ -6,6 +6,9 @@ import { completeConfig, platformPlugin } from '@palisade/platform'
 import { ChatConfigSchema, type ChatAppConfig } from './config.js'
 import { createChatStore } from './store/context.js'
 import { conversationRoutes } from './routes/conversations.js'
+import { conversationAdminRoutes } from './routes/conversation-admin.js'
+import { presenceRoutes } from './routes/presence.js'
+import { presenceSweeperPlugin } from './plugins/presence-sweeper.js'
 import { messageRoutes } from './routes/messages.js'
 import { mentionRoutes } from './routes/mentions.js'
 import { reactionRoutes } from './routes/reactions.js'
@@ -29,6 +32,7 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
     service: 'chat',
     config,
     migrationsFolder,
+    outbox: true,
     ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
   })
   await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: config.CHAT_MESSAGE_CACHE_MB * 1024 * 1024 })
@@ -40,6 +44,9 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
   await app.register(conversationRoutes, { prefix: '/api/chat', store })
   await app.register(messageRoutes, { prefix: '/api/chat', store })
   await app.register(searchRoutes, { prefix: '/api/chat', store })
+  await app.register(conversationAdminRoutes, { prefix: '/api/chat', store })
+  await app.register(presenceRoutes, { prefix: '/api/chat', store })
+  await app.register(presenceSweeperPlugin, { store })
   await app.register(threadRoutes, { prefix: '/api/chat', store })
   await app.register(reactionRoutes, { prefix: '/api/chat', store })
   await app.register(mentionRoutes, { prefix: '/api/chat', store })

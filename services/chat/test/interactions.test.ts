@@ -246,3 +246,53 @@ t.test('reactions: one emoji, idempotent toggles, who reacted, the limit, foreig
   })
   t.ok(checkMessage.Check(viaNats.json()), 'NATS answers the message')
 })
+
+t.test('archived: no reactions or replies (HTTP and NATS), nothing written, nothing announced', async (t) => {
+  const room = await h.createConversation(alice, 'Archived soon', [bob])
+  const parent = await h.send(alice, room.id, 'the last word')
+  const reacted = await h.as(bob, 'PUT', `${url(room.id)}/${parent.id}/reactions`, { emoji: '👍', reacted: true })
+  t.equal(reacted.statusCode, 200)
+  t.equal((await h.as(alice, 'PUT', `/api/chat/conversations/${room.id}/archive`)).statusCode, 200)
+  const aliceEvents = collectEvents(h.nc, alice.userId)
+
+  for (const [what, res] of [
+    ['a reaction', await h.as(bob, 'PUT', `${url(room.id)}/${parent.id}/reactions`, { emoji: '🎉', reacted: true })],
+    ['taking a reaction back', await h.as(bob, 'PUT', `${url(room.id)}/${parent.id}/reactions`, { emoji: '👍', reacted: false })],
+    ['a reply', await post(bob, room.id, { text: 'one more', parentId: parent.id })],
+    ['a reply that mentions', await post(bob, room.id, { text: 'hey @alice', parentId: parent.id, mentions: [alice.userId] })]
+  ] as const) {
+    t.equal(res.statusCode, 409, `${what} is refused`)
+    t.equal(res.json().code, 'CONVERSATION_ARCHIVED')
+  }
+  const viaNats = await h.nc.request('chat.reaction.set', JSON.stringify({ conversationId: room.id, messageId: parent.id, emoji: '🎉', reacted: true }), {
+    timeout: 3000,
+    headers: acting(bob.userId)
+  })
+  t.equal(viaNats.headers?.get('Nats-Service-Error-Code'), '409', 'NATS refuses the same way')
+  t.equal(
+    (await h.as(mallory, 'PUT', `${url(room.id)}/${parent.id}/reactions`, { emoji: '🎉', reacted: true })).statusCode,
+    404,
+    'a stranger still learns nothing'
+  )
+
+  const page = (await h.as(alice, 'GET', url(room.id))).json<{ items: Message[] }>().items
+  t.same(
+    page.map((m) => m.id),
+    [parent.id],
+    'no reply was stored'
+  )
+  t.same(page[0]?.reactions, [{ emoji: '👍', count: 1, userIds: [bob.userId] }], 'the reactions are as they were')
+  t.equal(page[0]?.thread, null, 'no thread summary')
+  t.same(
+    (await h.as(alice, 'GET', '/api/chat/mentions')).json<{ items: { conversationId: string }[] }>().items.filter((i) => i.conversationId === room.id),
+    []
+  )
+  // A later event proves the earlier ones (none) would have arrived first: the relay publishes in order.
+  await h.as(alice, 'DELETE', `/api/chat/conversations/${room.id}/archive`)
+  await aliceEvents.waitFor((e) => e.type === 'conversation.updated' && (e.conversation as { archivedAt: string | null }).archivedAt === null, 10_000)
+  t.same(
+    aliceEvents.events.filter((e) => /^(message\.|mention\.|thread\.)/.test(String(e.type))).map((e) => e.type),
+    [],
+    'nothing was announced'
+  )
+})

@@ -274,7 +274,7 @@ t.test('the read-marker and message-payload migrations apply to an existing data
         attachments: [],
         createdAt: (row.created_at as Date).toISOString(),
         editedAt: null,
-        // 0005: threads, mentions and reactions
+        // 0007: threads, mentions and reactions
         parentId: null,
         mentions: [],
         massMention: null,

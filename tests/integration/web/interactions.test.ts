@@ -30,6 +30,21 @@ const stamp = Date.now().toString(36)
 const watch = new ConsoleWatch()
 const ana = await newPerson(browser, origin, 'ana', stamp, watch)
 const ben = await newPerson(browser, origin, 'ben', stamp, watch)
+// Ben's page records notifications (headless Chromium shows none) and can be staged as hidden, as
+// in rooms.test.ts; permission is granted from the start.
+await ben.page.addInitScript(`(() => {
+  window.__shown = []
+  let hidden = false
+  window.Notification = class {
+    constructor(title, opts) { window.__shown.push({ title, body: (opts && opts.body) || '' }) }
+    close() {}
+    static get permission() { return 'granted' }
+    static requestPermission() { return Promise.resolve('granted') }
+  }
+  Object.defineProperty(Document.prototype, 'visibilityState', { get: () => (hidden ? 'hidden' : 'visible') })
+  window.__setHidden = (v) => { hidden = v; document.dispatchEvent(new Event('visibilitychange')) }
+})()`)
+type Recorded = { __shown: Array<{ title: string; body: string }>; __setHidden(v: boolean): void }
 await register(ana, 'Ana Lima')
 await register(ben, 'Ben Okafor')
 const title = `Threads ${stamp}`
@@ -152,6 +167,41 @@ t.test('axe: no violations with the thread panel, reactions, mention chips and t
     t.same(violations, [], p === ana ? 'Ana: thread panel open, reactions, chips' : 'Ben: the @ list open')
   }
   await box.fill('')
+})
+
+t.test('notifications while hidden, at "mentions and replies": a mention and a reply in his thread, not chatter', async (t) => {
+  // His thread panel (a drawer over the header) closes first.
+  await ben.page.getByRole('complementary', { name: 'Thread' }).getByRole('button', { name: 'Close' }).click()
+  await ben.page.getByRole('button', { name: 'Settings' }).click()
+  await ben.page.getByLabel('Notify me of').selectOption('mentions')
+  await ben.page.waitForResponse((r) => r.url().endsWith('/notifications') && r.status() === 200)
+  await ben.page.evaluate(() => (window as unknown as Recorded).__setHidden(true))
+  const shown = () => ben.page.evaluate(() => (window as unknown as Recorded).__shown)
+
+  const box = ana.page.getByLabel('Message', { exact: true })
+  await box.fill('just chatting')
+  await box.press('Enter')
+  await row(ben, 'just chatting').waitFor()
+  await ben.page.waitForTimeout(300)
+  t.same(await shown(), [], 'a plain message in a conversation of two does not notify at this level')
+
+  await box.fill('@Be')
+  await box.press('End')
+  await box.pressSequentially('n')
+  await ana.page.getByRole('option', { name: 'Ben Okafor' }).waitFor()
+  await box.press('Enter')
+  await box.pressSequentially('the review')
+  await box.press('Enter')
+  await ben.page.waitForFunction(() => (window as unknown as Recorded).__shown.length === 1)
+  t.match((await shown())[0], { title: `Ana Lima mentioned you in ${title}`, body: /the review$/ }, 'a mention notifies')
+
+  // Ben replied in this thread earlier: another reply there concerns him.
+  const anaPanel = ana.page.getByRole('complementary', { name: 'Thread' })
+  await anaPanel.getByLabel('Reply in thread').fill('thanks both')
+  await anaPanel.getByLabel('Reply in thread').press('Enter')
+  await ben.page.waitForFunction(() => (window as unknown as Recorded).__shown.length === 2)
+  t.match((await shown())[1], { title: `Ana Lima replied to you in ${title}`, body: 'thanks both' }, 'a reply in his thread notifies')
+  await ben.page.evaluate(() => (window as unknown as Recorded).__setHidden(false))
 })
 
 t.test('no console errors on either page', async (t) => {

@@ -1,5 +1,6 @@
 import { MENTION_LIMITS, type MentionCounts, type MentionPolicy } from '@palisade/contracts'
-import { publishToMembers } from '../lib/events.js'
+import type { Emit } from '@palisade/platform'
+import { emitToMembers } from '../lib/events.js'
 import { now, type ChatStore } from './context.js'
 import { requireMember, requireOwner } from './members.js'
 
@@ -50,8 +51,8 @@ export async function mentionCounts(store: ChatStore, userId: string): Promise<M
   return { items: r.rows.map((x) => ({ conversationId: x.conversation_id, count: x.count })) }
 }
 
-/** After the commit: every session of each mentioned user hears it. */
-export function publishMentions(store: ChatStore, userIds: string[], conversationId: string, messageId: string, senderId: string, mass: boolean): void {
+/** In the message's transaction: every session of each mentioned user hears it after the commit. */
+export function emitMentions(emit: Emit, userIds: string[], conversationId: string, messageId: string, senderId: string, mass: boolean): void {
   if (userIds.length === 0) return
-  publishToMembers(store.nats, userIds, { type: 'mention.created', at: now(), conversationId, messageId, senderId, mass })
+  emitToMembers(emit, userIds, { type: 'mention.created', at: now(), conversationId, messageId, senderId, mass })
 }

@@ -1,12 +1,14 @@
-import { FilesErrorCode, FilesMetaGet, THREAD_LIMITS, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
-import { natsRequest, problems, type CallContext, type ProblemError } from '@palisade/platform'
+import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, THREAD_LIMITS, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import type pg from 'pg'
+import { natsRequest, problems, type CallContext, type Emit, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
+import { archivedProblem, requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
 import { checkMessageRefs, type MessageRefs } from './message-refs.js'
-import { publishMentions } from './mentions.js'
+import { emitMentions } from './mentions.js'
 import { announceReply, refreshThreadSummary } from './threads.js'
 
 export interface NewMessage extends MessageRefs {
@@ -30,37 +32,23 @@ async function checkAttachments(store: ChatStore, conversationId: string, attach
   )
 }
 
-/**
- * Stores a message unless this sender already sent one with this clientMessageId to this
- * conversation, in which case that one is returned (`created: false`). The membership check, the
- * insert and the conversation's activity bump are one statement; concurrent retries meet in the
- * unique index, so exactly one row exists whatever the interleaving. A user's own message also
- * moves their read marker up to it (whoever answers has read what came before); an agent's message
- * does not, although it is posted as the user who ran the agent.
- */
-export async function sendMessage(
-  store: ChatStore,
-  userId: string,
-  conversationId: string,
-  input: NewMessage,
-  author: MessageAuthor,
-  ctx: CallContext
-): Promise<{ message: Message; created: boolean }> {
-  const attachments = input.attachments ?? []
-  const hasRefs = Boolean(input.parentId || input.mentions?.length || input.massMention)
-  if (attachments.length > 0 || hasRefs) {
-    await requireMember(store, conversationId, userId)
-    await Promise.all([checkAttachments(store, conversationId, attachments, ctx), checkMessageRefs(store, conversationId, input)])
-  }
-  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  // Mention rows go to members only (joined here, in the insert's snapshot) and never to the
-  // sender; a reply bumps its parent's summary in the same statement (parent_id IS NULL: one level).
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[]; mentioned_ids: string[] | null }>({
-    name: 'chat_send_message',
-    text: `WITH ins AS (
+type Queryable = Pick<pg.Pool, 'query'>
+
+interface Inserted {
+  message: Message
+  created: boolean
+  memberIds: string[]
+  /** members who got a mention row (none on a retry) */
+  mentionedIds: string[]
+}
+
+// Mention rows go to members only (joined here, in the insert's snapshot) and never to the sender;
+// a reply bumps its parent's summary in the same statement (parent_id IS NULL: one level).
+const INSERT_MESSAGE = `WITH ins AS (
              INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments, parent_id, mentions, mass_mention)
              SELECT $1, $2, $3, $4, $5, $6, $7::uuid[], $8, $9::uuid[], $10
              WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+               AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
              ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
              RETURNING ${MESSAGE_COLUMNS}
            ), ment AS (
@@ -81,7 +69,21 @@ export async function sendMessage(
            )
            SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
              (SELECT array_agg(user_id) FROM ment) AS mentioned_ids
-           FROM ins`,
+           FROM ins`
+
+/**
+ * Inserts unless this sender already sent one with this clientMessageId to this conversation, in
+ * which case that one is returned (`created: false`). The membership check, the insert and the
+ * conversation's activity bump are one statement; concurrent retries meet in the unique index, so
+ * exactly one row exists whatever the interleaving. A user's own message also moves their read
+ * marker up to it (whoever answers has read what came before); an agent's message does not,
+ * although it is posted as the user who ran the agent.
+ */
+async function insertMessage(q: Queryable, userId: string, conversationId: string, input: NewMessage, author: MessageAuthor): Promise<Inserted> {
+  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
+  const r = await q.query<MessageDbRow & { member_ids: string[]; mentioned_ids: string[] | null }>({
+    name: 'chat_send_message',
+    text: INSERT_MESSAGE,
     values: [
       conversationId,
       userId,
@@ -89,35 +91,109 @@ export async function sendMessage(
       agentRunId,
       input.text,
       input.clientMessageId,
-      attachments,
+      input.attachments ?? [],
       input.parentId ?? null,
       input.mentions ?? [],
       input.massMention ?? null
     ]
   })
   const row = r.rows[0]
-  if (row) {
-    store.cache?.invalidate(conversationId)
-    const message = toMessage(row)
-    publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
-    publishMentions(store, row.mentioned_ids ?? [], conversationId, message.id, userId, message.massMention !== null)
-    if (message.parentId) await announceReply(store, conversationId, message.parentId, message.id, userId, row.member_ids)
-    return { message, created: true }
-  }
-  // Not inserted: either not a member, or a retry of a message that exists.
-  const existing = await store.pg.query<MessageDbRow>({
+  if (row) return { message: toMessage(row), created: true, memberIds: row.member_ids, mentionedIds: row.mentioned_ids ?? [] }
+  // Not inserted: not a member, a retry of a message that exists, or archived.
+  const existing = await q.query<MessageDbRow & { member_ids: string[] }>({
     name: 'chat_message_by_client_id',
-    text: `SELECT ${MESSAGE_COLUMNS} FROM chat.messages
+    text: `SELECT ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM chat.messages
            WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3
              AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)`,
     values: [conversationId, userId, input.clientMessageId]
   })
   if (!existing.rows[0]) {
-    await requireMember(store, conversationId, userId)
+    const member = await q.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId])
+    if (member.rowCount === 0) throw notMember()
+    const archived = await q.query('SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL', [conversationId])
+    if (archived.rowCount) throw archivedProblem()
     // A member whose message vanished between the insert and this read (deleted at once).
     throw problems.conflict('The message was deleted; send it with a new clientMessageId')
   }
-  return { message: toMessage(existing.rows[0]), created: false }
+  return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids, mentionedIds: [] }
+}
+
+/**
+ * Adds the events of a new message to the transaction's outbox: message.created, mention.created
+ * to those mentioned and, for a reply, the parent's new summary and thread.replied.
+ */
+async function announce(c: Queryable, emit: Emit, conversationId: string, userId: string, sent: Inserted): Promise<void> {
+  if (!sent.created) return
+  const { message } = sent
+  emitToMembers(emit, sent.memberIds, { type: 'message.created', at: now(), conversationId, message })
+  emitMentions(emit, sent.mentionedIds, conversationId, message.id, userId, message.massMention !== null)
+  if (message.parentId) await announceReply(c, emit, conversationId, message.parentId, message.id, userId, sent.memberIds)
+}
+
+/** Membership, attachments and references (parent, mentions) checked before the insert. */
+async function checkNewMessage(store: ChatStore, userId: string, conversationId: string, input: NewMessage, ctx: CallContext): Promise<void> {
+  const attachments = input.attachments ?? []
+  const hasRefs = Boolean(input.parentId || input.mentions?.length || input.massMention)
+  if (attachments.length === 0 && !hasRefs) return
+  await requireMember(store, conversationId, userId)
+  await requireNotArchived(store, conversationId)
+  await Promise.all([checkAttachments(store, conversationId, attachments, ctx), checkMessageRefs(store, conversationId, input)])
+}
+
+/** A user's message (see insertMessage), announced to the members it was posted to. */
+export async function sendMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean }> {
+  await checkNewMessage(store, userId, conversationId, input, ctx)
+  const sent = await store.outbox.transaction(async (c, emit) => {
+    const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'user' })
+    await announce(c, emit, conversationId, userId, inserted)
+    return inserted
+  })
+  if (sent.created) store.cache?.invalidate(conversationId)
+  return { message: sent.message, created: sent.created }
+}
+
+/**
+ * An agent run's message. Adding and removing a member update the conversation's row in their
+ * transaction; taking that row's lock first orders this insert strictly before or after each of
+ * them, and the insert (a new snapshot after the lock) sees the members as they are then. So the
+ * `memberIds` answered — who the message went to, and the run's last audience — never includes
+ * someone removed before the message existed, whoever the agents service still counted in; and
+ * with `audience`, nobody outside it is a member when the message is posted.
+ */
+export async function sendAgentMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  agentRunId: string,
+  audience: readonly string[] | undefined,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
+  await checkNewMessage(store, userId, conversationId, input, ctx)
+  const sent = await store.outbox.transaction(async (c, emit) => {
+    const locked = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE', [conversationId])
+    if (locked.rowCount === 0) throw notMember()
+    if (audience) {
+      // Under the lock nobody joins before the insert: a member outside the checked audience now
+      // would read what the run read without the check having covered them.
+      const outside = await c.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND NOT (user_id = ANY($2::uuid[])) LIMIT 1', [
+        conversationId,
+        audience
+      ])
+      if (outside.rowCount) throw problems.conflict('A member joined whom the run did not check', AUDIENCE_CHANGED)
+    }
+    const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
+    await announce(c, emit, conversationId, userId, inserted)
+    return inserted
+  })
+  if (sent.created) store.cache?.invalidate(conversationId)
+  return { message: sent.message, created: sent.created, memberIds: sent.memberIds }
 }
 
 /** Newest first. One round trip: membership and page together. */
@@ -183,18 +259,23 @@ export async function listMessagesJson(
 
 /** Edits the caller's own message. Agent-written messages cannot be edited (they are the agent's words). */
 export async function editMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, text: string): Promise<Message> {
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>(
-    `UPDATE chat.messages SET text = $4, edited_at = now()
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-     RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId, text]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
+  const message = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<MessageDbRow & { member_ids: string[] }>(
+      `UPDATE chat.messages SET text = $4, edited_at = now()
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+       RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId, text]
+    )
+    const row = r.rows[0]
+    if (!row) return null
+    const updated = toMessage(row)
+    emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message: updated })
+    return updated
+  })
+  if (!message) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
   store.cache?.invalidate(conversationId)
-  const message = toMessage(row)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
   return message
 }
 
@@ -203,23 +284,29 @@ export async function editMessage(store: ChatStore, userId: string, conversation
  * a "message deleted" stub), and a deleted reply's parent gets its summary rebuilt.
  */
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
-  const r = await store.pg.query<{ member_ids: string[]; parent_id: string | null }>(
-    `DELETE FROM chat.messages
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-     RETURNING parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
+  const deleted = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<{ member_ids: string[]; parent_id: string | null }>(
+      `DELETE FROM chat.messages
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+       RETURNING parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId]
+    )
+    const row = r.rows[0]
+    if (!row) return false
+    emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+    if (row.parent_id) await refreshThreadSummary(c, emit, conversationId, row.parent_id, row.member_ids)
+    return true
+  })
+  if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
-  if (row.parent_id) await refreshThreadSummary(store, conversationId, row.parent_id, row.member_ids)
 }
 
-/** 404 when the caller cannot see the message at all, 403 when they can but it is not theirs. */
+/** 404 when the caller cannot see the message at all, 409 when archived, 403 when it is not theirs. */
 async function whyNotOwnMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, action: 'edit' | 'delete'): Promise<ProblemError> {
   await requireMember(store, conversationId, userId)
+  await requireNotArchived(store, conversationId)
   const r = await store.pg.query('SELECT 1 FROM chat.messages WHERE id = $1 AND conversation_id = $2', [messageId, conversationId])
   if (r.rowCount === 0) return problems.notFound('Message not found')
   return problems.forbidden(action === 'edit' ? 'Only your own messages can be edited' : 'Only your own messages can be deleted')

@@ -1,8 +1,9 @@
 import { REACTION_LIMITS, ReactionErrorCode, type Message, type ReactionSummary } from '@palisade/contracts'
-import { problems, withTransaction } from '@palisade/platform'
-import { publishToMembers } from '../lib/events.js'
+import { problems } from '@palisade/platform'
+import { emitToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { now, type ChatStore } from './context.js'
+import { requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
 
 /**
@@ -31,11 +32,12 @@ export async function setReaction(
   reacted: boolean
 ): Promise<Message> {
   if (!isSingleEmoji(emoji)) throw problems.badRequest('A reaction is exactly one Unicode emoji', ReactionErrorCode.invalidEmoji)
-  const result = await withTransaction(store.pg, async (c) => {
+  const result = await store.outbox.transaction(async (c, emit) => {
     const target = await c.query<{ member_ids: string[] }>(
       `SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $2) AS member_ids
        FROM chat.messages WHERE id = $1 AND conversation_id = $2
          AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $2 AND user_id = $3)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $2 AND archived_at IS NOT NULL)
        FOR UPDATE`,
       [messageId, conversationId, userId]
     )
@@ -65,17 +67,19 @@ export async function setReaction(
       `UPDATE chat.messages SET reactions = $2 WHERE id = $1 AND reactions IS DISTINCT FROM $2 RETURNING ${MESSAGE_COLUMNS}`,
       [messageId, JSON.stringify(reactions)]
     )
-    if (updated.rows[0]) return { message: toMessage(updated.rows[0]), changed: true, memberIds: row.member_ids }
+    if (updated.rows[0]) {
+      const message = toMessage(updated.rows[0])
+      emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
+      return { message, changed: true }
+    }
     const same = await c.query<MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM chat.messages WHERE id = $1`, [messageId])
-    return { message: toMessage(same.rows[0]!), changed: false, memberIds: row.member_ids }
+    return { message: toMessage(same.rows[0]!), changed: false }
   })
   if (!result) {
     await requireMember(store, conversationId, userId)
+    await requireNotArchived(store, conversationId)
     throw problems.notFound('Message not found')
   }
-  if (result.changed) {
-    store.cache?.invalidate(conversationId)
-    publishToMembers(store.nats, result.memberIds, { type: 'message.updated', at: now(), conversationId, message: result.message })
-  }
+  if (result.changed) store.cache?.invalidate(conversationId)
   return result.message
 }

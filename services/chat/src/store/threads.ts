@@ -1,8 +1,9 @@
 import { THREAD_LIMITS, type ThreadPage } from '@palisade/contracts'
 import { messageCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
-import { problems } from '@palisade/platform'
+import type pg from 'pg'
+import { problems, type Emit } from '@palisade/platform'
 import { now, type ChatStore } from './context.js'
 import { requireMember } from './members.js'
 
@@ -48,19 +49,23 @@ export async function listThread(
   }
 }
 
+type Queryable = Pick<pg.Pool, 'query'>
+
 /**
- * After a reply committed: members see the parent's new summary (`message.updated`), and the
- * parent's author and earlier repliers still in the conversation hear `thread.replied`.
+ * In the reply's transaction (after its insert bumped the parent): members see the parent's new
+ * summary (`message.updated`), and the parent's author and earlier repliers still in the
+ * conversation hear `thread.replied`.
  */
 export async function announceReply(
-  store: ChatStore,
+  c: Queryable,
+  emit: Emit,
   conversationId: string,
   parentId: string,
   replyId: string,
   senderId: string,
   members: string[]
 ): Promise<void> {
-  const r = await store.pg.query<MessageDbRow & { participants: string[] }>({
+  const r = await c.query<MessageDbRow & { participants: string[] }>({
     name: 'chat_thread_participants',
     text: `SELECT ${MESSAGE_COLUMNS},
              ARRAY(SELECT DISTINCT sender_id FROM chat.messages WHERE parent_id = $1 AND conversation_id = $2) AS participants
@@ -69,15 +74,18 @@ export async function announceReply(
   })
   const parent = r.rows[0]
   if (!parent) return
-  publishToMembers(store.nats, members, { type: 'message.updated', at: now(), conversationId, message: toMessage(parent) })
+  emitToMembers(emit, members, { type: 'message.updated', at: now(), conversationId, message: toMessage(parent) })
   const current = new Set(members)
   const notify = new Set([parent.sender_id, ...parent.participants].filter((id) => id !== senderId && current.has(id)))
-  publishToMembers(store.nats, notify, { type: 'thread.replied', at: now(), conversationId, parentId, messageId: replyId, senderId })
+  emitToMembers(emit, notify, { type: 'thread.replied', at: now(), conversationId, parentId, messageId: replyId, senderId })
 }
 
-/** A reply was deleted: the parent's count and latest repliers are rebuilt from what is left. */
-export async function refreshThreadSummary(store: ChatStore, conversationId: string, parentId: string, members: string[]): Promise<void> {
-  const r = await store.pg.query<MessageDbRow>({
+/**
+ * In the deleting transaction: the parent's count and latest repliers are rebuilt from what is left
+ * (the caller invalidates the message cache after the commit).
+ */
+export async function refreshThreadSummary(c: Queryable, emit: Emit, conversationId: string, parentId: string, members: string[]): Promise<void> {
+  const r = await c.query<MessageDbRow>({
     name: 'chat_thread_refresh',
     text: `UPDATE chat.messages p SET reply_count = s.n, last_reply_at = s.last, repliers = s.who
            FROM (
@@ -94,6 +102,5 @@ export async function refreshThreadSummary(store: ChatStore, conversationId: str
   })
   const parent = r.rows[0]
   if (!parent) return
-  store.cache?.invalidate(conversationId)
-  publishToMembers(store.nats, members, { type: 'message.updated', at: now(), conversationId, message: toMessage(parent) })
+  emitToMembers(emit, members, { type: 'message.updated', at: now(), conversationId, message: toMessage(parent) })
 }

@@ -2,12 +2,13 @@
  * A message's attachment, drawn from its metadata and redrawn in place when its malware scan ends
  * (the `file.scanned` frame): a file waiting for the scan or found infected is named with its state
  * and offers no link (the files service refuses its content anyway, 409); a clean or unscanned one
- * is an image in its frame or a download link.
+ * is an image in its frame or a download link, with a Share action where links are allowed.
  */
 import type { FileMeta, FileScannedEvent } from '@palisade/contracts'
 import { h } from './dom.js'
 import { fileMeta, rememberFileMeta } from './file-meta.js'
 import { imageFrame } from './image-frame.js'
+import { shareButton } from './share-action.js'
 
 /** What the element needs to be redrawn: called when an image loads (the list may need to stay at its bottom). */
 const grewOf = new WeakMap<HTMLElement, () => void>()
@@ -15,6 +16,11 @@ const grewOf = new WeakMap<HTMLElement, () => void>()
 const STATE_TEXT: Partial<Record<FileMeta['status'], string>> = {
   pending: 'waiting for the malware scan',
   infected: 'blocked: malware was found in it'
+}
+
+/** Like a message's actions: shown on hover or focus only, so not a Tab stop per attachment. */
+function shareAction(f: FileMeta): HTMLElement {
+  return h('span', { class: 'actions' }, shareButton({ kind: 'file', fileId: f.id, name: f.name }))
 }
 
 function draw(el: HTMLElement, f: FileMeta): void {
@@ -30,10 +36,10 @@ function draw(el: HTMLElement, f: FileMeta): void {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
     // The frame's size is known before the image arrives (image-frame.ts): nothing moves the list.
     el.classList.add('image')
-    el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, grew), link)
+    el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, grew), link, shareAction(f))
   } else {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-    el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }))
+    el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }), shareAction(f))
   }
   grew()
 }

@@ -3,9 +3,12 @@ import type { ServerFrame } from '@palisade/contracts'
 import { announce } from './dom.js'
 import { onRunEvent } from './agents.js'
 import { fileScanned } from './attachment-view.js'
+import { mentionCreated, rememberCreated, threadReplied } from './interaction-notify.js'
 import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
-import { mentionsRead, onMention } from './mention-counts.js'
+import { mentionsRead } from './mention-counts.js'
+import { notifyMessage } from './notify.js'
+import { putPresence } from './presence.js'
 import { refuseSend } from './outbox.js'
 import { pageVisible, scheduleMarkRead } from './read-markers.js'
 import {
@@ -19,10 +22,11 @@ import {
   putMessages,
   removeConversation,
   removeMessage,
+  setNotifyLevel,
   setUnread,
   touchConversation
 } from './store.js'
-import { onThreadReplied, threadMessage, threadMessageDeleted } from './thread-panel.js'
+import { threadMessage, threadMessageDeleted } from './thread-panel.js'
 import { showTyping, stopTyping } from './typing.js'
 
 type FrameType = ServerFrame['type']
@@ -65,6 +69,8 @@ const handlers: Handlers = {
       if (fromMe) clearUnread(f.conversationId)
       else if (f.conversationId === activeId() && pageVisible()) scheduleMarkRead()
       else bumpUnread(f.conversationId)
+      rememberCreated(f.message)
+      notifyMessage(f.message)
     }),
   'conversation.read': (f) => {
     // Read in another session of mine (or this one): what the server says is left.
@@ -80,8 +86,9 @@ const handlers: Handlers = {
     removeMessage(f.messageId)
     threadMessageDeleted(f.messageId)
   },
-  'mention.created': onMention,
-  'thread.replied': onThreadReplied,
+  // Badge and announcement (mention-counts.ts, thread-panel.ts), then notify.ts.
+  'mention.created': mentionCreated,
+  'thread.replied': threadReplied,
   'conversation.created': (f) => putConversation(f.conversation),
   'conversation.updated': (f) => putConversation(f.conversation),
   'member.added': (f) => {
@@ -93,6 +100,9 @@ const handlers: Handlers = {
     else reloadMembersIfShown(f.conversationId)
   },
   'conversation.deleted': (f) => leave(f.conversationId),
+  'presence.changed': (f) => putPresence(f.presence),
+  // My level changed in another session of mine (or this one).
+  'conversation.notify': (f) => setNotifyLevel(f.conversationId, f.notifyLevel),
   typing: (f) => {
     if (f.conversationId === activeId() && !isMe(f.userId)) showTyping(f.userId)
   },

@@ -10,13 +10,17 @@ import { api } from './api.js'
 import { showLinkResult, wireAccount } from './account.js'
 import { wireAdmin } from './admin.js'
 import { wireReauth } from './reauth.js'
-import { loadAgents, wireAgents } from './agents.js'
+import { wireAgents } from './agents.js'
 import { wireAgentToggle } from './agent-toggle.js'
 import { wireComposer } from './composer.js'
 import { wireDrafts } from './drafts.js'
 import { realtime } from './connection.js'
 import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
+import { wireConversationSettings } from './conversation-settings.js'
+import { wireNotifications } from './notify.js'
+import { wireInteractionNotifications } from './interaction-notify.js'
+import { onPresenceChanged, wirePresence } from './presence.js'
 import { wireFiles } from './files.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
@@ -51,6 +55,11 @@ wireAccount()
 wireReauth()
 wireNav()
 wireTitle()
+wireConversationSettings()
+wirePresence()
+wireNotifications()
+wireInteractionNotifications()
+onPresenceChanged(renderMembersIfShown)
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
   refreshAuthors()
@@ -69,7 +78,7 @@ async function boot(): Promise<void> {
   realtime.start()
   await loadConversations()
   void loadMentionCounts().catch(showError)
-  void loadAgents()
+  // The agent bar's list is loaded when a conversation opens (its shared agents depend on it).
   await openFromLocation()
   await showLinkResult()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.
