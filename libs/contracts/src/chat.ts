@@ -226,6 +226,14 @@ export type MessagePageQuery = Static<typeof MessagePageQuerySchema>
 export const MessagePageSchema = Type.Object({ items: Type.Array(MessageSchema), nextCursor: NextCursorSchema }, { additionalProperties: false })
 export type MessagePage = Static<typeof MessagePageSchema>
 
+/**
+ * Search filters inside `q`, parsed by chat (HTTP and NATS alike): `in:<conversation id>`,
+ * `from:<user id>` or `from:me`, `has:file`, `before:YYYY-MM-DD` (messages before that UTC day)
+ * and `after:YYYY-MM-DD` (from that UTC day on). Everything else is the text searched; a query may
+ * be filters only. A malformed filter is a 400 with this code.
+ */
+export const SEARCH_FILTER_INVALID = 'SEARCH_FILTER_INVALID'
+
 /** Full-text search over the conversations the caller is a member of; newest match first. */
 export const SearchQuerySchema = Type.Object(
   {

@@ -2,7 +2,8 @@
  * Chat's hot read path: GET /api/chat/conversations/:id/messages (a page of 50 messages of a
  * conversation with 500, membership checked in the same query; ≈ 17 KB of JSON) called directly
  * with valid identity headers, as the edge would stamp them, beside the same-run hello-world
- * baseline; for context a 10-message page, the conversation list and chat's /healthz (the
+ * baseline; for context a 10-message page, the conversation list (20 conversations, 500 unread in
+ * one; and the first page of a user in 500) and chat's /healthz (the
  * platform's floor: security headers, CORS, request ids, no identity or database). The real auth
  * and chat run as their own processes (chat's CPU time read from /proc) on a throwaway database
  * and a private nats-server.
@@ -16,6 +17,7 @@ export const CHAT_ROWS = {
   list: 'chat message list (50 of 500), direct',
   list10: 'chat message list (10 of 500), direct',
   conversations: 'chat my conversations (20), direct',
+  conversations500: 'chat my conversations (first 20 of 500), direct',
   floor: 'chat /healthz (platform floor: no identity, no DB)'
 } as const
 
@@ -29,9 +31,13 @@ export const chatBench: Bench = {
     try {
       const stack = await startTestStack(host, { authLogStream: discardStream() })
       const chat = await startStackService(host, stack, 'chat', { CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 })
-      const [alice, bob] = await Promise.all([stack.createUser({ displayName: 'Alice' }), stack.createUser({ displayName: 'Bob' })])
-      const post = async (uri: string, payload: object) => {
-        const headers = await stack.identityHeaders(alice, { method: 'POST', uri })
+      const [alice, bob, carol] = await Promise.all([
+        stack.createUser({ displayName: 'Alice' }),
+        stack.createUser({ displayName: 'Bob' }),
+        stack.createUser({ displayName: 'Carol' })
+      ])
+      const post = async (uri: string, payload: object, as = alice) => {
+        const headers = await stack.identityHeaders(as, { method: 'POST', uri })
         const res = await fetch(chat.url + uri, { method: 'POST', headers: { ...headers, 'content-type': 'application/json' }, body: JSON.stringify(payload) })
         if (res.status !== 201) throw new Error(`${uri}: ${res.status} ${await res.text()}`)
         return (await res.json()) as { id: string }
@@ -40,6 +46,11 @@ export const chatBench: Bench = {
       for (let i = 0; i < 20; i++) conv = (await post('/api/chat/conversations', { title: `Bench ${i}`, memberIds: [bob.userId] })).id
       for (let i = 0; i < 500; i++) {
         await post(`/api/chat/conversations/${conv}/messages`, { text: `message ${i}: the quick brown fox jumps over the lazy dog`, clientMessageId: `b${i}` })
+      }
+      // Carol is in 500 conversations, each with a message she has not read: the list is paged.
+      for (let i = 0; i < 500; i++) {
+        const id = (await post('/api/chat/conversations', { title: `Many ${i}`, memberIds: [alice.userId] }, carol)).id
+        await post(`/api/chat/conversations/${id}/messages`, { text: `hello ${i}`, clientMessageId: `m${i}` })
       }
 
       // The steady state of a database that has been running: autovacuum would have analysed the
@@ -56,6 +67,7 @@ export const chatBench: Bench = {
       const refresh = async () => {
         identity.list = await stack.identityHeaders(bob, { uri: listUri })
         identity.conversations = await stack.identityHeaders(bob, { uri: '/api/chat/conversations' })
+        identity.conversations500 = await stack.identityHeaders(carol, { uri: '/api/chat/conversations' })
       }
       await refresh()
       const serverCpuMicros = () => procCpuUs(chat.pid)
@@ -84,6 +96,14 @@ export const chatBench: Bench = {
             url: `${chat.url}/api/chat/conversations?limit=20`,
             get headers() {
               return { accept: 'application/json', ...identity.conversations }
+            },
+            serverCpuMicros
+          },
+          {
+            name: CHAT_ROWS.conversations500,
+            url: `${chat.url}/api/chat/conversations?limit=20`,
+            get headers() {
+              return { accept: 'application/json', ...identity.conversations500 }
             },
             serverCpuMicros
           },

@@ -7,15 +7,36 @@
  * launcher, auth and chat each in their own process, nats-server from PATH, a throwaway database),
  * so the numbers include the process hops the real deployment has. The route is chat's
  * GET /api/chat/conversations (one indexed query for a user with no conversations), with chat's
- * per-user rate limit raised for the run.
+ * per-user rate limit raised for the run. When `caddy` is on PATH, a third row sends the same
+ * request through Caddy with forward_auth (caddy.ts, generated from the route table) in front of
+ * the same auth and chat; its CPU is the stack's plus Caddy's.
  */
-import { readFileSync } from 'node:fs'
+import { accessSync, constants, readFileSync } from 'node:fs'
 import { AUTH_COOKIES, IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
+import { freePort } from '@palisade/platform/testing'
 import { startThrowawayStack } from '../stack/throwaway.js'
-import type { Bench } from './framework.js'
+import { startCaddy } from './caddy.js'
+import type { Bench, BenchTarget } from './framework.js'
+import { procCpuUs } from './service-process.js'
 
 const ROUTE = '/api/chat/conversations'
-export const EDGE_ROWS = { direct: 'chat route, direct (identity headers)', edge: 'chat route via edge + auth (cookie)' } as const
+export const EDGE_ROWS = {
+  direct: 'chat route, direct (identity headers)',
+  edge: 'chat route via edge + auth (cookie)',
+  caddy: 'chat route via Caddy forward_auth + auth (cookie)'
+} as const
+
+/** Whether `caddy` is on PATH (then the bench also measures it as the edge). */
+function caddyOnPath(): boolean {
+  return (process.env.PATH ?? '').split(':').some((d) => {
+    try {
+      accessSync(`${d}/caddy`, constants.X_OK)
+      return true
+    } catch {
+      return false
+    }
+  })
+}
 
 /** Cumulative user+system CPU (µs) of a process and all its descendants, from /proc (Linux). */
 export function treeCpuMicros(pid: number): number {
@@ -99,11 +120,28 @@ export const edgeBench: Bench = {
           return { accept: 'application/json', ...identity }
         }
       }
+      const targets: BenchTarget[] = [direct, { name: EDGE_ROWS.edge, url: edgeUrl + ROUTE, headers: { cookie, accept: 'application/json' }, serverCpuMicros }]
+      // The anchor: the same forward-auth done by a real proxy, in front of the same auth and chat.
+      let caddy: Awaited<ReturnType<typeof startCaddy>> | undefined
+      if (caddyOnPath()) {
+        const ports: Record<string, number> = {}
+        for (const m of out().matchAll(/(\w+)@(\d+)/g)) ports[m[1]!] = Number(m[2])
+        const caddyPort = await freePort()
+        caddy = await startCaddy(caddyPort, ports)
+        const caddyPid = caddy.child.pid!
+        targets.push({
+          name: EDGE_ROWS.caddy,
+          url: `http://127.0.0.1:${caddyPort}${ROUTE}`,
+          headers: { cookie, accept: 'application/json' },
+          serverCpuMicros: () => serverCpuMicros() + procCpuUs(caddyPid)
+        })
+      }
       return {
-        targets: [direct, { name: EDGE_ROWS.edge, url: edgeUrl + ROUTE, headers: { cookie, accept: 'application/json' }, serverCpuMicros }],
+        targets,
         goals: [{ target: EDGE_ROWS.edge, minRatio: 0.35, maxP99Ms: 15 }],
         async teardown() {
           clearInterval(timer)
+          await caddy?.stop()
           await cleanup()
         }
       }

@@ -249,11 +249,14 @@ t.test('reactions: one emoji, idempotent toggles, who reacted, the limit, foreig
 
 t.test('archived: no reactions or replies (HTTP and NATS), nothing written, nothing announced', async (t) => {
   const room = await h.createConversation(alice, 'Archived soon', [bob])
+  const aliceEvents = collectEvents(h.nc, alice.userId)
   const parent = await h.send(alice, room.id, 'the last word')
   const reacted = await h.as(bob, 'PUT', `${url(room.id)}/${parent.id}/reactions`, { emoji: '👍', reacted: true })
   t.equal(reacted.statusCode, 200)
   t.equal((await h.as(alice, 'PUT', `/api/chat/conversations/${room.id}/archive`)).statusCode, 200)
-  const aliceEvents = collectEvents(h.nc, alice.userId)
+  // The relay publishes in order: once the archiving arrived, so did everything before it.
+  await aliceEvents.waitFor((e) => e.type === 'conversation.updated' && (e.conversation as { archivedAt: string | null }).archivedAt !== null, 10_000)
+  const before = aliceEvents.events.length
 
   for (const [what, res] of [
     ['a reaction', await h.as(bob, 'PUT', `${url(room.id)}/${parent.id}/reactions`, { emoji: '🎉', reacted: true })],
@@ -291,7 +294,10 @@ t.test('archived: no reactions or replies (HTTP and NATS), nothing written, noth
   await h.as(alice, 'DELETE', `/api/chat/conversations/${room.id}/archive`)
   await aliceEvents.waitFor((e) => e.type === 'conversation.updated' && (e.conversation as { archivedAt: string | null }).archivedAt === null, 10_000)
   t.same(
-    aliceEvents.events.filter((e) => /^(message\.|mention\.|thread\.)/.test(String(e.type))).map((e) => e.type),
+    aliceEvents.events
+      .slice(before)
+      .filter((e) => /^(message\.|mention\.|thread\.)/.test(String(e.type)))
+      .map((e) => e.type),
     [],
     'nothing was announced'
   )

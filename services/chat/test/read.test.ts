@@ -30,6 +30,16 @@ t.test('read markers and unread counts', async (t) => {
     t.ok(Compile(ConversationPageSchema).Check(res.json()), 'the page matches the contract')
     return (res.json().items as ConversationWithUnread[]).find((c) => c.id === conversationId)?.unreadCount
   }
+  /** After a write made by hand in the database, the list cache hears of it at commit (a notification), not at once. */
+  const eventuallyUnread = async (user: TestUser, conversationId: string, expected: number): Promise<number | undefined> => {
+    const deadline = Date.now() + 5000
+    let seen = await unreadInList(user, conversationId)
+    while (seen !== expected && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50))
+      seen = await unreadInList(user, conversationId)
+    }
+    return seen
+  }
   const unreadOfOne = async (user: TestUser, conversationId: string): Promise<number> => {
     const res = await h.as(user, 'GET', `/api/chat/conversations/${conversationId}`)
     t.equal(res.statusCode, 200)
@@ -55,11 +65,12 @@ t.test('read markers and unread counts', async (t) => {
     t.equal(await unreadInList(carol, conv.id), 0, 'sending marks everything before it read')
     t.equal(await unreadInList(alice, other.id), 0, 'other conversations are unaffected')
 
-    // Own messages do not count even after the marker (it cannot get there through the API; set it back by hand)
     await h.send(alice, conv.id, 'mine')
     t.equal(await unreadInList(alice, conv.id), 0, "alice's message marked the three before it read")
-    await h.app.pg.query('UPDATE chat.members SET last_read_seq = 0 WHERE conversation_id = $1 AND user_id = $2', [conv.id, alice.userId])
-    t.equal(await unreadInList(alice, conv.id), 3, 'with the marker at 0: the three others, not her own')
+    t.equal(await unreadInList(bob, conv.id), 2, "for bob: carol's and alice's")
+    // A marker set back by hand (the API never moves one back) counts everything after it, her own message too
+    await h.app.pg.query('UPDATE chat.members SET last_read_seq = 0, read_count = 0 WHERE conversation_id = $1 AND user_id = $2', [conv.id, alice.userId])
+    t.equal(await eventuallyUnread(alice, conv.id, 4), 4)
   })
 
   t.test('marking read: only forward, and a fresh request (a reload) sees it', async (t) => {
@@ -73,10 +84,10 @@ t.test('read markers and unread counts', async (t) => {
     let res = await read(alice, conv.id, { messageId: oldest!.id })
     t.equal(res.statusCode, 204)
     t.equal(res.body, '')
-    t.equal(await unreadInList(alice, conv.id), 2, 'read up to and including "one"')
+    t.equal(await unreadInList(alice, conv.id), 3, 'read up to and including "one": two, three and her own "mine" after it')
     const ev = await events.waitFor((e) => e.type === 'conversation.read')
     t.ok(Compile(UserEventSchema).Check(ev), 'the event matches the contract')
-    t.match(ev, { type: 'conversation.read', conversationId: conv.id, messageId: oldest!.id, unreadCount: 2 })
+    t.match(ev, { type: 'conversation.read', conversationId: conv.id, messageId: oldest!.id, unreadCount: 3 })
 
     res = await read(alice, conv.id, { messageId: newest!.id })
     t.equal(res.statusCode, 204)
@@ -193,6 +204,30 @@ t.test('read markers and unread counts', async (t) => {
     t.equal(await unreadInList(alice, fresh.id), 0)
   })
 
+  t.test('concurrent sends, reads and deletes leave the counters equal to a recount', async (t) => {
+    const busy = await h.createConversation(alice, 'Race', [bob, carol])
+    const sent = await Promise.all(Array.from({ length: 30 }, (_, i) => h.send([alice, bob, carol][i % 3]!, busy.id, `race ${i}`)))
+    const own = sent.filter((m) => m.senderId !== alice.userId).slice(0, 8)
+    await Promise.all([
+      ...own.map((m) => h.as(m.senderId === bob.userId ? bob : carol, 'DELETE', `/api/chat/conversations/${busy.id}/messages/${m.id}`)),
+      ...Array.from({ length: 10 }, (_, i) => h.send([alice, bob, carol][i % 3]!, busy.id, `more ${i}`))
+    ])
+    const left = (await h.as(alice, 'GET', `/api/chat/conversations/${busy.id}/messages?limit=50`)).json().items as Array<{ id: string }>
+    await Promise.all([...left.map((m, i) => read([alice, bob, carol][i % 3]!, busy.id, { messageId: m.id })), h.send(carol, busy.id, 'during the reads')])
+    await h.send(bob, busy.id, 'after the race')
+    // The definition the counters replace: messages after the marker, not the member's own.
+    const r = await h.app.pg.query(
+      `SELECT m.user_id, LEAST($2::int, c.message_count - m.read_count) AS counter,
+              (SELECT count(*)::int FROM chat.messages x WHERE x.conversation_id = m.conversation_id AND x.seq > m.last_read_seq
+                 AND (x.sender_id <> m.user_id OR x.author_kind = 'agent')) AS recount
+       FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id WHERE c.id = $1`,
+      [busy.id, CHAT_LIMITS.unreadCountMax]
+    )
+    t.equal(r.rows.length, 3)
+    for (const row of r.rows) t.equal(row.counter, row.recount, `member ${row.user_id}`)
+    for (const user of [alice, bob, carol]) t.equal(await unreadInList(user, busy.id), r.rows.find((x) => x.user_id === user.userId)!.recount)
+  })
+
   t.test(`counts stop at ${CHAT_LIMITS.unreadCountMax}`, async (t) => {
     const busy = await h.createConversation(bob, 'Busy', [alice])
     await h.app.pg.query(
@@ -200,7 +235,9 @@ t.test('read markers and unread counts', async (t) => {
        SELECT $1, $2, 'bulk ' || i, 'bulk-' || i FROM generate_series(1, $3::int) i`,
       [busy.id, bob.userId, CHAT_LIMITS.unreadCountMax + 5]
     )
-    t.equal(await unreadInList(alice, busy.id), CHAT_LIMITS.unreadCountMax)
+    // what sendMessage does per message, for the bulk insert
+    await h.app.pg.query('UPDATE chat.conversations SET message_count = message_count + $2 WHERE id = $1', [busy.id, CHAT_LIMITS.unreadCountMax + 5])
+    t.equal(await eventuallyUnread(alice, busy.id, CHAT_LIMITS.unreadCountMax), CHAT_LIMITS.unreadCountMax)
     t.equal(await unreadOfOne(alice, busy.id), CHAT_LIMITS.unreadCountMax)
     const events = collectEvents(h.nc, alice.userId)
     const r = await h.app.pg.query('SELECT id FROM chat.messages WHERE conversation_id = $1 ORDER BY seq LIMIT 1', [busy.id])
@@ -256,6 +293,18 @@ t.test('the read-marker and message-payload migrations apply to an existing data
     [0],
     'an empty conversation: 0'
   )
+  const counters = await pool.query(
+    'SELECT c.message_count, m.read_count FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id WHERE c.id = $1',
+    [convId]
+  )
+  t.same(
+    counters.rows,
+    [
+      { message_count: 3, read_count: 3 },
+      { message_count: 3, read_count: 3 }
+    ],
+    '0005: the counters of existing conversations and members (nothing unread)'
+  )
   const index = await pool.query("SELECT indexdef FROM pg_indexes WHERE schemaname = 'chat' AND indexname = 'messages_conversation_seq_idx'")
   t.match(index.rows[0].indexdef, /\(conversation_id, seq, sender_id, author_kind\)/, 'unread counts can be index-only scans')
   // 0002: messages written before it get their stored API JSON too, and the trigger keeps it current.
@@ -274,7 +323,7 @@ t.test('the read-marker and message-payload migrations apply to an existing data
         attachments: [],
         createdAt: (row.created_at as Date).toISOString(),
         editedAt: null,
-        // 0007: threads, mentions and reactions
+        // 0009: threads, mentions and reactions
         parentId: null,
         mentions: [],
         massMention: null,

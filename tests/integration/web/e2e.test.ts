@@ -342,6 +342,15 @@ await t.test('search finds a message', async (t) => {
   await bob.page.getByLabel('Search messages').press('Enter')
   await bob.page.locator('#search-list li', { hasText: 'second from Alice, edited' }).waitFor()
   t.pass('search result shown')
+  // Filters as people type them: the conversation by its title, the sender by name
+  await bob.page.getByLabel('Search messages').fill(`edited in:"${conversationTitle}" from:"Alice"`)
+  await bob.page.getByLabel('Search messages').press('Enter')
+  await bob.page.locator('#search-list li', { hasText: 'second from Alice, edited' }).waitFor()
+  t.pass('in: and from: by name')
+  await bob.page.getByLabel('Search messages').fill('edited in:"No such room"')
+  await bob.page.getByLabel('Search messages').press('Enter')
+  await bob.page.locator('#search-list li', { hasText: 'No conversation titled' }).waitFor()
+  t.pass('an unknown title is said, not searched')
   await bob.page.getByRole('button', { name: 'Close' }).first().click()
 })
 

@@ -21,6 +21,12 @@ export const conversations = chat.table(
     topic: text('topic').notNull().default(''),
     ownerId: uuid('owner_id').notNull(),
     memberCount: integer('member_count').notNull().default(0),
+    /**
+     * Messages the conversation holds now (deletes count down). A member's unread count is this minus
+     * their `read_count`: one subtraction per row of "my conversations", and one counter per message
+     * written instead of one per member (docs/performance.md, "Unread counts").
+     */
+    messageCount: integer('message_count').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
@@ -47,6 +53,11 @@ export const members = chat.table(
      * unread); 0 = nothing read yet (conversations start empty).
      */
     lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0),
+    /**
+     * How many of the conversation's messages have `seq` ≤ `last_read_seq`, set whenever the marker
+     * moves and counted down when such a message is deleted; unread = message_count − read_count.
+     */
+    readCount: integer('read_count').notNull().default(0),
     /** what this member is notified of (NotifyLevelSchema) */
     notifyLevel: text('notify_level', { enum: ['all', 'mentions', 'none'] })
       .notNull()
@@ -112,7 +123,14 @@ export const messages = chat.table(
      * counting the messages after a read marker is an index-only scan (drizzle has no INCLUDE).
      */
     index('messages_conversation_seq_idx').on(t.conversationId, t.seq, t.senderId, t.authorKind),
-    index('messages_tsv_idx').using('gin', t.tsv),
+    /**
+     * Search: the conversation and the words in one GIN index (built-in array_ops and tsvector_ops,
+     * no extension), so "these words in these conversations" is one intersection of posting lists
+     * instead of reading every message of a large conversation (docs/performance.md, "Search").
+     */
+    index('messages_search_idx').using('gin', sql`(ARRAY[${t.conversationId}])`, t.tsv),
+    /** search's `has:file`: a conversation's messages with attachments, newest first, without reading the others */
+    index('messages_with_files_idx').on(t.conversationId, t.seq).where(sql`cardinality(${t.attachments}) > 0`),
     index('messages_parent_seq_idx').on(t.parentId, t.seq).where(sql`${t.parentId} is not null`),
     check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)
   ]

@@ -13,7 +13,7 @@ import {
 /**
  * The columns each field of a Message (MessageSchema, the one definition of its shape) is read
  * from. `satisfies` makes the compiler refuse a field the schema lacks and a field left out; the
- * order, toMessage() and the stored payload (migrations 0002/0004/0007) are checked against the schema
+ * order, toMessage() and the stored payload (migrations 0002/0004/0009) are checked against the schema
  * by test/message-shape.test.ts.
  */
 export const MESSAGE_FIELD_COLUMNS = {

@@ -1,12 +1,16 @@
 import fp from 'fastify-plugin'
 import { ChannelListener } from '@palisade/platform'
+import { ConversationListCache } from '../lib/conversation-list-cache.js'
 import { MessageCache, type SnapshotLoader } from '../lib/message-cache.js'
+import { loadConversationList } from '../store/conversations.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** null when the cache is turned off (CHAT_MESSAGE_CACHE_MB=0) */
     messageCache: MessageCache | null
     messageCacheListener: ChannelListener | null
+    /** null when the cache is turned off (CHAT_MESSAGE_CACHE_MB=0) */
+    conversationListCache: ConversationListCache | null
   }
 }
 
@@ -15,7 +19,10 @@ export interface MessageCachePluginOptions {
   maxBytes: number
 }
 
-/** Announced by the triggers of migration 0003 with the id of the conversation that changed. */
+/**
+ * Announced by the triggers of migrations 0003 and 0007: the id of the conversation that changed,
+ * or `u:<user id>` when one of that user's member rows did.
+ */
 export const CHANGES_CHANNEL = 'chat_changes'
 /**
  * What a notification must look like. Any role on the database may NOTIFY any channel (PostgreSQL
@@ -34,6 +41,7 @@ export const messageCachePlugin = fp<MessageCachePluginOptions>(
     if (opts.maxBytes <= 0) {
       app.decorate('messageCache', null)
       app.decorate('messageCacheListener', null)
+      app.decorate('conversationListCache', null)
       return
     }
     // Members and newest messages from one statement, hence one snapshot.
@@ -55,15 +63,27 @@ export const messageCachePlugin = fp<MessageCachePluginOptions>(
       }
     }
     const cache = new MessageCache({ maxBytes: opts.maxBytes, ttlMs: SNAPSHOT_TTL_MS, load })
+    // Conversation lists are small: a quarter of the budget again holds tens of thousands of users.
+    const lists = new ConversationListCache({
+      maxBytes: Math.max(1, Math.floor(opts.maxBytes / 4)),
+      ttlMs: SNAPSHOT_TTL_MS,
+      load: loadConversationList(app.pg)
+    })
     const listener = new ChannelListener({
       url: opts.databaseUrl,
       name: 'chat-changes',
       channel: CHANGES_CHANNEL,
-      onNotification: (conversationId) => {
-        if (CONVERSATION_ID.test(conversationId)) cache.invalidate(conversationId)
+      onNotification: (payload) => {
+        if (CONVERSATION_ID.test(payload)) {
+          cache.invalidate(payload)
+          lists.invalidateConversation(payload)
+        } else if (payload.startsWith('u:') && CONVERSATION_ID.test(payload.slice(2))) {
+          lists.invalidateUser(payload.slice(2))
+        }
       },
       onLiveChange: (live) => {
         cache.setLive(live)
+        lists.setLive(live)
         app.log[live ? 'info' : 'warn'](
           { channel: CHANGES_CHANNEL },
           live ? 'message cache on: listening for changes' : 'message cache off: change notifications lost'
@@ -74,6 +94,7 @@ export const messageCachePlugin = fp<MessageCachePluginOptions>(
     await listener.start()
     app.decorate('messageCache', cache)
     app.decorate('messageCacheListener', listener)
+    app.decorate('conversationListCache', lists)
     app.addHook('onClose', async () => listener.close())
   },
   { name: 'palisade-chat-message-cache', dependencies: ['palisade-db'] }

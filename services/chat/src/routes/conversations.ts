@@ -5,6 +5,7 @@ import {
   AddMemberBodySchema,
   ConversationPageQuerySchema,
   ConversationPageSchema,
+  type ConversationPage,
   ConversationParamsSchema,
   ConversationSchema,
   ConversationWithUnreadSchema,
@@ -23,6 +24,8 @@ import { addMember, listMembers, removeMember } from '../store/members.js'
 import { markRead } from '../store/read-markers.js'
 
 const errors = { '4xx': ProblemSchema, '5xx': ProblemSchema }
+/** A ConversationPage, or its JSON bytes from the list cache (Fastify sends Buffers as they are). */
+const ConversationPageOrJsonSchema = Type.Unsafe<ConversationPage | Buffer>(ConversationPageSchema)
 const noContent = { 204: Type.Null(), ...errors }
 
 /** Conversations and their members, under /api/chat/conversations (managing one: conversation-admin.ts). */
@@ -34,8 +37,14 @@ export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = asyn
     return reply.code(201).send(conversation)
   })
 
-  app.get('/conversations', { schema: { querystring: ConversationPageQuerySchema, response: { 200: ConversationPageSchema, ...errors } } }, async (request) =>
-    listConversations(store, identityOf(request).userId, request.query.cursor, request.query.limit ?? 50, request.query.archived ?? false)
+  app.get(
+    '/conversations',
+    { schema: { querystring: ConversationPageQuerySchema, response: { 200: ConversationPageOrJsonSchema, ...errors } } },
+    async (request, reply) => {
+      const { cursor, limit, archived } = request.query
+      const page = await listConversations(store, identityOf(request).userId, cursor, limit ?? 50, archived ?? false)
+      return reply.type('application/json; charset=utf-8').send(page)
+    }
   )
 
   app.get('/conversations/:id', { schema: { params: ConversationParamsSchema, response: { 200: ConversationWithUnreadSchema, ...errors } } }, async (request) =>

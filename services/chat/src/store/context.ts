@@ -1,6 +1,7 @@
 import type pg from 'pg'
 import type { FastifyInstance } from 'fastify'
 import { problems, type Outbox } from '@palisade/platform'
+import type { ConversationListCache } from '../lib/conversation-list-cache.js'
 import type { MessageCache } from '../lib/message-cache.js'
 
 /**
@@ -20,6 +21,8 @@ export interface ChatStore {
    * its own writes at once.
    */
   readonly cache: MessageCache | null
+  /** Each user's first page of "my conversations", under the same rules as `cache`. */
+  readonly lists: ConversationListCache | null
   /** most members a conversation may have */
   readonly maxMembers: number
 }
@@ -29,7 +32,7 @@ export interface StoreOptions {
 }
 
 export function createChatStore(app: FastifyInstance, opts: StoreOptions): ChatStore {
-  return { pg: app.pg, nats: app.nats, outbox: app.outbox, cache: app.messageCache, maxMembers: opts.maxMembers }
+  return { pg: app.pg, nats: app.nats, outbox: app.outbox, cache: app.messageCache, lists: app.conversationListCache, maxMembers: opts.maxMembers }
 }
 
 export const notMember = () => problems.notFound('Conversation not found')

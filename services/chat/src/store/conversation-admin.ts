@@ -52,13 +52,14 @@ export async function updateConversation(store: ChatStore, userId: string, id: s
     await requireOwner(store, id, userId)
     throw archivedProblem()
   }
+  store.lists?.invalidateConversation(id)
   return conversation
 }
 
 /** The owner hands the conversation to another current member (who becomes its only owner). */
 export async function transferOwnership(store: ChatStore, userId: string, id: string, newOwnerId: string): Promise<Conversation> {
   await requireOwner(store, id, userId)
-  return store.outbox.transaction(async (c, emit) => {
+  const transferred = await store.outbox.transaction(async (c, emit) => {
     // The conversation row first: concurrent transfers and leaves queue up behind it.
     const conv = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 AND owner_id = $2 FOR UPDATE', [id, userId])
     if (conv.rowCount === 0) throw problems.forbidden('Only the owner may do this')
@@ -76,6 +77,8 @@ export async function transferOwnership(store: ChatStore, userId: string, id: st
     emitToMembers(emit, await memberIds(c, id), { type: 'conversation.updated', at: now(), conversation })
     return conversation
   })
+  store.lists?.invalidateConversation(id)
+  return transferred
 }
 
 /**
@@ -105,6 +108,7 @@ export async function leaveConversation(store: ChatStore, userId: string, id: st
     return { deleted: false }
   })
   store.cache?.invalidate(id)
+  store.lists?.invalidateConversation(id)
   return result
 }
 
@@ -126,6 +130,7 @@ export async function deleteConversation(store: ChatStore, userId: string, id: s
     )
   })
   store.cache?.invalidate(id)
+  store.lists?.invalidateConversation(id)
 }
 
 /** The caller's own notification level for a conversation; their other sessions hear it. */
@@ -135,4 +140,5 @@ export async function setNotifyLevel(store: ChatStore, userId: string, id: strin
     if (r.rowCount === 0) throw notMember()
     emitToMembers(emit, [userId], { type: 'conversation.notify', at: now(), conversationId: id, notifyLevel })
   })
+  store.lists?.invalidateUser(userId)
 }

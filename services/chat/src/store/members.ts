@@ -83,8 +83,9 @@ export async function addMember(
     // A new member's read marker starts at the latest message: the history is there to read, but
     // joining a busy conversation must not light it up with hundreds of "unread" messages.
     const ins = await c.query<MemberDbRow>(
-      `INSERT INTO chat.members (conversation_id, user_id, role, last_read_seq)
-       VALUES ($1, $2, 'member', (SELECT coalesce(max(seq), 0) FROM chat.messages WHERE conversation_id = $1))
+      `INSERT INTO chat.members (conversation_id, user_id, role, last_read_seq, read_count)
+       VALUES ($1, $2, 'member', (SELECT coalesce(max(seq), 0) FROM chat.messages WHERE conversation_id = $1),
+               (SELECT message_count FROM chat.conversations WHERE id = $1))
        ON CONFLICT (conversation_id, user_id) DO NOTHING RETURNING user_id, role, joined_at`,
       [id, newUserId]
     )
@@ -112,7 +113,11 @@ export async function addMember(
     })
     return { member: toMember(ins.rows[0]), created: true }
   })
-  if (result.created) store.cache?.invalidate(id)
+  if (result.created) {
+    store.cache?.invalidate(id)
+    store.lists?.invalidateConversation(id)
+    store.lists?.invalidateUser(newUserId)
+  }
   return { member: result.member, created: result.created }
 }
 
@@ -132,4 +137,5 @@ export async function removeMember(store: ChatStore, userId: string, id: string,
     emitMembershipChange(emit, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
   })
   store.cache?.invalidate(id)
+  store.lists?.invalidateConversation(id)
 }

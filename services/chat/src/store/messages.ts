@@ -42,13 +42,22 @@ interface Inserted {
   mentionedIds: string[]
 }
 
-// Mention rows go to members only (joined here, in the insert's snapshot) and never to the sender;
-// a reply bumps its parent's summary in the same statement (parent_id IS NULL: one level).
-const INSERT_MESSAGE = `WITH ins AS (
+/**
+ * The conversation row is locked before the insert takes its seq, so a conversation's messages
+ * commit in seq order and message_count always counts exactly the messages up to the newest seq:
+ * the sender's read_count is then that count, and a read marker's recount cannot miss a message
+ * that commits later below it. The counter goes up with the activity bump (one row), so unread
+ * counts cost no write per member. Mention rows go to members only (joined here, in the insert's
+ * snapshot) and never to the sender; a reply bumps its parent's summary in the same statement
+ * (parent_id IS NULL: one level).
+ */
+const INSERT_MESSAGE = `WITH lock AS (
+             SELECT 1 FROM chat.conversations
+             WHERE id = $1 AND archived_at IS NULL AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+             FOR UPDATE
+           ), ins AS (
              INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments, parent_id, mentions, mass_mention)
-             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[], $8, $9::uuid[], $10
-             WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-               AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[], $8, $9::uuid[], $10 FROM lock
              ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
              RETURNING ${MESSAGE_COLUMNS}
            ), ment AS (
@@ -61,10 +70,11 @@ const INSERT_MESSAGE = `WITH ins AS (
                repliers = (ARRAY[$2::uuid] || array_remove(p.repliers, $2::uuid))[1:${THREAD_LIMITS.repliersShown}]
              FROM ins WHERE p.id = ins.parent_id AND p.conversation_id = $1 AND p.parent_id IS NULL
            ), bump AS (
-             UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now()
+             UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now(), message_count = message_count + 1
              WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
+             RETURNING message_count
            ), mark AS (
-             UPDATE chat.members SET last_read_seq = ins.seq FROM ins
+             UPDATE chat.members SET last_read_seq = ins.seq, read_count = bump.message_count FROM ins, bump
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
            SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
@@ -154,7 +164,10 @@ export async function sendMessage(
     await announce(c, emit, conversationId, userId, inserted)
     return inserted
   })
-  if (sent.created) store.cache?.invalidate(conversationId)
+  if (sent.created) {
+    store.cache?.invalidate(conversationId)
+    store.lists?.invalidateConversation(conversationId)
+  }
   return { message: sent.message, created: sent.created }
 }
 
@@ -192,7 +205,10 @@ export async function sendAgentMessage(
     await announce(c, emit, conversationId, userId, inserted)
     return inserted
   })
-  if (sent.created) store.cache?.invalidate(conversationId)
+  if (sent.created) {
+    store.cache?.invalidate(conversationId)
+    store.lists?.invalidateConversation(conversationId)
+  }
   return { message: sent.message, created: sent.created, memberIds: sent.memberIds }
 }
 
@@ -276,6 +292,7 @@ export async function editMessage(store: ChatStore, userId: string, conversation
   })
   if (!message) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
   store.cache?.invalidate(conversationId)
+  store.lists?.invalidateConversation(conversationId)
   return message
 }
 
@@ -286,11 +303,25 @@ export async function editMessage(store: ChatStore, userId: string, conversation
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
   const deleted = await store.outbox.transaction(async (c, emit) => {
     const r = await c.query<{ member_ids: string[]; parent_id: string | null }>(
-      `DELETE FROM chat.messages
-       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
-         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-       RETURNING parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      // The counters follow: one message fewer in the conversation, and one fewer read by every
+      // member whose marker had passed it (deletes are rare; sends stay one counter). The
+      // conversation row is locked first, as a send locks it, so the two never deadlock over a
+      // member row.
+      `WITH lock AS (
+         SELECT 1 FROM chat.conversations WHERE id = $1 FOR UPDATE
+       ), del AS (
+         DELETE FROM chat.messages
+         WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND EXISTS (SELECT 1 FROM lock)
+           AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+           AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+         RETURNING seq, parent_id
+       ), total AS (
+         UPDATE chat.conversations SET message_count = message_count - 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM del)
+       ), read AS (
+         UPDATE chat.members SET read_count = read_count - 1 FROM del
+         WHERE chat.members.conversation_id = $1 AND chat.members.last_read_seq >= del.seq AND chat.members.read_count > 0
+       )
+       SELECT del.parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
       [conversationId, userId, messageId]
     )
     const row = r.rows[0]
@@ -301,6 +332,7 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
   })
   if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
+  store.lists?.invalidateConversation(conversationId)
 }
 
 /** 404 when the caller cannot see the message at all, 409 when archived, 403 when it is not theirs. */

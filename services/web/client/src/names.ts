@@ -26,6 +26,12 @@ export function nameOf(id: string): string | undefined {
   return names.get(id) ?? undefined
 }
 
+/** Ids of the people known on this page (members and authors seen so far) with this name, ignoring case. */
+export function idsNamed(name: string): string[] {
+  const wanted = name.toLowerCase()
+  return [...names].filter(([, n]) => n?.toLowerCase() === wanted).map(([id]) => id)
+}
+
 export function rememberName(profile: UserProfile): void {
   names.set(profile.id, profile.displayName)
 }

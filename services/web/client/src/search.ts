@@ -1,5 +1,6 @@
 /**
- * Message search across my conversations: each result says where, who and when; more than one
+ * Message search across my conversations, with filters (`in:Title`, `from:Name`, `has:file`,
+ * `before:`/`after:` dates; see search-filters.ts): each result says where, who and when; more than one
  * page is a "More results" away; a result opens its conversation at the message, highlighted, with
  * the messages around it.
  */
@@ -8,8 +9,9 @@ import { $, announce, h } from './dom.js'
 import { api } from './api.js'
 import { openConversation } from './conversation.js'
 import { revealMessage } from './message-list.js'
-import { resolveNames } from './names.js'
-import { activeId, getConversation, isMe } from './store.js'
+import { idsNamed, resolveNames } from './names.js'
+import { toServerQuery } from './search-filters.js'
+import { activeId, conversationList, getConversation, getMe, isMe } from './store.js'
 import { clockTime, dayLabel, fullTime } from './times.js'
 import { showError, showPanel, who } from './ui.js'
 
@@ -76,9 +78,24 @@ export function refreshSearchAuthors(): void {
 export function wireSearch(): void {
   $('#search-form').addEventListener('submit', (ev) => {
     ev.preventDefault()
-    const q = ($('#search-q') as HTMLInputElement).value.trim()
-    if (!q) return
-    query = q
+    const input = ($('#search-q') as HTMLInputElement).value.trim()
+    if (!input) return
+    const me = getMe()
+    const parsed = toServerQuery(input, {
+      conversationsTitled: (title) =>
+        conversationList()
+          .filter((c) => c.title.toLowerCase() === title.toLowerCase())
+          .map((c) => c.id),
+      peopleNamed: (name) => [...idsNamed(name), ...(me && me.displayName.toLowerCase() === name.toLowerCase() ? [me.id] : [])]
+    })
+    if ('error' in parsed) {
+      results.replaceChildren(h('li', { textContent: parsed.error }))
+      $('#search-more').hidden = true
+      showPanel('search-results')
+      announce(parsed.error)
+      return
+    }
+    query = parsed.q
     cursor = null
     shown.length = 0
     void fetchPage().then(() => showPanel('search-results'), showError)
