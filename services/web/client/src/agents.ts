@@ -3,6 +3,7 @@ import type { ServerFrame } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
 import { agentLabel, mentionedAgent, onRegenerate, rememberRun, replyActions, setAgentNames, type RunInfo } from './agent-replies.js'
+import { streamMarkdown } from './markdown.js'
 import { scrollToBottom } from './message-list.js'
 import { activeId, addRun, getRun, removeRun, type RunView } from './store.js'
 import { els, showError } from './ui.js'
@@ -78,7 +79,7 @@ function runView(runId: string, agentId: string, conversationId: string): RunVie
       'li',
       { class: 'msg agent streaming', tabIndex: -1 },
       h('div', { class: 'meta' }, h('span', { class: 'who', textContent: agentLabel(agentId) }), h('span', { class: 'run-state', textContent: ' (running…)' })),
-      h('p', { class: 'text' })
+      h('div', { class: 'text md' })
     )
     const view: RunView = { el, text: '', agentId, seq: -1 }
     view.el.dataset.run = runId
@@ -98,8 +99,7 @@ export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}`
     if (f.seq <= r.seq) return // seen on both sockets while the lease rotated
     r.seq = f.seq
     r.text += f.text
-    r.el.querySelector('.text')!.textContent = r.text
-    scrollToBottom()
+    streamMarkdown(r.el.querySelector('.text')!, r.text, scrollToBottom)
     return
   }
   r.el.querySelector('.run-state')!.textContent = ENDED[f.type] ?? ` (failed: ${f.type === 'agent.run.failed' ? f.detail : ''})`
