@@ -16,8 +16,9 @@ import { agentsBench } from './agents.js'
 import { filesBench } from './files.js'
 import { chatBench } from './chat.js'
 import { gatewayBench } from './gateway.js'
+import { markdownBench } from './markdown.js'
 
-export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench]
+export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench, markdownBench]
 
 function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; strict: boolean } {
   const opts: RunOptions = { connections: 50, durationSeconds: 5, warmupSeconds: 1, rounds: 5 }
