@@ -18,6 +18,7 @@ import { realtime } from './connection.js'
 import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
 import { wireFiles } from './files.js'
+import { wirePasteUpload } from './paste-upload.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
@@ -36,6 +37,7 @@ wireConversation()
 wireMessageList()
 wireComposer()
 wireFiles()
+wirePasteUpload()
 wireAgents()
 wireAgentToggle()
 wireMembers()
