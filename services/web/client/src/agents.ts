@@ -3,7 +3,7 @@ import type { ServerFrame } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
 import { agentLabel, mentionedAgent, onRegenerate, rememberRun, replyActions, setAgentNames, type RunInfo } from './agent-replies.js'
-import { streamMarkdown } from './markdown.js'
+import { settleMarkdown, streamMarkdown } from './markdown.js'
 import { scrollToBottom } from './message-list.js'
 import { activeId, addRun, getRun, removeRun, type RunView } from './store.js'
 import { els, showError } from './ui.js'
@@ -102,6 +102,7 @@ export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}`
     streamMarkdown(r.el.querySelector('.text')!, r.text, scrollToBottom)
     return
   }
+  settleMarkdown(r.el.querySelector('.text')!)
   r.el.querySelector('.run-state')!.textContent = ENDED[f.type] ?? ` (failed: ${f.type === 'agent.run.failed' ? f.detail : ''})`
   r.el.classList.remove('streaming')
   if (currentRun?.runId === f.runId) {

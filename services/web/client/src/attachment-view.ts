@@ -32,6 +32,8 @@ function draw(el: HTMLElement, f: FileMeta): void {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
     // The frame's size is known before the image arrives (image-frame.ts): nothing moves the list.
     el.classList.add('image')
+    // One Tab stop per image: the viewer it opens has the download too.
+    link.tabIndex = -1
     const open = h(
       'button',
       { type: 'button', class: 'image-open', attrs: { 'aria-label': `View ${f.name}` } },

@@ -62,17 +62,24 @@ export function streamMarkdown(el: HTMLElement, text: string, done: () => void):
   latest.set(el, { text, done })
   if (scheduled.has(el)) return
   scheduled.add(el)
-  requestAnimationFrame(() => {
-    scheduled.delete(el)
-    const next = latest.get(el)!
-    if (renderer) {
-      draw(el, renderer, next.text)
-    } else {
-      plain(el, next.text)
-      void loadMarkdown()
-        .then(() => streamMarkdown(el, latest.get(el)!.text, latest.get(el)!.done))
-        .catch(() => {})
-    }
-    next.done()
-  })
+  requestAnimationFrame(() => settleMarkdown(el))
+}
+
+/** Renders a streaming text's latest state now (its stream ended): what is read next is final. */
+export function settleMarkdown(el: HTMLElement): void {
+  if (!scheduled.delete(el)) return
+  const next = latest.get(el)!
+  if (renderer) {
+    draw(el, renderer, next.text)
+  } else {
+    plain(el, next.text)
+    void loadMarkdown()
+      .then(() => {
+        // the latest text by then, not this one: deltas may have arrived while the chunk loaded
+        const now = latest.get(el)!
+        streamMarkdown(el, now.text, now.done)
+      })
+      .catch(() => {})
+  }
+  next.done()
 }
