@@ -145,7 +145,8 @@ t.test('bundle budget: at most 60 KiB of gzipped JavaScript and CSS on the first
     t.comment(`${page}: ${files.length} files, ${(bytes / 1024).toFixed(1)} KiB gzipped`)
     t.ok(bytes <= 60 * 1024, `${page}: ${bytes} bytes ≤ 60 KiB`)
     // The Markdown parser is a chunk of its own, fetched after the first paint (markdown.ts).
-    for (const f of files) t.notMatch(readFileSync(join(DEFAULT_PUBLIC_DIR, 'assets', f), 'utf8'), /validateLink|linkify/, `${page}: ${f} has no Markdown parser`)
+    for (const f of files)
+      t.notMatch(readFileSync(join(DEFAULT_PUBLIC_DIR, 'assets', f), 'utf8'), /validateLink|linkify/, `${page}: ${f} has no Markdown parser`)
   }
   t.ok(
     readdirSync(join(DEFAULT_PUBLIC_DIR, 'assets')).some((f) => /^markdown-render-.*\.js$/.test(f)),
