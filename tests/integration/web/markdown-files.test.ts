@@ -4,6 +4,7 @@ import type { Browser, Page } from 'playwright-core'
 import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
 import { ConsoleWatch, createConversation, newPerson, register, send } from './helpers/people.js'
 import { png } from './helpers/png.js'
+import { axe } from './helpers/axe.js'
 import { ALLOWED_ATTRIBUTES, ALLOWED_ELEMENTS, ALLOWED_SCHEMES, HOSTILE } from './markdown-corpus.js'
 
 /**
@@ -115,6 +116,7 @@ await t.test('hostile Markdown from one person renders inert and formatted for t
     [],
     'nothing fetched from elsewhere'
   )
+  t.same(await axe(ben.page, 'rendered Markdown'), [], 'no accessibility violation')
 })
 
 await t.test('a code block copies its code', async (t) => {
@@ -195,6 +197,7 @@ await t.test('the image viewer: full size, arrows, Escape, focus trapped and res
     await page.keyboard.press(i % 3 === 2 ? 'Shift+Tab' : 'Tab')
     t.ok(await page.evaluate(() => document.activeElement?.closest('dialog.image-viewer') !== null), `focus stays in the viewer (${i + 1})`)
   }
+  t.same(await axe(page, 'image viewer'), [], 'no accessibility violation')
   await page.getByRole('button', { name: 'Actual size' }).click()
   t.equal(await page.getByRole('button', { name: 'Actual size' }).getAttribute('aria-pressed'), 'true', 'actual size on request')
   await page.keyboard.press('Escape')
@@ -207,11 +210,12 @@ await t.test('a text file is previewed as text', async (t) => {
   await ada.page.locator('#file-input').setInputFiles({ name: `notes-${stamp}.txt`, mimeType: 'text/plain', buffer: Buffer.from(body) })
   const toggle = ben.page.getByRole('button', { name: `Preview notes-${stamp}.txt` })
   await toggle.click()
-  const preview = ben.page.getByRole('region', { name: `Preview of notes-${stamp}.txt` }).or(ben.page.getByLabel(`Preview of notes-${stamp}.txt`))
+  const preview = ben.page.getByRole('region', { name: `Preview of notes-${stamp}.txt` })
   await preview.filter({ hasText: 'not bold' }).waitFor()
   t.equal(await preview.textContent(), body, 'the bytes, as text')
   t.equal(await preview.locator('*').count(), 0, 'no element made from it')
   t.equal(await toggle.getAttribute('aria-expanded'), 'true')
+  t.same(await axe(ben.page, 'text preview'), [], 'no accessibility violation')
   await toggle.click()
   t.ok(await preview.isHidden(), 'the button hides it again')
 })

@@ -26,7 +26,7 @@ async function firstBytes(f: FileMeta): Promise<string> {
 /** The button and the (initially hidden) preview it shows, for a text attachment. */
 export function textPreview(f: FileMeta, grew: () => void): HTMLElement[] {
   const id = `preview-${f.id}`
-  const pre = h('pre', { class: 'text-preview', id, hidden: true, tabIndex: 0, attrs: { 'aria-label': `Preview of ${f.name}` } })
+  const pre = h('pre', { class: 'text-preview', id, hidden: true, tabIndex: 0, attrs: { role: 'region', 'aria-label': `Preview of ${f.name}` } })
   const button = h('button', {
     type: 'button',
     class: 'preview-toggle',
