@@ -19,6 +19,8 @@ declare global {
 interface Built {
   elements: { tag: string; attrs: [string, string][]; protocol?: string }[]
   text: string
+  /** interactive elements inside others (a link in a link) */
+  nested: number
 }
 
 const browser = await launchChromium()
@@ -45,7 +47,7 @@ function render(source: string): Promise<Built> {
       attrs: [...el.attributes].map((a) => [a.name, a.value] as [string, string]),
       ...(el instanceof HTMLAnchorElement ? { protocol: el.protocol } : {})
     }))
-    return { elements, text: root.textContent ?? '' }
+    return { elements, text: root.textContent ?? '', nested: root.querySelectorAll('a a, button button, a button').length }
   }, source)
 }
 
@@ -64,6 +66,7 @@ t.test(`${HOSTILE.length} hostile inputs render inert`, async (t) => {
         if (attrs.rel !== 'noopener noreferrer' || attrs.target !== '_blank') bad.push('a link without rel/target')
       }
     }
+    if (built.nested) bad.push(`${built.nested} interactive elements nested in others`)
     t.same(bad, [], name)
   }
   // Give anything that slipped through (an onerror, a meta refresh) the time to act.
@@ -86,6 +89,15 @@ t.test('what the hostile inputs become', async (t) => {
     'an image is a link to it'
   )
   t.equal(image.text, 'tracker')
+  const linked = await render('[![x](https://evil.example/p.png)](https://ok.example)')
+  t.same(
+    linked.elements.map((e) => [e.tag, Object.fromEntries(e.attrs).href]),
+    [
+      ['P', undefined],
+      ['A', 'https://ok.example']
+    ],
+    'an image inside a link is its text'
+  )
   const deep = await render(`${'>'.repeat(2000)} deep`)
   t.match(deep.text, /deep$/, 'nothing is lost to nesting')
   const entity = await render('&lt;b&gt; &amp; &#x202E;')

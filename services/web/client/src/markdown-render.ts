@@ -101,7 +101,7 @@ function codeBlock(code: string, info: string): HTMLElement {
 }
 
 /** The text a token stands for when it is not rendered as an element. */
-function leaf(t: Token): Node {
+function leaf(t: Token, inLink: boolean): Node {
   switch (t.type) {
     case 'softbreak':
     case 'hardbreak':
@@ -118,7 +118,8 @@ function leaf(t: Token): Node {
       // No remote images: the picture's address as a link, labelled with its description.
       const src = attr(t, 'src')
       const label = t.content || src
-      if (!allowedUrl(src, new Set(['http:', 'https:']))) return document.createTextNode(label)
+      // Inside a link it is the link's text: no link within a link.
+      if (inLink || !allowedUrl(src, new Set(['http:', 'https:']))) return document.createTextNode(label)
       const a = link(src)
       a.className = 'md-image-link'
       a.textContent = label
@@ -152,7 +153,12 @@ function build(tokens: Token[], root: Node): void {
     } else if (t.type === 'inline') {
       build(t.children ?? [], parent)
     } else {
-      parent.appendChild(leaf(t))
+      parent.appendChild(
+        leaf(
+          t,
+          stack.some((n) => n instanceof HTMLAnchorElement)
+        )
+      )
     }
   }
 }
