@@ -19,6 +19,7 @@ import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
 import { wireFiles } from './files.js'
 import { wirePasteUpload } from './paste-upload.js'
+import { loadMarkdown } from './markdown.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
@@ -63,6 +64,8 @@ async function boot(): Promise<void> {
   realtime.start()
   await loadConversations()
   void loadAgents()
+  // The Markdown renderer's chunk, while the connection is known to work: a message shown offline later still renders.
+  void loadMarkdown().catch(() => {})
   await openFromLocation()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.
   addEventListener('hashchange', () => void openFromLocation().catch(showError))

@@ -70,7 +70,7 @@ export function pendingView(clientMessageId: string, p: PendingSend, actions: Me
     'li',
     { class: `msg mine pending ${p.state}`, tabIndex: -1 },
     h('div', { class: 'meta', textContent: PENDING_LABEL[p.state] }),
-    h('p', { class: 'text', textContent: p.text }),
+    markdownView(p.text),
     p.state === 'failed'
       ? h(
           'div',
