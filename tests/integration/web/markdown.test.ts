@@ -172,4 +172,13 @@ t.test('a streaming reply re-renders its tail and keeps its completed blocks', a
     }
   })
   t.same(kept, { firstKept: true, codeKept: true, count: 3, last: 'Third block grows' })
+  const href = await page.evaluate(() => {
+    const root = document.createElement('div')
+    document.body.replaceChildren(root)
+    const md = window.palisadeMarkdown
+    const state = md.renderMarkdown('See [docs].\n\n[docs]: https://a.example', root)
+    md.renderMarkdown('See [docs].\n\n[docs]: https://b.example', root, state)
+    return root.querySelector('a')?.getAttribute('href')
+  })
+  t.equal(href, 'https://b.example', 'a reference defined later re-renders the blocks that use it')
 })

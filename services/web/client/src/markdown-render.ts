@@ -12,8 +12,10 @@ import { h } from './dom.js'
 
 /** The schemes a link may have; anything else is text (markdown-it leaves an invalid link's source as it is). */
 const SCHEMES = new Set(['http:', 'https:', 'mailto:'])
+/** An image's address becomes a link only on the web. */
+const IMAGE_SCHEMES = new Set(['http:', 'https:'])
 
-export function allowedUrl(url: string, schemes: ReadonlySet<string> = SCHEMES): boolean {
+function allowedUrl(url: string, schemes: ReadonlySet<string> = SCHEMES): boolean {
   // An explicit scheme only: a relative link would point into Palisade itself.
   if (!/^[a-z][a-z0-9+.-]*:/i.test(url)) return false
   try {
@@ -119,7 +121,7 @@ function leaf(t: Token, inLink: boolean): Node {
       const src = attr(t, 'src')
       const label = t.content || src
       // Inside a link it is the link's text: no link within a link.
-      if (inLink || !allowedUrl(src, new Set(['http:', 'https:']))) return document.createTextNode(label)
+      if (inLink || !allowedUrl(src, IMAGE_SCHEMES)) return document.createTextNode(label)
       const a = link(src)
       a.className = 'md-image-link'
       a.textContent = label
@@ -153,12 +155,8 @@ function build(tokens: Token[], root: Node): void {
     } else if (t.type === 'inline') {
       build(t.children ?? [], parent)
     } else {
-      parent.appendChild(
-        leaf(
-          t,
-          stack.some((n) => n instanceof HTMLAnchorElement)
-        )
-      )
+      const inLink = stack.some((n) => n instanceof HTMLAnchorElement)
+      parent.appendChild(leaf(t, inLink))
     }
   }
 }
@@ -184,7 +182,7 @@ export function renderMarkdown(source: string, into: HTMLElement, previous?: Ren
   }
   const lines = source.split('\n')
   // A reference definition can turn text anywhere into a link: another set of them renders everything anew.
-  const context = Object.keys(env.references ?? {}).join('\n')
+  const context = JSON.stringify(env.references ?? {})
   const blocks: Rendered['blocks'] = []
   const old = previous?.blocks ?? []
   if (!previous) into.replaceChildren()
