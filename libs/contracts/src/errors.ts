@@ -42,6 +42,8 @@ export const ErrorCode = {
   oidcEmailCollision: 'OIDC_EMAIL_COLLISION',
   /** an OIDC identity already linked to another account, or an email domain ops do not allow */
   oidcNotAllowed: 'OIDC_NOT_ALLOWED',
+  /** an OIDC identity whose groups claim holds none of the provider's `allowedGroups` */
+  oidcGroupNotAllowed: 'OIDC_GROUP_NOT_ALLOWED',
   /** unlinking would leave the account with no way to sign in */
   lastSignInMethod: 'LAST_SIGN_IN_METHOD',
   tooManyRequests: 'TOO_MANY_REQUESTS',

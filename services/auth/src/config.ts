@@ -58,8 +58,9 @@ export const AuthConfigSchema = Type.Object({
   AUTH_MFA_KEY: Type.Optional(Type.String({ minLength: 64, maxLength: 64, pattern: '^[0-9a-fA-F]{64}$' })),
   /**
    * OpenID providers users may sign in with: a JSON array of `{id, name, issuer, clientId,
-   * clientSecretFile, scopes?, allowedEmailDomains?, trustMfa?}` (or `AUTH_OIDC_PROVIDERS_FILE`);
-   * the redirect URI to register is `AUTH_WEBAUTHN_ORIGIN/auth/oidc/<id>/callback`
+   * clientSecretFile, scopes?, allowedEmailDomains?, trustMfa?, groupsClaim?, allowedGroups?,
+   * adminGroup?}` (or `AUTH_OIDC_PROVIDERS_FILE`); the redirect URI to register is
+   * `AUTH_WEBAUTHN_ORIGIN/auth/oidc/<id>/callback` (docs/sso.md)
    */
   AUTH_OIDC_PROVIDERS: Type.Optional(Type.String({ minLength: 2, maxLength: 65536 })),
   /** the web origin passkeys are made for and checked against, exactly (scheme, host, port) */

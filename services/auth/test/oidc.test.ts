@@ -2,57 +2,34 @@ import { test } from 'tap'
 import type { TestUser } from '@palisade/testkit'
 import { AUTH_COOKIES, MFA_TICKET_COOKIE, OIDC_FLOW_COOKIE } from '@palisade/contracts'
 import { startTestStack, type TestStack } from './helpers.js'
-import { CLIENT_ID, CLIENT_SECRET, cookieHeader, palisadeCookies, startTestProvider, throughProvider, type TestProvider } from './oidc-provider.js'
+import {
+  CLIENT_ID,
+  CLIENT_SECRET,
+  cookieHeader,
+  oidcCallback,
+  oidcSignIn,
+  palisadeCookies,
+  signAs,
+  startTestProvider,
+  throughProvider,
+  type TestProvider
+} from '@palisade/testkit/oidc-provider'
 
 const providersSetting = (p: TestProvider, extra: Record<string, unknown> = {}) =>
   JSON.stringify([{ id: 'test', name: 'Test IdP', issuer: p.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...extra }])
 
-interface Attempt {
-  status: number
-  location: string | null
-  code: string | undefined
-  browser: Map<string, string>
-  callback: URL
-  /** the flow cookie the browser held when it came back */
-  flowCookie: string | undefined
-}
-
-/** One sign-in as a browser would do it: start at Palisade, through the provider, back to the callback. */
-async function signIn(
-  stack: TestStack,
-  p: TestProvider,
-  opts: { next?: string; editAuthorization?: (u: URL) => void; editCallback?: (u: URL) => void; browser?: Map<string, string> } = {}
-): Promise<Attempt> {
-  const browser = opts.browser ?? new Map<string, string>()
-  const start = await fetch(`${stack.authUrl}/auth/oidc/test/start?next=${encodeURIComponent(opts.next ?? '/')}`, { redirect: 'manual' })
-  if (start.status !== 302) throw new Error(`start: ${start.status} ${await start.text()}`)
-  palisadeCookies(start, browser)
-  const authorization = new URL(start.headers.get('location')!)
-  opts.editAuthorization?.(authorization)
-  const callback = await throughProvider(p, authorization.href)
-  opts.editCallback?.(callback)
-  return callAt(stack, callback, browser)
-}
-
-async function callAt(stack: TestStack, callback: URL, browser: Map<string, string>): Promise<Attempt> {
-  const flowCookie = browser.get(OIDC_FLOW_COOKIE)
-  const res = await fetch(`${stack.authUrl}${callback.pathname}${callback.search}`, { redirect: 'manual', headers: { cookie: cookieHeader(browser) } })
-  const text = await res.text()
-  palisadeCookies(res, browser)
-  let code: string | undefined
-  try {
-    code = JSON.parse(text).code
-  } catch {}
-  return { status: res.status, location: res.headers.get('location'), code, browser, callback, flowCookie }
-}
-
-/** Who the provider signs in next, in a fresh provider-side browser (no single sign-on from the last one). */
-function signAs(p: TestProvider, login: TestProvider['login']) {
-  p.login = login
-  p.jar.clear()
-}
+const signIn = (stack: TestStack, p: TestProvider, opts: Parameters<typeof oidcSignIn>[2] = {}) => oidcSignIn(stack.authUrl, p, opts)
+const callAt = (stack: TestStack, callback: URL, browser: Map<string, string>, headers?: Record<string, string>) =>
+  oidcCallback(stack.authUrl, callback, browser, headers)
 
 const count = async (stack: TestStack, sql: string, params: unknown[] = []) => (await stack.auth.pg.query<{ n: number }>(sql, params)).rows[0]!.n
+const liveOf = (stack: TestStack, subject: string) =>
+  count(
+    stack,
+    `SELECT count(*)::int AS n FROM auth.sessions s JOIN auth.oidc_identities i ON i.user_id = s.user_id
+      WHERE i.subject = $1 AND s.revoked_at IS NULL`,
+    [subject]
+  )
 const sessionsOf = (stack: TestStack, email: string) =>
   count(stack, 'SELECT count(*)::int AS n FROM auth.sessions s JOIN auth.users u ON u.id = s.user_id WHERE u.email = $1', [email])
 
@@ -64,6 +41,7 @@ async function asUser(stack: TestStack, user: TestUser, method: 'GET' | 'POST' |
 test('OIDC sign-in against a real provider', async (t) => {
   const p = await startTestProvider(t)
   const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_REGISTRATION: 'open', AUTH_REQUIRE_MFA: 'none' } })
+  p.logoutTarget = stack.authUrl
   // The installation's first account (its admin) exists already: OIDC accounts are members.
   const root = await stack.createUser({ email: 'root@example.com' })
 
@@ -249,6 +227,112 @@ test('OIDC sign-in against a real provider', async (t) => {
     t.equal(await live(), 2, 'nothing ended by a forged token')
     t.equal((await post(p.sign(good))).status, 200)
     t.equal(await live(), 0, 'both sessions of that provider subject ended')
+
+    // The same logout token again (its jti seen) is refused, even once there is a session to end.
+    t.equal((await signIn(stack, p)).status, 302)
+    t.equal((await post(p.sign(good))).status, 400, 'a replayed jti is refused')
+    t.equal(await live(), 1, 'the replay ended nothing')
+    const kept = await stack.auth.pg.query<{ secs: number }>(
+      'SELECT extract(epoch FROM expires_at)::int - $2::int AS secs FROM auth.oidc_logout_tokens WHERE issuer = $1 AND jti = $3',
+      [p.issuer, now, good.jti]
+    )
+    t.ok(kept.rows[0]!.secs >= 660 && kept.rows[0]!.secs < 700, 'the jti is kept until the token is past its age limit (iat + 10 min, + 1 min)')
+    t.equal((await post(p.sign({ ...good, jti: `${good.jti}-2` }))).status, 200, 'a new jti is accepted')
+    t.equal(await live(), 0)
+  })
+
+  t.test('the provider’s own logout reaches auth over the back channel', async (t) => {
+    signAs(p, { sub: 'gina-sub', email: 'gina@idp.example', emailVerified: true })
+    t.equal((await signIn(stack, p)).status, 302)
+    const sid = await stack.auth.pg.query<{ sid: string | null }>("SELECT sid FROM auth.oidc_sessions WHERE subject = 'gina-sub'")
+    t.ok(sid.rows[0]?.sid, 'the provider’s sid is recorded with the session')
+    const before = p.logouts.length
+    await p.endSession()
+    t.same(p.logouts.slice(before), [{ ok: true }], 'the provider delivered its logout token and auth answered 200')
+    t.equal(await liveOf(stack, 'gina-sub'), 0)
+  })
+
+  t.test('front-channel logout: the provider’s iframe with iss and sid ends that session', async (t) => {
+    signAs(p, { sub: 'hal-sub', email: 'hal@idp.example', emailVerified: true })
+    t.equal((await signIn(stack, p)).status, 302)
+    signAs(p, { sub: 'hal-sub', email: 'hal@idp.example', emailVerified: true })
+    t.equal((await signIn(stack, p)).status, 302, 'a second provider session (another browser)')
+    const sids = (await stack.auth.pg.query<{ sid: string }>("SELECT sid FROM auth.oidc_sessions WHERE subject = 'hal-sub' ORDER BY created_at")).rows
+    t.equal(sids.length, 2)
+    t.not(sids[0]!.sid, sids[1]!.sid)
+    const front = (query: string, headers: Record<string, string> = {}) => fetch(`${stack.authUrl}/auth/oidc/frontchannel-logout${query}`, { headers })
+    const q = (iss: string, sid: string) => `?${new URLSearchParams({ iss, sid })}`
+
+    const attacks: Record<string, [string, number]> = {
+      'no parameters': ['', 400],
+      'no sid': [`?${new URLSearchParams({ iss: p.issuer })}`, 400],
+      'no iss': [`?${new URLSearchParams({ sid: sids[0]!.sid })}`, 400],
+      'an unknown issuer': [q('http://127.0.0.1:1', sids[0]!.sid), 400],
+      'an issuer spelled differently': [q(`${p.issuer}/`, sids[0]!.sid), 400],
+      'an oversized sid': [q(p.issuer, 'x'.repeat(300)), 400],
+      'a parameter more': [`${q(p.issuer, sids[0]!.sid)}&next=/`, 400],
+      'a wrong sid': [q(p.issuer, 'not-a-session-of-this-provider'), 200]
+    }
+    for (const [name, [query, status]] of Object.entries(attacks)) {
+      const r = await front(query)
+      t.equal(r.status, status, name)
+      if (status === 400) t.match(r.headers.get('content-security-policy'), /frame-ancestors 'none'/, `${name}: a refusal is not frameable`)
+    }
+    t.equal(await liveOf(stack, 'hal-sub'), 2, 'none of them ended a session')
+
+    // As the provider's logout page loads it: a cross-site iframe navigation, no cookie of ours.
+    const r = await front(q(p.issuer, sids[0]!.sid), { 'sec-fetch-dest': 'iframe', 'sec-fetch-site': 'cross-site', accept: 'text/html' })
+    t.equal(r.status, 200)
+    t.match(r.headers.get('content-type'), /^text\/html/)
+    t.equal(r.headers.get('content-security-policy'), `default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors ${p.issuer}`)
+    t.match(r.headers.get('cache-control'), /no-store/)
+    t.equal(r.headers.getSetCookie().length, 0, 'no cookie set')
+    t.match(await r.text(), /Signed out/)
+    t.equal(await liveOf(stack, 'hal-sub'), 1, 'exactly the session of that provider session ended')
+    t.equal((await front(q(p.issuer, sids[0]!.sid))).status, 200, 'again: nothing left to end, the same answer')
+    t.equal(await liveOf(stack, 'hal-sub'), 1)
+    t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.audit_log WHERE event = 'oidc.frontchannel_logout' AND details->>'sessions' = '1'"), 1)
+  })
+
+  t.test('a browser at a failed callback lands on the login page with a fixed error code', async (t) => {
+    const page = { accept: 'text/html,application/xhtml+xml', 'sec-fetch-mode': 'navigate', 'sec-fetch-dest': 'document' }
+    signAs(p, { sub: 'alice-sub', email: 'alice@idp.example', emailVerified: true })
+    const wrong = await signIn(stack, p, { headers: page, editCallback: (u) => u.searchParams.set('state', 'x'.repeat(43)) })
+    t.equal(wrong.status, 302)
+    t.equal(wrong.location, '/login?error=OIDC_FAILED')
+    t.notOk(wrong.browser.get(AUTH_COOKIES.access))
+
+    signAs(p, { sub: 'bob2-sub', email: 'root@example.com', emailVerified: true })
+    const collision = await signIn(stack, p, { headers: page })
+    t.equal(collision.location, '/login?error=OIDC_EMAIL_COLLISION')
+
+    // What the provider (or an attacker) puts in the callback URL is never reflected.
+    const start = await fetch(`${stack.authUrl}/auth/oidc/test/start`, { redirect: 'manual' })
+    const browser = palisadeCookies(start)
+    const forged = new URL('http://localhost:8080/auth/oidc/test/callback')
+    forged.search = new URLSearchParams({ error: 'OIDC_NOT_ALLOWED', error_description: '<script>alert(1)</script>', state: 'x' }).toString()
+    const reflected = await callAt(stack, forged, browser, page)
+    t.equal(reflected.location, '/login?error=OIDC_FAILED')
+    const unknown = await callAt(stack, new URL('http://localhost:8080/auth/oidc/nope/callback?code=x'), new Map(), page)
+    t.equal(unknown.location, '/login?error=OIDC_FAILED', 'an unknown provider: the generic code')
+
+    // A link attempt goes back to the app's account page, with its outcome.
+    const zed = await stack.createUser({ email: 'zed@example.com' })
+    const link = async () => {
+      const r = await asUser(stack, zed, 'POST', '/auth/identities/test/link')
+      const flow = (r.cookies as { name: string; value: string }[]).find((c) => c.name === OIDC_FLOW_COOKIE)!
+      return callAt(stack, await throughProvider(p, r.json().url), new Map([[OIDC_FLOW_COOKIE, flow.value]]), page)
+    }
+    signAs(p, { sub: 'carol-sub', email: 'carol@idp.example', emailVerified: true })
+    t.equal((await link()).location, '/?link=OIDC_NOT_ALLOWED', 'an identity linked to another account')
+    signAs(p, { sub: 'zed-sub', email: 'zed@idp.example', emailVerified: true })
+    t.equal((await link()).location, '/?link=ok')
+
+    // An API client asking for JSON still gets the problem.
+    signAs(p, { sub: 'bob2-sub', email: 'root@example.com', emailVerified: true })
+    const api = await signIn(stack, p, { headers: { accept: 'application/json' } })
+    t.equal(api.status, 409)
+    t.equal(api.code, 'OIDC_EMAIL_COLLISION')
   })
 
   t.test('an unverified email creates no account', async (t) => {
@@ -302,4 +386,99 @@ test('invite-only and closed installations refuse new OIDC accounts', async (t) 
   t.equal(a.status, 403)
   t.equal(a.code, 'INVITE_REQUIRED')
   t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.users WHERE email = 'new@idp.example'"), 0)
+})
+
+test('group rules: allowedGroups for sign-in, adminGroup for the role', async (t) => {
+  const p = await startTestProvider(t)
+  const stack = await startTestStack(t, {
+    auth: {
+      AUTH_OIDC_PROVIDERS: providersSetting(p, {
+        scopes: ['email', 'profile', 'groups'],
+        allowedGroups: ['palisade-users', 'palisade-admins'],
+        adminGroup: 'palisade-admins'
+      }),
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'none'
+    }
+  })
+  const root = await stack.createUser({ email: 'root@example.com' })
+  const roleOf = async (email: string) =>
+    (await stack.auth.pg.query<{ roles: string[] }>('SELECT roles FROM auth.users WHERE email = $1', [email])).rows[0]?.roles
+  const audits = (event: string) => count(stack, 'SELECT count(*)::int AS n FROM auth.audit_log WHERE event = $1', [event])
+
+  t.test('no allowed group, or no groups claim: refused, no account', async (t) => {
+    for (const groups of [['other-team'], [], undefined]) {
+      signAs(p, { sub: 'out-sub', email: 'out@idp.example', emailVerified: true, ...(groups ? { groups } : {}) })
+      const a = await signIn(stack, p)
+      t.equal(a.status, 403, JSON.stringify(groups))
+      t.equal(a.code, 'OIDC_GROUP_NOT_ALLOWED')
+    }
+    t.equal(await count(stack, "SELECT count(*)::int AS n FROM auth.users WHERE email = 'out@idp.example'"), 0)
+    t.equal(await audits('oidc.refused'), 3)
+  })
+
+  t.test('an allowed group signs in as a member; the admin group promotes, leaving it demotes', async (t) => {
+    signAs(p, { sub: 'ivy-sub', email: 'ivy@idp.example', emailVerified: true, groups: ['palisade-users'] })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.same(await roleOf('ivy@idp.example'), ['member'])
+    t.equal(await audits('oidc.role_changed'), 0, 'member already: nothing changed, nothing audited')
+
+    signAs(p, { sub: 'ivy-sub', email: 'ivy@idp.example', emailVerified: true, groups: ['palisade-users', 'palisade-admins'] })
+    const promoted = await signIn(stack, p)
+    t.equal(promoted.status, 302)
+    t.same(await roleOf('ivy@idp.example'), ['admin'])
+    t.equal(await liveOf(stack, 'ivy-sub'), 1, 'the role change ended the older session; the new one carries the new role')
+    t.equal(await audits('oidc.role_changed'), 1)
+    const me = await fetch(`${stack.authUrl}/auth/verify`, {
+      headers: { cookie: cookieHeader(promoted.browser), 'x-forwarded-uri': '/auth/me', 'x-forwarded-method': 'GET' }
+    })
+    t.equal(me.status, 200)
+    const assertion = me.headers.get('x-authenticated-assertion')!
+    t.same(JSON.parse(Buffer.from(assertion.split('.')[1]!, 'base64url').toString()).roles, ['admin'], 'the new session is an admin’s')
+
+    signAs(p, { sub: 'ivy-sub', email: 'ivy@idp.example', emailVerified: true, groups: ['palisade-users'] })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.same(await roleOf('ivy@idp.example'), ['member'], 'out of the admin group at the provider: a member again')
+    t.equal(await audits('oidc.role_changed'), 2)
+  })
+
+  t.test('the claim never demotes the last enabled admin', async (t) => {
+    signAs(p, { sub: 'jo-sub', email: 'jo@idp.example', emailVerified: true, groups: ['palisade-admins'] })
+    t.equal((await signIn(stack, p)).status, 302)
+    t.same(await roleOf('jo@idp.example'), ['admin'])
+    await stack.auth.pg.query('UPDATE auth.users SET disabled_at = now() WHERE id = $1', [root.userId])
+    signAs(p, { sub: 'jo-sub', email: 'jo@idp.example', emailVerified: true, groups: ['palisade-users'] })
+    t.equal((await signIn(stack, p)).status, 302, 'the sign-in itself goes on')
+    t.same(await roleOf('jo@idp.example'), ['admin'], 'still admin: the installation keeps one')
+    t.equal(await audits('oidc.role_change_refused'), 1)
+  })
+})
+
+test('groups only in UserInfo are read from there', async (t) => {
+  const p = await startTestProvider(t, { emailInUserInfo: true })
+  const stack = await startTestStack(t, {
+    auth: {
+      AUTH_OIDC_PROVIDERS: providersSetting(p, { scopes: ['email', 'profile', 'groups'], allowedGroups: ['palisade-users'] }),
+      AUTH_REGISTRATION: 'open',
+      AUTH_REQUIRE_MFA: 'none'
+    }
+  })
+  await stack.createUser({ email: 'root@example.com' })
+  signAs(p, { sub: 'kim-sub', email: 'kim@idp.example', emailVerified: true, groups: ['palisade-users'] })
+  t.equal((await signIn(stack, p)).status, 302)
+  signAs(p, { sub: 'lee-sub', email: 'lee@idp.example', emailVerified: true, groups: ['elsewhere'] })
+  t.equal((await signIn(stack, p)).code, 'OIDC_GROUP_NOT_ALLOWED')
+})
+
+test('a browser over the callback rate limit lands on the login page too', async (t) => {
+  const p = await startTestProvider(t)
+  const stack = await startTestStack(t, { auth: { AUTH_OIDC_PROVIDERS: providersSetting(p), AUTH_RATE_LIMIT_PER_MINUTE: 2 } })
+  const page = { accept: 'text/html', 'sec-fetch-mode': 'navigate' }
+  const callback = new URL('http://localhost:8080/auth/oidc/test/callback?code=x&state=y')
+  const seen: (string | null)[] = []
+  for (let i = 0; i < 3; i++) seen.push((await callAt(stack, callback, new Map(), page)).location)
+  t.same(seen, ['/login?error=OIDC_FAILED', '/login?error=OIDC_FAILED', '/login?error=TOO_MANY_REQUESTS'])
+  const api = await callAt(stack, callback, new Map(), { accept: 'application/json' })
+  t.equal(api.status, 429)
+  t.equal(api.code, 'TOO_MANY_REQUESTS')
 })

@@ -67,6 +67,11 @@ export const mfaTickets = auth.table(
       .notNull()
       .references(() => users.id, { onDelete: 'cascade' }),
     purpose: text('purpose').notNull(),
+    // A sign-in through an OpenID provider carries the provider's session to the Palisade session
+    // the second step starts, so that the provider's logout ends that session too.
+    oidcIssuer: text('oidc_issuer'),
+    oidcSubject: text('oidc_subject'),
+    oidcSid: text('oidc_sid'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull(),
     usedAt: timestamp('used_at', { withTimezone: true, mode: 'date' })

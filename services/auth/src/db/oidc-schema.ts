@@ -1,4 +1,4 @@
-import { index, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { index, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 import { auth, users } from './schema.js'
 
 /**
@@ -62,4 +62,18 @@ export const oidcSessions = auth.table(
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
   },
   (t) => [index('oidc_sessions_sub_idx').on(t.issuer, t.subject), index('oidc_sessions_sid_idx').on(t.issuer, t.sid)]
+)
+
+/**
+ * The `jti` of every back-channel logout token accepted, until the token could no longer pass the
+ * age check anyway: the same token posted again is refused.
+ */
+export const oidcLogoutTokens = auth.table(
+  'oidc_logout_tokens',
+  {
+    issuer: text('issuer').notNull(),
+    jti: text('jti').notNull(),
+    expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull()
+  },
+  (t) => [primaryKey({ columns: [t.issuer, t.jti] }), index('oidc_logout_tokens_expires_idx').on(t.expiresAt)]
 )

@@ -34,6 +34,9 @@ export type AuditEvent =
   | 'oidc.unlinked'
   | 'login.oidc_ok'
   | 'oidc.backchannel_logout'
+  | 'oidc.frontchannel_logout'
+  | 'oidc.role_changed'
+  | 'oidc.role_change_refused'
 
 /** Second factors, passkeys and step-up. */
 export type MfaAuditEvent =

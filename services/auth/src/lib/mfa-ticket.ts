@@ -7,10 +7,19 @@ import { newRefreshToken, sha256 } from './refresh-token.js'
 
 export type TicketPurpose = 'mfa' | 'enrol'
 
+/** The OpenID provider's session a sign-in came from (issuer, subject and its `sid`, when it sent one). */
+export interface ProviderSession {
+  issuer: string
+  subject: string
+  sid: string | undefined
+}
+
 export interface Ticket {
   id: string
   userId: string
   purpose: TicketPurpose
+  /** set when the first step was a provider sign-in: the session the second step starts belongs to it */
+  providerSession: ProviderSession | undefined
 }
 
 /**
@@ -18,15 +27,22 @@ export interface Ticket {
  * an httpOnly cookie, stored hashed, bound to the user the password proved, single use and dead
  * after MFA_TICKET_TTL_SECONDS. It is never a session: nothing but the second step accepts it.
  */
-export async function issueTicket(pool: pg.Pool, userId: string, purpose: TicketPurpose): Promise<string> {
+export async function issueTicket(pool: pg.Pool, userId: string, purpose: TicketPurpose, providerSession?: ProviderSession): Promise<string> {
   const token = newRefreshToken()
-  await pool.query('INSERT INTO auth.mfa_tickets (id, token_hash, user_id, purpose, expires_at) VALUES ($1, $2, $3, $4, now() + make_interval(secs => $5))', [
-    randomUUID(),
-    sha256(token),
-    userId,
-    purpose,
-    MFA_TICKET_TTL_SECONDS
-  ])
+  await pool.query(
+    `INSERT INTO auth.mfa_tickets (id, token_hash, user_id, purpose, oidc_issuer, oidc_subject, oidc_sid, expires_at)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, now() + make_interval(secs => $8))`,
+    [
+      randomUUID(),
+      sha256(token),
+      userId,
+      purpose,
+      providerSession?.issuer ?? null,
+      providerSession?.subject ?? null,
+      providerSession?.sid ?? null,
+      MFA_TICKET_TTL_SECONDS
+    ]
+  )
   // Tickets a browser abandoned go the way of expired ones.
   await pool.query("DELETE FROM auth.mfa_tickets WHERE expires_at < now() - interval '1 hour'")
   return token
@@ -38,13 +54,16 @@ const invalid = () => new ProblemError(401, ErrorCode.mfaTicketInvalid, 'This si
 export async function ticketOf(pool: pg.Pool, request: FastifyRequest, purpose: TicketPurpose): Promise<Ticket> {
   const token = request.cookies[MFA_TICKET_COOKIE]
   if (!token || !/^[A-Za-z0-9_-]{43}$/.test(token)) throw invalid()
-  const r = await pool.query<{ id: string; user_id: string }>(
-    'SELECT id, user_id FROM auth.mfa_tickets WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()',
+  const r = await pool.query<{ id: string; user_id: string; oidc_issuer: string | null; oidc_subject: string | null; oidc_sid: string | null }>(
+    `SELECT id, user_id, oidc_issuer, oidc_subject, oidc_sid FROM auth.mfa_tickets
+      WHERE token_hash = $1 AND purpose = $2 AND used_at IS NULL AND expires_at > now()`,
     [sha256(token), purpose]
   )
   const row = r.rows[0]
   if (!row) throw invalid()
-  return { id: row.id, userId: row.user_id, purpose }
+  const providerSession =
+    row.oidc_issuer && row.oidc_subject ? { issuer: row.oidc_issuer, subject: row.oidc_subject, sid: row.oidc_sid ?? undefined } : undefined
+  return { id: row.id, userId: row.user_id, purpose, providerSession }
 }
 
 /** Spends the ticket; throws when another request spent it first (or it just expired). */

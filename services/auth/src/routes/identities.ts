@@ -54,7 +54,7 @@ export const identityRoutes: FastifyPluginAsync<IdentityRoutesOptions> = async (
       const id = identityOf(request)
       const provider = providerOf(providers, request.params.provider)
       await assertRecentAuthentication(core, id)
-      const url = await startFlow(core.pool, reply, provider, origin, '/?linked=1', { kind: 'link', userId: id.userId, sessionId: id.sessionId })
+      const url = await startFlow(core.pool, reply, provider, origin, '/?link=ok', { kind: 'link', userId: id.userId, sessionId: id.sessionId })
       reply.header('cache-control', 'no-store')
       return { url }
     }

@@ -19,6 +19,7 @@ import type { AuthCore } from '../lib/core.js'
 import { checkOrigin, routeBodyLimit } from '../lib/http.js'
 import { startLoginSession } from '../lib/login-session.js'
 import { proveFactor, type MfaDeps } from '../lib/mfa.js'
+import { rememberProviderSession } from '../lib/oidc/provider-sessions.js'
 import { clearTicketCookie, consumeTicket, ticketOf, type Ticket } from '../lib/mfa-ticket.js'
 import { authenticationOptions, registerPasskey, registrationOptions, verifyPasskey } from '../lib/passkeys.js'
 import { regenerateRecoveryCodes } from '../lib/recovery-codes.js'
@@ -64,7 +65,9 @@ export const loginMfaRoutes: FastifyPluginAsync<LoginMfaRoutesOptions> = async (
   async function finish(request: FastifyRequest, reply: FastifyReply, ticket: Ticket, user: UserRow, via: string) {
     await consumeTicket(core.pool, ticket)
     clearTicketCookie(reply)
-    return { user: userView(user), ...(await startLoginSession(core, config, request, reply, user.id, ipOf(request), via)) }
+    const session = await startLoginSession(core, config, request, reply, user.id, ipOf(request), via)
+    if (ticket.providerSession) await rememberProviderSession(core.pool, session.sessionId, user.id, ticket.providerSession)
+    return { user: userView(user), ...session }
   }
 
   app.post(

@@ -1,22 +1,26 @@
-import type { FastifyPluginAsync, FastifyRequest } from 'fastify'
+import type { FastifyError, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import { Type } from 'typebox'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import {
   ErrorCode,
+  OIDC_LOGIN_ERRORS,
   OidcBackchannelBodySchema,
+  OidcFrontchannelQuerySchema,
   OidcProviderListSchema,
   OidcProviderParamsSchema,
   OidcStartQuerySchema,
   ProblemSchema
 } from '@palisade/contracts'
-import { clientLimitKey, ProblemError } from '@palisade/platform'
+import { clientLimitKey, ProblemError, securityHeaders } from '@palisade/platform'
 import type { AuthCore } from '../lib/core.js'
 import type { AuthConfig } from '../config.js'
 import { providerOf, type OidcProvider } from '../lib/oidc/providers.js'
 import { finishFlow, startFlow, takeFlow } from '../lib/oidc/flow.js'
-import { accountOfIdentity, createAccountForIdentity, linkIdentity, providerDidMfa } from '../lib/oidc/accounts.js'
-import { safeNext } from './verify.js'
-import { backchannelLogout, rememberProviderSession } from '../lib/oidc/backchannel.js'
+import { accountOfIdentity, createAccountForIdentity, inAllowedGroup, linkIdentity, providerDidMfa, syncRole } from '../lib/oidc/accounts.js'
+import { isNavigation, safeNext } from './verify.js'
+import { frontchannelLogout } from '../lib/oidc/frontchannel.js'
+import { backchannelLogout } from '../lib/oidc/backchannel.js'
+import { rememberProviderSession } from '../lib/oidc/provider-sessions.js'
 import { startLoginSession } from '../lib/login-session.js'
 import { routeBodyLimit } from '../lib/http.js'
 import { ACCOUNT_DISABLED_MESSAGE } from '../lib/sessions.js'
@@ -30,6 +34,26 @@ export interface OidcRoutesOptions {
   origin: string
   ipOf: (request: FastifyRequest) => string
   mfa: MfaDeps
+}
+
+const SIGNED_OUT_PAGE = '<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signed out</title></head><body>Signed out of Palisade.</body></html>'
+const LOGIN_ERRORS = new Set<string>(OIDC_LOGIN_ERRORS)
+/** callbacks whose flow was a link from a signed-in session (their errors go back to the app) */
+const linkAttempts = new WeakSet<FastifyRequest>()
+
+/**
+ * A failed callback: API clients (asking for JSON) get the problem; a browser goes back to the
+ * login page with the error's code, one of OIDC_LOGIN_ERRORS (the page maps it to a message; no
+ * text from the request or the provider is ever reflected).
+ */
+function callbackError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  if (!isNavigation(request)) throw error
+  // A link attempt comes from the signed-in app, which shows the outcome on the account page.
+  const page = linkAttempts.has(request) ? '/?link=' : '/login?error='
+  const status = error.statusCode ?? 500
+  if (status >= 500) request.log.error({ err: error }, 'OIDC callback failed')
+  const code = status === 429 ? ErrorCode.tooManyRequests : error.code && LOGIN_ERRORS.has(error.code) ? error.code : ErrorCode.oidcFailed
+  return reply.headers({ 'cache-control': 'no-store', ...securityHeaders('authRedirect') }).redirect(`${page}${code}`, 302)
 }
 
 /** Public OIDC endpoints: the provider list, the start of a sign-in, and the provider's callback. */
@@ -61,6 +85,29 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
     }
   )
 
+  // Front-channel logout: loaded by the provider's logout page in an iframe. The answer may be
+  // framed by that provider only; X-Frame-Options stays DENY for browsers that predate
+  // frame-ancestors (CSP3: a frame-ancestors directive makes browsers ignore it).
+  app.get(
+    '/auth/oidc/frontchannel-logout',
+    {
+      config: { public: true, rateLimit },
+      schema: { querystring: OidcFrontchannelQuerySchema, response: { 200: Type.String(), '4xx': ProblemSchema } }
+    },
+    async (request, reply) => {
+      const { iss, sid } = request.query
+      const out = await frontchannelLogout(core, providers, iss, sid)
+      if (!out) throw new ProblemError(400, ErrorCode.oidcFailed, 'Unknown issuer')
+      await core.audit({ event: 'oidc.frontchannel_logout', ip: ipOf(request), details: { provider: out.provider.settings.id, sessions: out.ended } })
+      return reply
+        .code(200)
+        .header('cache-control', 'no-cache, no-store')
+        .header('content-security-policy', `default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors ${out.frameAncestors.join(' ')}`)
+        .type('text/html; charset=utf-8')
+        .send(SIGNED_OUT_PAGE)
+    }
+  )
+
   app.get(
     '/auth/oidc/:provider/start',
     {
@@ -77,11 +124,16 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
   app.get(
     '/auth/oidc/:provider/callback',
     // The provider adds code, state, iss, session_state…: the query is read by openid-client, not here.
-    { config: { public: true, rateLimit }, schema: { params: OidcProviderParamsSchema, response: { '4xx': ProblemSchema } } },
+    {
+      config: { public: true, rateLimit },
+      schema: { params: OidcProviderParamsSchema, response: { '4xx': ProblemSchema } },
+      errorHandler: (error, request, reply) => callbackError(error, request, reply)
+    },
     async (request, reply) => {
       const provider = providerOf(providers, request.params.provider)
       const ip = ipOf(request)
       const flow = await takeFlow(core.pool, request, reply, provider.settings.id)
+      if (flow.intent.kind === 'link') linkAttempts.add(request)
       let identity
       try {
         identity = await finishFlow(provider, flow, new URL(request.url, origin))
@@ -90,6 +142,10 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
         throw err
       }
       reply.header('cache-control', 'no-store')
+      if (!inAllowedGroup(provider, identity)) {
+        await core.audit({ event: 'oidc.refused', ip, details: { provider: provider.settings.id, reason: 'group' } })
+        throw new ProblemError(403, ErrorCode.oidcGroupNotAllowed, 'Your account at the provider is not in a group allowed to sign in here')
+      }
       if (flow.intent.kind === 'link') {
         const { userId, sessionId } = flow.intent
         if (!(await core.sessionActive(userId, sessionId))) throw new ProblemError(401, ErrorCode.sessionRevoked, 'Session revoked')
@@ -103,16 +159,18 @@ export const oidcRoutes: FastifyPluginAsync<OidcRoutesOptions> = async (root, op
         userId = created.id
         await core.audit({ event: 'user.registered', userId, ip, details: { role: created.roles[0]!, via: `oidc:${provider.settings.id}` } })
       }
-      const user = await core.findUserById(userId)
+      let user = await core.findUserById(userId)
       if (!user) throw new ProblemError(401, ErrorCode.oidcFailed, 'The sign-in did not complete; please start again')
       if (user.disabledAt) {
         await core.audit({ event: 'login.refused_disabled', userId, ip })
         throw new ProblemError(403, ErrorCode.accountDisabled, ACCOUNT_DISABLED_MESSAGE)
       }
+      // Before the second-step decision: AUTH_REQUIRE_MFA=admins asks by role.
+      if (await syncRole(core, provider, userId, identity, ip)) user = (await core.findUserById(userId)) ?? user
       // The provider's own MFA counts only where ops said so; otherwise Palisade's second step applies.
       const next = providerDidMfa(provider, identity) ? undefined : await secondStepFor(opts.mfa, user)
       if (next) {
-        setTicketCookie(reply, await issueTicket(core.pool, user.id, next.purpose))
+        setTicketCookie(reply, await issueTicket(core.pool, user.id, next.purpose, identity))
         await core.audit({ event: 'login.oidc_ok', userId, ip, details: { next: next.purpose, via: `oidc:${provider.settings.id}` } })
         return reply.redirect(`/login?second=${next.purpose}&next=${encodeURIComponent(flow.next)}&methods=${next.methods.join(',')}`, 302)
       }

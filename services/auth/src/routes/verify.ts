@@ -59,7 +59,7 @@ export function safeNext(rawUri: string | undefined): string {
 }
 
 /** A top-level HTML page load, as opposed to fetch/XHR/WebSocket/API use. */
-function isNavigation(request: FastifyRequest): boolean {
+export function isNavigation(request: FastifyRequest): boolean {
   const accept = one(request.headers.accept)
   if (!accept?.includes('text/html')) return false
   const mode = one(request.headers['sec-fetch-mode'])

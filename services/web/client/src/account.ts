@@ -8,7 +8,7 @@ import { activeId, getMe } from './store.js'
 import { showError, showPanel } from './ui.js'
 import { renderSecurity } from './security.js'
 import { renderTokens } from './tokens.js'
-import { renderIdentities } from './identities.js'
+import { linkOutcome, renderIdentities, showLinkOutcome } from './identities.js'
 
 /** The sessions as the server has them now (after a revoke or a password change too). */
 async function renderSessions(): Promise<void> {
@@ -46,6 +46,14 @@ async function openSettings(): Promise<void> {
   await Promise.all([renderSecurity(), renderIdentities(), renderTokens()])
   showPanel('settings')
   $('#settings-title').focus()
+}
+
+/** Back from linking a provider (`/?link=<outcome>`): the account page, with what happened. */
+export async function showLinkResult(): Promise<void> {
+  const outcome = linkOutcome()
+  if (!outcome) return
+  await openSettings()
+  showLinkOutcome(outcome)
 }
 
 /** Leaves for /login once the server has forgotten this session; local drafts and outbox go too. */

@@ -14,6 +14,33 @@ const say = (text: string) => {
 }
 const failed = (err: unknown) => say(err instanceof ApiError ? err.message : 'That did not work')
 
+/**
+ * The outcome of a link attempt, by the code auth put in `/?link=<code>` (OIDC_LOGIN_ERRORS of the
+ * contracts, or `ok`); only these texts are ever shown.
+ */
+const LINK_OUTCOMES: Record<string, string> = {
+  ok: 'Linked. You can now sign in with this provider.',
+  OIDC_NOT_ALLOWED: 'That provider account is already linked to another account here.',
+  OIDC_GROUP_NOT_ALLOWED: 'That provider account is not in a group allowed to sign in here.',
+  TOO_MANY_REQUESTS: 'Too many attempts; try again in a minute.'
+}
+
+/** The message for a link attempt that brought the browser back here, once (the code leaves the address bar). */
+export function linkOutcome(): string | undefined {
+  const q = new URLSearchParams(location.search)
+  const code = q.get('link')
+  if (code === null) return undefined
+  q.delete('link')
+  const rest = q.toString()
+  history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash)
+  return Object.hasOwn(LINK_OUTCOMES, code) ? LINK_OUTCOMES[code] : 'Linking did not complete. Please try again.'
+}
+
+/** After openSettings: the outcome of the link attempt in the identities section's status line. */
+export function showLinkOutcome(text: string): void {
+  say(text)
+}
+
 export async function renderIdentities(): Promise<void> {
   const section = $('#identities')
   const list = await fetch('/auth/oidc/providers', { credentials: 'same-origin' })

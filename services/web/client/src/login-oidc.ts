@@ -14,6 +14,34 @@ import { secondStep } from './login-mfa.js'
 
 const METHODS = new Set<MfaMethod>(['totp', 'passkey', 'recovery'])
 
+/**
+ * Why a provider sign-in came back to this page (`/login?error=<code>`), by code: the codes of
+ * OIDC_LOGIN_ERRORS in the contracts (a value import would pull every schema into the bundle).
+ * Only these texts are ever shown; anything else in the URL is ignored.
+ */
+const PROVIDER_ERRORS: Record<string, string> = {
+  OIDC_FAILED: 'The sign-in with your provider did not complete. Please try again.',
+  OIDC_EMAIL_COLLISION: 'An account with your email address already exists here. Sign in with your password, then link the provider from your account page.',
+  OIDC_NOT_ALLOWED:
+    'Your provider account cannot be used here: its email address is not verified or not from an allowed domain, or it is linked to another account.',
+  OIDC_GROUP_NOT_ALLOWED: 'Your provider account is not in a group allowed to sign in here. Ask your administrator for access.',
+  INVITE_REQUIRED: 'You need an invite to create an account here. Ask an administrator for an invite link.',
+  REGISTRATION_CLOSED: 'New accounts cannot be created here. Ask an administrator.',
+  ACCOUNT_DISABLED: 'This account is disabled. Ask an administrator.',
+  TOO_MANY_REQUESTS: 'Too many sign-in attempts; try again in a minute.'
+}
+
+/** The message for `?error=` of a provider sign-in that failed, once; the code leaves the address bar. */
+export function providerError(): string | undefined {
+  const q = new URLSearchParams(location.search)
+  const code = q.get('error')
+  if (code === null) return undefined
+  q.delete('error')
+  const rest = q.toString()
+  history.replaceState(null, '', location.pathname + (rest ? `?${rest}` : '') + location.hash)
+  return Object.hasOwn(PROVIDER_ERRORS, code) ? PROVIDER_ERRORS[code] : undefined
+}
+
 export function showProviders(): void {
   void fetch('/auth/oidc/providers', { credentials: 'same-origin' })
     .then(async (r) => (r.ok ? ((await r.json()) as Static<typeof OidcProviderListSchema>) : { providers: [] }))

@@ -5,7 +5,7 @@ import { ApiError, publicJson, publicPost, safeNext } from './api.js'
 import { checkFields, clearFieldErrors, showServerFieldErrors } from './login-fields.js'
 import { secondStep, signInWithPasskey } from './login-mfa.js'
 import { passkeysSupported } from './passkey.js'
-import { resumeProviderSignIn, showProviders } from './login-oidc.js'
+import { providerError, resumeProviderSignIn, showProviders } from './login-oidc.js'
 
 /**
  * The sign-in page, which is also the register page (`#register`, or an invite link
@@ -156,3 +156,8 @@ window.addEventListener('hashchange', applyFragment)
 applyFragment()
 showProviders()
 resumeProviderSignIn()
+const failed = providerError()
+if (failed) {
+  error.textContent = failed
+  error.focus()
+}

@@ -7,7 +7,7 @@ import './styles.css'
 import './phone.css'
 import type { User } from '@palisade/contracts'
 import { api } from './api.js'
-import { wireAccount } from './account.js'
+import { showLinkResult, wireAccount } from './account.js'
 import { wireAdmin } from './admin.js'
 import { wireReauth } from './reauth.js'
 import { loadAgents, wireAgents } from './agents.js'
@@ -67,6 +67,7 @@ async function boot(): Promise<void> {
   // The Markdown renderer's chunk, while the connection is known to work: a message shown offline later still renders.
   void loadMarkdown().catch(() => {})
   await openFromLocation()
+  await showLinkResult()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.
   addEventListener('hashchange', () => void openFromLocation().catch(showError))
 }

@@ -6,6 +6,8 @@ import type { AuthConfig } from '../../config.js'
 import { createAccount, type CreatedAccount } from '../registration.js'
 import type { OidcProvider } from './providers.js'
 import type { VerifiedIdentity } from './flow.js'
+import type { AuthCore } from '../core.js'
+import { setRole } from '../admin-accounts.js'
 
 /**
  * The password hash of an account created by an OpenID sign-in: not an argon2 hash, so no password
@@ -32,6 +34,34 @@ export async function accountOfIdentity(pool: pg.Pool, identity: VerifiedIdentit
 }
 
 const notAllowed = (detail: string) => new ProblemError(403, ErrorCode.oidcNotAllowed, detail)
+
+/** The provider's `allowedGroups` rule: is the identity in one of them (a missing groups claim is in none)? */
+export function inAllowedGroup(provider: OidcProvider, identity: VerifiedIdentity): boolean {
+  const allowed = provider.settings.allowedGroups
+  return !allowed || identity.groups?.some((g) => allowed.includes(g)) === true
+}
+
+/**
+ * The provider's `adminGroup` rule, at every sign-in through it: in the group → admin, otherwise
+ * member. A change goes through setRole (the account's other sessions end, as with any role change)
+ * and is audited; demoting the last enabled admin is refused there and leaves the role as it was.
+ * Returns whether the role changed.
+ */
+export async function syncRole(core: AuthCore, provider: OidcProvider, userId: string, identity: VerifiedIdentity, ip: string): Promise<boolean> {
+  const group = provider.settings.adminGroup
+  if (group === undefined) return false
+  const role = identity.groups?.includes(group) ? 'admin' : 'member'
+  const details = { provider: provider.settings.id, role }
+  try {
+    const { changed } = await setRole(core, userId, role)
+    if (changed) await core.audit({ event: 'oidc.role_changed', userId, ip, details })
+    return changed
+  } catch (err) {
+    if (!(err instanceof ProblemError && err.code === ErrorCode.lastAdmin)) throw err
+    await core.audit({ event: 'oidc.role_change_refused', userId, ip, details: { ...details, reason: 'last-admin' } })
+    return false
+  }
+}
 
 /**
  * First sign-in of an identity nobody linked: a new account, under the registration mode, for a

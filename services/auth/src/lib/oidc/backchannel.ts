@@ -4,28 +4,20 @@ import { ErrorCode } from '@palisade/contracts'
 import { ProblemError } from '@palisade/platform'
 import type { AuthCore } from '../core.js'
 import type { OidcProvider } from './providers.js'
-import type { VerifiedIdentity } from './flow.js'
+import { endProviderSessions, providerByIssuer } from './provider-sessions.js'
 
 const LOGOUT_EVENT = 'http://schemas.openid.net/event/backchannel-logout'
 
-export async function rememberProviderSession(pool: pg.Pool, sessionId: string, userId: string, identity: VerifiedIdentity): Promise<void> {
-  await pool.query('INSERT INTO auth.oidc_sessions (session_id, user_id, issuer, subject, sid) VALUES ($1, $2, $3, $4, $5)', [
-    sessionId,
-    userId,
-    identity.issuer,
-    identity.subject,
-    identity.sid ?? null
-  ])
-}
+/** How old (by its `iat`) a logout token may be. */
+const LOGOUT_TOKEN_MAX_AGE_SECONDS = 600
 
 const refused = () => new ProblemError(400, ErrorCode.oidcFailed, 'Invalid logout token')
 const jwksByIssuer = new Map<string, ReturnType<typeof createRemoteJWKSet>>()
 
 /**
  * Verifies a logout token (signature from the provider's JWKS, issuer, audience = our client id,
- * iat, the back-channel event, sub or sid, no nonce) and revokes the Palisade sessions that provider
- * session started — by `sid` when given, else every session from that (issuer, subject). Returns
- * how many sessions ended.
+ * iat, a `jti` not seen before, the back-channel event, sub or sid, no nonce) and revokes the
+ * Palisade sessions that provider session started. Returns how many sessions ended.
  */
 export async function backchannelLogout(core: AuthCore, providers: ReadonlyMap<string, OidcProvider>, token: string): Promise<number> {
   let iss: string | undefined
@@ -34,38 +26,51 @@ export async function backchannelLogout(core: AuthCore, providers: ReadonlyMap<s
   } catch {
     throw refused()
   }
-  let provider: OidcProvider | undefined
-  let jwksUri: string | undefined
-  for (const p of providers.values()) {
-    const meta = (await p.configuration()).serverMetadata()
-    if (meta.issuer === iss) {
-      provider = p
-      jwksUri = meta.jwks_uri
-      break
-    }
-  }
+  const found = iss ? await providerByIssuer(providers, iss) : undefined
+  const provider = found?.provider
+  const jwksUri = found?.metadata.jwks_uri
   if (!provider || !iss || !jwksUri) throw refused()
   const jwks = jwksByIssuer.get(iss) ?? createRemoteJWKSet(new URL(jwksUri))
   jwksByIssuer.set(iss, jwks)
   let claims: Record<string, unknown>
   try {
-    claims = (await jwtVerify(token, jwks, { issuer: iss, audience: provider.settings.clientId, requiredClaims: ['iat', 'jti'], maxTokenAge: '10m' })).payload
+    claims = (
+      await jwtVerify(token, jwks, {
+        issuer: iss,
+        audience: provider.settings.clientId,
+        requiredClaims: ['iat', 'jti'],
+        maxTokenAge: LOGOUT_TOKEN_MAX_AGE_SECONDS
+      })
+    ).payload
   } catch {
     throw refused()
   }
   const events = claims.events as Record<string, unknown> | undefined
   const sub = typeof claims.sub === 'string' ? claims.sub : undefined
   const sid = typeof claims.sid === 'string' ? claims.sid : undefined
+  const jti = claims.jti
   if (!events || typeof events[LOGOUT_EVENT] !== 'object' || 'nonce' in claims || (!sub && !sid)) throw refused()
-  const r = await core.pool.query<{ session_id: string; user_id: string }>(
-    `SELECT session_id, user_id FROM auth.oidc_sessions
-      WHERE issuer = $1 AND ($2::text IS NULL OR sid = $2) AND ($3::text IS NULL OR subject = $3)`,
-    [iss, sid ?? null, sub ?? null]
+  if (typeof jti !== 'string' || jti.length > 255) throw refused()
+  await spendJti(core.pool, iss, jti, claims.iat as number)
+  try {
+    return await endProviderSessions(core, iss, { sid, sub })
+  } catch (err) {
+    // Nothing ended: the provider may deliver the same token again.
+    await core.pool.query('DELETE FROM auth.oidc_logout_tokens WHERE issuer = $1 AND jti = $2', [iss, jti])
+    throw err
+  }
+}
+
+/**
+ * Records a logout token's `jti` until the token would fail the age check anyway (iat + 10 min,
+ * with a minute to spare); a `jti` already recorded for this issuer is a replay and refused.
+ */
+async function spendJti(pool: pg.Pool, issuer: string, jti: string, iat: number): Promise<void> {
+  await pool.query('DELETE FROM auth.oidc_logout_tokens WHERE expires_at < now()')
+  const r = await pool.query(
+    `INSERT INTO auth.oidc_logout_tokens (issuer, jti, expires_at)
+     VALUES ($1, $2, greatest(to_timestamp($3), now()) + make_interval(secs => $4)) ON CONFLICT DO NOTHING`,
+    [issuer, jti, iat, LOGOUT_TOKEN_MAX_AGE_SECONDS + 60]
   )
-  const byUser = new Map<string, string[]>()
-  for (const row of r.rows) byUser.set(row.user_id, [...(byUser.get(row.user_id) ?? []), row.session_id])
-  let ended = 0
-  for (const [userId, sessionIds] of byUser) ended += (await core.revokeSessions(userId, 'logout', { sessionIds })).length
-  await core.pool.query('DELETE FROM auth.oidc_sessions WHERE session_id = ANY($1::uuid[])', [r.rows.map((x) => x.session_id)])
-  return ended
+  if (r.rowCount !== 1) throw refused()
 }

@@ -99,8 +99,10 @@ export interface VerifiedIdentity {
   emailVerified: boolean
   name: string | undefined
   amr: string[]
-  /** the provider's session id, for its back-channel logout */
+  /** the provider's session id, for its back-channel and front-channel logout */
   sid: string | undefined
+  /** the provider's groups claim (AUTH_OIDC_PROVIDERS `groupsClaim`), undefined when it sent none */
+  groups: string[] | undefined
 }
 
 /**
@@ -120,10 +122,11 @@ export async function finishFlow(provider: OidcProvider, flow: Flow, callbackUrl
     const idToken = tokens.claims()
     if (!idToken || typeof idToken.sub !== 'string' || idToken.sub.length === 0 || idToken.sub.length > 255) throw oidcFailed()
     claims = { ...idToken }
-    // Many providers put email and name only in the UserInfo answer; it must be about the same subject.
-    if (claims.email === undefined && configuration.serverMetadata().userinfo_endpoint) {
+    // Many providers put email, name and groups only in the UserInfo answer; it must be about the same subject.
+    const groupsMissing = groupRulesOf(provider) && claims[groupsClaimOf(provider)] === undefined
+    if ((claims.email === undefined || groupsMissing) && configuration.serverMetadata().userinfo_endpoint) {
       const info = await client.fetchUserInfo(configuration, tokens.access_token, idToken.sub)
-      claims = { ...info, ...idToken, email: info.email, email_verified: info.email_verified, name: info.name }
+      claims = { ...info, ...idToken }
     }
   } catch {
     throw oidcFailed()
@@ -136,6 +139,17 @@ export async function finishFlow(provider: OidcProvider, flow: Flow, callbackUrl
     emailVerified: claims.email_verified === true,
     name: typeof claims.name === 'string' ? claims.name.slice(0, 100) : undefined,
     amr: Array.isArray(claims.amr) ? claims.amr.filter((m): m is string => typeof m === 'string') : [],
-    sid: typeof claims.sid === 'string' && claims.sid.length <= 255 ? claims.sid : undefined
+    sid: typeof claims.sid === 'string' && claims.sid.length <= 255 ? claims.sid : undefined,
+    groups: groupsOf(claims[groupsClaimOf(provider)])
   }
+}
+
+const groupsClaimOf = (provider: OidcProvider) => provider.settings.groupsClaim ?? 'groups'
+const groupRulesOf = (provider: OidcProvider) => provider.settings.allowedGroups !== undefined || provider.settings.adminGroup !== undefined
+
+/** A groups claim as a list (some providers send one group as a plain string); absent: undefined. */
+function groupsOf(value: unknown): string[] | undefined {
+  if (typeof value === 'string') return [value]
+  if (!Array.isArray(value)) return undefined
+  return value.filter((g): g is string => typeof g === 'string' && g.length <= 256).slice(0, 1000)
 }
