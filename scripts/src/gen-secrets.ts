@@ -5,14 +5,17 @@
 import { execFileSync } from 'node:child_process'
 import { chmodSync, existsSync } from 'node:fs'
 import { join } from 'node:path'
+import { parseArgs } from 'node:util'
 import { DEPLOY_DIR } from './lib/paths.js'
 import { ensureSecrets, writeComposeDatabaseUrls } from './deploy/secrets.js'
 import { DATA_SERVICES } from './stack/services.js'
 
 const dir = join(DEPLOY_DIR, 'secrets')
+// Kubernetes: `--db-host palisade-db-rw.palisade-db.svc` (the CloudNativePG cluster's rw Service)
+const { values } = parseArgs({ options: { 'db-host': { type: 'string', default: 'postgres' } } })
 const SECRET_FILE_MODE = 0o644
 const secrets = ensureSecrets(dir, { fileMode: SECRET_FILE_MODE })
-writeComposeDatabaseUrls(secrets, DATA_SERVICES, SECRET_FILE_MODE)
+writeComposeDatabaseUrls(secrets, DATA_SERVICES, SECRET_FILE_MODE, values['db-host'])
 if (!existsSync(join(dir, 'tls_cert'))) {
   try {
     execFileSync(

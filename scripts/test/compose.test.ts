@@ -65,17 +65,19 @@ t.test('images are pinned by version and digest', async (t) => {
   }
 })
 
-t.test('networks: edge + internal (internal: true); only traefik publishes ports', async (t) => {
-  t.same(Object.keys(compose.networks).sort(), ['edge', 'internal'])
+t.test('networks: edge + internal (internal: true) + egress; only traefik publishes ports', async (t) => {
+  t.same(Object.keys(compose.networks).sort(), ['edge', 'egress', 'internal'])
   t.equal(compose.networks.internal.internal, true)
   t.notOk(compose.networks.edge.internal)
+  t.notOk(compose.networks.egress.internal, 'egress has a route out')
   for (const [name, s] of Object.entries(services)) {
     if (name === 'traefik') {
       t.same(s.ports, ['80:80', '443:443'], 'traefik publishes 80 and 443 only')
       t.same(Object.keys(s.networks).sort(), ['edge', 'internal'])
     } else {
       t.notOk(s.ports, `${name} publishes no port`)
-      t.same(s.networks, ['internal'], `${name} is on the internal network only`)
+      if (name === 'agents') t.same(s.networks, ['internal', 'egress'], 'agents: internal, and egress for providers, MCP servers and web.fetch')
+      else t.same(s.networks, ['internal'], `${name} is on the internal network only (no way out)`)
       t.equal(s.network_mode, undefined)
     }
   }

@@ -33,15 +33,17 @@ const workflow = parse(workflowText) as {
 const client = override.services['probe-client']
 const attacker = override.services['probe-attacker']
 
-t.test('the override only adds the two probe containers', async (t) => {
+t.test('the override only adds the three probe containers', async (t) => {
   t.same(Object.keys(override), ['services'], 'no networks, volumes or secrets of its own, no changes elsewhere')
-  t.same(Object.keys(override.services).sort(), ['probe-attacker', 'probe-client'])
+  t.same(Object.keys(override.services).sort(), ['probe-attacker', 'probe-client', 'probe-outside'])
   for (const name of Object.keys(override.services)) t.notOk(name in base.services, `${name} does not override a stack service`)
 })
 
 t.test('each probe container sits on the network of its role and publishes nothing', async (t) => {
   t.same(client.networks, ['edge'], 'probe-client: the public side only')
   t.same(attacker.networks, ['internal'], 'probe-attacker: the internal side only, like a compromised sibling')
+  t.same(override.services['probe-outside'].networks, ['egress'], 'probe-outside: on agents’ way out only')
+  t.notOk(base.networks.egress.internal, 'egress really has a route out')
   t.ok(base.networks.internal.internal, 'internal really is internal: true in compose.yml')
   for (const [name, s] of Object.entries(override.services)) {
     t.notOk('ports' in s || 'expose' in s || 'network_mode' in s || 'privileged' in s, `${name}: no ports, host network or privileges`)
@@ -99,10 +101,28 @@ t.test('the targets name the stack as compose runs it', async (t) => {
   t.same(Object.keys(targets.attacker.natsPasswords).sort(), [...APP_SERVICES].sort(), 'probe 5 runs as every service')
   const dbSecrets = (base.services['db-init'].secrets as string[]).filter((s) => s.endsWith('_database_url')).map((s) => s.replace('_database_url', ''))
   t.same(Object.keys(targets.attacker.databaseUrls).sort(), dbSecrets.sort(), 'probe 6 runs as every database role')
-  t.ok(
-    targets.attacker.egress.every((h) => h.host === 'probe-client'),
-    'egress target: the client container (on edge only)'
+  t.same(
+    targets.attacker.egress.map((h) => h.host).sort(),
+    ['probe-client', 'probe-outside'],
+    'probe 7 targets: the client container (on edge only) and the outside stand-in (on egress only)'
   )
+})
+
+t.test('probe 8: from inside every application service, only agents reaches the outside', async (t) => {
+  const script = readFileSync(join(DEPLOY_DIR, 'isolation', 'egress-probe.sh'), 'utf8')
+  const loop = /^for svc in ([a-z ]+); do$/m.exec(script)
+  t.ok(loop, 'one loop over the services')
+  t.same(loop![1]!.split(' ').sort(), [...APP_SERVICES].sort(), 'every application service is tried')
+  t.match(script, /if \[ "\$svc" = agents \]; then expected=connects; else expected=no-route; fi/, 'agents must connect, every other must not')
+  t.match(script, /connect\(7070,'probe-outside'\)/, 'towards the listener on egress')
+  t.match(script, /process\.exit\(0\)' >\/dev\/null 2>&1; then\n\s+observed=not-running/, 'a control exec first: a stopped container is not a pass')
+  const outside = override.services['probe-outside']
+  t.same(outside.command.slice(-2), ['--listen', '0.0.0.0:7070'])
+  const joined = Object.entries(base.services)
+    .filter(([, s]) => networksOf(s).includes('egress'))
+    .map(([n]) => n)
+  t.same(joined, ['agents'], 'only agents is on egress in compose.yml')
+  t.match(workflowText, /run: COMPOSE="\$COMPOSE" deploy\/isolation\/egress-probe\.sh/, 'the workflow runs it')
 })
 
 t.test('the override is valid Compose Specification', async (t) => {

@@ -68,6 +68,12 @@ export const EffectiveLimitsSchema = Type.Object(
 )
 export type EffectiveLimits = Static<typeof EffectiveLimitsSchema>
 
+/**
+ * The conversation an agent is shared with (any current member may run it; only its owner edits
+ * it), or null: private. The owner must be a member; the sharing ends when they leave.
+ */
+const SharedConversationSchema = Type.Union([Type.Null(), UuidSchema])
+
 const ToolListSchema = Type.Array(AgentToolRefSchema, { maxItems: AGENT_TOOLS_MAX, uniqueItems: true })
 /** Egress tools of the agent that may receive conversation or file data (each must be in `tools`). */
 const DataEgressSchema = Type.Array(AgentToolRefSchema, { maxItems: AGENT_TOOLS_MAX, uniqueItems: true })
@@ -83,7 +89,8 @@ export const CreateAgentBodySchema = Type.Object(
     dataEgress: Type.Optional(DataEgressSchema),
     /** sampling temperature sent to the provider; absent: the provider's default */
     temperature: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 2 })])),
-    limits: Type.Optional(AgentLimitsSchema)
+    limits: Type.Optional(AgentLimitsSchema),
+    sharedConversationId: Type.Optional(SharedConversationSchema)
   },
   { additionalProperties: false }
 )
@@ -99,7 +106,9 @@ export const UpdateAgentBodySchema = Type.Object(
     dataEgress: Type.Optional(DataEgressSchema),
     /** null: back to the provider's default */
     temperature: Type.Optional(Type.Union([Type.Null(), Type.Number({ minimum: 0, maximum: 2 })])),
-    limits: Type.Optional(AgentLimitsSchema)
+    limits: Type.Optional(AgentLimitsSchema),
+    /** null: private again */
+    sharedConversationId: Type.Optional(SharedConversationSchema)
   },
   { additionalProperties: false, minProperties: 1 }
 )
@@ -116,12 +125,23 @@ export const AgentSchema = Type.Object(
     dataEgress: Type.Array(AgentToolRefSchema),
     temperature: Type.Union([Type.Number(), Type.Null()]),
     limits: AgentLimitsSchema,
+    sharedConversationId: Type.Union([UuidSchema, Type.Null()]),
     createdAt: IsoDateSchema,
     updatedAt: IsoDateSchema
   },
   { additionalProperties: false }
 )
 export type Agent = Static<typeof AgentSchema>
+
+/** What a conversation's members see of an agent shared with it: never its instructions or tools. */
+export const SharedAgentSchema = Type.Object(
+  { id: UuidSchema, name: Type.String(), ownerId: UuidSchema, conversationId: UuidSchema },
+  { additionalProperties: false }
+)
+export type SharedAgent = Static<typeof SharedAgentSchema>
+export const SharedAgentListSchema = Type.Object({ agents: Type.Array(SharedAgentSchema) }, { additionalProperties: false })
+export type SharedAgentList = Static<typeof SharedAgentListSchema>
+export const ConversationQuerySchema = Type.Object({ conversationId: UuidSchema }, { additionalProperties: false })
 
 export const AgentListSchema = Type.Object({ agents: Type.Array(AgentSchema), nextCursor: Type.Optional(CursorSchema) }, { additionalProperties: false })
 export type AgentList = Static<typeof AgentListSchema>
@@ -221,6 +241,7 @@ export const RunSchema = Type.Object(
   {
     id: UuidSchema,
     agentId: UuidSchema,
+    agentName: Type.String(),
     conversationId: UuidSchema,
     status: RunStatusSchema,
     input: Type.String(),
@@ -241,6 +262,32 @@ export type Run = Static<typeof RunSchema>
 
 export const RunListSchema = Type.Object({ runs: Type.Array(RunSchema), nextCursor: Type.Optional(CursorSchema) }, { additionalProperties: false })
 
+/**
+ * A run as every member of its conversation may see it, to label replies after a reload: which
+ * agent (its name when the run started), who ran it, how it ended. `input` (the prompt) and the
+ * partial `output` of a cancelled run only for the user who ran it.
+ */
+export const ConversationRunSchema = Type.Object(
+  {
+    id: UuidSchema,
+    agentId: UuidSchema,
+    agentName: Type.String(),
+    userId: UuidSchema,
+    status: RunStatusSchema,
+    messageId: Type.Union([UuidSchema, Type.Null()]),
+    input: Type.Optional(Type.String()),
+    output: Type.Optional(Type.String()),
+    createdAt: IsoDateSchema
+  },
+  { additionalProperties: false }
+)
+export type ConversationRun = Static<typeof ConversationRunSchema>
+export const ConversationRunListSchema = Type.Object(
+  { runs: Type.Array(ConversationRunSchema), nextCursor: Type.Optional(CursorSchema) },
+  { additionalProperties: false }
+)
+export type ConversationRunList = Static<typeof ConversationRunListSchema>
+
 // ---- events published to every conversation member's `events.user.<memberId>` ----
 // Same shape rules as chat's user events (`type`, `at`): they belong in chat's UserEventSchema union,
 // which the gateway validates before relaying a frame to a socket.
@@ -249,6 +296,8 @@ const RunRefProperties = {
   at: IsoDateSchema,
   runId: UuidSchema,
   agentId: UuidSchema,
+  /** the agent's name when the run started: every member labels the reply with it */
+  agentName: Type.String({ maxLength: 100 }),
   conversationId: UuidSchema
 }
 

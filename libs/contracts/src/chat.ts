@@ -6,6 +6,7 @@ import { CursorSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
 import { AgentRunCancelledEventSchema, AgentRunCompletedEventSchema, AgentRunDeltaEventSchema, AgentRunFailedEventSchema } from './agents.js'
 import { FileScannedEventSchema } from './files.js'
+import { PresenceChangedEventSchema } from './presence.js'
 
 // ---------------------------------------------------------------------------------------------
 // Limits
@@ -13,6 +14,7 @@ import { FileScannedEventSchema } from './files.js'
 
 export const CHAT_LIMITS = {
   titleMaxLength: 200,
+  topicMaxLength: 500,
   textMaxLength: 8000,
   clientMessageIdMaxLength: 64,
   attachmentsMax: 10,
@@ -37,6 +39,16 @@ const TEXT_PATTERN = '^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f]*$'
 const LINE_PATTERN = '^[^\\u0000-\\u001f\\u007f]+$'
 
 export const ConversationTitleSchema = Type.String({ minLength: 1, maxLength: CHAT_LIMITS.titleMaxLength, pattern: LINE_PATTERN })
+/** One line saying what the conversation is for; '' = none. */
+export const ConversationTopicSchema = Type.String({ maxLength: CHAT_LIMITS.topicMaxLength, pattern: '^[^\\u0000-\\u001f\\u007f]*$' })
+/**
+ * What a member hears of a conversation (stored per member, conversation-admin.ts has the route):
+ * `all` — notifications for direct conversations, replies to them and mentions, and an emphasised
+ * unread badge; `mentions` — only mentions and replies notify, the badge is plain; `none` — nothing
+ * notifies and the badge is muted.
+ */
+export const NotifyLevelSchema = Type.Union([Type.Literal('all'), Type.Literal('mentions'), Type.Literal('none')])
+export type NotifyLevel = Static<typeof NotifyLevelSchema>
 export const MessageTextSchema = Type.String({ minLength: 1, maxLength: CHAT_LIMITS.textMaxLength, pattern: TEXT_PATTERN })
 /** Chosen by the client per message; a retry with the same value returns the same message. */
 export const ClientMessageIdSchema = Type.String({ minLength: 1, maxLength: CHAT_LIMITS.clientMessageIdMaxLength, pattern: '^[A-Za-z0-9_.:-]+$' })
@@ -54,11 +66,14 @@ export const ConversationSchema = Type.Object(
   {
     id: UuidSchema,
     title: Type.String({ maxLength: CHAT_LIMITS.titleMaxLength }),
+    topic: Type.String({ maxLength: CHAT_LIMITS.topicMaxLength }),
     ownerId: UuidSchema,
     memberCount: Type.Integer({ minimum: 0 }),
     createdAt: IsoDateSchema,
     updatedAt: IsoDateSchema,
-    lastActivityAt: IsoDateSchema
+    lastActivityAt: IsoDateSchema,
+    /** archived conversations are read-only for everyone until the owner restores them */
+    archivedAt: Type.Union([IsoDateSchema, Type.Null()])
   },
   { additionalProperties: false }
 )
@@ -75,7 +90,10 @@ export const UnreadCountSchema = Type.Integer({ minimum: 0, maximum: CHAT_LIMITS
  * conversation plus that member's unread count. Events carry plain ConversationSchema objects
  * (they go to every member, and the count is per member).
  */
-export const ConversationWithUnreadSchema = Type.Object({ ...ConversationSchema.properties, unreadCount: UnreadCountSchema }, { additionalProperties: false })
+export const ConversationWithUnreadSchema = Type.Object(
+  { ...ConversationSchema.properties, unreadCount: UnreadCountSchema, notifyLevel: NotifyLevelSchema },
+  { additionalProperties: false }
+)
 export type ConversationWithUnread = Static<typeof ConversationWithUnreadSchema>
 
 export const MemberSchema = Type.Object({ userId: UuidSchema, role: MemberRoleSchema, joinedAt: IsoDateSchema }, { additionalProperties: false })
@@ -121,13 +139,19 @@ export const CreateConversationBodySchema = Type.Object(
 )
 export type CreateConversationBody = Static<typeof CreateConversationBodySchema>
 
-export const UpdateConversationBodySchema = Type.Object({ title: ConversationTitleSchema }, { additionalProperties: false })
+/** Owner only; either or both. */
+export const UpdateConversationBodySchema = Type.Object(
+  { title: Type.Optional(ConversationTitleSchema), topic: Type.Optional(ConversationTopicSchema) },
+  { additionalProperties: false, minProperties: 1 }
+)
 export type UpdateConversationBody = Static<typeof UpdateConversationBodySchema>
 
+/** `archived=true`: the archived conversations (hidden from the main list) instead of the others. */
 export const ConversationPageQuerySchema = Type.Object(
   {
     cursor: Type.Optional(CursorSchema),
-    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.pageMax, default: 50 }))
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.pageMax, default: 50 })),
+    archived: Type.Optional(Type.Boolean({ default: false }))
   },
   { additionalProperties: false }
 )
@@ -143,7 +167,13 @@ export const MessageParamsSchema = Type.Object({ id: UuidSchema, messageId: Uuid
 
 export const AddMemberBodySchema = Type.Object({ userId: UuidSchema }, { additionalProperties: false })
 export type AddMemberBody = Static<typeof AddMemberBodySchema>
-export const MemberPageQuerySchema = ConversationPageQuerySchema
+export const MemberPageQuerySchema = Type.Object(
+  {
+    cursor: Type.Optional(CursorSchema),
+    limit: Type.Optional(Type.Integer({ minimum: 1, maximum: CHAT_LIMITS.pageMax, default: 50 }))
+  },
+  { additionalProperties: false }
+)
 export const MemberPageSchema = Type.Object({ items: Type.Array(MemberSchema), nextCursor: NextCursorSchema }, { additionalProperties: false })
 export type MemberPage = Static<typeof MemberPageSchema>
 
@@ -252,20 +282,36 @@ export const ChatAgentMessageCreateRequestSchema = Type.Object(
     text: MessageTextSchema,
     clientMessageId: ClientMessageIdSchema,
     attachments: Type.Optional(AttachmentIdsSchema),
-    agentRunId: UuidSchema
+    agentRunId: UuidSchema,
+    /**
+     * The members the run checked what it read against: when given, the message is posted only if
+     * every current member is one of them (else 409 AUDIENCE_CHANGED, nothing posted).
+     */
+    audience: Type.Optional(Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }))
   },
   { additionalProperties: false }
 )
+/** 409 of chat.agent.message.create: someone joined who is not in the run's checked audience. */
+export const AUDIENCE_CHANGED = 'AUDIENCE_CHANGED'
 export type ChatAgentMessageCreateRequest = Static<typeof ChatAgentMessageCreateRequestSchema>
+/**
+ * The message, and the members it was posted to: read under the conversation's lock, so nobody
+ * removed before the insert is in it, and nobody in it was removed before the insert.
+ */
+export const ChatAgentMessageCreateResponseSchema = Type.Object(
+  { message: MessageSchema, created: Type.Boolean(), memberIds: Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.membersMax }) },
+  { additionalProperties: false }
+)
 /**
  * An agent run's message: posted as the acting user (who ran the agent, and must still be a member)
  * and marked `author: { kind: 'agent', agentRunId }`. A subject of its own so that NATS permissions,
- * not trust, keep any service but agents from marking messages as agent-written.
+ * not trust, keep any service but agents from marking messages as agent-written. The answer's
+ * `memberIds` is the run's audience from then on (its last events go to them only).
  */
-export const ChatAgentMessageCreate: NatsEndpoint<typeof ChatAgentMessageCreateRequestSchema, typeof ChatMessageCreateResponseSchema> = {
+export const ChatAgentMessageCreate: NatsEndpoint<typeof ChatAgentMessageCreateRequestSchema, typeof ChatAgentMessageCreateResponseSchema> = {
   subject: 'chat.agent.message.create',
   request: ChatAgentMessageCreateRequestSchema,
-  response: ChatMessageCreateResponseSchema,
+  response: ChatAgentMessageCreateResponseSchema,
   owner: 'chat',
   callers: ['agents']
 }
@@ -363,6 +409,11 @@ export const ConversationReadEventSchema = Type.Object(
   { type: ev('conversation.read'), at: IsoDateSchema, conversationId: UuidSchema, messageId: UuidSchema, unreadCount: UnreadCountSchema },
   { additionalProperties: false }
 )
+/** The member's notification level changed (in any of their sessions): sent only to that member. */
+export const ConversationNotifyChangedEventSchema = Type.Object(
+  { type: ev('conversation.notify'), at: IsoDateSchema, conversationId: UuidSchema, notifyLevel: NotifyLevelSchema },
+  { additionalProperties: false }
+)
 /** Published by the gateway to the other members; never stored. */
 export const TypingEventSchema = Type.Object(
   { type: ev('typing'), at: IsoDateSchema, conversationId: UuidSchema, userId: UuidSchema },
@@ -378,7 +429,9 @@ export const ChatEventSchema = Type.Union([
   ConversationCreatedEventSchema,
   ConversationUpdatedEventSchema,
   ConversationDeletedEventSchema,
-  ConversationReadEventSchema
+  ConversationReadEventSchema,
+  ConversationNotifyChangedEventSchema,
+  PresenceChangedEventSchema
 ])
 export type ChatEvent = Static<typeof ChatEventSchema>
 
@@ -392,6 +445,9 @@ export const UserEventSchema = Type.Union([
   ConversationUpdatedEventSchema,
   ConversationDeletedEventSchema,
   ConversationReadEventSchema,
+  ConversationNotifyChangedEventSchema,
+  // presence.changed (presence.ts)
+  PresenceChangedEventSchema,
   TypingEventSchema,
   // agent.run.delta|completed|failed|cancelled, published by the agents service (shapes in agents.ts)
   AgentRunDeltaEventSchema,

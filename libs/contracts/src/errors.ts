@@ -46,6 +46,10 @@ export const ErrorCode = {
   oidcGroupNotAllowed: 'OIDC_GROUP_NOT_ALLOWED',
   /** unlinking would leave the account with no way to sign in */
   lastSignInMethod: 'LAST_SIGN_IN_METHOD',
+  /** the conversation is archived: read-only for everyone until its owner restores it (409) */
+  conversationArchived: 'CONVERSATION_ARCHIVED',
+  /** the owner cannot leave while others remain: transfer ownership first (409) */
+  ownerMustTransfer: 'OWNER_MUST_TRANSFER',
   tooManyRequests: 'TOO_MANY_REQUESTS',
   quotaExceeded: 'QUOTA_EXCEEDED',
   fileTooLarge: 'FILE_TOO_LARGE',

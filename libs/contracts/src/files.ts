@@ -117,7 +117,9 @@ export const FileLimitsSchema = Type.Object(
         { additionalProperties: false }
       ),
       { maxItems: 64 }
-    )
+    ),
+    /** the SHARE_LINKS policy: `off` hides the Share action in clients */
+    shareLinks: Type.Union([Type.Literal('off'), Type.Literal('signed-in'), Type.Literal('public')])
   },
   { additionalProperties: false }
 )

@@ -41,13 +41,20 @@ export const TypingFrameSchema = Type.Object(
   { additionalProperties: false }
 )
 export const PingFrameSchema = Type.Object({ type: Type.Literal('ping'), id: Type.Optional(FrameIdSchema) }, { additionalProperties: false })
+/**
+ * The user did something in this tab (typed, clicked, focused it): keeps their presence `online`
+ * rather than `away`. Clients send it at most once per PRESENCE_LIMITS.activityIntervalMs; the
+ * gateway forwards at most that often per user.
+ */
+export const ActivityFrameSchema = Type.Object({ type: Type.Literal('activity'), id: Type.Optional(FrameIdSchema) }, { additionalProperties: false })
 
-export const ClientFrameSchema = Type.Union([MessageSendFrameSchema, TypingFrameSchema, PingFrameSchema])
+export const ClientFrameSchema = Type.Union([MessageSendFrameSchema, TypingFrameSchema, PingFrameSchema, ActivityFrameSchema])
 export type ClientFrame = Static<typeof ClientFrameSchema>
 export const CLIENT_FRAME_SCHEMAS = {
   'message.send': MessageSendFrameSchema,
   typing: TypingFrameSchema,
-  ping: PingFrameSchema
+  ping: PingFrameSchema,
+  activity: ActivityFrameSchema
 } as const
 
 // ---------------------------------------------------------------------------------------------

@@ -68,13 +68,14 @@ export function serviceDatabaseUrl(service: AppServiceName, password: string, ho
 export const COMPOSE_DATABASE = 'palisade'
 
 /**
- * compose: the *_database_url secrets point at the `postgres` container (services owning data).
+ * compose: the *_database_url secrets point at the `postgres` container (services owning data);
+ * Kubernetes passes the PostgreSQL cluster's Service as `host`.
  * Rewritten on every run, so the mode is set explicitly: writeFileSync's only applies to new files.
  */
-export function writeComposeDatabaseUrls(s: StackSecrets, services: readonly AppServiceName[], mode = 0o600): void {
+export function writeComposeDatabaseUrls(s: StackSecrets, services: readonly AppServiceName[], mode = 0o600, host = 'postgres'): void {
   for (const svc of services) {
     const path = join(s.dir, `${svc}_database_url`)
-    writeFileSync(path, `${serviceDatabaseUrl(svc, s.dbPasswords[svc], 'postgres', 5432, COMPOSE_DATABASE)}\n`, { mode })
+    writeFileSync(path, `${serviceDatabaseUrl(svc, s.dbPasswords[svc], host, 5432, COMPOSE_DATABASE)}\n`, { mode })
     chmodSync(path, mode)
   }
 }

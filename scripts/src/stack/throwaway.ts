@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import pg from 'pg'
 import { APP_SERVICES } from '@palisade/contracts'
-import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL } from '@palisade/platform/testing'
+import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL, type TestDatabase } from '@palisade/platform/testing'
 import { REPO_ROOT } from '../lib/paths.js'
 import { SERVICE_NODE_FLAGS, STACK_SERVICES } from './services.js'
 
@@ -21,6 +21,10 @@ export interface ThrowawayStackOptions {
   readyTimeoutMs?: number
   /** prefix of the throwaway database's name */
   name?: string
+  /** an existing database instead of a new one (a restored backup); still dropped on stop */
+  database?: TestDatabase
+  /** an existing data directory (its `files/` and `secrets/` are used as they are); removed on stop */
+  dataDir?: string
 }
 
 export interface ThrowawayStack {
@@ -30,6 +34,8 @@ export interface ThrowawayStack {
   databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
   origin: string
+  /** PALISADE_DATA_DIR: the file store is `files/`, the generated secrets `secrets/` (removed on stop) */
+  dataDir: string
   child: ChildProcess
   /** whether the launcher printed `ready:` before it exited or the wait ran out */
   ready: boolean
@@ -44,8 +50,8 @@ export interface ThrowawayStack {
 }
 
 export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Promise<ThrowawayStack> {
-  const db = await createTestDatabase(opts.name ?? 'stack')
-  const dataDir = mkdtempSync(join(tmpdir(), 'palisade-stack-'))
+  const db = opts.database ?? (await createTestDatabase(opts.name ?? 'stack'))
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
@@ -111,6 +117,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
     port,
     databaseUrl: db.url,
     origin: `http://localhost:${port}`,
+    dataDir,
     child,
     ready: out.includes('ready: '),
     exited,

@@ -46,6 +46,11 @@ export interface TraefikTarget {
   pingListen?: string
   /** file provider path (the dynamic config) */
   dynamicFile: string
+  /**
+   * production mode: unprivileged entrypoint ports (Kubernetes, where the Service maps 80/443 onto
+   * them); the :80 redirect then names the public port instead of the entrypoint
+   */
+  ports?: { web: number; websecure: number; ping: number }
 }
 
 export const INTERNAL_PORT = 3000
@@ -56,6 +61,9 @@ export const PRODUCTION_TARGET: TraefikTarget = {
   authVerifyUrl: `http://auth:${INTERNAL_PORT}/auth/verify`,
   dynamicFile: '/etc/traefik/dynamic.yml'
 }
+
+/** Traefik as the Kubernetes edge: the same services by their Service names, unprivileged ports. */
+export const KUBERNETES_TARGET: TraefikTarget = { ...PRODUCTION_TARGET, ports: { web: 8000, websecure: 8443, ping: 8082 } }
 
 /** Identity headers auth sets on a 2xx, copied by ForwardAuth onto the upstream request. */
 export const AUTH_RESPONSE_HEADERS = [...IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER].map(displayName)
@@ -225,13 +233,16 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
   const entryPoints: Record<string, unknown> = production
     ? {
         web: {
-          address: ':80',
-          http: { redirections: { entryPoint: { to: 'websecure', scheme: 'https', permanent: true } }, underscoreHeadersStrategy: 'delete' },
+          address: `:${target.ports?.web ?? 80}`,
+          http: {
+            redirections: { entryPoint: { to: target.ports ? ':443' : 'websecure', scheme: 'https', permanent: true } },
+            underscoreHeadersStrategy: 'delete'
+          },
           // Only redirects: nothing here needs more than a request head.
           transport: { respondingTimeouts: { readTimeout: '10s', idleTimeout: '30s' } }
         },
         websecure: {
-          address: ':443',
+          address: `:${target.ports?.websecure ?? 443}`,
           // Traefik ≥ 3.6.20/3.7.6: drop every request header with `_` in its name before routing
           // (Go folds case but not `_`, so X_Authenticated_User is a separate key from the dash form).
           http: { tls: {}, underscoreHeadersStrategy: 'delete' },
@@ -239,7 +250,7 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
           forwardedHeaders: { insecure: false },
           transport: { respondingTimeouts: { readTimeout: `${MAX_REQUEST_SECONDS}s`, idleTimeout: '180s' } }
         },
-        ping: { address: ':8082' }
+        ping: { address: `:${target.ports?.ping ?? 8082}` }
       }
     : {
         web: {

@@ -6,6 +6,9 @@ import { completeConfig, platformPlugin } from '@palisade/platform'
 import { ChatConfigSchema, type ChatAppConfig } from './config.js'
 import { createChatStore } from './store/context.js'
 import { conversationRoutes } from './routes/conversations.js'
+import { conversationAdminRoutes } from './routes/conversation-admin.js'
+import { presenceRoutes } from './routes/presence.js'
+import { presenceSweeperPlugin } from './plugins/presence-sweeper.js'
 import { messageRoutes } from './routes/messages.js'
 import { searchRoutes } from './routes/search.js'
 import { serveChatNats } from './nats/handlers.js'
@@ -37,6 +40,9 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
   await app.register(conversationRoutes, { prefix: '/api/chat', store })
   await app.register(messageRoutes, { prefix: '/api/chat', store })
   await app.register(searchRoutes, { prefix: '/api/chat', store })
+  await app.register(conversationAdminRoutes, { prefix: '/api/chat', store })
+  await app.register(presenceRoutes, { prefix: '/api/chat', store })
+  await app.register(presenceSweeperPlugin, { store })
 }
 
 export default fp(chatApp, { name: 'palisade-chat', fastify: '5.x' })

@@ -77,6 +77,7 @@ t.test('conversations and members', async (t) => {
     t.equal(res.statusCode, 403, 'a member cannot delete')
     res = await h.as(alice, 'DELETE', `/api/chat/conversations/${conv.id}/members/${alice.userId}`)
     t.equal(res.statusCode, 409, 'the owner cannot leave')
+    t.equal(res.json().code, 'OWNER_MUST_TRANSFER')
 
     res = await h.as(alice, 'PATCH', `/api/chat/conversations/${conv.id}`, { title: 'Renamed' })
     t.equal(res.statusCode, 200)

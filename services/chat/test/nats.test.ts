@@ -64,6 +64,37 @@ t.test('NATS API', async (t) => {
       agentRunId: runId
     })
     t.match(r.body, { created: true, message: { senderId: alice.userId, author: { kind: 'agent', agentRunId: runId } } })
+    const members = (await request('chat.members.get', { conversationId: conv.id })).body!.memberIds as string[]
+    t.same([...(r.body!.memberIds as string[])].sort(), [...members].sort(), 'with the members it was posted to')
+    const again = await request('chat.agent.message.create', {
+      conversationId: conv.id,
+      text: 'agent answer',
+      clientMessageId: `agent-run:${runId}`,
+      agentRunId: runId
+    })
+    t.match(again.body, { created: false, memberIds: r.body!.memberIds }, 'a retry answers the same message and the members now')
+    // With the audience the run checked its reads against: posted only if nobody else is a member.
+    const partial = await request('chat.agent.message.create', {
+      conversationId: conv.id,
+      text: 'read beyond',
+      clientMessageId: `agent-run:${randomUUID()}`,
+      agentRunId: randomUUID(),
+      audience: members.filter((m) => m !== bob.userId)
+    })
+    t.match(partial, { error: 409, code: 'AUDIENCE_CHANGED' }, 'a member outside the checked audience: refused')
+    const history = (await request('chat.history.get', { conversationId: conv.id, limit: 5 })).body!.items as { text: string }[]
+    t.notOk(
+      history.some((m) => m.text === 'read beyond'),
+      'and nothing was posted'
+    )
+    const whole = await request('chat.agent.message.create', {
+      conversationId: conv.id,
+      text: 'read beyond, checked',
+      clientMessageId: `agent-run:${randomUUID()}`,
+      agentRunId: randomUUID(),
+      audience: members
+    })
+    t.match(whole.body, { created: true }, 'everyone checked: posted')
     const id = (r.body!.message as { id: string }).id
     const edit = await h.as(alice, 'PATCH', `/api/chat/conversations/${conv.id}/messages/${id}`, { text: 'my words now' })
     t.equal(edit.statusCode, 403, "an agent's message cannot be edited into the user's words")

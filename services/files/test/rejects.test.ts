@@ -169,5 +169,10 @@ t.test('GET /api/files/limits tells a client what the upload checks will refuse'
       limits.types.some((x) => x.type === active),
       `${active} is not offered`
     )
+  t.equal(
+    (limits as unknown as { shareLinks: string }).shareLinks,
+    'signed-in',
+    'the share-link policy (the default), so clients can hide Share when it is off'
+  )
   t.equal((await h.app.inject({ url: '/api/files/limits' })).statusCode, 401, 'only for signed-in users, like every files route')
 })

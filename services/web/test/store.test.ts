@@ -10,11 +10,13 @@ const other = randomUUID()
 const conv = (id: string, lastActivityAt: string) => ({
   id,
   title: id.slice(0, 4),
+  topic: '',
   ownerId: me.id,
   memberCount: 2,
   createdAt: lastActivityAt,
   updatedAt: lastActivityAt,
-  lastActivityAt
+  lastActivityAt,
+  archivedAt: null as string | null
 })
 const message = (conversationId: string, senderId: string, createdAt: string, clientMessageId = randomUUID()): Message => ({
   id: randomUUID(),
@@ -45,7 +47,8 @@ t.test('conversations: newest activity first, unread counts capped, one notifica
       [a, conv(a, '2026-01-01T00:00:00.000Z')],
       [b, conv(b, '2026-01-02T00:00:00.000Z')]
     ]),
-    new Map([[a, 998]])
+    new Map([[a, 998]]),
+    new Map()
   )
   t.same(
     store.conversationList().map((c) => c.id),
@@ -69,10 +72,33 @@ t.test('conversations: newest activity first, unread counts capped, one notifica
   t.equal(store.unreadOf(a), 0)
 })
 
+t.test('notification levels, mentions and archived conversations', async (t) => {
+  const a = randomUUID()
+  const z = randomUUID()
+  store.putConversation({ ...conv(z, '2025-01-01T00:00:00.000Z'), archivedAt: '2026-01-01T00:00:00.000Z' })
+  store.setConversations(new Map([[a, conv(a, '2026-01-01T00:00:00.000Z')]]), new Map([[a, 2]]), new Map([[a, 'mentions']]))
+  t.ok(store.getConversation(z), 'an archived conversation (loaded apart) survives reloading the main list')
+  t.equal(store.notifyLevelOf(a), 'mentions')
+  t.equal(store.notifyLevelOf(z), 'all', "the server's default")
+  store.setNotifyLevel(a, 'none')
+  t.equal(store.notifyLevelOf(a), 'none')
+  store.bumpMentions(a)
+  store.bumpMentions(a)
+  t.equal(store.mentionsOf(a), 2)
+  t.ok(store.clearUnread(a))
+  t.equal(store.mentionsOf(a), 0, 'reading clears the mentions too')
+  store.bumpMentions(a)
+  store.setActive(a)
+  t.equal(store.mentionsOf(a), 0, 'and so does opening it')
+  store.setActive(undefined)
+  store.removeConversation(a)
+  t.equal(store.notifyLevelOf(a), 'all', 'forgotten with the conversation')
+})
+
 t.test('the open conversation: messages of others ignored, own sends confirmed, reset on open', async (t) => {
   const a = randomUUID()
   const b = randomUUID()
-  store.setConversations(new Map([[a, conv(a, '2026-01-01T00:00:00.000Z')]]), new Map([[a, 3]]))
+  store.setConversations(new Map([[a, conv(a, '2026-01-01T00:00:00.000Z')]]), new Map([[a, 3]]), new Map())
   seen.length = 0
   store.setActive(a)
   t.same(seen.sort(), ['active', 'conversations'])

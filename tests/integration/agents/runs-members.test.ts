@@ -126,3 +126,90 @@ test('a run streams only to current members', async (t) => {
     t.match(await h.waitRun(alice, agent.id, second, 5_000), { status: 'failed', failure: { reason: 'access_revoked' } })
   })
 })
+
+// The periodic re-check is slowed right down here: what keeps bob out is chat's answer alone.
+test('a member removed while the post waits: neither the message nor the run’s end reaches them', async (t) => {
+  const h = await startAgents(t, { gateway: true, agents: { AGENTS_RUNS_PER_MINUTE: 1000, AGENTS_HEARTBEAT_MS: 60_000 } })
+  const alice = await h.user()
+  const bob = await h.user()
+  const carol = await h.user()
+
+  /** Until an agent message waits for its conversation's lock: a state PostgreSQL shows, not a guess. */
+  async function waitForLockedPost(): Promise<void> {
+    const deadline = Date.now() + 15_000
+    for (;;) {
+      const waiting = await h.chat.pg.query(
+        `SELECT count(*)::int AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE%'`
+      )
+      if (waiting.rows[0].n > 0) return
+      if (Date.now() > deadline) throw new Error('the agent message never waited for the conversation lock')
+      await sleep(20)
+    }
+  }
+  const conv = await h.conversation(alice, [bob, carol])
+  const bobSocket = await h.socket(bob)
+  const carolSocket = await h.socket(carol)
+  const agent = await h.createAgent(alice)
+  // A removal in progress, as chat's removeMember does it, held open: the member row is gone in
+  // its snapshot and the conversation row is locked until it commits. No membership event is ever
+  // published, so the agents service still counts bob in its audience.
+  const removal = await h.chat.pg.connect()
+  t.teardown(() => removal.release())
+  await removal.query('BEGIN')
+  await removal.query('DELETE FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [conv, bob.userId])
+  await removal.query('UPDATE chat.conversations SET member_count = member_count - 1 WHERE id = $1', [conv])
+
+  const runId = (await h.startRun(alice, agent.id, conv, 'short answer')).json().id as string
+  // The run's post reaches chat and waits for the conversation's lock (a state PostgreSQL shows,
+  // not a guess of how long it takes).
+  await waitForLockedPost()
+  t.ok(
+    bobSocket.frames.some((f) => f.type === 'agent.run.delta' && f.runId === runId),
+    'bob, still a member then, saw the stream'
+  )
+  await removal.query('COMMIT')
+
+  const completed = await carolSocket.next((f) => f.type === 'agent.run.completed' && f.runId === runId, 15_000)
+  await carolSocket.next((f) => f.type === 'message.created' && f.message.id === completed.messageId)
+  // Both frames go out together; a later frame to bob (a message from carol) shows his socket has
+  // caught up past them.
+  const marker = await h.say(carol, conv, 'after the run')
+  await h.call(h.chat, alice, 'POST', `/api/chat/conversations/${conv}/members`, { userId: bob.userId })
+  const marker2 = await h.say(carol, conv, 'bob is back')
+  await bobSocket.next((f) => f.type === 'message.created' && f.message.id === marker2.id)
+  t.notOk(
+    bobSocket.frames.some((f) => f.type === 'message.created' && f.message.id === completed.messageId),
+    'the message was not sent to the removed member'
+  )
+  t.notOk(
+    bobSocket.frames.some((f) => f.type === 'agent.run.completed' && f.runId === runId),
+    'nor the run’s end'
+  )
+  t.notOk(
+    bobSocket.frames.some((f) => f.type === 'message.created' && f.message.id === marker.id),
+    'nor anything else while out'
+  )
+
+  // The other side of the same lock: someone joins while the post waits, and the run read beyond
+  // its conversation (a conversation all members then could read, the newcomer cannot).
+  const dave = await h.user()
+  const ab = await h.conversation(alice, [bob])
+  const abd = await h.conversation(alice, [bob, carol])
+  await h.say(carol, abd, 'falcon ships friday')
+  const reader = await h.createAgent(alice, { tools: ['chat.search'] })
+  const adding = await h.chat.pg.connect()
+  t.teardown(() => adding.release())
+  await adding.query('BEGIN')
+  await adding.query("INSERT INTO chat.members (conversation_id, user_id, role) VALUES ($1, $2, 'member')", [ab, dave.userId])
+  await adding.query('UPDATE chat.conversations SET member_count = member_count + 1 WHERE id = $1', [ab])
+  const readRun = (await h.startRun(alice, reader.id, ab, `@tool chat_search {"query":"falcon","conversationId":"${abd}"}`)).json().id as string
+  await waitForLockedPost()
+  await adding.query('COMMIT')
+  const ended = await h.waitRun(alice, reader.id, readRun)
+  t.match(ended, { status: 'failed', failure: { reason: 'audience_changed' } }, 'a newcomer outside the checked audience: the run stops')
+  t.notOk(
+    (await h.history(alice, ab)).some((m) => m.author.kind === 'agent'),
+    'and nothing it read reaches the newcomer'
+  )
+})

@@ -188,9 +188,9 @@ t.test('handshake and frames', async (t) => {
     const other = randomUUID()
     const at = () => new Date().toISOString()
     const delta = (conversationId: string, text: string) =>
-      JSON.stringify({ type: 'agent.run.delta', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId, seq: 0, text })
+      JSON.stringify({ type: 'agent.run.delta', at: at(), runId: randomUUID(), agentId: randomUUID(), agentName: 'Helper', conversationId, seq: 0, text })
     const end = (conversationId: string) =>
-      JSON.stringify({ type: 'agent.run.cancelled', at: at(), runId: randomUUID(), agentId: randomUUID(), conversationId })
+      JSON.stringify({ type: 'agent.run.cancelled', at: at(), runId: randomUUID(), agentId: randomUUID(), agentName: 'Helper', conversationId })
     h.nc.publish(subject, delta(left, 'before'))
     h.nc.publish(subject, JSON.stringify({ type: 'member.removed', at: at(), conversationId: left, userId: dave.userId }))
     h.nc.publish(subject, delta(left, 'secret after removal'))

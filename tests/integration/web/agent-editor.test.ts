@@ -44,6 +44,7 @@ interface AgentJson {
   tools: string[]
   dataEgress: string[]
   temperature: number | null
+  sharedConversationId: string | null
 }
 const myAgents = async (): Promise<AgentJson[]> => ((await (await page.request.get('/api/agents')).json()) as { agents: AgentJson[] }).agents
 
@@ -137,8 +138,8 @@ await t.test("the reply carries the agent's name; copy and regenerate", async (t
   await reply.first().waitFor({ timeout: 60_000 })
   await page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Scribe Two' }).waitFor()
   t.pass("the posted reply is labelled with the agent's name")
-  await finn.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
-  t.pass('a member who does not own the agent sees "Agent"')
+  await finn.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Scribe Two' }).waitFor({ timeout: 60_000 })
+  t.pass("a member who does not own the agent sees its name too (the run's events carry it)")
 
   // Like a message's own actions, they show on hover or when the message has focus.
   await page.locator('#messages .msg.agent[data-id]').hover()
@@ -177,6 +178,30 @@ await t.test('a cancelled run keeps its partial text, marked cancelled', async (
   t.equal(await cancelled.getByRole('button', { name: "Regenerate Scribe Two's reply" }).count(), 1, 'and can be regenerated')
 })
 
+await t.test('after a reload: labels, Regenerate and the cancelled run are still there', async (t) => {
+  await page.reload()
+  await page.locator('#conn[data-state=online]').waitFor()
+  const replies = page.locator('#messages .msg.agent[data-id]')
+  await replies.nth(1).waitFor({ timeout: 60_000 })
+  await page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Scribe Two' }).nth(1).waitFor()
+  t.same(await replies.locator('.who').allTextContents(), ['Scribe Two', 'Scribe Two'], 'both replies keep the agent’s name')
+  await replies.first().hover()
+  t.equal(await replies.first().getByRole('button', { name: "Regenerate Scribe Two's reply" }).count(), 1, 'and Regenerate')
+  const cancelled = page.locator('#messages .msg.agent.cancelled')
+  await cancelled.waitFor()
+  t.equal(await cancelled.locator('.run-state').textContent(), ' (cancelled)')
+  t.match(await cancelled.locator('.text').textContent(), /^t1 t2/, 'with its partial text')
+  await cancelled.hover()
+  t.equal(await cancelled.getByRole('button', { name: "Copy Scribe Two's reply" }).count(), 1)
+
+  await finn.page.reload()
+  await finn.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Scribe Two' }).nth(1).waitFor({ timeout: 60_000 })
+  t.pass('another member sees the name after a reload too')
+  await finn.page.locator('#messages .msg.agent[data-id]').first().hover()
+  t.equal(await finn.page.getByRole('button', { name: "Regenerate Scribe Two's reply" }).count(), 0, 'but no Regenerate: the prompt was not theirs')
+  t.equal(await finn.page.locator('#messages .msg.agent.cancelled').count(), 0, 'nor someone else’s cancelled text')
+})
+
 await t.test('@AgentName at the start of a message sends it and runs that agent on the rest', async (t) => {
   await page.getByLabel('Message', { exact: true }).fill('@scribe two summarise this')
   await page.keyboard.press('Enter')
@@ -193,6 +218,34 @@ await t.test('@AgentName at the start of a message sends it and runs that agent 
     runs.runs.some((r) => r.input.includes('not yours')),
     "another member's mention does not run an agent that is not theirs"
   )
+})
+
+await t.test('shared with the conversation: another member runs it, cannot edit it', async (t) => {
+  await page.getByRole('button', { name: 'Edit agent' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Edit agent Scribe Two' })
+  await dialog.waitFor()
+  const sharing = dialog.getByLabel('Who may run it')
+  t.equal(await sharing.inputValue(), '', 'private at first')
+  await sharing.selectOption({ label: `Members of “Agents ${stamp}”` })
+  await dialog.getByRole('button', { name: 'Save agent' }).click()
+  await dialog.waitFor({ state: 'detached' })
+  t.equal((await myAgents())[0]!.sharedConversationId, conversationId)
+
+  await finn.page.reload()
+  await finn.page.locator('#agent-select option', { hasText: 'Scribe Two (shared)' }).waitFor({ state: 'attached' })
+  await finn.page.locator('#agent-select').selectOption({ label: 'Scribe Two (shared)' })
+  t.ok(await finn.page.getByRole('button', { name: 'Edit agent' }).isHidden(), 'no Edit for an agent someone else owns')
+  await finn.page.getByLabel('Message', { exact: true }).fill('from finn')
+  await finn.page.getByRole('button', { name: 'Run agent on message box' }).click()
+  const reply = page.locator('#messages .msg.agent[data-id]', { hasText: 'You said: from finn' })
+  await reply.waitFor({ timeout: 60_000 })
+  t.equal(await reply.locator('.who').textContent(), 'Scribe Two', 'the owner sees the shared agent’s reply by name')
+  await finn.page.locator('#messages .msg.agent[data-id]', { hasText: 'You said: from finn' }).hover()
+  t.equal(await finn.page.getByRole('button', { name: "Regenerate Scribe Two's reply" }).count(), 1, 'the member who ran it may regenerate it')
+  // The API refuses an edit by a member who is not the owner (the UI offers none).
+  const agentId = (await myAgents())[0]!.id
+  const edit = await finn.page.request.patch(`/api/agents/${agentId}`, { data: { instructions: 'leak' }, headers: { origin } })
+  t.equal(edit.status(), 404)
 })
 
 t.test('no console errors', async (t) => {

@@ -325,8 +325,8 @@ await t.test('run an agent, watch the reply stream in, cancel a second run', asy
   const streaming = alice.page.locator('#messages .msg.agent.streaming')
   await streaming.waitFor()
   t.pass('the run shows up while it streams')
-  await bob.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Agent' }).waitFor({ timeout: 60_000 })
-  t.pass("the agent's message lands for every member")
+  await bob.page.locator('#messages .msg.agent[data-id] .who', { hasText: 'Assistant' }).waitFor({ timeout: 60_000 })
+  t.pass("the agent's message lands for every member, labelled with the agent's name")
   await shot(alice.page, '06-agent')
 
   await alice.page.getByLabel('Message', { exact: true }).fill('A second run to cancel')

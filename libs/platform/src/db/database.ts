@@ -45,9 +45,30 @@ export function createDatabase(pool: pg.Pool): Database {
  * their schema, see provisionServiceRoles). A connection that may create schemas (tests, a
  * superuser) still gets one.
  */
+export interface PlannedMigration {
+  hash: string
+  /** drizzle-kit's folder timestamp, the level recorded in `<schema>.__migrations.created_at` */
+  folderMillis: number
+  statements: string[]
+}
+
+/**
+ * The service's migrations newer than `after` (and not newer than `upTo`), without their
+ * `CREATE SCHEMA` statement for the service's own schema (see runMigrations). Restores apply a
+ * backup's exact level with it.
+ */
+export function migrationPlan(migrationsFolder: string, schema: string, opts: { after?: number; upTo?: number } = {}): PlannedMigration[] {
+  const ownSchema = new RegExp(`^CREATE SCHEMA (IF NOT EXISTS )?"?${schema}"?;?$`, 'i')
+  return readMigrationFiles({ migrationsFolder })
+    .filter((m) => (opts.after === undefined || m.folderMillis > opts.after) && (opts.upTo === undefined || m.folderMillis <= opts.upTo))
+    .map((m) => ({ hash: m.hash, folderMillis: m.folderMillis, statements: m.sql.filter((stmt) => !ownSchema.test(stmt.trim())) }))
+}
+
+/** The bookkeeping table runMigrations keeps, as drizzle's own migrator does. */
+export const MIGRATIONS_TABLE = '__migrations'
+
 export async function runMigrations(db: Database, migrationsFolder: string, schema: string): Promise<void> {
-  const migrations = readMigrationFiles({ migrationsFolder })
-  const table = sql`${sql.identifier(schema)}.${sql.identifier('__migrations')}`
+  const table = sql`${sql.identifier(schema)}.${sql.identifier(MIGRATIONS_TABLE)}`
   const found = await db.execute(sql`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${schema}`)
   if (found.rowCount === 0) {
     await db.execute(sql`CREATE SCHEMA ${sql.identifier(schema)}`).catch((err: { code?: string; message: string }) => {
@@ -58,13 +79,10 @@ export async function runMigrations(db: Database, migrationsFolder: string, sche
   }
   await db.execute(sql`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`)
   const last = (await db.execute<{ created_at: string }>(sql`SELECT created_at FROM ${table} ORDER BY created_at DESC LIMIT 1`)).rows[0]
-  const ownSchema = new RegExp(`^CREATE SCHEMA (IF NOT EXISTS )?"?${schema}"?;?$`, 'i')
+  const plan = migrationPlan(migrationsFolder, schema, last ? { after: Number(last.created_at) } : {})
   await db.transaction(async (tx) => {
-    for (const m of migrations) {
-      if (last && Number(last.created_at) >= m.folderMillis) continue
-      for (const stmt of m.sql) {
-        if (!ownSchema.test(stmt.trim())) await tx.execute(sql.raw(stmt))
-      }
+    for (const m of plan) {
+      for (const stmt of m.statements) await tx.execute(sql.raw(stmt))
       await tx.execute(sql`INSERT INTO ${table} (hash, created_at) VALUES (${m.hash}, ${m.folderMillis})`)
     }
   })

@@ -19,10 +19,15 @@ export const agents = agentsSchema.table(
     limits: jsonb('limits').$type<AgentLimits>().notNull().default(sql`'{}'::jsonb`),
     /** sampling temperature (null: the provider's default) */
     temperature: doublePrecision('temperature'),
+    /** shared with this conversation (its members may run it), or null: private */
+    sharedConversationId: uuid('shared_conversation_id'),
     createdAt: timestamp('created_at', { withTimezone: true, precision: 3 }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, precision: 3 }).notNull().defaultNow()
   },
-  (t) => [index('agents_owner_created_idx').on(t.ownerId, t.createdAt, t.id)]
+  (t) => [
+    index('agents_owner_created_idx').on(t.ownerId, t.createdAt, t.id),
+    index('agents_shared_idx').on(t.sharedConversationId).where(sql`shared_conversation_id IS NOT NULL`)
+  ]
 )
 
 /**
@@ -35,6 +40,8 @@ export const runs = agentsSchema.table(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     agentId: uuid('agent_id').notNull(),
+    /** the agent's name when the run started (labels the reply for every member) */
+    agentName: text('agent_name').notNull().default(''),
     userId: uuid('user_id').notNull(),
     sessionId: uuid('session_id').notNull(),
     conversationId: uuid('conversation_id').notNull(),
@@ -55,6 +62,7 @@ export const runs = agentsSchema.table(
   (t) => [
     index('runs_user_created_idx').on(t.userId, t.createdAt),
     index('runs_agent_created_idx').on(t.agentId, t.createdAt, t.id),
+    index('runs_conversation_created_idx').on(t.conversationId, t.createdAt, t.id),
     index('runs_active_user_idx').on(t.userId).where(sql`status = 'running'`),
     index('runs_active_heartbeat_idx').on(t.heartbeatAt).where(sql`status = 'running'`)
   ]

@@ -20,6 +20,7 @@ export function agentView(row: AgentRow): Agent {
     dataEgress: row.dataEgress,
     temperature: row.temperature,
     limits: row.limits,
+    sharedConversationId: row.sharedConversationId,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString()
   }
@@ -29,6 +30,7 @@ export function runView(row: RunRow, steps?: StepRow[]): Run {
   return {
     id: row.id,
     agentId: row.agentId,
+    agentName: row.agentName,
     conversationId: row.conversationId,
     status: row.status,
     input: row.input,
@@ -99,6 +101,7 @@ export async function finishRun(db: Database, runId: string, end: RunEnd): Promi
 
 export type NewRun = {
   agentId: string
+  agentName: string
   userId: string
   sessionId: string
   conversationId: string

@@ -7,14 +7,18 @@ import {
   IdParamsSchema,
   PageQuerySchema,
   ProviderListSchema,
+  ConversationQuerySchema,
+  SharedAgentListSchema,
   UpdateAgentBodySchema,
   AGENT_TOOL_NAMES,
   EGRESS_TOOL_NAMES,
   ToolListResponseSchema
 } from '@palisade/contracts'
-import { cursorCodec, identityOf, problems, timeIdPosition, type Database } from '@palisade/platform'
+import { callContextOf, cursorCodec, identityOf, problems, timeIdPosition, type Database } from '@palisade/platform'
+import type { FastifyRequest } from 'fastify'
 import { afterCursor, newestFirst } from '../db/keyset.js'
 import { agents } from '../db/schema.js'
+import { membersAsCaller } from '../db/sharing.js'
 import { agentView, type AgentRow } from '../db/store.js'
 import type { McpRegistry } from '../mcp/registry.js'
 import type { ProviderRegistry } from '../providers/registry.js'
@@ -55,6 +59,24 @@ function checkTools(mcp: McpRegistry, tools: readonly string[], dataEgress: read
 export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const { providers, mcp } = app.agents
 
+  /** An agent may be shared only with a conversation its owner belongs to. */
+  async function checkShare(request: FastifyRequest, conversationId: string | null | undefined): Promise<void> {
+    if (conversationId) await membersAsCaller(app.nats, conversationId, callContextOf(request))
+  }
+
+  app.get('/shared', { schema: { querystring: ConversationQuerySchema, response: { 200: SharedAgentListSchema } } }, async (request) => {
+    const { conversationId } = request.query
+    const memberIds = await membersAsCaller(app.nats, conversationId, callContextOf(request))
+    const rows = await app.db
+      .select({ id: agents.id, name: agents.name, ownerId: agents.ownerId })
+      .from(agents)
+      .where(eq(agents.sharedConversationId, conversationId))
+      .orderBy(agents.name, agents.id)
+      .limit(200)
+    // An owner who left without the event reaching us: their sharing is over all the same.
+    return { agents: rows.filter((r) => memberIds.includes(r.ownerId)).map((r) => ({ ...r, conversationId })) }
+  })
+
   app.get('/tools', { schema: { response: { 200: ToolListResponseSchema } } }, async () => ({
     tools: [
       ...AGENT_TOOL_NAMES.map((name) => ({ name, egress: (EGRESS_TOOL_NAMES as readonly string[]).includes(name), source: 'builtin' as const })),
@@ -72,6 +94,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const provider = body.provider ?? providers.defaultId
     const model = resolveModel(providers, provider, body.model)
     checkTools(mcp, body.tools ?? [], body.dataEgress ?? [])
+    await checkShare(request, body.sharedConversationId)
     const [row] = await app.db
       .insert(agents)
       .values({
@@ -83,7 +106,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         tools: body.tools ?? [],
         dataEgress: body.dataEgress ?? [],
         temperature: body.temperature ?? null,
-        limits: body.limits ?? {}
+        limits: body.limits ?? {},
+        sharedConversationId: body.sharedConversationId ?? null
       })
       .returning()
     return reply.code(201).header('location', `/api/agents/${row!.id}`).send(agentView(row!))
@@ -124,6 +148,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
     const tools = body.tools ?? current.tools
     const dataEgress = body.dataEgress ?? current.dataEgress.filter((n) => tools.includes(n))
     if (body.tools !== undefined || body.dataEgress !== undefined) checkTools(mcp, tools, dataEgress)
+    if (body.sharedConversationId !== current.sharedConversationId) await checkShare(request, body.sharedConversationId)
     const [row] = await app.db
       .update(agents)
       .set({
@@ -133,6 +158,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
         ...(body.temperature !== undefined ? { temperature: body.temperature } : {}),
         dataEgress,
         ...(body.limits !== undefined ? { limits: body.limits } : {}),
+        ...(body.sharedConversationId !== undefined ? { sharedConversationId: body.sharedConversationId } : {}),
         provider,
         model,
         updatedAt: new Date()
@@ -140,6 +166,8 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .where(and(eq(agents.id, current.id), eq(agents.ownerId, userId)))
       .returning()
     if (!row) throw problems.notFound('Agent not found')
+    // No longer shared there: the other members' runs of it stop (on this instance; see the notes).
+    if (current.sharedConversationId && row.sharedConversationId !== current.sharedConversationId) app.agents.runner.stopSharedRuns(row.id, userId)
     return agentView(row)
   })
 
@@ -150,7 +178,7 @@ export const agentRoutes: FastifyPluginAsyncTypebox = async (app) => {
       .where(and(eq(agents.id, request.params.id), eq(agents.ownerId, userId)))
       .returning({ id: agents.id })
     if (deleted.length === 0) throw problems.notFound('Agent not found')
-    app.agents.runner.stopAgentRuns(request.params.id, userId)
+    app.agents.runner.stopAgentRuns(request.params.id)
     return reply.code(204).send()
   })
 }

@@ -3,7 +3,8 @@ import { and, eq } from 'drizzle-orm'
 import {
   AgentRunParamsSchema,
   AgentsRunCancel,
-  ChatMembersGet,
+  ConversationParamsSchema,
+  ConversationRunListSchema,
   ErrorCode,
   IdParamsSchema,
   PageQuerySchema,
@@ -11,13 +12,13 @@ import {
   RunSchema,
   StartRunBodySchema
 } from '@palisade/contracts'
-import { callContextOf, cursorCodec, identityOf, natsPublish, natsRequest, ProblemError, problems, timeIdPosition } from '@palisade/platform'
+import { callContextOf, cursorCodec, identityOf, natsPublish, ProblemError, problems, timeIdPosition } from '@palisade/platform'
 import { afterCursor, newestFirst } from '../db/keyset.js'
 import { runs } from '../db/schema.js'
 import { admitRun, getRunSteps, runView, type RunRow } from '../db/store.js'
 import { effectiveLimits } from '../limits.js'
 import { RunStop } from '../runs/stop.js'
-import { ownAgent } from './agents.js'
+import { membersAsCaller, runnableAgent } from '../db/sharing.js'
 
 const runCursor = cursorCodec('r', timeIdPosition)
 
@@ -38,22 +39,17 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
 
   app.post('/:id/runs', { schema: { params: IdParamsSchema, body: StartRunBodySchema, response: { 202: RunWithoutStepsSchema } } }, async (request, reply) => {
     const identity = identityOf(request)
-    const agent = await ownAgent(app.db, request.params.id, identity.userId)
     const { conversationId, input } = request.body
     // Only members may run an agent in a conversation; anything else is "not found". chat answers
     // `chat.members.get` only to members (acting user from the header, revoked sessions refused),
     // so one call both checks membership and gives the audience of the run's events.
-    let memberIds: string[]
-    try {
-      memberIds = (await natsRequest(app.nats, ChatMembersGet, { conversationId }, callContextOf(request))).memberIds
-    } catch (err) {
-      if (err instanceof ProblemError && (err.statusCode === 404 || err.statusCode === 403)) throw problems.notFound('Conversation not found')
-      throw err
-    }
+    const memberIds = await membersAsCaller(app.nats, conversationId, callContextOf(request))
+    const agent = await runnableAgent(app.db, request.params.id, identity.userId, conversationId, memberIds)
     const admission = await admitRun(
       app.db,
       {
         agentId: agent.id,
+        agentName: agent.name,
         userId: identity.userId,
         sessionId: identity.sessionId,
         conversationId,
@@ -83,6 +79,41 @@ export const runRoutes: FastifyPluginAsyncTypebox = async (app) => {
     })
     return reply.code(202).header('location', `/api/agents/${agent.id}/runs/${admission.run.id}`).send(runView(admission.run))
   })
+
+  // Every member labels agent replies from this after a reload: which agent, its name then, how the
+  // run ended. The prompt and a cancelled run's partial text only for the user who ran it.
+  app.get(
+    '/conversations/:id/runs',
+    { schema: { params: ConversationParamsSchema, querystring: PageQuerySchema, response: { 200: ConversationRunListSchema } } },
+    async (request) => {
+      const { userId } = identityOf(request)
+      const conversationId = request.params.id
+      await membersAsCaller(app.nats, conversationId, callContextOf(request))
+      const limit = request.query.limit ?? 50
+      const cursor = runCursor.decodeOptional(request.query.cursor)
+      const rows = await app.db
+        .select()
+        .from(runs)
+        .where(and(eq(runs.conversationId, conversationId), afterCursor(runs, cursor)))
+        .orderBy(...newestFirst(runs))
+        .limit(limit + 1)
+      const page = rows.slice(0, limit)
+      const last = page[page.length - 1]
+      return {
+        runs: page.map((r) => ({
+          id: r.id,
+          agentId: r.agentId,
+          agentName: r.agentName,
+          userId: r.userId,
+          status: r.status,
+          messageId: r.messageId,
+          ...(r.userId === userId ? { input: r.input, ...(r.status === 'cancelled' && r.output ? { output: r.output } : {}) } : {}),
+          createdAt: r.createdAt.toISOString()
+        })),
+        ...(rows.length > limit && last ? { nextCursor: runCursor.encode({ at: last.createdAt, id: last.id }) } : {})
+      }
+    }
+  )
 
   app.get('/:id/runs', { schema: { params: IdParamsSchema, querystring: PageQuerySchema, response: { 200: RunListSchema } } }, async (request) => {
     const { userId } = identityOf(request)

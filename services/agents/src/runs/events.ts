@@ -3,12 +3,13 @@ import type { AgentRunEvent } from '@palisade/contracts'
 import { encodePayload } from '@palisade/platform'
 import type { RunAudience } from './audience.js'
 
-type Distributive<T> = T extends unknown ? Omit<T, 'at' | 'runId' | 'agentId' | 'conversationId'> : never
+type Distributive<T> = T extends unknown ? Omit<T, 'at' | 'runId' | 'agentId' | 'agentName' | 'conversationId'> : never
 export type RunEventBody = Distributive<AgentRunEvent>
 
 export interface RunRef {
   runId: string
   agentId: string
+  agentName: string
   conversationId: string
 }
 

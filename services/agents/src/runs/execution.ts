@@ -5,7 +5,7 @@ import { natsRequest, ProblemError, type CallContext, type Database } from '@pal
 import { recentConversation } from './context.js'
 import { postOutput } from './post.js'
 import type { AgentsConfig } from '../config.js'
-import { finishRun, insertStep, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
+import { finishRun, insertStep, withoutNul, type RunEnd, type RunRow, type StepRow } from '../db/store.js'
 import type { ProviderRegistry } from '../providers/registry.js'
 import { ProviderError, type ChatMessage, type Provider, type ToolCall, type ToolSpec } from '../providers/types.js'
 import type { McpRegistry } from '../mcp/registry.js'
@@ -69,6 +69,8 @@ export class RunExecution {
   private readonly deadline: number
   private seq = 0
   private posting = false
+  /** every text token streamed so far (a cancelled run keeps it) */
+  private streamed = ''
   /** tests and benchmarks observe token arrival through this */
   onToken: ((text: string) => void) | undefined
 
@@ -80,7 +82,11 @@ export class RunExecution {
     this.call = { userId: run.userId, sessionId: run.sessionId, requestId: `run-${run.id}` }
     this.audience = new RunAudience(spec.memberIds)
     this.flow = new FlowGuard(deps.nats, this.call, run.conversationId, spec.memberIds, () => this.toolTimeout())
-    this.fanout = new MemberFanout(deps.nats, { runId: run.id, agentId: run.agentId, conversationId: run.conversationId }, this.audience)
+    this.fanout = new MemberFanout(
+      deps.nats,
+      { runId: run.id, agentId: run.agentId, agentName: run.agentName, conversationId: run.conversationId },
+      this.audience
+    )
     this.batcher = new DeltaBatcher(this.fanout, deps.config.AGENTS_DELTA_FLUSH_MS)
     this.log = deps.log.child({ runId: run.id, agentId: run.agentId })
     this.deadline = run.createdAt.getTime() + run.limits.runTimeoutMs
@@ -191,7 +197,12 @@ export class RunExecution {
       this.ctl.signal.throwIfAborted()
       this.posting = true
       this.batcher.flush()
-      end = await postOutput(this.deps.nats, this.log, run, this.call, this.usage, output)
+      // What the run read beyond its conversation was checked against these members: chat posts
+      // only if nobody else has joined by the time it inserts (under the conversation's lock).
+      const checked = this.flow.readBeyondConversation ? this.flow.memberIds : undefined
+      const posted = await postOutput(this.deps.nats, this.log, run, this.call, this.usage, output, checked)
+      if (posted.memberIds) this.audience.retain(posted.memberIds)
+      end = posted
     } catch (err) {
       end = this.failure(err)
     } finally {
@@ -222,7 +233,8 @@ export class RunExecution {
     const usage = { ...this.usage }
     const stop = this.ctl.signal.aborted ? (this.ctl.signal.reason as unknown) : err
     if (stop instanceof RunStop) {
-      if (stop.status === 'cancelled') return { status: 'cancelled', usage }
+      // The partial text stays with the run: the user who ran it sees it, marked, after a reload.
+      if (stop.status === 'cancelled') return { status: 'cancelled', usage, ...(this.streamed ? { output: withoutNul(this.streamed) } : {}) }
       return { status: 'failed', usage, failureReason: stop.reason as RunEnd['failureReason'], failureDetail: stop.message }
     }
     if (stop instanceof ProviderError) {
@@ -343,6 +355,7 @@ export class RunExecution {
           if (++tokens > budget) throw RunStop.failed('max_output_tokens', `the run reached its limit of ${limits.maxOutputTokens} output tokens`)
           if (ev.type === 'text') {
             text += ev.text
+            this.streamed += ev.text
             this.batcher.push(ev.text)
             this.onToken?.(ev.text)
           }

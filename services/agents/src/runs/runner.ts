@@ -5,6 +5,8 @@ import { runs } from '../db/schema.js'
 import { RunExecution, type RunDeps, type RunSpec } from './execution.js'
 import { RunStop } from './stop.js'
 
+type StaleRun = { id: string; agentId: string; agentName: string; userId: string; sessionId: string; conversationId: string }
+
 /**
  * The runs this instance executes. It keeps their heartbeat fresh in the database and ends the runs
  * of crashed instances (heartbeat older than three periods) as failed ("interrupted"), at start and
@@ -106,9 +108,18 @@ export class Runner {
     )
   }
 
-  stopAgentRuns(agentId: string, userId: string): void {
+  /** The agent was deleted: every run of it here stops, whoever started it. */
+  stopAgentRuns(agentId: string): void {
     for (const exec of this.active.values()) {
-      if (exec.agentId === agentId && exec.userId === userId) exec.stop(RunStop.cancelled('the agent was deleted'))
+      if (exec.agentId === agentId) exec.stop(RunStop.cancelled('the agent was deleted'))
+    }
+  }
+
+  /** The agent is no longer shared: runs of it by anyone but its owner stop. */
+  stopSharedRuns(agentId: string, ownerId: string): void {
+    for (const exec of this.active.values()) {
+      if (exec.agentId === agentId && exec.userId !== ownerId)
+        exec.stop(RunStop.failed('access_revoked', 'the agent is no longer shared with this conversation'))
     }
   }
 
@@ -140,7 +151,7 @@ export class Runner {
     if (this.closing) return 0
     const staleMs = this.deps.config.AGENTS_HEARTBEAT_MS * 3
     const local = [...this.active.keys()]
-    let ended: { id: string; agentId: string; userId: string; sessionId: string; conversationId: string }[]
+    let ended: StaleRun[]
     try {
       ended = await this.deps.db
         .update(runs)
@@ -150,7 +161,14 @@ export class Runner {
             local.length > 0 ? sql` AND NOT (${inArray(runs.id, local)})` : sql``
           }`
         )
-        .returning({ id: runs.id, agentId: runs.agentId, userId: runs.userId, sessionId: runs.sessionId, conversationId: runs.conversationId })
+        .returning({
+          id: runs.id,
+          agentId: runs.agentId,
+          agentName: runs.agentName,
+          userId: runs.userId,
+          sessionId: runs.sessionId,
+          conversationId: runs.conversationId
+        })
     } catch (err) {
       this.deps.log.warn({ err }, 'stale run sweep failed')
       return 0
@@ -162,7 +180,7 @@ export class Runner {
     return ended.length
   }
 
-  private async announceInterrupted(r: { id: string; agentId: string; userId: string; sessionId: string; conversationId: string }): Promise<void> {
+  private async announceInterrupted(r: StaleRun): Promise<void> {
     try {
       const { memberIds } = await natsRequest(
         this.deps.nats,
@@ -175,6 +193,7 @@ export class Runner {
         at: new Date().toISOString(),
         runId: r.id,
         agentId: r.agentId,
+        agentName: r.agentName,
         conversationId: r.conversationId,
         reason: 'interrupted',
         detail: 'the run was interrupted (the agents service stopped)'

@@ -1,5 +1,5 @@
 import { sql } from 'drizzle-orm'
-import { bigint, check, customType, index, integer, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { bigint, boolean, check, customType, index, integer, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
 
 /** Everything chat stores lives in its own schema; other services ask over NATS. */
 export const chat = pgSchema('chat')
@@ -17,13 +17,16 @@ export const conversations = chat.table(
   {
     id: uuid('id').primaryKey().defaultRandom(),
     title: text('title').notNull(),
+    topic: text('topic').notNull().default(''),
     ownerId: uuid('owner_id').notNull(),
     memberCount: integer('member_count').notNull().default(0),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     lastActivityAt: timestamp('last_activity_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     /** unique and increasing: the paging key of "my conversations, newest activity first" */
-    activitySeq: bigint('activity_seq', { mode: 'number' }).notNull().default(sql`nextval('chat.activity_seq')`)
+    activitySeq: bigint('activity_seq', { mode: 'number' }).notNull().default(sql`nextval('chat.activity_seq')`),
+    /** set while archived: read-only for everyone, listed apart; null = active */
+    archivedAt: timestamp('archived_at', { withTimezone: true, mode: 'date' })
   },
   (t) => [uniqueIndex('conversations_activity_seq_key').on(t.activitySeq)]
 )
@@ -42,12 +45,17 @@ export const members = chat.table(
      * added later starts at the conversation's latest message (its history is there to read, not
      * unread); 0 = nothing read yet (conversations start empty).
      */
-    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0)
+    lastReadSeq: bigint('last_read_seq', { mode: 'number' }).notNull().default(0),
+    /** what this member is notified of (NotifyLevelSchema) */
+    notifyLevel: text('notify_level', { enum: ['all', 'mentions', 'none'] })
+      .notNull()
+      .default('all')
   },
   (t) => [
     primaryKey({ name: 'members_pkey', columns: [t.conversationId, t.userId] }),
     index('members_user_idx').on(t.userId, t.conversationId),
-    check('members_role_check', sql`${t.role} in ('owner', 'member')`)
+    check('members_role_check', sql`${t.role} in ('owner', 'member')`),
+    check('members_notify_level_check', sql`${t.notifyLevel} in ('all', 'mentions', 'none')`)
   ]
 )
 
@@ -92,6 +100,38 @@ export const messages = chat.table(
     index('messages_tsv_idx').using('gin', t.tsv),
     check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)
   ]
+)
+
+/** One row per user who ever connected (or chose to hide): presence as others may see it. */
+export const presenceUsers = chat.table('presence_users', {
+  userId: uuid('user_id').primaryKey(),
+  hidden: boolean('hidden').notNull().default(false),
+  /** what others were last told (presence.changed), hidden aside; reports and the sweeper move it */
+  status: text('status', { enum: ['online', 'away', 'offline'] })
+    .notNull()
+    .default('offline'),
+  lastActiveAt: timestamp('last_active_at', { withTimezone: true, mode: 'date' }),
+  /** when the user's last socket (on any gateway instance) closed */
+  lastSeenAt: timestamp('last_seen_at', { withTimezone: true, mode: 'date' })
+})
+
+/** Live gateway instances; one that stops announcing itself expires with its sockets. */
+export const presenceInstances = chat.table('presence_instances', {
+  instanceId: uuid('instance_id').primaryKey(),
+  expiresAt: timestamp('expires_at', { withTimezone: true, mode: 'date' }).notNull()
+})
+
+/** How many sockets each gateway instance holds for a user (rows with 0 are deleted). */
+export const presenceSockets = chat.table(
+  'presence_sockets',
+  {
+    userId: uuid('user_id').notNull(),
+    instanceId: uuid('instance_id')
+      .notNull()
+      .references(() => presenceInstances.instanceId, { onDelete: 'cascade' }),
+    sockets: integer('sockets').notNull()
+  },
+  (t) => [primaryKey({ name: 'presence_sockets_pkey', columns: [t.userId, t.instanceId] }), index('presence_sockets_instance_idx').on(t.instanceId)]
 )
 
 export type ConversationRow = typeof conversations.$inferSelect

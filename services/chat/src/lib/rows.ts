@@ -1,4 +1,12 @@
-import { MessageSchema, type Conversation, type ConversationWithUnread, type Member, type MemberRole, type Message } from '@palisade/contracts'
+import {
+  MessageSchema,
+  type Conversation,
+  type ConversationWithUnread,
+  type Member,
+  type MemberRole,
+  type Message,
+  type NotifyLevel
+} from '@palisade/contracts'
 
 /**
  * The columns each field of a Message (MessageSchema, the one definition of its shape) is read
@@ -23,7 +31,7 @@ export const MESSAGE_FIELD_COLUMNS = {
  * order; `tsv` is never selected (it is an index, not data).
  */
 export const MESSAGE_COLUMNS = ['seq', ...(Object.keys(MessageSchema.properties) as Array<keyof Message>).flatMap((k) => MESSAGE_FIELD_COLUMNS[k])].join(', ')
-export const CONVERSATION_COLUMNS = 'id, title, owner_id, member_count, created_at, updated_at, last_activity_at, activity_seq'
+export const CONVERSATION_COLUMNS = 'id, title, topic, owner_id, member_count, created_at, updated_at, last_activity_at, activity_seq, archived_at'
 
 export interface MessageDbRow {
   seq: string | number
@@ -42,16 +50,19 @@ export interface MessageDbRow {
 export interface ConversationDbRow {
   id: string
   title: string
+  topic: string
   owner_id: string
   member_count: number
   created_at: Date
   updated_at: Date
   last_activity_at: Date
   activity_seq: string | number
+  archived_at: Date | null
 }
 
 export interface ConversationWithUnreadDbRow extends ConversationDbRow {
   unread_count: number
+  notify_level: NotifyLevel
 }
 
 export interface MemberDbRow {
@@ -79,16 +90,18 @@ export function toConversation(r: ConversationDbRow): Conversation {
   return {
     id: r.id,
     title: r.title,
+    topic: r.topic,
     ownerId: r.owner_id,
     memberCount: r.member_count,
     createdAt: r.created_at.toISOString(),
     updatedAt: r.updated_at.toISOString(),
-    lastActivityAt: r.last_activity_at.toISOString()
+    lastActivityAt: r.last_activity_at.toISOString(),
+    archivedAt: r.archived_at ? r.archived_at.toISOString() : null
   }
 }
 
 export function toConversationWithUnread(r: ConversationWithUnreadDbRow): ConversationWithUnread {
-  return { ...toConversation(r), unreadCount: r.unread_count }
+  return { ...toConversation(r), unreadCount: r.unread_count, notifyLevel: r.notify_level }
 }
 
 export function toMember(r: MemberDbRow): Member {

@@ -2,6 +2,13 @@ import type { FastifyInstance } from 'fastify'
 import type { Subscription } from '@nats-io/transport-node'
 import {
   ChatAccessCheck,
+  ChatConversationLeave,
+  ChatConversationTransfer,
+  ChatConversationUpdate,
+  ChatNotifySet,
+  ChatPresenceGet,
+  ChatPresenceReport,
+  GatewayInstanceAlive,
   ChatAgentMessageCreate,
   ChatHistoryGet,
   ChatMembersGet,
@@ -10,11 +17,13 @@ import {
   CHAT_LIMITS,
   ErrorCode
 } from '@palisade/contracts'
-import { natsServe, ProblemError, type CallContext } from '@palisade/platform'
+import { natsServe, natsSubscribe, ProblemError, type CallContext } from '@palisade/platform'
 import type { ChatStore } from '../store/context.js'
 import { memberIdsFor, roleOf } from '../store/members.js'
-import { listMessages, sendMessage } from '../store/messages.js'
+import { listMessages, sendAgentMessage, sendMessage } from '../store/messages.js'
 import { search } from '../store/search.js'
+import { leaveConversation, setNotifyLevel, transferOwnership, updateConversation } from '../store/conversation-admin.js'
+import { conversationPresence, instanceHeartbeat, reportPresence } from '../store/presence.js'
 
 /**
  * Who a NATS request acts for: the `Palisade-Acting-User` header the calling service set from a
@@ -43,17 +52,14 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
       { log }
     ),
     natsServe(nc, ChatMembersGet, async ({ conversationId }, ctx) => ({ memberIds: await memberIdsFor(store, conversationId, actingUser(app, ctx)) }), { log }),
-    natsServe(
-      nc,
-      ChatMessageCreate,
-      async ({ conversationId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'user' }, ctx),
-      { log }
-    ),
+    natsServe(nc, ChatMessageCreate, async ({ conversationId, ...input }, ctx) => sendMessage(store, actingUser(app, ctx), conversationId, input, ctx), {
+      log
+    }),
     natsServe(
       nc,
       ChatAgentMessageCreate,
-      async ({ conversationId, agentRunId, ...input }, ctx) =>
-        sendMessage(store, actingUser(app, ctx), conversationId, input, { kind: 'agent', agentRunId }, ctx),
+      async ({ conversationId, agentRunId, audience, ...input }, ctx) =>
+        sendAgentMessage(store, actingUser(app, ctx), conversationId, input, agentRunId, audience, ctx),
       { log }
     ),
     natsServe(
@@ -67,6 +73,39 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
       ChatSearch,
       async ({ q, conversationId, cursor, limit }, ctx) => search(store, actingUser(app, ctx), q, conversationId, cursor, limit ?? CHAT_LIMITS.natsPageMax),
       { log }
-    )
+    ),
+    natsServe(
+      nc,
+      ChatConversationUpdate,
+      async ({ conversationId, ...change }, ctx) => updateConversation(store, actingUser(app, ctx), conversationId, change),
+      {
+        log
+      }
+    ),
+    natsServe(nc, ChatConversationTransfer, async ({ conversationId, userId }, ctx) => transferOwnership(store, actingUser(app, ctx), conversationId, userId), {
+      log
+    }),
+    natsServe(nc, ChatConversationLeave, async ({ conversationId }, ctx) => leaveConversation(store, actingUser(app, ctx), conversationId), { log }),
+    natsServe(
+      nc,
+      ChatNotifySet,
+      async ({ conversationId, notifyLevel }, ctx) => {
+        await setNotifyLevel(store, actingUser(app, ctx), conversationId, notifyLevel)
+        return {}
+      },
+      { log }
+    ),
+    natsServe(nc, ChatPresenceGet, async ({ conversationId }, ctx) => conversationPresence(store, actingUser(app, ctx), conversationId), { log }),
+    natsServe(
+      nc,
+      ChatPresenceReport,
+      async (report, ctx) => {
+        await reportPresence(store, actingUser(app, ctx), report)
+        return {}
+      },
+      { log }
+    ),
+    // One chat instance records each announcement (queue group).
+    natsSubscribe(nc, GatewayInstanceAlive, (ev) => instanceHeartbeat(store, ev.instanceId, ev.ttlMs), { log, queue: 'chat' })
   ]
 }

@@ -14,19 +14,18 @@ import {
   MemberPageSchema,
   MemberParamsSchema,
   MemberSchema,
-  ProblemSchema,
-  UpdateConversationBodySchema
+  ProblemSchema
 } from '@palisade/contracts'
 import { callContextOf, identityOf } from '@palisade/platform'
 import type { ChatStore } from '../store/context.js'
-import { createConversation, deleteConversation, getConversation, listConversations, renameConversation } from '../store/conversations.js'
+import { createConversation, getConversation, listConversations } from '../store/conversations.js'
 import { addMember, listMembers, removeMember } from '../store/members.js'
 import { markRead } from '../store/read-markers.js'
 
 const errors = { '4xx': ProblemSchema, '5xx': ProblemSchema }
 const noContent = { 204: Type.Null(), ...errors }
 
-/** Conversations and their members, under /api/chat/conversations. */
+/** Conversations and their members, under /api/chat/conversations (managing one: conversation-admin.ts). */
 export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (root, { store }) => {
   const app = root.withTypeProvider<TypeBoxTypeProvider>()
 
@@ -36,23 +35,12 @@ export const conversationRoutes: FastifyPluginAsync<{ store: ChatStore }> = asyn
   })
 
   app.get('/conversations', { schema: { querystring: ConversationPageQuerySchema, response: { 200: ConversationPageSchema, ...errors } } }, async (request) =>
-    listConversations(store, identityOf(request).userId, request.query.cursor, request.query.limit ?? 50)
+    listConversations(store, identityOf(request).userId, request.query.cursor, request.query.limit ?? 50, request.query.archived ?? false)
   )
 
   app.get('/conversations/:id', { schema: { params: ConversationParamsSchema, response: { 200: ConversationWithUnreadSchema, ...errors } } }, async (request) =>
     getConversation(store, identityOf(request).userId, request.params.id)
   )
-
-  app.patch(
-    '/conversations/:id',
-    { schema: { params: ConversationParamsSchema, body: UpdateConversationBodySchema, response: { 200: ConversationSchema, ...errors } } },
-    async (request) => renameConversation(store, identityOf(request).userId, request.params.id, request.body.title)
-  )
-
-  app.delete('/conversations/:id', { schema: { params: ConversationParamsSchema, response: noContent } }, async (request, reply) => {
-    await deleteConversation(store, identityOf(request).userId, request.params.id)
-    return reply.code(204).send(null)
-  })
 
   /** Read up to and including a message: only forward, members only (404 like everywhere), 204. */
   app.post(

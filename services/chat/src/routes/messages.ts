@@ -29,14 +29,7 @@ export const messageRoutes: FastifyPluginAsync<{ store: ChatStore }> = async (ro
     '/conversations/:id/messages',
     { schema: { params: ConversationParamsSchema, body: SendMessageBodySchema, response: { 200: MessageSchema, 201: MessageSchema, ...errors } } },
     async (request, reply) => {
-      const { message, created } = await sendMessage(
-        store,
-        identityOf(request).userId,
-        request.params.id,
-        request.body,
-        { kind: 'user' },
-        callContextOf(request)
-      )
+      const { message, created } = await sendMessage(store, identityOf(request).userId, request.params.id, request.body, callContextOf(request))
       return reply.code(created ? 201 : 200).send(message)
     }
   )

@@ -1,10 +1,10 @@
 import type { Conversation, ConversationPage, ConversationWithUnread } from '@palisade/contracts'
 import { withTransaction, type CallContext } from '@palisade/platform'
 import { conversationCursor } from '../lib/cursor.js'
-import { publishMembershipChange, publishToMembers } from '../lib/events.js'
+import { publishToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toConversationWithUnread, type ConversationDbRow, type ConversationWithUnreadDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
-import { memberIds, requireOwner, requireUsersExist, tooManyMembers } from './members.js'
+import { requireUsersExist, tooManyMembers } from './members.js'
 import { unreadCountSql } from './read-markers.js'
 
 const CONVERSATION_COLUMNS_OF_C = CONVERSATION_COLUMNS.split(', ')
@@ -38,19 +38,25 @@ export async function createConversation(
 }
 
 /** The page is chosen first and unread counts are computed only for its rows (not for every conversation of the user). */
-export async function listConversations(store: ChatStore, userId: string, cursor: string | undefined, limit: number): Promise<ConversationPage> {
+export async function listConversations(
+  store: ChatStore,
+  userId: string,
+  cursor: string | undefined,
+  limit: number,
+  archived = false
+): Promise<ConversationPage> {
   const before = conversationCursor.decodeOptional(cursor)
   const r = await store.pg.query<ConversationWithUnreadDbRow>({
     name: 'chat_list_conversations',
-    text: `SELECT ${CONVERSATION_COLUMNS}, ${unreadCountSql('p.id', 'p.last_read_seq', '$1')} AS unread_count
+    text: `SELECT ${CONVERSATION_COLUMNS}, ${unreadCountSql('p.id', 'p.last_read_seq', '$1')} AS unread_count, p.notify_level
            FROM (
-             SELECT ${CONVERSATION_COLUMNS_OF_C}, m.last_read_seq
+             SELECT ${CONVERSATION_COLUMNS_OF_C}, m.last_read_seq, m.notify_level
              FROM chat.members m JOIN chat.conversations c ON c.id = m.conversation_id
-             WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807)
+             WHERE m.user_id = $1 AND c.activity_seq < COALESCE($2::bigint, 9223372036854775807) AND (c.archived_at IS NOT NULL) = $4
              ORDER BY c.activity_seq DESC LIMIT $3
            ) p
            ORDER BY p.activity_seq DESC`,
-    values: [userId, before ?? null, limit + 1]
+    values: [userId, before ?? null, limit + 1, archived]
   })
   const rows = r.rows.slice(0, limit)
   const last = rows[rows.length - 1]
@@ -63,7 +69,7 @@ export async function listConversations(store: ChatStore, userId: string, cursor
 export async function getConversation(store: ChatStore, userId: string, id: string): Promise<ConversationWithUnread> {
   const r = await store.pg.query<ConversationWithUnreadDbRow>({
     name: 'chat_get_conversation',
-    text: `SELECT ${CONVERSATION_COLUMNS_OF_C}, ${unreadCountSql('c.id', 'm.last_read_seq', '$2')} AS unread_count
+    text: `SELECT ${CONVERSATION_COLUMNS_OF_C}, ${unreadCountSql('c.id', 'm.last_read_seq', '$2')} AS unread_count, m.notify_level
            FROM chat.conversations c JOIN chat.members m ON m.conversation_id = c.id AND m.user_id = $2
            WHERE c.id = $1`,
     values: [id, userId]
@@ -71,29 +77,4 @@ export async function getConversation(store: ChatStore, userId: string, id: stri
   const row = r.rows[0]
   if (!row) throw notMember()
   return toConversationWithUnread(row)
-}
-
-export async function renameConversation(store: ChatStore, userId: string, id: string, title: string): Promise<Conversation> {
-  await requireOwner(store, id, userId)
-  const r = await store.pg.query<ConversationDbRow>(
-    `UPDATE chat.conversations SET title = $2, updated_at = now() WHERE id = $1 AND owner_id = $3 RETURNING ${CONVERSATION_COLUMNS}`,
-    [id, title, userId]
-  )
-  const row = r.rows[0]
-  if (!row) throw notMember()
-  const conversation = toConversation(row)
-  publishToMembers(store.nats, await memberIds(store, id), { type: 'conversation.updated', at: now(), conversation })
-  return conversation
-}
-
-export async function deleteConversation(store: ChatStore, userId: string, id: string): Promise<void> {
-  await requireOwner(store, id, userId)
-  const ids = await withTransaction(store.pg, async (c) => {
-    const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1 FOR UPDATE', [id])
-    const d = await c.query('DELETE FROM chat.conversations WHERE id = $1 AND owner_id = $2', [id, userId])
-    if (d.rowCount === 0) throw notMember()
-    return m.rows.map((x) => x.user_id)
-  })
-  store.cache?.invalidate(id)
-  publishMembershipChange(store.nats, ids, { type: 'conversation.deleted', at: now(), conversationId: id })
 }

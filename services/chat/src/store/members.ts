@@ -4,6 +4,7 @@ import { memberCursor } from '../lib/cursor.js'
 import { publishMembershipChange } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toMember, type ConversationDbRow, type MemberDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
+import { leaveConversation } from './conversation-admin.js'
 
 export async function roleOf(store: ChatStore, conversationId: string, userId: string): Promise<MemberRole | null> {
   const r = await store.pg.query<{ role: MemberRole }>({
@@ -115,14 +116,14 @@ export async function addMember(
   return { member: result.member, created: result.created }
 }
 
-/** The owner removes a member, or a member leaves. The owner cannot leave: they delete instead. */
+/** The owner removes a member, or a member removes themselves (= leaveConversation). */
 export async function removeMember(store: ChatStore, userId: string, id: string, targetId: string): Promise<void> {
-  const role = await requireMember(store, id, userId)
   if (targetId === userId) {
-    if (role === 'owner') throw problems.conflict('The owner cannot leave; delete the conversation instead')
-  } else if (role !== 'owner') {
-    throw problems.forbidden('Only the owner may remove members')
+    await leaveConversation(store, userId, id)
+    return
   }
+  const role = await requireMember(store, id, userId)
+  if (role !== 'owner') throw problems.forbidden('Only the owner may remove members')
   const remaining = await withTransaction(store.pg, async (c) => {
     const d = await c.query("DELETE FROM chat.members WHERE conversation_id = $1 AND user_id = $2 AND role <> 'owner'", [id, targetId])
     if (d.rowCount === 0) throw problems.notFound('Member not found')

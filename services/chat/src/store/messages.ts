@@ -1,9 +1,11 @@
-import { FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
-import { natsRequest, problems, type CallContext, type ProblemError } from '@palisade/platform'
+import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import type pg from 'pg'
+import { natsRequest, problems, withTransaction, type CallContext, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
 import { publishToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
+import { archivedProblem, requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
 
 export interface NewMessage {
@@ -27,34 +29,13 @@ async function checkAttachments(store: ChatStore, conversationId: string, attach
   )
 }
 
-/**
- * Stores a message unless this sender already sent one with this clientMessageId to this
- * conversation, in which case that one is returned (`created: false`). The membership check, the
- * insert and the conversation's activity bump are one statement; concurrent retries meet in the
- * unique index, so exactly one row exists whatever the interleaving. A user's own message also
- * moves their read marker up to it (whoever answers has read what came before); an agent's message
- * does not, although it is posted as the user who ran the agent.
- */
-export async function sendMessage(
-  store: ChatStore,
-  userId: string,
-  conversationId: string,
-  input: NewMessage,
-  author: MessageAuthor,
-  ctx: CallContext
-): Promise<{ message: Message; created: boolean }> {
-  const attachments = input.attachments ?? []
-  if (attachments.length > 0) {
-    await requireMember(store, conversationId, userId)
-    await checkAttachments(store, conversationId, attachments, ctx)
-  }
-  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>({
-    name: 'chat_send_message',
-    text: `WITH ins AS (
+type Queryable = Pick<pg.Pool, 'query'>
+
+const INSERT_MESSAGE = `WITH ins AS (
              INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
              SELECT $1, $2, $3, $4, $5, $6, $7::uuid[]
              WHERE EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+               AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
              ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
              RETURNING ${MESSAGE_COLUMNS}
            ), bump AS (
@@ -64,30 +45,112 @@ export async function sendMessage(
              UPDATE chat.members SET last_read_seq = ins.seq FROM ins
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
-           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`,
-    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, attachments]
+           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`
+
+/**
+ * Inserts unless this sender already sent one with this clientMessageId to this conversation, in
+ * which case that one is returned (`created: false`). The membership check, the insert and the
+ * conversation's activity bump are one statement; concurrent retries meet in the unique index, so
+ * exactly one row exists whatever the interleaving. A user's own message also moves their read
+ * marker up to it (whoever answers has read what came before); an agent's message does not,
+ * although it is posted as the user who ran the agent.
+ */
+async function insertMessage(
+  q: Queryable,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  author: MessageAuthor
+): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
+  const agentRunId = author.kind === 'agent' ? author.agentRunId : null
+  const r = await q.query<MessageDbRow & { member_ids: string[] }>({
+    name: 'chat_send_message',
+    text: INSERT_MESSAGE,
+    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, input.attachments ?? []]
   })
   const row = r.rows[0]
-  if (row) {
-    store.cache?.invalidate(conversationId)
-    const message = toMessage(row)
-    publishToMembers(store.nats, row.member_ids, { type: 'message.created', at: now(), conversationId, message })
-    return { message, created: true }
-  }
-  // Not inserted: either not a member, or a retry of a message that exists.
-  const existing = await store.pg.query<MessageDbRow>({
+  if (row) return { message: toMessage(row), created: true, memberIds: row.member_ids }
+  // Not inserted: not a member, a retry of a message that exists, or archived.
+  const existing = await q.query<MessageDbRow & { member_ids: string[] }>({
     name: 'chat_message_by_client_id',
-    text: `SELECT ${MESSAGE_COLUMNS} FROM chat.messages
+    text: `SELECT ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM chat.messages
            WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3
              AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)`,
     values: [conversationId, userId, input.clientMessageId]
   })
   if (!existing.rows[0]) {
-    await requireMember(store, conversationId, userId)
+    const member = await q.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [conversationId, userId])
+    if (member.rowCount === 0) throw notMember()
+    const archived = await q.query('SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL', [conversationId])
+    if (archived.rowCount) throw archivedProblem()
     // A member whose message vanished between the insert and this read (deleted at once).
     throw problems.conflict('The message was deleted; send it with a new clientMessageId')
   }
-  return { message: toMessage(existing.rows[0]), created: false }
+  return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids }
+}
+
+function announce(store: ChatStore, conversationId: string, sent: { message: Message; created: boolean; memberIds: string[] }): void {
+  if (!sent.created) return
+  store.cache?.invalidate(conversationId)
+  publishToMembers(store.nats, sent.memberIds, { type: 'message.created', at: now(), conversationId, message: sent.message })
+}
+
+/** A user's message (see insertMessage), announced to the members it was posted to. */
+export async function sendMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean }> {
+  const attachments = input.attachments ?? []
+  if (attachments.length > 0) {
+    await requireMember(store, conversationId, userId)
+    await checkAttachments(store, conversationId, attachments, ctx)
+  }
+  const sent = await insertMessage(store.pg, userId, conversationId, input, { kind: 'user' })
+  announce(store, conversationId, sent)
+  return { message: sent.message, created: sent.created }
+}
+
+/**
+ * An agent run's message. Adding and removing a member update the conversation's row in their
+ * transaction; taking that row's lock first orders this insert strictly before or after each of
+ * them, and the insert (a new snapshot after the lock) sees the members as they are then. So the
+ * `memberIds` answered — who the message went to, and the run's last audience — never includes
+ * someone removed before the message existed, whoever the agents service still counted in; and
+ * with `audience`, nobody outside it is a member when the message is posted.
+ */
+export async function sendAgentMessage(
+  store: ChatStore,
+  userId: string,
+  conversationId: string,
+  input: NewMessage,
+  agentRunId: string,
+  audience: readonly string[] | undefined,
+  ctx: CallContext
+): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
+  const attachments = input.attachments ?? []
+  if (attachments.length > 0) {
+    await requireMember(store, conversationId, userId)
+    await checkAttachments(store, conversationId, attachments, ctx)
+  }
+  const sent = await withTransaction(store.pg, async (c) => {
+    const locked = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE', [conversationId])
+    if (locked.rowCount === 0) throw notMember()
+    if (audience) {
+      // Under the lock nobody joins before the insert: a member outside the checked audience now
+      // would read what the run read without the check having covered them.
+      const outside = await c.query('SELECT 1 FROM chat.members WHERE conversation_id = $1 AND NOT (user_id = ANY($2::uuid[])) LIMIT 1', [
+        conversationId,
+        audience
+      ])
+      if (outside.rowCount) throw problems.conflict('A member joined whom the run did not check', AUDIENCE_CHANGED)
+    }
+    return insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
+  })
+  announce(store, conversationId, sent)
+  return sent
 }
 
 /** Newest first. One round trip: membership and page together. */
@@ -157,6 +220,7 @@ export async function editMessage(store: ChatStore, userId: string, conversation
     `UPDATE chat.messages SET text = $4, edited_at = now()
      WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
        AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+       AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
      RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
     [conversationId, userId, messageId, text]
   )
@@ -173,6 +237,7 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
     `DELETE FROM chat.messages
      WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
        AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+       AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
      RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
     [conversationId, userId, messageId]
   )
@@ -182,9 +247,10 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
   publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
 }
 
-/** 404 when the caller cannot see the message at all, 403 when they can but it is not theirs. */
+/** 404 when the caller cannot see the message at all, 409 when archived, 403 when it is not theirs. */
 async function whyNotOwnMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, action: 'edit' | 'delete'): Promise<ProblemError> {
   await requireMember(store, conversationId, userId)
+  await requireNotArchived(store, conversationId)
   const r = await store.pg.query('SELECT 1 FROM chat.messages WHERE id = $1 AND conversation_id = $2', [messageId, conversationId])
   if (r.rowCount === 0) return problems.notFound('Message not found')
   return problems.forbidden(action === 'edit' ? 'Only your own messages can be edited' : 'Only your own messages can be deleted')

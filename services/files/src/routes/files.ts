@@ -171,10 +171,11 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
     }
   })
 
-  // What an upload must fit: static per process, so it is built once.
+  // What an upload must fit, and whether links may be shared: static per process, built once.
   const limits = {
     maxBytes: config.FILES_MAX_BYTES,
-    types: Object.entries(ALLOWED_FILE_TYPES).map(([type, t]) => ({ type, extensions: [...t.extensions] }))
+    types: Object.entries(ALLOWED_FILE_TYPES).map(([type, t]) => ({ type, extensions: [...t.extensions] })),
+    shareLinks: config.SHARE_LINKS
   }
   app.get('/limits', { schema: { response: { 200: FileLimitsSchema } } }, async () => limits)
 

@@ -216,6 +216,8 @@ export class Connection {
         return void this.sendMessage(frame, ref)
       case 'typing':
         return void this.typing(frame.conversationId, ref)
+      case 'activity':
+        return this.hub.activity(this.userId)
     }
   }
 

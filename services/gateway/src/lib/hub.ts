@@ -7,6 +7,7 @@ import { isUtf8 } from 'node:buffer'
 import { decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'
 import { Connection } from './connection.js'
+import { PresenceReporter } from './presence.js'
 
 const CORKED = Symbol('corked')
 
@@ -33,6 +34,7 @@ interface MembersEntry {
 export class Hub {
   readonly nats: FastifyInstance['nats']
   readonly log: FastifyBaseLogger
+  readonly presence: PresenceReporter
   /** how long a socket being closed by force may take to read its close frame */
   closeGraceMs = 1000
   private readonly byUser = new Map<string, Set<Connection>>()
@@ -54,6 +56,7 @@ export class Hub {
   ) {
     this.nats = app.nats
     this.log = app.log
+    this.presence = new PresenceReporter(app, (userId) => this.socketsOf(userId))
     this.heartbeat = setInterval(() => this.beat(), settings.GATEWAY_HEARTBEAT_MS)
     this.heartbeat.unref()
   }
@@ -108,6 +111,7 @@ export class Hub {
       this.subscribeUser(init.userId)
     }
     set.add(conn)
+    this.presence.socketsChanged(init.userId, set.size, true)
     let sessionSet = this.bySession.get(init.sessionId)
     if (!sessionSet) {
       sessionSet = new Set()
@@ -132,7 +136,10 @@ export class Hub {
   /** Forgets a socket (idempotent through Connection.markClosed); the user's last one ends the subscription. */
   remove(conn: Connection): void {
     const set = this.byUser.get(conn.userId)
-    if (set?.delete(conn) && set.size === 0) {
+    const removed = set?.delete(conn) ?? false
+    // While shutting down, one goodbye covers every socket (PresenceReporter.shutdown).
+    if (removed && !this.shuttingDown) this.presence.socketsChanged(conn.userId, set!.size, false)
+    if (removed && set!.size === 0) {
       this.byUser.delete(conn.userId)
       this.userSubs.get(conn.userId)?.unsubscribe()
       this.userSubs.delete(conn.userId)
@@ -299,6 +306,11 @@ export class Hub {
     natsPublish(this.nats, GatewayLeaseRenewed, { userId, sessionId, expiresAt: leaseEnd })
   }
 
+  /** A socket of the user reported activity (an `activity` frame). */
+  activity(userId: string): void {
+    this.presence.activity(userId, this.socketsOf(userId))
+  }
+
   // ---- typing --------------------------------------------------------------------------------
 
   typingAllowed(userId: string, conversationId: string): boolean {
@@ -376,5 +388,6 @@ export class Hub {
     for (const ws of sockets) if (ws.readyState !== ws.CLOSED) ws.terminate()
     for (const sub of this.userSubs.values()) sub.unsubscribe()
     this.userSubs.clear()
+    await this.presence.shutdown()
   }
 }

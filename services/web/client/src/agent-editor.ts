@@ -1,7 +1,8 @@
 /**
  * The agent editor, a modal <dialog> (focus moves in and stays, Escape closes, focus returns to the
  * button that opened it): name, instructions, provider and model from what operations configured,
- * temperature, the tools the agent may call and which egress tools may receive conversation data.
+ * temperature, the tools the agent may call and which egress tools may receive conversation data,
+ * and who may run it (only its owner, or the members of the open conversation).
  * Loaded on first use (agents.ts imports it dynamically) to keep it off the first load.
  * The API's refusals land next to their field: schema errors by their `errors` path, the service's
  * own checks by the field name their detail starts with ("tools: …", "dataEgress: …").
@@ -19,6 +20,7 @@ interface Agent {
   tools: string[]
   dataEgress: string[]
   temperature: number | null
+  sharedConversationId: string | null
 }
 interface ProviderInfo {
   id: string
@@ -38,21 +40,28 @@ const TOOL_HELP: Record<string, string> = {
   'files.read': 'Read files shared in conversations everyone here can read.',
   'web.fetch': 'Fetch pages from web sites operations allowed.'
 }
-const FIELDS = ['name', 'instructions', 'provider', 'model', 'temperature', 'tools'] as const
+const FIELDS = ['name', 'instructions', 'provider', 'model', 'temperature', 'tools', 'sharing'] as const
 type Field = (typeof FIELDS)[number]
 
 function fieldOf(path: string, detail: string): Field | undefined {
   const key = (path.replace(/^body\/?/, '').split('/')[0] || detail.match(/^(\w+):/)?.[1]) ?? ''
   if (key === 'dataEgress') return 'tools'
+  if (key === 'sharedConversationId' || /^Conversation not found/.test(detail)) return 'sharing'
   if (/provider/i.test(detail) && !key) return /model/.test(detail) ? 'model' : 'provider'
   return (FIELDS as readonly string[]).includes(key) ? (key as Field) : undefined
 }
 
-export function editAgent(agentId: string | undefined, opener: HTMLElement, saved: (a: Agent) => void): void {
-  void build(agentId, opener, saved)
+/** The open conversation, which the agent may be shared with. */
+export interface OpenConversation {
+  id: string
+  title: string
 }
 
-async function build(agentId: string | undefined, opener: HTMLElement, saved: (a: Agent) => void): Promise<void> {
+export function editAgent(agentId: string | undefined, opener: HTMLElement, conversation: OpenConversation | undefined, saved: (a: Agent) => void): void {
+  void build(agentId, opener, conversation, saved)
+}
+
+async function build(agentId: string | undefined, opener: HTMLElement, conversation: OpenConversation | undefined, saved: (a: Agent) => void): Promise<void> {
   const [current, { providers }, { tools }] = await Promise.all([
     agentId ? api<Agent>('GET', `/api/agents/${agentId}`) : Promise.resolve(undefined),
     api<{ providers: ProviderInfo[] }>('GET', '/api/agents/providers'),
@@ -92,6 +101,17 @@ async function build(agentId: string | undefined, opener: HTMLElement, saved: (a
     value: current?.temperature === null || current?.temperature === undefined ? '' : String(current.temperature),
     attrs: described('temperature', 'hint')
   })
+
+  // Private, or shared with the open conversation; an agent shared elsewhere keeps that choice too.
+  const sharedNow = current?.sharedConversationId ?? null
+  const sharing = h(
+    'select',
+    { id: 'agent-sharing', attrs: described('sharing', 'hint') },
+    h('option', { value: '', textContent: 'Only me' }),
+    conversation ? h('option', { value: conversation.id, textContent: `Members of “${conversation.title || 'this conversation'}”` }) : null,
+    sharedNow && sharedNow !== conversation?.id ? h('option', { value: sharedNow, textContent: 'Members of another conversation' }) : null
+  )
+  sharing.value = sharedNow ?? ''
 
   const toolBoxes = tools.map((t) => {
     const id = `agent-tool-${t.name.replace(/[^A-Za-z0-9_-]/g, '-')}`
@@ -145,6 +165,12 @@ async function build(agentId: string | undefined, opener: HTMLElement, saved: (a
     fieldRow('provider', 'Provider', provider),
     fieldRow('model', 'Model', model),
     fieldRow('temperature', 'Temperature', temperature, 'From 0 (focused) to 2 (varied). Leave empty for the provider’s default.'),
+    fieldRow(
+      'sharing',
+      'Who may run it',
+      sharing,
+      'Members may run a shared agent (it reads only what all of them can), never see its instructions or change it. It stops being shared if you leave.'
+    ),
     h(
       'fieldset',
       { class: 'agent-tools', attrs: { 'aria-describedby': 'agent-tools-error' } },
@@ -169,7 +195,7 @@ async function build(agentId: string | undefined, opener: HTMLElement, saved: (a
     dialog.remove()
     opener.focus()
   }
-  const controls: Record<Field, HTMLElement> = { name, instructions, provider, model, temperature, tools: toolBoxes[0]?.use ?? save }
+  const controls: Record<Field, HTMLElement> = { name, instructions, provider, model, temperature, tools: toolBoxes[0]?.use ?? save, sharing }
   const showErrors = (found: [Field | undefined, string][]) => {
     for (const [f, el] of errors) {
       el.textContent = ''
@@ -209,7 +235,8 @@ async function build(agentId: string | undefined, opener: HTMLElement, saved: (a
       model: model.value,
       temperature: temp ? Number(temp) : null,
       tools: chosen,
-      dataEgress: toolBoxes.filter((b) => b.use.checked && b.egress?.checked).map((b) => b.tool.name)
+      dataEgress: toolBoxes.filter((b) => b.use.checked && b.egress?.checked).map((b) => b.tool.name),
+      sharedConversationId: sharing.value || null
     }
     save.disabled = true
     void (current ? api<Agent>('PATCH', `/api/agents/${current.id}`, body) : api<Agent>('POST', '/api/agents', body))

@@ -1,14 +1,17 @@
 /**
- * What the client knows about agent replies: each agent's name (the caller's own agents) and each run
- * started or seen in this page (which agent, which prompt), so that a reply can be labelled with the
- * agent's name and offer "Copy" and "Regenerate". Imports no UI module: ui.ts and message-view.ts
- * use it, and it must not pull them back in.
+ * What the client knows about agent replies: each agent's name (the caller's own agents and those
+ * shared with the open conversation) and each run started, seen or listed for the conversation
+ * (which agent, its name when the run started, the prompt when it was the caller's), so that a reply
+ * is labelled with the agent's name and offers "Copy" and "Regenerate", after a reload too. Imports
+ * no UI module: ui.ts and message-view.ts use it, and it must not pull them back in.
  */
 import { h } from './dom.js'
 
 export interface RunInfo {
   agentId: string
   conversationId: string
+  /** the agent's name when the run started (run events and the conversation's run list carry it) */
+  agentName?: string | undefined
   /** the prompt, when this page started the run (needed to regenerate) */
   input?: string
 }
@@ -41,7 +44,7 @@ export function mentionedAgent(text: string): { agentId: string; input: string }
 
 export function rememberRun(runId: string, info: RunInfo): void {
   const known = runs.get(runId)
-  runs.set(runId, { ...info, input: info.input ?? known?.input })
+  runs.set(runId, { ...info, agentName: info.agentName ?? known?.agentName, input: info.input ?? known?.input })
 }
 
 export function onRegenerate(fn: (info: RunInfo & { input: string }) => void): void {
@@ -54,7 +57,13 @@ export function agentLabel(agentId: string | undefined): string {
 }
 
 export function runLabel(runId: string): string {
-  return agentLabel(runs.get(runId)?.agentId)
+  const info = runs.get(runId)
+  return info?.agentName || agentLabel(info?.agentId)
+}
+
+/** What a reply's row shows from its run: when it changes, the row is rebuilt. */
+export function runSignature(runId: string): string {
+  return `${runLabel(runId)}|${runs.get(runId)?.input !== undefined ? 'again' : ''}`
 }
 
 async function copyText(text: string, button: HTMLButtonElement): Promise<void> {

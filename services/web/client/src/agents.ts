@@ -1,37 +1,93 @@
-/** Agents: pick or create one, run it on the message box's text, stream its answer, cancel it. */
+/**
+ * Agents: pick or create one (or one shared with the conversation), run it on the message box's
+ * text, stream its answer, cancel it; after a reload, the conversation's runs label its replies.
+ */
 import type { ServerFrame } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
-import { agentLabel, mentionedAgent, onRegenerate, rememberRun, replyActions, setAgentNames, type RunInfo } from './agent-replies.js'
+import { mentionedAgent, onRegenerate, rememberRun, replyActions, runLabel, setAgentNames, type RunInfo } from './agent-replies.js'
 import { settleMarkdown, streamMarkdown } from './markdown.js'
 import { scrollToBottom } from './message-list.js'
-import { activeId, addRun, getRun, removeRun, type RunView } from './store.js'
+import { activeId, addRun, batch, getRun, getConversation, isMe, messageList, removeRun, touchMessages, type RunView } from './store.js'
 import { els, showError } from './ui.js'
 
 interface AgentInfo {
   id: string
   name: string
+  /** shared with the open conversation by another member: runnable, not editable */
+  ownerId?: string
+}
+/** GET /api/agents/conversations/:id/runs (contracts ConversationRunSchema) */
+interface ConversationRun {
+  id: string
+  agentId: string
+  agentName: string
+  userId: string
+  status: 'running' | 'completed' | 'failed' | 'cancelled'
+  messageId: string | null
+  input?: string
+  output?: string
+  createdAt: string
 }
 
 const agentSelect = $('#agent-select') as HTMLSelectElement
 const agentCancel = $('#agent-cancel') as HTMLButtonElement
 let currentRun: { agentId: string; runId: string } | undefined
+let mine = new Set<string>()
 
+/** The caller's agents, and those other members shared with the open conversation. */
 export async function loadAgents(select?: string): Promise<void> {
-  let agents: AgentInfo[]
-  try {
-    agents = (await api<{ agents: AgentInfo[] }>('GET', '/api/agents?limit=50')).agents
-  } catch {
-    agents = []
-  }
+  const conversationId = activeId()
+  const [own, shared] = await Promise.all([
+    api<{ agents: AgentInfo[] }>('GET', '/api/agents?limit=50').then(
+      (r) => r.agents,
+      () => []
+    ),
+    conversationId
+      ? api<{ agents: Required<AgentInfo>[] }>('GET', `/api/agents/shared?conversationId=${conversationId}`).then(
+          (r) => r.agents.filter((a) => !isMe(a.ownerId)),
+          () => []
+        )
+      : Promise.resolve([])
+  ])
+  const agents: AgentInfo[] = [...own, ...shared]
+  mine = new Set(own.map((a) => a.id))
   setAgentNames(agents)
   agentSelect.replaceChildren(
     h('option', { value: '', textContent: 'New assistant…' }),
-    ...agents.map((a) => h('option', { value: a.id, textContent: a.name }))
+    ...agents.map((a) => h('option', { value: a.id, textContent: mine.has(a.id) ? a.name : `${a.name} (shared)` }))
   )
   const keep = select ?? agentSelect.value
   agentSelect.value = agents.some((a) => a.id === keep) ? keep : (agents[0]?.id ?? '')
-  editButton.hidden = !agentSelect.value
+  editButton.hidden = !mine.has(agentSelect.value)
+}
+
+/**
+ * The open conversation's recent runs: replies keep their agent's name and, for the caller's own
+ * runs, "Regenerate" after a reload; the caller's cancelled runs newer than the last message come
+ * back with their partial text, marked.
+ */
+export async function loadConversationRuns(conversationId: string): Promise<void> {
+  let list: ConversationRun[]
+  try {
+    list = (await api<{ runs: ConversationRun[] }>('GET', `/api/agents/conversations/${conversationId}/runs?limit=50`)).runs
+  } catch {
+    return // labels fall back to "Agent"; nothing else depends on it
+  }
+  if (activeId() !== conversationId) return
+  const newest = messageList().at(-1)?.createdAt ?? ''
+  batch(() => {
+    for (const r of list) {
+      rememberRun(r.id, { agentId: r.agentId, conversationId, agentName: r.agentName, ...(r.input !== undefined ? { input: r.input } : {}) })
+      if (r.status === 'cancelled' && r.output && r.createdAt > newest && !getRun(r.id)) {
+        const view = runView(r.id, r.agentId, conversationId)
+        view.text = r.output
+        view.el.querySelector('.text')!.textContent = r.output
+        endView(r.id, view, 'agent.run.cancelled')
+      }
+    }
+    touchMessages()
+  })
 }
 
 async function startRun(agentId: string, conversationId: string, input: string): Promise<void> {
@@ -78,7 +134,7 @@ function runView(runId: string, agentId: string, conversationId: string): RunVie
     const el = h(
       'li',
       { class: 'msg agent streaming', tabIndex: -1 },
-      h('div', { class: 'meta' }, h('span', { class: 'who', textContent: agentLabel(agentId) }), h('span', { class: 'run-state', textContent: ' (running…)' })),
+      h('div', { class: 'meta' }, h('span', { class: 'who', textContent: runLabel(runId) }), h('span', { class: 'run-state', textContent: ' (running…)' })),
       h('div', { class: 'text md' })
     )
     const view: RunView = { el, text: '', agentId, seq: -1 }
@@ -93,7 +149,7 @@ const ENDED: Record<string, string> = { 'agent.run.completed': ' (done)', 'agent
 
 export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}` }>): void {
   if (f.conversationId !== activeId()) return
-  rememberRun(f.runId, { agentId: f.agentId, conversationId: f.conversationId })
+  rememberRun(f.runId, { agentId: f.agentId, conversationId: f.conversationId, agentName: f.agentName })
   const r = runView(f.runId, f.agentId, f.conversationId)
   if (f.type === 'agent.run.delta') {
     if (f.seq <= r.seq) return // seen on both sockets while the lease rotated
@@ -102,21 +158,25 @@ export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}`
     streamMarkdown(r.el.querySelector('.text')!, r.text, scrollToBottom)
     return
   }
-  settleMarkdown(r.el.querySelector('.text')!)
-  r.el.querySelector('.run-state')!.textContent = ENDED[f.type] ?? ` (failed: ${f.type === 'agent.run.failed' ? f.detail : ''})`
-  r.el.classList.remove('streaming')
   if (currentRun?.runId === f.runId) {
     currentRun = undefined
     agentCancel.hidden = true
   }
-  if (f.type === 'agent.run.completed') {
+  endView(f.runId, r, f.type, f.type === 'agent.run.failed' ? f.detail : '')
+}
+
+function endView(runId: string, r: RunView, type: string, detail = ''): void {
+  settleMarkdown(r.el.querySelector('.text')!)
+  r.el.querySelector('.run-state')!.textContent = ENDED[type] ?? ` (failed: ${detail})`
+  r.el.classList.remove('streaming')
+  if (type === 'agent.run.completed') {
     // The completed run's message arrives as message.created; the stream view then goes away.
-    setTimeout(() => removeRun(f.runId), 300)
+    setTimeout(() => removeRun(runId), 300)
     return
   }
   // A cancelled or failed run posts no message: its partial text stays, marked, with its actions.
-  r.el.classList.add(f.type === 'agent.run.cancelled' ? 'cancelled' : 'failed')
-  r.el.querySelector('.meta')!.append(replyActions(f.runId, () => r.text))
+  r.el.classList.add(type === 'agent.run.cancelled' ? 'cancelled' : 'failed')
+  r.el.querySelector('.meta')!.append(replyActions(runId, () => r.text))
 }
 
 const editButton = h('button', { type: 'button', textContent: 'Edit agent', hidden: true })
@@ -125,7 +185,9 @@ const newButton = h('button', { type: 'button', textContent: 'New agent' })
 /** The editor is its own chunk, fetched on first use: it is not part of the first load. */
 async function openEditor(agentId: string | undefined, opener: HTMLElement): Promise<void> {
   const { editAgent } = await import('./agent-editor.js')
-  editAgent(agentId, opener, (saved) => void loadAgents(saved.id).then(() => announce(`Saved agent ${saved.name}`)))
+  const id = activeId()
+  const conversation = id ? { id, title: getConversation(id)?.title ?? '' } : undefined
+  editAgent(agentId, opener, conversation, (saved) => void loadAgents(saved.id).then(() => announce(`Saved agent ${saved.name}`)))
 }
 
 export function wireAgents(): void {
@@ -136,7 +198,7 @@ export function wireAgents(): void {
   })
   onRegenerate(regenerate)
   agentSelect.after(editButton, newButton)
-  agentSelect.addEventListener('change', () => (editButton.hidden = !agentSelect.value))
+  agentSelect.addEventListener('change', () => (editButton.hidden = !mine.has(agentSelect.value)))
   editButton.addEventListener('click', () => void openEditor(agentSelect.value || undefined, editButton).catch(showError))
   newButton.addEventListener('click', () => void openEditor(undefined, newButton).catch(showError))
 }

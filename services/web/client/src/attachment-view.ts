@@ -2,7 +2,8 @@
  * A message's attachment, drawn from its metadata and redrawn in place when its malware scan ends
  * (the `file.scanned` frame): a file waiting for the scan or found infected is named with its state
  * and offers no link (the files service refuses its content anyway, 409); a clean or unscanned one
- * is an image in its frame (opening the viewer) or a download link (with a preview for text).
+ * is an image in its frame (opening the viewer) or a download link (with a preview for text),
+ * with a Share action where links are allowed.
  */
 import type { FileMeta, FileScannedEvent } from '@palisade/contracts'
 import { h } from './dom.js'
@@ -10,6 +11,7 @@ import { fileMeta, rememberFileMeta } from './file-meta.js'
 import { imageFrame } from './image-frame.js'
 import { openImage } from './image-viewer.js'
 import { previewable, textPreview } from './text-preview.js'
+import { shareButton } from './share-action.js'
 
 /** What the element needs to be redrawn: called when an image loads (the list may need to stay at its bottom). */
 const grewOf = new WeakMap<HTMLElement, () => void>()
@@ -17,6 +19,11 @@ const grewOf = new WeakMap<HTMLElement, () => void>()
 const STATE_TEXT: Partial<Record<FileMeta['status'], string>> = {
   pending: 'waiting for the malware scan',
   infected: 'blocked: malware was found in it'
+}
+
+/** Like a message's actions: shown on hover or focus only, so not a Tab stop per attachment. */
+function shareAction(f: FileMeta): HTMLElement {
+  return h('span', { class: 'actions' }, shareButton({ kind: 'file', fileId: f.id, name: f.name }))
 }
 
 function draw(el: HTMLElement, f: FileMeta): void {
@@ -40,10 +47,15 @@ function draw(el: HTMLElement, f: FileMeta): void {
       imageFrame(f, `${url}?disposition=inline`, grew)
     )
     open.addEventListener('click', () => openImage(f.id, open))
-    el.replaceChildren(open, link)
+    el.replaceChildren(open, link, shareAction(f))
   } else {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-    el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }), ...(previewable(f) ? textPreview(f, grew) : []))
+    el.replaceChildren(
+      link,
+      h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }),
+      shareAction(f),
+      ...(previewable(f) ? textPreview(f, grew) : [])
+    )
   }
   grew()
 }

@@ -1,11 +1,14 @@
 /** Opening and closing a conversation: the main panel, its title and the address bar. */
+import { loadAgents, loadConversationRuns } from './agents.js'
 import { $, clear } from './dom.js'
 import { loadLatest } from './message-list.js'
 import { closeNav } from './nav.js'
+import { openShare, revealWhenSharing } from './share-action.js'
 import { activeId, getConversation, setActive, subscribe } from './store.js'
-import { els, showPanel } from './ui.js'
+import { els, showError, showPanel } from './ui.js'
 
 const title = $('#conv-title')
+const shareConversation = $('#share-conversation')
 
 export async function openConversation(id: string): Promise<void> {
   setActive(id)
@@ -15,7 +18,12 @@ export async function openConversation(id: string): Promise<void> {
   clear($('#messages'))
   clear($('#typing'))
   closeNav()
+  revealWhenSharing(shareConversation)
+  // Agents shared with this conversation join the agent bar; the conversation's runs label replies
+  // (after the messages, so only cancelled runs newer than the last message come back below it).
+  void loadAgents()
   await loadLatest()
+  void loadConversationRuns(id)
   els.text.focus()
 }
 
@@ -27,6 +35,10 @@ export function closeConversation(): void {
 }
 
 export function wireConversation(): void {
+  shareConversation.addEventListener('click', () => {
+    const id = activeId()
+    if (id) void openShare({ kind: 'conversation', conversationId: id, name: title.textContent ?? '' }, shareConversation).catch(showError)
+  })
   // A renamed conversation: the open one's title follows.
   subscribe('conversations', () => {
     const id = activeId()

@@ -5,6 +5,8 @@ import { onRunEvent } from './agents.js'
 import { fileScanned } from './attachment-view.js'
 import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
+import { notifyMessage } from './notify.js'
+import { putPresence } from './presence.js'
 import { refuseSend } from './outbox.js'
 import { pageVisible, scheduleMarkRead } from './read-markers.js'
 import {
@@ -18,6 +20,7 @@ import {
   putMessages,
   removeConversation,
   removeMessage,
+  setNotifyLevel,
   setUnread,
   touchConversation
 } from './store.js'
@@ -62,6 +65,7 @@ const handlers: Handlers = {
       if (fromMe) clearUnread(f.conversationId)
       else if (f.conversationId === activeId() && pageVisible()) scheduleMarkRead()
       else bumpUnread(f.conversationId)
+      notifyMessage(f.message)
     }),
   'conversation.read': (f) => {
     // Read in another session of mine (or this one): what the server says is left.
@@ -81,6 +85,9 @@ const handlers: Handlers = {
     else reloadMembersIfShown(f.conversationId)
   },
   'conversation.deleted': (f) => leave(f.conversationId),
+  'presence.changed': (f) => putPresence(f.presence),
+  // My level changed in another session of mine (or this one).
+  'conversation.notify': (f) => setNotifyLevel(f.conversationId, f.notifyLevel),
   typing: (f) => {
     if (f.conversationId === activeId() && !isMe(f.userId)) showTyping(f.userId)
   },

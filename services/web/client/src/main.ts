@@ -10,13 +10,16 @@ import { api } from './api.js'
 import { showLinkResult, wireAccount } from './account.js'
 import { wireAdmin } from './admin.js'
 import { wireReauth } from './reauth.js'
-import { loadAgents, wireAgents } from './agents.js'
+import { wireAgents } from './agents.js'
 import { wireAgentToggle } from './agent-toggle.js'
 import { wireComposer } from './composer.js'
 import { wireDrafts } from './drafts.js'
 import { realtime } from './connection.js'
 import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
+import { wireConversationSettings } from './conversation-settings.js'
+import { wireNotifications } from './notify.js'
+import { onPresenceChanged, wirePresence } from './presence.js'
 import { wireFiles } from './files.js'
 import { wirePasteUpload } from './paste-upload.js'
 import { loadMarkdown } from './markdown.js'
@@ -47,6 +50,10 @@ wireAccount()
 wireReauth()
 wireNav()
 wireTitle()
+wireConversationSettings()
+wirePresence()
+wireNotifications()
+onPresenceChanged(renderMembersIfShown)
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
   refreshAuthors()
@@ -63,7 +70,7 @@ async function boot(): Promise<void> {
   wireAdmin(me)
   realtime.start()
   await loadConversations()
-  void loadAgents()
+  // The agent bar's list is loaded when a conversation opens (its shared agents depend on it).
   // The Markdown renderer's chunk, while the connection is known to work: a message shown offline later still renders.
   void loadMarkdown().catch(() => {})
   await openFromLocation()

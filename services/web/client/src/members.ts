@@ -4,6 +4,7 @@ import { $, announce, h } from './dom.js'
 import { api, ApiError } from './api.js'
 import { closeConversation } from './conversation.js'
 import { rememberName, resolveNames } from './names.js'
+import { loadPresence, presenceLabel } from './presence.js'
 import { activeId, getConversation, getMe, isMe, subscribe } from './store.js'
 import { person, showError } from './ui.js'
 
@@ -19,6 +20,7 @@ export async function loadMembers(): Promise<void> {
   if (activeId() !== id) return
   members = page.items
   renderMembers()
+  void loadPresence(id).catch(() => {})
 }
 
 /** A membership of the open conversation changed: the panel, if open, shows it. */
@@ -43,6 +45,7 @@ function renderMembers(): void {
         { title: m.userId },
         h('span', { class: 'member-name', textContent: isMe(m.userId) ? `${me!.displayName} (you)` : person(m.userId) }),
         h('span', { class: 'meta', textContent: ` ${m.role}` }),
+        h('span', { class: 'presence', textContent: isMe(m.userId) ? '' : presenceLabel(m.userId), attrs: { 'data-user': m.userId } }),
         (iOwn && !isMe(m.userId)) || (!iOwn && isMe(m.userId))
           ? h('button', {
               type: 'button',

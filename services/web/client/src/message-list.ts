@@ -9,6 +9,7 @@
 import type { Message, MessagePage } from '@palisade/contracts'
 import { $, h } from './dom.js'
 import { api } from './api.js'
+import { runSignature } from './agent-replies.js'
 import { resolveNames } from './names.js'
 import { discardSend, retrySend } from './outbox.js'
 import { scheduleMarkRead } from './read-markers.js'
@@ -127,7 +128,8 @@ function desiredRows(): Row[] {
       day = d
       out.push([`d:${d}`, '', () => dayView(m.createdAt)])
     }
-    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}`, () => messageView(m, actions)])
+    const run = m.author.kind === 'agent' ? runSignature(m.author.agentRunId) : ''
+    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}|${run}`, () => messageView(m, actions)])
   }
   const id = activeId()
   for (const [cid, p] of pendingSends())

@@ -4,7 +4,7 @@
  * only through the functions below; the views subscribe to what they show. State that one feature
  * alone uses (typing timers, read markers, members, agents) stays in that feature's module.
  */
-import type { Conversation, Message, User } from '@palisade/contracts'
+import type { Conversation, Message, NotifyLevel, User } from '@palisade/contracts'
 
 /** CHAT_LIMITS.unreadCountMax of the contracts: the server stops counting there (a value import would pull the schemas into the bundle). */
 export const UNREAD_CAP = 999
@@ -40,6 +40,10 @@ export type Topic = 'conversations' | 'active' | 'messages'
 let me: User | undefined
 let conversations = new Map<string, Conversation>()
 let unread = new Map<string, number>()
+/** my notification level per conversation (absent: 'all', the server's default) */
+let notifyLevels = new Map<string, NotifyLevel>()
+/** unread mentions of me per conversation, for the tab title (fed by notify.ts) */
+const mentions = new Map<string, number>()
 let active: string | undefined
 const messages = new Map<string, Message>()
 const pending = new Map<string, PendingSend>()
@@ -85,12 +89,28 @@ export function setMe(user: User): void {
 
 export const getConversation = (id: string): Conversation | undefined => conversations.get(id)
 export const hasConversation = (id: string): boolean => conversations.has(id)
-/** Most recently active first. */
+/** Most recently active first; archived ones too (the list shows them apart). */
 export const conversationList = (): Conversation[] => [...conversations.values()].sort((a, b) => b.lastActivityAt.localeCompare(a.lastActivityAt))
 
-export function setConversations(all: Map<string, Conversation>, counts: Map<string, number>): void {
+/** The main list as loaded: archived conversations already known stay (they are loaded apart). */
+export function setConversations(all: Map<string, Conversation>, counts: Map<string, number>, levels: Map<string, NotifyLevel>): void {
+  for (const c of conversations.values()) if (c.archivedAt && !all.has(c.id)) all.set(c.id, c)
   conversations = all
   unread = counts
+  for (const [id, level] of notifyLevels) if (!levels.has(id) && all.has(id)) levels.set(id, level)
+  notifyLevels = levels
+  changed('conversations')
+}
+
+export const notifyLevelOf = (id: string): NotifyLevel => notifyLevels.get(id) ?? 'all'
+export function setNotifyLevel(id: string, level: NotifyLevel): void {
+  notifyLevels.set(id, level)
+  changed('conversations')
+}
+
+export const mentionsOf = (id: string): number => mentions.get(id) ?? 0
+export function bumpMentions(id: string): void {
+  mentions.set(id, mentionsOf(id) + 1)
   changed('conversations')
 }
 
@@ -100,6 +120,8 @@ export function putConversation(c: Conversation): void {
 }
 
 export function removeConversation(id: string): void {
+  mentions.delete(id)
+  notifyLevels.delete(id)
   if (conversations.delete(id)) changed('conversations')
 }
 
@@ -114,14 +136,18 @@ export const unreadOf = (id: string): number => unread.get(id) ?? 0
 
 /** Returns whether there was anything unread. */
 export function clearUnread(id: string): boolean {
-  if (!unread.delete(id)) return false
+  const hadMentions = mentions.delete(id)
+  if (!unread.delete(id) && !hadMentions) return false
   changed('conversations')
   return true
 }
 
 export function setUnread(id: string, count: number): void {
   if (count > 0) unread.set(id, count)
-  else unread.delete(id)
+  else {
+    unread.delete(id)
+    mentions.delete(id)
+  }
   changed('conversations')
 }
 
@@ -139,6 +165,7 @@ export function setActive(id: string | undefined): void {
     active = id
     if (id !== undefined) {
       unread.delete(id)
+      mentions.delete(id)
       messages.clear()
       olderCursor = null
     }
@@ -207,6 +234,11 @@ export const getRun = (runId: string): RunView | undefined => runs.get(runId)
 
 export function addRun(runId: string, run: RunView): void {
   runs.set(runId, run)
+  changed('messages')
+}
+
+/** Something message rows show besides the messages changed (what is known of agent runs). */
+export function touchMessages(): void {
   changed('messages')
 }
 

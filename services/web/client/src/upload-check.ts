@@ -1,6 +1,6 @@
 /**
  * What the files service would refuse, found before a byte is sent: its limits come from
- * `GET /api/files/limits` (asked once per page, on the first upload), so a deployment's own
+ * `GET /api/files/limits` (asked once per page, on the first upload or Share action), so a deployment's own
  * FILES_MAX_BYTES applies. The server still sniffs every upload; this only spares a doomed transfer.
  */
 import type { FileLimits } from '@palisade/contracts'
@@ -8,7 +8,8 @@ import { api } from './api.js'
 
 let limits: Promise<FileLimits | undefined> | undefined
 
-function loadLimits(): Promise<FileLimits | undefined> {
+/** The files service's limits and share-link policy, asked once per page (undefined: unknown). */
+export function fileLimits(): Promise<FileLimits | undefined> {
   // Unknown limits (the request failed): no check here, the server's answer is shown instead.
   limits ??= api<FileLimits>('GET', '/api/files/limits').catch(() => {
     limits = undefined
@@ -26,7 +27,7 @@ export function formatBytes(n: number): string {
 /** Why the server would refuse this file, or undefined when it may be sent. */
 export async function refusalOf(file: File): Promise<string | undefined> {
   if (file.size === 0) return 'The file is empty.'
-  const l = await loadLimits()
+  const l = await fileLimits()
   if (!l) return undefined
   if (file.size > l.maxBytes) return `The file is ${formatBytes(file.size)}; files may be at most ${formatBytes(l.maxBytes)}.`
   const dot = file.name.lastIndexOf('.')

@@ -1,0 +1,72 @@
+/**
+ * Presence of the people I share conversations with (the server tells me of nobody else): loaded
+ * for the open conversation's members, kept current by `presence.changed`; my own activity
+ * reported over the socket (at most once a minute); my "hide my presence" setting.
+ */
+import type { Presence, PresenceList, PresenceSettings } from '@palisade/contracts'
+import { $ } from './dom.js'
+import { api } from './api.js'
+import { realtime } from './connection.js'
+import { activeId, subscribe } from './store.js'
+import { showError, time } from './ui.js'
+
+/** PRESENCE_LIMITS.activityIntervalMs of the contracts (a value import would pull the schemas into the bundle). */
+const ACTIVITY_INTERVAL_MS = 60_000
+
+const known = new Map<string, Presence>()
+const listeners = new Set<() => void>()
+let activitySentAt = 0
+
+export function onPresenceChanged(fn: () => void): void {
+  listeners.add(fn)
+}
+
+function changed(): void {
+  for (const fn of listeners) fn()
+}
+
+export function putPresence(p: Presence): void {
+  known.set(p.userId, p)
+  changed()
+}
+
+/**
+ * "online", "away", "last seen …" or "offline", as chat last said: it announces changes only (away
+ * too), so `lastActiveAt` here may be older than the user's latest activity and is not used.
+ */
+export function presenceLabel(userId: string): string {
+  const p = known.get(userId)
+  if (!p || p.status === 'offline') return p?.lastSeenAt ? `last seen ${new Date(p.lastSeenAt).toLocaleDateString()} ${time(p.lastSeenAt)}` : 'offline'
+  return p.status
+}
+
+/** The presence of a conversation's members (on opening it, and with its members panel: members join later). */
+export async function loadPresence(conversationId: string): Promise<void> {
+  const { items } = await api<PresenceList>('GET', `/api/chat/conversations/${conversationId}/presence`)
+  for (const p of items) known.set(p.userId, p)
+  changed()
+}
+
+/** Something the user did: tells the gateway at most once per interval (it forwards as rarely). */
+function active(): void {
+  if (document.visibilityState !== 'visible' || Date.now() - activitySentAt < ACTIVITY_INTERVAL_MS) return
+  if (realtime.send({ type: 'activity' })) activitySentAt = Date.now()
+}
+
+export function wirePresence(): void {
+  subscribe('active', () => {
+    const id = activeId()
+    if (id) void loadPresence(id).catch(showError)
+  })
+  for (const type of ['keydown', 'pointerdown', 'focus', 'visibilitychange'] as const) addEventListener(type, active, { passive: true })
+  const hidden = $('#presence-hidden') as HTMLInputElement
+  $('#open-settings').addEventListener('click', () => {
+    void api<PresenceSettings>('GET', '/api/chat/presence/settings').then((s) => (hidden.checked = s.hidden), showError)
+  })
+  hidden.addEventListener('change', () => {
+    void api('PUT', '/api/chat/presence/settings', { hidden: hidden.checked }).catch((err: unknown) => {
+      hidden.checked = !hidden.checked
+      showError(err)
+    })
+  })
+}
