@@ -209,14 +209,18 @@ await t.test('a text file is previewed as text', async (t) => {
   const body = `# not a heading ${stamp}\n<b>not bold</b> <script>alert(1)</script>\n`
   await ada.page.locator('#file-input').setInputFiles({ name: `notes-${stamp}.txt`, mimeType: 'text/plain', buffer: Buffer.from(body) })
   const toggle = ben.page.getByRole('button', { name: `Preview notes-${stamp}.txt` })
-  await toggle.click()
+  // By keyboard: a pointer click here lands while the hovered message's actions reflow the row.
+  await toggle.focus()
+  await ben.page.keyboard.press('Enter')
   const preview = ben.page.getByRole('region', { name: `Preview of notes-${stamp}.txt` })
-  await preview.filter({ hasText: 'not bold' }).waitFor()
+  await preview.waitFor()
+  await ben.page.waitForFunction((el) => el?.textContent !== 'loading…', await preview.elementHandle())
   t.equal(await preview.textContent(), body, 'the bytes, as text')
   t.equal(await preview.locator('*').count(), 0, 'no element made from it')
   t.equal(await toggle.getAttribute('aria-expanded'), 'true')
   t.same(await axe(ben.page, 'text preview'), [], 'no accessibility violation')
-  await toggle.click()
+  await toggle.focus()
+  await ben.page.keyboard.press('Enter')
   t.ok(await preview.isHidden(), 'the button hides it again')
 })
 

@@ -50,12 +50,10 @@ function draw(el: HTMLElement, f: FileMeta): void {
     el.replaceChildren(open, link, shareAction(f))
   } else {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-    el.replaceChildren(
-      link,
-      h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }),
-      shareAction(f),
-      ...(previewable(f) ? textPreview(f, grew) : [])
-    )
+    const size = h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` })
+    // Preview before Share: the actions appear on hover and must not move the button being aimed at.
+    const preview = previewable(f) ? textPreview(f, grew) : undefined
+    el.replaceChildren(link, size, ...(preview ? [preview.button, shareAction(f), preview.panel] : [shareAction(f)]))
   }
   grew()
 }

@@ -8,6 +8,8 @@ import './text-preview.css'
 import { h } from './dom.js'
 
 export const PREVIEW_BYTES = 64 * 1024
+/** Files whose preview is open, by id: kept across redraws of their message. */
+const opened = new Set<string>()
 
 /** Text types the files service takes (services/files/src/upload/sniff.ts), and JSON. */
 export function previewable(f: Pick<FileMeta, 'type'>): boolean {
@@ -24,7 +26,7 @@ async function firstBytes(f: FileMeta): Promise<string> {
 }
 
 /** The button and the (initially hidden) preview it shows, for a text attachment. */
-export function textPreview(f: FileMeta, grew: () => void): HTMLElement[] {
+export function textPreview(f: FileMeta, grew: () => void): { button: HTMLElement; panel: HTMLElement } {
   const id = `preview-${f.id}`
   const pre = h('pre', { class: 'text-preview', id, hidden: true, tabIndex: 0, attrs: { role: 'region', 'aria-label': `Preview of ${f.name}` } })
   const button = h('button', {
@@ -34,10 +36,11 @@ export function textPreview(f: FileMeta, grew: () => void): HTMLElement[] {
     attrs: { 'aria-expanded': 'false', 'aria-controls': id, 'aria-label': `Preview ${f.name}` }
   })
   let loaded = false
-  button.addEventListener('click', () => {
-    const open = pre.hidden
+  const toggle = (open: boolean): void => {
     pre.hidden = !open
     button.setAttribute('aria-expanded', String(open))
+    if (open) opened.add(f.id)
+    else opened.delete(f.id)
     if (!open || loaded) return grew()
     loaded = true
     pre.textContent = 'loading…'
@@ -52,6 +55,9 @@ export function textPreview(f: FileMeta, grew: () => void): HTMLElement[] {
         pre.textContent = 'The preview could not be loaded.'
       })
       .finally(grew)
-  })
-  return [button, pre]
+  }
+  button.addEventListener('click', () => toggle(pre.hidden))
+  // The message list redraws a row when its message changes: an open preview stays open.
+  if (opened.has(f.id)) toggle(true)
+  return { button, panel: pre }
 }
