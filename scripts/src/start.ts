@@ -13,7 +13,7 @@ import { mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { filesMaxBytesFrom, routesFor, type ServiceName } from '@palisade/contracts'
-import { provisionServiceRoles } from '@palisade/platform'
+import { initTracing, provisionServiceRoles, ServiceMetrics, startMetricsServer } from '@palisade/platform'
 import { REPO_ROOT } from './lib/paths.js'
 import { ensureSecrets, serviceDatabaseUrl } from './deploy/secrets.js'
 import { stackDatabaseRoles } from './deploy/db-roles.js'
@@ -23,6 +23,7 @@ import { NATS_MISSING, findNatsServer, startNats, type StackNats } from './stack
 import { startPostgres, type StackPostgres } from './stack/postgres.js'
 import {
   DEFAULT_EDGE_PORT,
+  DEFAULT_METRICS_PORT,
   DEFAULT_EMBEDDED_PG_PORT,
   DEFAULT_NATS_PORT,
   DEFAULT_SERVICE_PORT_BASE,
@@ -54,6 +55,8 @@ function intVar(name: string, fallback: number): number {
 const dataDir = resolve(env.PALISADE_DATA_DIR ?? join(REPO_ROOT, '.data'))
 const edgePort = intVar('PALISADE_PORT', intVar('PORT', DEFAULT_EDGE_PORT))
 const portBase = intVar('PALISADE_SERVICE_PORT_BASE', DEFAULT_SERVICE_PORT_BASE)
+// Metrics listeners: the edge on the base, each service on base + its port offset.
+const metricsPortBase = intVar('PALISADE_METRICS_PORT_BASE', DEFAULT_METRICS_PORT)
 const logLevel = env.PALISADE_LOG_LEVEL ?? 'warn'
 const useTraefik = env.PALISADE_EDGE !== 'local' ? findTraefik() : undefined
 
@@ -179,6 +182,7 @@ async function main(): Promise<void> {
       NODE_ENV: 'development',
       HOST: '127.0.0.1',
       PORT: String(port),
+      METRICS_PORT: String(metricsPortBase + service.portOffset),
       LOG_LEVEL: logLevel,
       ...(ownsData(service.name)
         ? { DATABASE_URL: serviceDatabaseUrl(service.name, secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) }
@@ -235,10 +239,15 @@ async function main(): Promise<void> {
     })
     say(`edge: Traefik (${useTraefik}) with the generated configuration`)
   } else {
+    initTracing({ service: 'edge', otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT })
+    const edgeMetrics = new ServiceMetrics('edge')
+    const metricsServer = await startMetricsServer(edgeMetrics.registry, '127.0.0.1', metricsPortBase)
+    say(`metrics: ${metricsServer.url}/metrics (edge), services on the next ports`)
     edge = createEdge({
       routes,
       upstreams,
       authVerifyUrl,
+      metrics: edgeMetrics,
       log: (e) => {
         if (e.level !== 'info' || logLevel === 'info' || logLevel === 'debug') process.stdout.write(`[edge] ${JSON.stringify(e)}\n`)
       }

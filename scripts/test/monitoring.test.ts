@@ -122,6 +122,13 @@ t.test('the scrape configurations hit exactly the metrics listeners', async (t) 
     SERVICE_NAMES.map((s) => `${s}:${METRICS_PORT}`),
     'compose: every service on 9464'
   )
+  const services = (
+    parse(readFileSync(join(DEPLOY_DIR, 'compose.yml'), 'utf8'), { merge: true }) as { services: Record<string, { environment?: Record<string, string> }> }
+  ).services
+  for (const s of SERVICE_NAMES) {
+    t.equal(services[s]?.environment?.METRICS_HOST, '0.0.0.0', `compose: ${s} serves metrics on its internal address`)
+    t.equal(services[s]?.environment?.METRICS_PORT, String(METRICS_PORT), `compose: ${s} metrics on ${METRICS_PORT}`)
+  }
   const local = read('local.yml').scrape_configs[0]
   const byApp = Object.fromEntries(local.static_configs.map((c: { targets: string[]; labels: { app: string } }) => [c.labels.app, c.targets[0]]))
   t.equal(byApp.edge, `127.0.0.1:${METRICS_PORT}`, 'local: the edge on the base port')

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs'
 import WebSocket from 'ws'
 import { AUTH_COOKIES } from '@palisade/contracts'
 import { startThrowawayStack } from '../src/stack/throwaway.js'
+import { STACK_SERVICES } from '../src/stack/services.js'
 
 t.test('pnpm start: the whole stack through the edge (register → login → API → WebSocket)', async (t) => {
   const stack = await startThrowawayStack({ name: 'smoke' })
@@ -103,6 +104,28 @@ t.test('pnpm start: the whole stack through the edge (register → login → API
     })
     t.match(JSON.parse(hello), { userId }, 'WebSocket through the edge carries the user identity')
   } else t.comment('gateway not running: WebSocket step skipped')
+
+  // Metrics: on each process's own listener (edge: the base port, services: base + their offset),
+  // never through the edge.
+  t.equal((await fetch(`${base}/metrics`)).status, 404, '/metrics through the edge is 404')
+  t.equal((await fetch(`${base}/api/chat/metrics`, { headers: { cookie: cookie! } })).status, 404, 'and through a service route too')
+  const scrape = async (offset: number) => (await fetch(`http://127.0.0.1:${stack.metricsPortBase + offset}/metrics`)).text()
+  const offsetOf = (name: string) => STACK_SERVICES.find((s) => s.name === name)!.portOffset
+  const edgeMetrics = await scrape(0)
+  t.match(edgeMetrics, /palisade_http_requests_total\{service="edge",method="GET",route="\/auth\/me",status_code="200"\} \d/, 'edge: per route')
+  const authMetrics = await scrape(offsetOf('auth'))
+  t.match(authMetrics, /palisade_auth_logins_total\{outcome="success"\} \d/, 'auth: logins')
+  t.match(authMetrics, /palisade_auth_logins_total\{outcome="failure"\} 6/, 'auth: the six bad guesses')
+  t.match(authMetrics, /palisade_auth_verify_total\{outcome="allow",reason="session"\} \d/, 'auth: verify outcomes')
+  t.match(authMetrics, /palisade_auth_verify_total\{outcome="deny",reason="UNAUTHENTICATED"\} \d/)
+  t.notMatch(authMetrics, new RegExp(`${userId}|${email.replace(/[.@]/g, '.')}`), 'no user id or email in any label')
+  if (chatRunning) {
+    const chatMetrics = await scrape(offsetOf('chat'))
+    t.match(chatMetrics, /palisade_http_requests_total\{service="chat",method="GET",route="\/api\/chat\/conversations",status_code="200"\} 1/)
+    t.match(chatMetrics, /palisade_outbox_pending\{service="chat"\} 0/, 'chat: outbox gauges')
+    t.match(chatMetrics, /palisade_outbox_lag_seconds\{service="chat"\} 0/)
+  }
+  if (out.includes('gateway@')) t.match(await scrape(offsetOf('gateway')), /palisade_gateway_frames_total\{direction="out"\} \d/, 'gateway: frames')
 
   // A service that dies takes the stack down with a clear message.
   const children = readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)

@@ -58,5 +58,12 @@ export const NATS_HEADERS = {
   requestId: 'Palisade-Request-Id',
   serviceError: 'Nats-Service-Error',
   serviceErrorCode: 'Nats-Service-Error-Code',
-  problemCode: 'Palisade-Problem-Code'
+  problemCode: 'Palisade-Problem-Code',
+  /**
+   * Id of an event relayed from a service's outbox. The relay delivers at least once: consumers
+   * (the gateway) drop a second copy with an id they have seen on that subject.
+   */
+  eventId: 'Palisade-Event-Id',
+  /** W3C trace context of the span that sent the message */
+  traceparent: 'traceparent'
 } as const

@@ -39,7 +39,13 @@ export const BaseConfigSchema = Type.Object({
    * per-address limit reads the client address through it. Empty is refused in production (all
    * clients would share the edge's address); `none` declares a service reached directly by clients.
    */
-  TRUSTED_PROXIES: Type.String({ default: '', maxLength: 4096 })
+  TRUSTED_PROXIES: Type.String({ default: '', maxLength: 4096 }),
+  /** address of the Prometheus metrics listener (`GET /metrics`); compose binds 0.0.0.0 on the internal network only */
+  METRICS_HOST: Type.String({ default: '127.0.0.1', minLength: 1 }),
+  /** port of the metrics listener, apart from the service port so that the edge never routes it (0: any free port) */
+  METRICS_PORT: Type.Integer({ minimum: 0, maximum: 65535, default: 9464 }),
+  /** OTLP/HTTP collector (e.g. `http://otel-collector:4318`) that receives traces; unset: no export (trace ids still reach logs) */
+  OTEL_EXPORTER_OTLP_ENDPOINT: Type.Optional(Type.String({ pattern: '^https?://', maxLength: 2048 }))
 })
 export type BaseConfig = Static<typeof BaseConfigSchema>
 

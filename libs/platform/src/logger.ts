@@ -1,3 +1,4 @@
+import { traceLogFields } from './tracing/tracing.js'
 import type { FastifyServerOptions } from 'fastify'
 import { stdSerializers, type LoggerOptions } from 'pino'
 import { redactTokenPaths } from '@palisade/contracts'
@@ -61,6 +62,8 @@ export function loggerOptions(service: string, level: string): LoggerOptions {
   return {
     level,
     base: { service },
+    // Every line written inside a traced request or NATS handler names its trace.
+    mixin: traceLogFields,
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: {
       err: (err: Error) => stdSerializers.errWithCause(scrubError(err) as Error),

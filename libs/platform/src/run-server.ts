@@ -3,6 +3,7 @@ import closeWithGrace from 'close-with-grace'
 import type { TObject, TProperties, Static } from 'typebox'
 import { ConfigError, loadConfig, type BaseConfig } from './config.js'
 import { serverOptions } from './server-options.js'
+import { initTracing, shutdownTracing } from './tracing/tracing.js'
 
 export interface RunServerOptions<P extends TProperties> {
   service: string
@@ -28,6 +29,7 @@ export async function runServer<P extends TProperties>(opts: RunServerOptions<P>
     }
     throw err
   }
+  initTracing({ service: opts.service, otlpEndpoint: (config as { OTEL_EXPORTER_OTLP_ENDPOINT?: string }).OTEL_EXPORTER_OTLP_ENDPOINT })
   const app = Fastify(
     serverOptions({
       service: opts.service,
@@ -50,6 +52,7 @@ export async function runServer<P extends TProperties>(opts: RunServerOptions<P>
     if (err) app.log.error({ err }, 'shutting down after error')
     else app.log.info({ signal }, 'shutting down')
     await app.close()
+    await shutdownTracing()
   })
   await app.listen({ host: config.HOST, port: config.PORT })
   return app

@@ -22,6 +22,8 @@ export interface ServiceProcessOptions {
   nodeArgs?: readonly string[]
   /** where the service's stdout (its pino log) goes; dropped when not given */
   logStream?: NodeJS.WritableStream
+  /** the entry point, relative to the service's directory (a test fixture wrapping the app); default src/server.ts */
+  script?: string
 }
 
 /**
@@ -30,9 +32,10 @@ export interface ServiceProcessOptions {
  */
 export async function startServiceProcess(name: string, env: Record<string, string>, opts: ServiceProcessOptions = {}): Promise<ServiceProcess> {
   const port = await freePort()
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--conditions=development', '--import=tsx', join('src', 'server.ts')], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--conditions=development', '--import=tsx', opts.script ?? join('src', 'server.ts')], {
     cwd: join(REPO_ROOT, 'services', name),
-    env: { NODE_ENV: 'development', LOG_LEVEL: 'warn', ...env, PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port) },
+    // METRICS_PORT 0: several services of a test share the host, none may take the default port.
+    env: { NODE_ENV: 'development', LOG_LEVEL: 'warn', METRICS_PORT: '0', ...env, PATH: process.env.PATH ?? '', HOST: '127.0.0.1', PORT: String(port) },
     stdio: ['ignore', opts.logStream ? 'pipe' : 'ignore', 'pipe']
   })
   if (opts.logStream) child.stdout!.pipe(opts.logStream, { end: false })

@@ -19,6 +19,7 @@ import { HOP, scrubProtectedHeaders, stripHopByHop } from './headers.js'
 import { capConnectionsPerClient } from './client-cap.js'
 import { EDGE_SECURITY_HEADERS, logPath, sendProblem, writeRaw, writeRawProblem } from './responses.js'
 import { BodyLimit, DEFAULT_BODY_RULES, SlowBodyWatch, discardBody, drainBound, hasBody, readBody, type BodyRules } from './request-body.js'
+import { injectTraceHeaders, SERVICE_ATTRIBUTE, startServerSpan, type ServiceMetrics } from '@palisade/platform'
 import { REQUEST_ID, applyIdentity, createVerifier, type AuthAnswer } from './verify.js'
 
 export { EDGE_SECURITY_HEADERS } from './responses.js'
@@ -67,6 +68,8 @@ export interface EdgeOptions {
   headersTimeoutMs?: number
   /** called once per finished request (access log) and on errors */
   log?: (entry: Record<string, unknown>) => void
+  /** counts every finished request (`palisade_http_*` with service `edge`, route = the route table's pattern) */
+  metrics?: ServiceMetrics
 }
 
 export interface Edge {
@@ -142,6 +145,12 @@ export function createEdge(opts: EdgeOptions): Edge {
   function finish(req: EdgeRequest, res: ServerResponse): void {
     res.once('finish', () => {
       const st = req[STATE]
+      if (opts.metrics) {
+        const route = st?.route ? (st.route.match === 'prefix' ? `${st.route.path}/*` : st.route.path) : 'unmatched'
+        const labels = { service: 'edge', method: req.method ?? 'GET', route, status_code: String(res.statusCode) }
+        opts.metrics.httpRequests.inc(labels)
+        if (st) opts.metrics.httpDuration.observe(labels, (Date.now() - st.started) / 1000)
+      }
       opts.log?.({
         level: 'info',
         reqId: st?.requestId,
@@ -214,10 +223,31 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
   }
 
+  /**
+   * Starts the request's trace, or continues the client's `traceparent`, and hands it on: auth's
+   * /verify and the upstream both receive the edge span as their parent.
+   */
+  function startTrace(req: EdgeRequest, res: ServerResponse, route: Route | undefined): void {
+    const pattern = route ? (route.match === 'prefix' ? `${route.path}/*` : route.path) : 'unmatched'
+    const { span, ctx } = startServerSpan(
+      `edge ${req.method} ${pattern}`,
+      { [SERVICE_ATTRIBUTE]: 'edge', 'http.request.method': req.method ?? 'GET', 'http.route': pattern },
+      req.headers
+    )
+    delete req.headers.traceparent
+    delete req.headers.tracestate
+    injectTraceHeaders(req.headers as Record<string, string>, ctx)
+    res.once('close', () => {
+      span.setAttribute('http.response.status_code', res.statusCode)
+      span.end()
+    })
+  }
+
   async function onRequest(req: EdgeRequest, res: ServerResponse): Promise<void> {
     finish(req, res)
     const a = admit(req)
     const { state } = a
+    startTrace(req, res, state.route)
     if (hasBody(req)) slowBodies.watch(req, () => cutSlowClient(req, res, state))
     if (!a.ok) return refuse(req, res, state, a.status, a.code, a.detail)
     const { route } = a

@@ -176,6 +176,8 @@ export async function runIsolation(opts: RunOptions = {}): Promise<{ results: Pr
         NODE_ENV: 'development',
         HOST: ADDR.internal,
         PORT: String(portOf(s.name)),
+        // Every service shares this namespace's loopback: any free metrics port, not the default.
+        METRICS_PORT: '0',
         LOG_LEVEL: 'warn',
         ...(ownsData(s.name) ? { DATABASE_URL: serviceDatabaseUrl(s.name, dbPassword(s.name), ADDR.internal, PG_PORT, 'palisade') } : {}),
         NATS_URL: `nats://${ADDR.internal}:${NATS_PORT}`,

@@ -60,6 +60,8 @@ export const SERVICE_NODE_FLAGS: readonly string[] = ['--no-allocation-site-pret
 
 export const DEFAULT_SERVICE_PORT_BASE = 3100
 export const DEFAULT_EDGE_PORT = 8080
+/** the agreed metrics port (METRICS_PORT); the launcher gives the edge this one and each service base + offset */
+export const DEFAULT_METRICS_PORT = 9464
 export const DEFAULT_EMBEDDED_PG_PORT = 5499
 export const DEFAULT_NATS_PORT = 4299
 

@@ -30,6 +30,8 @@ export interface ThrowawayStackOptions {
 export interface ThrowawayStack {
   /** the edge's port on 127.0.0.1 */
   port: number
+  /** the edge's metrics listener; service N's is this + its port offset */
+  metricsPortBase: number
   /** the throwaway database (superuser URL): tests may read or age rows the browser cannot reach */
   databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
@@ -53,6 +55,10 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   const db = opts.database ?? (await createTestDatabase(opts.name ?? 'stack'))
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
+  // One free block for both: services on base+1…base+N, metrics on the N+1 ports after them (two
+  // separate picks could overlap).
+  const portBase = await freePortBase(2 * STACK_SERVICES.length + 1)
+  const metricsPortBase = portBase + STACK_SERVICES.length + 1
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
     env: {
@@ -62,7 +68,8 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       PALISADE_DATA_DIR: dataDir,
       PALISADE_PORT: String(port),
       // the launcher's fixed service ports (base+1 … base+N)
-      PALISADE_SERVICE_PORT_BASE: String(await freePortBase(STACK_SERVICES.length)),
+      PALISADE_SERVICE_PORT_BASE: String(portBase),
+      PALISADE_METRICS_PORT_BASE: String(metricsPortBase),
       PALISADE_NATS_PORT: String(await freePort()),
       PALISADE_EDGE: 'local',
       // Throwaway stacks register many people and no admin hands out invites; tests of the invite
@@ -115,6 +122,7 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   while (!out.includes('ready: ') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200))
   return {
     port,
+    metricsPortBase,
     databaseUrl: db.url,
     origin: `http://localhost:${port}`,
     dataDir,

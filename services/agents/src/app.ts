@@ -9,6 +9,7 @@ import { ProviderRegistry } from './providers/registry.js'
 import { agentRoutes } from './routes/agents.js'
 import { runRoutes } from './routes/runs.js'
 import { McpRegistry } from './mcp/registry.js'
+import { runMetrics } from './runs/metrics.js'
 import { Runner } from './runs/runner.js'
 import { AddressPolicy } from './web/address-policy.js'
 import { WebFetcher } from './web/fetcher.js'
@@ -33,7 +34,7 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
     : undefined
   const mcp = new McpRegistry(config.AGENTS_MCP_SERVERS)
   await app.register(platformPlugin, { service: 'agents', config, migrationsFolder })
-  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web, mcp })
+  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web, mcp, metrics: runMetrics(app.metrics) })
   app.decorate('agents', { config, providers, runner, mcp })
 
   const subs = serveAgentsNats(app, runner)

@@ -20,6 +20,7 @@ import { deriveMfaKeys } from './lib/mfa-keys.js'
 import type { MfaDeps } from './lib/mfa.js'
 import { loadOidcProviders } from './lib/oidc/providers.js'
 import { oidcRoutes } from './routes/oidc.js'
+import { auditMetrics } from './lib/audit-metrics.js'
 
 export { AuthConfigSchema, type AuthConfig } from './config.js'
 
@@ -37,7 +38,7 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
   await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false })
 
   const keys = new Keyring(loadSigningKeys(config, (msg) => app.log.warn(msg)))
-  const core = new AuthCore(app.db, app.pg, app.nats, keys, config, app.log)
+  const core = new AuthCore(app.db, app.pg, app.nats, keys, config, app.log, auditMetrics(app.metrics))
   app.decorate('authCore', core)
   preloadCommonPasswords()
   const dummyHash = await makeDummyHash()

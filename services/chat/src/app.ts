@@ -29,6 +29,7 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
     service: 'chat',
     config,
     migrationsFolder,
+    outbox: true,
     ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
   })
   await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: config.CHAT_MESSAGE_CACHE_MB * 1024 * 1024 })

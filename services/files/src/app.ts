@@ -14,7 +14,7 @@ import { contentRoutes } from './routes/content.js'
 import { filesRoutes } from './routes/files.js'
 import { shareOpenRoutes, shareRoutes } from './routes/shares.js'
 import { SharesRepo } from './shares/repo.js'
-import { scanNotifier } from './scan/notify.js'
+import { scanAudience } from './scan/notify.js'
 import { ClamdScanner, ScanWorker } from './scan/worker.js'
 import { Sweeper } from './retention/sweeper.js'
 import { DiskBlobStore } from './storage/disk-store.js'
@@ -42,7 +42,7 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
   checkScanConfig(config)
   const store = new DiskBlobStore(storageDirOf(config))
 
-  await app.register(platformPlugin, { service: 'files', config, migrationsFolder })
+  await app.register(platformPlugin, { service: 'files', config, migrationsFolder, outbox: true })
   await app.register(multipart, { limits: multipartLimits(config.FILES_MAX_BYTES), throwFileSizeLimit: false })
 
   const stale = await store.init()
@@ -59,7 +59,8 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
       ? new ScanWorker(repo, store, vault, audit, new ClamdScanner(config.FILES_CLAMD_ADDRESS!, config.FILES_CLAMD_TIMEOUT_MS), app.log, {
           retryMs: config.FILES_SCAN_RETRY_SECONDS * 1000,
           leaseMs: config.FILES_CLAMD_TIMEOUT_MS + 30_000,
-          onScanned: scanNotifier(app.nats, app.log)
+          outbox: app.outbox,
+          audience: scanAudience(app.nats, app.log)
         })
       : undefined
   const shares = new SharesRepo(app.db)

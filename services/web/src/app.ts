@@ -3,7 +3,7 @@ import { join } from 'node:path'
 import fp from 'fastify-plugin'
 import type { FastifyPluginAsync } from 'fastify'
 import { ErrorCode } from '@palisade/contracts'
-import { ConfigError, errorHandlerPlugin, healthPlugin, sendProblem } from '@palisade/platform'
+import { ConfigError, errorHandlerPlugin, healthPlugin, metricsPlugin, sendProblem, tracingPlugin } from '@palisade/platform'
 import { DEFAULT_PUBLIC_DIR, buildIfStale } from './build.js'
 import type { WebConfig } from './config.js'
 import { RESPONSE_HEADERS } from './headers.js'
@@ -18,7 +18,7 @@ const PAGES = ['index.html', 'login.html'] as const
  * The web service: serves the Vite-built single-page app and nothing else. It holds no secrets,
  * talks to no database or NATS and trusts no identity header: `/` is forward-authed by the edge
  * (the route table), `/login` and `/assets/*` are public. So of the platform it takes the server
- * options, the error handler and the health checks only.
+ * options, metrics, the error handler and the health checks only.
  */
 const webApp: FastifyPluginAsync<{ config: WebConfig }> = async (app, { config }) => {
   // `pnpm start` on a fresh clone (or after editing the client) builds the SPA first. Production
@@ -30,6 +30,8 @@ const webApp: FastifyPluginAsync<{ config: WebConfig }> = async (app, { config }
     if (!existsSync(file)) throw new ConfigError(`${file} is missing: build the web app first (pnpm --filter @palisade/web build)`)
   }
 
+  await app.register(tracingPlugin, { service: 'web' })
+  await app.register(metricsPlugin, { service: 'web', host: config.METRICS_HOST, port: config.METRICS_PORT })
   await app.register(errorHandlerPlugin)
   app.addHook('onRequest', (request, reply, done) => {
     reply.headers(RESPONSE_HEADERS)

@@ -14,7 +14,7 @@ import { CLOSE, backoffDelay } from '../client/src/realtime.js'
 buildIfStale()
 
 const app = Fastify(serverOptions({ service: 'web', logLevel: 'silent' }))
-await app.register(webApp, { config: loadConfig(WebConfigSchema, { WEB_PUBLIC_DIR: DEFAULT_PUBLIC_DIR }) })
+await app.register(webApp, { config: loadConfig(WebConfigSchema, { WEB_PUBLIC_DIR: DEFAULT_PUBLIC_DIR, METRICS_PORT: '0' }) })
 t.teardown(() => app.close())
 const base = await app.listen({ host: '127.0.0.1', port: 0 })
 
@@ -101,7 +101,7 @@ t.test('a missing build stops the start with a clear message', async (t) => {
   const bare = Fastify(serverOptions({ service: 'web', logLevel: 'silent' }))
   await t.rejects(
     async () => {
-      await bare.register(webApp, { config: loadConfig(WebConfigSchema, { WEB_PUBLIC_DIR: empty }) })
+      await bare.register(webApp, { config: loadConfig(WebConfigSchema, { WEB_PUBLIC_DIR: empty, METRICS_PORT: '0' }) })
       await bare.ready()
     },
     { name: 'ConfigError', message: `${join(empty, 'index.html')} is missing: build the web app first (pnpm --filter @palisade/web build)` }

@@ -2,7 +2,9 @@ import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConne
 import type { Static, TSchema } from 'typebox'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import { ErrorCode, NATS_HEADERS, type NatsEndpoint, type NatsEvent } from '@palisade/contracts'
+import { context, propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api'
 import { ProblemError } from '../problem.js'
+import { inSpan, SERVICE_ATTRIBUTE } from '../tracing/tracing.js'
 import { decodePayload, encodePayload, PayloadError } from './codec.js'
 
 export interface NatsConnectOptions {
@@ -48,7 +50,14 @@ function contextHeaders(ctx: CallContext): MsgHdrs {
   if (ctx.userId) h.set(NATS_HEADERS.actingUser, ctx.userId)
   if (ctx.sessionId) h.set(NATS_HEADERS.actingSession, ctx.sessionId)
   if (ctx.requestId) h.set(NATS_HEADERS.requestId, ctx.requestId)
+  propagation.inject(context.active(), h, { set: (carrier, key, value) => carrier.set(key, value) })
   return h
+}
+
+/** The trace a message's `traceparent` header continues (none: a new one). */
+function traceContextOf(h: MsgHdrs | undefined): Context {
+  if (!h) return ROOT_CONTEXT
+  return propagation.extract(ROOT_CONTEXT, h, { keys: (c) => c.keys(), get: (c, key) => c.get(key) || undefined })
 }
 
 export function contextFromHeaders(h: MsgHdrs | undefined): CallContext {
@@ -57,6 +66,14 @@ export function contextFromHeaders(h: MsgHdrs | undefined): CallContext {
     sessionId: h?.get(NATS_HEADERS.actingSession) || undefined,
     requestId: h?.get(NATS_HEADERS.requestId) || undefined
   }
+}
+
+/** Told how long each request of a connection took, by subject (the metrics plugin's histogram). */
+export type NatsRequestObserver = (subject: string, seconds: number) => void
+const requestObservers = new WeakMap<NatsConnection, NatsRequestObserver>()
+
+export function observeNatsRequests(nc: NatsConnection, observer: NatsRequestObserver): void {
+  requestObservers.set(nc, observer)
 }
 
 /**
@@ -71,10 +88,26 @@ export async function natsRequest<Req extends TSchema, Res extends TSchema>(
   ctx: CallContext = {},
   timeoutMs = 3000
 ): Promise<Static<Res>> {
+  return inSpan(`nats.request ${ep.subject}`, { 'messaging.system': 'nats', 'messaging.destination.name': ep.subject }, SpanKind.CLIENT, () =>
+    requestOnce(nc, ep, payload, ctx, timeoutMs)
+  )
+}
+
+async function requestOnce<Req extends TSchema, Res extends TSchema>(
+  nc: NatsConnection,
+  ep: NatsEndpoint<Req, Res>,
+  payload: Static<Req>,
+  ctx: CallContext,
+  timeoutMs: number
+): Promise<Static<Res>> {
   let msg: Msg
+  const started = performance.now()
+  const observe = requestObservers.get(nc)
   try {
     msg = await nc.request(ep.subject, encodePayload(payload), { timeout: timeoutMs, headers: contextHeaders(ctx) })
+    observe?.(ep.subject, (performance.now() - started) / 1000)
   } catch (err) {
+    observe?.(ep.subject, (performance.now() - started) / 1000)
     const e = err as Error & { isNoResponders?: () => boolean }
     if (e.name === 'NoRespondersError' || e.isNoResponders?.()) {
       throw new ProblemError(503, ErrorCode.serviceUnavailable, `${ep.owner} is unavailable`)
@@ -127,7 +160,17 @@ export function natsServe<Req extends TSchema, Res extends TSchema>(
       void handleOne(msg)
     }
   })()
-  async function handleOne(msg: Msg): Promise<void> {
+  function handleOne(msg: Msg): Promise<void> {
+    return context.with(traceContextOf(msg.headers), () =>
+      inSpan(
+        `nats.serve ${ep.subject}`,
+        { [SERVICE_ATTRIBUTE]: ep.owner, 'messaging.system': 'nats', 'messaging.destination.name': ep.subject },
+        SpanKind.SERVER,
+        () => serveOne(msg)
+      )
+    )
+  }
+  async function serveOne(msg: Msg): Promise<void> {
     const ctx = contextFromHeaders(msg.headers)
     const log = opts.log.child({ subject: ep.subject, reqId: ctx.requestId })
     let payload: Static<Req>

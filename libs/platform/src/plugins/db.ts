@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin'
 import type pg from 'pg'
+import { tracePoolQueries } from '../tracing/pg.js'
 import { createDatabase, createPool, runMigrations, type Database } from '../db/database.js'
 
 declare module 'fastify' {
@@ -22,6 +23,7 @@ export interface DbPluginOptions {
 export const dbPlugin = fp<DbPluginOptions>(
   async (app, opts) => {
     const pool = createPool({ url: opts.url, name: opts.name, schema: opts.schema, max: opts.poolSize ?? 10 })
+    tracePoolQueries(pool, opts.name)
     const db = createDatabase(pool)
     if (opts.migrationsFolder) await runMigrations(db, opts.migrationsFolder, opts.schema)
     app.decorate('pg', pool)

@@ -8,6 +8,10 @@ import { healthPlugin } from './health.js'
 import { natsPlugin } from './nats.js'
 import { dbPlugin } from './db.js'
 import { identityPlugin } from './identity.js'
+import { metricsPlugin } from './metrics.js'
+import { tracingPlugin } from './tracing.js'
+import { outboxPlugin } from './outbox.js'
+import { observeNatsRequests } from '../nats/client.js'
 
 /** BaseConfig where DATABASE_URL may be absent (services without a database, `database: false`). */
 export type PlatformConfig = Omit<BaseConfig, 'DATABASE_URL'> & Partial<Pick<BaseConfig, 'DATABASE_URL'>>
@@ -22,17 +26,22 @@ export interface PlatformOptions {
   /** skip the identity plugin (auth verifies its own tokens) */
   identity?: boolean
   rateLimitPerMinute?: number
+  /** the service publishes domain events through a transactional outbox (`app.outbox`) */
+  outbox?: boolean
 }
 
 /**
- * Everything a Palisade service stands on, in dependency order: the client address (trusted
+ * Everything a Palisade service stands on, in dependency order: metrics, the client address (trusted
  * proxies), error handling, security headers,
- * CORS and rate limits, NATS, PostgreSQL (with migrations), identity verification, health checks.
+ * CORS and rate limits, NATS, PostgreSQL (with migrations and the outbox), identity verification, health checks.
  */
 export const platformPlugin = fp<PlatformOptions>(
   async (app, opts) => {
     const { config } = opts
-    // First: a bad or (in production) missing TRUSTED_PROXIES stops the service before anything starts.
+    // Before any request hook, so that every answer is counted and traced, a refused one included.
+    await app.register(tracingPlugin, { service: opts.service })
+    await app.register(metricsPlugin, { service: opts.service, host: config.METRICS_HOST, port: config.METRICS_PORT })
+    // Next: a bad or (in production) missing TRUSTED_PROXIES stops the service before anything starts.
     await app.register(clientAddressPlugin, { trustedProxies: config.TRUSTED_PROXIES, production: config.NODE_ENV === 'production' })
     await app.register(errorHandlerPlugin)
     // First of the request hooks: every answer, a 401 from identity included, carries the headers.
@@ -41,6 +50,7 @@ export const platformPlugin = fp<PlatformOptions>(
       ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {})
     })
     await app.register(natsPlugin, { connection: { url: config.NATS_URL, name: opts.service, user: config.NATS_USER, pass: config.NATS_PASSWORD } })
+    observeNatsRequests(app.nats, (subject, seconds) => app.metrics.natsRequestDuration.observe({ service: opts.service, subject }, seconds))
     if (opts.database !== false) {
       if (!config.DATABASE_URL) throw new Error(`${opts.service}: DATABASE_URL is required`)
       await app.register(dbPlugin, {
@@ -49,6 +59,7 @@ export const platformPlugin = fp<PlatformOptions>(
         schema: opts.service,
         ...(opts.migrationsFolder ? { migrationsFolder: opts.migrationsFolder } : {})
       })
+      if (opts.outbox) await app.register(outboxPlugin, { service: opts.service, url: config.DATABASE_URL, schema: opts.service })
     }
     if (opts.identity !== false) await app.register(identityPlugin, { service: opts.service, issuer: config.AUTH_ISSUER })
     await app.register(healthPlugin)

@@ -13,6 +13,7 @@ import type { WebFetcher } from '../web/fetcher.js'
 import { RunAudience } from './audience.js'
 import { DeltaBatcher, MemberFanout } from './events.js'
 import { resultStep, RunToolbox } from './toolbox.js'
+import type { RunMetrics } from './metrics.js'
 import { FlowGuard } from './flow.js'
 import { newMarker, systemPrompt, wrapConversation, wrapToolOutput } from './prompt.js'
 import { describeStop, RunStop } from './stop.js'
@@ -27,6 +28,7 @@ export interface RunDeps {
   web: WebFetcher | undefined
   /** MCP servers operations configured, if any */
   mcp: McpRegistry | undefined
+  metrics: RunMetrics
 }
 
 export interface RunSpec {
@@ -226,6 +228,10 @@ export class RunExecution {
       if (end.status === 'cancelled') this.fanout.publish({ type: 'agent.run.cancelled' })
       else this.fanout.publish({ type: 'agent.run.failed', reason: end.failureReason!, detail: (end.failureDetail ?? '').slice(0, 512) })
     }
+    const m = this.deps.metrics
+    m.runs.inc({ outcome: end.status })
+    m.tokens.inc({ kind: 'input' }, end.usage.inputTokens)
+    m.tokens.inc({ kind: 'output' }, end.usage.outputTokens)
     this.log.info({ status: end.status, reason: end.failureReason, usage: end.usage }, 'agent run ended')
   }
 
@@ -301,6 +307,7 @@ export class RunExecution {
           web: this.deps.web,
           signal: this.ctl.signal
         })
+        this.deps.metrics.toolCalls.inc({ tool: toolbox.names.includes(call.name) ? call.name : 'unknown', outcome: outcome.ok ? 'ok' : 'error' })
         const body = outcome.ok ? clip(JSON.stringify(outcome.output), this.deps.config.AGENTS_TOOL_OUTPUT_MAX_CHARS) : JSON.stringify({ error: outcome.error })
         await this.step(
           'tool_result',

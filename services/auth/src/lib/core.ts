@@ -25,14 +25,17 @@ export class AuthCore implements AuthDeps {
     readonly nats: NatsConnection,
     readonly keys: Keyring,
     readonly config: AuthConfig,
-    readonly log: FastifyBaseLogger
+    readonly log: FastifyBaseLogger,
+    /** told of every audit entry once it is stored (auth's metrics) */
+    private readonly onAudit: (entry: AuditEntry) => void = () => {}
   ) {
     // A revoked session must be remembered for as long as any of its access tokens can live.
     this.cache = new TokenCache((config.AUTH_ACCESS_TTL_SECONDS + 60) * 1000)
   }
 
-  audit(entry: AuditEntry): Promise<void> {
-    return appendAudit(this.pool, entry)
+  async audit(entry: AuditEntry): Promise<void> {
+    await appendAudit(this.pool, entry)
+    this.onAudit(entry)
   }
 
   findUserByEmail(email: string): Promise<UserRow | undefined> {

@@ -115,7 +115,11 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
   const { core, allowedOrigins, tokenUsage } = opts
   const issuer = core.config.AUTH_ISSUER
 
+  // reason: the problem code of a denial; for an allowance public, session or token (a personal access token).
+  const verifyTotal = app.metrics.counter({ name: 'auth_verify_total', help: 'ForwardAuth decisions', labelNames: ['outcome', 'reason'] })
+
   function deny(reply: FastifyReply, err: ProblemError, navigation: boolean, rawUri: string | undefined, path: string | undefined): FastifyReply {
+    verifyTotal.inc({ outcome: 'deny', reason: err.code })
     if (err.statusCode === 401 && navigation) {
       return reply
         .code(302)
@@ -166,6 +170,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     if (check.needed && (check.origin === undefined ? check.viaCookie : !allowedOrigins.has(check.origin))) {
       return deny(reply, new ProblemError(403, ErrorCode.forbiddenOrigin, 'Origin not allowed'), false, check.rawUri, check.path)
     }
+    verifyTotal.inc({ outcome: 'allow', reason: identity.scopes ? 'token' : 'session' })
     reply.header(IDENTITY_HEADERS.user, identity.userId)
     reply.header(IDENTITY_HEADERS.session, identity.sessionId)
     if (APP_SERVICE_SET.has(service)) {
@@ -187,7 +192,10 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     }
     const route = isNeverRoutable(path) ? undefined : resolveRoute(path)
     if (!route) return deny(reply, new ProblemError(404, ErrorCode.notFound, 'Not found'), false, undefined, path)
-    if (route.access === 'public') return reply.code(200).send()
+    if (route.access === 'public') {
+      verifyTotal.inc({ outcome: 'allow', reason: 'public' })
+      return reply.code(200).send()
+    }
 
     // A handshake is known by Sec-WebSocket-Key (every RFC 6455 client sends it and a proxy never
     // strips it, unlike the hop-by-hop Upgrade) or by Upgrade when it does arrive. A plain GET on a

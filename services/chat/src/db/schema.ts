@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, check, customType, index, integer, pgSchema, primaryKey, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { outboxTable } from '@palisade/platform'
 
 /** Everything chat stores lives in its own schema; other services ask over NATS. */
 export const chat = pgSchema('chat')
@@ -137,3 +138,6 @@ export const presenceSockets = chat.table(
 export type ConversationRow = typeof conversations.$inferSelect
 export type MemberRow = typeof members.$inferSelect
 export type MessageRow = typeof messages.$inferSelect
+
+/** Events written with the changes they announce; the platform's relay publishes them (OutboxRelay). */
+export const outbox = outboxTable(chat)

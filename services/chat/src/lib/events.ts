@@ -1,23 +1,34 @@
-import type { FastifyInstance } from 'fastify'
 import { ChatMembershipChanged, userEventsSubject, type ChatEvent, type MembershipChangedEvent } from '@palisade/contracts'
-import { encodePayload, natsPublish } from '@palisade/platform'
+import type { FastifyInstance } from 'fastify'
+import { encodePayload, type Emit } from '@palisade/platform'
 
 /**
- * Publishes one event to `events.user.<id>` of every given member. The payload is encoded once
- * however many members there are (a conversation may have thousands). Published after the change
- * is committed: a member never hears about a change that was rolled back.
+ * Adds one event for `events.user.<id>` of every given member to the transaction's outbox. The
+ * payload is encoded once however many members there are (a conversation may have thousands). The
+ * relay publishes it after the commit: a member never hears about a change that was rolled back,
+ * and a crash after the commit loses nothing.
  */
-export function publishToMembers(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: ChatEvent): void {
-  const data = encodePayload(event)
-  for (const id of memberIds) nc.publish(userEventsSubject(id), data)
+export function emitToMembers(emit: Emit, memberIds: Iterable<string>, event: ChatEvent): void {
+  emit([...memberIds].map(userEventsSubject), event)
 }
 
 /**
  * A member left or the conversation is gone: told to the services acting in front of its members
- * (agents stop streaming a run to them) before the members hear it, so that by the time a removed
- * member's socket shows the removal, the stream to them has (almost always) already stopped.
+ * (agents stop streaming a run to them) before the members hear it — the relay publishes outbox
+ * rows in order — so that by the time a removed member's socket shows the removal, the stream to
+ * them has (almost always) already stopped.
  */
-export function publishMembershipChange(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: MembershipChangedEvent): void {
-  natsPublish(nc, ChatMembershipChanged, event)
-  publishToMembers(nc, memberIds, event)
+export function emitMembershipChange(emit: Emit, memberIds: Iterable<string>, event: MembershipChangedEvent): void {
+  emit([ChatMembershipChanged.subject], event)
+  emitToMembers(emit, memberIds, event)
+}
+
+/**
+ * Published at once, not through the outbox: presence is state the gateways report again every
+ * heartbeat, so a change lost in a crash is corrected by the next report, and an outbox row per
+ * status change would only add write load.
+ */
+export function publishPresenceToMembers(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: ChatEvent): void {
+  const data = encodePayload(event)
+  for (const id of memberIds) nc.publish(userEventsSubject(id), data)
 }

@@ -1,6 +1,6 @@
 import type pg from 'pg'
 import type { FastifyInstance } from 'fastify'
-import { problems } from '@palisade/platform'
+import { problems, type Outbox } from '@palisade/platform'
 import type { MessageCache } from '../lib/message-cache.js'
 
 /**
@@ -12,6 +12,8 @@ import type { MessageCache } from '../lib/message-cache.js'
 export interface ChatStore {
   readonly pg: pg.Pool
   readonly nats: FastifyInstance['nats']
+  /** every change that members hear about is written with its events (store/*.ts, lib/events.ts) */
+  readonly outbox: Outbox
   /**
    * Newest messages of recently read conversations. Other instances hear of changes through
    * PostgreSQL; this one also drops its own snapshot as soon as a change commits, so a client reads
@@ -27,7 +29,7 @@ export interface StoreOptions {
 }
 
 export function createChatStore(app: FastifyInstance, opts: StoreOptions): ChatStore {
-  return { pg: app.pg, nats: app.nats, cache: app.messageCache, maxMembers: opts.maxMembers }
+  return { pg: app.pg, nats: app.nats, outbox: app.outbox, cache: app.messageCache, maxMembers: opts.maxMembers }
 }
 
 export const notMember = () => problems.notFound('Conversation not found')

@@ -1,6 +1,6 @@
 import { ErrorCode, type Conversation, type LeaveResult, type NotifyLevel } from '@palisade/contracts'
-import { ProblemError, problems, withTransaction } from '@palisade/platform'
-import { publishMembershipChange, publishToMembers } from '../lib/events.js'
+import { ProblemError, problems } from '@palisade/platform'
+import { emitMembershipChange, emitToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, type ConversationDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { memberIds, requireOwner } from './members.js'
@@ -31,30 +31,34 @@ export interface ConversationChange {
  */
 export async function updateConversation(store: ChatStore, userId: string, id: string, change: ConversationChange): Promise<Conversation> {
   await requireOwner(store, id, userId)
-  const r = await store.pg.query<ConversationDbRow>(
-    `UPDATE chat.conversations
+  const conversation = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<ConversationDbRow>(
+      `UPDATE chat.conversations
      SET title = COALESCE($2, title), topic = COALESCE($3, topic),
          archived_at = CASE WHEN $4::boolean IS NULL THEN archived_at WHEN $4 THEN COALESCE(archived_at, now()) ELSE NULL END,
          updated_at = now()
      WHERE id = $1 AND owner_id = $5 AND (($2::text IS NULL AND $3::text IS NULL) OR archived_at IS NULL OR $4 = false)
      RETURNING ${CONVERSATION_COLUMNS}`,
-    [id, change.title ?? null, change.topic ?? null, change.archived ?? null, userId]
-  )
-  const row = r.rows[0]
-  if (!row) {
+      [id, change.title ?? null, change.topic ?? null, change.archived ?? null, userId]
+    )
+    const row = r.rows[0]
+    if (!row) return null
+    const updated = toConversation(row)
+    emitToMembers(emit, await memberIds(c, id), { type: 'conversation.updated', at: now(), conversation: updated })
+    return updated
+  })
+  if (!conversation) {
     // Either ownership moved meanwhile (403/404 as usual) or it is archived.
     await requireOwner(store, id, userId)
     throw archivedProblem()
   }
-  const conversation = toConversation(row)
-  publishToMembers(store.nats, await memberIds(store, id), { type: 'conversation.updated', at: now(), conversation })
   return conversation
 }
 
 /** The owner hands the conversation to another current member (who becomes its only owner). */
 export async function transferOwnership(store: ChatStore, userId: string, id: string, newOwnerId: string): Promise<Conversation> {
   await requireOwner(store, id, userId)
-  const { row, ids } = await withTransaction(store.pg, async (c) => {
+  return store.outbox.transaction(async (c, emit) => {
     // The conversation row first: concurrent transfers and leaves queue up behind it.
     const conv = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 AND owner_id = $2 FOR UPDATE', [id, userId])
     if (conv.rowCount === 0) throw problems.forbidden('Only the owner may do this')
@@ -68,12 +72,10 @@ export async function transferOwnership(store: ChatStore, userId: string, id: st
       `UPDATE chat.conversations SET owner_id = $2, updated_at = now() WHERE id = $1 RETURNING ${CONVERSATION_COLUMNS}`,
       [id, newOwnerId]
     )
-    const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1', [id])
-    return { row: upd.rows[0]!, ids: m.rows.map((x) => x.user_id) }
+    const conversation = toConversation(upd.rows[0]!)
+    emitToMembers(emit, await memberIds(c, id), { type: 'conversation.updated', at: now(), conversation })
+    return conversation
   })
-  const conversation = toConversation(row)
-  publishToMembers(store.nats, ids, { type: 'conversation.updated', at: now(), conversation })
-  return conversation
 }
 
 /**
@@ -82,7 +84,7 @@ export async function transferOwnership(store: ChatStore, userId: string, id: st
  * everything in it (as `deleteConversation`).
  */
 export async function leaveConversation(store: ChatStore, userId: string, id: string): Promise<LeaveResult> {
-  const result = await withTransaction(store.pg, async (c) => {
+  const result = await store.outbox.transaction(async (c, emit) => {
     const r = await c.query<{ role: string; member_count: number }>(
       `SELECT m.role, c.member_count FROM chat.conversations c JOIN chat.members m ON m.conversation_id = c.id AND m.user_id = $2
        WHERE c.id = $1 FOR UPDATE OF c`,
@@ -93,17 +95,17 @@ export async function leaveConversation(store: ChatStore, userId: string, id: st
     if (me.role === 'owner') {
       if (me.member_count > 1) throw new ProblemError(409, ErrorCode.ownerMustTransfer, 'Transfer ownership to another member before leaving')
       await c.query('DELETE FROM chat.conversations WHERE id = $1', [id])
-      return { deleted: true, remaining: [] as string[] }
+      emitMembershipChange(emit, [userId], { type: 'conversation.deleted', at: now(), conversationId: id })
+      return { deleted: true }
     }
     await c.query('DELETE FROM chat.members WHERE conversation_id = $1 AND user_id = $2', [id, userId])
     await c.query('UPDATE chat.conversations SET member_count = member_count - 1, updated_at = now() WHERE id = $1', [id])
-    const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1', [id])
-    return { deleted: false, remaining: m.rows.map((x) => x.user_id) }
+    const remaining = await memberIds(c, id)
+    emitMembershipChange(emit, [...remaining, userId], { type: 'member.removed', at: now(), conversationId: id, userId })
+    return { deleted: false }
   })
   store.cache?.invalidate(id)
-  if (result.deleted) publishMembershipChange(store.nats, [userId], { type: 'conversation.deleted', at: now(), conversationId: id })
-  else publishMembershipChange(store.nats, [...result.remaining, userId], { type: 'member.removed', at: now(), conversationId: id, userId })
-  return { deleted: result.deleted }
+  return result
 }
 
 /**
@@ -113,19 +115,24 @@ export async function leaveConversation(store: ChatStore, userId: string, id: st
  */
 export async function deleteConversation(store: ChatStore, userId: string, id: string): Promise<void> {
   await requireOwner(store, id, userId)
-  const ids = await withTransaction(store.pg, async (c) => {
+  await store.outbox.transaction(async (c, emit) => {
     const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1 FOR UPDATE', [id])
     const d = await c.query('DELETE FROM chat.conversations WHERE id = $1 AND owner_id = $2', [id, userId])
     if (d.rowCount === 0) throw notMember()
-    return m.rows.map((x) => x.user_id)
+    emitMembershipChange(
+      emit,
+      m.rows.map((x) => x.user_id),
+      { type: 'conversation.deleted', at: now(), conversationId: id }
+    )
   })
   store.cache?.invalidate(id)
-  publishMembershipChange(store.nats, ids, { type: 'conversation.deleted', at: now(), conversationId: id })
 }
 
 /** The caller's own notification level for a conversation; their other sessions hear it. */
 export async function setNotifyLevel(store: ChatStore, userId: string, id: string, notifyLevel: NotifyLevel): Promise<void> {
-  const r = await store.pg.query('UPDATE chat.members SET notify_level = $3 WHERE conversation_id = $1 AND user_id = $2', [id, userId, notifyLevel])
-  if (r.rowCount === 0) throw notMember()
-  publishToMembers(store.nats, [userId], { type: 'conversation.notify', at: now(), conversationId: id, notifyLevel })
+  await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query('UPDATE chat.members SET notify_level = $3 WHERE conversation_id = $1 AND user_id = $2', [id, userId, notifyLevel])
+    if (r.rowCount === 0) throw notMember()
+    emitToMembers(emit, [userId], { type: 'conversation.notify', at: now(), conversationId: id, notifyLevel })
+  })
 }

@@ -1,7 +1,7 @@
 import type { Conversation, ConversationPage, ConversationWithUnread } from '@palisade/contracts'
-import { withTransaction, type CallContext } from '@palisade/platform'
+import type { CallContext } from '@palisade/platform'
 import { conversationCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toConversationWithUnread, type ConversationDbRow, type ConversationWithUnreadDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { requireUsersExist, tooManyMembers } from './members.js'
@@ -20,7 +20,7 @@ export async function createConversation(
   const others = [...new Set(body.memberIds ?? [])].filter((id) => id !== userId)
   if (others.length + 1 > store.maxMembers) throw tooManyMembers(store)
   await requireUsersExist(store, others, ctx)
-  const conversation = await withTransaction(store.pg, async (c) => {
+  return store.outbox.transaction(async (c, emit) => {
     const r = await c.query<ConversationDbRow>(
       `INSERT INTO chat.conversations (title, owner_id, member_count) VALUES ($1, $2, $3) RETURNING ${CONVERSATION_COLUMNS}`,
       [body.title, userId, others.length + 1]
@@ -31,10 +31,10 @@ export async function createConversation(
        SELECT $1, u, CASE WHEN u = $2 THEN 'owner' ELSE 'member' END FROM unnest($3::uuid[]) AS u`,
       [row.id, userId, [userId, ...others]]
     )
-    return toConversation(row)
+    const conversation = toConversation(row)
+    emitToMembers(emit, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
+    return conversation
   })
-  publishToMembers(store.nats, [userId, ...others], { type: 'conversation.created', at: now(), conversation })
-  return conversation
 }
 
 /** The page is chosen first and unread counts are computed only for its rows (not for every conversation of the user). */

@@ -1,7 +1,8 @@
 import { AuthUserLookup, ErrorCode, type Member, type MemberPage, type MemberRole } from '@palisade/contracts'
-import { natsRequest, ProblemError, problems, withTransaction, type CallContext } from '@palisade/platform'
+import type pg from 'pg'
+import { natsRequest, ProblemError, problems, type CallContext } from '@palisade/platform'
 import { memberCursor } from '../lib/cursor.js'
-import { publishMembershipChange } from '../lib/events.js'
+import { emitMembershipChange } from '../lib/events.js'
 import { CONVERSATION_COLUMNS, toConversation, toMember, type ConversationDbRow, type MemberDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { leaveConversation } from './conversation-admin.js'
@@ -26,8 +27,9 @@ export async function requireOwner(store: ChatStore, conversationId: string, use
   if (role !== 'owner') throw problems.forbidden('Only the owner may do this')
 }
 
-export async function memberIds(store: ChatStore, conversationId: string): Promise<string[]> {
-  const r = await store.pg.query<{ user_id: string }>({
+/** `db`: the pool, or the client of the transaction that is about to announce a change. */
+export async function memberIds(db: pg.Pool | pg.PoolClient, conversationId: string): Promise<string[]> {
+  const r = await db.query<{ user_id: string }>({
     name: 'chat_member_ids',
     text: 'SELECT user_id FROM chat.members WHERE conversation_id = $1',
     values: [conversationId]
@@ -37,7 +39,7 @@ export async function memberIds(store: ChatStore, conversationId: string): Promi
 
 /** Member ids of a conversation, for a caller who must be one of them. */
 export async function memberIdsFor(store: ChatStore, conversationId: string, userId: string): Promise<string[]> {
-  const ids = await memberIds(store, conversationId)
+  const ids = await memberIds(store.pg, conversationId)
   if (!ids.includes(userId)) throw notMember()
   return ids
 }
@@ -77,7 +79,7 @@ export async function addMember(
 ): Promise<{ member: Member; created: boolean }> {
   await requireOwner(store, id, userId)
   await requireUsersExist(store, [newUserId], ctx)
-  const result = await withTransaction(store.pg, async (c) => {
+  const result = await store.outbox.transaction(async (c, emit) => {
     // A new member's read marker starts at the latest message: the history is there to read, but
     // joining a busy conversation must not light it up with hundreds of "unread" messages.
     const ins = await c.query<MemberDbRow>(
@@ -92,7 +94,7 @@ export async function addMember(
         newUserId
       ])
       if (!existing.rows[0]) throw notMember()
-      return { member: toMember(existing.rows[0]), created: false, conversation: null }
+      return { member: toMember(existing.rows[0]), created: false }
     }
     const upd = await c.query<ConversationDbRow>(
       `UPDATE chat.conversations SET member_count = member_count + 1, updated_at = now()
@@ -100,19 +102,17 @@ export async function addMember(
       [id, store.maxMembers]
     )
     if (!upd.rows[0]) throw tooManyMembers(store)
-    return { member: toMember(ins.rows[0]), created: true, conversation: toConversation(upd.rows[0]) }
-  })
-  if (result.created && result.conversation) {
-    store.cache?.invalidate(id)
-    publishMembershipChange(store.nats, await memberIds(store, id), {
+    emitMembershipChange(emit, await memberIds(c, id), {
       type: 'member.added',
       at: now(),
       conversationId: id,
       userId: newUserId,
       role: 'member',
-      conversation: result.conversation
+      conversation: toConversation(upd.rows[0])
     })
-  }
+    return { member: toMember(ins.rows[0]), created: true }
+  })
+  if (result.created) store.cache?.invalidate(id)
   return { member: result.member, created: result.created }
 }
 
@@ -124,13 +124,12 @@ export async function removeMember(store: ChatStore, userId: string, id: string,
   }
   const role = await requireMember(store, id, userId)
   if (role !== 'owner') throw problems.forbidden('Only the owner may remove members')
-  const remaining = await withTransaction(store.pg, async (c) => {
+  await store.outbox.transaction(async (c, emit) => {
     const d = await c.query("DELETE FROM chat.members WHERE conversation_id = $1 AND user_id = $2 AND role <> 'owner'", [id, targetId])
     if (d.rowCount === 0) throw problems.notFound('Member not found')
     await c.query('UPDATE chat.conversations SET member_count = member_count - 1, updated_at = now() WHERE id = $1', [id])
-    const m = await c.query<{ user_id: string }>('SELECT user_id FROM chat.members WHERE conversation_id = $1', [id])
-    return m.rows.map((x) => x.user_id)
+    const remaining = await memberIds(c, id)
+    emitMembershipChange(emit, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
   })
   store.cache?.invalidate(id)
-  publishMembershipChange(store.nats, [...remaining, targetId], { type: 'member.removed', at: now(), conversationId: id, userId: targetId })
 }

@@ -1,8 +1,8 @@
 import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
 import type pg from 'pg'
-import { natsRequest, problems, withTransaction, type CallContext, type ProblemError } from '@palisade/platform'
+import { natsRequest, problems, type CallContext, type Emit, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { archivedProblem, requireNotArchived } from './conversation-admin.js'
@@ -89,10 +89,9 @@ async function insertMessage(
   return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids }
 }
 
-function announce(store: ChatStore, conversationId: string, sent: { message: Message; created: boolean; memberIds: string[] }): void {
-  if (!sent.created) return
-  store.cache?.invalidate(conversationId)
-  publishToMembers(store.nats, sent.memberIds, { type: 'message.created', at: now(), conversationId, message: sent.message })
+/** Adds the message.created event to the transaction's outbox when the message is new. */
+function announce(emit: Emit, conversationId: string, sent: { message: Message; created: boolean; memberIds: string[] }): void {
+  if (sent.created) emitToMembers(emit, sent.memberIds, { type: 'message.created', at: now(), conversationId, message: sent.message })
 }
 
 /** A user's message (see insertMessage), announced to the members it was posted to. */
@@ -108,8 +107,12 @@ export async function sendMessage(
     await requireMember(store, conversationId, userId)
     await checkAttachments(store, conversationId, attachments, ctx)
   }
-  const sent = await insertMessage(store.pg, userId, conversationId, input, { kind: 'user' })
-  announce(store, conversationId, sent)
+  const sent = await store.outbox.transaction(async (c, emit) => {
+    const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'user' })
+    announce(emit, conversationId, inserted)
+    return inserted
+  })
+  if (sent.created) store.cache?.invalidate(conversationId)
   return { message: sent.message, created: sent.created }
 }
 
@@ -135,7 +138,7 @@ export async function sendAgentMessage(
     await requireMember(store, conversationId, userId)
     await checkAttachments(store, conversationId, attachments, ctx)
   }
-  const sent = await withTransaction(store.pg, async (c) => {
+  const sent = await store.outbox.transaction(async (c, emit) => {
     const locked = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE', [conversationId])
     if (locked.rowCount === 0) throw notMember()
     if (audience) {
@@ -147,9 +150,11 @@ export async function sendAgentMessage(
       ])
       if (outside.rowCount) throw problems.conflict('A member joined whom the run did not check', AUDIENCE_CHANGED)
     }
-    return insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
+    const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
+    announce(emit, conversationId, inserted)
+    return inserted
   })
-  announce(store, conversationId, sent)
+  if (sent.created) store.cache?.invalidate(conversationId)
   return sent
 }
 
@@ -216,35 +221,42 @@ export async function listMessagesJson(
 
 /** Edits the caller's own message. Agent-written messages cannot be edited (they are the agent's words). */
 export async function editMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, text: string): Promise<Message> {
-  const r = await store.pg.query<MessageDbRow & { member_ids: string[] }>(
-    `UPDATE chat.messages SET text = $4, edited_at = now()
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-       AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-     RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId, text]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
+  const message = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<MessageDbRow & { member_ids: string[] }>(
+      `UPDATE chat.messages SET text = $4, edited_at = now()
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+       RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId, text]
+    )
+    const row = r.rows[0]
+    if (!row) return null
+    const updated = toMessage(row)
+    emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message: updated })
+    return updated
+  })
+  if (!message) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
   store.cache?.invalidate(conversationId)
-  const message = toMessage(row)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
   return message
 }
 
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
-  const r = await store.pg.query<{ member_ids: string[] }>(
-    `DELETE FROM chat.messages
-     WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
-       AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
-       AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-     RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
-    [conversationId, userId, messageId]
-  )
-  const row = r.rows[0]
-  if (!row) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
+  const deleted = await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<{ member_ids: string[] }>(
+      `DELETE FROM chat.messages
+       WHERE id = $3 AND conversation_id = $1 AND sender_id = $2
+         AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
+         AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
+       RETURNING (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+      [conversationId, userId, messageId]
+    )
+    const row = r.rows[0]
+    if (row) emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+    return row !== undefined
+  })
+  if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)
-  publishToMembers(store.nats, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
 }
 
 /** 404 when the caller cannot see the message at all, 409 when archived, 403 when it is not theirs. */

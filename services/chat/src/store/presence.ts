@@ -1,6 +1,6 @@
 import { PRESENCE_LIMITS, type ChatPresenceReportRequest, type Presence, type PresenceList, type PresenceStatus } from '@palisade/contracts'
 import { withTransaction } from '@palisade/platform'
-import { publishToMembers } from '../lib/events.js'
+import { publishPresenceToMembers } from '../lib/events.js'
 import { now, type ChatStore } from './context.js'
 import { requireMember } from './members.js'
 
@@ -47,7 +47,7 @@ async function peersOf(store: ChatStore, userId: string): Promise<string[]> {
 
 async function announce(store: ChatStore, row: PresenceDbRow): Promise<void> {
   const presence = visiblePresence(row)
-  publishToMembers(store.nats, await peersOf(store, row.user_id), { type: 'presence.changed', at: now(), presence })
+  publishPresenceToMembers(store.nats, await peersOf(store, row.user_id), { type: 'presence.changed', at: now(), presence })
 }
 
 /** A gateway instance's report about the acting user's sockets there (ChatPresenceReport). */

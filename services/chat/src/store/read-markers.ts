@@ -1,6 +1,6 @@
 import { CHAT_LIMITS } from '@palisade/contracts'
 import { problems } from '@palisade/platform'
-import { publishToMembers } from '../lib/events.js'
+import { emitToMembers } from '../lib/events.js'
 import { notMember, now, type ChatStore } from './context.js'
 
 /**
@@ -25,9 +25,10 @@ export const unreadCountSql = (conversationId: string, lastReadSeq: string, user
  * statement. When the marker moved, the caller's own sessions hear `conversation.read`.
  */
 export async function markRead(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
-  const r = await store.pg.query<{ member: boolean; seq: string | null; moved: string | null; unread: number | null }>({
-    name: 'chat_mark_read',
-    text: `WITH mem AS (
+  await store.outbox.transaction(async (c, emit) => {
+    const r = await c.query<{ member: boolean; seq: string | null; moved: string | null; unread: number | null }>({
+      name: 'chat_mark_read',
+      text: `WITH mem AS (
              SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2
            ), target AS (
              SELECT seq FROM chat.messages WHERE id = $3 AND conversation_id = $1 AND EXISTS (SELECT 1 FROM mem)
@@ -38,11 +39,12 @@ export async function markRead(store: ChatStore, userId: string, conversationId:
            )
            SELECT EXISTS (SELECT 1 FROM mem) AS member, (SELECT seq FROM target) AS seq, (SELECT last_read_seq FROM upd) AS moved,
                   CASE WHEN EXISTS (SELECT 1 FROM upd) THEN ${unreadCountSql('$1', '(SELECT seq FROM target)', '$2')} END AS unread`,
-    values: [conversationId, userId, messageId]
+      values: [conversationId, userId, messageId]
+    })
+    const row = r.rows[0]!
+    if (!row.member) throw notMember()
+    if (row.seq === null) throw problems.notFound('Message not found')
+    if (row.moved === null) return
+    emitToMembers(emit, [userId], { type: 'conversation.read', at: now(), conversationId, messageId, unreadCount: row.unread ?? 0 })
   })
-  const row = r.rows[0]!
-  if (!row.member) throw notMember()
-  if (row.seq === null) throw problems.notFound('Message not found')
-  if (row.moved === null) return
-  publishToMembers(store.nats, [userId], { type: 'conversation.read', at: now(), conversationId, messageId, unreadCount: row.unread ?? 0 })
 }

@@ -223,8 +223,8 @@ export class FilesRepo {
   }
 
   /** Records a verdict; only a still-pending file changes (a deleted or already judged one does not). */
-  async markScanned(id: string, verdict: 'clean' | 'infected', signature: string | null): Promise<boolean> {
-    const rows = await this.db
+  async markScanned(id: string, verdict: 'clean' | 'infected', signature: string | null, db: Database = this.db): Promise<boolean> {
+    const rows = await db
       .update(fileObjects)
       .set({ status: verdict, scanSignature: signature, scannedAt: new Date(), scanNextAt: null })
       .where(and(eq(fileObjects.id, id), eq(fileObjects.status, 'pending')))

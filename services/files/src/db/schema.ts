@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { ConversationSnapshot } from '@palisade/contracts'
 import { bigint, bigserial, check, index, integer, jsonb, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core'
+import { outboxTable } from '@palisade/platform'
 
 /** Everything the files service stores lives in its own schema; other services ask over NATS. */
 export const files = pgSchema('files')
@@ -134,3 +135,6 @@ export const shareLinks = files.table(
   ]
 )
 export type ShareLinkRow = typeof shareLinks.$inferSelect
+
+/** Events written with the changes they announce; the platform's relay publishes them (OutboxRelay). */
+export const outbox = outboxTable(files)

@@ -60,6 +60,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
   const { config, repo, store } = ctx
   await app.register(trashRoutes, { ctx })
   const acquireUploadSlot = uploadSlots(config.FILES_MAX_CONCURRENT_UPLOADS_PER_USER)
+  const uploadBytes = app.metrics.counter({ name: 'files_upload_bytes_total', help: 'Bytes of files stored by uploads' })
 
   app.post(
     '/',
@@ -148,6 +149,7 @@ export const filesRoutes: FastifyPluginAsync<{ ctx: FilesContext }> = async (bas
           throw err
         }
         committed = true
+        uploadBytes.inc(file.size)
         ctx.scanner?.kick()
         request.log.info({ fileId: id, size: file.size, type: sniffed.type, shared: conversationId !== null }, 'file stored')
         return reply.code(201).header('location', `/api/files/${id}`).send(toMeta(row))

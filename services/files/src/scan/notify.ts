@@ -1,15 +1,16 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import { ChatMembersGet, UserEvents, userEventsSubject, type FileScannedEvent } from '@palisade/contracts'
-import { natsPublish, natsRequest } from '@palisade/platform'
+import { ChatMembersGet } from '@palisade/contracts'
+import { natsRequest } from '@palisade/platform'
 import type { FileRow } from '../db/schema.js'
 
 /**
- * Tells the uploader, and for a shared file the conversation's current members (asked from chat,
- * acting as the uploader: if they have left, only they hear it), that the scan finished. Sent
- * through `events.user.<id>`, which the gateway relays to open sockets: no client polls.
+ * Who hears that a file's scan finished: the uploader, and for a shared file the conversation's
+ * current members (asked from chat, acting as the uploader: if they have left, only they hear it).
+ * Asked before the verdict's transaction, which then writes the event to the outbox; the gateway
+ * relays `events.user.<id>` to open sockets: no client polls.
  */
-export function scanNotifier(nc: FastifyInstance['nats'], log: FastifyBaseLogger) {
-  return async (row: FileRow, status: 'clean' | 'infected'): Promise<void> => {
+export function scanAudience(nc: FastifyInstance['nats'], log: FastifyBaseLogger) {
+  return async (row: FileRow): Promise<Set<string>> => {
     const recipients = new Set([row.ownerId])
     if (row.conversationId) {
       try {
@@ -20,7 +21,6 @@ export function scanNotifier(nc: FastifyInstance['nats'], log: FastifyBaseLogger
         log.info({ fileId: row.id, err: (err as Error).message }, 'scan event goes to the uploader only')
       }
     }
-    const event: FileScannedEvent = { type: 'file.scanned', at: new Date().toISOString(), fileId: row.id, conversationId: row.conversationId, status }
-    for (const userId of recipients) natsPublish(nc, UserEvents, event, userEventsSubject(userId))
+    return recipients
   }
 }

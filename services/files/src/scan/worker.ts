@@ -1,5 +1,7 @@
 import type { Readable } from 'node:stream'
 import type { FastifyBaseLogger } from 'fastify'
+import { userEventsSubject, type FileScannedEvent } from '@palisade/contracts'
+import type { Outbox } from '@palisade/platform'
 import type { Audit } from '../audit.js'
 import { IntegrityError } from '../crypto/chunked.js'
 import type { FileVault } from '../crypto/vault.js'
@@ -33,8 +35,10 @@ export interface ScanWorkerOptions {
   /** how long a claimed file is left to one scanner before another instance may take it */
   leaseMs: number
   concurrency?: number
-  /** after a verdict was recorded (the scan-finished event); failures are logged, never retried */
-  onScanned?: (row: FileRow, status: 'clean' | 'infected') => Promise<void>
+  /** the verdict and its `file.scanned` event are written in one transaction of this outbox */
+  outbox: Outbox
+  /** who hears of the verdict (asked before the transaction) */
+  audience: (row: FileRow) => Promise<Iterable<string>>
 }
 
 const MAX_BACKOFF_MS = 60 * 60 * 1000
@@ -106,12 +110,15 @@ export class ScanWorker {
     }
   }
 
-  private async announce(row: FileRow, status: 'clean' | 'infected'): Promise<void> {
-    try {
-      await this.opts.onScanned?.(row, status)
-    } catch (err) {
-      this.log.warn({ fileId: row.id, err: (err as Error).message }, 'scan event not sent')
-    }
+  /** Records a verdict with its event; false when the file was no longer pending (deleted, judged elsewhere). */
+  private async judge(row: FileRow, status: 'clean' | 'infected', signature: string | null): Promise<boolean> {
+    const audience = [...(await this.opts.audience(row))]
+    return this.opts.outbox.drizzle(async (db, emit) => {
+      const changed = await this.repo.markScanned(row.id, status, signature, db)
+      const event: FileScannedEvent = { type: 'file.scanned', at: new Date().toISOString(), fileId: row.id, conversationId: row.conversationId, status }
+      if (changed) emit(audience.map(userEventsSubject), event)
+      return changed
+    })
   }
 
   private async scanOne(row: FileRow): Promise<void> {
@@ -137,16 +144,12 @@ export class ScanWorker {
       return
     }
     if (result.verdict === 'infected') {
-      if (await this.repo.markScanned(row.id, 'infected', result.signature)) {
+      if (await this.judge(row, 'infected', result.signature)) {
         await this.store.remove(row.id)
         this.log.warn({ fileId: row.id, ownerId: row.ownerId, signature: result.signature }, 'malware found; bytes deleted')
-        await this.announce(row, 'infected')
       }
       return
     }
-    if (await this.repo.markScanned(row.id, 'clean', null)) {
-      this.log.info({ fileId: row.id }, 'file scanned clean')
-      await this.announce(row, 'clean')
-    }
+    if (await this.judge(row, 'clean', null)) this.log.info({ fileId: row.id }, 'file scanned clean')
   }
 }

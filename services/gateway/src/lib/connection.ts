@@ -101,7 +101,9 @@ export class Connection {
    * is closed with 1013 instead of letting the gateway's memory grow.
    */
   send(text: string): void {
-    if (this.writable()) this.ws.send(text)
+    if (!this.writable()) return
+    this.ws.send(text)
+    this.hub.frames.inc({ direction: 'out' })
   }
 
   /** A text frame from bytes already known to be UTF-8 JSON (relayed events). */
@@ -109,6 +111,7 @@ export class Connection {
     if (!this.writable()) return
     this.hub.cork(this.ws)
     this.ws.send(utf8, { binary: false })
+    this.hub.frames.inc({ direction: 'out' })
   }
 
   private writable(): boolean {
@@ -190,6 +193,7 @@ export class Connection {
   }
 
   private onMessage(data: RawData, isBinary: boolean): void {
+    this.hub.frames.inc({ direction: 'in' })
     if (this.closed || !this.admit()) return
     if (isBinary) return this.error(ErrorCode.unsupportedMediaType, null, 'frames must be JSON text')
     let value: unknown

@@ -2,9 +2,9 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Subscription } from '@nats-io/transport-node'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import { ChatMembersGet, GATEWAY_CLOSE, GatewayLeaseRenewed, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
+import { ChatMembersGet, GATEWAY_CLOSE, GatewayLeaseRenewed, NATS_HEADERS, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
 import { isUtf8 } from 'node:buffer'
-import { decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext } from '@palisade/platform'
+import { decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext, type Counter } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'
 import { Connection } from './connection.js'
 import { PresenceReporter } from './presence.js'
@@ -17,6 +17,13 @@ const CORKED = Symbol('corked')
  * covers frames it published before that, which may reach NATS after the removal did.
  */
 const DEPARTED_MS = 60_000
+
+/**
+ * How many relayed event ids (per user) are remembered to drop a second copy. Outbox relays deliver
+ * at least once; a copy comes again only when a relay died between publishing and recording it,
+ * i.e. within seconds, long before this many later events have passed.
+ */
+const SEEN_EVENTS = 20_000
 
 export type AdmitResult = { ok: true } | { ok: false; reason: 'user' | 'ip' }
 
@@ -47,8 +54,12 @@ export class Hub {
   private readonly typingSentAt = new Map<string, number>()
   /** per user here: conversations they left (or that were deleted) → until when their run frames are dropped */
   private readonly departed = new Map<string, Map<string, number>>()
+  /** `<userId> <eventId>` of recently delivered outbox events, oldest first */
+  private readonly seenEvents = new Set<string>()
   private readonly heartbeat: NodeJS.Timeout
   private shuttingDown = false
+  /** frames received from and sent to clients (`palisade_gateway_frames_total`) */
+  readonly frames: Counter<'direction'>
 
   constructor(
     private readonly app: FastifyInstance,
@@ -59,6 +70,15 @@ export class Hub {
     this.presence = new PresenceReporter(app, (userId) => this.socketsOf(userId))
     this.heartbeat = setInterval(() => this.beat(), settings.GATEWAY_HEARTBEAT_MS)
     this.heartbeat.unref()
+    this.frames = app.metrics.counter({ name: 'gateway_frames_total', help: 'WebSocket frames received (in) and sent (out)', labelNames: ['direction'] })
+    const hub = this
+    app.metrics.gauge({
+      name: 'gateway_sockets_open',
+      help: 'Open client WebSockets on this instance',
+      collect() {
+        this.set(hub.size)
+      }
+    })
   }
 
   /**
@@ -163,7 +183,10 @@ export class Hub {
   private subscribeUser(userId: string): void {
     const sub = this.nats.subscribe(userEventsSubject(userId), {
       callback: (err, msg) => {
-        if (!err) this.deliver(userId, msg.data)
+        if (err) return
+        const eventId = msg.headers?.get(NATS_HEADERS.eventId)
+        if (eventId && this.seenBefore(`${userId} ${eventId}`)) return
+        this.deliver(userId, msg.data)
       }
     })
     this.userSubs.set(userId, sub)
@@ -171,6 +194,14 @@ export class Hub {
       userId,
       this.nats.flush().catch((err: unknown) => this.log.warn({ err }, 'NATS flush after subscribe failed'))
     )
+  }
+
+  /** The idempotent consumer of outbox events (docs/architecture.md, "Events"): true for a second copy. */
+  private seenBefore(key: string): boolean {
+    if (this.seenEvents.has(key)) return true
+    this.seenEvents.add(key)
+    if (this.seenEvents.size > SEEN_EVENTS) this.seenEvents.delete(this.seenEvents.values().next().value!)
+    return false
   }
 
   private lastPayload: Buffer | undefined

@@ -1,0 +1,129 @@
+import type pg from 'pg'
+import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
+import type { FastifyBaseLogger } from 'fastify'
+import { NATS_HEADERS } from '@palisade/contracts'
+import { withTransaction } from '../db/transaction.js'
+import { ChannelListener } from '../db/channel-listener.js'
+import { outboxChannel } from './outbox.js'
+
+export interface OutboxRelayOptions {
+  pool: pg.Pool
+  /** connection string for the LISTEN connection */
+  url: string
+  schema: string
+  nats: NatsConnection
+  log: FastifyBaseLogger
+  /** a pass also runs this often, whatever notifications say (a missed NOTIFY, a failed pass) */
+  pollIntervalMs?: number
+  batchSize?: number
+}
+
+interface OutboxRow {
+  seq: string
+  id: string
+  subjects: string[]
+  data: Buffer
+}
+
+const FLUSH_TIMEOUT_MS = 5000
+
+/**
+ * Publishes a service's outbox to NATS, oldest first, and deletes what NATS has acknowledged
+ * (a flush round trip). Rows are claimed with FOR UPDATE SKIP LOCKED, so every instance of the
+ * service runs a relay and none publishes a row another is publishing. Delivery is at least once: a
+ * relay dying after the flush and before its COMMIT leaves the rows for the next one, and consumers
+ * de-duplicate by the Palisade-Event-Id header (docs/architecture.md, "Events").
+ */
+export class OutboxRelay {
+  private readonly listener: ChannelListener
+  private timer: NodeJS.Timeout | null = null
+  private running: Promise<void> | null = null
+  private again = false
+  private closed = false
+
+  constructor(private readonly opts: OutboxRelayOptions) {
+    this.listener = new ChannelListener({
+      url: opts.url,
+      name: `${opts.schema}-outbox-relay`,
+      channel: outboxChannel(opts.schema),
+      onNotification: () => this.wake(),
+      // Back after an outage: whatever was written meanwhile is waiting.
+      onLiveChange: (live) => live && this.wake(),
+      onError: (err) => opts.log.warn({ err }, 'outbox listener connection lost')
+    })
+  }
+
+  async start(): Promise<void> {
+    await this.listener.start()
+    this.timer = setInterval(() => this.wake(), this.opts.pollIntervalMs ?? 1000)
+    this.timer.unref()
+    this.wake()
+  }
+
+  /** Drains the outbox now (or right after the pass under way). */
+  wake(): void {
+    if (this.closed) return
+    if (this.running) {
+      this.again = true
+      return
+    }
+    this.running = this.drain().finally(() => {
+      this.running = null
+      if (this.again) {
+        this.again = false
+        this.wake()
+      }
+    })
+  }
+
+  /** Stops waking; the pass under way finishes (its rows are published and deleted, or left). */
+  async close(): Promise<void> {
+    this.closed = true
+    if (this.timer) clearInterval(this.timer)
+    await this.running
+    await this.listener.close()
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      while (!this.closed && (await this.publishBatch()) === (this.opts.batchSize ?? 100));
+    } catch (err) {
+      this.opts.log.warn({ err }, 'outbox relay pass failed; retrying at the next poll')
+    }
+  }
+
+  private async publishBatch(): Promise<number> {
+    const { schema, nats } = this.opts
+    return withTransaction(this.opts.pool, async (client) => {
+      const rows = (
+        await client.query<OutboxRow>({
+          name: `${schema}_outbox_claim`,
+          text: `SELECT seq, id, subjects, data FROM ${schema}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          values: [this.opts.batchSize ?? 100]
+        })
+      ).rows
+      if (rows.length === 0) return 0
+      for (const row of rows) {
+        const h = natsHeaders()
+        h.set(NATS_HEADERS.eventId, row.id)
+        for (const subject of row.subjects) nats.publish(subject, row.data, { headers: h })
+      }
+      // The server has everything once a PING sent after it is answered; only then may rows go.
+      await flushWithin(nats, FLUSH_TIMEOUT_MS)
+      await client.query({
+        name: `${schema}_outbox_delete`,
+        text: `DELETE FROM ${schema}.outbox WHERE seq = ANY($1::bigint[])`,
+        values: [rows.map((r) => r.seq)]
+      })
+      return rows.length
+    })
+  }
+}
+
+function flushWithin(nats: NatsConnection, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('NATS flush timed out')), ms)
+  })
+  return Promise.race([nats.flush(), timeout]).finally(() => clearTimeout(timer))
+}
