@@ -1,13 +1,14 @@
 /**
- * One message as DOM: author, time (full date and time on hover and focus), text (always a text
- * node), attachments and, for my own, the actions (shown when the message is hovered or has focus,
- * so they are not a Tab stop each). Also the pending bubble of an unsent message and the day
+ * One message as DOM: author, time (full date and time on hover and focus), text (Markdown built
+ * from elements and text nodes, markdown.ts), attachments and, for my own, the actions (shown when
+ * the message is hovered or has focus, so they are not a Tab stop each). Also the pending bubble of an unsent message and the day
  * separator. Builders only: message-list.ts decides what is on screen.
  */
 import type { Message } from '@palisade/contracts'
 import { replyActions } from './agent-replies.js'
 import { h } from './dom.js'
 import { attachmentView } from './attachment-view.js'
+import { markdownView } from './markdown.js'
 import type { PendingSend } from './store.js'
 import { clockTime, dayLabel, fullTime } from './times.js'
 import { isMe } from './store.js'
@@ -50,8 +51,8 @@ export function messageView(m: Message, actions: MessageActions): HTMLElement {
           ? replyActions(m.author.agentRunId, () => m.text)
           : null
     ),
-    // textContent only: HTML in a message stays text
-    h('p', { class: 'text', textContent: m.text }),
+    // Markdown built as elements and text nodes (markdown.ts): HTML in a message stays text
+    markdownView(m.text, () => actions.grew()),
     m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, () => actions.grew()))) : null
   )
   li.dataset.id = m.id
@@ -69,7 +70,7 @@ export function pendingView(clientMessageId: string, p: PendingSend, actions: Me
     'li',
     { class: `msg mine pending ${p.state}`, tabIndex: -1 },
     h('div', { class: 'meta', textContent: PENDING_LABEL[p.state] }),
-    h('p', { class: 'text', textContent: p.text }),
+    markdownView(p.text),
     p.state === 'failed'
       ? h(
           'div',
