@@ -209,9 +209,7 @@ await t.test('a text file is previewed as text', async (t) => {
   const body = `# not a heading ${stamp}\n<b>not bold</b> <script>alert(1)</script>\n`
   await ada.page.locator('#file-input').setInputFiles({ name: `notes-${stamp}.txt`, mimeType: 'text/plain', buffer: Buffer.from(body) })
   const toggle = ben.page.getByRole('button', { name: `Preview notes-${stamp}.txt` })
-  // By keyboard: a pointer click here lands while the hovered message's actions reflow the row.
-  await toggle.focus()
-  await ben.page.keyboard.press('Enter')
+  await toggle.click()
   const preview = ben.page.getByRole('region', { name: `Preview of notes-${stamp}.txt` })
   await preview.waitFor()
   await ben.page.waitForFunction((el) => el?.textContent !== 'loading…', await preview.elementHandle())
