@@ -22,6 +22,8 @@ import { wireNotifications } from './notify.js'
 import { wireInteractionNotifications } from './interaction-notify.js'
 import { onPresenceChanged, wirePresence } from './presence.js'
 import { wireFiles } from './files.js'
+import { wirePasteUpload } from './paste-upload.js'
+import { loadMarkdown } from './markdown.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
@@ -47,6 +49,7 @@ wireThreadPanel()
 wireMentionCandidates()
 wireMentionCounts()
 wireFiles()
+wirePasteUpload()
 wireAgents()
 wireAgentToggle()
 wireMembers()
@@ -79,6 +82,8 @@ async function boot(): Promise<void> {
   await loadConversations()
   void loadMentionCounts().catch(showError)
   // The agent bar's list is loaded when a conversation opens (its shared agents depend on it).
+  // The Markdown renderer's chunk, while the connection is known to work: a message shown offline later still renders.
+  void loadMarkdown().catch(() => {})
   await openFromLocation()
   await showLinkResult()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.

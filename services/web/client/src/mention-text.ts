@@ -38,6 +38,21 @@ export function mentionText(m: Message, text = m.text): Array<Node | string> {
   return out
 }
 
+/**
+ * Chips inside text already rendered (Markdown's elements): each text node's listed tokens become
+ * chips; tokens are plain text to the Markdown renderer (no HTML), so one never spans two nodes.
+ */
+export function chipMentions(root: HTMLElement, m: Message): void {
+  if (m.mentions.length === 0 && m.massMention === null) return
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_TEXT)
+  const nodes: Text[] = []
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) nodes.push(n as Text)
+  for (const node of nodes) {
+    const parts = mentionText(m, node.data)
+    if (parts.length > 1) node.replaceWith(...parts)
+  }
+}
+
 /** Names learnt after rendering: the chips follow. */
 export function refreshMentionNames(root: ParentNode = document): void {
   for (const el of root.querySelectorAll<HTMLElement>('.mention[data-user]')) el.textContent = label(el.dataset.user!)

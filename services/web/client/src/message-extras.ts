@@ -7,7 +7,7 @@ import './interactions.css'
 import type { Message } from '@palisade/contracts'
 import { h } from './dom.js'
 import { resolveNames } from './names.js'
-import { mentionsMe, mentionText, refreshMentionNames } from './mention-text.js'
+import { chipMentions, mentionsMe, refreshMentionNames } from './mention-text.js'
 import { reactionBar, reactionsSig, refreshReactionNames } from './reactions.js'
 import { isMe } from './store.js'
 import { openThread } from './thread-panel.js'
@@ -31,7 +31,8 @@ export function refreshExtrasNames(): void {
 }
 
 export function decorateMessage(li: HTMLElement, m: Message): void {
-  if (m.mentions.length > 0 || m.massMention !== null) li.querySelector('.text')?.replaceChildren(...mentionText(m))
+  const text = li.querySelector<HTMLElement>('.text')
+  if (text) chipMentions(text, m)
   if (mentionsMe(m)) li.classList.add('mentions-me')
   resolveNames([...(m.thread?.repliers ?? []), ...m.reactions.flatMap((r) => r.userIds)].filter((id) => !isMe(id)))
   const open = (id: string) => () => void openThread(m.conversationId, id)
