@@ -193,6 +193,9 @@ await t.test('the image viewer: full size, arrows, Escape, focus trapped and res
   await page.keyboard.press('ArrowLeft')
   await page.getByRole('dialog', { name: names[1] }).waitFor()
   t.pass('ArrowLeft: back')
+  await viewer.getByRole('button', { name: `Share ${names[1]}` }).waitFor()
+  t.pass("the shown image's Share is in the viewer")
+  t.equal(await page.locator('#messages .attachment.image button.share').count(), 0, 'and not a Tab stop per image in the list')
   for (let i = 0; i < 8; i++) {
     await page.keyboard.press(i % 3 === 2 ? 'Shift+Tab' : 'Tab')
     t.ok(await page.evaluate(() => document.activeElement?.closest('dialog.image-viewer') !== null), `focus stays in the viewer (${i + 1})`)
@@ -209,7 +212,10 @@ await t.test('a text file is previewed as text', async (t) => {
   const body = `# not a heading ${stamp}\n<b>not bold</b> <script>alert(1)</script>\n`
   await ada.page.locator('#file-input').setInputFiles({ name: `notes-${stamp}.txt`, mimeType: 'text/plain', buffer: Buffer.from(body) })
   const toggle = ben.page.getByRole('button', { name: `Preview notes-${stamp}.txt` })
-  await toggle.click()
+  // By keyboard: the list may still scroll to its bottom as the new message settles, and a pointer
+  // click aimed before that lands on moved content.
+  await toggle.focus()
+  await ben.page.keyboard.press('Enter')
   const preview = ben.page.getByRole('region', { name: `Preview of notes-${stamp}.txt` })
   await preview.waitFor()
   await ben.page.waitForFunction((el) => el?.textContent !== 'loading…', await preview.elementHandle())

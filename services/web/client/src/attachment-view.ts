@@ -47,7 +47,8 @@ function draw(el: HTMLElement, f: FileMeta): void {
       imageFrame(f, `${url}?disposition=inline`, grew)
     )
     open.addEventListener('click', () => openImage(f.id, open))
-    el.replaceChildren(open, link, shareAction(f))
+    // Its Share is in the viewer (image-viewer.ts): one Tab stop per image in the list.
+    el.replaceChildren(open, link)
   } else {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
     const size = h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` })

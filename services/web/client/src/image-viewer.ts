@@ -6,6 +6,7 @@
  */
 import './image-viewer.css'
 import { h } from './dom.js'
+import { shareButton } from './share-action.js'
 
 interface Shown {
   fileId: string
@@ -16,6 +17,8 @@ const title = h('h2', { id: 'image-viewer-title' })
 const position = h('span', { class: 'position' })
 const img = h('img', { alt: '', decoding: 'async' })
 const download = h('a', { textContent: 'Download' })
+/** An image's Share lives here, not beside it in the list, where it would be a Tab stop per image. */
+const share = h('span', { class: 'viewer-share' })
 const size = h('button', { type: 'button', textContent: 'Actual size', attrs: { 'aria-pressed': 'false' } })
 const prev = h('button', { type: 'button', textContent: '←', attrs: { 'aria-label': 'Previous image' } })
 const next = h('button', { type: 'button', textContent: '→', attrs: { 'aria-label': 'Next image' } })
@@ -24,7 +27,7 @@ const stage = h('div', { class: 'stage' }, img)
 const dialog = h(
   'dialog',
   { class: 'image-viewer', attrs: { 'aria-labelledby': 'image-viewer-title' } },
-  h('div', { class: 'viewer-bar' }, title, position, h('span', { class: 'viewer-actions' }, prev, next, size, download, close)),
+  h('div', { class: 'viewer-bar' }, title, position, h('span', { class: 'viewer-actions' }, prev, next, size, share, download, close)),
   stage
 )
 
@@ -51,6 +54,7 @@ function show(i: number): void {
   img.src = `${url}?disposition=inline`
   download.href = `${url}?disposition=attachment`
   download.setAttribute('download', s.name)
+  share.replaceChildren(shareButton({ kind: 'file', fileId: s.fileId, name: s.name }))
   actualSize(false)
 }
 
