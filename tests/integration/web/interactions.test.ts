@@ -204,6 +204,15 @@ t.test('notifications while hidden, at "mentions and replies": a mention and a r
   await ben.page.evaluate(() => (window as unknown as Recorded).__setHidden(false))
 })
 
+t.test('a search result shows mentions as names', async (t) => {
+  await ben.page.getByLabel('Search messages').fill('plan today')
+  await ben.page.getByLabel('Search messages').press('Enter')
+  const found = ben.page.locator('#search-list li', { hasText: 'please look at the plan today' })
+  await found.waitFor()
+  t.equal(await found.locator('.mention').textContent(), '@Ben Okafor', 'a search result shows the name, not the token')
+  t.notMatch(await found.textContent(), /<@/, 'no raw token in the result')
+})
+
 t.test('no console errors on either page', async (t) => {
   t.same(watch.errors, [])
 })
