@@ -6,6 +6,9 @@ import { CursorSchema, IsoDateSchema, UuidSchema } from './common.js'
 import type { NatsEndpoint, NatsEvent } from './nats.js'
 import { AgentRunCancelledEventSchema, AgentRunCompletedEventSchema, AgentRunDeltaEventSchema, AgentRunFailedEventSchema } from './agents.js'
 import { FileScannedEventSchema } from './files.js'
+import { MassMentionSchema, MentionCreatedEventSchema, MentionIdsSchema } from './mentions.js'
+import { ReactionsSchema } from './reactions.js'
+import { ThreadRepliedEventSchema, ThreadSummarySchema } from './threads.js'
 import { PresenceChangedEventSchema } from './presence.js'
 
 // ---------------------------------------------------------------------------------------------
@@ -120,11 +123,26 @@ export const MessageSchema = Type.Object(
     clientMessageId: Type.String({ maxLength: CHAT_LIMITS.clientMessageIdMaxLength }),
     attachments: Type.Array(UuidSchema, { maxItems: CHAT_LIMITS.attachmentsMax }),
     createdAt: IsoDateSchema,
-    editedAt: Type.Union([IsoDateSchema, Type.Null()])
+    editedAt: Type.Union([IsoDateSchema, Type.Null()]),
+    /** the thread this message replies in (threads.ts); the parent may since have been deleted */
+    parentId: Type.Union([UuidSchema, Type.Null()]),
+    /** users mentioned by id, and `@here`/`@all` (mentions.ts) */
+    mentions: MentionIdsSchema,
+    massMention: Type.Union([MassMentionSchema, Type.Null()]),
+    /** replies to this message, null when none */
+    thread: Type.Union([ThreadSummarySchema, Type.Null()]),
+    reactions: ReactionsSchema
   },
   { additionalProperties: false }
 )
 export type Message = Static<typeof MessageSchema>
+
+/** What a new message may carry besides its text (validated against the conversation by chat). */
+export const MessageRefsProperties = {
+  parentId: Type.Optional(UuidSchema),
+  mentions: Type.Optional(MentionIdsSchema),
+  massMention: Type.Optional(MassMentionSchema)
+}
 
 // ---------------------------------------------------------------------------------------------
 // HTTP (`/api/chat`)
@@ -178,7 +196,7 @@ export const MemberPageSchema = Type.Object({ items: Type.Array(MemberSchema), n
 export type MemberPage = Static<typeof MemberPageSchema>
 
 export const SendMessageBodySchema = Type.Object(
-  { text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema) },
+  { text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema), ...MessageRefsProperties },
   { additionalProperties: false }
 )
 export type SendMessageBody = Static<typeof SendMessageBodySchema>
@@ -268,7 +286,13 @@ export const ChatMembersGet: NatsEndpoint<typeof ChatMembersGetRequestSchema, ty
 }
 
 export const ChatMessageCreateRequestSchema = Type.Object(
-  { conversationId: UuidSchema, text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema) },
+  {
+    conversationId: UuidSchema,
+    text: MessageTextSchema,
+    clientMessageId: ClientMessageIdSchema,
+    attachments: Type.Optional(AttachmentIdsSchema),
+    ...MessageRefsProperties
+  },
   { additionalProperties: false }
 )
 export type ChatMessageCreateRequest = Static<typeof ChatMessageCreateRequestSchema>
@@ -439,7 +463,9 @@ export const ChatEventSchema = Type.Union([
   ConversationDeletedEventSchema,
   ConversationReadEventSchema,
   ConversationNotifyChangedEventSchema,
-  PresenceChangedEventSchema
+  PresenceChangedEventSchema,
+  MentionCreatedEventSchema,
+  ThreadRepliedEventSchema
 ])
 export type ChatEvent = Static<typeof ChatEventSchema>
 
@@ -456,6 +482,8 @@ export const UserEventSchema = Type.Union([
   ConversationNotifyChangedEventSchema,
   // presence.changed (presence.ts)
   PresenceChangedEventSchema,
+  MentionCreatedEventSchema,
+  ThreadRepliedEventSchema,
   TypingEventSchema,
   // agent.run.delta|completed|failed|cancelled, published by the agents service (shapes in agents.ts)
   AgentRunDeltaEventSchema,

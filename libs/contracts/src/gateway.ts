@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { IsoDateSchema, UuidSchema } from './common.js'
-import { AttachmentIdsSchema, ClientMessageIdSchema, MessageSchema, MessageTextSchema, UserEventSchema } from './chat.js'
+import { AttachmentIdsSchema, ClientMessageIdSchema, MessageRefsProperties, MessageSchema, MessageTextSchema, UserEventSchema } from './chat.js'
 import type { NatsEvent } from './nats.js'
 
 /**
@@ -32,7 +32,8 @@ export const MessageSendFrameSchema = Type.Object(
     conversationId: UuidSchema,
     text: MessageTextSchema,
     clientMessageId: ClientMessageIdSchema,
-    attachments: Type.Optional(AttachmentIdsSchema)
+    attachments: Type.Optional(AttachmentIdsSchema),
+    ...MessageRefsProperties
   },
   { additionalProperties: false }
 )

@@ -16,9 +16,10 @@ import { agentsBench } from './agents.js'
 import { filesBench } from './files.js'
 import { chatBench } from './chat.js'
 import { gatewayBench } from './gateway.js'
+import { markdownBench } from './markdown.js'
 import { searchBench } from './search.js'
 
-export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench, searchBench]
+export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench, searchBench, markdownBench]
 
 function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; strict: boolean } {
   const opts: RunOptions = { connections: 50, durationSeconds: 5, warmupSeconds: 1, rounds: 5 }

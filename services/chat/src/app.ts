@@ -10,6 +10,9 @@ import { conversationAdminRoutes } from './routes/conversation-admin.js'
 import { presenceRoutes } from './routes/presence.js'
 import { presenceSweeperPlugin } from './plugins/presence-sweeper.js'
 import { messageRoutes } from './routes/messages.js'
+import { mentionRoutes } from './routes/mentions.js'
+import { reactionRoutes } from './routes/reactions.js'
+import { threadRoutes } from './routes/threads.js'
 import { searchRoutes } from './routes/search.js'
 import { serveChatNats } from './nats/handlers.js'
 import { messageCachePlugin } from './plugins/message-cache.js'
@@ -44,6 +47,9 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
   await app.register(conversationAdminRoutes, { prefix: '/api/chat', store })
   await app.register(presenceRoutes, { prefix: '/api/chat', store })
   await app.register(presenceSweeperPlugin, { store })
+  await app.register(threadRoutes, { prefix: '/api/chat', store })
+  await app.register(reactionRoutes, { prefix: '/api/chat', store })
+  await app.register(mentionRoutes, { prefix: '/api/chat', store })
 }
 
 export default fp(chatApp, { name: 'palisade-chat', fastify: '5.x' })

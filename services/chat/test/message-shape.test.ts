@@ -37,6 +37,11 @@ t.test('the stored payload, toMessage and the list page agree with MessageSchema
   await h.send(bob, conv.id, 'é'.repeat(CHAT_LIMITS.textMaxLength))
   const edited = await h.send(alice, conv.id, 'typo')
   t.equal((await h.as(alice, 'PATCH', `${url}/${edited.id}`, { text: 'fixed' })).statusCode, 200)
+  // A reply that mentions (its parent then has a thread summary) and a message with reactions.
+  const reply = await h.as(bob, 'POST', url, { text: 're', clientMessageId: 'reply', parentId: plain.id, mentions: [alice.userId] })
+  t.equal(reply.statusCode, 201, reply.body)
+  t.equal((await h.as(bob, 'PUT', `${url}/${tricky.id}/reactions`, { emoji: '🦊', reacted: true })).statusCode, 200)
+  t.equal((await h.as(alice, 'PUT', `${url}/${tricky.id}/reactions`, { emoji: '👍🏽', reacted: true })).statusCode, 200)
   // Attachments are checked with the files service on the way in; the trigger and toMessage are
   // what is under test here, so the row is written directly.
   const attachments = Array.from({ length: CHAT_LIMITS.attachmentsMax }, () => randomUUID())
@@ -62,7 +67,7 @@ t.test('the stored payload, toMessage and the list page agree with MessageSchema
       conv.id
     ])
   ).rows
-  t.equal(rows.length, 6, 'deletes are hard: a deleted message has no stored payload left to check')
+  t.equal(rows.length, 7, 'deletes are hard: a deleted message has no stored payload left to check')
   const kinds = { plain: plain.id, tricky: tricky.id, edited: edited.id }
   for (const [kind, id] of Object.entries(kinds))
     t.ok(
@@ -80,6 +85,18 @@ t.test('the stored payload, toMessage and the list page agree with MessageSchema
   t.ok(
     rows.some((r) => r.edited_at !== null),
     'an edited one'
+  )
+  t.ok(
+    rows.some((r) => r.parent_id !== null && r.mentions.length === 1),
+    'a reply with a mention'
+  )
+  t.ok(
+    rows.some((r) => r.reply_count === 1),
+    'a parent with a thread'
+  )
+  t.ok(
+    rows.some((r) => r.reactions.includes('🦊')),
+    'one with reactions'
   )
 
   for (const row of rows) {

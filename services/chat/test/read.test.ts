@@ -322,7 +322,13 @@ t.test('the read-marker and message-payload migrations apply to an existing data
         clientMessageId: row.client_message_id,
         attachments: [],
         createdAt: (row.created_at as Date).toISOString(),
-        editedAt: null
+        editedAt: null,
+        // 0009: threads, mentions and reactions
+        parentId: null,
+        mentions: [],
+        massMention: null,
+        thread: null,
+        reactions: []
       }),
       `backfilled payload of ${row.text}: compact (0004), in MessageSchema's key order, byte for byte what JSON.stringify writes`
     )

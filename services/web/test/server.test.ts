@@ -120,7 +120,7 @@ t.test('the built pages have no inline script or style and the client never uses
     const src = readFileSync(join(dir, f), 'utf8')
     t.notMatch(
       src,
-      /[.[]\s*["']?(innerHTML|outerHTML|srcdoc)\b|insertAdjacentHTML|createContextualFragment|document\.write|localStorage|indexedDB|\beval\(/,
+      /[.[]\s*["']?(innerHTML|outerHTML|srcdoc)\b|insertAdjacentHTML|createContextualFragment|document\.write|\bsetHTML(Unsafe)?\(|parseHTMLUnsafe|DOMParser|\bnew Function\(|localStorage|indexedDB|\beval\(/,
       `${f}: no HTML sinks, no persistent web storage`
     )
     // Drafts and the outbox (typed text only, this tab only) go through one module, nothing else.
@@ -144,7 +144,14 @@ t.test('bundle budget: at most 60 KiB of gzipped JavaScript and CSS on the first
     const bytes = files.reduce((n, f) => n + gzipSync(readFileSync(join(DEFAULT_PUBLIC_DIR, 'assets', f)), { level: 9 }).length, 0)
     t.comment(`${page}: ${files.length} files, ${(bytes / 1024).toFixed(1)} KiB gzipped`)
     t.ok(bytes <= 60 * 1024, `${page}: ${bytes} bytes ≤ 60 KiB`)
+    // The Markdown parser is a chunk of its own, fetched after the first paint (markdown.ts).
+    for (const f of files)
+      t.notMatch(readFileSync(join(DEFAULT_PUBLIC_DIR, 'assets', f), 'utf8'), /validateLink|linkify/, `${page}: ${f} has no Markdown parser`)
   }
+  t.ok(
+    readdirSync(join(DEFAULT_PUBLIC_DIR, 'assets')).some((f) => /^markdown-render-.*\.js$/.test(f)),
+    'which is built beside them'
+  )
 })
 
 t.test('the client knows the gateway close codes and backs off with jitter', async (t) => {

@@ -27,7 +27,12 @@ const message = (conversationId: string, senderId: string, createdAt: string, cl
   clientMessageId,
   attachments: [],
   createdAt,
-  editedAt: null
+  editedAt: null,
+  parentId: null,
+  mentions: [],
+  massMention: null,
+  thread: null,
+  reactions: []
 })
 
 const seen: string[] = []

@@ -149,7 +149,12 @@ t.test('limits', async (t) => {
         clientMessageId: `slow-${i}`,
         attachments: [],
         createdAt: at,
-        editedAt: null
+        editedAt: null,
+        parentId: null,
+        mentions: [],
+        massMention: null,
+        thread: null,
+        reactions: []
       }
     })
     let sent = 0

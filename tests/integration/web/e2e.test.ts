@@ -319,7 +319,8 @@ await t.test('an image dropped on the conversation is previewed in the other bro
 })
 
 await t.test('run an agent, watch the reply stream in, cancel a second run', async (t) => {
-  await alice.page.getByLabel('Message', { exact: true }).fill('Say something, agent')
+  // @slow: five words at the stack's 40 ms could end before a loaded machine shows the run view.
+  await alice.page.getByLabel('Message', { exact: true }).fill('Say something, agent\n@slow 200')
   await alice.page.getByRole('button', { name: 'Run agent on message box' }).click()
   const streaming = alice.page.locator('#messages .msg.agent.streaming')
   await streaming.waitFor()

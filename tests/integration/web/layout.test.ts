@@ -1,10 +1,10 @@
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser, Page } from 'playwright-core'
+import type { Browser } from 'playwright-core'
 import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
 import { ConsoleWatch, createConversation, newPerson, register, send } from './helpers/people.js'
+import { axe } from './helpers/axe.js'
 
 /**
  * Issue 24: accessibility (axe-core, no violation of any impact, on every page and panel there is)
@@ -30,25 +30,6 @@ const watch = new ConsoleWatch()
 const gwen = await newPerson(browser, origin, 'gwen', stamp, watch)
 const hal = await newPerson(browser, origin, 'hal', stamp, watch)
 const title = `Layout ${stamp}`
-
-// The page's CSP refuses an injected <script> (addScriptTag): axe is evaluated as a string instead.
-const AXE = readFileSync(join(createRequire(import.meta.url).resolve('axe-core'), '..', 'axe.min.js'), 'utf8')
-
-interface AxeViolation {
-  id: string
-  impact: string
-  nodes: { target: unknown[] }[]
-}
-
-async function axe(page: Page, what: string): Promise<string[]> {
-  await page.evaluate(AXE)
-  const violations = await page.evaluate(() =>
-    (window as unknown as { axe: { run(ctx: Document, o: object): Promise<{ violations: AxeViolation[] }> } }).axe
-      .run(document, { resultTypes: ['violations'] })
-      .then((r) => r.violations)
-  )
-  return violations.map((v) => `${what}: ${v.id} (${v.impact}) at ${v.nodes.map((n) => JSON.stringify(n.target)).join(' ')}`)
-}
 
 await t.test('axe: no violations of any impact on the login page, chat, members, account and admin', async (t) => {
   const page = gwen.page

@@ -90,6 +90,20 @@ export const messages = chat.table(
     attachments: uuid('attachments').array().notNull().default(sql`'{}'::uuid[]`),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow(),
     editedAt: timestamp('edited_at', { withTimezone: true, mode: 'date' }),
+    /** no foreign key: replies outlive a deleted parent (threads.ts) */
+    parentId: uuid('parent_id'),
+    /** ids as sent (checked to be members then); chat.message_mentions is what counts read */
+    mentions: uuid('mentions').array().notNull().default(sql`'{}'::uuid[]`),
+    massMention: text('mass_mention', { enum: ['here', 'all'] }),
+    /** thread summary of a parent, kept by the reply's insert and delete */
+    replyCount: integer('reply_count').notNull().default(0),
+    repliers: uuid('repliers').array().notNull().default(sql`'{}'::uuid[]`),
+    lastReplyAt: timestamp('last_reply_at', { withTimezone: true, mode: 'date' }),
+    /**
+     * ReactionsSchema as compact JSON text, rebuilt from chat.message_reactions by every change (text,
+     * not jsonb: the payload trigger embeds it byte for byte as JSON.stringify wrote it).
+     */
+    reactions: text('reactions').notNull().default('[]'),
     /**
      * The message as its API JSON (MessageSchema), kept by the `messages_payload` trigger on every
      * insert and update (migration 0002): a page of messages is then a string_agg of ready text,
@@ -117,9 +131,51 @@ export const messages = chat.table(
     index('messages_search_idx').using('gin', sql`(ARRAY[${t.conversationId}])`, t.tsv),
     /** search's `has:file`: a conversation's messages with attachments, newest first, without reading the others */
     index('messages_with_files_idx').on(t.conversationId, t.seq).where(sql`cardinality(${t.attachments}) > 0`),
+    index('messages_parent_seq_idx').on(t.parentId, t.seq).where(sql`${t.parentId} is not null`),
     check('messages_author_check', sql`(${t.authorKind} = 'user' and ${t.agentRunId} is null) or (${t.authorKind} = 'agent' and ${t.agentRunId} is not null)`)
   ]
 )
+
+/**
+ * Who each message mentions (by id or `@here`/`@all`), one row per mentioned member, with the
+ * message's seq so "my mentions after my read marker" is an index range per conversation.
+ */
+export const messageMentions = chat.table(
+  'message_mentions',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    userId: uuid('user_id').notNull(),
+    conversationId: uuid('conversation_id').notNull(),
+    seq: bigint('seq', { mode: 'number' }).notNull()
+  },
+  (t) => [
+    primaryKey({ name: 'message_mentions_pkey', columns: [t.messageId, t.userId] }),
+    index('message_mentions_user_idx').on(t.userId, t.conversationId, t.seq)
+  ]
+)
+
+export const messageReactions = chat.table(
+  'message_reactions',
+  {
+    messageId: uuid('message_id')
+      .notNull()
+      .references(() => messages.id, { onDelete: 'cascade' }),
+    emoji: text('emoji').notNull(),
+    userId: uuid('user_id').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
+  },
+  (t) => [primaryKey({ name: 'message_reactions_pkey', columns: [t.messageId, t.emoji, t.userId] })]
+)
+
+/** Conversation settings about mentions, changed by the owner only; no row = defaults. */
+export const mentionPolicies = chat.table('mention_policies', {
+  conversationId: uuid('conversation_id')
+    .primaryKey()
+    .references(() => conversations.id, { onDelete: 'cascade' }),
+  allowMassMentions: boolean('allow_mass_mentions').notNull().default(false)
+})
 
 /** One row per user who ever connected (or chose to hide): presence as others may see it. */
 export const presenceUsers = chat.table('presence_users', {

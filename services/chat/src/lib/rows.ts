@@ -1,6 +1,8 @@
 import {
   MessageSchema,
   type Conversation,
+  type MassMention,
+  type ReactionSummary,
   type ConversationWithUnread,
   type Member,
   type MemberRole,
@@ -11,7 +13,7 @@ import {
 /**
  * The columns each field of a Message (MessageSchema, the one definition of its shape) is read
  * from. `satisfies` makes the compiler refuse a field the schema lacks and a field left out; the
- * order, toMessage() and the stored payload (migrations 0002/0004) are checked against the schema
+ * order, toMessage() and the stored payload (migrations 0002/0004/0009) are checked against the schema
  * by test/message-shape.test.ts.
  */
 export const MESSAGE_FIELD_COLUMNS = {
@@ -23,7 +25,12 @@ export const MESSAGE_FIELD_COLUMNS = {
   clientMessageId: ['client_message_id'],
   attachments: ['attachments'],
   createdAt: ['created_at'],
-  editedAt: ['edited_at']
+  editedAt: ['edited_at'],
+  parentId: ['parent_id'],
+  mentions: ['mentions'],
+  massMention: ['mass_mention'],
+  thread: ['reply_count', 'repliers', 'last_reply_at'],
+  reactions: ['reactions']
 } as const satisfies { readonly [K in keyof Message]: ReadonlyArray<keyof MessageDbRow> }
 
 /**
@@ -45,6 +52,14 @@ export interface MessageDbRow {
   attachments: string[]
   created_at: Date
   edited_at: Date | null
+  parent_id: string | null
+  mentions: string[]
+  mass_mention: MassMention | null
+  reply_count: number
+  repliers: string[]
+  last_reply_at: Date | null
+  /** ReactionsSchema as compact JSON text */
+  reactions: string
 }
 
 export interface ConversationDbRow {
@@ -82,7 +97,12 @@ export function toMessage(r: MessageDbRow): Message {
     clientMessageId: r.client_message_id,
     attachments: r.attachments,
     createdAt: r.created_at.toISOString(),
-    editedAt: r.edited_at ? r.edited_at.toISOString() : null
+    editedAt: r.edited_at ? r.edited_at.toISOString() : null,
+    parentId: r.parent_id,
+    mentions: r.mentions,
+    massMention: r.mass_mention,
+    thread: r.reply_count > 0 && r.last_reply_at ? { replyCount: r.reply_count, repliers: r.repliers, lastReplyAt: r.last_reply_at.toISOString() } : null,
+    reactions: JSON.parse(r.reactions) as ReactionSummary[]
   }
 }
 

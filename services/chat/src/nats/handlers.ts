@@ -24,6 +24,7 @@ import { listMessages, sendAgentMessage, sendMessage } from '../store/messages.j
 import { search } from '../store/search.js'
 import { leaveConversation, setNotifyLevel, transferOwnership, updateConversation } from '../store/conversation-admin.js'
 import { conversationPresence, instanceHeartbeat, reportPresence } from '../store/presence.js'
+import { serveInteractionsNats } from './interactions.js'
 
 /**
  * Who a NATS request acts for: the `Palisade-Acting-User` header the calling service set from a
@@ -106,6 +107,7 @@ export function serveChatNats(app: FastifyInstance, store: ChatStore): Subscript
       { log }
     ),
     // One chat instance records each announcement (queue group).
-    natsSubscribe(nc, GatewayInstanceAlive, (ev) => instanceHeartbeat(store, ev.instanceId, ev.ttlMs), { log, queue: 'chat' })
+    natsSubscribe(nc, GatewayInstanceAlive, (ev) => instanceHeartbeat(store, ev.instanceId, ev.ttlMs), { log, queue: 'chat' }),
+    ...serveInteractionsNats(app, store, (ctx) => actingUser(app, ctx))
   ]
 }

@@ -1,4 +1,4 @@
-import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
+import { AUDIENCE_CHANGED, FilesErrorCode, FilesMetaGet, THREAD_LIMITS, type Message, type MessageAuthor, type MessagePage } from '@palisade/contracts'
 import type pg from 'pg'
 import { natsRequest, problems, type CallContext, type Emit, type ProblemError } from '@palisade/platform'
 import { messageCursor } from '../lib/cursor.js'
@@ -7,8 +7,11 @@ import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { notMember, now, type ChatStore } from './context.js'
 import { archivedProblem, requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
+import { checkMessageRefs, type MessageRefs } from './message-refs.js'
+import { emitMentions } from './mentions.js'
+import { announceReply, refreshThreadSummary } from './threads.js'
 
-export interface NewMessage {
+export interface NewMessage extends MessageRefs {
   text: string
   clientMessageId: string
   attachments?: string[] | undefined
@@ -31,22 +34,41 @@ async function checkAttachments(store: ChatStore, conversationId: string, attach
 
 type Queryable = Pick<pg.Pool, 'query'>
 
+interface Inserted {
+  message: Message
+  created: boolean
+  memberIds: string[]
+  /** members who got a mention row (none on a retry) */
+  mentionedIds: string[]
+}
+
 /**
  * The conversation row is locked before the insert takes its seq, so a conversation's messages
  * commit in seq order and message_count always counts exactly the messages up to the newest seq:
  * the sender's read_count is then that count, and a read marker's recount cannot miss a message
  * that commits later below it. The counter goes up with the activity bump (one row), so unread
- * counts cost no write per member.
+ * counts cost no write per member. Mention rows go to members only (joined here, in the insert's
+ * snapshot) and never to the sender; a reply bumps its parent's summary in the same statement
+ * (parent_id IS NULL: one level).
  */
 const INSERT_MESSAGE = `WITH lock AS (
              SELECT 1 FROM chat.conversations
              WHERE id = $1 AND archived_at IS NULL AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
              FOR UPDATE
            ), ins AS (
-             INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments)
-             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[] FROM lock
+             INSERT INTO chat.messages (conversation_id, sender_id, author_kind, agent_run_id, text, client_message_id, attachments, parent_id, mentions, mass_mention)
+             SELECT $1, $2, $3, $4, $5, $6, $7::uuid[], $8, $9::uuid[], $10 FROM lock
              ON CONFLICT (conversation_id, sender_id, client_message_id) DO NOTHING
              RETURNING ${MESSAGE_COLUMNS}
+           ), ment AS (
+             INSERT INTO chat.message_mentions (message_id, user_id, conversation_id, seq)
+             SELECT ins.id, mem.user_id, $1, ins.seq FROM ins JOIN chat.members mem ON mem.conversation_id = $1
+             WHERE mem.user_id <> $2 AND ($10::text IS NOT NULL OR mem.user_id = ANY($9::uuid[]))
+             RETURNING user_id
+           ), thread AS (
+             UPDATE chat.messages p SET reply_count = p.reply_count + 1, last_reply_at = ins.created_at,
+               repliers = (ARRAY[$2::uuid] || array_remove(p.repliers, $2::uuid))[1:${THREAD_LIMITS.repliersShown}]
+             FROM ins WHERE p.id = ins.parent_id AND p.conversation_id = $1 AND p.parent_id IS NULL
            ), bump AS (
              UPDATE chat.conversations SET activity_seq = nextval('chat.activity_seq'), last_activity_at = now(), message_count = message_count + 1
              WHERE id = $1 AND EXISTS (SELECT 1 FROM ins)
@@ -55,7 +77,9 @@ const INSERT_MESSAGE = `WITH lock AS (
              UPDATE chat.members SET last_read_seq = ins.seq, read_count = bump.message_count FROM ins, bump
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
-           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM ins`
+           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
+             (SELECT array_agg(user_id) FROM ment) AS mentioned_ids
+           FROM ins`
 
 /**
  * Inserts unless this sender already sent one with this clientMessageId to this conversation, in
@@ -65,21 +89,26 @@ const INSERT_MESSAGE = `WITH lock AS (
  * marker up to it (whoever answers has read what came before); an agent's message does not,
  * although it is posted as the user who ran the agent.
  */
-async function insertMessage(
-  q: Queryable,
-  userId: string,
-  conversationId: string,
-  input: NewMessage,
-  author: MessageAuthor
-): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
+async function insertMessage(q: Queryable, userId: string, conversationId: string, input: NewMessage, author: MessageAuthor): Promise<Inserted> {
   const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  const r = await q.query<MessageDbRow & { member_ids: string[] }>({
+  const r = await q.query<MessageDbRow & { member_ids: string[]; mentioned_ids: string[] | null }>({
     name: 'chat_send_message',
     text: INSERT_MESSAGE,
-    values: [conversationId, userId, author.kind, agentRunId, input.text, input.clientMessageId, input.attachments ?? []]
+    values: [
+      conversationId,
+      userId,
+      author.kind,
+      agentRunId,
+      input.text,
+      input.clientMessageId,
+      input.attachments ?? [],
+      input.parentId ?? null,
+      input.mentions ?? [],
+      input.massMention ?? null
+    ]
   })
   const row = r.rows[0]
-  if (row) return { message: toMessage(row), created: true, memberIds: row.member_ids }
+  if (row) return { message: toMessage(row), created: true, memberIds: row.member_ids, mentionedIds: row.mentioned_ids ?? [] }
   // Not inserted: not a member, a retry of a message that exists, or archived.
   const existing = await q.query<MessageDbRow & { member_ids: string[] }>({
     name: 'chat_message_by_client_id',
@@ -96,12 +125,29 @@ async function insertMessage(
     // A member whose message vanished between the insert and this read (deleted at once).
     throw problems.conflict('The message was deleted; send it with a new clientMessageId')
   }
-  return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids }
+  return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids, mentionedIds: [] }
 }
 
-/** Adds the message.created event to the transaction's outbox when the message is new. */
-function announce(emit: Emit, conversationId: string, sent: { message: Message; created: boolean; memberIds: string[] }): void {
-  if (sent.created) emitToMembers(emit, sent.memberIds, { type: 'message.created', at: now(), conversationId, message: sent.message })
+/**
+ * Adds the events of a new message to the transaction's outbox: message.created, mention.created
+ * to those mentioned and, for a reply, the parent's new summary and thread.replied.
+ */
+async function announce(c: Queryable, emit: Emit, conversationId: string, userId: string, sent: Inserted): Promise<void> {
+  if (!sent.created) return
+  const { message } = sent
+  emitToMembers(emit, sent.memberIds, { type: 'message.created', at: now(), conversationId, message })
+  emitMentions(emit, sent.mentionedIds, conversationId, message.id, userId, message.massMention !== null)
+  if (message.parentId) await announceReply(c, emit, conversationId, message.parentId, message.id, userId, sent.memberIds)
+}
+
+/** Membership, attachments and references (parent, mentions) checked before the insert. */
+async function checkNewMessage(store: ChatStore, userId: string, conversationId: string, input: NewMessage, ctx: CallContext): Promise<void> {
+  const attachments = input.attachments ?? []
+  const hasRefs = Boolean(input.parentId || input.mentions?.length || input.massMention)
+  if (attachments.length === 0 && !hasRefs) return
+  await requireMember(store, conversationId, userId)
+  await requireNotArchived(store, conversationId)
+  await Promise.all([checkAttachments(store, conversationId, attachments, ctx), checkMessageRefs(store, conversationId, input)])
 }
 
 /** A user's message (see insertMessage), announced to the members it was posted to. */
@@ -112,14 +158,10 @@ export async function sendMessage(
   input: NewMessage,
   ctx: CallContext
 ): Promise<{ message: Message; created: boolean }> {
-  const attachments = input.attachments ?? []
-  if (attachments.length > 0) {
-    await requireMember(store, conversationId, userId)
-    await checkAttachments(store, conversationId, attachments, ctx)
-  }
+  await checkNewMessage(store, userId, conversationId, input, ctx)
   const sent = await store.outbox.transaction(async (c, emit) => {
     const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'user' })
-    announce(emit, conversationId, inserted)
+    await announce(c, emit, conversationId, userId, inserted)
     return inserted
   })
   if (sent.created) {
@@ -146,11 +188,7 @@ export async function sendAgentMessage(
   audience: readonly string[] | undefined,
   ctx: CallContext
 ): Promise<{ message: Message; created: boolean; memberIds: string[] }> {
-  const attachments = input.attachments ?? []
-  if (attachments.length > 0) {
-    await requireMember(store, conversationId, userId)
-    await checkAttachments(store, conversationId, attachments, ctx)
-  }
+  await checkNewMessage(store, userId, conversationId, input, ctx)
   const sent = await store.outbox.transaction(async (c, emit) => {
     const locked = await c.query('SELECT 1 FROM chat.conversations WHERE id = $1 FOR NO KEY UPDATE', [conversationId])
     if (locked.rowCount === 0) throw notMember()
@@ -164,14 +202,14 @@ export async function sendAgentMessage(
       if (outside.rowCount) throw problems.conflict('A member joined whom the run did not check', AUDIENCE_CHANGED)
     }
     const inserted = await insertMessage(c, userId, conversationId, input, { kind: 'agent', agentRunId })
-    announce(emit, conversationId, inserted)
+    await announce(c, emit, conversationId, userId, inserted)
     return inserted
   })
   if (sent.created) {
     store.cache?.invalidate(conversationId)
     store.lists?.invalidateConversation(conversationId)
   }
-  return sent
+  return { message: sent.message, created: sent.created, memberIds: sent.memberIds }
 }
 
 /** Newest first. One round trip: membership and page together. */
@@ -258,9 +296,13 @@ export async function editMessage(store: ChatStore, userId: string, conversation
   return message
 }
 
+/**
+ * Deletes are hard, replies included in nothing: a deleted parent's replies stay (the thread shows
+ * a "message deleted" stub), and a deleted reply's parent gets its summary rebuilt.
+ */
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
   const deleted = await store.outbox.transaction(async (c, emit) => {
-    const r = await c.query<{ member_ids: string[] }>(
+    const r = await c.query<{ member_ids: string[]; parent_id: string | null }>(
       // The counters follow: one message fewer in the conversation, and one fewer read by every
       // member whose marker had passed it (deletes are rare; sends stay one counter). The
       // conversation row is locked first, as a send locks it, so the two never deadlock over a
@@ -272,19 +314,21 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
          WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND EXISTS (SELECT 1 FROM lock)
            AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
            AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-         RETURNING seq
+         RETURNING seq, parent_id
        ), total AS (
          UPDATE chat.conversations SET message_count = message_count - 1 WHERE id = $1 AND EXISTS (SELECT 1 FROM del)
        ), read AS (
          UPDATE chat.members SET read_count = read_count - 1 FROM del
          WHERE chat.members.conversation_id = $1 AND chat.members.last_read_seq >= del.seq AND chat.members.read_count > 0
        )
-       SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
+       SELECT del.parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
       [conversationId, userId, messageId]
     )
     const row = r.rows[0]
-    if (row) emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
-    return row !== undefined
+    if (!row) return false
+    emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
+    if (row.parent_id) await refreshThreadSummary(c, emit, conversationId, row.parent_id, row.member_ids)
+    return true
   })
   if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')
   store.cache?.invalidate(conversationId)

@@ -239,13 +239,9 @@ export class Connection {
     if (this.inflight >= this.hub.settings.GATEWAY_MAX_INFLIGHT) return this.error(ErrorCode.tooManyRequests, ref, 'too many messages in flight')
     this.inflight++
     try {
-      const { conversationId, text, clientMessageId, attachments } = frame
-      const res = await natsRequest(
-        this.hub.nats,
-        ChatMessageCreate,
-        { conversationId, text, clientMessageId, ...(attachments ? { attachments } : {}) },
-        this.context()
-      )
+      // The frame is the request minus its framing (type, id); chat validates the references.
+      const { type: _type, id: _id, ...request } = frame
+      const res = await natsRequest(this.hub.nats, ChatMessageCreate, request, this.context())
       this.sendFrame({ type: 'ack', ref, message: res.message, created: res.created })
     } catch (err) {
       this.replyError(err, ref)

@@ -6,6 +6,7 @@ import type { ServerFrame } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
 import { mentionedAgent, onRegenerate, rememberRun, replyActions, runLabel, setAgentNames, type RunInfo } from './agent-replies.js'
+import { settleMarkdown, streamMarkdown } from './markdown.js'
 import { scrollToBottom } from './message-list.js'
 import { activeId, addRun, batch, getRun, getConversation, isMe, messageList, removeRun, touchMessages, type RunView } from './store.js'
 import { els, showError } from './ui.js'
@@ -134,7 +135,7 @@ function runView(runId: string, agentId: string, conversationId: string): RunVie
       'li',
       { class: 'msg agent streaming', tabIndex: -1 },
       h('div', { class: 'meta' }, h('span', { class: 'who', textContent: runLabel(runId) }), h('span', { class: 'run-state', textContent: ' (running…)' })),
-      h('p', { class: 'text' })
+      h('div', { class: 'text md' })
     )
     const view: RunView = { el, text: '', agentId, seq: -1 }
     view.el.dataset.run = runId
@@ -154,8 +155,7 @@ export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}`
     if (f.seq <= r.seq) return // seen on both sockets while the lease rotated
     r.seq = f.seq
     r.text += f.text
-    r.el.querySelector('.text')!.textContent = r.text
-    scrollToBottom()
+    streamMarkdown(r.el.querySelector('.text')!, r.text, scrollToBottom)
     return
   }
   if (currentRun?.runId === f.runId) {
@@ -166,6 +166,7 @@ export function onRunEvent(f: Extract<ServerFrame, { type: `agent.run.${string}`
 }
 
 function endView(runId: string, r: RunView, type: string, detail = ''): void {
+  settleMarkdown(r.el.querySelector('.text')!)
   r.el.querySelector('.run-state')!.textContent = ENDED[type] ?? ` (failed: ${detail})`
   r.el.classList.remove('streaming')
   if (type === 'agent.run.completed') {

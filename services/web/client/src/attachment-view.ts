@@ -2,12 +2,15 @@
  * A message's attachment, drawn from its metadata and redrawn in place when its malware scan ends
  * (the `file.scanned` frame): a file waiting for the scan or found infected is named with its state
  * and offers no link (the files service refuses its content anyway, 409); a clean or unscanned one
- * is an image in its frame or a download link, with a Share action where links are allowed.
+ * is an image in its frame (opening the viewer) or a download link (with a preview for text),
+ * with a Share action where links are allowed.
  */
 import type { FileMeta, FileScannedEvent } from '@palisade/contracts'
 import { h } from './dom.js'
 import { fileMeta, rememberFileMeta } from './file-meta.js'
 import { imageFrame } from './image-frame.js'
+import { openImage } from './image-viewer.js'
+import { previewable, textPreview } from './text-preview.js'
 import { shareButton } from './share-action.js'
 
 /** What the element needs to be redrawn: called when an image loads (the list may need to stay at its bottom). */
@@ -36,10 +39,22 @@ function draw(el: HTMLElement, f: FileMeta): void {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
     // The frame's size is known before the image arrives (image-frame.ts): nothing moves the list.
     el.classList.add('image')
-    el.replaceChildren(imageFrame(f, `${url}?disposition=inline`, grew), link, shareAction(f))
+    // One Tab stop per image: the viewer it opens has the download too.
+    link.tabIndex = -1
+    const open = h(
+      'button',
+      { type: 'button', class: 'image-open', attrs: { 'aria-label': `View ${f.name}` } },
+      imageFrame(f, `${url}?disposition=inline`, grew)
+    )
+    open.addEventListener('click', () => openImage(f.id, open))
+    // Its Share is in the viewer (image-viewer.ts): one Tab stop per image in the list.
+    el.replaceChildren(open, link)
   } else {
     const link = h('a', { href: `${url}?disposition=attachment`, textContent: f.name, attrs: { download: f.name } })
-    el.replaceChildren(link, h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` }), shareAction(f))
+    const size = h('span', { class: 'meta', textContent: ` ${Math.ceil(f.size / 1024)} KiB` })
+    // Preview before Share: the actions appear on hover and must not move the button being aimed at.
+    const preview = previewable(f) ? textPreview(f, grew) : undefined
+    el.replaceChildren(link, size, ...(preview ? [preview.button, shareAction(f), preview.panel] : [shareAction(f)]))
   }
   grew()
 }

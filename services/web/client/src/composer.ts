@@ -3,6 +3,7 @@ import { $ } from './dom.js'
 import { runMentioned } from './agents.js'
 import { realtime } from './connection.js'
 import { scrollToBottom } from './message-list.js'
+import { encodeMentions, wireMentionPicker } from './mention-picker.js'
 import { queueSend } from './outbox.js'
 import { activeId } from './store.js'
 import { els } from './ui.js'
@@ -11,14 +12,16 @@ const composer = $('#composer') as HTMLFormElement
 let lastTypingSent = 0
 
 export function wireComposer(): void {
+  wireMentionPicker(els.text)
   composer.addEventListener('submit', (ev) => {
     ev.preventDefault()
     const text = els.text.value.trim()
     const id = activeId()
     if (!text || !id) return
+    const { text: body, refs } = encodeMentions(els.text, text)
     els.text.value = ''
     els.text.dispatchEvent(new Event('input'))
-    queueSend(id, text, [])
+    queueSend(id, body, [], refs)
     runMentioned(id, text)
     scrollToBottom()
   })

@@ -43,7 +43,7 @@ function reasonOf(xhr: XMLHttpRequest): string {
   return `the server refused it (${xhr.status})`
 }
 
-async function upload(file: File): Promise<void> {
+export async function upload(file: File): Promise<void> {
   const conversationId = activeId()
   if (!conversationId) return
   const view = uploadRow(file)

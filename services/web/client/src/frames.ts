@@ -3,8 +3,10 @@ import type { ServerFrame } from '@palisade/contracts'
 import { announce } from './dom.js'
 import { onRunEvent } from './agents.js'
 import { fileScanned } from './attachment-view.js'
+import { mentionCreated, rememberCreated, threadReplied } from './interaction-notify.js'
 import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
+import { mentionsRead } from './mention-counts.js'
 import { notifyMessage } from './notify.js'
 import { putPresence } from './presence.js'
 import { refuseSend } from './outbox.js'
@@ -24,6 +26,7 @@ import {
   setUnread,
   touchConversation
 } from './store.js'
+import { threadMessage, threadMessageDeleted } from './thread-panel.js'
 import { showTyping, stopTyping } from './typing.js'
 
 type FrameType = ServerFrame['type']
@@ -59,21 +62,33 @@ const handlers: Handlers = {
       if (fromMe) dropPending(f.message.clientMessageId)
       if (f.conversationId === activeId()) {
         putMessages([f.message])
+        threadMessage(f.message)
         stopTyping(f.message.senderId)
       }
       // Sending marks read on the server (here or in another session of mine): nothing before it is unread.
       if (fromMe) clearUnread(f.conversationId)
       else if (f.conversationId === activeId() && pageVisible()) scheduleMarkRead()
       else bumpUnread(f.conversationId)
+      rememberCreated(f.message)
       notifyMessage(f.message)
     }),
   'conversation.read': (f) => {
     // Read in another session of mine (or this one): what the server says is left.
+    mentionsRead(f.conversationId)
     if (f.conversationId === activeId() && pageVisible()) return
     setUnread(f.conversationId, f.unreadCount)
   },
-  'message.updated': (f) => putMessages([f.message]),
-  'message.deleted': (f) => void removeMessage(f.messageId),
+  'message.updated': (f) => {
+    putMessages([f.message])
+    threadMessage(f.message)
+  },
+  'message.deleted': (f) => {
+    removeMessage(f.messageId)
+    threadMessageDeleted(f.messageId)
+  },
+  // Badge and announcement (mention-counts.ts, thread-panel.ts), then notify.ts.
+  'mention.created': mentionCreated,
+  'thread.replied': threadReplied,
   'conversation.created': (f) => putConversation(f.conversation),
   'conversation.updated': (f) => putConversation(f.conversation),
   'member.added': (f) => {

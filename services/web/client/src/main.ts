@@ -19,13 +19,20 @@ import { openConversation, wireConversation } from './conversation.js'
 import { loadConversations, wireConversationList } from './conversation-list.js'
 import { wireConversationSettings } from './conversation-settings.js'
 import { wireNotifications } from './notify.js'
+import { wireInteractionNotifications } from './interaction-notify.js'
 import { onPresenceChanged, wirePresence } from './presence.js'
 import { wireFiles } from './files.js'
+import { wirePasteUpload } from './paste-upload.js'
+import { loadMarkdown } from './markdown.js'
 import { renderMembersIfShown, wireMembers } from './members.js'
 import { refreshAuthors, wireMessageList } from './message-list.js'
 import { onNamesChanged } from './names.js'
 import { restoreOutbox } from './outbox.js'
 import { wireNav } from './nav.js'
+import { loadMentionCounts, wireMentionCounts } from './mention-counts.js'
+import { wireMentionCandidates } from './mention-picker.js'
+import { refreshExtrasNames } from './message-extras.js'
+import { wireThreadPanel } from './thread-panel.js'
 import { wireReadMarkers } from './read-markers.js'
 import { refreshSearchAuthors, wireSearch } from './search.js'
 import { activeId, hasConversation, setMe } from './store.js'
@@ -38,7 +45,11 @@ wireConversationList()
 wireConversation()
 wireMessageList()
 wireComposer()
+wireThreadPanel()
+wireMentionCandidates()
+wireMentionCounts()
 wireFiles()
+wirePasteUpload()
 wireAgents()
 wireAgentToggle()
 wireMembers()
@@ -50,6 +61,7 @@ wireTitle()
 wireConversationSettings()
 wirePresence()
 wireNotifications()
+wireInteractionNotifications()
 onPresenceChanged(renderMembersIfShown)
 // Names arrive after what shows them: author labels, the typing line and the members panel follow.
 onNamesChanged(() => {
@@ -57,6 +69,7 @@ onNamesChanged(() => {
   refreshSearchAuthors()
   renderTyping()
   renderMembersIfShown()
+  refreshExtrasNames()
 })
 
 async function boot(): Promise<void> {
@@ -67,7 +80,10 @@ async function boot(): Promise<void> {
   wireAdmin(me)
   realtime.start()
   await loadConversations()
+  void loadMentionCounts().catch(showError)
   // The agent bar's list is loaded when a conversation opens (its shared agents depend on it).
+  // The Markdown renderer's chunk, while the connection is known to work: a message shown offline later still renders.
+  void loadMarkdown().catch(() => {})
   await openFromLocation()
   await showLinkResult()
   // Back and forward between conversations (and a pasted #c= link) open what the location names.

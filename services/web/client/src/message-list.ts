@@ -14,6 +14,8 @@ import { resolveNames } from './names.js'
 import { discardSend, retrySend } from './outbox.js'
 import { scheduleMarkRead } from './read-markers.js'
 import { dayView, messageView, pendingView, type MessageActions } from './message-view.js'
+import { extrasSig } from './message-extras.js'
+import { encodeMentions, prepareEdit } from './mention-picker.js'
 import {
   activeId,
   batch,
@@ -129,7 +131,7 @@ function desiredRows(): Row[] {
       out.push([`d:${d}`, '', () => dayView(m.createdAt)])
     }
     const run = m.author.kind === 'agent' ? runSignature(m.author.agentRunId) : ''
-    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}|${run}`, () => messageView(m, actions)])
+    out.push([`m:${m.id}`, `${m.editedAt ?? ''}|${m.text}|${m.attachments.join(',')}|${run}|${extrasSig(m)}`, () => messageView(m, actions)])
   }
   const id = activeId()
   for (const [cid, p] of pendingSends())
@@ -213,11 +215,12 @@ function editMessage(m: Message): void {
     ev.preventDefault()
     const value = input.value.trim()
     if (!value) return
-    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: value }).then(
+    void api<Message>('PATCH', `/api/chat/conversations/${m.conversationId}/messages/${m.id}`, { text: encodeMentions(input, value).text }).then(
       (updated) => putMessages([updated]),
       showError
     )
   })
+  prepareEdit(input, m)
   text?.replaceWith(form)
   input.focus()
 }

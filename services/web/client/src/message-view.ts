@@ -1,13 +1,16 @@
 /**
- * One message as DOM: author, time (full date and time on hover and focus), text (always a text
- * node), attachments and, for my own, the actions (shown when the message is hovered or has focus,
- * so they are not a Tab stop each). Also the pending bubble of an unsent message and the day
+ * One message as DOM: author, time (full date and time on hover and focus), text (Markdown built
+ * from elements and text nodes, markdown.ts), attachments and, for my own, the actions (shown when
+ * the message is hovered or has focus, so they are not a Tab stop each). Also the pending bubble of an unsent message and the day
  * separator. Builders only: message-list.ts decides what is on screen.
  */
 import type { Message } from '@palisade/contracts'
 import { replyActions } from './agent-replies.js'
 import { h } from './dom.js'
 import { attachmentView } from './attachment-view.js'
+import { decorateMessage } from './message-extras.js'
+import { markdownView } from './markdown.js'
+import { chipMentions } from './mention-text.js'
 import type { PendingSend } from './store.js'
 import { clockTime, dayLabel, fullTime } from './times.js'
 import { isMe } from './store.js'
@@ -29,6 +32,12 @@ export function timeView(iso: string): HTMLElement {
 
 export function messageView(m: Message, actions: MessageActions): HTMLElement {
   const mine = isMe(m.senderId) && m.author.kind === 'user'
+  // Markdown built as elements and text nodes (markdown.ts): HTML in a message stays text. Its
+  // renderer may arrive later and redraw the text: the mention chips are then put back.
+  const text: HTMLElement = markdownView(m.text, () => {
+    chipMentions(text, m)
+    actions.grew()
+  })
   const li = h(
     'li',
     { class: `msg${mine ? ' mine' : ''}${m.author.kind === 'agent' ? ' agent' : ''}`, tabIndex: -1 },
@@ -50,11 +59,11 @@ export function messageView(m: Message, actions: MessageActions): HTMLElement {
           ? replyActions(m.author.agentRunId, () => m.text)
           : null
     ),
-    // textContent only: HTML in a message stays text
-    h('p', { class: 'text', textContent: m.text }),
+    text,
     m.attachments.length ? h('div', { class: 'attachments' }, ...m.attachments.map((id) => attachmentView(id, () => actions.grew()))) : null
   )
   li.dataset.id = m.id
+  decorateMessage(li, m)
   return li
 }
 
@@ -69,7 +78,7 @@ export function pendingView(clientMessageId: string, p: PendingSend, actions: Me
     'li',
     { class: `msg mine pending ${p.state}`, tabIndex: -1 },
     h('div', { class: 'meta', textContent: PENDING_LABEL[p.state] }),
-    h('p', { class: 'text', textContent: p.text }),
+    markdownView(p.text),
     p.state === 'failed'
       ? h(
           'div',

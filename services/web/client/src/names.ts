@@ -64,3 +64,17 @@ async function flush(): Promise<void> {
     }
   }
 }
+
+/** The name of one person now (asked at once if unknown), for a sentence shown when an event arrives. */
+export async function nameNow(id: string): Promise<string | undefined> {
+  if (!names.has(id) && UUID.test(id)) {
+    try {
+      const { users } = await api<UserProfileList>('GET', `/auth/users?id=${id}`)
+      for (const u of users) names.set(u.id, u.displayName)
+      onChange()
+    } catch {
+      // unknown for now: the caller shows a short id
+    }
+  }
+  return nameOf(id)
+}

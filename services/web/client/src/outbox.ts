@@ -10,7 +10,19 @@ import type { Message } from '@palisade/contracts'
 import { api, ApiError, SignedOutError } from './api.js'
 import { realtime } from './connection.js'
 import { readSession, writeSession } from './session-store.js'
-import { addPending, batch, dropPending, getMe, getPending, pendingSends, putMessages, setPendingState, subscribe, type PendingSend } from './store.js'
+import {
+  addPending,
+  batch,
+  dropPending,
+  getMe,
+  getPending,
+  pendingSends,
+  putMessages,
+  setPendingState,
+  subscribe,
+  type MessageRefs,
+  type PendingSend
+} from './store.js'
 import { newId } from './ui.js'
 
 const KEY = 'outbox'
@@ -18,9 +30,9 @@ const ACK_TIMEOUT_MS = 5000
 
 const online = (): boolean => navigator.onLine !== false
 
-export function queueSend(conversationId: string, text: string, attachments: string[]): void {
+export function queueSend(conversationId: string, text: string, attachments: string[], refs: MessageRefs = {}): void {
   const clientMessageId = newId()
-  addPending(clientMessageId, { conversationId, text, attachments, state: 'sending' })
+  addPending(clientMessageId, { conversationId, text, attachments, state: 'sending', ...(Object.keys(refs).length ? { refs } : {}) })
   attempt(clientMessageId)
 }
 
@@ -30,7 +42,15 @@ function attempt(clientMessageId: string): void {
   if (!online()) return setPendingState(clientMessageId, 'waiting')
   setPendingState(clientMessageId, 'sending')
   const { conversationId, text, attachments } = p
-  const frame = { type: 'message.send' as const, id: clientMessageId, conversationId, text, clientMessageId, ...(attachments.length ? { attachments } : {}) }
+  const frame = {
+    type: 'message.send' as const,
+    id: clientMessageId,
+    conversationId,
+    text,
+    clientMessageId,
+    ...(attachments.length ? { attachments } : {}),
+    ...p.refs
+  }
   if (realtime.send(frame)) {
     // No ack (the socket dropped meanwhile): the same clientMessageId over HTTP cannot double it.
     setTimeout(() => {
@@ -47,7 +67,8 @@ async function sendOverHttp(clientMessageId: string): Promise<void> {
     const m = await api<Message>('POST', `/api/chat/conversations/${p.conversationId}/messages`, {
       text: p.text,
       clientMessageId,
-      ...(p.attachments.length ? { attachments: p.attachments } : {})
+      ...(p.attachments.length ? { attachments: p.attachments } : {}),
+      ...p.refs
     })
     batch(() => {
       dropPending(clientMessageId)

@@ -8,6 +8,7 @@ import type { Message, MessagePage } from '@palisade/contracts'
 import { $, announce, h } from './dom.js'
 import { api } from './api.js'
 import { openConversation } from './conversation.js'
+import { mentionText } from './mention-text.js'
 import { revealMessage } from './message-list.js'
 import { idsNamed, resolveNames } from './names.js'
 import { toServerQuery } from './search-filters.js'
@@ -43,7 +44,7 @@ function resultView(m: Message): HTMLElement {
       h('span', { class: 'who', textContent: who(m) }),
       h('time', { dateTime: m.createdAt, title: fullTime(m.createdAt), textContent: `${dayLabel(m.createdAt)} ${clockTime(m.createdAt)}` })
     ),
-    h('p', { class: 'text', textContent: m.text })
+    h('p', { class: 'text' }, ...mentionText(m))
   )
   li.dataset.id = m.id
   return li

@@ -20,6 +20,14 @@ export interface PendingSend {
   attachments: string[]
   state: 'sending' | 'waiting' | 'failed'
   error?: string
+  /** thread and mentions (SendMessageBody's parentId, mentions, massMention) */
+  refs?: MessageRefs
+}
+
+export interface MessageRefs {
+  parentId?: string
+  mentions?: string[]
+  massMention?: 'here' | 'all'
 }
 
 /** An agent run streaming into the open conversation, shown below its messages. */
