@@ -15,7 +15,7 @@ import pg from 'pg'
 import { createDatabase, runMigrations } from '@palisade/platform'
 import { TEST_PG_ADMIN_URL, withDatabase } from '@palisade/platform/testing'
 
-export const SEED_VERSION = 5
+export const SEED_VERSION = 6
 
 export interface DaySize {
   users: number
