@@ -1,9 +1,8 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import type { BrowserContext, Page } from 'playwright-core'
+import { ARTIFACTS, browserSuite } from './helpers/stack.js'
 
 /**
  * The administration side in Chromium against the one-command stack in invite mode: the first
@@ -11,19 +10,7 @@ import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './h
  * person's open tab lands on /login, a password-reset link sets a new password.
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack({ AUTH_REGISTRATION: 'invite' })
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t, { AUTH_REGISTRATION: 'invite' })
 const password = 'a long enough password for e2e'
 const stamp = Date.now().toString(36)
 const shot = (p: Page, name: string) => p.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true })

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { get } from 'node:http'
-import type { Browser, BrowserContext, Page } from 'playwright-core'
-import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import type { BrowserContext, Page } from 'playwright-core'
+import { ARTIFACTS, browserSuite } from './helpers/stack.js'
 import { ConsoleWatch } from './helpers/people.js'
 
 /**
@@ -12,19 +12,7 @@ import { ConsoleWatch } from './helpers/people.js'
  * go to test-artifacts/web/.
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack()
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t)
 const password = 'a long enough password for e2e'
 const stamp = Date.now().toString(36)
 

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Browser, WebSocketRoute } from 'playwright-core'
-import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import type { WebSocketRoute } from 'playwright-core'
+import { browserSuite } from './helpers/stack.js'
 import { ConsoleWatch, PASSWORD, createConversation, newPerson, register, send } from './helpers/people.js'
 
 /**
@@ -12,19 +12,7 @@ import { ConsoleWatch, PASSWORD, createConversation, newPerson, register, send }
  * and the console (no error of the page in the whole run).
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack()
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t)
 const stamp = Date.now().toString(36)
 const watch = new ConsoleWatch()
 const carol = await newPerson(browser, origin, 'carol', stamp, watch)

@@ -1,9 +1,9 @@
 import t from 'tap'
-import { existsSync, readFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { createRequire } from 'node:module'
 import { join } from 'node:path'
-import type { Browser, Locator } from 'playwright-core'
-import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import type { Locator } from 'playwright-core'
+import { browserSuite } from './helpers/stack.js'
 import { ConsoleWatch, createConversation, newPerson, register, type Person } from './helpers/people.js'
 
 /**
@@ -13,19 +13,7 @@ import { ConsoleWatch, createConversation, newPerson, register, type Person } fr
  * shows in the other's open panel and as the parent's reply count.
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack()
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t)
 const stamp = Date.now().toString(36)
 const watch = new ConsoleWatch()
 const ana = await newPerson(browser, origin, 'ana', stamp, watch)

@@ -1,8 +1,6 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
-import type { Browser } from 'playwright-core'
-import { ARTIFACTS, CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import { ARTIFACTS, browserSuite } from './helpers/stack.js'
 import { ConsoleWatch, createConversation, newPerson, register, send } from './helpers/people.js'
 import { axe } from './helpers/axe.js'
 
@@ -12,19 +10,7 @@ import { axe } from './helpers/axe.js'
  * a folding agent bar, a drawer that leaves the top bar usable.
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack()
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t)
 const stamp = Date.now().toString(36)
 const watch = new ConsoleWatch()
 const gwen = await newPerson(browser, origin, 'gwen', stamp, watch)

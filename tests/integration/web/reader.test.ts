@@ -1,7 +1,6 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import type { Browser, Page } from 'playwright-core'
-import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import type { Page } from 'playwright-core'
+import { browserSuite } from './helpers/stack.js'
 import { ConsoleWatch, PASSWORD, createConversation, newPerson, register, send, type Person } from './helpers/people.js'
 import { png } from './helpers/png.js'
 
@@ -11,19 +10,7 @@ import { png } from './helpers/png.js'
  * actions off the Tab order, the account page, times, the tab title, the dark theme, Escape and drafts.
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack()
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t)
 const stamp = Date.now().toString(36)
 const watch = new ConsoleWatch()
 const erin = await newPerson(browser, origin, 'erin', stamp, watch)

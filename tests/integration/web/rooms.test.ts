@@ -1,7 +1,5 @@
 import t from 'tap'
-import { existsSync } from 'node:fs'
-import type { Browser } from 'playwright-core'
-import { CHROMIUM, launchChromium, startStack, type Stack } from './helpers/stack.js'
+import { browserSuite } from './helpers/stack.js'
 import { ConsoleWatch, createConversation, newPerson, register, send } from './helpers/people.js'
 
 /**
@@ -11,19 +9,7 @@ import { ConsoleWatch, createConversation, newPerson, register, send } from './h
  * not when muted).
  */
 
-if (!existsSync(CHROMIUM)) {
-  t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
-  process.exit(0)
-}
-
-t.setTimeout(300_000)
-const stack: Stack = await startStack()
-const browser: Browser = await launchChromium()
-t.teardown(async () => {
-  await browser.close().catch(() => {})
-  await stack.stop()
-})
-const { origin } = stack
+const { browser, origin } = await browserSuite(t)
 const stamp = Date.now().toString(36)
 const watch = new ConsoleWatch()
 const alice = await newPerson(browser, origin, 'ada', stamp, watch)

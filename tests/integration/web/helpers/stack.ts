@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { chromium, type Browser } from 'playwright-core'
 import { startThrowawayStack, type ThrowawayStack } from '@palisade/scripts/stack'
@@ -48,4 +48,29 @@ export async function launchChromium(): Promise<Browser> {
       '--disable-sync'
     ]
   })
+}
+
+interface SuiteTest {
+  skip(message: string): void
+  setTimeout(ms: number): void
+  teardown(fn: () => Promise<void>): void
+}
+
+/**
+ * How every browser test file starts: skipped (the whole file) where Chromium is missing, otherwise
+ * a stack and a browser, both closed when the file's tests end.
+ */
+export async function browserSuite(t: SuiteTest, env: Record<string, string> = {}): Promise<{ stack: Stack; browser: Browser; origin: string }> {
+  if (!existsSync(CHROMIUM)) {
+    t.skip(`no Chromium at ${CHROMIUM} (apt-get install chromium; .ci/run does)`)
+    process.exit(0)
+  }
+  t.setTimeout(300_000)
+  const stack = await startStack(env)
+  const browser = await launchChromium()
+  t.teardown(async () => {
+    await browser.close().catch(() => {})
+    await stack.stop()
+  })
+  return { stack, browser, origin: stack.origin }
 }
