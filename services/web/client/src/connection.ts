@@ -6,12 +6,16 @@ import { loadLatest } from './message-list.js'
 import { flushOutbox } from './outbox.js'
 import { els, showError } from './ui.js'
 
+/** Told when the socket is back after a gap: state pushed only by events (presence) is asked for again. */
+export const reconnects = new EventTarget()
+
 export const realtime = new Realtime({
   onFrame,
   onReconnected: () => {
     // Catch up on what the socket missed; ids make the merge duplicate-free.
     void loadConversations().catch(showError)
     void loadLatest().catch(showError)
+    reconnects.dispatchEvent(new Event('reconnected'))
   },
   onState: (s) => {
     // Connected (first hello included, so after a reload too): the outbox goes out.

@@ -6,7 +6,7 @@
 import type { Presence, PresenceList, PresenceSettings } from '@palisade/contracts'
 import { $ } from './dom.js'
 import { api } from './api.js'
-import { realtime } from './connection.js'
+import { realtime, reconnects } from './connection.js'
 import { activeId, subscribe } from './store.js'
 import { showError, time } from './ui.js'
 
@@ -54,10 +54,13 @@ function active(): void {
 }
 
 export function wirePresence(): void {
-  subscribe('active', () => {
+  const reload = (): void => {
     const id = activeId()
     if (id) void loadPresence(id).catch(showError)
-  })
+  }
+  subscribe('active', reload)
+  // Presence changes are not caught up like messages: a gap in the socket may have missed some.
+  reconnects.addEventListener('reconnected', reload)
   for (const type of ['keydown', 'pointerdown', 'focus', 'visibilitychange'] as const) addEventListener(type, active, { passive: true })
   const hidden = $('#presence-hidden') as HTMLInputElement
   $('#open-settings').addEventListener('click', () => {
