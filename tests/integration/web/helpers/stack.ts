@@ -54,6 +54,8 @@ interface SuiteTest {
   skip(message: string): void
   setTimeout(ms: number): void
   teardown(fn: () => Promise<void>): void
+  passing(): boolean
+  comment(...message: unknown[]): void
 }
 
 /**
@@ -68,7 +70,14 @@ export async function browserSuite(t: SuiteTest, env: Record<string, string> = {
   t.setTimeout(300_000)
   const stack = await startStack(env)
   const browser = await launchChromium()
+  let stopping = false
+  void stack.exited.then((code) => {
+    if (!stopping) t.comment(`the stack stopped by itself (exit ${code}):\n${stack.output().slice(-6000)}`)
+  })
   t.teardown(async () => {
+    stopping = true
+    // A browser test that times out says little; the services' warnings and crashes say why.
+    if (!t.passing()) t.comment(`the stack's output (last 6000 characters):\n${stack.output().slice(-6000)}`)
     await browser.close().catch(() => {})
     await stack.stop()
   })
