@@ -36,7 +36,7 @@ test('MCP tools', async (t) => {
     )
     server.registerTool('slow', { description: 'never answers in time' }, async () => {
       calls.push({ name: 'slow', args: {} })
-      await sleep(3000)
+      await sleep(10_000)
       return { content: [{ type: 'text', text: 'late' }] }
     })
     server.registerTool('big', { description: 'a large answer' }, async () => {
@@ -65,13 +65,16 @@ test('MCP tools', async (t) => {
     await transport.handleRequest(req, res, req.method === 'POST' ? await readJson(req) : undefined)
   })
   await new Promise<void>((r) => http.listen(0, '127.0.0.2', r))
-  t.teardown(() => http.close())
+  t.teardown(() => {
+    http.closeAllConnections()
+    http.close()
+  })
   const url = `http://127.0.0.2:${(http.address() as AddressInfo).port}/mcp`
   const dir = await mkdtemp(join(tmpdir(), 'palisade-mcp-'))
   t.teardown(() => rm(dir, { recursive: true, force: true }))
   await writeFile(join(dir, 'token'), 'mcp-token-1\n')
   const servers = [
-    { id: 'kb', url, tools: ['lookup', 'slow', 'big'], tokenFile: join(dir, 'token'), timeoutMs: 500, maxCallsPerRun: 3 },
+    { id: 'kb', url, tools: ['lookup', 'slow', 'big'], tokenFile: join(dir, 'token'), timeoutMs: 2000, maxCallsPerRun: 3 },
     { id: 'inhouse', url, tools: ['lookup'], tokenFile: join(dir, 'token'), egress: false }
   ]
   const h = await startAgents(t, { agents: { AGENTS_RUNS_PER_MINUTE: 1000, AGENTS_MCP_SERVERS: JSON.stringify(servers) } })
