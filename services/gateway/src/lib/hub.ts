@@ -191,10 +191,8 @@ export class Hub {
         // Published inside a trace (a relayed outbox event continues its writing transaction's): the
         // delivery to this user's sockets is a span of that trace.
         const delivered = this.deliver(userId, msg.data)
-        if (delivered) {
-          span.updateName(`ws.deliver ${delivered.type}`)
-          span.setAttribute('palisade.ws.sockets', delivered.sockets)
-        }
+        if (delivered) span.updateName(`ws.deliver ${delivered.type}`)
+        span.setAttribute('palisade.ws.sockets', delivered?.sockets ?? 0)
         span.end()
       }
     })
