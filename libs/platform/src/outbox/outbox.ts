@@ -13,7 +13,8 @@ export const outboxChannel = (schema: string) => `${schema}_outbox`
 
 /**
  * Writes events in the same transaction as the change they announce, so that a crash after the
- * commit loses nothing: the relay of this or any other instance publishes them later.
+ * commit loses nothing: the relay of this or any other instance publishes them later. Each row
+ * keeps the writing transaction's `traceparent`, so that publish continues the writer's trace.
  */
 export class Outbox {
   /**

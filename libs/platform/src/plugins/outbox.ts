@@ -17,8 +17,9 @@ export interface OutboxPluginOptions {
 
 /**
  * The service's transactional outbox and its relay (see OutboxRelay). The relay starts once the
- * app is ready and stops after the service's own shutdown hooks, before NATS and the pool close. Exposes `outbox_pending` and
- * `outbox_lag_seconds` (age of the oldest unrelayed event), read from the table at scrape time.
+ * app is ready and stops after the service's own shutdown hooks, before NATS and the pool close.
+ * Exposes `outbox_pending` and `outbox_lag_seconds` (age of the oldest unrelayed event), read from
+ * the table at scrape time.
  */
 export const outboxPlugin = fp<OutboxPluginOptions>(
   async (app, opts) => {
