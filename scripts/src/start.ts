@@ -230,6 +230,7 @@ async function main(): Promise<void> {
       pingPort: intVar('PALISADE_TRAEFIK_PING_PORT', edgePort + 1),
       upstreams,
       authVerifyUrl,
+      otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
       onExit: (code) => {
         if (!stopping) {
           shout(`traefik exited with code ${code}; stopping the stack`)

@@ -148,7 +148,10 @@ t.test('secrets come from compose secrets through *_FILE, never inline', async (
     if (DB_SERVICES.includes(svc)) t.ok(env.DATABASE_URL_FILE, `${svc}: its own database role, from a file`)
     else t.notOk(env.DATABASE_URL_FILE ?? env.DATABASE_URL, `${svc} owns no data and gets no database credentials`)
     t.equal(env.NODE_ENV, 'production')
+    // biome-ignore lint/suspicious/noTemplateCurlyInString: compose interpolation (unset or empty: export off)
+    t.equal(env.OTEL_EXPORTER_OTLP_ENDPOINT, '${OTEL_EXPORTER_OTLP_ENDPOINT:-}', `${svc}: traces off unless OTEL_EXPORTER_OTLP_ENDPOINT is set`)
   }
+  t.notOk(services.traefik.environment, "Traefik's tracing comes from its generated static file (pnpm gen:traefik), not the environment")
   t.ok(services.auth.environment.AUTH_SIGNING_KEYS_FILE, 'auth signing keys from a secret')
   t.equal(services.files.environment.FILES_KEYS_FILE, '/run/secrets/files_keys', "files' key-encryption keys from a secret")
   t.same(services.nats.secrets, [{ source: 'nats_passwords', target: '/etc/nats/passwords.conf' }], 'nats.conf includes the passwords secret')

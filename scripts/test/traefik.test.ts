@@ -1,4 +1,5 @@
 import t from 'tap'
+import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { parse } from 'yaml'
@@ -11,8 +12,8 @@ import {
   canonicalHeaderName,
   type Route
 } from '@palisade/contracts'
-import { DEPLOY_DIR } from '../src/lib/paths.js'
-import { buildDynamicConfig, MW, PRODUCTION_TARGET, renderProduction } from '../src/traefik/config.js'
+import { DEPLOY_DIR, REPO_ROOT } from '../src/lib/paths.js'
+import { buildDynamicConfig, buildStaticConfig, MW, PRODUCTION_TARGET, renderProduction, renderYaml, tracingConfig } from '../src/traefik/config.js'
 import { ruleMatches } from '../src/traefik/rules.js'
 
 interface Router {
@@ -197,7 +198,7 @@ t.test('share-link tokens travel in the path: no access log on the way records t
   t.same(secret.map((r) => r.path).sort(), [SHARE_PATHS.signedIn, SHARE_PATHS.public].sort(), 'both share-link paths are marked')
   for (const r of ROUTES) {
     const router = dyn.http.routers[r.id]!
-    if (r.secretPath) t.same(router.observability, { accessLogs: false }, `${r.id}: Traefik writes no access log line`)
+    if (r.secretPath) t.same(router.observability, { accessLogs: false, tracing: false }, `${r.id}: Traefik writes no access log line and no span`)
     else t.notOk(router.observability, `${r.id}: logged as usual`)
   }
   const stat = parse(committed.static) as { accessLog: { fields: { headers: { defaultMode: string; names: Record<string, string> } } } }
@@ -208,4 +209,54 @@ t.test('share-link tokens travel in the path: no access log on the way records t
   t.equal(redactTokenPaths(`/api/files/shared/${token}`), '/api/files/shared/[redacted]')
   t.equal(logPath(`/s/${token}?x=1`), '/s/[redacted]?…', "the local edge's log path")
   t.equal(redactTokenPaths('/api/files/abc'), '/api/files/abc', 'other paths stay')
+})
+
+/** Traefik v3's `tracing` options (install configuration reference): nothing else may appear. */
+const TRACING_OPTIONS = {
+  tracing: ['addInternals', 'serviceName', 'resourceAttributes', 'sampleRate', 'capturedRequestHeaders', 'capturedResponseHeaders', 'safeQueryParams', 'otlp'],
+  otlp: ['http', 'grpc'],
+  http: ['endpoint', 'headers', 'tls']
+}
+
+t.test('OTLP tracing: off in the committed configuration, on with OTEL_EXPORTER_OTLP_ENDPOINT like the services', async (t) => {
+  t.notOk('tracing' in stat, 'off by default: no tracing section, Traefik makes no spans')
+  const endpoint = 'http://otel-collector:4318'
+  const on = buildStaticConfig(PRODUCTION_TARGET, { otlpEndpoint: endpoint }) as Record<string, any>
+  t.same(
+    on.tracing,
+    { serviceName: 'palisade-edge', otlp: { http: { endpoint: `${endpoint}/v1/traces` } } },
+    'the OTLP/HTTP traces path, as the services export to'
+  )
+  const { tracing: _tracing, ...rest } = on
+  t.same(rest, stat, 'nothing else changes')
+  for (const [key, allowed] of [
+    [on.tracing, TRACING_OPTIONS.tracing],
+    [on.tracing.otlp, TRACING_OPTIONS.otlp],
+    [on.tracing.otlp.http, TRACING_OPTIONS.http]
+  ] as const) {
+    for (const k of Object.keys(key)) t.ok(allowed.includes(k), `${k} is a Traefik tracing option`)
+  }
+  t.notOk(on.tracing.capturedRequestHeaders, 'no request header (Cookie, Authorization) becomes a span attribute')
+  t.notOk(on.tracing.safeQueryParams, 'every query parameter stays redacted')
+  t.ok(new URL(on.tracing.otlp.http.endpoint).pathname.endsWith('/v1/traces'))
+  t.same(parse(renderYaml('static configuration', on)), on, 'renders to YAML that reads back the same')
+  t.same(tracingConfig('https://collector.example:4318/'), {
+    serviceName: 'palisade-edge',
+    otlp: { http: { endpoint: 'https://collector.example:4318/v1/traces' } }
+  })
+  for (const bad of ['otel-collector:4318', 'ftp://collector', 'http://user:secret@collector:4318', 'http://collector:4318?x=1', ''])
+    t.throws(() => tracingConfig(bad), /OTEL_EXPORTER_OTLP_ENDPOINT/, `refused: ${JSON.stringify(bad)}`)
+
+  // The command reads the variable: with it set, the committed (tracing-off) static file is stale.
+  const gen = (env: Record<string, string>) =>
+    spawnSync(process.execPath, ['--conditions=development', '--import=tsx', 'scripts/src/gen-traefik.ts', '--check'], {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...env },
+      encoding: 'utf8'
+    })
+  const withTracing = gen({ OTEL_EXPORTER_OTLP_ENDPOINT: endpoint })
+  t.equal(withTracing.status, 1)
+  t.match(withTracing.stderr, /deploy\/traefik\/traefik\.yml is out of date/)
+  t.notMatch(withTracing.stderr, /dynamic\.yml/, 'routing is the same')
+  t.equal(gen({ OTEL_EXPORTER_OTLP_ENDPOINT: '' }).status, 0, 'empty is unset, as for the services')
 })

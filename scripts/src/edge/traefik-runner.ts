@@ -30,6 +30,8 @@ export async function startLocalTraefik(opts: {
   authVerifyUrl: string
   /** the route table with this stack's limits (routesFor) */
   routes?: readonly Route[]
+  /** OTLP/HTTP collector for Traefik's spans (OTEL_EXPORTER_OTLP_ENDPOINT); unset: none */
+  otlpEndpoint?: string | undefined
   onExit?: (code: number | null) => void
 }): Promise<LocalTraefik> {
   mkdirSync(opts.dir, { recursive: true })
@@ -44,7 +46,7 @@ export async function startLocalTraefik(opts: {
   }
   writeFileSync(dynamicFile, renderYaml('dynamic configuration, local launcher', buildDynamicConfig(target, opts.routes)))
   const staticFile = join(opts.dir, 'traefik.yml')
-  writeFileSync(staticFile, renderYaml('static configuration, local launcher', buildStaticConfig(target)))
+  writeFileSync(staticFile, renderYaml('static configuration, local launcher', buildStaticConfig(target, { otlpEndpoint: opts.otlpEndpoint })))
   const child = spawn(opts.binary, [`--configFile=${staticFile}`], { stdio: ['ignore', 'ignore', 'inherit'] })
   let exited = false
   child.once('exit', (code) => {

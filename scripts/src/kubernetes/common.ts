@@ -65,7 +65,8 @@ export function commonEnv(spec: ServiceSpec): IEnvVar[] {
     // the metrics listener defaults to loopback; Prometheus scrapes it from the monitoring namespace
     { name: 'METRICS_HOST', value: '0.0.0.0' },
     { name: 'METRICS_PORT', value: String(METRICS_PORT) },
-    setting('LOG_LEVEL')
+    setting('LOG_LEVEL'),
+    setting('OTEL_EXPORTER_OTLP_ENDPOINT')
   ]
   if (spec.nats) {
     env.push(

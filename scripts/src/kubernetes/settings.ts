@@ -29,7 +29,10 @@ export const SETTINGS = {
   LOG_LEVEL: 'info',
   // The pods' network: NetworkPolicies let only Traefik's pods reach a service's port, so the only
   // peer in this range a service ever sees is the edge. Overlays set their cluster's pod CIDR.
-  TRUSTED_PROXIES: '10.244.0.0/16'
+  TRUSTED_PROXIES: '10.244.0.0/16',
+  // Traces: empty is off. An overlay that sets a collector also allows egress to it (the base
+  // NetworkPolicies let services reach NATS and PostgreSQL only).
+  OTEL_EXPORTER_OTLP_ENDPOINT: ''
 } as const
 export type SettingName = keyof typeof SETTINGS
 

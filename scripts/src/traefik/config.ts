@@ -136,8 +136,8 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
       priority: priorityFor(route),
       service: route.service,
       middlewares: middlewaresFor(route),
-      // A token in the path: this router writes no access log line at all (Traefik ≥ 3.1).
-      ...(route.secretPath ? { observability: { accessLogs: false } } : {}),
+      // A token in the path: this router writes no access log line and no span (url.path) at all (Traefik ≥ 3.1).
+      ...(route.secretPath ? { observability: { accessLogs: false, tracing: false } } : {}),
       ...(tls ? { tls: {} } : {})
     }
   }
@@ -228,7 +228,37 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
   return config
 }
 
-export function buildStaticConfig(target: TraefikTarget): Record<string, unknown> {
+export interface StaticOptions {
+  /**
+   * OTLP/HTTP collector base URL (`http://otel-collector:4318`), the value services take as
+   * OTEL_EXPORTER_OTLP_ENDPOINT; unset: Traefik makes no spans (it still passes `traceparent` on)
+   */
+  otlpEndpoint?: string | undefined
+}
+
+/**
+ * Traefik's OpenTelemetry tracing: a span per request continuing the client's `traceparent` (W3C
+ * trace context, Traefik's default propagator) and passing it to ForwardAuth and the service.
+ * No request or response header is recorded (none is configured) and query parameters are
+ * redacted (Traefik's default), so cookies and tokens never reach the collector.
+ */
+export function tracingConfig(otlpEndpoint: string): Record<string, unknown> {
+  let url: URL | undefined
+  try {
+    url = new URL(otlpEndpoint)
+  } catch {}
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:') || url.search || url.hash || url.username || url.password) {
+    throw new Error(
+      `OTEL_EXPORTER_OTLP_ENDPOINT must be an http(s) URL of an OTLP/HTTP collector without query or credentials: ${JSON.stringify(otlpEndpoint)}`
+    )
+  }
+  return {
+    serviceName: 'palisade-edge',
+    otlp: { http: { endpoint: `${otlpEndpoint.replace(/\/+$/, '')}/v1/traces` } }
+  }
+}
+
+export function buildStaticConfig(target: TraefikTarget, opts: StaticOptions = {}): Record<string, unknown> {
   const production = target.mode === 'production'
   const entryPoints: Record<string, unknown> = production
     ? {
@@ -272,7 +302,8 @@ export function buildStaticConfig(target: TraefikTarget): Record<string, unknown
     entryPoints,
     ping: { entryPoint: 'ping' },
     // The file provider only: no Docker provider, so no Docker socket is ever mounted.
-    providers: { file: { filename: target.dynamicFile, watch: false } }
+    providers: { file: { filename: target.dynamicFile, watch: false } },
+    ...(opts.otlpEndpoint ? { tracing: tracingConfig(opts.otlpEndpoint) } : {})
   }
 }
 
@@ -285,9 +316,9 @@ export function renderYaml(what: string, config: Record<string, unknown>): strin
   return HEADER(what) + stringify(config, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })
 }
 
-export function renderProduction(routes: readonly Route[] = ROUTES): { 'traefik.yml': string; 'dynamic.yml': string } {
+export function renderProduction(routes: readonly Route[] = ROUTES, opts: StaticOptions = {}): { 'traefik.yml': string; 'dynamic.yml': string } {
   return {
-    'traefik.yml': renderYaml('static configuration', buildStaticConfig(PRODUCTION_TARGET)),
+    'traefik.yml': renderYaml('static configuration', buildStaticConfig(PRODUCTION_TARGET, opts)),
     'dynamic.yml': renderYaml('dynamic configuration', buildDynamicConfig(PRODUCTION_TARGET, routes))
   }
 }

@@ -33,8 +33,8 @@ const agentsApp: FastifyPluginAsync<{ config: AgentsAppConfig }> = async (app, o
     ? new WebFetcher({ policy, maxBytes: config.AGENTS_WEB_FETCH_MAX_BYTES, timeoutMs: config.AGENTS_WEB_FETCH_TIMEOUT_MS })
     : undefined
   const mcp = new McpRegistry(config.AGENTS_MCP_SERVERS)
-  await app.register(platformPlugin, { service: 'agents', config, migrationsFolder })
-  const runner = new Runner({ nats: app.nats, db: app.db, providers, config, log: app.log, web, mcp, metrics: runMetrics(app.metrics) })
+  await app.register(platformPlugin, { service: 'agents', config, migrationsFolder, outbox: true })
+  const runner = new Runner({ nats: app.nats, db: app.db, outbox: app.outbox, providers, config, log: app.log, web, mcp, metrics: runMetrics(app.metrics) })
   app.decorate('agents', { config, providers, runner, mcp })
 
   const subs = serveAgentsNats(app, runner)

@@ -35,10 +35,10 @@ const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
 /** The auth service: accounts, sessions, tokens, ForwardAuth /verify, JWKS, audit trail. */
 const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config }) => {
   // identity: false — auth is the issuer; its forward-authed routes verify assertions with its own keys.
-  await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false })
+  await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false, outbox: true })
 
   const keys = new Keyring(loadSigningKeys(config, (msg) => app.log.warn(msg)))
-  const core = new AuthCore(app.db, app.pg, app.nats, keys, config, app.log, auditMetrics(app.metrics))
+  const core = new AuthCore(app.db, app.pg, app.nats, app.outbox, keys, config, app.log, auditMetrics(app.metrics))
   app.decorate('authCore', core)
   preloadCommonPasswords()
   const dummyHash = await makeDummyHash()

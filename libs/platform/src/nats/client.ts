@@ -2,9 +2,9 @@ import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConne
 import type { Static, TSchema } from 'typebox'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import { ErrorCode, NATS_HEADERS, type NatsEndpoint, type NatsEvent } from '@palisade/contracts'
-import { context, propagation, ROOT_CONTEXT, SpanKind, type Context } from '@opentelemetry/api'
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
 import { ProblemError } from '../problem.js'
-import { inSpan, SERVICE_ATTRIBUTE } from '../tracing/tracing.js'
+import { inSpan, SERVICE_ATTRIBUTE, tracer } from '../tracing/tracing.js'
 import { decodePayload, encodePayload, PayloadError } from './codec.js'
 
 export interface NatsConnectOptions {
@@ -55,9 +55,20 @@ function contextHeaders(ctx: CallContext): MsgHdrs {
 }
 
 /** The trace a message's `traceparent` header continues (none: a new one). */
-function traceContextOf(h: MsgHdrs | undefined): Context {
+export function traceContextOf(h: MsgHdrs | undefined): Context {
   if (!h) return ROOT_CONTEXT
   return propagation.extract(ROOT_CONTEXT, h, { keys: (c) => c.keys(), get: (c, key) => c.get(key) || undefined })
+}
+
+/**
+ * A CONSUMER span for handling a message published inside a trace (its `traceparent` header), as a
+ * child of the publisher's span; undefined when the message names no trace (nothing to join).
+ */
+export function consumerSpan(name: string, service: string, h: MsgHdrs | undefined): Span | undefined {
+  if (!h?.get('traceparent')) return undefined
+  const parent = traceContextOf(h)
+  if (!trace.getSpanContext(parent)) return undefined
+  return tracer().startSpan(name, { kind: SpanKind.CONSUMER, attributes: { [SERVICE_ATTRIBUTE]: service, 'messaging.system': 'nats' } }, parent)
 }
 
 export function contextFromHeaders(h: MsgHdrs | undefined): CallContext {
@@ -193,8 +204,29 @@ export function natsServe<Req extends TSchema, Res extends TSchema>(
   return sub
 }
 
+/**
+ * Publishes an event. Inside a trace the publish is a PRODUCER span (named by the event's subject
+ * pattern, never a user's subject) whose context travels in the headers, so subscribers can continue
+ * it; outside one (heartbeats, lease renewals) it makes no span.
+ */
 export function natsPublish<P extends TSchema>(nc: NatsConnection, ev: NatsEvent<P>, payload: Static<P>, subject = ev.subject, ctx: CallContext = {}): void {
-  nc.publish(subject, encodePayload(payload), { headers: contextHeaders(ctx) })
+  const data = encodePayload(payload)
+  const parent = context.active()
+  if (!trace.getSpan(parent)) return nc.publish(subject, data, { headers: contextHeaders(ctx) })
+  const span = tracer().startSpan(
+    `nats.publish ${ev.subject}`,
+    { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': ev.subject } },
+    parent
+  )
+  try {
+    context.with(trace.setSpan(parent, span), () => nc.publish(subject, data, { headers: contextHeaders(ctx) }))
+  } catch (err) {
+    span.recordException(err as Error)
+    span.setStatus({ code: SpanStatusCode.ERROR })
+    throw err
+  } finally {
+    span.end()
+  }
 }
 
 /** Subscribes to an event; invalid payloads are logged and dropped, never handed to `handler`. */

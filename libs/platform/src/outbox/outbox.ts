@@ -3,6 +3,7 @@ import { drizzle } from 'drizzle-orm/node-postgres'
 import type { Database } from '../db/database.js'
 import { withTransaction } from '../db/transaction.js'
 import { encodePayload } from '../nats/codec.js'
+import { injectTraceHeaders } from '../tracing/tracing.js'
 
 /** Adds one event to the transaction's outbox: `payload` goes, encoded once, to every subject. */
 export type Emit = (subjects: Iterable<string>, payload: unknown) => void
@@ -12,7 +13,8 @@ export const outboxChannel = (schema: string) => `${schema}_outbox`
 
 /**
  * Writes events in the same transaction as the change they announce, so that a crash after the
- * commit loses nothing: the relay of this or any other instance publishes them later.
+ * commit loses nothing: the relay of this or any other instance publishes them later. Each row
+ * keeps the writing transaction's `traceparent`, so that publish continues the writer's trace.
  */
 export class Outbox {
   /**
@@ -41,7 +43,7 @@ export class Outbox {
     }
     const result = await withTransaction(this.pool, async (client) => {
       const value = await fn(client, emit)
-      if (pending.length > 0) await this.insert(client, pending)
+      if (pending.length > 0) await this.insert(client, pending, injectTraceHeaders({}).traceparent ?? null)
       return value
     })
     if (pending.length > 0) {
@@ -56,17 +58,17 @@ export class Outbox {
     return this.transaction((client, emit) => fn(drizzle(client) as Database, emit))
   }
 
-  private async insert(client: pg.PoolClient, events: Array<{ subjects: string[]; data: Buffer }>): Promise<void> {
+  private async insert(client: pg.PoolClient, events: Array<{ subjects: string[]; data: Buffer }>, traceparent: string | null): Promise<void> {
     // One statement for any number of events, NOTIFY included: subjects travel as JSON arrays (a
     // text[][] must be rectangular).
     await client.query({
       name: `${this.schema}_outbox_insert`,
       text: `WITH e AS (
-               INSERT INTO ${this.schema}.outbox (subjects, data)
-               SELECT ARRAY(SELECT json_array_elements_text(s)), d FROM unnest($1::json[], $2::bytea[]) AS e(s, d)
+               INSERT INTO ${this.schema}.outbox (subjects, data, traceparent)
+               SELECT ARRAY(SELECT json_array_elements_text(s)), d, $3::text FROM unnest($1::json[], $2::bytea[]) AS e(s, d)
              )
              SELECT pg_notify('${outboxChannel(this.schema)}', '')`,
-      values: [events.map((e) => JSON.stringify(e.subjects)), events.map((e) => e.data)]
+      values: [events.map((e) => JSON.stringify(e.subjects)), events.map((e) => e.data), traceparent]
     })
   }
 }

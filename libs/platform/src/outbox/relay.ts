@@ -2,6 +2,8 @@ import type pg from 'pg'
 import { headers as natsHeaders, type NatsConnection } from '@nats-io/transport-node'
 import type { FastifyBaseLogger } from 'fastify'
 import { NATS_HEADERS } from '@palisade/contracts'
+import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Span } from '@opentelemetry/api'
+import { SERVICE_ATTRIBUTE, tracer } from '../tracing/tracing.js'
 import { withTransaction } from '../db/transaction.js'
 import { ChannelListener } from '../db/channel-listener.js'
 import { outboxChannel } from './outbox.js'
@@ -23,6 +25,7 @@ interface OutboxRow {
   id: string
   subjects: string[]
   data: Buffer
+  traceparent: string | null
 }
 
 const FLUSH_TIMEOUT_MS = 5000
@@ -67,26 +70,34 @@ export class OutboxRelay {
       this.again = true
       return
     }
-    this.running = this.drain().finally(() => {
-      this.running = null
-      if (this.again) {
-        this.again = false
-        this.wake()
-      }
-    })
+    // Outside the waker's trace: a pass serves every transaction, its queries belong to none.
+    this.running = context
+      .with(ROOT_CONTEXT, () => this.drain())
+      .finally(() => {
+        this.running = null
+        if (this.again) {
+          this.again = false
+          this.wake()
+        }
+      })
   }
 
   /** Stops waking; the pass under way finishes (its rows are published and deleted, or left). */
+  /**
+   * Stops waking; the pass under way finishes, then one last pass publishes what was written during
+   * shutdown (agent runs ended as interrupted) while NATS is still connected.
+   */
   async close(): Promise<void> {
     this.closed = true
     if (this.timer) clearInterval(this.timer)
     await this.running
+    await this.drain(true)
     await this.listener.close()
   }
 
-  private async drain(): Promise<void> {
+  private async drain(final = false): Promise<void> {
     try {
-      while (!this.closed && (await this.publishBatch()) === (this.opts.batchSize ?? 100));
+      while ((final || !this.closed) && (await this.publishBatch()) === (this.opts.batchSize ?? 100));
     } catch (err) {
       this.opts.log.warn({ err }, 'outbox relay pass failed; retrying at the next poll')
     }
@@ -98,18 +109,31 @@ export class OutboxRelay {
       const rows = (
         await client.query<OutboxRow>({
           name: `${schema}_outbox_claim`,
-          text: `SELECT seq, id, subjects, data FROM ${schema}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          text: `SELECT seq, id, subjects, data, traceparent FROM ${schema}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
           values: [this.opts.batchSize ?? 100]
         })
       ).rows
       if (rows.length === 0) return 0
+      const spans: Span[] = []
       for (const row of rows) {
         const h = natsHeaders()
         h.set(NATS_HEADERS.eventId, row.id)
+        const span = this.publishSpan(row)
+        if (span) {
+          spans.push(span)
+          propagation.inject(trace.setSpan(ROOT_CONTEXT, span), h, { set: (carrier, key, value) => carrier.set(key, value) })
+        }
         for (const subject of row.subjects) nats.publish(subject, row.data, { headers: h })
       }
       // The server has everything once a PING sent after it is answered; only then may rows go.
-      await flushWithin(nats, FLUSH_TIMEOUT_MS)
+      try {
+        await flushWithin(nats, FLUSH_TIMEOUT_MS)
+      } catch (err) {
+        for (const span of spans) span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error).message })
+        throw err
+      } finally {
+        for (const span of spans) span.end()
+      }
       await client.query({
         name: `${schema}_outbox_delete`,
         text: `DELETE FROM ${schema}.outbox WHERE seq = ANY($1::bigint[])`,
@@ -117,6 +141,29 @@ export class OutboxRelay {
       })
       return rows.length
     })
+  }
+
+  /**
+   * A PRODUCER span continuing the trace of the transaction that wrote the row (its traceparent), so
+   * that consumers of the event join that trace. Rows written outside a trace make none.
+   */
+  private publishSpan(row: OutboxRow): Span | undefined {
+    if (!row.traceparent) return undefined
+    const parent = propagation.extract(ROOT_CONTEXT, { traceparent: row.traceparent })
+    if (!trace.getSpanContext(parent)) return undefined
+    return tracer().startSpan(
+      `outbox.relay ${this.opts.schema}`,
+      {
+        kind: SpanKind.PRODUCER,
+        attributes: {
+          [SERVICE_ATTRIBUTE]: this.opts.schema,
+          'messaging.system': 'nats',
+          'messaging.message.id': row.id,
+          'palisade.outbox.subjects': row.subjects.length
+        }
+      },
+      parent
+    )
   }
 }
 

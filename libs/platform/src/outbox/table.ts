@@ -16,6 +16,8 @@ export function outboxTable(schema: PgSchema) {
     /** every subject the same bytes go to (one `events.user.<id>` per member) */
     subjects: text('subjects').array().notNull(),
     data: bytea('data').notNull(),
+    /** W3C trace context of the writing transaction, when it ran in a trace: the relay's publish continues it */
+    traceparent: text('traceparent'),
     createdAt: timestamp('created_at', { withTimezone: true, mode: 'date' }).notNull().defaultNow()
   })
 }

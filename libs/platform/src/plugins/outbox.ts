@@ -17,8 +17,9 @@ export interface OutboxPluginOptions {
 
 /**
  * The service's transactional outbox and its relay (see OutboxRelay). The relay starts once the
- * app is ready and stops before NATS and the pool close. Exposes `outbox_pending` and
- * `outbox_lag_seconds` (age of the oldest unrelayed event), read from the table at scrape time.
+ * app is ready and stops after the service's own shutdown hooks, before NATS and the pool close.
+ * Exposes `outbox_pending` and `outbox_lag_seconds` (age of the oldest unrelayed event), read from
+ * the table at scrape time.
  */
 export const outboxPlugin = fp<OutboxPluginOptions>(
   async (app, opts) => {
@@ -28,7 +29,9 @@ export const outboxPlugin = fp<OutboxPluginOptions>(
     app.addHook('onReady', async () => {
       await relay.start()
     })
-    app.addHook('preClose', async () => {
+    // onClose (run in reverse order of registration): after every preClose hook — the service's own
+    // shutdown may still write events — and before NATS and the pool close.
+    app.addHook('onClose', async () => {
       await relay.close()
     })
 

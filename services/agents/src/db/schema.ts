@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm'
 import { doublePrecision, index, integer, jsonb, pgSchema, primaryKey, text, timestamp, uuid } from 'drizzle-orm/pg-core'
 import type { AgentLimits, EffectiveLimits, RunUsage } from '@palisade/contracts'
+import { outboxTable } from '@palisade/platform'
 
 export const agentsSchema = pgSchema('agents')
 
@@ -83,3 +84,6 @@ export const runSteps = agentsSchema.table(
   },
   (t) => [primaryKey({ columns: [t.runId, t.seq] })]
 )
+
+/** Events written with the changes they announce (a run's end); the platform's relay publishes them (OutboxRelay). */
+export const outbox = outboxTable(agentsSchema)

@@ -1,6 +1,6 @@
 import type { NatsConnection } from '@nats-io/transport-node'
-import type { AgentRunEvent } from '@palisade/contracts'
-import { encodePayload } from '@palisade/platform'
+import { userEventsSubject, type AgentRunEvent } from '@palisade/contracts'
+import { encodePayload, type Emit } from '@palisade/platform'
 import type { RunAudience } from './audience.js'
 
 type Distributive<T> = T extends unknown ? Omit<T, 'at' | 'runId' | 'agentId' | 'agentName' | 'conversationId'> : never
@@ -30,10 +30,21 @@ export class MemberFanout {
 
   publish(body: RunEventBody): void {
     if (this.nats.isClosed() || this.audience.size === 0) return
-    const event = { ...body, at: new Date().toISOString(), ...this.ref } as AgentRunEvent
     // Encoded once for every member (subjects: AgentRunEvents, `events.user.<id>`).
-    const data = encodePayload(event)
-    for (const id of this.audience) this.nats.publish(`events.user.${id}`, data)
+    const data = encodePayload(this.event(body))
+    for (const id of this.audience) this.nats.publish(userEventsSubject(id), data)
+  }
+
+  /**
+   * Adds the event to a transaction's outbox instead (a run's end, written with the run's final
+   * state). The relay publishes on the same NATS connection as `publish`, so it follows the deltas.
+   */
+  emit(emit: Emit, body: RunEventBody): void {
+    emit([...this.audience].map(userEventsSubject), this.event(body))
+  }
+
+  private event(body: RunEventBody): AgentRunEvent {
+    return { ...body, at: new Date().toISOString(), ...this.ref } as AgentRunEvent
   }
 }
 

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node'
 import type { FastifyBaseLogger } from 'fastify'
 import { ChatMembersGet, type RunUsage } from '@palisade/contracts'
-import { natsRequest, ProblemError, type CallContext, type Database } from '@palisade/platform'
+import { natsRequest, ProblemError, type CallContext, type Database, type Outbox } from '@palisade/platform'
 import { recentConversation } from './context.js'
 import { postOutput } from './post.js'
 import type { AgentsConfig } from '../config.js'
@@ -21,6 +21,8 @@ import { describeStop, RunStop } from './stop.js'
 export interface RunDeps {
   nats: NatsConnection
   db: Database
+  /** a run's end and its terminal event are written in one transaction */
+  outbox: Outbox
   providers: ProviderRegistry
   config: AgentsConfig
   log: FastifyBaseLogger
@@ -210,8 +212,9 @@ export class RunExecution {
     } finally {
       clearTimeout(wall)
     }
+    if (end.status !== 'completed') this.batcher.discard()
     try {
-      if (!(await finishRun(this.deps.db, run.id, end))) {
+      if (!(await this.finish(end))) {
         this.log.warn('run was already ended elsewhere (stale heartbeat)')
         return
       }
@@ -219,20 +222,27 @@ export class RunExecution {
       this.log.error({ err }, 'could not record the end of a run')
       // Record at least that it ended (else it stays `running` until the sweeper finds it).
       end = { status: 'failed', usage: end.usage, failureReason: 'internal', failureDetail: 'internal error' }
-      await finishRun(this.deps.db, run.id, end).catch(() => {})
-    }
-    if (end.status === 'completed') {
-      this.fanout.publish({ type: 'agent.run.completed', messageId: end.messageId!, usage: end.usage })
-    } else {
-      this.batcher.discard()
-      if (end.status === 'cancelled') this.fanout.publish({ type: 'agent.run.cancelled' })
-      else this.fanout.publish({ type: 'agent.run.failed', reason: end.failureReason!, detail: (end.failureDetail ?? '').slice(0, 512) })
+      await this.finish(end).catch(() => {})
     }
     const m = this.deps.metrics
     m.runs.inc({ outcome: end.status })
     m.tokens.inc({ kind: 'input' }, end.usage.inputTokens)
     m.tokens.inc({ kind: 'output' }, end.usage.outputTokens)
     this.log.info({ status: end.status, reason: end.failureReason, usage: end.usage }, 'agent run ended')
+  }
+
+  /**
+   * Records the run's end and its terminal event in one transaction (the outbox): members hear how
+   * the run ended even when this process dies right after the commit. False: ended elsewhere already.
+   */
+  private finish(end: RunEnd): Promise<boolean> {
+    return this.deps.outbox.drizzle(async (db, emit) => {
+      if (!(await finishRun(db, this.id, end))) return false
+      if (end.status === 'completed') this.fanout.emit(emit, { type: 'agent.run.completed', messageId: end.messageId!, usage: end.usage })
+      else if (end.status === 'cancelled') this.fanout.emit(emit, { type: 'agent.run.cancelled' })
+      else this.fanout.emit(emit, { type: 'agent.run.failed', reason: end.failureReason!, detail: (end.failureDetail ?? '').slice(0, 512) })
+      return true
+    })
   }
 
   private failure(err: unknown): RunEnd {

@@ -1,6 +1,6 @@
-import { inArray, sql } from 'drizzle-orm'
-import { ChatMembersGet, AgentRunEvents, type AgentRunFailedEvent, type MembershipChangedEvent } from '@palisade/contracts'
-import { natsPublish, natsRequest, ProblemError } from '@palisade/platform'
+import { and, inArray, sql } from 'drizzle-orm'
+import { ChatMembersGet, userEventsSubject, type AgentRunFailedEvent, type MembershipChangedEvent } from '@palisade/contracts'
+import { natsRequest, ProblemError } from '@palisade/platform'
 import { runs } from '../db/schema.js'
 import { RunExecution, type RunDeps, type RunSpec } from './execution.js'
 import { RunStop } from './stop.js'
@@ -146,61 +146,78 @@ export class Runner {
     }
   }
 
-  /** Ends runs whose executing instance is gone. Returns how many. */
+  /**
+   * Ends runs whose executing instance is gone, telling their conversations' members in the same
+   * transaction (the outbox). The members are asked first, outside the transaction; a run whose
+   * members chat cannot tell right now waits for the next sweep, so its event is never dropped.
+   * Returns how many runs ended.
+   */
   async sweep(): Promise<number> {
     if (this.closing) return 0
     const staleMs = this.deps.config.AGENTS_HEARTBEAT_MS * 3
     const local = [...this.active.keys()]
-    let ended: StaleRun[]
+    const stale = sql`${runs.status} = 'running' AND ${runs.heartbeatAt} < now() - make_interval(secs => ${staleMs / 1000})${
+      local.length > 0 ? sql` AND NOT (${inArray(runs.id, local)})` : sql``
+    }`
+    const columns = {
+      id: runs.id,
+      agentId: runs.agentId,
+      agentName: runs.agentName,
+      userId: runs.userId,
+      sessionId: runs.sessionId,
+      conversationId: runs.conversationId
+    }
     try {
-      ended = await this.deps.db
-        .update(runs)
-        .set({ status: 'failed', failureReason: 'interrupted', failureDetail: 'the run was interrupted (the agents service stopped)', finishedAt: sql`now()` })
-        .where(
-          sql`${runs.status} = 'running' AND ${runs.heartbeatAt} < now() - make_interval(secs => ${staleMs / 1000})${
-            local.length > 0 ? sql` AND NOT (${inArray(runs.id, local)})` : sql``
-          }`
-        )
-        .returning({
-          id: runs.id,
-          agentId: runs.agentId,
-          agentName: runs.agentName,
-          userId: runs.userId,
-          sessionId: runs.sessionId,
-          conversationId: runs.conversationId
+      const candidates: StaleRun[] = await this.deps.db.select(columns).from(runs).where(stale)
+      if (candidates.length === 0) return 0
+      const audiences = new Map<string, string[]>()
+      await Promise.all(
+        candidates.map(async (r) => {
+          const members = await this.membersOf(r)
+          if (members) audiences.set(r.id, members)
         })
+      )
+      if (audiences.size === 0) return 0
+      const ended = await this.deps.outbox.drizzle(async (db, emit) => {
+        const rows = await db
+          .update(runs)
+          .set({ status: 'failed', failureReason: 'interrupted', failureDetail: INTERRUPTED, finishedAt: sql`now()` })
+          .where(and(inArray(runs.id, [...audiences.keys()]), stale))
+          .returning(columns)
+        for (const r of rows) emit(audiences.get(r.id)!.map(userEventsSubject), interruptedEvent(r))
+        return rows
+      })
+      for (const r of ended) this.deps.log.warn({ runId: r.id }, 'marked an orphaned run as failed (interrupted)')
+      return ended.length
     } catch (err) {
       this.deps.log.warn({ err }, 'stale run sweep failed')
       return 0
     }
-    for (const r of ended) {
-      this.deps.log.warn({ runId: r.id }, 'marked an orphaned run as failed (interrupted)')
-      void this.announceInterrupted(r)
-    }
-    return ended.length
   }
 
-  private async announceInterrupted(r: StaleRun): Promise<void> {
+  /** Who hears that an orphaned run ended: its conversation's members, none when the user can no longer see it; undefined when chat cannot tell now. */
+  private async membersOf(r: StaleRun): Promise<string[] | undefined> {
     try {
-      const { memberIds } = await natsRequest(
-        this.deps.nats,
-        ChatMembersGet,
-        { conversationId: r.conversationId },
-        { userId: r.userId, sessionId: r.sessionId }
-      )
-      const event: AgentRunFailedEvent = {
-        type: 'agent.run.failed',
-        at: new Date().toISOString(),
-        runId: r.id,
-        agentId: r.agentId,
-        agentName: r.agentName,
-        conversationId: r.conversationId,
-        reason: 'interrupted',
-        detail: 'the run was interrupted (the agents service stopped)'
-      }
-      for (const id of memberIds) natsPublish(this.deps.nats, AgentRunEvents, event, `events.user.${id}`)
-    } catch {
-      // Best effort: the run record is authoritative; clients also see it on GET.
+      return (await natsRequest(this.deps.nats, ChatMembersGet, { conversationId: r.conversationId }, { userId: r.userId, sessionId: r.sessionId })).memberIds
+    } catch (err) {
+      if (err instanceof ProblemError && err.statusCode === 404) return []
+      this.deps.log.warn({ err, runId: r.id }, 'could not read the members of an orphaned run; it ends at the next sweep')
+      return undefined
     }
+  }
+}
+
+const INTERRUPTED = 'the run was interrupted (the agents service stopped)'
+
+function interruptedEvent(r: StaleRun): AgentRunFailedEvent {
+  return {
+    type: 'agent.run.failed',
+    at: new Date().toISOString(),
+    runId: r.id,
+    agentId: r.agentId,
+    agentName: r.agentName,
+    conversationId: r.conversationId,
+    reason: 'interrupted',
+    detail: INTERRUPTED
   }
 }

@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm'
 import { bigint, boolean, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { outboxTable } from '@palisade/platform'
 
 /** Everything auth stores lives in its own schema; no other service reads it (they ask over NATS). */
 export const auth = pgSchema('auth')
@@ -148,3 +149,6 @@ export const auditLog = auth.table('audit_log', {
   prevHash: text('prev_hash').notNull(),
   hash: text('hash').notNull()
 })
+
+/** Events written with the changes they announce (session revocations); the platform's relay publishes them (OutboxRelay). */
+export const outbox = outboxTable(auth)

@@ -1,9 +1,9 @@
 import type pg from 'pg'
 import { ErrorCode, type Role } from '@palisade/contracts'
-import { ProblemError, problems, withTransaction } from '@palisade/platform'
+import { ProblemError, problems } from '@palisade/platform'
 import type { AuthDeps } from './deps.js'
 import { ACCOUNTS_LOCK } from './registration.js'
-import { announceRevocation, type RevokeReason } from './sessions.js'
+import { emitRevocation, type RevokeReason } from './sessions.js'
 
 interface Target {
   id: string
@@ -15,7 +15,8 @@ interface Target {
  * Runs `change` on one account under the accounts lock (the one registration takes): every
  * decision about who stays admin is serialised, so two admins demoting or disabling each other at
  * the same instant cannot leave the installation without one. Sessions and tokens revoked inside are
- * announced (caches, NATS → gateway closes the sockets) once the transaction is committed.
+ * announced in the same transaction (its outbox → NATS → gateway closes the sockets), and dropped
+ * from this instance's caches once it is committed.
  */
 async function changeAccount(
   deps: AuthDeps,
@@ -23,7 +24,7 @@ async function changeAccount(
   reason: RevokeReason,
   change: (client: pg.PoolClient, target: Target) => Promise<{ revoke: boolean; changed: boolean }>
 ): Promise<{ changed: boolean; revoked: string[] }> {
-  const out = await withTransaction(deps.pool, async (client) => {
+  const out = await deps.outbox.transaction(async (client, emit) => {
     await client.query('SELECT pg_advisory_xact_lock($1)', [ACCOUNTS_LOCK])
     const r = await client.query<{ id: string; roles: string[]; disabled: boolean }>(
       'SELECT id, roles, disabled_at IS NOT NULL AS disabled FROM auth.users WHERE id = $1 FOR UPDATE',
@@ -41,9 +42,11 @@ async function changeAccount(
     const t = await client.query<{ id: string }>('UPDATE auth.personal_tokens SET revoked_at = now() WHERE user_id = $1 AND revoked_at IS NULL RETURNING id', [
       targetId
     ])
-    return { changed, revoked: [...s.rows, ...t.rows].map((x) => x.id) }
+    const revoked = [...s.rows, ...t.rows].map((x) => x.id)
+    emitRevocation(emit, targetId, revoked, reason)
+    return { changed, revoked }
   })
-  if (out.revoked.length > 0) announceRevocation(deps, targetId, out.revoked, reason)
+  deps.cache.revoke(out.revoked)
   return out
 }
 

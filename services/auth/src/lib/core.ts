@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { NatsConnection } from '@nats-io/transport-node'
-import type { Database } from '@palisade/platform'
+import type { Database, Outbox } from '@palisade/platform'
 import type { AuthConfig } from '../config.js'
 import { appendAudit, type AuditEntry } from './audit.js'
 import type { AuthDeps } from './deps.js'
@@ -23,6 +23,7 @@ export class AuthCore implements AuthDeps {
     readonly db: Database,
     readonly pool: pg.Pool,
     readonly nats: NatsConnection,
+    readonly outbox: Outbox,
     readonly keys: Keyring,
     readonly config: AuthConfig,
     readonly log: FastifyBaseLogger,

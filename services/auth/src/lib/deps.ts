@@ -1,7 +1,7 @@
 import type pg from 'pg'
 import type { FastifyBaseLogger } from 'fastify'
 import type { NatsConnection } from '@nats-io/transport-node'
-import type { Database } from '@palisade/platform'
+import type { Database, Outbox } from '@palisade/platform'
 import type { AuthConfig } from '../config.js'
 import type { Keyring } from './keyring.js'
 import type { TokenCache } from './token-cache.js'
@@ -11,6 +11,8 @@ export interface AuthDeps {
   readonly db: Database
   readonly pool: pg.Pool
   readonly nats: NatsConnection
+  /** revocations are written with the change that makes them (see sessions.ts) */
+  readonly outbox: Outbox
   readonly keys: Keyring
   readonly config: AuthConfig
   readonly log: FastifyBaseLogger

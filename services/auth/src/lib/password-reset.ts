@@ -3,7 +3,7 @@ import { ErrorCode } from '@palisade/contracts'
 import { ProblemError, withTransaction } from '@palisade/platform'
 import type { AuthDeps } from './deps.js'
 import { newRefreshToken, sha256 } from './refresh-token.js'
-import { announceRevocation } from './sessions.js'
+import { emitRevocation } from './sessions.js'
 
 /** How long a password-reset link works. */
 export const RESET_LINK_TTL_SECONDS = 3600
@@ -40,7 +40,7 @@ export async function useResetLink(
   token: string,
   passwordHash: (userId: string) => Promise<string>
 ): Promise<{ userId: string; linkId: string }> {
-  const out = await withTransaction(deps.pool, async (client) => {
+  const out = await deps.outbox.transaction(async (client, emit) => {
     const r = await client.query<{ id: string; user_id: string }>(
       'UPDATE auth.password_resets SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL AND expires_at > now() RETURNING id, user_id',
       [sha256(token)]
@@ -52,8 +52,10 @@ export async function useResetLink(
       "UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'password-reset' WHERE user_id = $1 AND revoked_at IS NULL RETURNING id",
       [link.user_id]
     )
-    return { userId: link.user_id, linkId: link.id, revoked: s.rows.map((x) => x.id) }
+    const revoked = s.rows.map((x) => x.id)
+    emitRevocation(emit, link.user_id, revoked, 'password-reset')
+    return { userId: link.user_id, linkId: link.id, revoked }
   })
-  if (out.revoked.length > 0) announceRevocation(deps, out.userId, out.revoked, 'password-reset')
+  deps.cache.revoke(out.revoked)
   return { userId: out.userId, linkId: out.linkId }
 }

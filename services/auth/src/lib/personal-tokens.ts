@@ -10,7 +10,7 @@ import {
 } from '@palisade/contracts'
 import { ProblemError, withTransaction } from '@palisade/platform'
 import type { AuthDeps } from './deps.js'
-import { announceRevocation } from './sessions.js'
+import { emitRevocation } from './sessions.js'
 import type { VerifiedAccess } from './token-cache.js'
 
 const RANDOM_LENGTH = 43
@@ -158,19 +158,24 @@ export async function listPersonalTokens(deps: AuthDeps, userId: string): Promis
 }
 
 /**
- * Revokes tokens of a user (all of them, or those listed): database first, then this instance's
- * cache and every other auth, gateway and service instance over the session-revocation event —
+ * Revokes tokens of a user (all of them, or those listed): the database and the session-revocation
+ * event in one transaction (the outbox relay tells every other auth, gateway and service instance),
+ * then this instance's cache —
  * the token id is the session id, so open sockets close like a revoked session's. Returns the ids.
  * Disabling an account or changing its role revokes its tokens too (admin-accounts.ts).
  */
 export async function revokePersonalTokens(deps: AuthDeps, userId: string, tokenIds?: string[]): Promise<string[]> {
-  const r = await deps.pool.query<{ id: string }>(
-    `UPDATE auth.personal_tokens SET revoked_at = now()
-      WHERE user_id = $1 AND revoked_at IS NULL${tokenIds ? ' AND id = ANY($2::uuid[])' : ''} RETURNING id`,
-    tokenIds ? [userId, tokenIds] : [userId]
-  )
-  const ids = r.rows.map((x) => x.id)
-  if (ids.length > 0) announceRevocation(deps, userId, ids, 'token-revoked')
+  const ids = await deps.outbox.transaction(async (client, emit) => {
+    const r = await client.query<{ id: string }>(
+      `UPDATE auth.personal_tokens SET revoked_at = now()
+        WHERE user_id = $1 AND revoked_at IS NULL${tokenIds ? ' AND id = ANY($2::uuid[])' : ''} RETURNING id`,
+      tokenIds ? [userId, tokenIds] : [userId]
+    )
+    const ids = r.rows.map((x) => x.id)
+    emitRevocation(emit, userId, ids, 'token-revoked')
+    return ids
+  })
+  deps.cache.revoke(ids)
   return ids
 }
 

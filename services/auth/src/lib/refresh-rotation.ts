@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type pg from 'pg'
 import { ErrorCode } from '@palisade/contracts'
-import { ProblemError, withTransaction } from '@palisade/platform'
+import { ProblemError } from '@palisade/platform'
 import { appendAudit } from './audit.js'
 import type { AuthDeps } from './deps.js'
 import { newRefreshToken, openSuccessor, sealSuccessor, sha256 } from './refresh-token.js'
-import { announceRevocation } from './sessions.js'
+import { emitRevocation } from './sessions.js'
 import { accessTokenFor, type IssuedTokens } from './tokens.js'
 
 /** How a rotation's transaction ended: a new token, the grace window's shared successor, or reuse. */
@@ -25,7 +25,7 @@ type Rotation = { userId: string; sessionId: string } & (
  */
 export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: string): Promise<IssuedTokens & { userId: string }> {
   const graceSeconds = deps.config.AUTH_REFRESH_GRACE_SECONDS
-  const outcome = await withTransaction(deps.pool, async (client): Promise<Rotation> => {
+  const outcome = await deps.outbox.transaction(async (client, emit): Promise<Rotation> => {
     // Locks the session (the family) first and only then the token: every rotation of one family
     // waits for the one before it and then reads the rows as it left them. Taking the token row
     // first would let a late duplicate hold a row the rotation ahead of it must clear: a deadlock.
@@ -51,7 +51,10 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
       const successor = live && row.in_grace && row.successor_box ? await unusedSuccessor(client, row.id, presented, row.successor_box) : undefined
       if (successor) return { ...ids, kind: 'grace', expiresAt: row.expires_at, refreshToken: successor, roles: row.roles }
       const wasActive = !row.revoked_at
-      if (wasActive) await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
+      if (wasActive) {
+        await client.query("UPDATE auth.sessions SET revoked_at = now(), revoked_reason = 'refresh-reuse' WHERE id = $1", [row.session_id])
+        emitRevocation(emit, row.user_id, [row.session_id], 'refresh-reuse')
+      }
       await client.query('UPDATE auth.refresh_tokens SET successor_box = NULL WHERE session_id = $1 AND successor_box IS NOT NULL', [row.session_id])
       return { ...ids, kind: 'reused', wasActive }
     }
@@ -87,8 +90,8 @@ export async function rotateRefreshToken(deps: AuthDeps, presented: string, ip: 
     const access = accessTokenFor(deps, userId, sessionId, outcome.expiresAt, outcome.roles)
     return { userId, sessionId, accessToken: access.token, accessExpiresIn: access.expiresIn, refreshToken: outcome.refreshToken }
   }
-  // Refresh-token reuse: the family is revoked in the database; now everywhere else.
-  if (outcome.wasActive) announceRevocation(deps, userId, [sessionId], 'refresh-reuse')
+  // Refresh-token reuse: the family is revoked (and announced through the outbox); now in this instance's cache.
+  if (outcome.wasActive) deps.cache.revoke([sessionId])
   await appendAudit(deps.pool, { event: 'refresh.reused', userId, sessionId, ip })
   throw new ProblemError(401, ErrorCode.refreshReused, 'Refresh token reuse detected; the session has been revoked')
 }

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { AuthSessionRevoked, ErrorCode, type SessionRevokedEvent } from '@palisade/contracts'
-import { natsPublish, ProblemError, withTransaction } from '@palisade/platform'
+import { ProblemError, type Emit } from '@palisade/platform'
 import { appendAudit } from './audit.js'
 import type { AuthDeps } from './deps.js'
 import { newRefreshToken, sha256 } from './refresh-token.js'
@@ -27,7 +27,7 @@ export async function createSession(deps: AuthDeps, userId: string, userAgent: s
   const sessionId = randomUUID()
   const refreshToken = newRefreshToken()
   const expiresAt = new Date(Date.now() + deps.config.AUTH_REFRESH_TTL_SECONDS * 1000)
-  const evicted = await withTransaction(deps.pool, async (client) => {
+  const evicted = await deps.outbox.transaction(async (client, emit) => {
     const user = await client.query<{ roles: string[] }>('SELECT roles FROM auth.users WHERE id = $1 AND disabled_at IS NULL FOR UPDATE', [userId])
     if (!user.rows[0]) throw new ProblemError(403, ErrorCode.accountDisabled, ACCOUNT_DISABLED_MESSAGE)
     await client.query('INSERT INTO auth.sessions (id, user_id, expires_at, user_agent, ip) VALUES ($1, $2, $3, $4, $5)', [
@@ -50,10 +50,12 @@ export async function createSession(deps: AuthDeps, userId: string, userAgent: s
         RETURNING id`,
       [userId, deps.config.AUTH_SESSION_IDLE_SECONDS, deps.config.AUTH_MAX_SESSIONS_PER_USER]
     )
-    return { ids: over.rows.map((r) => r.id), roles: user.rows[0].roles }
+    const ids = over.rows.map((r) => r.id)
+    emitRevocation(emit, userId, ids, 'session-limit')
+    return { ids, roles: user.rows[0].roles }
   })
   if (evicted.ids.length > 0) {
-    announceRevocation(deps, userId, evicted.ids, 'session-limit')
+    deps.cache.revoke(evicted.ids)
     for (const id of evicted.ids) await appendAudit(deps.pool, { event: 'session.evicted', userId, sessionId: id, ip, details: { by: sessionId } })
   }
   const access = accessTokenFor(deps, userId, sessionId, expiresAt, evicted.roles)
@@ -61,8 +63,9 @@ export async function createSession(deps: AuthDeps, userId: string, userAgent: s
 }
 
 /**
- * Revokes sessions of a user (only active ones; returns their ids): database first, then this
- * instance's caches, then every other auth/gateway/service instance over NATS.
+ * Revokes sessions of a user (only active ones; returns their ids): the database and the event in
+ * one transaction, then this instance's caches; the outbox relay tells every other
+ * auth/gateway/service instance over NATS.
  */
 export async function revokeSessions(
   deps: AuthDeps,
@@ -80,20 +83,28 @@ export async function revokeSessions(
     params.push(which.exceptSessionId)
     filter += ` AND id <> $${params.length}`
   }
-  const r = await deps.pool.query<{ id: string }>(
-    `UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL${filter} RETURNING id`,
-    params
-  )
-  const ids = r.rows.map((x) => x.id)
-  if (ids.length > 0) announceRevocation(deps, userId, ids, reason)
+  const ids = await deps.outbox.transaction(async (client, emit) => {
+    const r = await client.query<{ id: string }>(
+      `UPDATE auth.sessions SET revoked_at = now(), revoked_reason = $2 WHERE user_id = $1 AND revoked_at IS NULL${filter} RETURNING id`,
+      params
+    )
+    const ids = r.rows.map((x) => x.id)
+    emitRevocation(emit, userId, ids, reason)
+    return ids
+  })
+  deps.cache.revoke(ids)
   return ids
 }
 
-/** Sessions already revoked in the database: this instance's caches, then everyone else over NATS. */
-export function announceRevocation(deps: AuthDeps, userId: string, sessionIds: string[], reason: RevokeReason): void {
-  deps.cache.revoke(sessionIds)
+/**
+ * Adds `auth.session.revoked` for sessions (or personal tokens) revoked in this transaction to its
+ * outbox: published once committed, and still published when the process dies right after the
+ * commit. The caller drops them from this instance's caches after the commit (deps.cache.revoke).
+ */
+export function emitRevocation(emit: Emit, userId: string, sessionIds: readonly string[], reason: RevokeReason): void {
   for (let i = 0; i < sessionIds.length; i += 1000) {
-    natsPublish(deps.nats, AuthSessionRevoked, { userId, sessionIds: sessionIds.slice(i, i + 1000), reason, at: new Date().toISOString() })
+    const event: SessionRevokedEvent = { userId, sessionIds: sessionIds.slice(i, i + 1000), reason, at: new Date().toISOString() }
+    emit([AuthSessionRevoked.subject], event)
   }
 }
 

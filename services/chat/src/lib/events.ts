@@ -23,11 +23,7 @@ export function emitMembershipChange(emit: Emit, memberIds: Iterable<string>, ev
   emitToMembers(emit, memberIds, event)
 }
 
-/**
- * Published at once, not through the outbox: presence is state the gateways report again every
- * heartbeat, so a change lost in a crash is corrected by the next report, and an outbox row per
- * status change would only add write load.
- */
+/** Published at once, not through the outbox: why is in docs/architecture.md ("Events"). */
 export function publishPresenceToMembers(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: ChatEvent): void {
   const data = encodePayload(event)
   for (const id of memberIds) nc.publish(userEventsSubject(id), data)

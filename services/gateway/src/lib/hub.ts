@@ -4,7 +4,7 @@ import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import { ChatMembersGet, GATEWAY_CLOSE, GatewayLeaseRenewed, NATS_HEADERS, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
 import { isUtf8 } from 'node:buffer'
-import { decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext, type Counter } from '@palisade/platform'
+import { consumerSpan, decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext, type Counter } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'
 import { Connection } from './connection.js'
 import { PresenceReporter } from './presence.js'
@@ -186,7 +186,14 @@ export class Hub {
         if (err) return
         const eventId = msg.headers?.get(NATS_HEADERS.eventId)
         if (eventId && this.seenBefore(`${userId} ${eventId}`)) return
-        this.deliver(userId, msg.data)
+        const span = consumerSpan('ws.deliver', 'gateway', msg.headers)
+        if (!span) return void this.deliver(userId, msg.data)
+        // Published inside a trace (a relayed outbox event continues its writing transaction's): the
+        // delivery to this user's sockets is a span of that trace.
+        const delivered = this.deliver(userId, msg.data)
+        if (delivered) span.updateName(`ws.deliver ${delivered.type}`)
+        span.setAttribute('palisade.ws.sockets', delivered?.sockets ?? 0)
+        span.end()
       }
     })
     this.userSubs.set(userId, sub)
@@ -236,9 +243,10 @@ export class Hub {
     }
   }
 
-  private deliver(userId: string, data: Uint8Array): void {
+  /** What went to the user's sockets (nothing: undefined). */
+  private deliver(userId: string, data: Uint8Array): { type: string; sockets: number } | undefined {
     const set = this.byUser.get(userId)
-    if (!set) return
+    if (!set) return undefined
     const view = Buffer.from(data.buffer, data.byteOffset, data.byteLength)
     let payload = this.lastPayload
     let event = this.lastEvent
@@ -249,15 +257,21 @@ export class Hub {
         event = decodePayload(UserEventSchema, view)
       } catch (err) {
         this.log.warn({ err: err instanceof PayloadError ? err.message : err, user: userId }, 'dropped invalid user event')
-        return
+        return undefined
       }
       this.observe(event)
       payload = Buffer.from(view) // the subscription's buffer may be reused: keep a copy
       this.lastPayload = payload
       this.lastEvent = event
     }
-    if (!this.stillMember(userId, event)) return
-    for (const conn of set) if (conn.greeted) conn.sendRaw(payload)
+    if (!this.stillMember(userId, event)) return undefined
+    let sockets = 0
+    for (const conn of set) {
+      if (!conn.greeted) continue
+      conn.sendRaw(payload)
+      sockets++
+    }
+    return { type: event.type, sockets }
   }
 
   /** Membership changes seen in passing invalidate the typing fan-out cache. */

@@ -1,0 +1,1 @@
+ALTER TABLE "chat"."outbox" ADD COLUMN "traceparent" text;

@@ -1,0 +1,1 @@
+ALTER TABLE "files"."outbox" ADD COLUMN "traceparent" text;
