@@ -1,4 +1,5 @@
 /** The faults: kill -9 of one instance, of one NATS node, a PostgreSQL restart; each waits for recovery. */
+import { readFileSync, readdirSync, readlinkSync } from 'node:fs'
 import { connect } from 'node:net'
 import type { HarnessPostgres } from './postgres.js'
 import { readStackState, readiness, sleep, waitUntil } from './stack-state.js'
@@ -44,13 +45,58 @@ function accepts(port: number): Promise<boolean> {
   })
 }
 
-/** kill -9 of one nats-server of the cluster; services move to the others, the launcher starts it again. */
-export async function killNatsNode(dataDir: string, index = 0): Promise<Fault> {
-  const node = readStackState(dataDir).nats[index]
+/**
+ * Which of `ports` process `pid` holds a TCP connection to (Linux: its socket inodes in /proc/net/tcp),
+ * so the harness can take away the NATS node a gateway instance is using.
+ */
+export function connectedPort(pid: number, ports: readonly number[]): number | undefined {
+  try {
+    const inodes = new Set<string>()
+    for (const fd of readdirSync(`/proc/${pid}/fd`)) {
+      const link = (() => {
+        try {
+          return readlinkSync(`/proc/${pid}/fd/${fd}`)
+        } catch {
+          return ''
+        }
+      })()
+      const m = /^socket:\[(\d+)\]$/.exec(link)
+      if (m) inodes.add(m[1]!)
+    }
+    for (const line of readFileSync('/proc/net/tcp', 'utf8').split('\n').slice(1)) {
+      const f = line.trim().split(/\s+/)
+      if (f.length < 10 || !inodes.has(f[9]!)) continue
+      const port = Number.parseInt(f[2]!.split(':')[1]!, 16)
+      if (ports.includes(port)) return port
+    }
+  } catch {
+    // not Linux, or the process is gone: any node will do
+  }
+  return undefined
+}
+
+/**
+ * kill -9 of one nats-server of the cluster — the one the first gateway instance is connected to,
+ * so its sockets lose their events — services move to the others, the launcher starts it again.
+ */
+export async function killNatsNode(dataDir: string): Promise<Fault> {
+  const state = readStackState(dataDir)
+  const gateway = state.instances.find((i) => i.service === 'gateway' && i.pid)
+  const port = gateway?.pid
+    ? connectedPort(
+        gateway.pid,
+        state.nats.map((n) => n.port)
+      )
+    : undefined
+  const index = Math.max(
+    0,
+    state.nats.findIndex((n) => n.port === port)
+  )
+  const node = state.nats[index]
   if (!node?.pid) return { name: 'kill -9 nats-server', start: Date.now(), notes: ['no cluster node found'], ok: false }
   const start = Date.now()
   process.kill(node.pid, 'SIGKILL')
-  const notes: string[] = []
+  const notes = port ? [`the node ${gateway!.name} was connected to`] : []
   const recoveredAt = await waitUntil(async () => {
     const now = readStackState(dataDir).nats[index]
     return !!now?.pid && now.pid !== node.pid && (await accepts(node.port)) && (await allReady(dataDir))

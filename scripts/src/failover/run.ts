@@ -155,7 +155,7 @@ export async function runFailover(o: FailoverOptions): Promise<FailoverReport> {
       await sleep(o.settleMs)
     }
     for (const service of o.kill) await record(killInstance(stack.dataDir, service))
-    if (o.natsFault) await record(killNatsNode(stack.dataDir, 0))
+    if (o.natsFault) await record(killNatsNode(stack.dataDir))
     if (o.postgresFault) await record(restartPostgres(stack.dataDir, postgres, o.postgresDownMs))
 
     o.log('load stopped; waiting for the last confirmations and deliveries')
