@@ -8,8 +8,12 @@
 //               Traefik with the generated config when a `traefik` binary is on PATH
 //
 // Ctrl-C stops everything in reverse order; a service that dies stops the stack with a message.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+//
+// Instances mode (docs/failover.md): PALISADE_INSTANCES=N runs N processes of every service, which the
+// edge balances, and starts each again when it dies; PALISADE_NATS_CLUSTER=M runs M clustered
+// nats-servers. The running processes are listed in <data dir>/stack.json.
+import type { ChildProcess } from 'node:child_process'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { filesMaxBytesFrom, routesFor, type ServiceName } from '@palisade/contracts'
@@ -20,7 +24,10 @@ import { stackDatabaseRoles } from './deploy/db-roles.js'
 import { createEdge, type Edge } from './edge/edge.js'
 import { findTraefik, startLocalTraefik, type LocalTraefik } from './edge/traefik-runner.js'
 import { NATS_MISSING, findNatsServer, startNats, type StackNats } from './stack/nats.js'
+import { startNatsCluster, type StackNatsCluster } from './stack/nats-cluster.js'
 import { startPostgres, type StackPostgres } from './stack/postgres.js'
+import { Supervised } from './stack/supervisor.js'
+import { instanceName, instancePort, instancesOf, parseTopology } from './stack/topology.js'
 import {
   DEFAULT_EDGE_PORT,
   DEFAULT_METRICS_PORT,
@@ -59,16 +66,28 @@ const portBase = intVar('PALISADE_SERVICE_PORT_BASE', DEFAULT_SERVICE_PORT_BASE)
 const metricsPortBase = intVar('PALISADE_METRICS_PORT_BASE', DEFAULT_METRICS_PORT)
 const logLevel = env.PALISADE_LOG_LEVEL ?? 'warn'
 const useTraefik = env.PALISADE_EDGE !== 'local' ? findTraefik() : undefined
+const topology = (() => {
+  try {
+    return parseTopology(env)
+  } catch (err) {
+    shout((err as Error).message)
+    process.exit(2)
+  }
+})()
+const several = topology.instances > 1
 
 interface Running {
   service: StackService
+  instance: number
+  name: string
   port: number
-  child: ChildProcess
+  metricsPort: number
+  process: Supervised
 }
 
 let stopping = false
 let postgres: StackPostgres | undefined
-let nats: StackNats | undefined
+let nats: StackNats | StackNatsCluster | undefined
 let edge: Edge | undefined
 let traefik: LocalTraefik | undefined
 const running: Running[] = []
@@ -79,20 +98,7 @@ async function stopAll(code: number): Promise<never> {
   say('stopping…')
   await edge?.close().catch(() => {})
   await traefik?.stop().catch(() => {})
-  await Promise.all(
-    running.map(
-      ({ child }) =>
-        new Promise<void>((r) => {
-          if (child.exitCode !== null || child.signalCode !== null) return r()
-          const kill = setTimeout(() => child.kill('SIGKILL'), 10_000)
-          child.once('exit', () => {
-            clearTimeout(kill)
-            r()
-          })
-          child.kill('SIGTERM')
-        })
-    )
-  )
+  await Promise.all(running.map((r) => r.process.stop()))
   await nats?.stop().catch(() => {})
   await postgres?.stop().catch(() => {})
   say('stopped')
@@ -111,9 +117,9 @@ function pipeLines(stream: NodeJS.ReadableStream | null, prefix: string, out: No
   })
 }
 
-async function waitHealthy(name: string, port: number, child: ChildProcess, deadline: number): Promise<void> {
+async function waitHealthy(name: string, port: number, proc: Supervised, deadline: number): Promise<void> {
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${name} exited during start-up`)
+    if (!several && proc.child.exitCode !== null) throw new Error(`${name} exited during start-up`)
     try {
       const r = await fetch(`http://127.0.0.1:${port}/healthz`)
       if (r.ok) return
@@ -145,20 +151,33 @@ async function main(): Promise<void> {
   for (const w of await provisionServiceRoles(postgres.adminUrl, postgres.database, stackDatabaseRoles(postgres.database, DATA_SERVICES, secrets.dbPasswords)))
     shout(`PostgreSQL: ${w}`)
 
-  nats = await startNats({
-    ...(env.NATS_URL ? { natsUrl: env.NATS_URL } : {}),
-    dataDir,
-    port: intVar('PALISADE_NATS_PORT', DEFAULT_NATS_PORT),
-    passwords: secrets.natsPasswords,
-    log: shout,
-    onExit: (code) => {
-      if (!stopping) {
-        shout(`nats-server exited with code ${code}; stopping the stack`)
-        void stopAll(1)
+  const natsPort = intVar('PALISADE_NATS_PORT', DEFAULT_NATS_PORT)
+  if (topology.natsNodes > 1 && !env.NATS_URL) {
+    nats = await startNatsCluster({
+      dataDir,
+      basePort: natsPort,
+      nodes: topology.natsNodes,
+      passwords: secrets.natsPasswords,
+      log: shout,
+      onSpawn: () => writeState()
+    })
+    say(`NATS: a cluster of ${topology.natsNodes} nats-servers (${nats.url}) with deploy/nats/nats.conf`)
+  } else {
+    nats = await startNats({
+      ...(env.NATS_URL ? { natsUrl: env.NATS_URL } : {}),
+      dataDir,
+      port: natsPort,
+      passwords: secrets.natsPasswords,
+      log: shout,
+      onExit: (code) => {
+        if (!stopping) {
+          shout(`nats-server exited with code ${code}; stopping the stack`)
+          void stopAll(1)
+        }
       }
-    }
-  })
-  say(nats.managed ? `NATS: nats-server ${nats.url} with deploy/nats/nats.conf (one user per service)` : `NATS: NATS_URL (${nats.url})`)
+    })
+    say(nats.managed ? `NATS: nats-server ${nats.url} with deploy/nats/nats.conf (one user per service)` : `NATS: NATS_URL (${nats.url})`)
+  }
 
   const origin = `http://localhost:${edgePort}`
   const allowedOrigins = env.PALISADE_ORIGINS ?? `${origin},http://127.0.0.1:${edgePort}`
@@ -175,49 +194,64 @@ async function main(): Promise<void> {
   if (skipped.length) say(`not started (no app yet): ${skipped.join(', ')}`)
   if (!runnable.some((s) => s.name === 'auth')) throw new Error('services/auth has no app: nothing can authenticate')
 
-  for (const service of runnable) {
-    const port = portBase + service.portOffset
-    const childEnv: NodeJS.ProcessEnv = {
-      ...passthrough,
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      METRICS_PORT: String(metricsPortBase + service.portOffset),
-      LOG_LEVEL: logLevel,
-      ...(ownsData(service.name)
-        ? { DATABASE_URL: serviceDatabaseUrl(service.name, secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) }
-        : {}),
-      NATS_URL: nats.url,
-      ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
-      ALLOWED_ORIGINS: allowedOrigins,
-      // Per-address limits must see the client the edge saw, not the edge.
-      TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES,
-      ...service.env?.(ctx)
+  // One instance of everything at a time: the first runs the migrations, and a small machine is not
+  // asked to start every process at once.
+  for (let instance = 0; instance < topology.instances; instance++) {
+    const batch: Running[] = []
+    for (const service of runnable) {
+      if (instance >= instancesOf(topology, service.name)) continue
+      const port = instancePort(portBase, service, instance)
+      const metricsPort = instancePort(metricsPortBase, service, instance)
+      const name = instanceName(service.name, instance, instancesOf(topology, service.name))
+      const childEnv: NodeJS.ProcessEnv = {
+        ...passthrough,
+        NODE_ENV: 'development',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        METRICS_PORT: String(metricsPort),
+        LOG_LEVEL: logLevel,
+        ...(ownsData(service.name)
+          ? { DATABASE_URL: serviceDatabaseUrl(service.name, secrets.dbPasswords[service.name], postgres.host, postgres.port, postgres.database) }
+          : {}),
+        NATS_URL: nats.url,
+        ...(nats.managed ? { NATS_USER: service.name, NATS_PASSWORD_FILE: join(secrets.dir, `${service.name}_nats_password`) } : {}),
+        ALLOWED_ORIGINS: allowedOrigins,
+        // Per-address limits must see the client the edge saw, not the edge.
+        TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES,
+        ...service.env?.(ctx)
+      }
+      const tail: string[] = []
+      const proc = new Supervised({
+        name,
+        command: process.execPath,
+        args: [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join('src', 'server.ts')],
+        spawn: { cwd: serviceDir(service.name), env: childEnv, stdio: ['ignore', 'pipe', 'pipe'] },
+        restart: several,
+        onSpawn: (child: ChildProcess) => {
+          pipeLines(child.stdout, `[${name}]`, process.stdout, tail)
+          pipeLines(child.stderr, `[${name}]`, process.stderr, tail)
+          writeState()
+        },
+        onExit: ({ code, signal, restarting }) => {
+          if (restarting) return shout(`${name} exited (${signal ?? `code ${code}`}); starting it again`)
+          shout(`${name} exited (${signal ?? `code ${code}`}); stopping the stack. Its last lines:`)
+          for (const l of tail.slice(-10)) shout(`  ${l}`)
+          void stopAll(1)
+        }
+      })
+      batch.push({ service, instance, name, port, metricsPort, process: proc })
     }
-    const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join('src', 'server.ts')], {
-      cwd: serviceDir(service.name),
-      env: childEnv,
-      stdio: ['ignore', 'pipe', 'pipe']
-    })
-    const tail: string[] = []
-    pipeLines(child.stdout, `[${service.name}]`, process.stdout, tail)
-    pipeLines(child.stderr, `[${service.name}]`, process.stderr, tail)
-    child.once('exit', (code, signal) => {
-      if (stopping) return
-      shout(`${service.name} exited (${signal ?? `code ${code}`}); stopping the stack. Its last lines:`)
-      for (const l of tail.slice(-10)) shout(`  ${l}`)
-      void stopAll(1)
-    })
-    running.push({ service, port, child })
+    running.push(...batch)
+    writeState()
+    const deadline = Date.now() + 90_000
+    await Promise.all(batch.map((r) => waitHealthy(r.name, r.port, r.process, deadline)))
   }
-  const deadline = Date.now() + 90_000
-  await Promise.all(running.map((r) => waitHealthy(r.service.name, r.port, r.child, deadline)))
-  say(`services: ${running.map((r) => `${r.service.name}@${r.port}`).join(', ')}`)
+  say(`services: ${running.map((r) => `${r.name}@${r.port}`).join(', ')}`)
+  writeState()
 
-  const upstreams: Partial<Record<ServiceName, string>> = {}
-  for (const r of running) upstreams[r.service.name] = `http://127.0.0.1:${r.port}`
-  const authPort = running.find((r) => r.service.name === 'auth')!.port
-  const authVerifyUrl = `http://127.0.0.1:${authPort}/auth/verify`
+  const upstreams: Partial<Record<ServiceName, string[]>> = {}
+  for (const r of running) upstreams[r.service.name] = [...(upstreams[r.service.name] ?? []), `http://127.0.0.1:${r.port}`]
+  const authVerifyUrls = upstreams.auth!.map((u) => `${u}/auth/verify`)
   // The edge's upload limit follows the FILES_MAX_BYTES the files service gets (same environment).
   const filesMaxBytes = filesMaxBytesFrom(env)
   const routes = routesFor(filesMaxBytes ? { filesMaxBytes } : {})
@@ -229,7 +263,7 @@ async function main(): Promise<void> {
       port: edgePort,
       pingPort: intVar('PALISADE_TRAEFIK_PING_PORT', edgePort + 1),
       upstreams,
-      authVerifyUrl,
+      authVerifyUrl: authVerifyUrls[0]!,
       otlpEndpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT || undefined,
       onExit: (code) => {
         if (!stopping) {
@@ -247,7 +281,7 @@ async function main(): Promise<void> {
     edge = createEdge({
       routes,
       upstreams,
-      authVerifyUrl,
+      authVerifyUrl: authVerifyUrls,
       metrics: edgeMetrics,
       log: (e) => {
         if (e.level !== 'info' || logLevel === 'info' || logLevel === 'debug') process.stdout.write(`[edge] ${JSON.stringify(e)}\n`)
@@ -257,6 +291,20 @@ async function main(): Promise<void> {
     say('edge: local edge (http-proxy-3, ForwardAuth semantics)')
   }
   say(`ready: ${origin}   (Ctrl-C stops everything)`)
+}
+
+/**
+ * <data dir>/stack.json: every process the launcher runs now (pids change as instances are started
+ * again), for tools such as the failover harness.
+ */
+function writeState(): void {
+  if (!several && !(nats && 'nodes' in nats)) return
+  const state = {
+    edgePort,
+    instances: running.map((r) => ({ service: r.service.name, name: r.name, port: r.port, metricsPort: r.metricsPort, pid: r.process.pid ?? null })),
+    nats: nats && 'nodes' in nats ? nats.nodes.map((n) => ({ name: n.name, port: n.port, pid: n.process.pid ?? null })) : []
+  }
+  writeFileSync(join(dataDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`)
 }
 
 main().catch(async (err: Error) => {

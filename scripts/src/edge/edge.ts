@@ -21,6 +21,7 @@ import { EDGE_SECURITY_HEADERS, logPath, sendProblem, writeRaw, writeRawProblem 
 import { BodyLimit, DEFAULT_BODY_RULES, SlowBodyWatch, discardBody, drainBound, hasBody, readBody, type BodyRules } from './request-body.js'
 import { injectTraceHeaders, SERVICE_ATTRIBUTE, startServerSpan, type ServiceMetrics } from '@palisade/platform'
 import { REQUEST_ID, applyIdentity, createVerifier, type AuthAnswer } from './verify.js'
+import { IDEMPOTENT_METHODS, UpstreamPool, accepts, cutOff, notDelivered } from './balancer.js'
 
 export { EDGE_SECURITY_HEADERS } from './responses.js'
 export { scrubProtectedHeaders } from './headers.js'
@@ -46,13 +47,21 @@ export { scrubProtectedHeaders } from './headers.js'
  *     bodies are read and discarded up to a bound so the client sees the answer;
  *  5. the request is relayed without hop-by-hop headers, with X-Forwarded-* rebuilt, a request id,
  *     a proxy timeout (504) and a 502 problem when the upstream fails.
+ *
+ * A service may have several instances (and auth's /verify several URLs): round-robin with passive
+ * health (balancer.ts). A request whose connection was refused goes to the next instance, whatever
+ * its method; one cut off mid-way is repeated elsewhere only when its method is idempotent. Either
+ * way only a body read whole can be sent twice. A WebSocket goes to an instance that accepts a
+ * connection.
  */
 
 export interface EdgeOptions {
-  /** base URL of every routed service that runs, e.g. `{ auth: 'http://127.0.0.1:3101' }` */
-  upstreams: Partial<Record<ServiceName, string>>
-  /** auth's ForwardAuth endpoint, e.g. `http://127.0.0.1:3101/auth/verify` */
-  authVerifyUrl: string
+  /** base URL(s) of every routed service that runs, e.g. `{ auth: 'http://127.0.0.1:3101' }`; several are balanced */
+  upstreams: Partial<Record<ServiceName, string | readonly string[]>>
+  /** auth's ForwardAuth endpoint, e.g. `http://127.0.0.1:3101/auth/verify`; several are balanced */
+  authVerifyUrl: string | readonly string[]
+  /** how long an instance that refused a connection is left out (default DEFAULT_DOWN_MS) */
+  downMs?: number
   routes?: readonly Route[]
   /** no answer from an upstream within this → 504 (default 60 s; WebSockets are not affected) */
   proxyTimeoutMs?: number
@@ -79,6 +88,7 @@ export interface Edge {
 }
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
+const EMPTY = Buffer.alloc(0)
 
 interface EdgeState {
   requestId: string
@@ -100,10 +110,13 @@ export function createEdge(opts: EdgeOptions): Edge {
   const proto = opts.forwardedProto ?? 'http'
   const rules: BodyRules = { ...DEFAULT_BODY_RULES, ...opts.bodyRules }
   const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo', noDelay: true } as http.AgentOptions)
-  const verifier = createVerifier(opts.authVerifyUrl, opts.authTimeoutMs ?? 5_000, proto)
+  const verifier = createVerifier(opts.authVerifyUrl, opts.authTimeoutMs ?? 5_000, proto, opts.downMs)
   const slowBodies = new SlowBodyWatch(rules)
-  const targets = new Map<ServiceName, URL>()
-  for (const [service, url] of Object.entries(opts.upstreams)) if (url) targets.set(service as ServiceName, new URL(url))
+  const pools = new Map<ServiceName, UpstreamPool>()
+  for (const [service, urls] of Object.entries(opts.upstreams)) {
+    const list = (typeof urls === 'string' ? [urls] : (urls ?? [])).map((u) => new URL(u))
+    if (list.length > 0) pools.set(service as ServiceName, new UpstreamPool(list, opts.downMs))
+  }
 
   const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, agent: upstreamAgent, proxyTimeout: proxyTimeoutMs })
 
@@ -121,7 +134,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     delete h['x-powered-by']
     delete h['keep-alive']
   })
-  proxy.on('error', (err, req, resOrSocket) => {
+  const onProxyError = (err: Error, req: IncomingMessage, resOrSocket: ServerResponse | Duplex): void => {
     const st = (req as EdgeRequest)[STATE]
     if (resOrSocket instanceof http.ServerResponse) {
       const res = resOrSocket
@@ -140,7 +153,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     if ((socket.bytesWritten ?? 0) > 0) return void socket.destroy()
     opts.log?.({ level: 'warn', msg: 'websocket upstream failed', err: err.message, path: logPath(req.url) })
     writeRawProblem(socket, 502, ErrorCode.badGateway, 'The service is unavailable', st?.requestId)
-  })
+  }
+  proxy.on('error', onProxyError)
 
   function finish(req: EdgeRequest, res: ServerResponse): void {
     res.once('finish', () => {
@@ -251,7 +265,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     if (hasBody(req)) slowBodies.watch(req, () => cutSlowClient(req, res, state))
     if (!a.ok) return refuse(req, res, state, a.status, a.code, a.detail)
     const { route } = a
-    const target = targets.get(route.service)
+    const pool = pools.get(route.service)
     scrubProtectedHeaders(req.headers)
     if (route.access === 'forward-auth') {
       const asked = await askAuth(req, state)
@@ -272,7 +286,7 @@ export function createEdge(opts: EdgeOptions): Edge {
       }
       state.requestId = applyIdentity(req, answer) ?? state.requestId
     }
-    if (!target) return refuse(req, res, state, 502, ErrorCode.badGateway, `${route.service} is not running`)
+    if (!pool) return refuse(req, res, state, 502, ErrorCode.badGateway, `${route.service} is not running`)
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > route.bodyLimit) {
       // Too much to read and discard: answer and close (the client may see a reset instead).
@@ -283,6 +297,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     forwardedHeaders(req, state, false)
     const chunked = req.headers['transfer-encoding'] !== undefined
     let body: NodeJS.ReadableStream | undefined
+    // what a second attempt sends: the whole body, or nothing (a streamed body cannot be sent twice)
+    let replay: Buffer | undefined = hasBody(req) ? undefined : EMPTY
     if (hasBody(req) && (chunked || declared <= rules.bufferBytes)) {
       // Small bodies are read whole first: a slow sender holds only edge memory, never a socket
       // to the service.
@@ -293,12 +309,39 @@ export function createEdge(opts: EdgeOptions): Edge {
         delete req.headers['transfer-encoding']
         req.headers['content-length'] = String(read.body.length)
         body = new PassThrough().end(read.body)
+        replay = read.body
       } else {
         body = streamRest(req, state, route, read.head)
       }
     }
     stripHopByHop(req.headers, { chunked: req.headers['transfer-encoding'] !== undefined })
-    proxy.web(req, res, { target: target!, ...(body ? { buffer: body as never } : {}) })
+    relay(req, res, pool, body, replay)
+  }
+
+  /** proxy.web to the next instance; a failed attempt goes to another one when that is safe (see the top). */
+  function relay(req: EdgeRequest, res: ServerResponse, pool: UpstreamPool, body: NodeJS.ReadableStream | undefined, replay: Buffer | undefined): void {
+    const tried = new Set<URL>()
+    const attempt = (buffer: NodeJS.ReadableStream | undefined): void => {
+      const target = pool.pick(tried)!
+      tried.add(target)
+      proxy.web(req, res, { target, ...(buffer ? { buffer: buffer as never } : {}) }, (err) => {
+        const refused = notDelivered(err)
+        if (refused) pool.markDown(target)
+        const st = req[STATE]
+        const again =
+          replay !== undefined &&
+          tried.size < pool.size &&
+          !res.headersSent &&
+          !st?.timedOut &&
+          !st?.slow &&
+          !st?.tooLarge &&
+          (refused || (cutOff(err) && IDEMPOTENT_METHODS.has(req.method ?? 'GET')))
+        if (!again) return onProxyError(err, req, res)
+        opts.log?.({ level: 'warn', msg: 'retrying on another instance', err: (err as NodeJS.ErrnoException).code ?? err.message, path: logPath(req.url) })
+        attempt(new PassThrough().end(replay))
+      })
+    }
+    attempt(body)
   }
 
   /** A chunked body past the buffering threshold: what was read, then the rest, under the limit. */
@@ -332,14 +375,28 @@ export function createEdge(opts: EdgeOptions): Edge {
       }
       state.requestId = applyIdentity(req, answer) ?? state.requestId
     }
-    const target = targets.get(route.service)
+    const pool = pools.get(route.service)
+    const target = pool && (await liveTarget(pool))
     if (!target) return writeRawProblem(socket, 502, ErrorCode.badGateway, `${route.service} is not running`, state.requestId)
+    if (socket.destroyed) return
     forwardedHeaders(req, state, true)
     stripHopByHop(req.headers, { upgrade: true })
     opts.log?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
     proxy.ws(req, socket, head, { target })
+  }
+
+  /** An instance that accepts a connection now (a WebSocket cannot be sent elsewhere once relayed). */
+  async function liveTarget(pool: UpstreamPool): Promise<URL | undefined> {
+    if (pool.size === 1) return pool.pick()
+    const tried = new Set<URL>()
+    for (let t = pool.pick(tried); t; t = pool.pick(tried)) {
+      tried.add(t)
+      if (await accepts(t)) return t
+      pool.markDown(t)
+    }
+    return undefined
   }
 
   const upgraded = new Set<Duplex>()

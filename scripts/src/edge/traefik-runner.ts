@@ -26,7 +26,7 @@ export async function startLocalTraefik(opts: {
   dir: string
   port: number
   pingPort: number
-  upstreams: Partial<Record<ServiceName, string>>
+  upstreams: Partial<Record<ServiceName, string | readonly string[]>>
   authVerifyUrl: string
   /** the route table with this stack's limits (routesFor) */
   routes?: readonly Route[]

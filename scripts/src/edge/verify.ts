@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
 import { Pool } from 'undici'
 import { IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
 import { hopHeaders } from './headers.js'
+import { UpstreamPool, cutOff, notDelivered } from './balancer.js'
 
 export interface AuthAnswer {
   status: number
@@ -19,12 +20,30 @@ export interface Verifier {
   close(): Promise<void>
 }
 
-export function createVerifier(authVerifyUrl: string, timeoutMs: number, proto: 'http' | 'https'): Verifier {
-  const authUrl = new URL(authVerifyUrl)
+/**
+ * Asks auth's /verify; with several URLs (auth instances) round-robin, and a verify that could not
+ * reach an instance or was cut off is asked of the next (it is a GET: repeating it is harmless).
+ */
+export function createVerifier(authVerifyUrl: string | readonly string[], timeoutMs: number, proto: 'http' | 'https', downMs?: number): Verifier {
+  const urls = (typeof authVerifyUrl === 'string' ? [authVerifyUrl] : authVerifyUrl).map((u) => new URL(u))
   // The auth sub-request runs on every forward-authed request: undici's pool (keep-alive,
   // pipelining off) costs a fraction of node:http's client per call.
-  const pool = new Pool(authUrl.origin, { connections: 256, keepAliveTimeout: 30_000 })
-  const path = authUrl.pathname + authUrl.search
+  const clients = new Map(urls.map((u) => [u, new Pool(u.origin, { connections: 256, keepAliveTimeout: 30_000 })]))
+  const balancer = new UpstreamPool(urls, downMs)
+  const ask = async (headers: Record<string, string | string[]>) => {
+    const tried = new Set<URL>()
+    for (;;) {
+      const url = balancer.pick(tried)!
+      tried.add(url)
+      try {
+        return await clients.get(url)!.request({ path: url.pathname + url.search, method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+      } catch (err) {
+        const refused = notDelivered(err)
+        if (refused) balancer.markDown(url)
+        if (tried.size >= balancer.size || !(refused || cutOff(err))) throw err
+      }
+    }
+  }
   return {
     async verify(req, requestId) {
       // Which headers a client's Connection header may drop is decided by `hopHeaders`: never
@@ -41,7 +60,7 @@ export function createVerifier(authVerifyUrl: string, timeoutMs: number, proto: 
       headers['x-forwarded-uri'] = req.url ?? '/'
       headers['x-forwarded-for'] = req.socket.remoteAddress ?? ''
       headers[REQUEST_ID_HEADER] = requestId
-      const res = await pool.request({ path, method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+      const res = await ask(headers)
       const status = res.statusCode
       const h = res.headers as IncomingHttpHeaders
       if (status >= 200 && status < 300) {
@@ -56,7 +75,9 @@ export function createVerifier(authVerifyUrl: string, timeoutMs: number, proto: 
       }
       return { status, headers: h, body: Buffer.concat(chunks) }
     },
-    close: () => pool.close()
+    close: async () => {
+      await Promise.all([...clients.values()].map((c) => c.close()))
+    }
   }
 }
 

@@ -147,3 +147,32 @@ export function inlineNatsConf(conf: string, passwords: Partial<Record<AppServic
     .map((l) => (l.startsWith('include ') ? renderPasswords(passwords) : l))
     .join('\n')
 }
+
+export interface ClusterNode {
+  /** `server_name`, unique in the cluster */
+  name: string
+  /** the route listener of this node */
+  routeHost: string
+  routePort: number
+  /** every node's route URL (its own included: nats-server ignores a route to itself) */
+  routes: string[]
+}
+
+/**
+ * One cluster node's configuration: the generated nats.conf (same accounts and permissions, read
+ * beside it) plus a `cluster` block. Client port and address come from the command line.
+ */
+export function renderClusterNodeConf(node: ClusterNode, include = 'nats.conf'): string {
+  return [
+    '# A node of the local NATS cluster (the launcher with PALISADE_NATS_CLUSTER); generated, not committed.',
+    `include ./${include}`,
+    `server_name: ${JSON.stringify(node.name)}`,
+    'cluster {',
+    '  name: "palisade"',
+    `  listen: ${JSON.stringify(`${node.routeHost}:${node.routePort}`)}`,
+    `  routes: ${list(node.routes)}`,
+    '  connect_retries: 120',
+    '}',
+    ''
+  ].join('\n')
+}

@@ -12,7 +12,8 @@ import pg from 'pg'
 import { APP_SERVICES } from '@palisade/contracts'
 import { createTestDatabase, freePort, freePortBase, TEST_PG_ADMIN_URL, type TestDatabase } from '@palisade/platform/testing'
 import { REPO_ROOT } from '../lib/paths.js'
-import { SERVICE_NODE_FLAGS, STACK_SERVICES } from './services.js'
+import { SERVICE_NODE_FLAGS } from './services.js'
+import { portsNeeded, type Topology } from './topology.js'
 
 export interface ThrowawayStackOptions {
   /** environment on top of the stack's own (service settings such as AUTH_RATE_LIMIT_PER_MINUTE) */
@@ -25,6 +26,10 @@ export interface ThrowawayStackOptions {
   database?: TestDatabase
   /** an existing data directory (its `files/` and `secrets/` are used as they are); removed on stop */
   dataDir?: string
+  /** PALISADE_INSTANCES and PALISADE_NATS_CLUSTER (default 1 and 1) */
+  topology?: Partial<Topology>
+  /** DATABASE_URL of another server (an administrator connection) instead of a test database; left alone on stop */
+  databaseUrl?: string
 }
 
 export interface ThrowawayStack {
@@ -32,6 +37,8 @@ export interface ThrowawayStack {
   port: number
   /** the edge's metrics listener; service N's is this + its port offset */
   metricsPortBase: number
+  /** first NATS client port (node k: + k) */
+  natsPort: number
   /** the throwaway database (superuser URL): tests may read or age rows the browser cannot reach */
   databaseUrl: string
   /** `http://localhost:<port>`, the origin the browser sees */
@@ -52,25 +59,34 @@ export interface ThrowawayStack {
 }
 
 export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Promise<ThrowawayStack> {
-  const db = opts.database ?? (await createTestDatabase(opts.name ?? 'stack'))
+  const db = opts.databaseUrl ? undefined : (opts.database ?? (await createTestDatabase(opts.name ?? 'stack')))
   const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'palisade-stack-'))
   const port = await freePort()
+  const instances = Math.max(opts.topology?.instances ?? 1, ...Object.values(opts.topology?.perService ?? {}))
+  const natsNodes = opts.topology?.natsNodes ?? 1
   // One free block for both: services on base+1…base+N, metrics on the N+1 ports after them (two
   // separate picks could overlap).
-  const portBase = await freePortBase(2 * STACK_SERVICES.length + 1)
-  const metricsPortBase = portBase + STACK_SERVICES.length + 1
+  const portBase = await freePortBase(2 * portsNeeded(instances) + 1)
+  const metricsPortBase = portBase + portsNeeded(instances) + 1
+  const natsPort = (await freePortBase(2 * natsNodes)) + 1
   const child = spawn(process.execPath, [...SERVICE_NODE_FLAGS, '--conditions=development', '--import=tsx', join(REPO_ROOT, 'scripts', 'src', 'start.ts')], {
     cwd: join(REPO_ROOT, 'scripts'),
     env: {
       ...process.env,
-      DATABASE_URL: db.url,
+      DATABASE_URL: opts.databaseUrl ?? db!.url,
       NATS_URL: '',
       PALISADE_DATA_DIR: dataDir,
       PALISADE_PORT: String(port),
       // the launcher's fixed service ports (base+1 … base+N)
       PALISADE_SERVICE_PORT_BASE: String(portBase),
       PALISADE_METRICS_PORT_BASE: String(metricsPortBase),
-      PALISADE_NATS_PORT: String(await freePort()),
+      PALISADE_NATS_PORT: String(natsPort),
+      PALISADE_INSTANCES: opts.topology?.perService
+        ? Object.entries(opts.topology.perService)
+            .map(([s, n]) => `${s}=${n}`)
+            .join(',')
+        : String(instances),
+      PALISADE_NATS_CLUSTER: String(natsNodes),
       PALISADE_EDGE: 'local',
       // Throwaway stacks register many people and no admin hands out invites; tests of the invite
       // flow set AUTH_REGISTRATION themselves. Their first account is an admin, which the default
@@ -110,11 +126,13 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
       await Promise.race([exited, new Promise((r) => setTimeout(r, 15_000))])
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
     }
-    await db.drop().catch(() => {})
-    const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL })
-    await admin.connect()
-    for (const s of APP_SERVICES) await admin.query(`DROP ROLE IF EXISTS "${`${db.name}_${s}`.slice(0, 63)}"`).catch(() => {})
-    await admin.end()
+    if (db) {
+      await db.drop().catch(() => {})
+      const admin = new pg.Client({ connectionString: TEST_PG_ADMIN_URL })
+      await admin.connect()
+      for (const s of APP_SERVICES) await admin.query(`DROP ROLE IF EXISTS "${`${db.name}_${s}`.slice(0, 63)}"`).catch(() => {})
+      await admin.end()
+    }
     rmSync(dataDir, { recursive: true, force: true })
   }
 
@@ -123,7 +141,8 @@ export async function startThrowawayStack(opts: ThrowawayStackOptions = {}): Pro
   return {
     port,
     metricsPortBase,
-    databaseUrl: db.url,
+    natsPort,
+    databaseUrl: opts.databaseUrl ?? db!.url,
     origin: `http://localhost:${port}`,
     dataDir,
     child,

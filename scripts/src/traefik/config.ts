@@ -36,8 +36,12 @@ export const MW = {
 
 export interface TraefikTarget {
   mode: 'production' | 'local'
-  /** base URL of each service (no trailing slash) */
-  serviceUrl(service: ServiceName): string
+  /**
+   * base URL of each service (no trailing slash), or one per instance: Traefik balances them. The
+   * deployed files name one (the compose/Kubernetes service name, which spreads over its replicas);
+   * the launcher in instances mode lists each local instance.
+   */
+  serviceUrl(service: ServiceName): string | readonly string[]
   /** full URL of auth's verify endpoint */
   authVerifyUrl: string
   /** local mode: where the single plain-HTTP entrypoint listens */
@@ -146,7 +150,7 @@ export function buildDynamicConfig(target: TraefikTarget, routes: readonly Route
   for (const service of usedServices) {
     services[service] = {
       loadBalancer: {
-        servers: [{ url: target.serviceUrl(service) }],
+        servers: [target.serviceUrl(service)].flat().map((url) => ({ url })),
         passHostHeader: true,
         serversTransport: 'internal',
         healthCheck: { path: '/healthz', interval: '10s', timeout: '3s' }

@@ -51,6 +51,10 @@ const gatewayApp: FastifyPluginAsync<{ config: GatewayAppConfig }> = async (app,
   })
   await app.register(platformPlugin, { service: 'gateway', config, database: false })
   hub = new Hub(app, config)
+  const watched = hub
+  void (async () => {
+    for await (const status of app.nats.status()) if (status.type === 'disconnect') watched.natsLost()
+  })()
   subs = serveGatewayNats(app, hub)
   app.decorate('gatewayHub', hub)
   await app.register(wsRoutes, {

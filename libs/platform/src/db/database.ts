@@ -30,6 +30,9 @@ export function createPool(opts: DatabaseOptions): pg.Pool {
   })
   // An idle client losing its server must not crash the process; the pool replaces it.
   pool.on('error', () => {})
+  // Nor may a checked-out one between two queries (a transaction awaiting something else when the
+  // server goes away): the next query on it fails, and the pool discards it when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}))
   return pool
 }
 
@@ -69,18 +72,21 @@ export const MIGRATIONS_TABLE = '__migrations'
 
 export async function runMigrations(db: Database, migrationsFolder: string, schema: string): Promise<void> {
   const table = sql`${sql.identifier(schema)}.${sql.identifier(MIGRATIONS_TABLE)}`
-  const found = await db.execute(sql`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${schema}`)
-  if (found.rowCount === 0) {
-    await db.execute(sql`CREATE SCHEMA ${sql.identifier(schema)}`).catch((err: { code?: string; message: string }) => {
-      throw err.code === '42501'
-        ? new Error(`schema ${schema} does not exist and this role may not create it: provision it as the administrator (provisionServiceRoles)`)
-        : err
-    })
-  }
-  await db.execute(sql`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`)
-  const last = (await db.execute<{ created_at: string }>(sql`SELECT created_at FROM ${table} ORDER BY created_at DESC LIMIT 1`)).rows[0]
-  const plan = migrationPlan(migrationsFolder, schema, last ? { after: Number(last.created_at) } : {})
+  // Instances of one service start together: the lock makes the second wait and then find the
+  // first one's migrations recorded, instead of applying them again.
   await db.transaction(async (tx) => {
+    await tx.execute(sql`SELECT pg_advisory_xact_lock(hashtext(${`palisade.migrations:${schema}`}))`)
+    const found = await tx.execute(sql`SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = ${schema}`)
+    if (found.rowCount === 0) {
+      await tx.execute(sql`CREATE SCHEMA ${sql.identifier(schema)}`).catch((err: { code?: string; message: string }) => {
+        throw err.code === '42501'
+          ? new Error(`schema ${schema} does not exist and this role may not create it: provision it as the administrator (provisionServiceRoles)`)
+          : err
+      })
+    }
+    await tx.execute(sql`CREATE TABLE IF NOT EXISTS ${table} (id SERIAL PRIMARY KEY, hash text NOT NULL, created_at bigint)`)
+    const last = (await tx.execute<{ created_at: string }>(sql`SELECT created_at FROM ${table} ORDER BY created_at DESC LIMIT 1`)).rows[0]
+    const plan = migrationPlan(migrationsFolder, schema, last ? { after: Number(last.created_at) } : {})
     for (const m of plan) {
       for (const stmt of m.statements) await tx.execute(sql.raw(stmt))
       await tx.execute(sql`INSERT INTO ${table} (hash, created_at) VALUES (${m.hash}, ${m.folderMillis})`)

@@ -6,6 +6,7 @@ import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, ty
 import { ProblemError } from '../problem.js'
 import { inSpan, SERVICE_ATTRIBUTE, tracer } from '../tracing/tracing.js'
 import { decodePayload, encodePayload, PayloadError } from './codec.js'
+import { isDatabaseUnavailable } from '../db/unavailable.js'
 
 export interface NatsConnectOptions {
   url: string
@@ -197,6 +198,7 @@ export function natsServe<Req extends TSchema, Res extends TSchema>(
     } catch (err) {
       if (err instanceof ProblemError) return replyError(msg, err.statusCode, err.code, err.statusCode >= 500 ? 'internal error' : err.message)
       if (err instanceof PayloadError) return replyError(msg, 400, ErrorCode.validationFailed, err.message)
+      if (isDatabaseUnavailable(err)) return replyError(msg, 503, ErrorCode.serviceUnavailable, 'database unavailable')
       log.error({ err }, 'NATS handler failed')
       replyError(msg, 500, ErrorCode.internal, 'internal error')
     }

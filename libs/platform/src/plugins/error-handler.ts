@@ -2,6 +2,7 @@ import fp from 'fastify-plugin'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import { ErrorCode, redactTokenPaths } from '@palisade/contracts'
 import { ProblemError, problemBody, PROBLEM_CONTENT_TYPE } from '../problem.js'
+import { DATABASE_RETRY_AFTER_SECONDS, isDatabaseUnavailable } from '../db/unavailable.js'
 
 const FRAMEWORK_CODES: Record<string, { status: number; code: string; detail: string }> = {
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: ErrorCode.bodyTooLarge, detail: 'Request body is too large' },
@@ -35,13 +36,15 @@ export function sendProblem(
 
 /**
  * One error handler for every service: client mistakes become 4xx problem+json with a stable code;
- * anything else is logged and answered with a 500 that reveals nothing about internals.
+ * a database out of reach is 503 with Retry-After; anything else is logged and answered with a 500
+ * that reveals nothing about internals.
  */
 export const errorHandlerPlugin = fp(
   async (app) => {
     app.setErrorHandler((error: FastifyError | ProblemError, request, reply) => {
       if (error instanceof ProblemError) {
         for (const [k, v] of Object.entries(error.headers)) reply.header(k, v)
+        if (error.statusCode === 503 && !reply.hasHeader('retry-after')) reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
         if (error.statusCode >= 500) request.log.error({ err: error }, 'request failed')
         return sendProblem(reply, request, error.statusCode, error.code, error.statusCode >= 500 ? undefined : error.message)
       }
@@ -59,6 +62,11 @@ export const errorHandlerPlugin = fp(
         return sendProblem(reply, request, 400, ErrorCode.malformedBody, 'Malformed request')
       }
       const status = fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500 ? fe.statusCode : 500
+      if (status === 500 && isDatabaseUnavailable(error)) {
+        request.log.warn({ err: error.message }, 'database unavailable')
+        reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
+        return sendProblem(reply, request, 503, ErrorCode.serviceUnavailable, 'The service is temporarily unavailable')
+      }
       if (status === 500) {
         request.log.error({ err: error }, 'unhandled error')
         return sendProblem(reply, request, 500, ErrorCode.internal, 'An unexpected error occurred')

@@ -1,4 +1,5 @@
 import fp from 'fastify-plugin'
+import { DATABASE_RETRY_AFTER_SECONDS } from '../db/unavailable.js'
 
 export interface HealthPluginOptions {
   /** extra readiness checks beyond DB and NATS; each throws when not ready */
@@ -31,6 +32,7 @@ export const healthPlugin = fp<HealthPluginOptions>(
           }
         })
       )
+      if (!ok) reply.header('retry-after', String(DATABASE_RETRY_AFTER_SECONDS))
       return reply.code(ok ? 200 : 503).send({ status: ok ? 'ok' : 'unavailable', checks: results })
     })
   },

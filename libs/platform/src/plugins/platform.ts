@@ -12,6 +12,7 @@ import { metricsPlugin } from './metrics.js'
 import { tracingPlugin } from './tracing.js'
 import { outboxPlugin } from './outbox.js'
 import { observeNatsRequests } from '../nats/client.js'
+import { pgRateLimitStore } from '../db/rate-limit-store.js'
 
 /** BaseConfig where DATABASE_URL may be absent (services without a database, `database: false`). */
 export type PlatformConfig = Omit<BaseConfig, 'DATABASE_URL'> & Partial<Pick<BaseConfig, 'DATABASE_URL'>>
@@ -26,6 +27,11 @@ export interface PlatformOptions {
   /** skip the identity plugin (auth verifies its own tokens) */
   identity?: boolean
   rateLimitPerMinute?: number
+  /**
+   * rate-limit counts in the service's `rate_limits` table (its migrations must create it), shared by
+   * all its instances, instead of each instance's memory
+   */
+  sharedRateLimits?: boolean
   /** the service publishes domain events through a transactional outbox (`app.outbox`) */
   outbox?: boolean
 }
@@ -47,7 +53,9 @@ export const platformPlugin = fp<PlatformOptions>(
     // First of the request hooks: every answer, a 401 from identity included, carries the headers.
     await app.register(securityPlugin, {
       allowedOrigins: splitList(config.ALLOWED_ORIGINS),
-      ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {})
+      ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
+      // The pool is registered below; the store asks for it only when a request is counted.
+      ...(opts.sharedRateLimits && opts.database !== false ? { rateLimitStore: pgRateLimitStore(() => app.pg, opts.service) } : {})
     })
     await app.register(natsPlugin, { connection: { url: config.NATS_URL, name: opts.service, user: config.NATS_USER, pass: config.NATS_PASSWORD } })
     observeNatsRequests(app.nats, (subject, seconds) => app.metrics.natsRequestDuration.observe({ service: opts.service, subject }, seconds))

@@ -12,6 +12,8 @@ export interface SecurityPluginOptions {
   allowedOrigins: string[]
   /** default per-key request budget per minute; routes override with `config.rateLimit` */
   rateLimitPerMinute?: number
+  /** where the counts live (default: this process's memory; pgRateLimitStore shares them between instances) */
+  rateLimitStore?: unknown
 }
 
 declare module 'fastify' {
@@ -66,6 +68,7 @@ export const securityPlugin = fp<SecurityPluginOptions>(
     await app.register(rateLimit, {
       global: true,
       max: opts.rateLimitPerMinute ?? 600,
+      ...(opts.rateLimitStore ? { store: opts.rateLimitStore as never } : {}),
       timeWindow: 60_000,
       // preHandler: runs after the identity hook, so the key is the verified user, never a header.
       hook: 'preHandler',

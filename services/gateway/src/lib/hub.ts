@@ -331,6 +331,22 @@ export class Hub {
     }
   }
 
+  /**
+   * This instance lost its NATS server: events (and revocations) published until it is connected to
+   * another are not coming. Every socket is asked to reconnect (4000), which sends the client through
+   * the edge again (auth checks the session anew) and makes it catch up over HTTP.
+   */
+  natsLost(): void {
+    let n = 0
+    for (const set of this.byUser.values()) {
+      for (const conn of [...set]) {
+        conn.close(GATEWAY_CLOSE.reconnect, 'realtime connection lost, reconnect')
+        n++
+      }
+    }
+    if (n > 0) this.log.warn({ sockets: n }, 'NATS connection lost: sockets asked to reconnect')
+  }
+
   /** Extends the lease of this session's sockets on this instance. */
   renewLocal(userId: string, sessionId: string, leaseEnd: number): number {
     const set = this.bySession.get(sessionId)
