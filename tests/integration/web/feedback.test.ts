@@ -146,10 +146,19 @@ await t.test('a message sent offline waits in the outbox, survives a reload and 
   // Back online, but the socket refused for a while: the reload shows the outbox from storage.
   let refuse = true
   let server: WebSocketRoute | undefined
+  // Sends the gateway answers as it does while chat is away (an error frame SERVICE_UNAVAILABLE).
+  let unavailableFrames = 0
   await page.routeWebSocket(/\/ws$/, (ws) => {
     if (refuse) return void ws.close({ code: 1013, reason: 'try again later' })
     server = ws
-    ws.connectToServer()
+    const upstream = ws.connectToServer()
+    ws.onMessage((m) => {
+      const frame = typeof m === 'string' ? (JSON.parse(m) as { type?: string; id?: string }) : undefined
+      if (frame?.type === 'message.send' && unavailableFrames > 0) {
+        unavailableFrames--
+        ws.send(JSON.stringify({ type: 'error', code: 'SERVICE_UNAVAILABLE', ref: frame.id, detail: 'chat is unavailable' }))
+      } else upstream.send(m)
+    })
   })
   await carol.context.setOffline(false)
   await page.reload()
@@ -195,6 +204,46 @@ await t.test('a message sent offline waits in the outbox, survives a reload and 
   await page.waitForTimeout(1000)
   t.equal(await dan.page.locator('#messages .msg', { hasText: 'to be discarded' }).count(), 0, 'never sent')
   t.equal(await dan.page.locator('#messages .msg', { hasText: 'refused once' }).count(), 1, 'the retried one once')
+
+  // A passing failure is not a refusal: the message waits and goes out alone, once.
+  unavailableFrames = 1
+  await send(carol, 'sent while chat was away')
+  await page
+    .locator('#messages .msg.pending.waiting', { hasText: 'sent while chat was away' })
+    .getByText(/trying again/)
+    .waitFor()
+  t.pass('an error frame SERVICE_UNAVAILABLE leaves it waiting, not failed')
+  await dan.page.locator('#messages .msg', { hasText: 'sent while chat was away' }).waitFor()
+  t.equal(unavailableFrames, 0, 'tried again over the socket without a click')
+
+  let unavailableAnswers = 2
+  const unavailable = { type: 'about:blank', title: 'Service Unavailable', status: 503, code: 'SERVICE_UNAVAILABLE', detail: 'Try again shortly' }
+  await page.route('**/api/chat/conversations/*/messages', (route) =>
+    route.request().method() === 'POST' && unavailableAnswers-- > 0
+      ? route.fulfill({ status: 503, headers: { 'retry-after': '1' }, contentType: 'application/problem+json', body: JSON.stringify(unavailable) })
+      : route.fallback()
+  )
+  refuse = true
+  await server?.close({ code: 1013 })
+  await page.waitForFunction(() => document.getElementById('conn')?.dataset.state !== 'online')
+  await send(carol, 'sent over HTTP after two 503s')
+  await page
+    .locator('#messages .msg.pending.waiting', { hasText: 'sent over HTTP after two 503s' })
+    .getByText(/trying again/)
+    .waitFor()
+  // The socket stays refused: only the timer can send it.
+  await dan.page.locator('#messages .msg', { hasText: 'sent over HTTP after two 503s' }).waitFor({ timeout: 20_000 })
+  t.ok(unavailableAnswers < 0, 'sent over HTTP on the third attempt, with the socket still down')
+  // Chromium logs every 503 it receives; these two were the test's own.
+  const ours = (e: string) => e.startsWith('carol console: Failed to load resource: the server responded with a status of 503') && e.includes('/messages)')
+  t.equal(watch.errors.filter(ours).length, 2, 'Chromium logged the two 503s, nothing else')
+  watch.errors.splice(0, watch.errors.length, ...watch.errors.filter((e) => !ours(e)))
+  await page.unroute('**/api/chat/conversations/*/messages')
+  refuse = false
+  await page.locator('#conn[data-state=online]').waitFor({ timeout: 60_000 })
+  await page.waitForTimeout(1000)
+  for (const text of ['sent while chat was away', 'sent over HTTP after two 503s'])
+    t.equal(await dan.page.locator('#messages .msg', { hasText: text }).count(), 1, `“${text}” delivered once`)
 })
 
 await t.test('a revoked session lands on /login without an error; no page had a console error or a 404', async (t) => {

@@ -50,8 +50,8 @@ const handlers: Handlers = {
       putMessages([f.message])
     }),
   error: (f) => {
-    // A refused send stays in the outbox with the reason, for Retry or Discard.
-    if (f.ref && refuseSend(f.ref, f.detail ?? f.code)) return
+    // A refused send stays in the outbox with the reason, for Retry or Discard (or waits, if passing).
+    if (f.ref && refuseSend(f.ref, f.code, f.detail ?? f.code)) return
     announce(f.detail ?? f.code)
   },
   'message.created': (f) =>

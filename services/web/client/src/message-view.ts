@@ -77,7 +77,7 @@ export function pendingView(clientMessageId: string, p: PendingSend, actions: Me
   const li = h(
     'li',
     { class: `msg mine pending ${p.state}`, tabIndex: -1 },
-    h('div', { class: 'meta', textContent: PENDING_LABEL[p.state] }),
+    h('div', { class: 'meta', textContent: p.state === 'waiting' && p.error ? `not sent yet: ${p.error}` : PENDING_LABEL[p.state] }),
     markdownView(p.text),
     p.state === 'failed'
       ? h(

@@ -3,10 +3,11 @@
  * A send goes over the socket (HTTP when no ack comes within 5 s, or when the socket is down); offline
  * it waits, and goes out when the connection is back. Every attempt carries the same
  * `clientMessageId`, so chat answers a repeat with the stored message instead of a double. A refusal
- * (4xx) keeps the message with the server's reason, for Retry or Discard. The outbox is kept in
- * sessionStorage, so a reload of the tab keeps it too.
+ * (4xx) keeps the message with the server's reason, for Retry or Discard; a passing failure (the
+ * service unavailable or slow, too many requests) waits and is tried again on a timer. The outbox
+ * is kept in sessionStorage, so a reload of the tab keeps it too.
  */
-import type { Message } from '@palisade/contracts'
+import { ErrorCode, type Message } from '@palisade/contracts'
 import { api, ApiError, SignedOutError } from './api.js'
 import { realtime } from './connection.js'
 import { readSession, writeSession } from './session-store.js'
@@ -27,6 +28,14 @@ import { newId } from './ui.js'
 
 const KEY = 'outbox'
 const ACK_TIMEOUT_MS = 5000
+const RETRY_FIRST_MS = 1000
+const RETRY_MAX_MS = 30_000
+
+/** What the gateway or chat say while a dependency is away: worth trying again without asking anyone. */
+const TRANSIENT_CODES: ReadonlySet<string> = new Set([ErrorCode.serviceUnavailable, ErrorCode.timeout, ErrorCode.tooManyRequests, ErrorCode.badGateway])
+
+/** Attempts after a passing failure, per message: the delay doubles up to RETRY_MAX_MS. */
+const retries = new Map<string, { count: number; timer: ReturnType<typeof setTimeout> }>()
 
 const online = (): boolean => navigator.onLine !== false
 
@@ -39,6 +48,7 @@ export function queueSend(conversationId: string, text: string, attachments: str
 function attempt(clientMessageId: string): void {
   const p = getPending(clientMessageId)
   if (!p) return
+  clearTimeout(retries.get(clientMessageId)?.timer)
   if (!online()) return setPendingState(clientMessageId, 'waiting')
   setPendingState(clientMessageId, 'sending')
   const { conversationId, text, attachments } = p
@@ -70,29 +80,51 @@ async function sendOverHttp(clientMessageId: string): Promise<void> {
       ...(p.attachments.length ? { attachments: p.attachments } : {}),
       ...p.refs
     })
+    retries.delete(clientMessageId)
     batch(() => {
       dropPending(clientMessageId)
       putMessages([m])
     })
   } catch (err) {
     if (err instanceof SignedOutError) return
-    // A refusal is final until the person decides; anything else (network, 5xx, 429) is retried
-    // when the connection comes back.
+    // A refusal is final until the person decides; anything else (network, 5xx, 408, 429) waits.
     if (err instanceof ApiError && err.status >= 400 && err.status < 500 && err.status !== 408 && err.status !== 429)
       setPendingState(clientMessageId, 'failed', err.message)
-    else setPendingState(clientMessageId, 'waiting')
+    else retryLater(clientMessageId, err instanceof ApiError ? err.retryAfterSeconds : undefined)
   }
 }
 
-/** The gateway refused a send over the socket (error frame with its id as `ref`). */
-export function refuseSend(clientMessageId: string, reason: string): boolean {
+/**
+ * Waits, then tries again: a reconnect retries sooner (flushOutbox), but with the socket up nothing
+ * else would, and a message refused during a database restart would wait for the person.
+ */
+function retryLater(clientMessageId: string, retryAfterSeconds?: number): void {
+  setPendingState(clientMessageId, 'waiting', 'the server is busy, trying again')
+  const count = (retries.get(clientMessageId)?.count ?? 0) + 1
+  const backoff = Math.min(RETRY_MAX_MS, RETRY_FIRST_MS * 2 ** (count - 1))
+  const delay = Math.min(RETRY_MAX_MS, Math.max(backoff, (retryAfterSeconds ?? 0) * 1000))
+  clearTimeout(retries.get(clientMessageId)?.timer)
+  const timer = setTimeout(() => {
+    if (getPending(clientMessageId)?.state === 'waiting') attempt(clientMessageId)
+    else retries.delete(clientMessageId)
+  }, delay)
+  retries.set(clientMessageId, { count, timer })
+}
+
+/** The gateway answered a send over the socket with an error frame (its id as `ref`). */
+export function refuseSend(clientMessageId: string, code: string, reason: string): boolean {
   if (!getPending(clientMessageId)) return false
-  setPendingState(clientMessageId, 'failed', reason)
+  if (TRANSIENT_CODES.has(code)) retryLater(clientMessageId)
+  else setPendingState(clientMessageId, 'failed', reason)
   return true
 }
 
 export const retrySend = (clientMessageId: string): void => attempt(clientMessageId)
-export const discardSend = (clientMessageId: string): void => void dropPending(clientMessageId)
+export function discardSend(clientMessageId: string): void {
+  clearTimeout(retries.get(clientMessageId)?.timer)
+  retries.delete(clientMessageId)
+  dropPending(clientMessageId)
+}
 
 /** Connected again (or for the first time after a reload): everything not refused goes out. */
 export function flushOutbox(): void {
