@@ -66,8 +66,10 @@ export interface EdgeOptions {
   bodyRules?: Partial<BodyRules>
   /** the whole request head must arrive within this (default 30 s) */
   headersTimeoutMs?: number
-  /** called once per finished request (access log) and on errors */
+  /** called once per finished request (access log, unless `logRequests` is false) and on errors */
   log?: (entry: Record<string, unknown>) => void
+  /** whether `log` gets an `info` entry per request (default true; false when info lines are dropped anyway) */
+  logRequests?: boolean
   /** counts every finished request (`palisade_http_*` with service `edge`, route = the route table's pattern) */
   metrics?: ServiceMetrics
 }
@@ -142,7 +144,10 @@ export function createEdge(opts: EdgeOptions): Edge {
     writeRawProblem(socket, 502, ErrorCode.badGateway, 'The service is unavailable', st?.requestId)
   })
 
+  const accessLog = opts.log && opts.logRequests !== false ? opts.log : undefined
+
   function finish(req: EdgeRequest, res: ServerResponse): void {
+    if (!opts.metrics && !accessLog) return
     res.once('finish', () => {
       const st = req[STATE]
       if (opts.metrics) {
@@ -151,7 +156,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         opts.metrics.httpRequests.inc(labels)
         if (st) opts.metrics.httpDuration.observe(labels, (Date.now() - st.started) / 1000)
       }
-      opts.log?.({
+      accessLog?.({
         level: 'info',
         reqId: st?.requestId,
         method: req.method,
@@ -237,6 +242,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     delete req.headers.traceparent
     delete req.headers.tracestate
     injectTraceHeaders(req.headers as Record<string, string>, ctx)
+    if (!span.isRecording()) return
     res.once('close', () => {
       span.setAttribute('http.response.status_code', res.statusCode)
       span.end()
@@ -336,7 +342,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     if (!target) return writeRawProblem(socket, 502, ErrorCode.badGateway, `${route.service} is not running`, state.requestId)
     forwardedHeaders(req, state, true)
     stripHopByHop(req.headers, { upgrade: true })
-    opts.log?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
+    accessLog?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
     proxy.ws(req, socket, head, { target })
