@@ -283,6 +283,7 @@ async function main(): Promise<void> {
       upstreams,
       authVerifyUrl: authVerifyUrls,
       metrics: edgeMetrics,
+      logRequests: logLevel === 'info' || logLevel === 'debug',
       log: (e) => {
         if (e.level !== 'info' || logLevel === 'info' || logLevel === 'debug') process.stdout.write(`[edge] ${JSON.stringify(e)}\n`)
       }

@@ -55,13 +55,15 @@ function onFrame(data, at) {
 }
 
 /**
- * Renews the person's socket lease 15 s before `expiresAt`, and again after each renewal. The first
- * renewal comes at a random point before that: people who connected in one step's burst would
- * otherwise renew in one burst forever, which people signing in over a day do not.
+ * Renews the person's socket lease before `expiresAt` as the web client does (realtime.ts), and
+ * again after each renewal. The first renewal comes at a random point before that: people who
+ * connected in one step's burst would otherwise renew in bursts, which people signing in over a
+ * day do not.
  */
 function keepLease(person, base, origin, expiresAt, first = false) {
-  const left = Math.max(1000, Date.parse(expiresAt) - Date.now() - 15_000)
-  const delay = first ? 1000 + Math.random() * (left - 1000) : left
+  const left = Date.parse(expiresAt) - Date.now()
+  const due = Math.max(1000, Math.min(left - 15_000, left * 0.75))
+  const delay = first ? 1000 + Math.random() * (due - 1000) : Math.max(1000, due * (0.75 + Math.random() * 0.25))
   person.lease = setTimeout(async () => {
     if (person.ws.readyState !== WebSocket.OPEN) return
     const t0 = performance.now()

@@ -75,8 +75,10 @@ export interface EdgeOptions {
   bodyRules?: Partial<BodyRules>
   /** the whole request head must arrive within this (default 30 s) */
   headersTimeoutMs?: number
-  /** called once per finished request (access log) and on errors */
+  /** called once per finished request (access log, unless `logRequests` is false) and on errors */
   log?: (entry: Record<string, unknown>) => void
+  /** whether `log` gets an `info` entry per request (default true; false when info lines are dropped anyway) */
+  logRequests?: boolean
   /** counts every finished request (`palisade_http_*` with service `edge`, route = the route table's pattern) */
   metrics?: ServiceMetrics
 }
@@ -156,7 +158,10 @@ export function createEdge(opts: EdgeOptions): Edge {
   }
   proxy.on('error', onProxyError)
 
+  const accessLog = opts.log && opts.logRequests !== false ? opts.log : undefined
+
   function finish(req: EdgeRequest, res: ServerResponse): void {
+    if (!opts.metrics && !accessLog) return
     res.once('finish', () => {
       const st = req[STATE]
       if (opts.metrics) {
@@ -165,7 +170,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         opts.metrics.httpRequests.inc(labels)
         if (st) opts.metrics.httpDuration.observe(labels, (Date.now() - st.started) / 1000)
       }
-      opts.log?.({
+      accessLog?.({
         level: 'info',
         reqId: st?.requestId,
         method: req.method,
@@ -251,6 +256,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     delete req.headers.traceparent
     delete req.headers.tracestate
     injectTraceHeaders(req.headers as Record<string, string>, ctx)
+    if (!span.isRecording()) return
     res.once('close', () => {
       span.setAttribute('http.response.status_code', res.statusCode)
       span.end()
@@ -381,7 +387,7 @@ export function createEdge(opts: EdgeOptions): Edge {
     if (socket.destroyed) return
     forwardedHeaders(req, state, true)
     stripHopByHop(req.headers, { upgrade: true })
-    opts.log?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
+    accessLog?.({ level: 'info', reqId: state.requestId, method: 'GET', path: logPath(req.url), upgrade: 'websocket', ms: Date.now() - state.started })
     upgraded.add(socket)
     socket.once('close', () => upgraded.delete(socket))
     proxy.ws(req, socket, head, { target })

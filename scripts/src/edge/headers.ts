@@ -26,7 +26,7 @@ export function hopHeaders(headers: IncomingHttpHeaders): Set<string> {
   const extra = (Array.isArray(c) ? c.join(',') : c)
     .split(',')
     .map((s) => s.trim().toLowerCase())
-    .filter((s) => s !== '' && mayBeHopByHop(s))
+    .filter((s) => s !== '' && !HOP.has(s) && mayBeHopByHop(s))
   return extra.length === 0 ? HOP : new Set([...HOP, ...extra])
 }
 

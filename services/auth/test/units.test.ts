@@ -48,6 +48,14 @@ test('assertions: one per (session, audience), reused until shortly before expir
   cache.revoke([v.sessionId])
   t.not(cache.assertionFor(v, 'chat', key, 'palisade-auth', now + 50), current, 'a revocation drops it')
 
+  // A lease renewal must move the lease on: it reuses only an assertion signed within 5 s.
+  const w = entry(now + 900)
+  const g1 = cache.assertionFor(w, 'gateway', key, 'palisade-auth', now)
+  t.equal(cache.assertionFor(w, 'gateway', key, 'palisade-auth', now + 4, true), g1, 'a renewal reuses one signed within 5 s')
+  const g2 = cache.assertionFor(w, 'gateway', key, 'palisade-auth', now + 6, true)
+  t.not(g2, g1, 'a later renewal gets a new one, though the old one had 54 s left')
+  t.equal(cache.assertionFor(w, 'gateway', key, 'palisade-auth', now + 7), g2, 'which every other request then reuses')
+
   const short = entry(now + 10)
   const s1 = cache.assertionFor(short, 'chat', key, 'palisade-auth', now)
   const payload = JSON.parse(Buffer.from(s1.split('.')[1]!, 'base64url').toString())

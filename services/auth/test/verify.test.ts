@@ -52,6 +52,20 @@ test('/auth/verify: identity headers and an assertion for the target service', a
   t.equal(a1.headers.get(IDENTITY_HEADERS.assertion), a2.headers.get(IDENTITY_HEADERS.assertion), 'one assertion per (session, audience) is reused')
 })
 
+test('/auth/verify: a lease renewal gets a fresh assertion, a handshake the cached one', async (t) => {
+  const alice = await stack.createUser()
+  const wsKey = { 'sec-websocket-key': 'dGhlIHNhbXBsZSBub25jZQ==', 'sec-websocket-version': '13' }
+  const assertion = async (headers: Record<string, string>) =>
+    (await verifyAt(stack.auth, forwarded('GET', '/ws', { cookie: alice.cookie, ...headers }))).headers.get(IDENTITY_HEADERS.assertion)!
+  const handshake = await assertion({ ...wsKey, origin: ORIGIN })
+  t.equal(await assertion({}), handshake, 'a renewal right after the handshake shares its assertion')
+  await new Promise((r) => setTimeout(r, 6000))
+  t.equal(await assertion({ ...wsKey, origin: ORIGIN }), handshake, 'a handshake reuses it while more than 15 s are left')
+  const renewed = await assertion({})
+  t.not(renewed, handshake, 'a renewal 6 s later is signed anew')
+  t.ok((decodeJwt(renewed).payload.exp as number) >= (decodeJwt(handshake).payload.exp as number) + 5, 'so the lease moves on')
+})
+
 test('/auth/verify refuses forged, tampered, confused, expired and revoked tokens', async (t) => {
   const alice = await stack.createUser()
   const key = signerOf(stack)

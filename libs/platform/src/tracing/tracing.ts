@@ -2,7 +2,7 @@ import { context, propagation, trace, SpanKind, SpanStatusCode, type Context, ty
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
 import { W3CTraceContextPropagator } from '@opentelemetry/core'
 import { resourceFromAttributes } from '@opentelemetry/resources'
-import { BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
+import { AlwaysOffSampler, BasicTracerProvider, BatchSpanProcessor, type SpanProcessor } from '@opentelemetry/sdk-trace-base'
 import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http'
 
 /** The instrumentation scope of every Palisade span. */
@@ -23,8 +23,9 @@ let provider: BasicTracerProvider | null = null
 /**
  * Installs the process's tracer provider, W3C trace-context propagation and an AsyncLocalStorage
  * context manager (so a query inside a handler is the handler's child). Without an OTLP endpoint
- * spans are still made, and `traceparent` still travels (the edge starts or continues it, logs
- * carry trace_id), they are just not exported. Idempotent: the first call in a process wins.
+ * (and no other processor) spans are not recorded: ids are still made and `traceparent` still
+ * travels (the edge starts or continues it, logs carry trace_id), but no span data is collected
+ * when nothing would export it. Idempotent: the first call in a process wins.
  */
 export function initTracing(opts: TracingOptions): void {
   if (provider) return
@@ -32,7 +33,11 @@ export function initTracing(opts: TracingOptions): void {
   if (opts.otlpEndpoint) {
     processors.push(new BatchSpanProcessor(new OTLPTraceExporter({ url: `${opts.otlpEndpoint.replace(/\/$/, '')}/v1/traces` })))
   }
-  provider = new BasicTracerProvider({ resource: resourceFromAttributes({ 'service.name': `palisade-${opts.service}` }), spanProcessors: processors })
+  provider = new BasicTracerProvider({
+    resource: resourceFromAttributes({ 'service.name': `palisade-${opts.service}` }),
+    spanProcessors: processors,
+    ...(processors.length === 0 ? { sampler: new AlwaysOffSampler() } : {})
+  })
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable())
   propagation.setGlobalPropagator(new W3CTraceContextPropagator())
   trace.setGlobalTracerProvider(provider)

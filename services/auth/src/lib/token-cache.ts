@@ -25,6 +25,14 @@ const oneShotHash = (crypto as { hash?: (alg: string, data: string, enc: 'base64
 const ASSERTION_REFRESH_MARGIN_SECONDS = 15
 
 /**
+ * A lease renewal (plain GET on a WebSocket route) reuses only an assertion signed this recently.
+ * The gateway's lease ends with the assertion, so a reused one would end every renewal's lease
+ * where the handshake's did: sockets opened together would renew together forever, and a renewal
+ * sent early would extend nothing.
+ */
+export const RENEWAL_REUSE_SECONDS = 5
+
+/**
  * A Map bounded to `max` entries, evicting the oldest insertion first. Entries carry their own
  * expiry, checked by the caller; lighter than an LRU with per-entry timers on the hottest path.
  */
@@ -124,15 +132,13 @@ export class TokenCache {
     this.rejected.set(hash, reason)
   }
 
-  assertionFor(v: VerifiedAccess, audience: AppServiceName, key: SigningKey, issuer: string, nowSeconds: number): string {
+  /** `renewal`: reuse only an assertion of at most RENEWAL_REUSE_SECONDS ago (see there). */
+  assertionFor(v: VerifiedAccess, audience: AppServiceName, key: SigningKey, issuer: string, nowSeconds: number, renewal = false): string {
     const k = `${v.sessionId}|${audience}`
     const cached = this.assertions.get(k)
+    const minLeft = renewal ? ASSERTION_MAX_TTL_SECONDS - RENEWAL_REUSE_SECONDS : ASSERTION_REFRESH_MARGIN_SECONDS
     // Reuse while enough lifetime is left, or while it already lasts as long as the access token.
-    if (
-      cached &&
-      cached.exp > nowSeconds &&
-      (cached.exp - nowSeconds > ASSERTION_REFRESH_MARGIN_SECONDS || (cached.exp >= v.exp && cached.exp > nowSeconds + 1))
-    ) {
+    if (cached && cached.exp > nowSeconds && (cached.exp - nowSeconds > minLeft || (cached.exp >= v.exp && cached.exp > nowSeconds + 1))) {
       return cached.token
     }
     const ttl = Math.max(1, Math.min(ASSERTION_MAX_TTL_SECONDS, v.exp - nowSeconds))

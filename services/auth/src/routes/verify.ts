@@ -38,6 +38,8 @@ interface OriginCheck {
   path: string | undefined
   route: Route
   method: string
+  /** a plain GET on a WebSocket route: the gateway's lease renewal */
+  renewal: boolean
 }
 
 function one(v: string | string[] | undefined): string | undefined {
@@ -175,7 +177,7 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     reply.header(IDENTITY_HEADERS.session, identity.sessionId)
     if (APP_SERVICE_SET.has(service)) {
       const now = Math.floor(Date.now() / 1000)
-      reply.header(IDENTITY_HEADERS.assertion, core.cache.assertionFor(identity, service as AppServiceName, core.keys.signer, issuer, now))
+      reply.header(IDENTITY_HEADERS.assertion, core.cache.assertionFor(identity, service as AppServiceName, core.keys.signer, issuer, now, check.renewal))
     }
     // X-Request-Id is added by the platform's onSend hook, as on every response.
     return reply.code(200).send()
@@ -240,7 +242,8 @@ export const verifyRoute: FastifyPluginAsync<VerifyRouteOptions> = async (app, o
     // Cross-site WebSocket hijacking rides on the ambient cookie: a handshake with a bearer (which
     // the page had to hold itself) is not bound to an Origin.
     const needed = handshake ? viaCookie : !SAFE_METHODS.has(method) || (route.websocket && origin !== undefined)
-    const check: OriginCheck = { needed, origin, viaCookie, rawUri, path, route, method }
+    const renewal = route.websocket && !handshake && method === 'GET'
+    const check: OriginCheck = { needed, origin, viaCookie, rawUri, path, route, method, renewal }
     const hash = TokenCache.hash(token)
     const hit = core.cache.get(hash, Math.floor(Date.now() / 1000))
     if (hit) return allow(reply, hit, route.service, check)

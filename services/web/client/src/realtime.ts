@@ -127,7 +127,9 @@ export class Realtime {
   private scheduleRenew(expiresAt: string): void {
     clearTimeout(this.renewTimer)
     const left = Date.parse(expiresAt) - Date.now()
-    const inMs = Math.max(1000, Math.min(left - 15_000, left * 0.75))
+    // At a random point of the last quarter before the deadline: sockets that reconnected together
+    // (a gateway restart) would otherwise renew together for as long as they stay open.
+    const inMs = Math.max(1000, Math.min(left - 15_000, left * 0.75) * (0.75 + Math.random() * 0.25))
     this.renewTimer = setTimeout(() => void this.renew(), inMs)
   }
 
