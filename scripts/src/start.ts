@@ -13,7 +13,7 @@
 // edge balances, and starts each again when it dies; PALISADE_NATS_CLUSTER=M runs M clustered
 // nats-servers. The running processes are listed in <data dir>/stack.json.
 import type { ChildProcess } from 'node:child_process'
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { createInterface } from 'node:readline'
 import { filesMaxBytesFrom, routesFor, type ServiceName } from '@palisade/contracts'
@@ -305,7 +305,10 @@ function writeState(): void {
     instances: running.map((r) => ({ service: r.service.name, name: r.name, port: r.port, metricsPort: r.metricsPort, pid: r.process.pid ?? null })),
     nats: nats && 'nodes' in nats ? nats.nodes.map((n) => ({ name: n.name, port: n.port, pid: n.process.pid ?? null })) : []
   }
-  writeFileSync(join(dataDir, 'stack.json'), `${JSON.stringify(state, null, 2)}\n`)
+  // Written aside and renamed: a reader (the failover harness) never sees half a file.
+  const file = join(dataDir, 'stack.json')
+  writeFileSync(`${file}.tmp`, `${JSON.stringify(state, null, 2)}\n`)
+  renameSync(`${file}.tmp`, file)
 }
 
 main().catch(async (err: Error) => {
