@@ -1,10 +1,9 @@
-import { copyFileSync, mkdirSync, writeFileSync } from 'node:fs'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { AppServiceName } from '@palisade/contracts'
 import { waitForPort } from '@palisade/platform/testing'
-import { DEPLOY_DIR } from '../lib/paths.js'
-import { PASSWORDS_INCLUDE, renderClusterNodeConf, renderPasswords } from '../nats/config.js'
-import { NATS_MISSING, findNatsServer, type StackNats } from './nats.js'
+import { renderClusterNodeConf } from '../nats/config.js'
+import { prepareNats, type StackNats } from './nats.js'
 import { Supervised } from './supervisor.js'
 import { natsClientPort, natsRoutePort } from './topology.js'
 
@@ -33,12 +32,7 @@ export async function startNatsCluster(opts: {
   /** every (re)start of a node */
   onSpawn?: () => void
 }): Promise<StackNatsCluster> {
-  const binary = findNatsServer()
-  if (!binary) throw new Error(NATS_MISSING)
-  const dir = join(opts.dataDir, 'nats')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  copyFileSync(join(DEPLOY_DIR, 'nats', 'nats.conf'), join(dir, 'nats.conf'))
-  writeFileSync(join(dir, PASSWORDS_INCLUDE), renderPasswords(opts.passwords), { mode: 0o600 })
+  const { binary, dir } = prepareNats(opts.dataDir, opts.passwords)
   const host = '127.0.0.1'
   const routes = Array.from({ length: opts.nodes }, (_, k) => `nats-route://${host}:${natsRoutePort(opts.basePort, opts.nodes, k)}`)
   const nodes: NatsNode[] = []

@@ -27,6 +27,20 @@ export const NATS_MISSING = [
 ].join('\n')
 
 /**
+ * The nats-server binary (or the NATS_MISSING error) and `<data dir>/nats` holding the generated
+ * deploy/nats/nats.conf and the stack's passwords beside it, as every launcher-run node reads them.
+ */
+export function prepareNats(dataDir: string, passwords: Record<AppServiceName, string>): { binary: string; dir: string } {
+  const binary = findNatsServer()
+  if (!binary) throw new Error(NATS_MISSING)
+  const dir = join(dataDir, 'nats')
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  copyFileSync(join(DEPLOY_DIR, 'nats', 'nats.conf'), join(dir, 'nats.conf'))
+  writeFileSync(join(dir, PASSWORDS_INCLUDE), renderPasswords(passwords), { mode: 0o600 })
+  return { binary, dir }
+}
+
+/**
  * NATS_URL when given (used as is, no per-service users), else nats-server from PATH started with
  * the generated deploy/nats/nats.conf and the stack's generated passwords.
  */
@@ -39,12 +53,7 @@ export async function startNats(opts: {
   log: (m: string) => void
 }): Promise<StackNats> {
   if (opts.natsUrl) return { url: opts.natsUrl, managed: false, async stop() {} }
-  const binary = findNatsServer()
-  if (!binary) throw new Error(NATS_MISSING)
-  const dir = join(opts.dataDir, 'nats')
-  mkdirSync(dir, { recursive: true, mode: 0o700 })
-  copyFileSync(join(DEPLOY_DIR, 'nats', 'nats.conf'), join(dir, 'nats.conf'))
-  writeFileSync(join(dir, PASSWORDS_INCLUDE), renderPasswords(opts.passwords), { mode: 0o600 })
+  const { binary, dir } = prepareNats(opts.dataDir, opts.passwords)
   const child = spawn(binary, ['-c', join(dir, 'nats.conf'), '-a', '127.0.0.1', '-p', String(opts.port)], { stdio: ['ignore', 'ignore', 'pipe'] })
   let exited = false
   child.stderr?.on('data', (d: Buffer) => {
