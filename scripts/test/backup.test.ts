@@ -56,10 +56,11 @@ async function freshTarget(name: string): Promise<{ url: string; filesDir: strin
 }
 
 /**
- * Columns a running stack rewrites on its own (a chat instance's presence heartbeat moves its expiry
- * forward), so the live source and a restore of it taken seconds earlier differ there by design.
+ * Tables of running processes, not of data: which chat instances are alive (heartbeats move their
+ * expiry, expired ones are swept and re-registered) and which sockets they hold. The live source
+ * and a restore of it taken seconds earlier differ there by design, so only their columns count.
  */
-const HEARTBEAT_COLUMNS: Record<string, string[]> = { 'chat.presence_instances': ['expires_at'] }
+const RUNTIME_TABLES = new Set(['chat.presence_instances', 'chat.presence_sockets'])
 
 /** Every row of every table of the data schemas, as sorted COPY lines per table. */
 async function snapshot(url: string): Promise<Record<string, string[]>> {
@@ -69,9 +70,12 @@ async function snapshot(url: string): Promise<Record<string, string[]>> {
   try {
     for (const schema of DATA_SERVICES) {
       for (const { name, columns } of await schemaTables(client, schema)) {
-        const compared = columns.filter((c) => !HEARTBEAT_COLUMNS[`${schema}.${name}`]?.includes(c))
+        if (RUNTIME_TABLES.has(`${schema}.${name}`)) {
+          out[`${schema}.${name}`] = [`columns: ${columns.join(', ')}`]
+          continue
+        }
         let text = ''
-        const stream = client.query(copyTo(`COPY "${schema}"."${name}" (${compared.map((c) => `"${c}"`).join(', ')}) TO STDOUT`))
+        const stream = client.query(copyTo(`COPY "${schema}"."${name}" (${columns.map((c) => `"${c}"`).join(', ')}) TO STDOUT`))
         for await (const chunk of stream) text += (chunk as Buffer).toString('utf8')
         out[`${schema}.${name}`] = text.split('\n').filter(Boolean).sort()
       }
