@@ -7,7 +7,7 @@
  * service unavailable or slow, too many requests) waits and is tried again on a timer. The outbox
  * is kept in sessionStorage, so a reload of the tab keeps it too.
  */
-import { ErrorCode, type Message } from '@palisade/contracts'
+import type { ErrorCodeValue, Message } from '@palisade/contracts'
 import { api, ApiError, SignedOutError } from './api.js'
 import { realtime } from './connection.js'
 import { readSession, writeSession } from './session-store.js'
@@ -32,7 +32,8 @@ const RETRY_FIRST_MS = 1000
 const RETRY_MAX_MS = 30_000
 
 /** What the gateway or chat say while a dependency is away: worth trying again without asking anyone. */
-const TRANSIENT_CODES: ReadonlySet<string> = new Set([ErrorCode.serviceUnavailable, ErrorCode.timeout, ErrorCode.tooManyRequests, ErrorCode.badGateway])
+// Literals checked against the contracts' type: a value import would bring TypeBox into the bundle.
+const TRANSIENT_CODES: ReadonlySet<string> = new Set<ErrorCodeValue>(['SERVICE_UNAVAILABLE', 'TIMEOUT', 'TOO_MANY_REQUESTS', 'BAD_GATEWAY'])
 
 /** Attempts after a passing failure, per message: the delay doubles up to RETRY_MAX_MS. */
 const retries = new Map<string, { count: number; timer: ReturnType<typeof setTimeout> }>()
