@@ -73,25 +73,26 @@ t.test('an orphaned run ended by a sweep that dies after its commit is announced
   const [alice, bob] = [await h.user(), await h.user()]
   const conv = await h.conversation(alice, [bob])
   const agent = await h.createAgent(alice)
+  const db = new pg.Client({ connectionString: h.stack.databaseUrl })
+  await db.connect()
+  t.teardown(() => db.end())
+  // The in-process instance stops before the orphan exists: its own sweeper must not end it first.
+  await h.agents.close()
   const orphan = randomUUID()
-  await h.agents.pg.query(
+  await db.query(
     `INSERT INTO agents.runs (id, agent_id, user_id, session_id, conversation_id, status, input, provider, model, limits, usage, heartbeat_at)
      VALUES ($1, $2, $3, $4, $5, 'running', 'x', 'local', 'echo', '{"maxSteps":1,"maxToolCalls":0,"callTimeoutMs":1000,"runTimeoutMs":1000,"maxOutputTokens":10}',
              '{"inputTokens":0,"outputTokens":0,"modelCalls":0,"toolCalls":0}', now() - interval '1 hour')`,
     [orphan, agent.id, alice.userId, alice.sessionId, conv]
   )
-  const db = new pg.Client({ connectionString: h.stack.databaseUrl })
-  await db.connect()
-  t.teardown(() => db.end())
   const nc = await connect({ servers: h.stack.natsUrl })
   t.teardown(() => nc.close())
   const received: Array<{ event: { type: string; runId?: string; reason?: string }; id: string | undefined }> = []
   nc.subscribe(`events.user.${bob.userId}`, { callback: (_err, msg: Msg) => received.push({ event: msg.json(), id: msg.headers?.get(NATS_HEADERS.eventId) }) })
   await nc.flush()
 
-  // The in-process instance stops; the one with the fault hook dies right after the commit of the
-  // sweep that ends the orphan: at start-up, or (when chat answered too slowly then) at a later sweep.
-  await h.agents.close()
+  // The instance with the fault hook dies right after the commit of the sweep that ends the orphan:
+  // at start-up, or (when chat answered too slowly then) at a later sweep.
   const env: Record<string, string> = { AGENTS_CRASH_AT_COMMIT: '1', AGENTS_HEARTBEAT_MS: '500' }
   for (const [name, value] of Object.entries(h.config)) if (value !== undefined && name !== 'HOST' && name !== 'PORT') env[name] = String(value)
   const died = await startServiceProcess('agents', env, { script: 'test/fixtures/crash-after-commit.ts' }).then(
