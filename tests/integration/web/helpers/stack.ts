@@ -1,6 +1,6 @@
 import { existsSync, mkdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
-import { chromium, type Browser } from 'playwright-core'
+import { chromium, type Browser, type Request } from 'playwright-core'
 import { startThrowawayStack, type ThrowawayStack } from '@palisade/scripts/stack'
 
 export const REPO_ROOT = resolve(import.meta.dirname, '..', '..', '..', '..')
@@ -70,6 +70,7 @@ export async function browserSuite(t: SuiteTest, env: Record<string, string> = {
   t.setTimeout(300_000)
   const stack = await startStack(env)
   const browser = await launchChromium()
+  const inflight = trackRequests(browser)
   let stopping = false
   void stack.exited.then((code) => {
     if (!stopping) t.comment(`the stack stopped by itself (exit ${code}):\n${stack.output().slice(-6000)}`)
@@ -77,9 +78,29 @@ export async function browserSuite(t: SuiteTest, env: Record<string, string> = {
   t.teardown(async () => {
     stopping = true
     // A browser test that times out says little; the services' warnings and crashes say why.
-    if (!t.passing()) t.comment(`the stack's output (last 6000 characters):\n${stack.output().slice(-6000)}`)
+    if (!t.passing()) {
+      t.comment(`the stack's output (last 6000 characters):\n${stack.output().slice(-6000)}`)
+      t.comment(`requests still unanswered in the browser: ${inflight().join('\n') || 'none'}`)
+    }
     await browser.close().catch(() => {})
     await stack.stop()
   })
   return { stack, browser, origin: stack.origin }
+}
+
+/**
+ * Every context the browser opens reports its requests; what never finished (with its age) tells
+ * which hop hung when a test only says that an element never appeared.
+ */
+function trackRequests(browser: Browser): () => string[] {
+  const open = new Map<Request, number>()
+  const newContext = browser.newContext.bind(browser)
+  browser.newContext = async (...args: Parameters<Browser['newContext']>) => {
+    const context = await newContext(...args)
+    context.on('request', (r) => open.set(r, Date.now()))
+    context.on('requestfinished', (r) => open.delete(r))
+    context.on('requestfailed', (r) => open.delete(r))
+    return context
+  }
+  return () => [...open].map(([r, at]) => `${r.method()} ${new URL(r.url()).pathname} (${Math.round((Date.now() - at) / 1000)} s)`)
 }
