@@ -2,9 +2,9 @@ import { connect, headers as natsHeaders, type Msg, type MsgHdrs, type NatsConne
 import type { Static, TSchema } from 'typebox'
 import type { FastifyBaseLogger as Logger } from 'fastify'
 import { ErrorCode, NATS_HEADERS, type NatsEndpoint, type NatsEvent } from '@palisade/contracts'
-import { context, propagation, ROOT_CONTEXT, SpanKind, SpanStatusCode, trace, type Context, type Span } from '@opentelemetry/api'
+import { context, propagation, ROOT_CONTEXT, SpanKind, trace, type Context, type Span } from '@opentelemetry/api'
 import { ProblemError } from '../problem.js'
-import { inSpan, SERVICE_ATTRIBUTE, tracer } from '../tracing/tracing.js'
+import { inSpan, inSpanSync, SERVICE_ATTRIBUTE, tracer } from '../tracing/tracing.js'
 import { decodePayload, encodePayload, PayloadError } from './codec.js'
 import { isDatabaseUnavailable } from '../db/unavailable.js'
 
@@ -213,22 +213,10 @@ export function natsServe<Req extends TSchema, Res extends TSchema>(
  */
 export function natsPublish<P extends TSchema>(nc: NatsConnection, ev: NatsEvent<P>, payload: Static<P>, subject = ev.subject, ctx: CallContext = {}): void {
   const data = encodePayload(payload)
-  const parent = context.active()
-  if (!trace.getSpan(parent)) return nc.publish(subject, data, { headers: contextHeaders(ctx) })
-  const span = tracer().startSpan(
-    `nats.publish ${ev.subject}`,
-    { kind: SpanKind.PRODUCER, attributes: { 'messaging.system': 'nats', 'messaging.destination.name': ev.subject } },
-    parent
+  if (!trace.getSpan(context.active())) return nc.publish(subject, data, { headers: contextHeaders(ctx) })
+  inSpanSync(`nats.publish ${ev.subject}`, { 'messaging.system': 'nats', 'messaging.destination.name': ev.subject }, SpanKind.PRODUCER, () =>
+    nc.publish(subject, data, { headers: contextHeaders(ctx) })
   )
-  try {
-    context.with(trace.setSpan(parent, span), () => nc.publish(subject, data, { headers: contextHeaders(ctx) }))
-  } catch (err) {
-    span.recordException(err as Error)
-    span.setStatus({ code: SpanStatusCode.ERROR })
-    throw err
-  } finally {
-    span.end()
-  }
 }
 
 /** Subscribes to an event; invalid payloads are logged and dropped, never handed to `handler`. */

@@ -91,6 +91,21 @@ export async function inSpan<T>(name: string, attributes: Record<string, string>
   })
 }
 
+/** `inSpan` for synchronous work (a NATS publish). */
+export function inSpanSync<T>(name: string, attributes: Record<string, string>, kind: SpanKind, fn: (span: Span) => T): T {
+  return tracer().startActiveSpan(name, { kind, attributes }, (span) => {
+    try {
+      return fn(span)
+    } catch (err) {
+      span.recordException(err as Error)
+      span.setStatus({ code: SpanStatusCode.ERROR })
+      throw err
+    } finally {
+      span.end()
+    }
+  })
+}
+
 /** trace_id/span_id of the active span for log lines (pino `mixin`), nothing outside a trace. */
 export function traceLogFields(): Record<string, string> {
   const ctx = trace.getActiveSpan()?.spanContext()
