@@ -246,6 +246,35 @@ await t.test('a message sent offline waits in the outbox, survives a reload and 
     t.equal(await dan.page.locator('#messages .msg', { hasText: text }).count(), 1, `“${text}” delivered once`)
 })
 
+await t.test('opening a conversation leaves the focus where the person moved it while it loaded', async (t) => {
+  const page = carol.page
+  const messages = (u: URL) => /^\/api\/chat\/conversations\/[^/]+\/messages$/.test(u.pathname)
+  let release!: () => void
+  const held = new Promise<void>((ok) => (release = ok))
+  await page.route(messages, (route) => held.then(() => route.continue()))
+  const focusTitle = `Focus ${stamp}`
+  await page.getByLabel('New conversation').fill(focusTitle)
+  await page.getByRole('button', { name: 'Create', exact: true }).click()
+  await page.getByRole('heading', { name: focusTitle }).waitFor()
+  await page.getByRole('button', { name: 'Members' }).click()
+  const email = page.getByLabel('Email', { exact: true })
+  await email.fill(dan.email)
+  // The runs are asked for right after the messages arrived, where the focus is decided.
+  const loaded = page.waitForRequest((r) => /\/runs\?/.test(r.url()))
+  release()
+  await loaded
+  await page.unroute(messages)
+  t.equal(await email.inputValue(), dan.email, 'what was typed is still in the Email field')
+  t.ok(await email.evaluate((el) => el === document.activeElement), 'and the focus stayed there')
+  await page.getByRole('button', { name: 'Add', exact: true }).click()
+  await page.locator('#member-list li', { hasText: 'Dan' }).waitFor()
+
+  const reopened = page.waitForRequest((r) => /\/runs\?/.test(r.url()))
+  await page.locator('#conv-list button', { hasText: `Feedback ${stamp}` }).click()
+  await reopened
+  t.ok(await page.getByLabel('Message', { exact: true }).evaluate((el) => el === document.activeElement), 'left alone, the message box gets the focus')
+})
+
 await t.test('a revoked session lands on /login without an error; no page had a console error or a 404', async (t) => {
   const other = await browser.newContext({ baseURL: origin })
   const page = await other.newPage()

@@ -22,9 +22,13 @@ export async function openConversation(id: string): Promise<void> {
   // Agents shared with this conversation join the agent bar; the conversation's runs label replies
   // (after the messages, so only cancelled runs newer than the last message come back below it).
   void loadAgents()
+  const focused = document.activeElement
   await loadLatest()
   void loadConversationRuns(id)
-  els.text.focus()
+  // The message box gets the focus unless the person moved it while the messages loaded (opened
+  // Members and began typing an address): taking it then would send their keystrokes elsewhere.
+  const stillThere = document.activeElement === focused || document.activeElement === document.body
+  if (activeId() === id && stillThere) els.text.focus()
 }
 
 export function closeConversation(): void {
