@@ -84,11 +84,46 @@ export async function createConversation(owner: Person, title: string, members: 
     for (const [i, m] of members.entries()) {
       await owner.page.getByLabel('Email', { exact: true }).fill(m.email)
       await owner.page.getByRole('button', { name: 'Add', exact: true }).click()
-      await owner.page.waitForFunction((n) => document.querySelectorAll('#member-list li').length >= n, i + 2)
+      await owner.page
+        .waitForFunction((n) => document.querySelectorAll('#member-list li').length >= n, i + 2)
+        .catch(async (err: Error) => {
+          throw new Error(`${err.message}\nadding ${m.email}: ${await pageState(owner.page)}\nlast requests: ${await lastRequests(owner)}`)
+        })
     }
     await owner.page.getByRole('button', { name: 'Members' }).click()
   }
   return /#c=([0-9a-f-]{36})/.exec(owner.page.url())![1]!
+}
+
+/**
+ * What a person would see, for a failure message: where the page is and what it says. A string, not
+ * a function: tsx adds `__name` helpers to named functions, which do not exist in the page.
+ */
+async function pageState(page: Page): Promise<string> {
+  return page
+    .evaluate(`JSON.stringify({
+      url: location.href,
+      connection: document.querySelector('#conn')?.getAttribute('data-state'),
+      membersPanelHidden: document.querySelector('#members')?.hidden,
+      memberList: document.querySelector('#member-list')?.textContent,
+      addMemberError: document.querySelector('#add-member-error')?.textContent,
+      emailField: document.querySelector('#add-member-email')?.value,
+      live: [...document.querySelectorAll('[role=alert], [aria-live]')].map((e) => e.textContent.trim()).filter(Boolean)
+    })`)
+    .then(String)
+    .catch((err: Error) => `(page not readable: ${err.message})`)
+}
+
+async function lastRequests(p: Person, n = 12): Promise<string> {
+  const lines = await Promise.all(
+    p.requests.slice(-n).map(async (r) => {
+      // response() waits for an answer still to come: a pending one is reported as such.
+      const res = await Promise.race([r.response().catch(() => null), new Promise<undefined>((ok) => setTimeout(ok, 500))])
+      if (res === undefined) return `${r.method()} ${new URL(r.url()).pathname} → pending`
+      return `${r.method()} ${new URL(r.url()).pathname} → ${res ? res.status() : (r.failure()?.errorText ?? 'pending')}`
+    })
+  )
+  return lines.join('; ')
 }
 
 export async function send(p: Person, text: string): Promise<void> {
