@@ -1,5 +1,5 @@
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
-import type { Subscription } from '@nats-io/transport-node'
+import type { Msg, Subscription } from '@nats-io/transport-node'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
 import { ChatMembersGet, GATEWAY_CLOSE, GatewayLeaseRenewed, NATS_HEADERS, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
@@ -184,16 +184,13 @@ export class Hub {
     const sub = this.nats.subscribe(userEventsSubject(userId), {
       callback: (err, msg) => {
         if (err) return
-        const eventId = msg.headers?.get(NATS_HEADERS.eventId)
-        if (eventId && this.seenBefore(`${userId} ${eventId}`)) return
-        const span = consumerSpan('ws.deliver', 'gateway', msg.headers)
-        if (!span) return void this.deliver(userId, msg.data)
-        // Published inside a trace (a relayed outbox event continues its writing transaction's): the
-        // delivery to this user's sockets is a span of that trace.
-        const delivered = this.deliver(userId, msg.data)
-        if (delivered) span.updateName(`ws.deliver ${delivered.type}`)
-        span.setAttribute('palisade.ws.sockets', delivered?.sockets ?? 0)
-        span.end()
+        // An exception thrown here would unwind into the NATS client's parser and end the connection
+        // for every user of this instance: one bad delivery is logged and dropped instead.
+        try {
+          this.onUserEvent(userId, msg)
+        } catch (error) {
+          this.log.error({ err: error, user: userId }, 'delivering a user event failed')
+        }
       }
     })
     this.userSubs.set(userId, sub)
@@ -201,6 +198,19 @@ export class Hub {
       userId,
       this.nats.flush().catch((err: unknown) => this.log.warn({ err }, 'NATS flush after subscribe failed'))
     )
+  }
+
+  private onUserEvent(userId: string, msg: Msg): void {
+    const eventId = msg.headers?.get(NATS_HEADERS.eventId)
+    if (eventId && this.seenBefore(`${userId} ${eventId}`)) return
+    const span = consumerSpan('ws.deliver', 'gateway', msg.headers)
+    if (!span) return void this.deliver(userId, msg.data)
+    // Published inside a trace (a relayed outbox event continues its writing transaction's): the
+    // delivery to this user's sockets is a span of that trace.
+    const delivered = this.deliver(userId, msg.data)
+    if (delivered) span.updateName(`ws.deliver ${delivered.type}`)
+    span.setAttribute('palisade.ws.sockets', delivered?.sockets ?? 0)
+    span.end()
   }
 
   /** The idempotent consumer of outbox events (docs/architecture.md, "Events"): true for a second copy. */
