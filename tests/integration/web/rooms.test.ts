@@ -144,14 +144,34 @@ await t.test('notifications: asked only from the button; a direct message notifi
 })
 
 await t.test('presence: online while the tab is open, last seen once it closes', async (t) => {
+  // The presence list the Members panel asks for is read now (Bo online) but handed to the page only
+  // after the event saying he left: the older list must not bring "online" back.
+  const presenceList = (u: URL) => /^\/api\/chat\/conversations\/[^/]+\/presence$/.test(u.pathname)
+  let release!: () => void
+  const held = new Promise<void>((ok) => (release = ok))
+  let listRead!: () => void
+  const read = new Promise<void>((ok) => (listRead = ok))
+  await alice.page.route(presenceList, async (route) => {
+    const response = await route.fetch()
+    listRead()
+    await held
+    await route.fulfill({ response })
+  })
   await alice.page.getByRole('button', { name: 'Members' }).click()
   const row = alice.page.locator('#member-list li', { hasText: 'Bo' })
   await row.locator('.presence', { hasText: 'online' }).waitFor()
+  await read
   t.pass("Bo's presence shows online")
   await bob.page.close()
   // A report the gateway could not deliver is sent again with its next heartbeat (every 30 s).
   await row.locator('.presence', { hasText: /^last seen / }).waitFor({ timeout: 45_000 })
   t.pass('and last seen once his only tab closed')
+  const delivered = alice.page.waitForResponse((r) => presenceList(new URL(r.url())))
+  release()
+  await delivered
+  await alice.page.unroute(presenceList)
+  await alice.page.waitForTimeout(500) // the page parses and applies the list
+  t.match(await row.locator('.presence').textContent(), /^last seen /, 'a list read before he left does not bring "online" back')
   await bob.context.close()
 })
 

@@ -14,6 +14,8 @@ import { showError, time } from './ui.js'
 const ACTIVITY_INTERVAL_MS = 60_000
 
 const known = new Map<string, Presence>()
+/** when (performance.now()) an event last told of each user: such news beats a list asked for earlier */
+const toldAt = new Map<string, number>()
 const listeners = new Set<() => void>()
 let activitySentAt = 0
 
@@ -27,6 +29,7 @@ function changed(): void {
 
 export function putPresence(p: Presence): void {
   known.set(p.userId, p)
+  toldAt.set(p.userId, performance.now())
   changed()
 }
 
@@ -42,8 +45,11 @@ export function presenceLabel(userId: string): string {
 
 /** The presence of a conversation's members (on opening it, and with its members panel: members join later). */
 export async function loadPresence(conversationId: string): Promise<void> {
+  const asked = performance.now()
   const { items } = await api<PresenceList>('GET', `/api/chat/conversations/${conversationId}/presence`)
-  for (const p of items) known.set(p.userId, p)
+  // The list may have been read before a change whose event arrived first (someone closed their tab
+  // meanwhile): applying it would bring back the old state for good, as no further event follows.
+  for (const p of items) if ((toldAt.get(p.userId) ?? -1) < asked) known.set(p.userId, p)
   changed()
 }
 

@@ -17,7 +17,7 @@ export async function startStack(env: Record<string, string> = {}): Promise<Stac
       // Many registrations and logins from one address in a few seconds.
       AUTH_RATE_LIMIT_PER_MINUTE: '1000',
       AGENTS_LOCAL_TOKEN_DELAY_MS: '40',
-      // A 20 s identity lease: the app renews it every ~5 s by rotating its socket (see realtime.ts),
+      // A 20 s identity lease: the app renews it every ~5 s with GET /ws (see realtime.ts),
       // so every test below also runs across lease renewals (no lost or doubled message).
       GATEWAY_LEASE_MAX_MS: '20000',
       ...env
