@@ -2,7 +2,7 @@ import { fileURLToPath } from 'node:url'
 import fp from 'fastify-plugin'
 import cookie from '@fastify/cookie'
 import type { FastifyPluginAsync } from 'fastify'
-import { clientAddress, platformPlugin, pruneRateLimits, splitList } from '@palisade/platform'
+import { clientAddress, platformPlugin, splitList } from '@palisade/platform'
 import { loadMfaKey, loadSigningKeys, webauthnParty, type AuthConfig } from './config.js'
 import { Keyring } from './lib/keyring.js'
 import { AuthCore } from './lib/core.js'
@@ -36,7 +36,7 @@ const migrationsFolder = fileURLToPath(new URL('../drizzle', import.meta.url))
 const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config }) => {
   // identity: false — auth is the issuer; its forward-authed routes verify assertions with its own keys.
   // Budgets in PostgreSQL: sign-in and registration limits must hold however many auth instances run.
-  await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false, outbox: true, sharedRateLimits: true })
+  await app.register(platformPlugin, { service: 'auth', config, migrationsFolder, identity: false, outbox: true, sharedRateLimits: 'all' })
 
   const keys = new Keyring(loadSigningKeys(config, (msg) => app.log.warn(msg)))
   const core = new AuthCore(app.db, app.pg, app.nats, app.outbox, keys, config, app.log, auditMetrics(app.metrics))
@@ -72,7 +72,6 @@ const authApp: FastifyPluginAsync<{ config: AuthConfig }> = async (app, { config
 
   const prune = setInterval(() => {
     void pruneLoginFailures(app.pg).catch((err) => app.log.warn({ err }, 'pruning login failures failed'))
-    void pruneRateLimits(app.pg, 'auth').catch((err) => app.log.warn({ err }, 'pruning rate limits failed'))
   }, 10 * 60_000)
   prune.unref()
   app.addHook('onClose', async () => clearInterval(prune))

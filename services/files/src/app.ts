@@ -42,7 +42,7 @@ const filesApp: FastifyPluginAsync<{ config: FilesAppConfig }> = async (app, opt
   checkScanConfig(config)
   const store = new DiskBlobStore(storageDirOf(config))
 
-  await app.register(platformPlugin, { service: 'files', config, migrationsFolder, outbox: true })
+  await app.register(platformPlugin, { service: 'files', config, migrationsFolder, outbox: true, sharedRateLimits: 'routes' })
   await app.register(multipart, { limits: multipartLimits(config.FILES_MAX_BYTES), throwFileSizeLimit: false })
 
   const stale = await store.init()

@@ -167,6 +167,15 @@ t.test('opens are rate-limited per client address', async (t) => {
   t.equal((await from('198.51.100.9')).statusCode, 200, 'another address is not locked out')
 })
 
+t.test('the open budget of one address is spent alike on every instance', async (t) => {
+  const limits = { SHARE_LINKS: 'public', SHARE_LINKS_OPENS_PER_MINUTE: 3, TRUSTED_PROXIES: 'none' } as const
+  const [one, two] = [await instance(limits), await instance(limits)]
+  const s = await share(alice, fileId)
+  const from = (h: typeof one) => h.app.inject({ url: s.path, remoteAddress: '203.0.113.61' }).then((r) => r.statusCode)
+  t.same([await from(one), await from(two), await from(one)], [200, 200, 200])
+  t.same([await from(two), await from(one)], [429, 429], 'the fourth is refused whichever instance it reaches')
+})
+
 t.test('no token in any log line, whatever path it took', async (t) => {
   const s = await share(alice, fileId)
   await anonymous(s.path)

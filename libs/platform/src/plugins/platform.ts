@@ -12,7 +12,7 @@ import { metricsPlugin } from './metrics.js'
 import { tracingPlugin } from './tracing.js'
 import { outboxPlugin } from './outbox.js'
 import { observeNatsRequests } from '../nats/client.js'
-import { pgRateLimitStore } from '../db/rate-limit-store.js'
+import { pgRateLimitStore, pruneRateLimitsNowAndThen, type SharedRateLimits } from '../db/rate-limit-store.js'
 
 /** BaseConfig where DATABASE_URL may be absent (services without a database, `database: false`). */
 export type PlatformConfig = Omit<BaseConfig, 'DATABASE_URL'> & Partial<Pick<BaseConfig, 'DATABASE_URL'>>
@@ -29,9 +29,9 @@ export interface PlatformOptions {
   rateLimitPerMinute?: number
   /**
    * rate-limit counts in the service's `rate_limits` table (its migrations must create it), shared by
-   * all its instances, instead of each instance's memory
+   * all its instances, instead of each instance's memory: `all` of them, or only the `routes`' own budgets
    */
-  sharedRateLimits?: boolean
+  sharedRateLimits?: SharedRateLimits
   /** the service publishes domain events through a transactional outbox (`app.outbox`) */
   outbox?: boolean
 }
@@ -55,7 +55,7 @@ export const platformPlugin = fp<PlatformOptions>(
       allowedOrigins: splitList(config.ALLOWED_ORIGINS),
       ...(opts.rateLimitPerMinute ? { rateLimitPerMinute: opts.rateLimitPerMinute } : {}),
       // The pool is registered below; the store asks for it only when a request is counted.
-      ...(opts.sharedRateLimits && opts.database !== false ? { rateLimitStore: pgRateLimitStore(() => app.pg, opts.service) } : {})
+      ...(opts.sharedRateLimits && opts.database !== false ? { rateLimitStore: pgRateLimitStore(() => app.pg, opts.service, opts.sharedRateLimits) } : {})
     })
     await app.register(natsPlugin, { connection: { url: config.NATS_URL, name: opts.service, user: config.NATS_USER, pass: config.NATS_PASSWORD } })
     observeNatsRequests(app.nats, (subject, seconds) => app.metrics.natsRequestDuration.observe({ service: opts.service, subject }, seconds))
@@ -68,6 +68,7 @@ export const platformPlugin = fp<PlatformOptions>(
         ...(opts.migrationsFolder ? { migrationsFolder: opts.migrationsFolder } : {})
       })
       if (opts.outbox) await app.register(outboxPlugin, { service: opts.service, url: config.DATABASE_URL, schema: opts.service })
+      if (opts.sharedRateLimits) pruneRateLimitsNowAndThen(app, opts.service)
     }
     if (opts.identity !== false) await app.register(identityPlugin, { service: opts.service, issuer: config.AUTH_ISSUER })
     await app.register(healthPlugin)

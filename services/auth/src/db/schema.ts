@@ -1,6 +1,6 @@
 import { sql } from 'drizzle-orm'
-import { bigint, boolean, check, index, integer, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
-import { outboxTable } from '@palisade/platform'
+import { bigint, boolean, check, index, jsonb, pgSchema, text, timestamp, uniqueIndex, uuid } from 'drizzle-orm/pg-core'
+import { outboxTable, rateLimitsTable } from '@palisade/platform'
 
 /** Everything auth stores lives in its own schema; no other service reads it (they ask over NATS). */
 export const auth = pgSchema('auth')
@@ -133,16 +133,7 @@ export const loginFailures = auth.table(
   (t) => [index('login_failures_account_idx').on(t.account, t.at), index('login_failures_ip_idx').on(t.ip, t.at)]
 )
 
-/**
- * Request budgets of the HTTP rate limits (pgRateLimitStore in the platform library): one row per
- * route and key (client address or user) with the hits of its current window, so every auth
- * instance spends the same budget.
- */
-export const rateLimits = auth.table('rate_limits', {
-  key: text('key').primaryKey(),
-  hits: integer('hits').notNull(),
-  windowEnd: timestamp('window_end', { withTimezone: true, mode: 'date' }).notNull()
-})
+export const rateLimits = rateLimitsTable(auth)
 
 /**
  * Append-only audit trail with a hash chain: `hash = sha256(prevHash || canonical(row))`, so

@@ -1,7 +1,7 @@
 import { sql } from 'drizzle-orm'
 import type { ConversationSnapshot } from '@palisade/contracts'
 import { bigint, bigserial, check, index, integer, jsonb, pgSchema, text, timestamp, uuid } from 'drizzle-orm/pg-core'
-import { outboxTable } from '@palisade/platform'
+import { outboxTable, rateLimitsTable } from '@palisade/platform'
 
 /** Everything the files service stores lives in its own schema; other services ask over NATS. */
 export const files = pgSchema('files')
@@ -138,3 +138,6 @@ export type ShareLinkRow = typeof shareLinks.$inferSelect
 
 /** Events written with the changes they announce; the platform's relay publishes them (OutboxRelay). */
 export const outbox = outboxTable(files)
+
+/** Upload and share-link open budgets, spent alike on every instance. */
+export const rateLimits = rateLimitsTable(files)
