@@ -252,14 +252,14 @@ export class Connection {
 
   /** Relays "typing" to the other members (never stored); at most once per interval per conversation. */
   private async typing(conversationId: string, ref: string | null): Promise<void> {
-    if (!this.hub.typingAllowed(this.userId, conversationId)) return
+    if (!this.hub.typing.allowed(this.userId, conversationId)) return
     try {
-      const members = await this.hub.membersOf(conversationId, this.userId, this.context())
+      const members = await this.hub.typing.membersOf(conversationId, this.userId, this.context())
       const event: TypingEvent = { type: 'typing', at: new Date().toISOString(), conversationId, userId: this.userId }
       const data = encodePayload(event)
       for (const id of members) if (id !== this.userId) this.hub.nats.publish(userEventsSubject(id), data)
     } catch (err) {
-      this.hub.typingFailed(this.userId, conversationId)
+      this.hub.typing.failed(this.userId, conversationId)
       this.replyError(err, ref)
     }
   }

@@ -2,21 +2,16 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify'
 import type { Msg, Subscription } from '@nats-io/transport-node'
 import type { Socket } from 'node:net'
 import type { WebSocket } from 'ws'
-import { ChatMembersGet, GATEWAY_CLOSE, GatewayLeaseRenewed, NATS_HEADERS, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
+import { GATEWAY_CLOSE, GatewayLeaseRenewed, NATS_HEADERS, UserEventSchema, userEventsSubject, type UserEvent } from '@palisade/contracts'
 import { isUtf8 } from 'node:buffer'
-import { consumerSpan, decodePayload, natsPublish, natsRequest, PayloadError, problems, type CallContext, type Counter } from '@palisade/platform'
+import { consumerSpan, decodePayload, natsPublish, PayloadError, type Counter } from '@palisade/platform'
 import type { GatewaySettings } from '../config.js'
 import { Connection } from './connection.js'
+import { Departures } from './departures.js'
 import { PresenceReporter } from './presence.js'
+import { TypingFanout } from './typing.js'
 
 const CORKED = Symbol('corked')
-
-/**
- * How long agent-run frames of a conversation a user just left are dropped. The agents service
- * stops streaming to them when it hears of the change (or at its next membership re-check); this
- * covers frames it published before that, which may reach NATS after the removal did.
- */
-const DEPARTED_MS = 60_000
 
 /**
  * How many relayed event ids (per user) are remembered to drop a second copy. Outbox relays deliver
@@ -26,11 +21,6 @@ const DEPARTED_MS = 60_000
 const SEEN_EVENTS = 20_000
 
 export type AdmitResult = { ok: true } | { ok: false; reason: 'user' | 'ip' }
-
-interface MembersEntry {
-  ids: Set<string>
-  until: number
-}
 
 /**
  * All sockets of one gateway instance. Indexes them by user (event delivery), session (revocation,
@@ -50,10 +40,8 @@ export class Hub {
   private readonly userSubs = new Map<string, Subscription>()
   /** resolves once the server has the user's subscription: `hello` waits for it, so no event after it is missed */
   private readonly subscribed = new Map<string, Promise<void>>()
-  private readonly membersCache = new Map<string, MembersEntry>()
-  private readonly typingSentAt = new Map<string, number>()
-  /** per user here: conversations they left (or that were deleted) → until when their run frames are dropped */
-  private readonly departed = new Map<string, Map<string, number>>()
+  readonly typing: TypingFanout
+  private readonly departures = new Departures()
   /** `<userId> <eventId>` of recently delivered outbox events, oldest first */
   private readonly seenEvents = new Set<string>()
   private readonly heartbeat: NodeJS.Timeout
@@ -68,6 +56,7 @@ export class Hub {
     this.nats = app.nats
     this.log = app.log
     this.presence = new PresenceReporter(app, (userId) => this.socketsOf(userId))
+    this.typing = new TypingFanout(app.nats, settings)
     this.heartbeat = setInterval(() => this.beat(), settings.GATEWAY_HEARTBEAT_MS)
     this.heartbeat.unref()
     this.frames = app.metrics.counter({ name: 'gateway_frames_total', help: 'WebSocket frames received (in) and sent (out)', labelNames: ['direction'] })
@@ -164,7 +153,7 @@ export class Hub {
       this.userSubs.get(conn.userId)?.unsubscribe()
       this.userSubs.delete(conn.userId)
       this.subscribed.delete(conn.userId)
-      this.departed.delete(conn.userId)
+      this.departures.forget(conn.userId)
     }
     const sessionSet = this.bySession.get(conn.sessionId)
     if (sessionSet?.delete(conn) && sessionSet.size === 0) this.bySession.delete(conn.sessionId)
@@ -269,12 +258,12 @@ export class Hub {
         this.log.warn({ err: err instanceof PayloadError ? err.message : err, user: userId }, 'dropped invalid user event')
         return undefined
       }
-      this.observe(event)
+      this.typing.observe(event)
       payload = Buffer.from(view) // the subscription's buffer may be reused: keep a copy
       this.lastPayload = payload
       this.lastEvent = event
     }
-    if (!this.stillMember(userId, event)) return undefined
+    if (!this.departures.allows(userId, event)) return undefined
     let sockets = 0
     for (const conn of set) {
       if (!conn.greeted) continue
@@ -282,51 +271,6 @@ export class Hub {
       sockets++
     }
     return { type: event.type, sockets }
-  }
-
-  /** Membership changes seen in passing invalidate the typing fan-out cache. */
-  private observe(event: UserEvent): void {
-    if (event.type === 'member.added' || event.type === 'member.removed' || event.type === 'conversation.deleted') {
-      this.membersCache.delete(event.conversationId)
-    }
-  }
-
-  /**
-   * Drops an agent run's frames for a conversation this user has left: the run's publisher and
-   * chat are different NATS clients, so a frame sent just before the agents service heard of the
-   * removal can arrive after it. The user's own event stream is ordered, so from the removal on
-   * nothing of the run reaches them here.
-   */
-  private stillMember(userId: string, event: UserEvent): boolean {
-    switch (event.type) {
-      case 'agent.run.delta':
-      case 'agent.run.completed':
-      case 'agent.run.failed':
-      case 'agent.run.cancelled': {
-        const until = this.departed.get(userId)?.get(event.conversationId)
-        return until === undefined || until < Date.now()
-      }
-      case 'member.removed':
-        if (event.userId === userId) this.markDeparted(userId, event.conversationId)
-        return true
-      case 'conversation.deleted':
-        this.markDeparted(userId, event.conversationId)
-        return true
-      case 'member.added':
-        if (event.userId === userId) this.departed.get(userId)?.delete(event.conversationId)
-        return true
-      default:
-        return true
-    }
-  }
-
-  private markDeparted(userId: string, conversationId: string): void {
-    let map = this.departed.get(userId)
-    if (!map) {
-      map = new Map()
-      this.departed.set(userId, map)
-    }
-    map.set(conversationId, Date.now() + DEPARTED_MS)
   }
 
   // ---- revocation and identity leases --------------------------------------------------------
@@ -382,39 +326,6 @@ export class Hub {
     this.presence.activity(userId, this.socketsOf(userId))
   }
 
-  // ---- typing --------------------------------------------------------------------------------
-
-  typingAllowed(userId: string, conversationId: string): boolean {
-    const key = `${userId}:${conversationId}`
-    const now = Date.now()
-    const last = this.typingSentAt.get(key)
-    if (last !== undefined && now - last < this.settings.GATEWAY_TYPING_INTERVAL_MS) return false
-    this.typingSentAt.set(key, now)
-    return true
-  }
-
-  typingFailed(userId: string, conversationId: string): void {
-    this.typingSentAt.delete(`${userId}:${conversationId}`)
-  }
-
-  /**
-   * Members of a conversation for a caller who must be one (404 otherwise, from chat). A cached list
-   * is trusted only to confirm membership, never to deny it.
-   */
-  async membersOf(conversationId: string, userId: string, ctx: CallContext): Promise<Set<string>> {
-    const now = Date.now()
-    const cached = this.membersCache.get(conversationId)
-    if (cached && cached.until > now && cached.ids.has(userId)) return cached.ids
-    const { memberIds } = await natsRequest(this.nats, ChatMembersGet, { conversationId }, ctx)
-    const ids = new Set(memberIds)
-    if (!ids.has(userId)) throw problems.notFound('Conversation not found')
-    if (this.settings.GATEWAY_MEMBERS_CACHE_MS > 0) {
-      if (this.membersCache.size >= 10_000) this.membersCache.clear()
-      this.membersCache.set(conversationId, { ids, until: now + this.settings.GATEWAY_MEMBERS_CACHE_MS })
-    }
-    return ids
-  }
-
   // ---- heartbeat and shutdown ----------------------------------------------------------------
 
   /** Pings every socket; one that did not answer the previous ping is dead and cut. */
@@ -434,13 +345,8 @@ export class Hub {
         }
       }
     }
-    const horizon = Date.now() - this.settings.GATEWAY_TYPING_INTERVAL_MS
-    for (const [key, at] of this.typingSentAt) if (at < horizon) this.typingSentAt.delete(key)
-    for (const [key, entry] of this.membersCache) if (entry.until < Date.now()) this.membersCache.delete(key)
-    for (const [userId, map] of this.departed) {
-      for (const [conversationId, until] of map) if (until < Date.now()) map.delete(conversationId)
-      if (map.size === 0) this.departed.delete(userId)
-    }
+    this.typing.prune()
+    this.departures.prune()
   }
 
   /** Closes every socket with 1001, waits for them (at most `graceMs`), cuts the rest. */
