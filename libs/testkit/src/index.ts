@@ -80,6 +80,8 @@ export interface StartTestStackOptions<C extends BaseConfig = AuthSettings> {
   auth?: Partial<C>
   /** pino stream for the auth instance's logs (captureLogs().stream) */
   authLogStream?: NodeJS.WritableStream
+  /** NATS to use (e.g. a startNatsCluster's URLs, stopped by the test) instead of a private nats-server */
+  natsUrl?: string
 }
 
 let userCounter = 0
@@ -116,8 +118,8 @@ export async function startTestStack(
   })
   const db = await createTestDatabase('t')
   cleanups.push(() => db.drop())
-  const nats = await startNatsServer()
-  cleanups.push(() => nats.stop())
+  const nats = opts.natsUrl ? { url: opts.natsUrl } : await startNatsServer()
+  if ('stop' in nats) cleanups.push(() => nats.stop())
 
   const base = testConfig({ DATABASE_URL: db.url, NATS_URL: nats.url })
   const authConfig: AuthSettings = {

@@ -83,10 +83,12 @@ export interface HarnessOptions {
   auth?: Partial<AuthConfig>
   /** further gateway instances, each with its own overrides (on top of `gateway`) */
   more?: Array<Partial<GatewayAppConfig>>
+  /** every service's NATS_URL (default: a private nats-server) */
+  natsUrl?: string
 }
 
 export async function gatewayHarness(t: TeardownHost, opts: HarnessOptions = {}): Promise<GatewayHarness> {
-  const stack = await startTestStack(t, opts.auth ? { auth: opts.auth } : {})
+  const stack = await startTestStack(t, { ...(opts.auth ? { auth: opts.auth } : {}), ...(opts.natsUrl ? { natsUrl: opts.natsUrl } : {}) })
   const chat = await buildService(t, chatApp, stack.config(), { service: 'chat' })
   const gateways: FastifyInstance[] = []
   for (const extra of [{}, ...(opts.more ?? [])]) {

@@ -36,12 +36,34 @@ export async function startNatsServer(opts: { config?: string; binary?: string }
     port,
     process: child,
     async stop() {
-      if (child.exitCode === null) {
+      // A server killed by a signal has exitCode null too: it is gone when signalCode is set.
+      if (child.exitCode === null && child.signalCode === null) {
         const done = new Promise((r) => child.once('exit', r))
         child.kill('SIGTERM')
         await done
       }
       rmSync(dir, { recursive: true, force: true })
+    }
+  }
+}
+
+/**
+ * `nodes` private nats-servers routed into one cluster (failover tests: a client moves to another
+ * node when its own dies). `url` lists every node, as services take it in NATS_URL.
+ */
+export async function startNatsCluster(nodes = 2): Promise<{ url: string; nodes: TestNatsServer[]; stop(): Promise<void> }> {
+  const routePorts: number[] = []
+  for (let i = 0; i < nodes; i++) routePorts.push(await freePort())
+  const routes = routePorts.map((p) => `nats-route://127.0.0.1:${p}`).join(', ')
+  const servers: TestNatsServer[] = []
+  for (const [i, port] of routePorts.entries()) {
+    servers.push(await startNatsServer({ config: `server_name: node-${i + 1}\ncluster { name: test, listen: 127.0.0.1:${port}, routes: [${routes}] }` }))
+  }
+  return {
+    url: servers.map((s) => s.url).join(','),
+    nodes: servers,
+    stop: async () => {
+      await Promise.all(servers.map((s) => s.stop()))
     }
   }
 }
