@@ -48,7 +48,7 @@ const all = manifestPaths.flatMap((p) => objectsOf(p).map((o) => ({ path: p, o }
 const base = manifestPaths.filter((p) => p.startsWith('base/')).flatMap(objectsOf)
 const byKind = (kind: string, objs = base) => objs.filter((o) => o.kind === kind)
 const deployments = byKind('Deployment')
-const policies = [...byKind('NetworkPolicy'), ...objectsOf('overlays/example/agents-egress.yaml')]
+const policies = [...byKind('NetworkPolicy'), ...objectsOf('overlays/example/agents-egress.yaml'), ...objectsOf('overlays/example/traces-egress.yaml')]
 
 t.test('the committed deploy/kubernetes/ is what pnpm gen:kubernetes writes', async (t) => {
   for (const [name, text] of Object.entries(files)) t.equal(readFileSync(join(root, name), 'utf8'), text, `deploy/kubernetes/${name}`)
@@ -223,10 +223,17 @@ t.test('NetworkPolicies mirror the compose isolation', async (t) => {
           to.every((p: { podSelector?: { matchLabels?: Record<string, string> } }) => p.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'nats')) ||
         (ports.join() === '5432' &&
           to.every((p: { podSelector?: { matchLabels?: Record<string, string> } }) => p.podSelector?.matchLabels?.['cnpg.io/cluster'])) ||
-        (s === 'agents' && to.every((p: { ipBlock?: { cidr: string } }) => EXAMPLE_OVERLAY.agentsEgress.some((e) => e.cidr === p.ipBlock?.cidr)))
-      t.ok(ok, `${s}: egress to ${JSON.stringify(to)} on ${ports} is one of DNS, NATS, PostgreSQL or a provider`)
+        (s === 'agents' && to.every((p: { ipBlock?: { cidr: string } }) => EXAMPLE_OVERLAY.agentsEgress.some((e) => e.cidr === p.ipBlock?.cidr))) ||
+        (ports.join() === String(EXAMPLE_OVERLAY.traces.port) &&
+          to.every(
+            (p: { namespaceSelector?: { matchLabels?: Record<string, string> }; podSelector?: { matchLabels?: Record<string, string> } }) =>
+              p.namespaceSelector?.matchLabels?.['kubernetes.io/metadata.name'] === 'monitoring' &&
+              p.podSelector?.matchLabels?.['app.kubernetes.io/name'] === 'opentelemetry-collector'
+          ))
+      t.ok(ok, `${s}: egress to ${JSON.stringify(to)} on ${ports} is one of DNS, NATS, PostgreSQL, a provider or the trace collector`)
     }
     const dests = egressFrom(s).flatMap((r: { ports: { port: number }[] }) => r.ports.map((p) => p.port))
+    t.ok(dests.includes(EXAMPLE_OVERLAY.traces.port), `${s}: with the example overlay, reaches the trace collector`)
     t.equal(dests.includes(4222), s !== 'web', `${s}: reaches NATS iff it is a NATS client`)
     t.equal(dests.includes(5432), SERVICE_SPECS.find((x) => x.name === s)!.database, `${s}: reaches PostgreSQL iff it owns data`)
   }

@@ -342,14 +342,19 @@ export function renderKubernetes(): Record<string, string> {
     yaml([
       kustomization({
         namespace: o.namespace,
-        resources: ['../../base', 'agents-egress.yaml'],
+        resources: ['../../base', 'agents-egress.yaml', 'traces-egress.yaml'],
         images: SERVICE_SPECS.map((s) => ({ name: `palisade/${s.name}`, newName: `${o.registry}/${s.name}`, newTag: o.tag })),
         replicas: Object.entries(o.replicas).map(([name, count]) => ({ name, count })),
         configMapGenerator: [
           {
             name: 'palisade-settings',
             behavior: 'merge',
-            literals: [`ALLOWED_ORIGINS=${o.origin}`, `AUTH_WEBAUTHN_ORIGIN=${o.origin}`, `TRUSTED_PROXIES=${o.podCidr}`]
+            literals: [
+              `ALLOWED_ORIGINS=${o.origin}`,
+              `AUTH_WEBAUTHN_ORIGIN=${o.origin}`,
+              `TRUSTED_PROXIES=${o.podCidr}`,
+              `OTEL_EXPORTER_OTLP_ENDPOINT=${o.traces.endpoint}`
+            ]
           }
         ]
       })
@@ -363,6 +368,28 @@ export function renderKubernetes(): Record<string, string> {
         {
           policyTypes: ['Egress'],
           egress: o.agentsEgress.map((p) => ({ to: [{ ipBlock: { cidr: p.cidr } }], ports: [tcp(p.port)] }))
+        }
+      )
+    ])
+  files['overlays/example/traces-egress.yaml'] =
+    HEADER('traces: every service may reach the OpenTelemetry collector, on its OTLP/HTTP port only') +
+    yaml([
+      policy(
+        'traces-egress',
+        { matchLabels: { 'app.kubernetes.io/component': 'service' } },
+        {
+          policyTypes: ['Egress'],
+          egress: [
+            {
+              to: [
+                {
+                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': MONITORING_NAMESPACE } },
+                  podSelector: { matchLabels: o.traces.collector }
+                }
+              ],
+              ports: [tcp(o.traces.port)]
+            }
+          ]
         }
       )
     ])

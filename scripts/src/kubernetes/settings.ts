@@ -31,7 +31,7 @@ export const SETTINGS = {
   // peer in this range a service ever sees is the edge. Overlays set their cluster's pod CIDR.
   TRUSTED_PROXIES: '10.244.0.0/16',
   // Traces: empty is off. An overlay that sets a collector also allows egress to it (the base
-  // NetworkPolicies let services reach NATS and PostgreSQL only).
+  // NetworkPolicies let services reach NATS and PostgreSQL only; overlays/example shows both).
   OTEL_EXPORTER_OTLP_ENDPOINT: ''
 } as const
 export type SettingName = keyof typeof SETTINGS
@@ -99,7 +99,13 @@ export const EXAMPLE_OVERLAY = {
     { name: 'model-provider', cidr: '203.0.113.10/32', port: 443 },
     { name: 'self-hosted-llm', cidr: '198.51.100.0/28', port: 8443 }
   ],
-  replicas: { chat: 3, gateway: 3 } as Record<string, number>
+  replicas: { chat: 3, gateway: 3 } as Record<string, number>,
+  /** an OpenTelemetry collector (OTLP/HTTP) in the monitoring namespace: traces on, and the one egress they need */
+  traces: {
+    endpoint: 'http://otel-collector.monitoring.svc:4318',
+    collector: { 'app.kubernetes.io/name': 'opentelemetry-collector' } as Record<string, string>,
+    port: 4318
+  }
 }
 
 /** Pinned like the compose images (same tags and digests). */
