@@ -33,7 +33,7 @@ export const FilesConfigSchema = Type.Object({
    * at /s/<token>, a public route of the edge)
    */
   SHARE_LINKS: Type.Union([Type.Literal('off'), Type.Literal('signed-in'), Type.Literal('public')], { default: 'signed-in' }),
-  /** share-link opens per client address and minute */
+  /** share-link opens per client address and minute, one budget for all instances */
   SHARE_LINKS_OPENS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100_000, default: 30 }),
   /** largest accepted file, in bytes; bigger uploads are cut off while streaming with 413 FILE_TOO_LARGE */
   FILES_MAX_BYTES: Type.Integer({ minimum: 1, maximum: 5 * GiB, default: DEFAULT_FILES_MAX_BYTES }),
@@ -49,7 +49,7 @@ export const FilesConfigSchema = Type.Object({
   FILES_SCAN_RETRY_SECONDS: Type.Integer({ minimum: 1, maximum: 3600, default: 30 }),
   /** cap of the text `files.text.get` returns */
   FILES_TEXT_MAX_BYTES: Type.Integer({ minimum: 1, maximum: FILE_TEXT_MAX_BYTES, default: 64 * 1024 }),
-  /** uploads per user and minute (rate limit of POST /api/files) */
+  /** uploads per user and minute (rate limit of POST /api/files), one budget for all instances */
   FILES_UPLOADS_PER_MINUTE: Type.Integer({ minimum: 1, maximum: 100_000, default: 60 }),
   /** uploads of one user streaming at the same time on one instance; more get 429 */
   FILES_MAX_CONCURRENT_UPLOADS_PER_USER: Type.Integer({ minimum: 1, maximum: 1000, default: 4 })
