@@ -20,14 +20,13 @@
  * seed, a few dozen people and one short step.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync, readlinkSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { AUTH_COOKIES } from '@palisade/contracts'
-import { serviceRoleName } from '@palisade/platform'
 import { startThrowawayStack, type ThrowawayStack } from '../stack/throwaway.js'
-import { dayDatabase, FULL_DAY, QUICK_DAY } from './day-seed.js'
+import { dayDatabase, FULL_DAY, handOverSeed, QUICK_DAY } from './day-seed.js'
+import { rssBytes, stackProcesses, statCpuUs } from './day-procs.js'
 
 const CLIENTS = fileURLToPath(new URL('./day-clients.mjs', import.meta.url))
 const PASSWORD = 'day bench password, long enough'
@@ -94,42 +93,6 @@ export function parseDayArgs(argv: string[]): DayOptions {
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! : 0)
 const r1 = (x: number) => Math.round(x * 10) / 10
 
-function statCpuUs(pid: number): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) * 10_000
-  } catch {
-    return 0
-  }
-}
-
-function rssBytes(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-/** The stack's processes by name: the launcher (the edge), each service (by working directory), nats-server. */
-function stackProcesses(launcher: number): Record<string, number> {
-  const out: Record<string, number> = { edge: launcher }
-  const kids = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-  for (const pid of kids) {
-    try {
-      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-      if (comm.startsWith('nats-server')) out.nats = pid
-      else {
-        const service = /services\/([\w-]+)$/.exec(readlinkSync(`/proc/${pid}/cwd`))?.[1]
-        if (service) out[service] = pid
-      }
-    } catch {}
-  }
-  return out
-}
-
 /** One client process (day-clients.mjs); one request at a time. */
 class Clients {
   private readonly child: ChildProcess
@@ -159,30 +122,6 @@ class Clients {
   }
   close(): void {
     if (this.child.exitCode === null) this.child.send({ cmd: 'close' })
-  }
-}
-
-/**
- * The template was built by the superuser; the launcher makes each service's role own its schema,
- * but the tables in it stay the builder's. Creating the roles first (the launcher then only sets
- * their passwords) lets the copy's objects be handed to them as the service's own migrations would.
- */
-async function handOverSeed(db: pg.Client, database: string): Promise<void> {
-  for (const service of ['chat', 'files']) {
-    const role = serviceRoleName(database, service)
-    await db.query(`CREATE ROLE "${role}" NOLOGIN`)
-    await db.query(`ALTER SCHEMA "${service}" OWNER TO "${role}"`)
-    const objects = await db.query<{ kind: string; name: string }>(
-      `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.relname AS name
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'S', 'v', 'm') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
-       UNION ALL SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`,
-      [service]
-    )
-    for (const o of objects.rows) {
-      const name = o.kind === 'FUNCTION' ? o.name : `"${service}"."${o.name}"`
-      await db.query(`ALTER ${o.kind} ${name} OWNER TO "${role}"`)
-    }
   }
 }
 
