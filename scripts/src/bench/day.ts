@@ -1,12 +1,15 @@
 /**
- * `pnpm bench day [--quick] [--steps=250,500,1000,2000,4000,8000] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]`
+ * `pnpm bench day [--quick] [--steps=250,500,1000,2000,4000,8000] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]
+ *   [--upload-every=30] [--run-every=60] [--agent-people=10]`
  *
  * The day scenario (issue #30): the whole stack as `pnpm start` runs it (launcher, local edge,
  * every service in its own process, nats-server) on a copy of the year's database (day-seed.ts),
  * and simulated people (day-clients.mjs, in a bounded number of client processes) signed in with
  * real cookies through the edge, each on a WebSocket, sending about one message a minute, opening a
- * conversation every few minutes, loading the conversation list and searching now and then, on a
- * clock compressed `--compress` times. The number of people steps up until p99 delivery (send →
+ * conversation every few minutes, loading the conversation list and searching now and then,
+ * uploading a small file every `--upload-every` minutes and — the `--agent-people` percent who use
+ * an agent, created at sign-in — starting a run every `--run-every` minutes (day-actions.mjs;
+ * the LLM is a local stand-in, day-llm.ts), on a clock compressed `--compress` times. The number of people steps up until p99 delivery (send →
  * the message on every connected member's socket) passes 100 ms or an error appears.
  *
  * Sign-in: the seeded people have no accounts. One account is registered through the edge; its
@@ -27,8 +30,11 @@ import { AUTH_COOKIES } from '@palisade/contracts'
 import { startThrowawayStack, type ThrowawayStack } from '../stack/throwaway.js'
 import { dayDatabase, FULL_DAY, handOverSeed, QUICK_DAY } from './day-seed.js'
 import { rssBytes, stackProcesses, statCpuUs } from './day-procs.js'
+import { startDayLlm, type DayLlm } from './day-llm.js'
 
 const CLIENTS = fileURLToPath(new URL('./day-clients.mjs', import.meta.url))
+/** the upload's route as day-actions.mjs reports it */
+const UPLOAD_ROUTE = 'POST /api/files'
 const PASSWORD = 'day bench password, long enough'
 
 export interface DayOptions {
@@ -42,6 +48,12 @@ export interface DayOptions {
   compress: number
   /** client processes the people are spread over */
   clients: number
+  /** simulated minutes between one person's uploads (0: none) */
+  uploadEvery: number
+  /** simulated minutes between runs of one person who uses an agent (0: none) */
+  runEvery: number
+  /** percent of the people who use an agent */
+  agentPeople: number
   log?: (line: string) => void
 }
 
@@ -53,6 +65,11 @@ export interface DayStep {
   messages: number
   delivery: { p50: number; p99: number; max: number; missing: number }
   routes: Record<string, { n: number; p50: number; p99: number }>
+  /** agent runs: start request → agent.run.completed on the starter's socket */
+  agentRuns: { n: number; p50: number; p99: number; max: number }
+  /** CPU µs of the files service per upload and of the agents service per run (all their work in the step) */
+  cpuUsPerUpload: number
+  cpuUsPerRun: number
   errors: Record<string, number>
   /** CPU µs per message + request handled in the step, per process */
   cpuUsPerAction: Record<string, number>
@@ -70,18 +87,25 @@ export interface DayReport {
   stoppedBy: string
 }
 
+export const USAGE =
+  'pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4] [--upload-every=30] [--run-every=60] [--agent-people=10]'
+
 export function parseDayArgs(argv: string[]): DayOptions {
-  const o: DayOptions = { quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4 }
+  const o: DayOptions = {
+    ...{ quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4 },
+    ...{ uploadEvery: 30, runEvery: 60, agentPeople: 10 }
+  }
+  const names = { 'upload-every': 'uploadEvery', 'run-every': 'runEvery', 'agent-people': 'agentPeople' } as const
   for (const a of argv) {
-    const m = /^--(steps|seconds|warmup|compress|clients)=([\d,.]+)$/.exec(a)
+    const m = /^--(steps|seconds|warmup|compress|clients|upload-every|run-every|agent-people)=([\d,.]+)$/.exec(a)
     if (a === '--quick') o.quick = true
     else if (m?.[1] === 'steps')
       o.steps = m[2]!
         .split(',')
         .map(Number)
         .filter((n) => n > 0)
-    else if (m) o[m[1] as 'seconds' | 'warmup' | 'compress' | 'clients'] = Number(m[2])
-    else throw new Error(`unknown option ${a} (usage: pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4])`)
+    else if (m) o[names[m[1] as keyof typeof names] ?? (m[1] as 'seconds' | 'warmup' | 'compress' | 'clients')] = Number(m[2])
+    else throw new Error(`unknown option ${a} (usage: ${USAGE})`)
   }
   if (o.quick && !argv.some((a) => a.startsWith('--steps='))) o.steps = [30]
   if (o.quick && !argv.some((a) => a.startsWith('--seconds='))) o.seconds = 10
@@ -131,6 +155,8 @@ interface Person {
   conversations: string[]
   /** the person's own loopback address (the edge caps connections per client address) */
   address: string
+  /** creates an agent at sign-in and starts runs */
+  usesAgent: boolean
 }
 
 /** Person n's address in 127.0.0.0/8 (up to 64 000 people). */
@@ -142,11 +168,13 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
   const day = await dayDatabase(size, log)
   log(`day database (${size.messages.toLocaleString('en')} messages): seeded in ${day.seedMs} ms (0 = cached template), copied in ${day.copyMs} ms`)
   let stack: ThrowawayStack | undefined
+  let llm: DayLlm | undefined
   const clients: Clients[] = []
   const db = new pg.Client({ connectionString: day.url })
   try {
     await db.connect()
     await handOverSeed(db, day.name)
+    llm = await startDayLlm()
     stack = await startThrowawayStack({
       database: { name: day.name, url: day.url, drop: day.drop },
       readyTimeoutMs: 240_000,
@@ -154,7 +182,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         PALISADE_LOG_LEVEL: 'warn',
         AUTH_RATE_LIMIT_PER_MINUTE: '1000000',
         CHAT_RATE_LIMIT_PER_MINUTE: '1000000',
-        CHAT_MESSAGE_CACHE_MB: '64'
+        CHAT_MESSAGE_CACHE_MB: '64',
+        ...llm.env
       }
     })
     if (!stack.ready) throw new Error(`the stack did not start: ${stack.output().slice(-3000)}`)
@@ -204,7 +233,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
               .getSetCookie()
               .map((c) => c.split(';')[0]!)
               .find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))!
-            added.push({ person: { id: row.id, cookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i) } })
+            const usesAgent = opts.agentPeople > 0 && row.i % Math.max(1, Math.round(100 / opts.agentPeople)) === 0
+            added.push({ person: { id: row.id, cookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i), usesAgent } })
           }
         })
       )
@@ -231,7 +261,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       log(`step ${people}: ${online.size} people signed in and connected (${failedToConnect} failed), measuring ${opts.seconds} s`)
 
       const minute = 60 / opts.compress
-      const every = { message: minute, open: 3 * minute, list: 3 * minute, search: 10 * minute }
+      const every = { message: minute, open: 3 * minute, list: 3 * minute, search: 10 * minute, upload: opts.uploadEvery * minute, run: opts.runEvery * minute }
       const warmup =
         opts.warmup > 0
           ? await Promise.all(clients.map((c) => c.ask<{ errors: Record<string, number> }>({ cmd: 'run', base, origin, seconds: opts.warmup, every })))
@@ -243,7 +273,13 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       const pgCpu0 = backends.map(statCpuUs)
       const results = await Promise.all(
         clients.map((c) =>
-          c.ask<{ sent: [string, string][]; arrivals: [string, number, number][]; http: Record<string, number[]>; errors: Record<string, number> }>({
+          c.ask<{
+            sent: [string, string][]
+            arrivals: [string, number, number][]
+            http: Record<string, number[]>
+            runs: number[]
+            errors: Record<string, number>
+          }>({
             cmd: 'run',
             base,
             origin,
@@ -297,6 +333,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       const cpuUsPerAction: Record<string, number> = {}
       for (const n of Object.keys(procs)) cpuUsPerAction[n] = r1((cpu1[n]! - cpu0[n]!) / Math.max(1, actions))
       cpuUsPerAction.postgres = r1(pgCpu / Math.max(1, actions))
+      const runTimes = results.flatMap((r) => r.runs).sort((a, b) => a - b)
+      const cpuOf = (name: string) => (procs[name] ? cpu1[name]! - cpu0[name]! : 0)
       const step: DayStep = {
         people: online.size,
         realPacePeople: online.size * opts.compress,
@@ -304,6 +342,9 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         messages,
         delivery: { p50: r1(percentile(latencies, 50)), p99: r1(percentile(latencies, 99)), max: r1(latencies.at(-1) ?? 0), missing },
         routes,
+        agentRuns: { n: runTimes.length, p50: r1(percentile(runTimes, 50)), p99: r1(percentile(runTimes, 99)), max: r1(runTimes.at(-1) ?? 0) },
+        cpuUsPerUpload: r1(cpuOf('files') / Math.max(1, routes[UPLOAD_ROUTE]?.n ?? 0)),
+        cpuUsPerRun: r1(cpuOf('agents') / Math.max(1, runTimes.length)),
         errors,
         cpuUsPerAction,
         actions,
@@ -324,6 +365,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
     await db.end().catch(() => {})
     if (stack) await stack.stop()
     else await day.drop()
+    await llm?.close()
   }
 }
 
@@ -335,6 +377,8 @@ export function formatStep(s: DayStep): string {
     `  CPU µs per action (message or request): ${Object.entries(s.cpuUsPerAction)
       .map(([n, us]) => `${n} ${us}`)
       .join(', ')}`,
+    `  agent runs, start → agent.run.completed on the starter's socket: n ${s.agentRuns.n}, p50 ${s.agentRuns.p50} ms, p99 ${s.agentRuns.p99} ms, max ${s.agentRuns.max} ms`,
+    `  CPU µs of files per upload ${s.cpuUsPerUpload}, of agents per run ${s.cpuUsPerRun}`,
     `  stack RSS growth per person connected: ${s.rssKiBPerPerson} KiB`,
     `  errors: ${Object.keys(s.errors).length ? JSON.stringify(s.errors) : 'none'}`
   ]
