@@ -67,7 +67,7 @@ export interface DayStep {
   routes: Record<string, { n: number; p50: number; p99: number }>
   /** agent runs: start request → agent.run.completed on the starter's socket */
   agentRuns: { n: number; p50: number; p99: number; max: number }
-  /** CPU µs of the files service per upload and of the agents service per run (all their work in the step) */
+  /** CPU µs of the files service per upload and of the agents service per run: all their CPU in the step (idle timers included), 0 with none */
   cpuUsPerUpload: number
   cpuUsPerRun: number
   errors: Record<string, number>
@@ -334,7 +334,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       for (const n of Object.keys(procs)) cpuUsPerAction[n] = r1((cpu1[n]! - cpu0[n]!) / Math.max(1, actions))
       cpuUsPerAction.postgres = r1(pgCpu / Math.max(1, actions))
       const runTimes = results.flatMap((r) => r.runs).sort((a, b) => a - b)
-      const cpuOf = (name: string) => (procs[name] ? cpu1[name]! - cpu0[name]! : 0)
+      // all of the service's CPU in the step (idle timers and other work too) over its actions; 0 without any
+      const perAction = (name: string, n: number) => (n && procs[name] ? r1((cpu1[name]! - cpu0[name]!) / n) : 0)
       const step: DayStep = {
         people: online.size,
         realPacePeople: online.size * opts.compress,
@@ -343,8 +344,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         delivery: { p50: r1(percentile(latencies, 50)), p99: r1(percentile(latencies, 99)), max: r1(latencies.at(-1) ?? 0), missing },
         routes,
         agentRuns: { n: runTimes.length, p50: r1(percentile(runTimes, 50)), p99: r1(percentile(runTimes, 99)), max: r1(runTimes.at(-1) ?? 0) },
-        cpuUsPerUpload: r1(cpuOf('files') / Math.max(1, routes[UPLOAD_ROUTE]?.n ?? 0)),
-        cpuUsPerRun: r1(cpuOf('agents') / Math.max(1, runTimes.length)),
+        cpuUsPerUpload: perAction('files', routes[UPLOAD_ROUTE]?.n ?? 0),
+        cpuUsPerRun: perAction('agents', runTimes.length),
         errors,
         cpuUsPerAction,
         actions,
