@@ -8,9 +8,10 @@
  * real cookies through the edge, each on a WebSocket, sending about one message a minute, opening a
  * conversation every few minutes, loading the conversation list and searching now and then,
  * uploading a small file every `--upload-every` minutes and — the `--agent-people` percent who use
- * an agent, created at sign-in — starting a run every `--run-every` minutes (day-actions.mjs;
- * the LLM is a local stand-in, day-llm.ts), on a clock compressed `--compress` times. The number of people steps up until p99 delivery (send →
- * the message on every connected member's socket) passes 100 ms or an error appears.
+ * an agent, created at sign-in — starting a run every `--run-every` minutes (day-actions.mjs; the
+ * LLM is a local stand-in, day-llm.ts), on a clock compressed `--compress` times. The number of
+ * people steps up until p99 delivery (send → the message on every connected member's socket)
+ * passes 100 ms or an error appears.
  *
  * Sign-in: the seeded people have no accounts. One account is registered through the edge; its
  * argon2 hash (of a known password) is copied to an account per seeded person — bench-only rows in
