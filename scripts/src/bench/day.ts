@@ -88,14 +88,13 @@ export interface DayReport {
   stoppedBy: string
 }
 
-export const USAGE =
+/** default rates of the rarer actions: an upload a person every 30 minutes, a run an hour for one in ten */
+const RATES = { uploadEvery: 30, runEvery: 60, agentPeople: 10 }
+const USAGE =
   'pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4] [--upload-every=30] [--run-every=60] [--agent-people=10]'
 
 export function parseDayArgs(argv: string[]): DayOptions {
-  const o: DayOptions = {
-    ...{ quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4 },
-    ...{ uploadEvery: 30, runEvery: 60, agentPeople: 10 }
-  }
+  const o: DayOptions = { quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4, ...RATES }
   const names = { 'upload-every': 'uploadEvery', 'run-every': 'runEvery', 'agent-people': 'agentPeople' } as const
   for (const a of argv) {
     const m = /^--(steps|seconds|warmup|compress|clients|upload-every|run-every|agent-people)=([\d,.]+)$/.exec(a)
