@@ -9,10 +9,11 @@ import { parseDayArgs, runDay } from '../src/bench/day.js'
 t.test('pnpm bench day --quick runs and reports', async (t) => {
   const defaults = parseDayArgs([])
   t.same([defaults.uploadEvery, defaults.runEvery, defaults.agentPeople], [30, 60, 10], 'uploads, runs and agent users by default')
-  // uploads and runs more often than by default, so that a 10 s step surely has some
-  const opts = parseDayArgs(['--quick', '--upload-every=5', '--run-every=5', '--agent-people=50'])
+  // uploads and runs more often than by default, so that a 10 s step has some (all 30 people
+  // without an upload: (2/3)^30; all 6 agent users without a run: (1/3)^6), and no more
+  const opts = parseDayArgs(['--quick', '--upload-every=10', '--run-every=5', '--agent-people=20'])
   t.same(opts.steps, [30], 'one small step')
-  t.same([opts.uploadEvery, opts.runEvery, opts.agentPeople], [5, 5, 50])
+  t.same([opts.uploadEvery, opts.runEvery, opts.agentPeople], [10, 5, 20])
   const report = await runDay({ ...opts, log: (line) => t.comment(line) })
   t.equal(report.steps.length, 1)
   const step = report.steps[0]!
