@@ -7,8 +7,13 @@ import { parseDayArgs, runDay } from '../src/bench/day.js'
  * the report's fields and that nothing failed, never a timing (this machine is shared and loaded).
  */
 t.test('pnpm bench day --quick runs and reports', async (t) => {
-  const opts = parseDayArgs(['--quick'])
+  const defaults = parseDayArgs([])
+  t.same([defaults.uploadEvery, defaults.runEvery, defaults.agentPeople], [30, 60, 10], 'uploads, runs and agent users by default')
+  // uploads and runs more often than by default, so that a 10 s step has some (all 30 people
+  // without an upload: (2/3)^30; all 6 agent users without a run: (1/3)^6), and no more
+  const opts = parseDayArgs(['--quick', '--upload-every=10', '--run-every=5', '--agent-people=20'])
   t.same(opts.steps, [30], 'one small step')
+  t.same([opts.uploadEvery, opts.runEvery, opts.agentPeople], [10, 5, 20])
   const report = await runDay({ ...opts, log: (line) => t.comment(line) })
   t.equal(report.steps.length, 1)
   const step = report.steps[0]!
@@ -18,7 +23,13 @@ t.test('pnpm bench day --quick runs and reports', async (t) => {
   t.same(step.errors, {}, 'no errors: every request a 200, every message on every connected member’s socket')
   t.equal(step.delivery.missing, 0)
   t.ok(step.delivery.p50 > 0 && step.delivery.p99 >= step.delivery.p50 && step.delivery.max >= step.delivery.p99, 'delivery percentiles')
-  for (const route of ['GET /api/chat/conversations', 'GET /api/chat/conversations/:id/messages', 'GET /api/chat/search']) {
+  for (const route of [
+    'GET /api/chat/conversations',
+    'GET /api/chat/conversations/:id/messages',
+    'GET /api/chat/search',
+    'POST /api/files',
+    'POST /api/agents/:id/runs'
+  ]) {
     t.ok(step.routes[route]?.n, `${route} was called`)
     t.ok(step.routes[route]!.p99 > 0, `${route} p99`)
   }
@@ -26,6 +37,9 @@ t.test('pnpm bench day --quick runs and reports', async (t) => {
     t.type(step.cpuUsPerAction[process], 'number', `CPU per action of ${process}`)
   }
   t.ok(step.cpuUsPerAction.chat! > 0 && step.cpuUsPerAction.gateway! > 0, 'chat and gateway did the work')
+  t.ok(step.agentRuns.n > 0, 'agent runs completed on their starters’ sockets')
+  t.ok(step.agentRuns.p50 > 0 && step.agentRuns.p99 >= step.agentRuns.p50 && step.agentRuns.max >= step.agentRuns.p99, 'run percentiles')
+  t.ok(step.cpuUsPerUpload > 0 && step.cpuUsPerRun > 0, 'files CPU per upload and agents CPU per run')
   t.type(step.rssKiBPerPerson, 'number')
   t.type(step.loadAverage, 'number')
   t.type(report.limit, 'number')

@@ -13,14 +13,12 @@ import { randomUUID } from 'node:crypto'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { createServer, type Server } from 'node:http'
-import type { AddressInfo } from 'node:net'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
 import { procCpuUs, startStackService, type ServiceProcess } from './service-process.js'
+import { startTokenServer } from './token-server.js'
 
 export interface LatencySummary {
   n: number
@@ -35,31 +33,6 @@ export function summarise(samples: number[]): LatencySummary {
   const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0
   const r = (x: number) => Math.round(x * 100) / 100
   return { n: s.length, p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(s[s.length - 1] ?? 0) }
-}
-
-/** Token stream stand-in for a paid provider: `r<request>t<index>` tokens, each write time recorded. */
-async function startTokenServer(intervalMs: () => number, tokens: () => number): Promise<{ url: string; sent: Map<string, number>; server: Server }> {
-  const sent = new Map<string, number>()
-  let requests = 0
-  const server = createServer(async (req, res) => {
-    for await (const _ of req) void _
-    const n = ++requests
-    res.writeHead(200, { 'content-type': 'text/event-stream' })
-    const chunk = (delta: unknown, finish: string | null = null) =>
-      `data: ${JSON.stringify({ id: 'b', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }] })}\n\n`
-    const count = tokens()
-    const every = intervalMs()
-    for (let i = 0; i < count && !res.destroyed; i++) {
-      await sleep(every)
-      const tok = `r${n}t${i} `
-      sent.set(tok.trim(), performance.now())
-      res.write(chunk({ content: tok }))
-    }
-    res.write(chunk({}, 'stop'))
-    res.end('data: [DONE]\n\n')
-  })
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1`, sent, server }
 }
 
 interface Watcher {

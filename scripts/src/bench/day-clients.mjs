@@ -1,17 +1,19 @@
 // Simulated people of the day bench (day.ts), many per process: each person holds a WebSocket to
 // the edge with their own access cookie and, on a time-compressed clock, sends a message to one of
 // their conversations, opens a conversation (first page), loads the conversation list and searches
-// now and then — all through the edge. Each person connects from an address of their own in
+// now and then, uploads a small file into a conversation and, if they use an agent, starts a run
+// (day-actions.mjs) — all through the edge. Each person connects from an address of their own in
 // 127.0.0.0/8 (one keep-alive HTTP connection and one WebSocket), as people on their own machines
 // would: the edge caps connections per client address. Like the web client, each renews its
 // socket's identity lease (GET /ws through the edge) before it runs out (≤ 60 s, real time).
 // Driven over IPC:
 //
-//   { cmd: 'connect', url, origin, people: [{ id, cookie, conversations, address }] }
+//   { cmd: 'connect', url, base, origin, people: [{ id, cookie, conversations, address, usesAgent }] }
 //       → { ok: 'connected', ids: [connected people's ids], failed: { reason: n } }
-//   { cmd: 'run', base, origin, seconds, every: { message, open, list, search } }
+//       (a person with `usesAgent` creates an agent first, and only they start runs)
+//   { cmd: 'run', base, origin, seconds, every: { message, open, list, search, upload, run } }
 //       → { ok: 'ran', sent: [[key, conversationId]], arrivals: [[key, count, maxMs]], http: { route: ms[] },
-//           errors: { kind: n } }
+//           runs: [start → agent.run.completed ms], errors: { kind: n } }
 //   { cmd: 'close' } → exits
 //
 // `every` is each action's mean interval per person in (compressed) seconds; the first of each is
@@ -21,6 +23,7 @@
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
+import { dayActions, send } from './day-actions.mjs'
 
 const now = () => performance.timeOrigin + performance.now()
 const MARK = Buffer.from('"clientMessageId":"')
@@ -37,8 +40,9 @@ let latencies = {}
 const error = (kind) => {
   errors[kind] = (errors[kind] ?? 0) + 1
 }
+const actions = dayActions(error)
 
-function onFrame(data, at) {
+function onFrame(data, at, personId) {
   if (data.indexOf('"type":"message.created"') !== -1) {
     const i = data.indexOf(MARK)
     if (i === -1 || !counting) return
@@ -51,7 +55,8 @@ function onFrame(data, at) {
       a[0]++
       if (ms > a[1]) a[1] = ms
     } else arrivals.set(key, [1, ms])
-  } else if (data.indexOf('"type":"error"') !== -1) error(`ws error frame ${JSON.parse(data.toString()).code}`)
+  } else if (actions.onFrame(data, at, personId)) return
+  else if (data.indexOf('"type":"error"') !== -1) error(`ws error frame ${JSON.parse(data.toString()).code}`)
 }
 
 /**
@@ -68,7 +73,7 @@ function keepLease(person, base, origin, expiresAt, first = false) {
     if (person.ws.readyState !== WebSocket.OPEN) return
     const t0 = performance.now()
     try {
-      const { status, body } = await request(`${base}/ws`, person, origin)
+      const { status, body } = await send(`${base}/ws`, person, origin)
       if (status !== 200) return error(`GET /ws (lease renewal) answered ${status}`)
       if (counting) {
         latencies['GET /ws (lease renewal)'] ??= []
@@ -81,7 +86,7 @@ function keepLease(person, base, origin, expiresAt, first = false) {
   }, delay)
 }
 
-function open(url, origin, { cookie, address }) {
+function open(url, origin, { id, cookie, address }) {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers: { cookie, origin }, localAddress: address, perMessageDeflate: false, skipUTF8Validation: true })
     ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)))
@@ -95,7 +100,7 @@ function open(url, origin, { cookie, address }) {
         if (greeted) resolve({ ws, expiresAt: hello.expiresAt })
         return
       }
-      onFrame(data, at)
+      onFrame(data, at, id)
     })
     ws.on('close', (code) => {
       if (code !== 1000 && code !== 1005) error(`socket closed ${code}`)
@@ -114,6 +119,15 @@ async function connect({ url, base, origin, people: list }) {
         try {
           const { ws, expiresAt } = await open(url, origin, p)
           const person = { ...p, ws, agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) }
+          if (p.usesAgent) {
+            try {
+              await actions.createAgent(person, base, origin)
+            } catch (err) {
+              ws.close(1000)
+              person.agent.destroy()
+              throw err
+            }
+          }
           keepLease(person, base, origin, expiresAt, true)
           opened.push(person)
         } catch (err) {
@@ -126,19 +140,6 @@ async function connect({ url, base, origin, people: list }) {
   return { ids: opened.map((p) => p.id), failed }
 }
 
-/** GET through the person's own connection; resolves with the status and body. */
-function request(url, person, origin) {
-  return new Promise((resolve, reject) => {
-    const req = http.get(url, { agent: person.agent, headers: { cookie: person.cookie, accept: 'application/json', origin } }, (res) => {
-      const chunks = []
-      res.on('data', (c) => chunks.push(c))
-      res.once('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
-      res.once('error', reject)
-    })
-    req.once('error', reject)
-  })
-}
-
 const pick = (list) => list[Math.floor(Math.random() * list.length)]
 /** exponential intervals around `mean` seconds: a Poisson process per person and action */
 const interval = (mean) => -Math.log(1 - Math.random()) * mean * 1000
@@ -148,29 +149,42 @@ async function run({ base, origin, seconds, every }) {
   counting = true
   const sent = []
   latencies = {}
+  actions.begin()
   const end = performance.now() + seconds * 1000
   let seq = 0
+  const record = (route, ms) => {
+    latencies[route] ??= []
+    latencies[route].push(ms)
+  }
   const get = async (route, person, path) => {
     const t0 = performance.now()
     try {
-      const { status } = await request(base + path, person, origin)
+      const { status } = await send(base + path, person, origin)
       if (status !== 200) error(`${route} answered ${status}`)
-      else {
-        latencies[route] ??= []
-        latencies[route].push(performance.now() - t0)
-      }
+      else record(route, performance.now() - t0)
     } catch (err) {
       error(`${route}: ${err.message}`)
     }
   }
-  const actions = {
-    message: (p) => {
-      if (p.ws.readyState !== WebSocket.OPEN) return error('send on a closed socket')
-      const conversationId = pick(p.conversations)
-      const key = `d${process.pid}-${++seq}-${now().toFixed(3)}`
-      sent.push([key, conversationId])
-      p.ws.send(JSON.stringify({ type: 'message.send', conversationId, text: `${pick(WORDS)} day bench ${seq}`, clientMessageId: key }))
-    },
+  const sendMessage = (p, conversationId, text, attachments) => {
+    if (p.ws.readyState !== WebSocket.OPEN) return error('send on a closed socket')
+    const key = `d${process.pid}-${++seq}-${now().toFixed(3)}`
+    sent.push([key, conversationId])
+    p.ws.send(
+      JSON.stringify({
+        type: 'message.send',
+        conversationId,
+        text: text ?? `${pick(WORDS)} day bench ${seq}`,
+        clientMessageId: key,
+        ...(attachments ? { attachments } : {})
+      })
+    )
+  }
+  const ctx = { base, origin, record, sendMessage }
+  const act = {
+    message: (p) => sendMessage(p, pick(p.conversations)),
+    upload: (p) => actions.upload(p, ctx),
+    run: (p) => actions.run(p, ctx),
     open: (p) => get('GET /api/chat/conversations/:id/messages', p, `/api/chat/conversations/${pick(p.conversations)}/messages?limit=50`),
     list: (p) => get('GET /api/chat/conversations', p, '/api/chat/conversations?limit=20'),
     search: (p) => get('GET /api/chat/search', p, `/api/chat/search?q=${pick(WORDS)}&limit=20`)
@@ -178,11 +192,11 @@ async function run({ base, origin, seconds, every }) {
   const timers = []
   for (const p of people) {
     for (const [action, mean] of Object.entries(every)) {
-      if (!(mean > 0)) continue
+      if (!(mean > 0) || (action === 'run' && !p.agentId)) continue
       const schedule = (delay) => {
         const t = setTimeout(() => {
           if (performance.now() >= end) return
-          void actions[action](p)
+          void act[action](p)
           schedule(interval(mean))
         }, delay)
         timers.push(t)
@@ -194,11 +208,12 @@ async function run({ base, origin, seconds, every }) {
   for (const t of timers) clearTimeout(t)
   // the last messages' deliveries and requests in flight
   await new Promise((r) => setTimeout(r, 3000))
+  const runs = await actions.settle()
   counting = false
   // errors since the last run's report: closed sockets and failed renewals between runs count too
   const failures = errors
   errors = {}
-  return { sent, arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]), http: latencies, errors: failures }
+  return { sent, arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]), http: latencies, runs, errors: failures }
 }
 
 process.on('message', async (msg) => {

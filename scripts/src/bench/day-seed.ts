@@ -12,7 +12,7 @@
  */
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
-import { createDatabase, runMigrations } from '@palisade/platform'
+import { createDatabase, runMigrations, serviceRoleName } from '@palisade/platform'
 import { TEST_PG_ADMIN_URL, withDatabase } from '@palisade/platform/testing'
 
 export const SEED_VERSION = 6
@@ -186,5 +186,29 @@ export async function dayDatabase(
     seedMs,
     copyMs: Date.now() - t0,
     drop: () => admin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => undefined)
+  }
+}
+
+/**
+ * The template was built by the superuser; the launcher makes each service's role own its schema,
+ * but the tables in it stay the builder's. Creating the roles first (the launcher then only sets
+ * their passwords) lets the copy's objects be handed to them as the service's own migrations would.
+ */
+export async function handOverSeed(db: pg.Client, database: string): Promise<void> {
+  for (const service of ['chat', 'files']) {
+    const role = serviceRoleName(database, service)
+    await db.query(`CREATE ROLE "${role}" NOLOGIN`)
+    await db.query(`ALTER SCHEMA "${service}" OWNER TO "${role}"`)
+    const objects = await db.query<{ kind: string; name: string }>(
+      `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.relname AS name
+       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'S', 'v', 'm') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
+       UNION ALL SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`,
+      [service]
+    )
+    for (const o of objects.rows) {
+      const name = o.kind === 'FUNCTION' ? o.name : `"${service}"."${o.name}"`
+      await db.query(`ALTER ${o.kind} ${name} OWNER TO "${role}"`)
+    }
   }
 }

@@ -1,13 +1,17 @@
 /**
- * `pnpm bench day [--quick] [--steps=250,500,1000,2000,4000,8000] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]`
+ * `pnpm bench day [--quick] [--steps=250,500,1000,2000,4000,8000] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]
+ *   [--upload-every=30] [--run-every=60] [--agent-people=10]`
  *
  * The day scenario (issue #30): the whole stack as `pnpm start` runs it (launcher, local edge,
  * every service in its own process, nats-server) on a copy of the year's database (day-seed.ts),
  * and simulated people (day-clients.mjs, in a bounded number of client processes) signed in with
  * real cookies through the edge, each on a WebSocket, sending about one message a minute, opening a
- * conversation every few minutes, loading the conversation list and searching now and then, on a
- * clock compressed `--compress` times. The number of people steps up until p99 delivery (send →
- * the message on every connected member's socket) passes 100 ms or an error appears.
+ * conversation every few minutes, loading the conversation list and searching now and then,
+ * uploading a small file every `--upload-every` minutes and — the `--agent-people` percent who use
+ * an agent, created at sign-in — starting a run every `--run-every` minutes (day-actions.mjs; the
+ * LLM is a local stand-in, day-llm.ts), on a clock compressed `--compress` times. The number of
+ * people steps up until p99 delivery (send → the message on every connected member's socket)
+ * passes 100 ms or an error appears.
  *
  * Sign-in: the seeded people have no accounts. One account is registered through the edge; its
  * argon2 hash (of a known password) is copied to an account per seeded person — bench-only rows in
@@ -20,16 +24,18 @@
  * seed, a few dozen people and one short step.
  */
 import { fork, type ChildProcess } from 'node:child_process'
-import { readFileSync, readlinkSync } from 'node:fs'
 import { loadavg } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { AUTH_COOKIES } from '@palisade/contracts'
-import { serviceRoleName } from '@palisade/platform'
 import { startThrowawayStack, type ThrowawayStack } from '../stack/throwaway.js'
-import { dayDatabase, FULL_DAY, QUICK_DAY } from './day-seed.js'
+import { dayDatabase, FULL_DAY, handOverSeed, QUICK_DAY } from './day-seed.js'
+import { rssBytes, stackProcesses, statCpuUs } from './day-procs.js'
+import { startDayLlm, type DayLlm } from './day-llm.js'
 
 const CLIENTS = fileURLToPath(new URL('./day-clients.mjs', import.meta.url))
+/** the upload's route as day-actions.mjs reports it */
+const UPLOAD_ROUTE = 'POST /api/files'
 const PASSWORD = 'day bench password, long enough'
 
 export interface DayOptions {
@@ -43,6 +49,12 @@ export interface DayOptions {
   compress: number
   /** client processes the people are spread over */
   clients: number
+  /** simulated minutes between one person's uploads (0: none) */
+  uploadEvery: number
+  /** simulated minutes between runs of one person who uses an agent (0: none) */
+  runEvery: number
+  /** percent of the people who use an agent */
+  agentPeople: number
   log?: (line: string) => void
 }
 
@@ -54,6 +66,11 @@ export interface DayStep {
   messages: number
   delivery: { p50: number; p99: number; max: number; missing: number }
   routes: Record<string, { n: number; p50: number; p99: number }>
+  /** agent runs: start request → agent.run.completed on the starter's socket */
+  agentRuns: { n: number; p50: number; p99: number; max: number }
+  /** CPU µs of the files service per upload and of the agents service per run: all their CPU in the step (idle timers included), 0 with none */
+  cpuUsPerUpload: number
+  cpuUsPerRun: number
   errors: Record<string, number>
   /** CPU µs per message + request handled in the step, per process */
   cpuUsPerAction: Record<string, number>
@@ -71,18 +88,24 @@ export interface DayReport {
   stoppedBy: string
 }
 
+/** default rates of the rarer actions: an upload a person every 30 minutes, a run an hour for one in ten */
+const RATES = { uploadEvery: 30, runEvery: 60, agentPeople: 10 }
+const USAGE =
+  'pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4] [--upload-every=30] [--run-every=60] [--agent-people=10]'
+
 export function parseDayArgs(argv: string[]): DayOptions {
-  const o: DayOptions = { quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4 }
+  const o: DayOptions = { quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4, ...RATES }
+  const names = { 'upload-every': 'uploadEvery', 'run-every': 'runEvery', 'agent-people': 'agentPeople' } as const
   for (const a of argv) {
-    const m = /^--(steps|seconds|warmup|compress|clients)=([\d,.]+)$/.exec(a)
+    const m = /^--(steps|seconds|warmup|compress|clients|upload-every|run-every|agent-people)=([\d,.]+)$/.exec(a)
     if (a === '--quick') o.quick = true
     else if (m?.[1] === 'steps')
       o.steps = m[2]!
         .split(',')
         .map(Number)
         .filter((n) => n > 0)
-    else if (m) o[m[1] as 'seconds' | 'warmup' | 'compress' | 'clients'] = Number(m[2])
-    else throw new Error(`unknown option ${a} (usage: pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4])`)
+    else if (m) o[names[m[1] as keyof typeof names] ?? (m[1] as 'seconds' | 'warmup' | 'compress' | 'clients')] = Number(m[2])
+    else throw new Error(`unknown option ${a} (usage: ${USAGE})`)
   }
   if (o.quick && !argv.some((a) => a.startsWith('--steps='))) o.steps = [30]
   if (o.quick && !argv.some((a) => a.startsWith('--seconds='))) o.seconds = 10
@@ -93,42 +116,6 @@ export function parseDayArgs(argv: string[]): DayOptions {
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]! : 0)
 const r1 = (x: number) => Math.round(x * 10) / 10
-
-function statCpuUs(pid: number): number {
-  try {
-    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    const f = s.slice(s.lastIndexOf(')') + 2).split(' ')
-    return (Number(f[11]) + Number(f[12])) * 10_000
-  } catch {
-    return 0
-  }
-}
-
-function rssBytes(pid: number): number {
-  try {
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
-    return m ? Number(m[1]) * 1024 : 0
-  } catch {
-    return 0
-  }
-}
-
-/** The stack's processes by name: the launcher (the edge), each service (by working directory), nats-server. */
-function stackProcesses(launcher: number): Record<string, number> {
-  const out: Record<string, number> = { edge: launcher }
-  const kids = readFileSync(`/proc/${launcher}/task/${launcher}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number)
-  for (const pid of kids) {
-    try {
-      const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim()
-      if (comm.startsWith('nats-server')) out.nats = pid
-      else {
-        const service = /services\/([\w-]+)$/.exec(readlinkSync(`/proc/${pid}/cwd`))?.[1]
-        if (service) out[service] = pid
-      }
-    } catch {}
-  }
-  return out
-}
 
 /** One client process (day-clients.mjs); one request at a time. */
 class Clients {
@@ -162,36 +149,14 @@ class Clients {
   }
 }
 
-/**
- * The template was built by the superuser; the launcher makes each service's role own its schema,
- * but the tables in it stay the builder's. Creating the roles first (the launcher then only sets
- * their passwords) lets the copy's objects be handed to them as the service's own migrations would.
- */
-async function handOverSeed(db: pg.Client, database: string): Promise<void> {
-  for (const service of ['chat', 'files']) {
-    const role = serviceRoleName(database, service)
-    await db.query(`CREATE ROLE "${role}" NOLOGIN`)
-    await db.query(`ALTER SCHEMA "${service}" OWNER TO "${role}"`)
-    const objects = await db.query<{ kind: string; name: string }>(
-      `SELECT CASE c.relkind WHEN 'S' THEN 'SEQUENCE' ELSE 'TABLE' END AS kind, c.relname AS name
-       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-       WHERE n.nspname = $1 AND c.relkind IN ('r', 'p', 'S', 'v', 'm') AND NOT EXISTS (SELECT 1 FROM pg_depend d WHERE d.objid = c.oid AND d.deptype IN ('a', 'i'))
-       UNION ALL SELECT 'FUNCTION', p.oid::regprocedure::text FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = $1`,
-      [service]
-    )
-    for (const o of objects.rows) {
-      const name = o.kind === 'FUNCTION' ? o.name : `"${service}"."${o.name}"`
-      await db.query(`ALTER ${o.kind} ${name} OWNER TO "${role}"`)
-    }
-  }
-}
-
 interface Person {
   id: string
   cookie: string
   conversations: string[]
   /** the person's own loopback address (the edge caps connections per client address) */
   address: string
+  /** creates an agent at sign-in and starts runs */
+  usesAgent: boolean
 }
 
 /** Person n's address in 127.0.0.0/8 (up to 64 000 people). */
@@ -203,11 +168,13 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
   const day = await dayDatabase(size, log)
   log(`day database (${size.messages.toLocaleString('en')} messages): seeded in ${day.seedMs} ms (0 = cached template), copied in ${day.copyMs} ms`)
   let stack: ThrowawayStack | undefined
+  let llm: DayLlm | undefined
   const clients: Clients[] = []
   const db = new pg.Client({ connectionString: day.url })
   try {
     await db.connect()
     await handOverSeed(db, day.name)
+    llm = await startDayLlm()
     stack = await startThrowawayStack({
       database: { name: day.name, url: day.url, drop: day.drop },
       readyTimeoutMs: 240_000,
@@ -215,7 +182,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         PALISADE_LOG_LEVEL: 'warn',
         AUTH_RATE_LIMIT_PER_MINUTE: '1000000',
         CHAT_RATE_LIMIT_PER_MINUTE: '1000000',
-        CHAT_MESSAGE_CACHE_MB: '64'
+        CHAT_MESSAGE_CACHE_MB: '64',
+        ...llm.env
       }
     })
     if (!stack.ready) throw new Error(`the stack did not start: ${stack.output().slice(-3000)}`)
@@ -265,7 +233,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
               .getSetCookie()
               .map((c) => c.split(';')[0]!)
               .find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))!
-            added.push({ person: { id: row.id, cookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i) } })
+            const usesAgent = opts.agentPeople > 0 && row.i % Math.max(1, Math.round(100 / opts.agentPeople)) === 0
+            added.push({ person: { id: row.id, cookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i), usesAgent } })
           }
         })
       )
@@ -292,7 +261,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       log(`step ${people}: ${online.size} people signed in and connected (${failedToConnect} failed), measuring ${opts.seconds} s`)
 
       const minute = 60 / opts.compress
-      const every = { message: minute, open: 3 * minute, list: 3 * minute, search: 10 * minute }
+      const every = { message: minute, open: 3 * minute, list: 3 * minute, search: 10 * minute, upload: opts.uploadEvery * minute, run: opts.runEvery * minute }
       const warmup =
         opts.warmup > 0
           ? await Promise.all(clients.map((c) => c.ask<{ errors: Record<string, number> }>({ cmd: 'run', base, origin, seconds: opts.warmup, every })))
@@ -304,7 +273,13 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       const pgCpu0 = backends.map(statCpuUs)
       const results = await Promise.all(
         clients.map((c) =>
-          c.ask<{ sent: [string, string][]; arrivals: [string, number, number][]; http: Record<string, number[]>; errors: Record<string, number> }>({
+          c.ask<{
+            sent: [string, string][]
+            arrivals: [string, number, number][]
+            http: Record<string, number[]>
+            runs: number[]
+            errors: Record<string, number>
+          }>({
             cmd: 'run',
             base,
             origin,
@@ -358,6 +333,9 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       const cpuUsPerAction: Record<string, number> = {}
       for (const n of Object.keys(procs)) cpuUsPerAction[n] = r1((cpu1[n]! - cpu0[n]!) / Math.max(1, actions))
       cpuUsPerAction.postgres = r1(pgCpu / Math.max(1, actions))
+      const runTimes = results.flatMap((r) => r.runs).sort((a, b) => a - b)
+      // all of the service's CPU in the step (idle timers and other work too) over its actions; 0 without any
+      const perAction = (name: string, n: number) => (n && procs[name] ? r1((cpu1[name]! - cpu0[name]!) / n) : 0)
       const step: DayStep = {
         people: online.size,
         realPacePeople: online.size * opts.compress,
@@ -365,6 +343,9 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         messages,
         delivery: { p50: r1(percentile(latencies, 50)), p99: r1(percentile(latencies, 99)), max: r1(latencies.at(-1) ?? 0), missing },
         routes,
+        agentRuns: { n: runTimes.length, p50: r1(percentile(runTimes, 50)), p99: r1(percentile(runTimes, 99)), max: r1(runTimes.at(-1) ?? 0) },
+        cpuUsPerUpload: perAction('files', routes[UPLOAD_ROUTE]?.n ?? 0),
+        cpuUsPerRun: perAction('agents', runTimes.length),
         errors,
         cpuUsPerAction,
         actions,
@@ -385,6 +366,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
     await db.end().catch(() => {})
     if (stack) await stack.stop()
     else await day.drop()
+    await llm?.close()
   }
 }
 
@@ -396,6 +378,8 @@ export function formatStep(s: DayStep): string {
     `  CPU µs per action (message or request): ${Object.entries(s.cpuUsPerAction)
       .map(([n, us]) => `${n} ${us}`)
       .join(', ')}`,
+    `  agent runs, start → agent.run.completed on the starter's socket: n ${s.agentRuns.n}, p50 ${s.agentRuns.p50} ms, p99 ${s.agentRuns.p99} ms, max ${s.agentRuns.max} ms`,
+    `  CPU µs of files per upload ${s.cpuUsPerUpload}, of agents per run ${s.cpuUsPerRun}`,
     `  stack RSS growth per person connected: ${s.rssKiBPerPerson} KiB`,
     `  errors: ${Object.keys(s.errors).length ? JSON.stringify(s.errors) : 'none'}`
   ]

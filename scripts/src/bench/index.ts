@@ -36,7 +36,7 @@ function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; stric
     } else if (a === '--strict') strict = true
     else if (a === '--help' || a === '-h') {
       process.stdout.write(
-        `usage: pnpm bench [name...] [--duration=s] [--connections=n] [--warmup=s] [--rounds=n] [--strict]\n       pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]\nbenches: ${BENCHES.map((b) => b.name).join(', ')}\n`
+        `usage: pnpm bench [name...] [--duration=s] [--connections=n] [--warmup=s] [--rounds=n] [--strict]\n       pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4] [--upload-every=30] [--run-every=60] [--agent-people=10]\nbenches: ${BENCHES.map((b) => b.name).join(', ')}\n`
       )
       process.exit(0)
     } else if (a.startsWith('-')) throw new Error(`unknown option ${a}`)
