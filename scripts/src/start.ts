@@ -289,7 +289,7 @@ async function main(): Promise<void> {
       }
     })
     await edge.listen(edgePort, env.PALISADE_HOST ?? '127.0.0.1')
-    say('edge: local edge (http-proxy-3, ForwardAuth semantics)')
+    say('edge: local edge (undici, http-proxy-3 for WebSockets; ForwardAuth semantics)')
   }
   say(`ready: ${origin}   (Ctrl-C stops everything)`)
 }

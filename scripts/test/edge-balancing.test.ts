@@ -56,6 +56,7 @@ t.test('the edge balances instances and sends a failed request elsewhere only wh
   const web2 = await upstream('web2')
   const auth = await upstream('auth')
   const flaky = await upstream('flaky', (req) => req.method === 'POST')
+  const cutsGets = await upstream('cuts-gets', (req) => req.method === 'GET')
   const verify = http.createServer((_req, res) => res.writeHead(200, { 'x-authenticated-user': '00000000-0000-4000-8000-000000000001' }).end())
   await new Promise<void>((r) => verify.listen(0, '127.0.0.1', r))
   const verifyUrl = `http://127.0.0.1:${(verify.address() as AddressInfo).port}/auth/verify`
@@ -68,7 +69,7 @@ t.test('the edge balances instances and sends a failed request elsewhere only wh
   const base = `http://127.0.0.1:${port}`
   t.teardown(async () => {
     await edge.close()
-    await Promise.all([web1, web2, auth, flaky, gateway].map((u) => u.close()))
+    await Promise.all([web1, web2, auth, flaky, cutsGets, gateway].map((u) => u.close()))
     verify.close()
   })
 
@@ -103,11 +104,18 @@ t.test('the edge balances instances and sends a failed request elsewhere only wh
   t.equal(hello, 'gateway', 'the upgrade reached the live gateway instance, after /verify on the live auth URL')
 
   // A POST cut off mid-way may have been acted on: 502, not repeated; a GET is repeated.
-  const edge2 = createEdge({ upstreams: { auth: [flaky.url, auth.url], web: [flaky.url, web1.url] }, authVerifyUrl: verifyUrl })
+  const edge2 = createEdge({ upstreams: { auth: [flaky.url, auth.url], web: [cutsGets.url, web1.url] }, authVerifyUrl: verifyUrl })
   const port2 = await edge2.listen(0)
   t.teardown(() => edge2.close())
   const before = auth.hits.length
   const posted = await fetch(`http://127.0.0.1:${port2}/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body })
   t.equal(posted.status, 502, 'a POST cut off by the instance is answered 502')
   t.equal(auth.hits.length, before, 'and not sent to another instance')
+  const gets = []
+  for (let i = 0; i < 2; i++) {
+    const r = await fetch(`http://127.0.0.1:${port2}/login`)
+    gets.push(`${r.status} ${await r.text()}`)
+  }
+  t.same(gets, ['200 web1', '200 web1'], 'a GET cut off by the instance is repeated on the other one')
+  t.ok(cutsGets.hits.length >= 1, 'after reaching the instance that cut it')
 })

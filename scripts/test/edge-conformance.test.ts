@@ -14,7 +14,7 @@ import { LOCAL_EDGE_TRUSTED_PROXIES } from '../src/stack/services.js'
 
 const ORIGIN = 'http://localhost:8080'
 
-t.test('local edge (http-proxy-3) conforms to the ForwardAuth semantics', async (t) => {
+t.test('local edge (undici; http-proxy-3 for WebSockets) conforms to the ForwardAuth semantics', async (t) => {
   // auth trusts the edge as the launcher configures it
   const stack = await startTestStack(t, { auth: { ALLOWED_ORIGINS: ORIGIN, TRUSTED_PROXIES: LOCAL_EDGE_TRUSTED_PROXIES } })
   const echo = await startEchoUpstream()

@@ -1,6 +1,5 @@
 import http, { type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
-import { PassThrough } from 'node:stream'
 import { randomUUID } from 'node:crypto'
 import { ProxyServer } from 'http-proxy-3'
 import {
@@ -21,16 +20,17 @@ import { EDGE_SECURITY_HEADERS, logPath, sendProblem, writeRaw, writeRawProblem 
 import { BodyLimit, DEFAULT_BODY_RULES, SlowBodyWatch, discardBody, drainBound, hasBody, readBody, type BodyRules } from './request-body.js'
 import { injectTraceHeaders, SERVICE_ATTRIBUTE, startServerSpan, type ServiceMetrics } from '@palisade/platform'
 import { REQUEST_ID, applyIdentity, createVerifier, type AuthAnswer } from './verify.js'
-import { IDEMPOTENT_METHODS, UpstreamPool, accepts, cutOff, notDelivered } from './balancer.js'
+import { type UpstreamPool, accepts } from './balancer.js'
+import { createUpstreams, type EdgeState, type RelayBody } from './upstream.js'
 
 export { EDGE_SECURITY_HEADERS } from './responses.js'
 export { scrubProtectedHeaders } from './headers.js'
 
 /**
  * The local edge: what Traefik does in production (ARCHITECTURE.md "ForwardAuth semantics"), for
- * hosts without Docker or Traefik. Built on http-proxy-3 (request and WebSocket relaying) and
- * node:http; these modules only decide *whether*, *when* and *with which headers* a request is
- * relayed.
+ * hosts without Docker or Traefik. Built on node:http, undici (requests, upstream.ts) and
+ * http-proxy-3 (WebSocket handshakes); these modules only decide *whether*, *when* and *with which
+ * headers* a request is relayed.
  *
  * For every connection: at most `maxConnectionsPerClient` per client address (429 and closed).
  * For every request and WebSocket handshake:
@@ -90,17 +90,8 @@ export interface Edge {
 }
 
 const BODYLESS_METHODS = new Set(['GET', 'HEAD'])
-const EMPTY = Buffer.alloc(0)
+const NO_BODY: RelayBody = { kind: 'none' }
 
-interface EdgeState {
-  requestId: string
-  started: number
-  route?: Route
-  timedOut?: boolean
-  tooLarge?: boolean
-  slow?: boolean
-  proxyReq?: http.ClientRequest
-}
 const STATE = Symbol('palisade-edge')
 type EdgeRequest = IncomingMessage & { [STATE]?: EdgeState }
 
@@ -111,45 +102,15 @@ export function createEdge(opts: EdgeOptions): Edge {
   const proxyTimeoutMs = opts.proxyTimeoutMs ?? 60_000
   const proto = opts.forwardedProto ?? 'http'
   const rules: BodyRules = { ...DEFAULT_BODY_RULES, ...opts.bodyRules }
-  const upstreamAgent = new http.Agent({ keepAlive: true, maxSockets: 512, maxFreeSockets: 128, scheduling: 'lifo', noDelay: true } as http.AgentOptions)
   const verifier = createVerifier(opts.authVerifyUrl, opts.authTimeoutMs ?? 5_000, proto, opts.downMs)
   const slowBodies = new SlowBodyWatch(rules)
-  const pools = new Map<ServiceName, UpstreamPool>()
-  for (const [service, urls] of Object.entries(opts.upstreams)) {
-    const list = (typeof urls === 'string' ? [urls] : (urls ?? [])).map((u) => new URL(u))
-    if (list.length > 0) pools.set(service as ServiceName, new UpstreamPool(list, opts.downMs))
-  }
+  const upstreams = createUpstreams(opts.upstreams, { proxyTimeoutMs, downMs: opts.downMs, log: opts.log })
 
-  const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, agent: upstreamAgent, proxyTimeout: proxyTimeoutMs })
-
-  proxy.on('proxyReq', (proxyReq, req) => {
-    const st = (req as EdgeRequest)[STATE]
-    if (!st) return
-    st.proxyReq = proxyReq
-    proxyReq.once('timeout', () => {
-      st.timedOut = true
-    })
-  })
-  proxy.on('proxyRes', (proxyRes) => {
-    const h = proxyRes.headers
-    for (const [k, v] of Object.entries(EDGE_SECURITY_HEADERS)) if (h[k] === undefined) h[k] = v
-    delete h['x-powered-by']
-    delete h['keep-alive']
-  })
+  // WebSocket handshakes only; plain requests go over undici (upstream.ts).
+  const proxy = new ProxyServer({ xfwd: false, changeOrigin: false, ws: true, proxyTimeout: proxyTimeoutMs })
   const onProxyError = (err: Error, req: IncomingMessage, resOrSocket: ServerResponse | Duplex): void => {
     const st = (req as EdgeRequest)[STATE]
-    if (resOrSocket instanceof http.ServerResponse) {
-      const res = resOrSocket
-      if (st?.slow) return
-      if (st?.tooLarge) {
-        discardBody(req, drainBound(st.route?.bodyLimit ?? 0))
-        return sendProblem(req, res, 413, ErrorCode.bodyTooLarge, 'Request body is too large', st.requestId)
-      }
-      if (res.headersSent) return void res.destroy()
-      if (st?.timedOut) return sendProblem(req, res, 504, ErrorCode.timeout, 'The service did not answer in time', st.requestId)
-      opts.log?.({ level: 'warn', msg: 'upstream failed', err: err.message, path: logPath(req.url), service: st?.route?.service })
-      return sendProblem(req, res, 502, ErrorCode.badGateway, 'The service is unavailable', st?.requestId)
-    }
+    if (resOrSocket instanceof http.ServerResponse) return void resOrSocket.destroy()
     const socket = resOrSocket as Duplex & { bytesWritten?: number }
     // After the 101 the socket carries WebSocket frames: a reset then is just a closed connection.
     if ((socket.bytesWritten ?? 0) > 0) return void socket.destroy()
@@ -227,7 +188,7 @@ export function createEdge(opts: EdgeOptions): Edge {
   function cutSlowClient(req: EdgeRequest, res: ServerResponse, state: EdgeState): void {
     state.slow = true
     opts.log?.({ level: 'warn', msg: 'request body below the minimum rate', reqId: state.requestId, path: logPath(req.url), client: req.socket.remoteAddress })
-    state.proxyReq?.destroy()
+    state.cancel?.()
     if (res.headersSent) return void req.socket.destroy()
     sendProblem(req, res, 408, ErrorCode.timeout, 'The request body arrived too slowly', state.requestId, { connection: 'close' })
   }
@@ -271,7 +232,6 @@ export function createEdge(opts: EdgeOptions): Edge {
     if (hasBody(req)) slowBodies.watch(req, () => cutSlowClient(req, res, state))
     if (!a.ok) return refuse(req, res, state, a.status, a.code, a.detail)
     const { route } = a
-    const pool = pools.get(route.service)
     scrubProtectedHeaders(req.headers)
     if (route.access === 'forward-auth') {
       const asked = await askAuth(req, state)
@@ -292,7 +252,7 @@ export function createEdge(opts: EdgeOptions): Edge {
       }
       state.requestId = applyIdentity(req, answer) ?? state.requestId
     }
-    if (!pool) return refuse(req, res, state, 502, ErrorCode.badGateway, `${route.service} is not running`)
+    if (!upstreams.instances(route.service)) return refuse(req, res, state, 502, ErrorCode.badGateway, `${route.service} is not running`)
     const declared = Number(req.headers['content-length'] ?? 0)
     if (declared > route.bodyLimit) {
       // Too much to read and discard: answer and close (the client may see a reset instead).
@@ -302,9 +262,8 @@ export function createEdge(opts: EdgeOptions): Edge {
     }
     forwardedHeaders(req, state, false)
     const chunked = req.headers['transfer-encoding'] !== undefined
-    let body: NodeJS.ReadableStream | undefined
-    // what a second attempt sends: the whole body, or nothing (a streamed body cannot be sent twice)
-    let replay: Buffer | undefined = hasBody(req) ? undefined : EMPTY
+    // Only a body read whole can be sent to a second instance (balancer.ts, upstream.ts).
+    let body: RelayBody = hasBody(req) ? { kind: 'stream', body: req } : NO_BODY
     if (hasBody(req) && (chunked || declared <= rules.bufferBytes)) {
       // Small bodies are read whole first: a slow sender holds only edge memory, never a socket
       // to the service.
@@ -314,49 +273,22 @@ export function createEdge(opts: EdgeOptions): Edge {
       if (read.kind === 'complete') {
         delete req.headers['transfer-encoding']
         req.headers['content-length'] = String(read.body.length)
-        body = new PassThrough().end(read.body)
-        replay = read.body
+        body = { kind: 'whole', body: read.body }
       } else {
-        body = streamRest(req, state, route, read.head)
+        body = { kind: 'stream', body: streamRest(req, state, route, read.head) }
       }
     }
     stripHopByHop(req.headers, { chunked: req.headers['transfer-encoding'] !== undefined })
-    relay(req, res, pool, body, replay)
-  }
-
-  /** proxy.web to the next instance; a failed attempt goes to another one when that is safe (see the top). */
-  function relay(req: EdgeRequest, res: ServerResponse, pool: UpstreamPool, body: NodeJS.ReadableStream | undefined, replay: Buffer | undefined): void {
-    const tried = new Set<URL>()
-    const attempt = (buffer: NodeJS.ReadableStream | undefined): void => {
-      const target = pool.pick(tried)!
-      tried.add(target)
-      proxy.web(req, res, { target, ...(buffer ? { buffer: buffer as never } : {}) }, (err) => {
-        const refused = notDelivered(err)
-        if (refused) pool.markDown(target)
-        const st = req[STATE]
-        const again =
-          replay !== undefined &&
-          tried.size < pool.size &&
-          !res.headersSent &&
-          !st?.timedOut &&
-          !st?.slow &&
-          !st?.tooLarge &&
-          (refused || (cutOff(err) && IDEMPOTENT_METHODS.has(req.method ?? 'GET')))
-        if (!again) return onProxyError(err, req, res)
-        opts.log?.({ level: 'warn', msg: 'retrying on another instance', err: (err as NodeJS.ErrnoException).code ?? err.message, path: logPath(req.url) })
-        attempt(new PassThrough().end(replay))
-      })
-    }
-    attempt(body)
+    upstreams.relay(req, res, route.service, state, body)
   }
 
   /** A chunked body past the buffering threshold: what was read, then the rest, under the limit. */
-  function streamRest(req: EdgeRequest, state: EdgeState, route: Route, head: Buffer[]): NodeJS.ReadableStream {
+  function streamRest(req: EdgeRequest, state: EdgeState, route: Route, head: Buffer[]): BodyLimit {
     const limit = new BodyLimit(route.bodyLimit)
     limit.on('error', () => {
       state.tooLarge = true
       req.unpipe(limit)
-      state.proxyReq?.destroy()
+      state.cancel?.()
     })
     for (const c of head) limit.write(c)
     req.pipe(limit)
@@ -381,7 +313,7 @@ export function createEdge(opts: EdgeOptions): Edge {
       }
       state.requestId = applyIdentity(req, answer) ?? state.requestId
     }
-    const pool = pools.get(route.service)
+    const pool = upstreams.instances(route.service)
     const target = pool && (await liveTarget(pool))
     if (!target) return writeRawProblem(socket, 502, ErrorCode.badGateway, `${route.service} is not running`, state.requestId)
     if (socket.destroyed) return
@@ -448,8 +380,7 @@ export function createEdge(opts: EdgeOptions): Edge {
         for (const s of upgraded) s.destroy()
       })
       slowBodies.close()
-      upstreamAgent.destroy()
-      await verifier.close()
+      await Promise.all([upstreams.close(), verifier.close()])
     }
   }
 }
