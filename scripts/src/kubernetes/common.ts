@@ -106,3 +106,7 @@ export function namespace(name: string): INamespace {
     }
   }
 }
+
+export function kustomization(body: Manifest): Manifest {
+  return { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...body }
+}

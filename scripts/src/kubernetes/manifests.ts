@@ -27,6 +27,7 @@ import {
   EDGE_POD,
   label,
   LABELS,
+  kustomization,
   namespace,
   NATS_POD,
   nameOf,
@@ -43,13 +44,14 @@ import {
 import { isolation } from './isolation.js'
 import { natsValues } from './nats-values.js'
 import { jobs } from './jobs.js'
+import { exampleOverlay } from './overlay.js'
 
 export { CONTAINER_SECURITY, LABELS, type Manifest } from './common.js'
 export { natsValues } from './nats-values.js'
 
 // Kubernetes manifests (Kustomize base + example overlay + isolation Jobs + NATS Helm values),
 // generated from the route table, the NATS contracts and settings.ts like deploy/traefik/. The
-// services, the edge and the network policies are here; isolation.ts, jobs.ts and nats-values.ts
+// services, the edge and the network policies are here; overlay.ts, isolation.ts, jobs.ts and nats-values.ts
 // hold the rest, common.ts what they share.
 
 /** A service's Deployment and the objects that go with it. */
@@ -305,10 +307,6 @@ export function yaml(docs: Manifest[]): string {
   return docs.map((d) => stringify(d, { lineWidth: 0, indent: 2, aliasDuplicateObjects: false })).join('---\n')
 }
 
-function kustomization(body: Manifest): Manifest {
-  return { apiVersion: 'kustomize.config.k8s.io/v1beta1', kind: 'Kustomization', ...body }
-}
-
 /** Every generated file, by its path under deploy/kubernetes/. */
 export function renderKubernetes(): Record<string, string> {
   const files: Record<string, string> = {}
@@ -336,63 +334,11 @@ export function renderKubernetes(): Record<string, string> {
         ]
       })
     ])
-  const o = EXAMPLE_OVERLAY
-  files['overlays/example/kustomization.yaml'] =
-    HEADER('an example overlay: copy it for an installation') +
-    yaml([
-      kustomization({
-        namespace: o.namespace,
-        resources: ['../../base', 'agents-egress.yaml', 'traces-egress.yaml'],
-        images: SERVICE_SPECS.map((s) => ({ name: `palisade/${s.name}`, newName: `${o.registry}/${s.name}`, newTag: o.tag })),
-        replicas: Object.entries(o.replicas).map(([name, count]) => ({ name, count })),
-        configMapGenerator: [
-          {
-            name: 'palisade-settings',
-            behavior: 'merge',
-            literals: [
-              `ALLOWED_ORIGINS=${o.origin}`,
-              `AUTH_WEBAUTHN_ORIGIN=${o.origin}`,
-              `TRUSTED_PROXIES=${o.podCidr}`,
-              `OTEL_EXPORTER_OTLP_ENDPOINT=${o.traces.endpoint}`
-            ]
-          }
-        ]
-      })
-    ])
-  files['overlays/example/agents-egress.yaml'] =
-    HEADER("the agents service's only way out: its configured model providers") +
-    yaml([
-      policy(
-        'agents-providers-egress',
-        { matchLabels: nameOf('agents') },
-        {
-          policyTypes: ['Egress'],
-          egress: o.agentsEgress.map((p) => ({ to: [{ ipBlock: { cidr: p.cidr } }], ports: [tcp(p.port)] }))
-        }
-      )
-    ])
+  const overlay = exampleOverlay()
+  files['overlays/example/kustomization.yaml'] = HEADER('an example overlay: copy it for an installation') + yaml([overlay.kustomization])
+  files['overlays/example/agents-egress.yaml'] = HEADER("the agents service's only way out: its configured model providers") + yaml(overlay.agentsEgress)
   files['overlays/example/traces-egress.yaml'] =
-    HEADER('traces: every service may reach the OpenTelemetry collector, on its OTLP/HTTP port only') +
-    yaml([
-      policy(
-        'traces-egress',
-        { matchLabels: { 'app.kubernetes.io/component': 'service' } },
-        {
-          policyTypes: ['Egress'],
-          egress: [
-            {
-              to: [
-                {
-                  namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': MONITORING_NAMESPACE } },
-                  podSelector: { matchLabels: o.traces.collector }
-                }
-              ],
-              ports: [tcp(o.traces.port)]
-            }
-          ]
-        }
-      )
-    ])
+    HEADER('traces: every service may reach the OpenTelemetry collector, on its OTLP/HTTP port only') + yaml(overlay.tracesEgress)
   for (const [name, docs] of Object.entries(jobs())) files[`jobs/${name}`] = HEADER('jobs of the scripts image, see docs/deploy-kubernetes.md') + yaml(docs)
   const iso = isolation()
   for (const [name, docs] of Object.entries(iso)) files[`isolation/${name}`] = HEADER('the isolation suite as Jobs, see docs/deploy-kubernetes.md') + yaml(docs)
