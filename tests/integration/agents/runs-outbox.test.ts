@@ -7,9 +7,12 @@ import { connect, type Msg } from '@nats-io/transport-node'
 import { NATS_HEADERS } from '@palisade/contracts'
 import { buildService, startServiceProcess } from '@palisade/testkit'
 import agentsApp from '@palisade/agents'
-import { startAgents } from './helpers/stack.js'
+import { startAgents, type Tap } from './helpers/stack.js'
 
-t.test("a run's end committed by a process killed before publishing is announced by the next instance, once", async (t) => {
+type Received = Array<{ event: { type: string; runId?: string; reason?: string }; id: string | undefined }>
+
+/** Alice's agent in a conversation with Bob, and a database client. */
+async function runsWithBob(t: Tap) {
   const h = await startAgents(t)
   const [alice, bob] = [await h.user(), await h.user()]
   const conv = await h.conversation(alice, [bob])
@@ -17,13 +20,22 @@ t.test("a run's end committed by a process killed before publishing is announced
   const db = new pg.Client({ connectionString: h.stack.databaseUrl })
   await db.connect()
   t.teardown(() => db.end())
-  const nc = await connect({ servers: h.stack.natsUrl })
+  return { h, alice, bob, conv, agent, db }
+}
+
+/** Every event NATS carries to `userId` from now on, with its event id. */
+async function eventsOf(t: Tap, natsUrl: string, userId: string): Promise<Received> {
+  const nc = await connect({ servers: natsUrl })
   t.teardown(() => nc.close())
-  const received: Array<{ type: string; id: string | undefined }> = []
-  nc.subscribe(`events.user.${bob.userId}`, {
-    callback: (_err, msg: Msg) => received.push({ type: msg.json<{ type: string }>().type, id: msg.headers?.get(NATS_HEADERS.eventId) })
-  })
+  const received: Received = []
+  nc.subscribe(`events.user.${userId}`, { callback: (_err, msg: Msg) => received.push({ event: msg.json(), id: msg.headers?.get(NATS_HEADERS.eventId) }) })
   await nc.flush()
+  return received
+}
+
+t.test("a run's end committed by a process killed before publishing is announced by the next instance, once", async (t) => {
+  const { h, alice, bob, conv, agent, db } = await runsWithBob(t)
+  const received = await eventsOf(t, h.stack.natsUrl, bob.userId)
 
   // The only agents instance left is the one with the fault hook: no other relay may publish the row.
   await h.agents.close()
@@ -50,32 +62,26 @@ t.test("a run's end committed by a process killed before publishing is announced
   t.equal((await db.query('SELECT 1 FROM agents.outbox')).rowCount, 1, 'its event waits in the outbox')
   await sleep(500)
   t.notOk(
-    received.some((e) => e.type === 'agent.run.completed'),
+    received.some((e) => e.event.type === 'agent.run.completed'),
     'the end was not published before the kill'
   )
   t.ok(
-    received.some((e) => e.type === 'agent.run.delta'),
+    received.some((e) => e.event.type === 'agent.run.delta'),
     'the stream itself went out directly'
   )
 
   await buildService(t, agentsApp, h.config, { service: 'agents' })
-  while (!received.some((e) => e.type === 'agent.run.completed')) await sleep(20)
+  while (!received.some((e) => e.event.type === 'agent.run.completed')) await sleep(20)
   // Time for any duplicate to arrive.
   await sleep(1500)
-  const ends = received.filter((e) => e.type === 'agent.run.completed')
+  const ends = received.filter((e) => e.event.type === 'agent.run.completed')
   t.equal(ends.length, 1, 'announced exactly once')
   t.match(ends[0]!.id, /^[0-9a-f-]{36}$/, 'with its event id')
   t.equal((await db.query('SELECT 1 FROM agents.outbox')).rowCount, 0, 'the outbox is empty')
 })
 
 t.test('an orphaned run ended by a sweep that dies after its commit is announced by the next instance, once', async (t) => {
-  const h = await startAgents(t)
-  const [alice, bob] = [await h.user(), await h.user()]
-  const conv = await h.conversation(alice, [bob])
-  const agent = await h.createAgent(alice)
-  const db = new pg.Client({ connectionString: h.stack.databaseUrl })
-  await db.connect()
-  t.teardown(() => db.end())
+  const { h, alice, bob, conv, agent, db } = await runsWithBob(t)
   // The in-process instance stops before the orphan exists: its own sweeper must not end it first.
   await h.agents.close()
   const orphan = randomUUID()
@@ -85,11 +91,7 @@ t.test('an orphaned run ended by a sweep that dies after its commit is announced
              '{"inputTokens":0,"outputTokens":0,"modelCalls":0,"toolCalls":0}', now() - interval '1 hour')`,
     [orphan, agent.id, alice.userId, alice.sessionId, conv]
   )
-  const nc = await connect({ servers: h.stack.natsUrl })
-  t.teardown(() => nc.close())
-  const received: Array<{ event: { type: string; runId?: string; reason?: string }; id: string | undefined }> = []
-  nc.subscribe(`events.user.${bob.userId}`, { callback: (_err, msg: Msg) => received.push({ event: msg.json(), id: msg.headers?.get(NATS_HEADERS.eventId) }) })
-  await nc.flush()
+  const received = await eventsOf(t, h.stack.natsUrl, bob.userId)
 
   // The instance with the fault hook dies right after the commit of the sweep that ends the orphan:
   // at start-up, or (when chat answered too slowly then) at a later sweep.
