@@ -1,10 +1,12 @@
+import { Readable } from 'node:stream'
 import { test } from 'tap'
 import { FILE_NAME_MAX_BYTES } from '@palisade/contracts'
 import { contentDisposition, sanitizeFileName, withTypeExtension } from '../src/upload/filename.js'
 import { etagMatches, parseRange } from '../src/http/range.js'
 import { Utf8Validator, utf8Prefix } from '../src/upload/utf8.js'
-import { declaredTypeAgrees, looksLikeMarkup } from '../src/upload/sniff.js'
+import { declaredTypeAgrees, looksLikeMarkup, sniffType } from '../src/upload/sniff.js'
 import { parseClamdAddress, parseClamdReply } from '../src/scan/clamd.js'
+import { png } from './helpers.js'
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8')
 
@@ -128,4 +130,13 @@ test('clamd replies and addresses', async (t) => {
   t.same(parseClamdAddress('unix:/run/clamav/clamd.ctl'), { path: '/run/clamav/clamd.ctl' })
   t.same(parseClamdAddress('unix:///run/clamd.sock'), { path: '/run/clamd.sock' })
   t.throws(() => parseClamdAddress('http://x:1'))
+})
+
+test('sniffType: a PNG whose IHDR checksum does not match is refused', async (t) => {
+  const facts = (b: Buffer) => ({ head: b, imageHead: b, utf8: false, hasNul: true })
+  const good = png(8, 8)
+  t.same(await sniffType(async () => Readable.from([good], { objectMode: false }), facts(good)), { ok: true, type: 'image/png' })
+  const bad = Buffer.from(good)
+  bad[29] = bad[29]! ^ 0xff // first byte of the IHDR CRC
+  t.same(await sniffType(async () => Readable.from([bad], { objectMode: false }), facts(bad)), { ok: false, reason: 'the PNG header is malformed' })
 })

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream'
+import { crc32 } from 'node:zlib'
 import { fileTypeFromStream } from 'file-type'
 import { ALLOWED_FILE_TYPES } from '@palisade/contracts'
 
@@ -34,22 +35,6 @@ export function looksLikeMarkup(head: Buffer): boolean {
     .replace(/^\ufeff/, '')
     .trimStart()
   return MARKUP_START.test(text)
-}
-
-const CRC_TABLE = (() => {
-  const table = new Uint32Array(256)
-  for (let n = 0; n < 256; n++) {
-    let c = n
-    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1
-    table[n] = c >>> 0
-  }
-  return table
-})()
-
-function crc32(buf: Uint8Array): number {
-  let c = 0xffffffff
-  for (const b of buf) c = CRC_TABLE[(c ^ b) & 0xff]! ^ (c >>> 8)
-  return (c ^ 0xffffffff) >>> 0
 }
 
 /** A PNG starts with its signature and a well-formed IHDR chunk (length 13, valid CRC, sane size). */
