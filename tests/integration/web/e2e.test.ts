@@ -317,7 +317,8 @@ await t.test('run an agent, watch the reply stream in, cancel a second run', asy
   t.pass("the agent's message lands for every member, labelled with the agent's name")
   await shot(alice.page, '06-agent')
 
-  await alice.page.getByLabel('Message', { exact: true }).fill('A second run to cancel')
+  // Slow as well: at full speed the run can end before the Cancel button was ever on screen.
+  await alice.page.getByLabel('Message', { exact: true }).fill('A second run to cancel\n@slow 200')
   await alice.page.getByRole('button', { name: 'Run agent on message box' }).click()
   const cancel = alice.page.getByRole('button', { name: 'Cancel run' })
   await cancel.waitFor()
