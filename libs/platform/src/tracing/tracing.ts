@@ -82,9 +82,7 @@ export async function inSpan<T>(name: string, attributes: Record<string, string>
     try {
       return await fn(span)
     } catch (err) {
-      span.recordException(err as Error)
-      span.setStatus({ code: SpanStatusCode.ERROR })
-      throw err
+      throw markFailed(span, err)
     } finally {
       span.end()
     }
@@ -97,13 +95,17 @@ export function inSpanSync<T>(name: string, attributes: Record<string, string>, 
     try {
       return fn(span)
     } catch (err) {
-      span.recordException(err as Error)
-      span.setStatus({ code: SpanStatusCode.ERROR })
-      throw err
+      throw markFailed(span, err)
     } finally {
       span.end()
     }
   })
+}
+
+function markFailed(span: Span, err: unknown): unknown {
+  span.recordException(err as Error)
+  span.setStatus({ code: SpanStatusCode.ERROR })
+  return err
 }
 
 /** trace_id/span_id of the active span for log lines (pino `mixin`), nothing outside a trace. */
