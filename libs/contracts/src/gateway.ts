@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox'
 import { IsoDateSchema, UuidSchema } from './common.js'
-import { AttachmentIdsSchema, ClientMessageIdSchema, MessageRefsProperties, MessageSchema, MessageTextSchema, UserEventSchema } from './chat.js'
+import { AttachmentIdsSchema, ClientMessageIdSchema, MessageRefsProperties, MessageSchema, MessageTextSchema } from './chat.js'
+import { UserEventSchema } from './chat-events.js'
 import type { NatsEvent } from './nats.js'
 
 /**
