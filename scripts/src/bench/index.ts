@@ -18,8 +18,9 @@ import { chatBench } from './chat.js'
 import { gatewayBench } from './gateway.js'
 import { markdownBench } from './markdown.js'
 import { searchBench } from './search.js'
+import { firstLoadBench } from './first-load.js'
 
-export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench, searchBench, markdownBench]
+export const BENCHES: Bench[] = [verifyBench, edgeBench, agentsBench, filesBench, chatBench, gatewayBench, searchBench, markdownBench, firstLoadBench]
 
 function parseArgs(argv: string[]): { filters: string[]; opts: RunOptions; strict: boolean } {
   const opts: RunOptions = { connections: 50, durationSeconds: 5, warmupSeconds: 1, rounds: 5 }
