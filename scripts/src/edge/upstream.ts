@@ -1,4 +1,4 @@
-import type { IncomingMessage, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { PassThrough, type Readable } from 'node:stream'
 import { Pool, type Dispatcher } from 'undici'
 import { ErrorCode, type Route, type ServiceName } from '@palisade/contracts'
@@ -30,7 +30,9 @@ export type RelayBody = { kind: 'none' } | { kind: 'whole'; body: Buffer } | { k
 
 /** Upstream response headers that are the edge's to decide or only meant for one hop. */
 const DROPPED_RESPONSE_HEADERS = new Set([...HOP, 'x-powered-by'])
-const SECURITY = Object.entries(EDGE_SECURITY_HEADERS)
+const SECURITY_NAMES = Object.keys(EDGE_SECURITY_HEADERS)
+/** Response bodies up to this size (declared by the upstream) are held and sent with the head. */
+const SMALL_BODY = 16 * 1024
 const TIMEOUTS = new Set(['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT'])
 
 export interface Upstreams {
@@ -137,6 +139,8 @@ class Relay implements Dispatcher.DispatchHandlers {
   private timer?: NodeJS.Timeout
   private cancelled = false
   private done = false
+  /** the body so far, when it is small enough to send in one write with the head */
+  private small?: Buffer[]
 
   constructor(
     private readonly res: ServerResponse,
@@ -178,15 +182,19 @@ class Relay implements Dispatcher.DispatchHandlers {
       this.cancel()
       return false
     }
-    const headers: OutgoingHttpHeaders = {}
+    // A flat [name, value, ...] list as writeHead takes it: no header object built per response.
+    const headers: string[] = []
+    const missing = new Set(SECURITY_NAMES)
+    let length = -1
     for (let i = 0; i < raw.length; i += 2) {
       const name = raw[i]!.toString('latin1').toLowerCase()
       if (DROPPED_RESPONSE_HEADERS.has(name)) continue
       const value = raw[i + 1]!.toString('latin1')
-      const had = headers[name]
-      headers[name] = had === undefined ? value : Array.isArray(had) ? [...had, value] : [had as string, value]
+      if (name === 'content-length') length = Number(value)
+      missing.delete(name)
+      headers.push(name, value)
     }
-    for (const [k, v] of SECURITY) if (headers[k] === undefined) headers[k] = v
+    for (const name of missing) headers.push(name, EDGE_SECURITY_HEADERS[name]!)
     try {
       if (statusText) res.writeHead(statusCode, statusText, headers)
       else res.writeHead(statusCode, headers)
@@ -195,11 +203,19 @@ class Relay implements Dispatcher.DispatchHandlers {
       this.abort?.(err as Error)
       return false
     }
+    // A small body of known length is sent with the head when it is complete, as one latin1
+    // string Node joins to the head: a Buffer would be queued as a chunk of its own, and chunks
+    // written as they come are one socket write each until the response ends.
+    if (length >= 0 && length <= SMALL_BODY) this.small = []
     this.resume = resume
     return true
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.small) {
+      this.small.push(chunk)
+      return true
+    }
     if (this.res.write(chunk)) return true
     this.res.once('drain', this.resume!)
     return false
@@ -207,7 +223,9 @@ class Relay implements Dispatcher.DispatchHandlers {
 
   onComplete(): void {
     this.done = true
-    this.res.end()
+    const small = this.small
+    if (!small || small.length === 0) return void this.res.end()
+    this.res.end((small.length === 1 ? small[0]! : Buffer.concat(small)).toString('latin1'), 'latin1')
   }
 
   onError(err: Error): void {

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders, IncomingMessage } from 'node:http'
-import { Pool } from 'undici'
+import { Pool, type Dispatcher } from 'undici'
 import { IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER } from '@palisade/contracts'
 import { hopHeaders } from './headers.js'
 import { UpstreamPool, cutOff, notDelivered } from './balancer.js'
@@ -27,16 +27,24 @@ export interface Verifier {
 export function createVerifier(authVerifyUrl: string | readonly string[], timeoutMs: number, proto: 'http' | 'https', downMs?: number): Verifier {
   const urls = (typeof authVerifyUrl === 'string' ? [authVerifyUrl] : authVerifyUrl).map((u) => new URL(u))
   // The auth sub-request runs on every forward-authed request: undici's pool (keep-alive,
-  // pipelining off) costs a fraction of node:http's client per call.
+  // pipelining off) costs a fraction of node:http's client per call, and `dispatch` with a
+  // handler of our own skips the response stream and header object `request` builds for it.
   const clients = new Map(urls.map((u) => [u, new Pool(u.origin, { connections: 256, keepAliveTimeout: 30_000 })]))
   const balancer = new UpstreamPool(urls, downMs)
-  const ask = async (headers: Record<string, string | string[]>) => {
+  const ask = async (headers: Record<string, string | string[]>): Promise<AuthAnswer> => {
     const tried = new Set<URL>()
     for (;;) {
       const url = balancer.pick(tried)!
       tried.add(url)
       try {
-        return await clients.get(url)!.request({ path: url.pathname + url.search, method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs })
+        return await new Promise<AuthAnswer>((resolve, reject) => {
+          clients
+            .get(url)!
+            .dispatch(
+              { path: url.pathname + url.search, method: 'GET', headers, headersTimeout: timeoutMs, bodyTimeout: timeoutMs },
+              new VerifyCall(resolve, reject)
+            )
+        })
       } catch (err) {
         const refused = notDelivered(err)
         if (refused) balancer.markDown(url)
@@ -45,39 +53,81 @@ export function createVerifier(authVerifyUrl: string | readonly string[], timeou
     }
   }
   return {
-    async verify(req, requestId) {
+    verify(req, requestId) {
       // Which headers a client's Connection header may drop is decided by `hopHeaders`: never
       // credentials, Origin or the forwarding headers set below.
       const hop = hopHeaders(req.headers)
       const headers: Record<string, string | string[]> = {}
-      for (const [k, v] of Object.entries(req.headers)) {
+      const incoming = req.headers
+      for (const k in incoming) {
+        const v = incoming[k]
         if (v === undefined || hop.has(k) || k === 'content-length' || k === 'host' || k === 'expect') continue
         headers[k] = v
       }
       headers['x-forwarded-method'] = req.method ?? 'GET'
       headers['x-forwarded-proto'] = proto
-      headers['x-forwarded-host'] = req.headers.host ?? ''
+      headers['x-forwarded-host'] = incoming.host ?? ''
       headers['x-forwarded-uri'] = req.url ?? '/'
       headers['x-forwarded-for'] = req.socket.remoteAddress ?? ''
       headers[REQUEST_ID_HEADER] = requestId
-      const res = await ask(headers)
-      const status = res.statusCode
-      const h = res.headers as IncomingHttpHeaders
-      if (status >= 200 && status < 300) {
-        await res.body.dump()
-        return { status, headers: h, body: EMPTY }
-      }
-      const chunks: Buffer[] = []
-      let size = 0
-      for await (const c of res.body) {
-        size += (c as Buffer).length
-        if (size <= MAX_DENIAL_BODY) chunks.push(c as Buffer)
-      }
-      return { status, headers: h, body: Buffer.concat(chunks) }
+      return ask(headers)
     },
     close: async () => {
       await Promise.all([...clients.values()].map((c) => c.close()))
     }
+  }
+}
+
+/** Headers of a 2xx answer the edge uses (applyIdentity); a denial's are all relayed. */
+const ALLOW_HEADERS = new Set([...IDENTITY_HEADER_NAMES, REQUEST_ID_HEADER])
+
+/**
+ * One /verify call. A 2xx answer has no body worth reading (it is discarded as it arrives) and
+ * only its identity headers are kept; a denial is kept whole (up to MAX_DENIAL_BODY) for the client.
+ */
+class VerifyCall implements Dispatcher.DispatchHandlers {
+  private status = 0
+  private headers: IncomingHttpHeaders = {}
+  private chunks: Buffer[] = []
+  private size = 0
+
+  constructor(
+    private readonly resolve: (answer: AuthAnswer) => void,
+    private readonly reject: (err: Error) => void
+  ) {}
+
+  onConnect(): void {}
+
+  onHeaders(status: number, raw: Buffer[]): boolean {
+    if (status < 200) return true
+    this.status = status
+    const allowed = status < 300
+    const headers = this.headers
+    for (let i = 0; i < raw.length; i += 2) {
+      const name = raw[i]!.toString('latin1').toLowerCase()
+      if (allowed && !ALLOW_HEADERS.has(name)) continue
+      const value = raw[i + 1]!.toString('latin1')
+      const had = headers[name]
+      headers[name] = had === undefined ? (name === 'set-cookie' ? [value] : value) : Array.isArray(had) ? [...had, value] : [had, value]
+    }
+    return true
+  }
+
+  onData(chunk: Buffer): boolean {
+    if (this.status >= 300 || this.status < 200) {
+      this.size += chunk.length
+      if (this.size <= MAX_DENIAL_BODY) this.chunks.push(chunk)
+    }
+    return true
+  }
+
+  onComplete(): void {
+    const body = this.chunks.length === 0 ? EMPTY : Buffer.concat(this.chunks)
+    this.resolve({ status: this.status, headers: this.headers, body })
+  }
+
+  onError(err: Error): void {
+    this.reject(err)
   }
 }
 
