@@ -1,5 +1,7 @@
 /**
- * Files: throughput of a 20 MiB upload and download through the files service — encrypted at rest
+ * Files: the CPU each small upload costs the service (4 KiB and 32 KiB text files sent to a
+ * conversation one after another, as the web client sends attachments; the service's process and
+ * its PostgreSQL backends, from /proc), then throughput of a 20 MiB upload and download through the files service — encrypted at rest
  * (AES-256-GCM in 64 KiB chunks under a per-file key, FILES_KEYS set as in production) and
  * hash-checked on the full read — beside a plain disk copy of the same bytes in the same run (the ratio is what to compare across runs on a shared,
  * noisy machine), and the service's peak RSS while ten uploads stream at once — with 1 MiB files
@@ -12,21 +14,33 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, rm, unlink } from 'node:fs/promises'
-import { request, type IncomingMessage } from 'node:http'
+import { Agent, request, type IncomingMessage } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { pipeline } from 'node:stream/promises'
 import { setTimeout as sleep } from 'node:timers/promises'
+import pg from 'pg'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { newFilesKekLine } from '../deploy/secrets.js'
 import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
-import { procCpuUs, procStatus, startServiceProcess, type ServiceProcess } from './service-process.js'
+import { procCpuUs, procStatus, procThreadsCpuUs, startServiceProcess, startStackService, type ServiceProcess } from './service-process.js'
 
 const MiB = 1024 * 1024
 const FILE_BYTES = 20 * MiB
 const SMALL_BYTES = 1 * MiB
 const CONCURRENT = 10
+/** attachments of a day: mostly a few KiB (scripts/src/bench/day-actions.mjs) */
+const SMALL_UPLOAD_SIZES = [4 * 1024, 32 * 1024]
+/** small uploads before they are measured, per second of --warmup */
+const SMALL_WARMUP_UPLOADS = 300
+/**
+ * Goal: files' CPU per small upload (a fixed cost: the rate limit, the quota and the row in
+ * PostgreSQL, the membership check over NATS, a temp file sealed, synced and renamed). 6–7.5 ms on
+ * this machine under others' load (load 11–18), 8–9.5 ms before the changes of 2026-12-07 ("Files:
+ * the fixed cost of a small upload" in docs/performance.md).
+ */
+const SMALL_UPLOAD_CPU_LIMIT_US = 8_000
 /**
  * Goal: from 1 MiB to 20 MiB files the peak RSS may grow by at most a quarter of the extra bytes in
  * flight (10 × 19 MiB). A service holding uploads in memory grows by all of it; a streaming one by
@@ -35,6 +49,8 @@ const CONCURRENT = 10
 const RSS_GROWTH_LIMIT = ((FILE_BYTES - SMALL_BYTES) * CONCURRENT) / 4
 
 export const FILES_ROWS = {
+  small4: 'files: 4 KiB uploads to a conversation, one at a time (uploads/s)',
+  small32: 'files: 32 KiB uploads to a conversation, one at a time (uploads/s)',
   copy: 'files: plain disk copy of 20 MiB (MiB/s)',
   upload: 'files: upload 20 MiB (MiB/s)',
   download: 'files: download 20 MiB (MiB/s)',
@@ -135,6 +151,67 @@ function uploadFile(baseUrl: string, headers: Record<string, string>, path: stri
   })
 }
 
+/**
+ * A small upload as the web client sends it (services/web/client/src/files.ts): the conversation's
+ * id, then the file, in one multipart body over a kept-alive connection. Resolves with the time taken.
+ */
+function uploadSmall(baseUrl: string, agent: Agent, headers: Record<string, string>, conversationId: string, bytes: Buffer): Promise<number> {
+  const boundary = `----bench${randomUUID()}`
+  const body = Buffer.concat([
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="conversationId"\r\n\r\n${conversationId}\r\n`),
+    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.txt"\r\nContent-Type: text/plain\r\n\r\n`),
+    bytes,
+    Buffer.from(`\r\n--${boundary}--\r\n`)
+  ])
+  const t0 = performance.now()
+  return new Promise((resolve, reject) => {
+    const req = request(
+      new URL('/api/files', baseUrl),
+      { method: 'POST', agent, headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) } },
+      async (res) => {
+        const text = await collect(res)
+        if (res.statusCode !== 201) return reject(new Error(`upload answered ${res.statusCode}: ${text.slice(0, 200)}`))
+        resolve(performance.now() - t0)
+      }
+    )
+    req.on('error', reject)
+    req.end(body)
+  })
+}
+
+async function createConversation(chat: ServiceProcess, headers: Record<string, string>): Promise<string> {
+  const res = await fetch(new URL('/api/chat/conversations', chat.url), {
+    method: 'POST',
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: JSON.stringify({ title: 'bench', memberIds: [] })
+  })
+  if (res.status !== 201) throw new Error(`creating a conversation answered ${res.status}: ${await res.text()}`)
+  return ((await res.json()) as { id: string }).id
+}
+
+/** CPU time (µs) of the PostgreSQL backends serving the files service on `db`, by backend pid. */
+async function filesBackendsCpu(client: pg.Client): Promise<Map<number, number>> {
+  const r = await client.query<{ pid: number }>(
+    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'files%' AND pid <> pg_backend_pid()"
+  )
+  const cpu = new Map<number, number>()
+  for (const { pid } of r.rows) {
+    try {
+      cpu.set(pid, procCpuUs(pid))
+    } catch {
+      /* gone, or PostgreSQL runs elsewhere */
+    }
+  }
+  return cpu
+}
+
+/** CPU the backends spent between two snapshots; a backend that appeared in between counts whole. */
+function backendsDelta(before: Map<number, number>, after: Map<number, number>): number {
+  let sum = 0
+  for (const [pid, us] of after) sum += us - (before.get(pid) ?? 0)
+  return sum
+}
+
 function downloadFile(baseUrl: string, headers: Record<string, string>, id: string): Promise<{ bytes: number; ms: number }> {
   const t0 = performance.now()
   return new Promise((resolve, reject) => {
@@ -170,7 +247,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export const filesBench: Bench = {
   name: 'files',
-  description: `20 MiB upload/download through the files service vs a plain disk copy, and peak RSS with ${CONCURRENT} concurrent uploads (1 MiB vs 20 MiB)`,
+  description: `CPU per small upload (4 and 32 KiB), 20 MiB upload/download through the files service vs a plain disk copy, and peak RSS with ${CONCURRENT} concurrent uploads (1 MiB vs 20 MiB)`,
   async setup() {
     const cleanups = benchCleanups()
     const host = cleanups.host
@@ -184,23 +261,78 @@ export const filesBench: Bench = {
       await makeTextFile(small, SMALL_BYTES)
 
       const stack = await startTestStack(host, { authLogStream: discardStream() })
+      // Chat answers the membership check of uploads to a conversation.
+      const chat = await startStackService(host, stack, 'chat', { CHAT_RATE_LIMIT_PER_MINUTE: 1_000_000 })
       const service = await startFilesProcess(stack, join(work, 'storage'))
       cleanups.push(() => service.stop())
       const pid = service.pid
       const user: TestUser = await stack.createUser({ displayName: 'Bench' })
       // Assertions live ≤ 60 s: fetched again for every phase.
       const identity = () => stack.identityHeaders(user, { method: 'POST', uri: '/api/files' }) as Promise<Record<string, string>>
+      const conversationId = await createConversation(chat, await stack.identityHeaders(user, { method: 'POST', uri: '/api/chat/conversations' }))
+      const db = new pg.Client({ connectionString: stack.databaseUrl })
+      await db.connect()
+      cleanups.push(() => db.end())
+      const keepAlive = new Agent({ keepAlive: true, maxSockets: 1 })
+      cleanups.push(() => keepAlive.destroy())
+      const smallFiles = SMALL_UPLOAD_SIZES.map((size) => Buffer.from(randomBytes(size).toString('base64').slice(0, size)))
 
       return {
         targets: [],
+        goals: [FILES_ROWS.small4, FILES_ROWS.small32].map((target) => ({ target, maxCpuUs: SMALL_UPLOAD_CPU_LIMIT_US })),
         async measure(opts: RunOptions): Promise<Measurement[]> {
+          // BENCH_FILES_SMALL_ONLY=1: the small uploads alone (to profile their fixed cost).
+          const smallOnly = process.env.BENCH_FILES_SMALL_ONLY === '1'
           const reps = Math.max(3, Math.min(10, Math.round(opts.durationSeconds / 2)))
           let headers = await identity()
-          if (opts.warmupSeconds > 0) {
+          if (opts.warmupSeconds > 0 && !smallOnly) {
             const w = await uploadFile(service.url, headers, big, FILE_BYTES)
             await downloadFile(service.url, headers, w.id)
             await deleteFile(service.url, headers, w.id)
             await diskCopy(big, join(work, 'warm.copy'))
+          }
+
+          // Small uploads one after another, as the day's attachments arrive: the fixed cost per
+          // upload, not the bytes. PostgreSQL's backends for files are counted beside the service.
+          const smallRows: Measurement[] = []
+          const count = Math.max(50, 20 * opts.durationSeconds)
+          headers = await identity()
+          // A fresh process compiles its hot paths over its first few hundred uploads (V8's
+          // optimising compiler on helper threads, ~2 ms of CPU per upload on top at first).
+          for (let i = 0; i < SMALL_WARMUP_UPLOADS * opts.warmupSeconds; i++) {
+            await uploadSmall(service.url, keepAlive, headers, conversationId, smallFiles[i % smallFiles.length]!)
+          }
+          headers = await identity()
+          const smallLines: string[] = []
+          for (const [k, bytes] of smallFiles.entries()) {
+            const samples: number[] = []
+            const pg0 = await filesBackendsCpu(db)
+            const threads0 = procThreadsCpuUs(pid)
+            const cpu0 = procCpuUs(pid)
+            const t0 = performance.now()
+            for (let i = 0; i < count; i++) samples.push(await uploadSmall(service.url, keepAlive, headers, conversationId, bytes))
+            const seconds = (performance.now() - t0) / 1000
+            const cpuUs = (procCpuUs(pid) - cpu0) / count
+            const threads = [...procThreadsCpuUs(pid)]
+              .map(([name, us]) => [name, (us - (threads0.get(name) ?? 0)) / count] as const)
+              .filter(([, us]) => us > 0)
+              .sort((a, b) => b[1] - a[1])
+            // Whatever the uploads leave to do after their answers (none expected without a scanner).
+            await sleep(500)
+            const afterUs = (procCpuUs(pid) - cpu0) / count - cpuUs
+            const pgUs = backendsDelta(pg0, await filesBackendsCpu(db)) / count
+            smallLines.push(
+              `files: ${bytes.length / 1024} KiB uploads: files CPU ${(cpuUs / 1000).toFixed(2)} ms per upload (+${(afterUs / 1000).toFixed(2)} ms in the 0.5 s after), ` +
+                `its PostgreSQL backends ${(pgUs / 1000).toFixed(2)} ms; ${(count / seconds).toFixed(0)} uploads/s over ${count}\n` +
+                `  by thread: ${threads.map(([name, us]) => `${name} ${(us / 1000).toFixed(2)} ms`).join(', ')}`
+            )
+            smallRows.push(stats(k === 0 ? FILES_ROWS.small4 : FILES_ROWS.small32, count / seconds, samples, cpuUs))
+            headers = await identity()
+          }
+
+          if (smallOnly) {
+            process.stdout.write(`${smallLines.join('\n')}\n`)
+            return smallRows
           }
 
           // Same bytes, alternating, so both see the same machine load.
@@ -251,6 +383,7 @@ export const filesBench: Bench = {
           const upload = median(uploadMs)
           const download = median(downloadMs)
           const lines = [
+            ...smallLines,
             `files: 20 MiB upload   ${mibPerSec(FILE_BYTES, upload).toFixed(0)} MiB/s = ${((copy / upload) * 100).toFixed(0)} % of a plain disk copy (${mibPerSec(FILE_BYTES, copy).toFixed(0)} MiB/s), median of ${reps}`,
             `files: 20 MiB download ${mibPerSec(FILE_BYTES, download).toFixed(0)} MiB/s = ${((copy / download) * 100).toFixed(0)} % of a plain disk copy`,
             `files: service CPU per 20 MiB: upload ${(serviceUploadCpu / reps / 1000).toFixed(0)} ms, download ${(serviceDownloadCpu / reps / 1000).toFixed(0)} ms (plain copy ${(copyCpu / reps / 1000).toFixed(0)} ms)`,
@@ -259,6 +392,7 @@ export const filesBench: Bench = {
           ]
           process.stdout.write(`${lines.join('\n')}\n`)
           return [
+            ...smallRows,
             stats(FILES_ROWS.copy, mibPerSec(FILE_BYTES, copy), copyMs, copyCpu / reps),
             stats(FILES_ROWS.upload, mibPerSec(FILE_BYTES, upload), uploadMs, serviceUploadCpu / reps),
             stats(FILES_ROWS.download, mibPerSec(FILE_BYTES, download), downloadMs, serviceDownloadCpu / reps),

@@ -38,6 +38,8 @@ export interface Goal {
   maxP99Ms?: number
   /** what the p99 column of this row counts, for the verdict line (default 'ms') */
   unit?: string
+  /** maximum of the row's CPU column (server CPU per request or action), in µs */
+  maxCpuUs?: number
 }
 
 export interface BenchInstance {
@@ -242,6 +244,11 @@ export function checkGoals(goals: Goal[], rows: Measurement[]): { ok: boolean; l
       const beside = r.baseline ? `; hello-world beside it: ${r.baseline.p99.toFixed(2)} ${unit}` : ''
       ok &&= pass
       lines.push(`${pass ? 'PASS' : 'FAIL'} ${g.target}: p99 ${r.p99.toFixed(2)} ${unit} (goal ≤ ${g.maxP99Ms} ${unit}${beside})`)
+    }
+    if (g.maxCpuUs !== undefined) {
+      const pass = r.cpuUsPerReq > 0 && r.cpuUsPerReq <= g.maxCpuUs
+      ok &&= pass
+      lines.push(`${pass ? 'PASS' : 'FAIL'} ${g.target}: server CPU ${r.cpuUsPerReq.toFixed(0)} µs each (goal ≤ ${g.maxCpuUs} µs)`)
     }
     if (r.errors + r.unexpected > 0) {
       ok = false

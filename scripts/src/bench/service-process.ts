@@ -3,15 +3,26 @@
  * so it has a core and an event loop of its own (not shared with the load generator's bookkeeping
  * or the testkit stack) and its CPU time and memory can be read from /proc.
  */
-import { readFileSync } from 'node:fs'
+import { readdirSync, readFileSync } from 'node:fs'
+import { resolve } from 'node:path'
 import { startServiceProcess as startProcess, type ServiceProcess, type ServiceProcessOptions, type TeardownHost, type TestStack } from '@palisade/testkit'
 import { SERVICE_NODE_FLAGS } from '../stack/services.js'
 
 export type { ServiceProcess }
 
+/**
+ * `BENCH_CPU_PROF=files,chat` profiles those services under the bench's load: each writes a V8 CPU
+ * profile (`--cpu-prof`) into `BENCH_CPU_PROF_DIR` (default: the current directory) when it stops (named with its pid).
+ */
+function profileFlags(name: string): string[] {
+  const wanted = (process.env.BENCH_CPU_PROF ?? '').split(',').map((s) => s.trim())
+  if (!wanted.includes(name)) return []
+  return ['--cpu-prof', `--cpu-prof-dir=${resolve(process.env.BENCH_CPU_PROF_DIR ?? '.')}`]
+}
+
 /** testkit's service process, with the V8 flags every deployed service runs with. */
 export function startServiceProcess(name: string, env: Record<string, string>, opts: ServiceProcessOptions = {}): Promise<ServiceProcess> {
-  return startProcess(name, env, { ...opts, nodeArgs: [...SERVICE_NODE_FLAGS, ...(opts.nodeArgs ?? [])] })
+  return startProcess(name, env, { ...opts, nodeArgs: [...SERVICE_NODE_FLAGS, ...profileFlags(name), ...(opts.nodeArgs ?? [])] })
 }
 
 /**
@@ -42,4 +53,25 @@ export function procCpuUs(pid: number): number {
 export function procStatus(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'))
   return m ? Number(m[1]) * 1024 : 0
+}
+
+/**
+ * CPU time (µs) of a process's threads: the event loop's, and the others' by thread name (V8's GC
+ * and compiler helpers are `V8 DefaultWorke`; libuv's pool, which runs file system calls, is unnamed
+ * on Node 20 and shows as `other threads`).
+ */
+export function procThreadsCpuUs(pid: number): Map<string, number> {
+  const byName = new Map<string, number>()
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+      const comm = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'))
+      const name = tid === String(pid) ? 'event loop' : comm === 'node' ? 'other threads' : comm
+      const fields = stat.slice(stat.lastIndexOf(') ') + 2).split(' ')
+      byName.set(name, (byName.get(name) ?? 0) + (Number(fields[11]) + Number(fields[12])) * 10_000)
+    } catch {
+      /* thread gone */
+    }
+  }
+  return byName
 }

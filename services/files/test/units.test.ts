@@ -1,3 +1,5 @@
+import { readdir, readFile, rm } from 'node:fs/promises'
+import { join } from 'node:path'
 import { Readable } from 'node:stream'
 import { test } from 'tap'
 import { FILE_NAME_MAX_BYTES } from '@palisade/contracts'
@@ -6,7 +8,8 @@ import { etagMatches, parseRange } from '../src/http/range.js'
 import { Utf8Validator, utf8Prefix } from '../src/upload/utf8.js'
 import { declaredTypeAgrees, looksLikeMarkup, sniffType } from '../src/upload/sniff.js'
 import { parseClamdAddress, parseClamdReply } from '../src/scan/clamd.js'
-import { png } from './helpers.js'
+import { DiskBlobStore } from '../src/storage/disk-store.js'
+import { png, storageDirFor } from './helpers.js'
 
 const bytes = (s: string) => Buffer.byteLength(s, 'utf8')
 
@@ -133,10 +136,34 @@ test('clamd replies and addresses', async (t) => {
 })
 
 test('sniffType: a PNG whose IHDR checksum does not match is refused', async (t) => {
-  const facts = (b: Buffer) => ({ head: b, imageHead: b, utf8: false, hasNul: true })
   const good = png(8, 8)
-  t.same(await sniffType(async () => Readable.from([good], { objectMode: false }), facts(good)), { ok: true, type: 'image/png' })
   const bad = Buffer.from(good)
   bad[29] = bad[29]! ^ 0xff // first byte of the IHDR CRC
-  t.same(await sniffType(async () => Readable.from([bad], { objectMode: false }), facts(bad)), { ok: false, reason: 'the PNG header is malformed' })
+  // The same verdicts from the head kept in memory (the whole file) as from the stream.
+  for (const whole of [true, false]) {
+    const facts = (b: Buffer) => ({ head: b, imageHead: b, utf8: false, hasNul: true, whole })
+    const open = (b: Buffer) => async () => {
+      if (whole) throw new Error('the whole file is in memory: nothing to read back')
+      return Readable.from([b], { objectMode: false })
+    }
+    t.same(await sniffType(open(good), facts(good)), { ok: true, type: 'image/png' }, `whole: ${whole}`)
+    t.same(await sniffType(open(bad), facts(bad)), { ok: false, reason: 'the PNG header is malformed' }, `whole: ${whole}`)
+  }
+})
+
+test('the blob store makes a shard directory again when it was removed after a commit', async (t) => {
+  const store = new DiskBlobStore(await storageDirFor(t))
+  await store.init()
+  const put = async (id: string) => {
+    const temp = await store.createTemp()
+    await new Promise<void>((resolve, reject) => temp.stream.end(Buffer.from(id), (err?: Error | null) => (err ? reject(err) : resolve())))
+    await store.commit(temp.path, id)
+  }
+  const first = 'ab000000-0000-4000-8000-000000000001'
+  const second = 'ab000000-0000-4000-8000-000000000002'
+  await put(first)
+  await rm(join(store.objectsDir, 'ab'), { recursive: true })
+  await put(second)
+  t.equal(await readFile(store.objectPath(second), 'utf8'), second)
+  t.same(await readdir(store.tmpDir), [], 'no temp file left')
 })

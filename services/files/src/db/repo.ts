@@ -49,29 +49,34 @@ export class FilesRepo {
   }
 
   /**
-   * Inserts a file row if the owner's quota allows it. The owner's usage row is locked for the
-   * whole transaction, so concurrent uploads of one user are checked one after another and can
-   * never overshoot together. `place` runs inside the transaction after the insert (moving the
-   * bytes into place); if it fails nothing is committed, and if the commit fails the caller removes
-   * the placed bytes.
+   * Inserts a file row if the owner's quota allows it. One statement charges the owner's usage row
+   * only if the file fits (creating the row on a first upload): it locks the row until the
+   * transaction ends, so concurrent uploads of one user are checked one after another, each against
+   * the others' committed charges, and can never overshoot together. `place` runs inside the
+   * transaction after the insert (moving the bytes into place); if it fails nothing is committed,
+   * and if the commit fails the caller removes the placed bytes.
    */
   async insertWithinQuota(file: NewFile, quotaBytes: number, place: () => Promise<void>): Promise<FileRow> {
+    const overQuota = () => new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
+    // A first upload inserts the row as it is: only a file within the quota may do that.
+    if (file.size > quotaBytes) throw overQuota()
     return this.db.transaction(async (tx) => {
-      await tx.insert(usage).values({ userId: file.ownerId, usedBytes: 0 }).onConflictDoNothing()
-      const [locked] = await tx.select({ used: usage.usedBytes }).from(usage).where(eq(usage.userId, file.ownerId)).for('update')
-      const used = locked?.used ?? 0
-      if (used + file.size > quotaBytes) {
-        throw new ProblemError(413, ErrorCode.quotaExceeded, 'Storage quota exceeded')
-      }
+      // ON CONFLICT locks the existing row even when its WHERE is false (no row is returned then).
+      const charged = await tx
+        .insert(usage)
+        .values({ userId: file.ownerId, usedBytes: file.size })
+        .onConflictDoUpdate({
+          target: usage.userId,
+          set: { usedBytes: sql`${usage.usedBytes} + ${file.size}` },
+          setWhere: sql`${usage.usedBytes} + ${file.size} <= ${quotaBytes}`
+        })
+        .returning({ used: usage.usedBytes })
+      if (charged.length === 0) throw overQuota()
       // Millisecond precision, like the cursor that pages over it.
       const [row] = await tx
         .insert(fileObjects)
         .values({ ...file, createdAt: new Date(), scanNextAt: file.status === 'pending' ? new Date() : null })
         .returning()
-      await tx
-        .update(usage)
-        .set({ usedBytes: sql`${usage.usedBytes} + ${file.size}` })
-        .where(eq(usage.userId, file.ownerId))
       await place()
       return row!
     })

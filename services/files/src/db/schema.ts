@@ -67,8 +67,8 @@ export const fileObjects = files.table(
 export type FileRow = typeof fileObjects.$inferSelect
 
 /**
- * Bytes each user has stored. Uploads lock the user's row (`SELECT … FOR UPDATE`) while they check
- * the quota and insert, so concurrent uploads are serialised and can never overshoot it.
+ * Bytes each user has stored. An upload charges the user's row only if the file fits, which locks
+ * the row until the upload commits, so concurrent uploads are serialised and can never overshoot it.
  */
 export const usage = files.table(
   'usage',

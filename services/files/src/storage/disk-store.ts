@@ -36,6 +36,8 @@ export interface TempBlob {
 export class DiskBlobStore {
   readonly tmpDir: string
   readonly objectsDir: string
+  /** shard directories known to exist: created once, not asked for again on every commit */
+  private readonly shards = new Set<string>()
 
   constructor(readonly root: string) {
     this.tmpDir = join(root, 'tmp')
@@ -87,8 +89,20 @@ export class DiskBlobStore {
   /** Moves a finished temp file into place (same filesystem: an atomic rename). */
   async commit(tempPath: string, id: string): Promise<void> {
     const target = this.objectPath(id)
-    await mkdir(join(this.objectsDir, id.slice(0, 2)), { recursive: true, mode: 0o700 })
-    await rename(tempPath, target)
+    const shard = id.slice(0, 2)
+    if (!this.shards.has(shard)) {
+      await mkdir(join(this.objectsDir, shard), { recursive: true, mode: 0o700 })
+      this.shards.add(shard)
+    }
+    try {
+      await rename(tempPath, target)
+    } catch (err) {
+      // The shard was removed behind our back (an operator tidying up): make it again, once.
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT' || !this.shards.delete(shard)) throw err
+      await mkdir(join(this.objectsDir, shard), { recursive: true, mode: 0o700 })
+      this.shards.add(shard)
+      await rename(tempPath, target)
+    }
   }
 
   /** An open handle: a concurrent delete cannot cut a download short once it has started. */

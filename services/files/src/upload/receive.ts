@@ -80,7 +80,7 @@ class Inspector extends Transform {
   facts(): ContentFacts {
     const utf8 = this.utf8.end()
     const kept = Buffer.concat(this.head)
-    return { head: kept.subarray(0, SNIFF_HEAD_BYTES), imageHead: kept, utf8, hasNul: this.utf8.hasNul }
+    return { head: kept.subarray(0, SNIFF_HEAD_BYTES), imageHead: kept, utf8, hasNul: this.utf8.hasNul, whole: kept.length === this.size }
   }
 }
 

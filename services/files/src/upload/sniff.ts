@@ -1,6 +1,6 @@
 import type { Readable } from 'node:stream'
 import { crc32 } from 'node:zlib'
-import { fileTypeFromStream } from 'file-type'
+import { fileTypeFromBuffer, fileTypeFromStream } from 'file-type'
 import { ALLOWED_FILE_TYPES } from '@palisade/contracts'
 
 /** What the receiver learnt about the bytes while streaming them. */
@@ -13,6 +13,8 @@ export interface ContentFacts {
   utf8: boolean
   /** the file contains a NUL byte */
   hasNul: boolean
+  /** `imageHead` is the whole file (it was no longer than the head kept) */
+  whole: boolean
 }
 
 export const SNIFF_HEAD_BYTES = 64 * 1024
@@ -106,20 +108,25 @@ export function declaredTypeAgrees(declared: string | undefined, sniffed: string
   return a !== undefined && a === SAME_CONTAINER[sniffed]
 }
 
+/** file-type over a stream it may read as far as it needs; the stream is closed afterwards. */
+async function detectInStream(open: () => Promise<Readable>): ReturnType<typeof fileTypeFromStream> {
+  const stream = await open()
+  try {
+    return await fileTypeFromStream(stream)
+  } finally {
+    stream.destroy()
+  }
+}
+
 /**
- * The file's type from its bytes: magic numbers via file-type (which reads only what it needs of
- * the decrypted temp file), else plain text when the whole file is strict UTF-8 without NUL bytes and does
+ * The file's type from its bytes: magic numbers via file-type (over the head kept while receiving
+ * when that is the whole file, as most attachments are; else over the decrypted temp file, of which
+ * it reads only what it needs), else plain text when the whole file is strict UTF-8 without NUL bytes and does
  * not open like markup. Only types on the allow list pass; images must not carry markup in their
  * head and PNGs must have a valid IHDR.
  */
 export async function sniffType(open: () => Promise<Readable>, facts: ContentFacts): Promise<SniffResult> {
-  const stream = await open()
-  let detected: Awaited<ReturnType<typeof fileTypeFromStream>>
-  try {
-    detected = await fileTypeFromStream(stream)
-  } finally {
-    stream.destroy()
-  }
+  const detected = facts.whole ? await fileTypeFromBuffer(facts.imageHead) : await detectInStream(open)
   let type: string
   if (detected) {
     type = normalizeMediaType(detected.mime)
