@@ -28,6 +28,13 @@ interface OutboxRow {
   traceparent: string | null
 }
 
+/**
+ * The claimed row as it comes from PostgreSQL: subjects joined by spaces (no NATS subject contains
+ * whitespace). An event for a conversation of thousands carries thousands of subjects, and
+ * splitting one string costs a fraction of node-postgres parsing the same text[] literal.
+ */
+type ClaimedRow = Omit<OutboxRow, 'subjects'> & { subjects: string }
+
 const FLUSH_TIMEOUT_MS = 5000
 
 /**
@@ -106,13 +113,14 @@ export class OutboxRelay {
   private async publishBatch(): Promise<number> {
     const { schema, nats } = this.opts
     return withTransaction(this.opts.pool, async (client) => {
-      const rows = (
-        await client.query<OutboxRow>({
+      const claimed = (
+        await client.query<ClaimedRow>({
           name: `${schema}_outbox_claim`,
-          text: `SELECT seq, id, subjects, data, traceparent FROM ${schema}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+          text: `SELECT seq, id, array_to_string(subjects, ' ') AS subjects, data, traceparent FROM ${schema}.outbox ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
           values: [this.opts.batchSize ?? 100]
         })
       ).rows
+      const rows: OutboxRow[] = claimed.map((r) => ({ ...r, subjects: r.subjects === '' ? [] : r.subjects.split(' ') }))
       if (rows.length === 0) return 0
       const spans: Span[] = []
       for (const row of rows) {
