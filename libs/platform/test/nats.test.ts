@@ -46,4 +46,11 @@ test('request/reply validates both ways and carries errors in NATS service heade
 
   const noResponder = await natsRequest(nc, { ...Echo, subject: 'test.nobody' }, { text: 'x' }).catch((e) => e)
   t.equal(noResponder.statusCode, 503)
+
+  // A responder that never answers: the request times out as a 504 (not an unknown error).
+  nc.subscribe('test.silent', { callback: () => {} })
+  await nc.flush()
+  const silent = await natsRequest(nc, { ...Echo, subject: 'test.silent' }, { text: 'x' }, {}, 200).catch((e) => e)
+  t.ok(silent instanceof ProblemError)
+  t.equal(silent.statusCode, 504)
 })
