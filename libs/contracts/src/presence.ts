@@ -15,7 +15,11 @@ export const PRESENCE_LIMITS = {
   /** gateway instances announce themselves this often */
   instanceHeartbeatMs: 30_000,
   /** at most this many users per presence answer (a conversation's members) */
-  usersMax: 5000
+  usersMax: 5000,
+  /** changes within this long are announced together, one event per recipient */
+  announceWindowMs: 250,
+  /** at most this many users' changes in one presence.changed event (more go in several) */
+  changesPerEventMax: 500
 } as const
 
 export const PresenceStatusSchema = Type.Union([Type.Literal('online'), Type.Literal('away'), Type.Literal('offline')])
@@ -46,9 +50,18 @@ export type PresenceList = Static<typeof PresenceListSchema>
 export const PresenceSettingsSchema = Type.Object({ hidden: Type.Boolean() }, { additionalProperties: false })
 export type PresenceSettings = Static<typeof PresenceSettingsSchema>
 
-/** To `events.user.<id>` of everyone sharing a conversation with the user whose presence changed. */
+/**
+ * To `events.user.<id>` of everyone sharing a conversation with users whose presence changed. Chat
+ * gathers the changes of a short window (PRESENCE_LIMITS.announceWindowMs) into one event per
+ * recipient: when many people come online together (the morning, a gateway restart's reconnect
+ * wave) each peer gets a few events, not one per person.
+ */
 export const PresenceChangedEventSchema = Type.Object(
-  { type: Type.Literal('presence.changed'), at: IsoDateSchema, presence: PresenceSchema },
+  {
+    type: Type.Literal('presence.changed'),
+    at: IsoDateSchema,
+    presences: Type.Array(PresenceSchema, { minItems: 1, maxItems: PRESENCE_LIMITS.changesPerEventMax })
+  },
   { additionalProperties: false }
 )
 export type PresenceChangedEvent = Static<typeof PresenceChangedEventSchema>

@@ -5,6 +5,7 @@ import fp from 'fastify-plugin'
 import { completeConfig, platformPlugin } from '@palisade/platform'
 import { ChatConfigSchema, type ChatAppConfig } from './config.js'
 import { createChatStore } from './store/context.js'
+import { presenceAnnouncerPlugin } from './plugins/presence-announcer.js'
 import { conversationRoutes } from './routes/conversations.js'
 import { conversationAdminRoutes } from './routes/conversation-admin.js'
 import { presenceRoutes } from './routes/presence.js'
@@ -36,6 +37,7 @@ const chatApp: FastifyPluginAsync<{ config: ChatAppConfig }> = async (app, opts)
     ...(config.CHAT_RATE_LIMIT_PER_MINUTE ? { rateLimitPerMinute: config.CHAT_RATE_LIMIT_PER_MINUTE } : {})
   })
   await app.register(messageCachePlugin, { databaseUrl: config.DATABASE_URL, maxBytes: config.CHAT_MESSAGE_CACHE_MB * 1024 * 1024 })
+  await app.register(presenceAnnouncerPlugin)
   const store = createChatStore(app, { maxMembers: config.CHAT_MAX_MEMBERS })
   const subs = serveChatNats(app, store)
   app.addHook('preClose', async () => {

@@ -3,6 +3,7 @@ import { randomUUID } from 'node:crypto'
 import { ChatPresenceGet, ChatPresenceReport, GatewayInstanceAlive } from '@palisade/contracts'
 import { createChatStore } from '../src/store/context.js'
 import { sweepPresence } from '../src/store/presence.js'
+import { PresenceAnnouncer } from '../src/lib/presence-announcer.js'
 import { acting, chatHarness, collectEvents } from './helpers.js'
 
 t.test('presence: aggregated over gateway instances, seen only by people sharing a conversation', async (t) => {
@@ -28,16 +29,14 @@ t.test('presence: aggregated over gateway instances, seen only by people sharing
     )!
   }
   /** the next presence.changed to bob with this status, after the events seen so far */
-  const nextChange = (status: string) => {
+  type Told = { userId: string; status: string; lastSeenAt: string | null }
+  const told = (e: { type: string; presences?: unknown }) => (e.type === 'presence.changed' ? (e.presences as Told[]) : [])
+  const nextChange = async (status: string) => {
     const from = bobEvents.events.length
-    return bobEvents.waitFor(
-      (e) => bobEvents.events.indexOf(e) >= from && e.type === 'presence.changed' && (e.presence as { status: string }).status === status
-    )
+    const e = await bobEvents.waitFor((e) => bobEvents.events.indexOf(e) >= from && told(e).some((p) => p.status === status))
+    return told(e).find((p) => p.status === status)!
   }
-  const changes = (userId: string) =>
-    bobEvents.events
-      .filter((e) => e.type === 'presence.changed' && (e.presence as { userId: string }).userId === userId)
-      .map((e) => e.presence as { status: string })
+  const changes = (userId: string) => bobEvents.events.flatMap((e) => told(e).filter((p) => p.userId === userId))
 
   t.test('never connected: offline without last seen', async (t) => {
     t.same(await presenceOf(bob, alice), { userId: alice.userId, status: 'offline', lastActiveAt: null, lastSeenAt: null })
@@ -57,7 +56,7 @@ t.test('presence: aggregated over gateway instances, seen only by people sharing
     const off = await presenceOf(bob, alice)
     t.equal(off.status, 'offline', 'the last socket anywhere closed')
     t.type(off.lastSeenAt, 'string', 'with last seen')
-    t.type(((await offline).presence as { lastSeenAt: string }).lastSeenAt, 'string', 'members hear it with last seen')
+    t.type((await offline).lastSeenAt, 'string', 'members hear it with last seen')
   })
 
   t.test('away after five minutes without activity, online again on activity', async (t) => {
@@ -107,7 +106,7 @@ t.test('presence: aggregated over gateway instances, seen only by people sharing
     const offline = nextChange('offline')
     let res = await h.as(alice, 'PUT', '/api/chat/presence/settings', { hidden: true })
     t.same(res.json(), { hidden: true })
-    t.same((await offline).presence, { userId: alice.userId, status: 'offline', lastActiveAt: null, lastSeenAt: null }, 'hiding tells members "offline"')
+    t.same(await offline, { userId: alice.userId, status: 'offline', lastActiveAt: null, lastSeenAt: null }, 'hiding tells members "offline"')
     t.same(await presenceOf(bob, alice), { userId: alice.userId, status: 'offline', lastActiveAt: null, lastSeenAt: null })
     t.equal((await presenceOf(alice, alice)).status, 'online', 'she still sees herself')
     const before = changes(alice.userId).length
@@ -131,4 +130,31 @@ t.test('presence: aggregated over gateway instances, seen only by people sharing
     })
     t.equal(bad.headers?.get('Nats-Service-Error-Code'), '400')
   })
+})
+
+t.test('changes announced together reach each peer in one event, with only what they may see', async (t) => {
+  const h = await chatHarness(t)
+  const [bob, carol, stranger, ...wave] = await Promise.all(Array.from({ length: 8 }, () => h.stack.createUser()))
+  await h.createConversation(bob!, 'Everyone', wave)
+  await h.createConversation(carol!, 'Two of them', wave.slice(0, 2))
+  const events = new Map([bob!, carol!, stranger!, wave[1]!].map((u) => [u.userId, collectEvents(h.nc, u.userId)]))
+  // A window longer than the test: only flush() sends, so what arrives is exactly one batch.
+  const announcer = new PresenceAnnouncer(h.app.pg, h.app.nats, h.app.log, 60_000)
+  const online = (u: { userId: string }) => ({ userId: u.userId, status: 'online' as const, lastActiveAt: new Date().toISOString(), lastSeenAt: null })
+  for (const u of wave) announcer.announce(online(u))
+  announcer.announce({ ...online(wave[0]!), status: 'away' })
+  await announcer.flush()
+  await h.nc.flush()
+  await new Promise((r) => setTimeout(r, 300))
+
+  const told = (userId: string) =>
+    events
+      .get(userId)!
+      .events.filter((e) => e.type === 'presence.changed')
+      .map((e) => (e.presences as Array<{ userId: string; status: string }>).map((p) => `${p.userId}:${p.status}`).sort())
+  const expect = (users: typeof wave) => users.map((u) => `${u.userId}:${u === wave[0] ? 'away' : 'online'}`).sort()
+  t.same(told(bob!.userId), [expect(wave)], 'bob: one event with all five, the latest change of each')
+  t.same(told(carol!.userId), [expect(wave.slice(0, 2))], 'carol: one event with the two she shares a conversation with')
+  t.same(told(stranger!.userId), [], 'a stranger hears nothing')
+  t.same(told(wave[1]!.userId), [expect(wave.filter((u) => u !== wave[1]))], 'a changed person hears of the others, not of themselves')
 })

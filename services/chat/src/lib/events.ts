@@ -1,6 +1,5 @@
 import { ChatMembershipChanged, userEventsSubject, type ChatEvent, type MembershipChangedEvent } from '@palisade/contracts'
-import type { FastifyInstance } from 'fastify'
-import { encodePayload, type Emit } from '@palisade/platform'
+import type { Emit } from '@palisade/platform'
 
 /**
  * Adds one event for `events.user.<id>` of every given member to the transaction's outbox. The
@@ -21,10 +20,4 @@ export function emitToMembers(emit: Emit, memberIds: Iterable<string>, event: Ch
 export function emitMembershipChange(emit: Emit, memberIds: Iterable<string>, event: MembershipChangedEvent): void {
   emit([ChatMembershipChanged.subject], event)
   emitToMembers(emit, memberIds, event)
-}
-
-/** Published at once, not through the outbox: why is in docs/architecture.md ("Events"). */
-export function publishPresenceToMembers(nc: FastifyInstance['nats'], memberIds: Iterable<string>, event: ChatEvent): void {
-  const data = encodePayload(event)
-  for (const id of memberIds) nc.publish(userEventsSubject(id), data)
 }

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify'
 import { problems, type Outbox } from '@palisade/platform'
 import type { ConversationListCache } from '../lib/conversation-list-cache.js'
 import type { MessageCache } from '../lib/message-cache.js'
+import type { PresenceAnnouncer } from '../lib/presence-announcer.js'
 
 /**
  * What every store function needs, shared by the HTTP routes and the NATS handlers. Every operation
@@ -25,6 +26,8 @@ export interface ChatStore {
   readonly lists: ConversationListCache | null
   /** most members a conversation may have */
   readonly maxMembers: number
+  /** presence changes, told to the peers who may see them a short window later, together */
+  readonly presence: PresenceAnnouncer
 }
 
 export interface StoreOptions {
@@ -32,7 +35,15 @@ export interface StoreOptions {
 }
 
 export function createChatStore(app: FastifyInstance, opts: StoreOptions): ChatStore {
-  return { pg: app.pg, nats: app.nats, outbox: app.outbox, cache: app.messageCache, lists: app.conversationListCache, maxMembers: opts.maxMembers }
+  return {
+    pg: app.pg,
+    nats: app.nats,
+    outbox: app.outbox,
+    cache: app.messageCache,
+    lists: app.conversationListCache,
+    maxMembers: opts.maxMembers,
+    presence: app.presenceAnnouncer
+  }
 }
 
 export const notMember = () => problems.notFound('Conversation not found')

@@ -1,6 +1,5 @@
 import { PRESENCE_LIMITS, type ChatPresenceReportRequest, type Presence, type PresenceList, type PresenceStatus } from '@palisade/contracts'
 import { withTransaction } from '@palisade/platform'
-import { publishPresenceToMembers } from '../lib/events.js'
 import { now, type ChatStore } from './context.js'
 import { requireMember } from './members.js'
 
@@ -8,8 +7,9 @@ import { requireMember } from './members.js'
  * Presence is aggregated here from every gateway instance: each reports how many sockets it holds
  * for a user (`presence_sockets`) and announces itself (`presence_instances`, with an expiry), so a
  * user is online while any live instance holds a socket of theirs. `presence_users.status` is what
- * others were last told; reports and the sweeper move it and publish `presence.changed` to everyone
- * who shares a conversation with the user — only on a change, never per activity report.
+ * others were last told; reports and the sweeper move it and announce `presence.changed` to everyone
+ * who shares a conversation with the user (lib/presence-announcer.ts) — only on a change, never per
+ * activity report.
  */
 
 interface PresenceDbRow {
@@ -34,20 +34,8 @@ export function visiblePresence(r: PresenceDbRow, viewerId?: string): Presence {
   }
 }
 
-/** Everyone who shares at least one conversation with the user (the only people who may see their presence). */
-async function peersOf(store: ChatStore, userId: string): Promise<string[]> {
-  const r = await store.pg.query<{ user_id: string }>({
-    name: 'chat_presence_peers',
-    text: `SELECT DISTINCT o.user_id FROM chat.members m JOIN chat.members o ON o.conversation_id = m.conversation_id
-           WHERE m.user_id = $1 AND o.user_id <> $1`,
-    values: [userId]
-  })
-  return r.rows.map((x) => x.user_id)
-}
-
-async function announce(store: ChatStore, row: PresenceDbRow): Promise<void> {
-  const presence = visiblePresence(row)
-  publishPresenceToMembers(store.nats, await peersOf(store, row.user_id), { type: 'presence.changed', at: now(), presence })
+function announce(store: ChatStore, row: PresenceDbRow): void {
+  store.presence.announce(visiblePresence(row))
 }
 
 /** A gateway instance's report about the acting user's sockets there (ChatPresenceReport). */
@@ -87,7 +75,7 @@ export async function reportPresence(store: ChatStore, userId: string, report: C
     )
     return { before: prev.rows[0]!, after: next.rows[0]! }
   })
-  if (before.status !== after.status && !after.hidden) await announce(store, after)
+  if (before.status !== after.status && !after.hidden) announce(store, after)
 }
 
 /** A gateway instance announced itself (`ttlMs` > 0) or is shutting down (0: its sockets are gone now). */
@@ -119,7 +107,7 @@ export async function sweepPresence(store: ChatStore): Promise<number> {
      RETURNING user_id, status, hidden, last_active_at, last_seen_at`,
     [PRESENCE_LIMITS.awayAfterMs]
   )
-  for (const row of r.rows) if (!row.hidden) await announce(store, row)
+  for (const row of r.rows) if (!row.hidden) announce(store, row)
   return r.rowCount ?? 0
 }
 
@@ -151,5 +139,5 @@ export async function setPresenceHidden(store: ChatStore, userId: string, hidden
     [userId, hidden]
   )
   const row = r.rows[0]!
-  if ((row.was_hidden ?? false) !== hidden && row.status !== 'offline') await announce(store, row)
+  if ((row.was_hidden ?? false) !== hidden && row.status !== 'offline') announce(store, row)
 }

@@ -8,7 +8,7 @@ import { closeConversation } from './conversation.js'
 import { reloadMembersIfShown } from './members.js'
 import { mentionsRead } from './mention-counts.js'
 import { notifyMessage } from './notify.js'
-import { putPresence } from './presence.js'
+import { putPresences } from './presence.js'
 import { refuseSend } from './outbox.js'
 import { pageVisible, scheduleMarkRead } from './read-markers.js'
 import {
@@ -100,7 +100,7 @@ const handlers: Handlers = {
     else reloadMembersIfShown(f.conversationId)
   },
   'conversation.deleted': (f) => leave(f.conversationId),
-  'presence.changed': (f) => putPresence(f.presence),
+  'presence.changed': (f) => putPresences(f.presences),
   // My level changed in another session of mine (or this one).
   'conversation.notify': (f) => setNotifyLevel(f.conversationId, f.notifyLevel),
   typing: (f) => {

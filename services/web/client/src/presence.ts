@@ -27,9 +27,13 @@ function changed(): void {
   for (const fn of listeners) fn()
 }
 
-export function putPresence(p: Presence): void {
-  known.set(p.userId, p)
-  toldAt.set(p.userId, performance.now())
+/** Changes chat announced (several people's at once when they came together): shown once. */
+export function putPresences(list: readonly Presence[]): void {
+  const now = performance.now()
+  for (const p of list) {
+    known.set(p.userId, p)
+    toldAt.set(p.userId, now)
+  }
   changed()
 }
 
