@@ -9,6 +9,8 @@ import { parseDayArgs, runDay } from '../src/bench/day.js'
 t.test('pnpm bench day --quick runs and reports', async (t) => {
   const defaults = parseDayArgs([])
   t.same([defaults.uploadEvery, defaults.runEvery, defaults.agentPeople], [30, 60, 10], 'uploads, runs and agent users by default')
+  t.equal(defaults.accessTtl, undefined, "auth's own access-token lifetime by default")
+  t.equal(parseDayArgs(['--access-ttl=60']).accessTtl, 60)
   // uploads and runs more often than by default, so that a 10 s step has some (all 30 people
   // without an upload: (2/3)^30; all 6 agent users without a run: (1/3)^6), and no more
   const opts = parseDayArgs(['--quick', '--upload-every=10', '--run-every=5', '--agent-people=20'])
@@ -22,6 +24,9 @@ t.test('pnpm bench day --quick runs and reports', async (t) => {
   t.ok(step.messages > 0, 'messages were sent')
   t.same(step.errors, {}, 'no errors: every request a 200, every message on every connected member’s socket')
   t.equal(step.delivery.missing, 0)
+  t.ok(step.warmupDelivery.max >= step.warmupDelivery.p99 && step.warmupDelivery.p99 > 0, 'warm-up delivery (the connect wave)')
+  t.equal(step.refreshes, 0, 'no session refreshed: access tokens outlive a quick run')
+  t.equal(step.reconnects, 0, 'nor a socket reconnected')
   t.ok(step.delivery.p50 > 0 && step.delivery.p99 >= step.delivery.p50 && step.delivery.max >= step.delivery.p99, 'delivery percentiles')
   for (const route of [
     'GET /api/chat/conversations',

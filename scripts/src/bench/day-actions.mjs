@@ -20,15 +20,55 @@ const SETTLE_MS = 15_000
 const UPLOAD_ROUTE = 'POST /api/files'
 const RUN_ROUTE = 'POST /api/agents/:id/runs'
 
-/** A request through the person's own connection; resolves with the status and body. */
-export function send(url, person, origin, { method = 'GET', headers = {}, body } = {}) {
+/** Access-token refreshes since the last `takeRefreshes()` (this process's people). */
+let refreshes = 0
+export function takeRefreshes() {
+  const n = refreshes
+  refreshes = 0
+  return n
+}
+
+/**
+ * A request through the person's own connection; resolves with the status and body. As the web
+ * client does (client/src/api.ts), a 401 (the access token expired) refreshes the session once —
+ * POST /auth/refresh with the refresh cookie, which rotates both cookies — and repeats the request.
+ */
+export async function send(url, person, origin, opts = {}) {
+  const res = await sendOnce(url, person, origin, opts)
+  if (res.status !== 401 || !(await refresh(new URL(url).origin, person, origin))) return res
+  return sendOnce(url, person, origin, opts)
+}
+
+/** One refresh at a time per person, shared by every request that hit a 401 meanwhile. */
+function refresh(base, person, origin) {
+  person.refreshing ??= sendOnce(`${base}/auth/refresh`, person, origin, { ...json({}), cookie: person.refreshCookie })
+    .then(({ status, cookies }) => {
+      if (status !== 200) return false
+      for (const c of cookies) {
+        const pair = c.split(';')[0]
+        if (pair.startsWith(`${ACCESS_COOKIE}=`)) person.cookie = pair
+        else if (pair.startsWith(`${REFRESH_COOKIE}=`)) person.refreshCookie = pair
+      }
+      refreshes++
+      return true
+    })
+    .catch(() => false)
+    .finally(() => (person.refreshing = undefined))
+  return person.refreshing
+}
+
+// AUTH_COOKIES of @palisade/contracts (this file runs without the workspace's TypeScript)
+const ACCESS_COOKIE = 'palisade_access'
+const REFRESH_COOKIE = 'palisade_refresh'
+
+function sendOnce(url, person, origin, { method = 'GET', headers = {}, body, cookie = person.cookie }) {
   return new Promise((resolve, reject) => {
-    const all = { cookie: person.cookie, accept: 'application/json', origin, ...headers }
+    const all = { cookie, accept: 'application/json', origin, ...headers }
     if (body) all['content-length'] = String(body.length)
     const req = http.request(url, { method, agent: person.agent, headers: all }, (res) => {
       const chunks = []
       res.on('data', (c) => chunks.push(c))
-      res.once('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString() }))
+      res.once('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString(), cookies: res.headers['set-cookie'] ?? [] }))
       res.once('error', reject)
     })
     req.once('error', reject)

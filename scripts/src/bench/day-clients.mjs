@@ -8,12 +8,13 @@
 // socket's identity lease (GET /ws through the edge) before it runs out (≤ 60 s, real time).
 // Driven over IPC:
 //
-//   { cmd: 'connect', url, base, origin, people: [{ id, cookie, conversations, address, usesAgent }] }
+//   { cmd: 'connect', url, base, origin, people: [{ id, cookie, refreshCookie, conversations, address, usesAgent }] }
 //       → { ok: 'connected', ids: [connected people's ids], failed: { reason: n } }
 //       (a person with `usesAgent` creates an agent first, and only they start runs)
 //   { cmd: 'run', base, origin, seconds, every: { message, open, list, search, upload, run } }
 //       → { ok: 'ran', sent: [[key, conversationId]], arrivals: [[key, count, maxMs]], http: { route: ms[] },
-//           runs: [start → agent.run.completed ms], errors: { kind: n } }
+//           runs: [start → agent.run.completed ms], errors: { kind: n }, refreshes: sessions refreshed and
+//           reconnects: sockets opened again after 4002, both since the last run }
 //   { cmd: 'close' } → exits
 //
 // `every` is each action's mean interval per person in (compressed) seconds; the first of each is
@@ -23,7 +24,7 @@
 import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
-import { dayActions, send } from './day-actions.mjs'
+import { dayActions, send, takeRefreshes } from './day-actions.mjs'
 
 const now = () => performance.timeOrigin + performance.now()
 const MARK = Buffer.from('"clientMessageId":"')
@@ -69,8 +70,10 @@ function keepLease(person, base, origin, expiresAt, first = false) {
   const left = Date.parse(expiresAt) - Date.now()
   const due = Math.max(1000, Math.min(left - 15_000, left * 0.75))
   const delay = first ? 1000 + Math.random() * (due - 1000) : Math.max(1000, due * (0.75 + Math.random() * 0.25))
+  // a socket's renewals end with it: the one opened after a 4002 has its own
+  const ws = person.ws
   person.lease = setTimeout(async () => {
-    if (person.ws.readyState !== WebSocket.OPEN) return
+    if (person.ws !== ws || ws.readyState !== WebSocket.OPEN) return
     const t0 = performance.now()
     try {
       const { status, body } = await send(`${base}/ws`, person, origin)
@@ -79,14 +82,38 @@ function keepLease(person, base, origin, expiresAt, first = false) {
         latencies['GET /ws (lease renewal)'] ??= []
         latencies['GET /ws (lease renewal)'].push(performance.now() - t0)
       }
-      keepLease(person, base, origin, JSON.parse(body).expiresAt)
+      if (person.ws === ws) keepLease(person, base, origin, JSON.parse(body).expiresAt)
     } catch (err) {
       error(`GET /ws (lease renewal): ${err.message}`)
     }
   }, delay)
 }
 
-function open(url, origin, { id, cookie, address }) {
+/** Sockets opened again after their lease ran out (4002), since the last run's report. */
+let reconnects = 0
+
+/**
+ * The lease cannot outlast the access token it was renewed with, so when the token expires the
+ * socket closes with 4002 (identity expired). Then, as the web client does (realtime.ts): ask
+ * GET /auth/me, whose 401 refreshes the session (send), and open a new socket. Messages sent
+ * meanwhile wait for it (their delivery time includes the wait).
+ */
+function reconnect(person) {
+  person.reconnecting ??= (async () => {
+    const me = await send(`${person.base}/auth/me`, person, person.origin)
+    if (me.status !== 200) throw new Error(`GET /auth/me answered ${me.status}`)
+    const { ws, expiresAt } = await open(person.url, person.origin, person)
+    person.ws = ws
+    reconnects++
+    keepLease(person, person.base, person.origin, expiresAt)
+  })()
+    .catch((err) => error(`reconnect after 4002: ${err.message}`))
+    .finally(() => (person.reconnecting = undefined))
+  return person.reconnecting
+}
+
+function open(url, origin, person) {
+  const { id, cookie, address } = person
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { headers: { cookie, origin }, localAddress: address, perMessageDeflate: false, skipUTF8Validation: true })
     ws.once('unexpected-response', (_req, res) => reject(new Error(`handshake answered ${res.statusCode}`)))
@@ -103,7 +130,8 @@ function open(url, origin, { id, cookie, address }) {
       onFrame(data, at, id)
     })
     ws.on('close', (code) => {
-      if (code !== 1000 && code !== 1005) error(`socket closed ${code}`)
+      if (code === 4002 && person.base) void reconnect(person)
+      else if (code !== 1000 && code !== 1005) error(`socket closed ${code}`)
     })
   })
 }
@@ -117,8 +145,9 @@ async function connect({ url, base, origin, people: list }) {
       while (next < list.length) {
         const p = list[next++]
         try {
-          const { ws, expiresAt } = await open(url, origin, p)
-          const person = { ...p, ws, agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) }
+          const person = { ...p, url, base, origin, agent: new http.Agent({ keepAlive: true, maxSockets: 1, localAddress: p.address }) }
+          const { ws, expiresAt } = await open(url, origin, person)
+          person.ws = ws
           if (p.usesAgent) {
             try {
               await actions.createAgent(person, base, origin)
@@ -166,9 +195,10 @@ async function run({ base, origin, seconds, every }) {
       error(`${route}: ${err.message}`)
     }
   }
-  const sendMessage = (p, conversationId, text, attachments) => {
-    if (p.ws.readyState !== WebSocket.OPEN) return error('send on a closed socket')
+  const sendMessage = async (p, conversationId, text, attachments) => {
     const key = `d${process.pid}-${++seq}-${now().toFixed(3)}`
+    if (p.reconnecting) await p.reconnecting
+    if (p.ws.readyState !== WebSocket.OPEN) return error('send on a closed socket')
     sent.push([key, conversationId])
     p.ws.send(
       JSON.stringify({
@@ -213,7 +243,21 @@ async function run({ base, origin, seconds, every }) {
   // errors since the last run's report: closed sockets and failed renewals between runs count too
   const failures = errors
   errors = {}
-  return { sent, arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]), http: latencies, runs, errors: failures }
+  return {
+    sent,
+    arrivals: [...arrivals].map(([k, [n, ms]]) => [k, n, ms]),
+    http: latencies,
+    runs,
+    errors: failures,
+    refreshes: takeRefreshes(),
+    reconnects: takeReconnects()
+  }
+}
+
+function takeReconnects() {
+  const n = reconnects
+  reconnects = 0
+  return n
 }
 
 process.on('message', async (msg) => {

@@ -1,6 +1,6 @@
 /**
  * `pnpm bench day [--quick] [--steps=250,500,1000,2000,4000,8000] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4]
- *   [--upload-every=30] [--run-every=60] [--agent-people=10]`
+ *   [--upload-every=30] [--run-every=60] [--agent-people=10] [--access-ttl=900]`
  *
  * The day scenario (issue #30): the whole stack as `pnpm start` runs it (launcher, local edge,
  * every service in its own process, nats-server) on a copy of the year's database (day-seed.ts),
@@ -16,7 +16,10 @@
  * Sign-in: the seeded people have no accounts. One account is registered through the edge; its
  * argon2 hash (of a known password) is copied to an account per seeded person — bench-only rows in
  * the throwaway copy, no backdoor in the services — and each person then signs in with
- * POST /auth/login through the edge, as a browser would.
+ * POST /auth/login through the edge, as a browser would. Like the web client, a person whose access
+ * token expired (a 401) refreshes the session with the refresh cookie and repeats the request;
+ * `--access-ttl` shortens the tokens' life (auth's AUTH_ACCESS_TTL_SECONDS) to see that in a short
+ * run.
  *
  * CPU per process: user+system time from /proc/<pid>/stat before and after each step, for the
  * launcher (which is the edge), each service, nats-server and the PostgreSQL backends connected to
@@ -55,6 +58,8 @@ export interface DayOptions {
   runEvery: number
   /** percent of the people who use an agent */
   agentPeople: number
+  /** the stack's AUTH_ACCESS_TTL_SECONDS (60–900; unset: auth's default, 15 minutes) */
+  accessTtl?: number
   log?: (line: string) => void
 }
 
@@ -65,6 +70,8 @@ export interface DayStep {
   loadAverage: number
   messages: number
   delivery: { p50: number; p99: number; max: number; missing: number }
+  /** the same in the warm-up, right after the step's people connected (a connect wave) */
+  warmupDelivery: { p99: number; max: number }
   routes: Record<string, { n: number; p50: number; p99: number }>
   /** agent runs: start request → agent.run.completed on the starter's socket */
   agentRuns: { n: number; p50: number; p99: number; max: number }
@@ -72,6 +79,10 @@ export interface DayStep {
   cpuUsPerUpload: number
   cpuUsPerRun: number
   errors: Record<string, number>
+  /** sessions refreshed after a 401 (access token expired), warm-up and step, as the web client does */
+  refreshes: number
+  /** sockets opened again after their lease ended with the access token (4002), as the web client does */
+  reconnects: number
   /** CPU µs per message + request handled in the step, per process */
   cpuUsPerAction: Record<string, number>
   actions: number
@@ -91,13 +102,13 @@ export interface DayReport {
 /** default rates of the rarer actions: an upload a person every 30 minutes, a run an hour for one in ten */
 const RATES = { uploadEvery: 30, runEvery: 60, agentPeople: 10 }
 const USAGE =
-  'pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4] [--upload-every=30] [--run-every=60] [--agent-people=10]'
+  'pnpm bench day [--quick] [--steps=250,500] [--seconds=45] [--warmup=10] [--compress=10] [--clients=4] [--upload-every=30] [--run-every=60] [--agent-people=10] [--access-ttl=900]'
 
 export function parseDayArgs(argv: string[]): DayOptions {
   const o: DayOptions = { quick: false, steps: [250, 500, 1000, 2000, 4000, 8000], seconds: 45, warmup: 10, compress: 10, clients: 4, ...RATES }
-  const names = { 'upload-every': 'uploadEvery', 'run-every': 'runEvery', 'agent-people': 'agentPeople' } as const
+  const names = { 'upload-every': 'uploadEvery', 'run-every': 'runEvery', 'agent-people': 'agentPeople', 'access-ttl': 'accessTtl' } as const
   for (const a of argv) {
-    const m = /^--(steps|seconds|warmup|compress|clients|upload-every|run-every|agent-people)=([\d,.]+)$/.exec(a)
+    const m = /^--(steps|seconds|warmup|compress|clients|upload-every|run-every|agent-people|access-ttl)=([\d,.]+)$/.exec(a)
     if (a === '--quick') o.quick = true
     else if (m?.[1] === 'steps')
       o.steps = m[2]!
@@ -151,12 +162,53 @@ class Clients {
 
 interface Person {
   id: string
+  /** `name=value` of the access cookie, and of the refresh cookie (sent to POST /auth/refresh only) */
   cookie: string
+  refreshCookie: string
   conversations: string[]
   /** the person's own loopback address (the edge caps connections per client address) */
   address: string
   /** creates an agent at sign-in and starts runs */
   usesAgent: boolean
+}
+
+/** What a client process answers to `run` (day-clients.mjs). */
+interface RunResult {
+  sent: [string, string][]
+  arrivals: [string, number, number][]
+  http: Record<string, number[]>
+  runs: number[]
+  errors: Record<string, number>
+  refreshes: number
+  reconnects: number
+}
+
+/** Each sent message's slowest arrival over every connected member's socket (the sender's own included); `missing`: arrived on fewer. */
+function deliveries(results: RunResult[], membersOf: Map<string, string[]>, online: Set<string>) {
+  const byKey = new Map<string, { n: number; ms: number }>()
+  for (const res of results) {
+    for (const [key, n, ms] of res.arrivals) {
+      const a = byKey.get(key)
+      if (a) {
+        a.n += n
+        a.ms = Math.max(a.ms, ms)
+      } else byKey.set(key, { n, ms })
+    }
+  }
+  const latencies: number[] = []
+  let missing = 0
+  let messages = 0
+  for (const res of results) {
+    for (const [key, conversationId] of res.sent) {
+      messages++
+      const expected = (membersOf.get(conversationId) ?? []).filter((u) => online.has(u)).length
+      const a = byKey.get(key)
+      if (!a || a.n < expected) missing++
+      if (a) latencies.push(a.ms)
+    }
+  }
+  latencies.sort((a, b) => a - b)
+  return { latencies, missing, messages }
 }
 
 /** Person n's address in 127.0.0.0/8 (up to 64 000 people). */
@@ -183,6 +235,7 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         AUTH_RATE_LIMIT_PER_MINUTE: '1000000',
         CHAT_RATE_LIMIT_PER_MINUTE: '1000000',
         CHAT_MESSAGE_CACHE_MB: '64',
+        ...(opts.accessTtl ? { AUTH_ACCESS_TTL_SECONDS: String(opts.accessTtl) } : {}),
         ...llm.env
       }
     })
@@ -229,12 +282,11 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
             const row = rows[next++]!
             const res = await post('/auth/login', { email: `day-${row.i}@bench.palisade.example`, password: PASSWORD })
             if (res.status !== 200) throw new Error(`login answered ${res.status}: ${await res.text()}`)
-            const cookie = res.headers
-              .getSetCookie()
-              .map((c) => c.split(';')[0]!)
-              .find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))!
+            const cookies = res.headers.getSetCookie().map((c) => c.split(';')[0]!)
+            const cookie = cookies.find((c) => c.startsWith(`${AUTH_COOKIES.access}=`))!
+            const refreshCookie = cookies.find((c) => c.startsWith(`${AUTH_COOKIES.refresh}=`))!
             const usesAgent = opts.agentPeople > 0 && row.i % Math.max(1, Math.round(100 / opts.agentPeople)) === 0
-            added.push({ person: { id: row.id, cookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i), usesAgent } })
+            added.push({ person: { id: row.id, cookie, refreshCookie, conversations: conversationsOf.get(row.id)!, address: addressOf(row.i), usesAgent } })
           }
         })
       )
@@ -262,32 +314,13 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
 
       const minute = 60 / opts.compress
       const every = { message: minute, open: 3 * minute, list: 3 * minute, search: 10 * minute, upload: opts.uploadEvery * minute, run: opts.runEvery * minute }
-      const warmup =
-        opts.warmup > 0
-          ? await Promise.all(clients.map((c) => c.ask<{ errors: Record<string, number> }>({ cmd: 'run', base, origin, seconds: opts.warmup, every })))
-          : []
+      const warmup = opts.warmup > 0 ? await Promise.all(clients.map((c) => c.ask<RunResult>({ cmd: 'run', base, origin, seconds: opts.warmup, every }))) : []
       const backends = (
         await db.query<{ pid: number }>('SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()')
       ).rows.map((r) => r.pid)
       const cpu0 = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, statCpuUs(p)]))
       const pgCpu0 = backends.map(statCpuUs)
-      const results = await Promise.all(
-        clients.map((c) =>
-          c.ask<{
-            sent: [string, string][]
-            arrivals: [string, number, number][]
-            http: Record<string, number[]>
-            runs: number[]
-            errors: Record<string, number>
-          }>({
-            cmd: 'run',
-            base,
-            origin,
-            seconds: opts.seconds,
-            every
-          })
-        )
-      )
+      const results = await Promise.all(clients.map((c) => c.ask<RunResult>({ cmd: 'run', base, origin, seconds: opts.seconds, every })))
       const cpu1 = Object.fromEntries(Object.entries(procs).map(([n, p]) => [n, statCpuUs(p)]))
       const pgCpu = backends.map(statCpuUs).reduce((a, x, i) => a + Math.max(0, x - pgCpu0[i]!), 0)
 
@@ -295,32 +328,10 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
       const addError = (k: string, n: number) => (errors[k] = (errors[k] ?? 0) + n)
       for (const [reason, n] of Object.entries(connectFailures)) addError(`WebSocket connect: ${reason}`, n)
       for (const w of warmup) for (const [k, n] of Object.entries(w.errors)) addError(`${k} (warm-up)`, n)
-      const byKey = new Map<string, { n: number; ms: number }>()
-      for (const res of results) {
-        for (const [k, n] of Object.entries(res.errors)) addError(k, n)
-        for (const [key, n, ms] of res.arrivals) {
-          const a = byKey.get(key)
-          if (a) {
-            a.n += n
-            a.ms = Math.max(a.ms, ms)
-          } else byKey.set(key, { n, ms })
-        }
-      }
-      const latencies: number[] = []
-      let missing = 0
-      let messages = 0
-      for (const res of results) {
-        for (const [key, conversationId] of res.sent) {
-          messages++
-          // every connected member's socket, the sender's own included
-          const expected = (membersOf.get(conversationId) ?? []).filter((u) => online.has(u)).length
-          const a = byKey.get(key)
-          if (!a || a.n < expected) missing++
-          if (a) latencies.push(a.ms)
-        }
-      }
+      for (const res of results) for (const [k, n] of Object.entries(res.errors)) addError(k, n)
+      const { latencies, missing, messages } = deliveries(results, membersOf, online)
       if (missing) addError('message not delivered to every connected member', missing)
-      latencies.sort((a, b) => a - b)
+      const warm = deliveries(warmup, membersOf, online)
       const routes: DayStep['routes'] = {}
       let requests = 0
       for (const route of new Set(results.flatMap((r) => Object.keys(r.http)))) routes[route] = { n: 0, p50: 0, p99: 0 }
@@ -342,11 +353,14 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
         loadAverage: r1(loadavg()[0]!),
         messages,
         delivery: { p50: r1(percentile(latencies, 50)), p99: r1(percentile(latencies, 99)), max: r1(latencies.at(-1) ?? 0), missing },
+        warmupDelivery: { p99: r1(percentile(warm.latencies, 99)), max: r1(warm.latencies.at(-1) ?? 0) },
         routes,
         agentRuns: { n: runTimes.length, p50: r1(percentile(runTimes, 50)), p99: r1(percentile(runTimes, 99)), max: r1(runTimes.at(-1) ?? 0) },
         cpuUsPerUpload: perAction('files', routes[UPLOAD_ROUTE]?.n ?? 0),
         cpuUsPerRun: perAction('agents', runTimes.length),
         errors,
+        refreshes: [...warmup, ...results].reduce((a, r) => a + r.refreshes, 0),
+        reconnects: [...warmup, ...results].reduce((a, r) => a + r.reconnects, 0),
         cpuUsPerAction,
         actions,
         rssKiBPerPerson: r1((rssAfter - rssBefore) / 1024 / Math.max(1, added.length))
@@ -373,7 +387,8 @@ export async function runDay(opts: DayOptions): Promise<DayReport> {
 export function formatStep(s: DayStep): string {
   const lines = [
     `— ${s.people} people (as many messages as ${s.realPacePeople} at real pace; load average ${s.loadAverage}): ${s.messages} messages, ${s.actions} actions`,
-    `  delivery to every connected member: p50 ${s.delivery.p50} ms, p99 ${s.delivery.p99} ms, max ${s.delivery.max} ms, ${s.delivery.missing} incomplete`,
+    `  delivery to every connected member: p50 ${s.delivery.p50} ms, p99 ${s.delivery.p99} ms, max ${s.delivery.max} ms, ${s.delivery.missing} incomplete` +
+      ` (warm-up after connecting: p99 ${s.warmupDelivery.p99} ms, max ${s.warmupDelivery.max} ms)`,
     ...Object.entries(s.routes).map(([route, r]) => `  ${route}: n ${r.n}, p50 ${r.p50} ms, p99 ${r.p99} ms`),
     `  CPU µs per action (message or request): ${Object.entries(s.cpuUsPerAction)
       .map(([n, us]) => `${n} ${us}`)
@@ -381,6 +396,7 @@ export function formatStep(s: DayStep): string {
     `  agent runs, start → agent.run.completed on the starter's socket: n ${s.agentRuns.n}, p50 ${s.agentRuns.p50} ms, p99 ${s.agentRuns.p99} ms, max ${s.agentRuns.max} ms`,
     `  CPU µs of files per upload ${s.cpuUsPerUpload}, of agents per run ${s.cpuUsPerRun}`,
     `  stack RSS growth per person connected: ${s.rssKiBPerPerson} KiB`,
+    `  sessions refreshed (access token expired), warm-up included: ${s.refreshes}; sockets reconnected after 4002: ${s.reconnects}`,
     `  errors: ${Object.keys(s.errors).length ? JSON.stringify(s.errors) : 'none'}`
   ]
   return lines.join('\n')
