@@ -1,6 +1,6 @@
 import t from 'tap'
 import { randomUUID } from 'node:crypto'
-import { ChatPresenceGet, ChatPresenceReport, GatewayInstanceAlive } from '@palisade/contracts'
+import { ChatPresenceGet, ChatPresenceReport, GatewayInstanceAlive, PRESENCE_LIMITS } from '@palisade/contracts'
 import { createChatStore } from '../src/store/context.js'
 import { sweepPresence } from '../src/store/presence.js'
 import { PresenceAnnouncer } from '../src/lib/presence-announcer.js'
@@ -120,6 +120,47 @@ t.test('presence: aggregated over gateway instances, seen only by people sharing
     res = await h.as(alice, 'PUT', '/api/chat/presence/settings', { hidden: false })
     t.equal(res.statusCode, 200)
     t.equal((await presenceOf(bob, alice)).status, 'online', 'shown again')
+  })
+
+  t.test('reports are not held up by another in flight on the same instance', async (t) => {
+    const gw = randomUUID()
+    h.nc.publish(GatewayInstanceAlive.subject, JSON.stringify({ instanceId: gw, ttlMs: PRESENCE_LIMITS.instanceTtlMs }))
+    await report({ userId: randomUUID() }, gw, 1, true)
+    // Another transaction holds the instance's row, as a report or announcement does until it commits.
+    const holder = await h.app.pg.connect()
+    await holder.query('BEGIN')
+    await holder.query('UPDATE chat.presence_instances SET expires_at = expires_at WHERE instance_id = $1', [gw])
+    try {
+      const users = Array.from({ length: 5 }, () => randomUUID())
+      const answered = await Promise.allSettled(
+        users.map((userId) =>
+          h.nc.request(ChatPresenceReport.subject, JSON.stringify({ instanceId: gw, sockets: 1, active: true }), { headers: acting(userId), timeout: 2000 })
+        )
+      )
+      t.same(
+        answered.map((a) => a.status),
+        users.map(() => 'fulfilled'),
+        'every report of a connect wave is answered while the row is held'
+      )
+      const online = await h.app.pg.query('SELECT count(*)::int AS n FROM chat.presence_users WHERE user_id = ANY($1) AND status = $2', [users, 'online'])
+      t.equal(online.rows[0].n, users.length, 'and each user is online')
+    } finally {
+      await holder.query('ROLLBACK')
+      holder.release()
+    }
+  })
+
+  t.test('a report renews an instance past half its life', async (t) => {
+    const gw = randomUUID()
+    await report(alice, gw, 1, true)
+    await h.app.pg.query("UPDATE chat.presence_instances SET expires_at = now() + interval '10 seconds' WHERE instance_id = $1", [gw])
+    await report(alice, gw, 1, true)
+    const r = await h.app.pg.query<{ left: number }>(
+      'SELECT extract(epoch FROM expires_at - now())::float AS left FROM chat.presence_instances WHERE instance_id = $1',
+      [gw]
+    )
+    t.ok(r.rows[0]!.left > PRESENCE_LIMITS.instanceTtlMs / 1000 - 10, 'announcements stopped: the report keeps the instance alive')
+    await report(alice, gw, 0, false)
   })
 
   t.test('reports are refused without an acting user and validated', async (t) => {

@@ -48,8 +48,17 @@ export async function reportPresence(store: ChatStore, userId: string, report: C
        RETURNING user_id, status, hidden, last_active_at, last_seen_at`,
       [userId]
     )
+    // A report proves its instance alive, but the instance's row is written only when it is missing
+    // (the report overtook the instance's first announcement) or past half its life (announcements
+    // stopped arriving): every report of an instance writing it would hold that one row's lock until
+    // its commit, so a wave of sockets connecting to one gateway queued behind each other's commits
+    // and took every pooled connection with them (docs/performance.md, "Chat stalled after a
+    // connect wave"). Announcements keep the row fresh; reading it takes no lock.
     await c.query(
-      `INSERT INTO chat.presence_instances (instance_id, expires_at) VALUES ($1, now() + make_interval(secs => $2 / 1000.0))
+      `INSERT INTO chat.presence_instances (instance_id, expires_at)
+       SELECT $1::uuid, now() + make_interval(secs => $2 / 1000.0)
+       WHERE NOT EXISTS (SELECT 1 FROM chat.presence_instances
+                         WHERE instance_id = $1 AND expires_at > now() + make_interval(secs => $2 / 2000.0))
        ON CONFLICT (instance_id) DO UPDATE SET expires_at = GREATEST(chat.presence_instances.expires_at, EXCLUDED.expires_at)`,
       [report.instanceId, PRESENCE_LIMITS.instanceTtlMs]
     )
