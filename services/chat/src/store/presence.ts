@@ -50,16 +50,21 @@ export async function reportPresence(store: ChatStore, userId: string, report: C
     )
     // A report proves its instance alive, but the instance's row is written only when it is missing
     // (the report overtook the instance's first announcement) or past half its life (announcements
-    // stopped arriving): every report of an instance writing it would hold that one row's lock until
-    // its commit, so a wave of sockets connecting to one gateway queued behind each other's commits
-    // and took every pooled connection with them (docs/performance.md, "Chat stalled after a
-    // connect wave"). Announcements keep the row fresh; reading it takes no lock.
+    // stopped arriving). Every report of an instance writing it held that one row's lock until its
+    // commit, so a wave of sockets connecting to one gateway queued behind each other's commits and
+    // took every pooled connection with them (docs/performance.md, "Chat stalled after a connect
+    // wave"). Now a fresh row is only read (no lock), a stale one is renewed by the first report
+    // (the others find it fresh once that commits), and a missing one is inserted by the first
+    // (the others wait for that commit, then insert nothing and hold no lock).
     await c.query(
-      `INSERT INTO chat.presence_instances (instance_id, expires_at)
+      `WITH renewed AS (
+         UPDATE chat.presence_instances SET expires_at = now() + make_interval(secs => $2 / 1000.0)
+         WHERE instance_id = $1 AND expires_at <= now() + make_interval(secs => $2 / 2000.0)
+       )
+       INSERT INTO chat.presence_instances (instance_id, expires_at)
        SELECT $1::uuid, now() + make_interval(secs => $2 / 1000.0)
-       WHERE NOT EXISTS (SELECT 1 FROM chat.presence_instances
-                         WHERE instance_id = $1 AND expires_at > now() + make_interval(secs => $2 / 2000.0))
-       ON CONFLICT (instance_id) DO UPDATE SET expires_at = GREATEST(chat.presence_instances.expires_at, EXCLUDED.expires_at)`,
+       WHERE NOT EXISTS (SELECT 1 FROM chat.presence_instances WHERE instance_id = $1)
+       ON CONFLICT (instance_id) DO NOTHING`,
       [report.instanceId, PRESENCE_LIMITS.instanceTtlMs]
     )
     if (report.sockets > 0) {
