@@ -40,6 +40,8 @@ export interface Goal {
   unit?: string
   /** maximum of the row's CPU column (server CPU per request or action), in µs */
   maxCpuUs?: number
+  /** the row's CPU column may be no more than that of this other row: an anchor measured in the same run */
+  maxCpuOf?: string
 }
 
 export interface BenchInstance {
@@ -249,6 +251,13 @@ export function checkGoals(goals: Goal[], rows: Measurement[]): { ok: boolean; l
       const pass = r.cpuUsPerReq > 0 && r.cpuUsPerReq <= g.maxCpuUs
       ok &&= pass
       lines.push(`${pass ? 'PASS' : 'FAIL'} ${g.target}: server CPU ${r.cpuUsPerReq.toFixed(0)} µs each (goal ≤ ${g.maxCpuUs} µs)`)
+    }
+    if (g.maxCpuOf !== undefined) {
+      const anchor = rows.find((x) => x.name === g.maxCpuOf)
+      const pass = anchor !== undefined && r.cpuUsPerReq > 0 && r.cpuUsPerReq <= anchor.cpuUsPerReq
+      ok &&= pass
+      const against = anchor ? `${anchor.cpuUsPerReq.toFixed(0)} µs (${(r.cpuUsPerReq / anchor.cpuUsPerReq).toFixed(2)}×)` : 'not measured'
+      lines.push(`${pass ? 'PASS' : 'FAIL'} ${g.target}: CPU ${r.cpuUsPerReq.toFixed(0)} µs each (goal ≤ ${g.maxCpuOf}: ${against})`)
     }
     if (r.errors + r.unexpected > 0) {
       ok = false
