@@ -16,24 +16,9 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import WebSocket from 'ws'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
-import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
+import { discardStream, summarise, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
 import { procCpuUs, startStackService, type ServiceProcess } from './service-process.js'
 import { startTokenServer } from './token-server.js'
-
-export interface LatencySummary {
-  n: number
-  p50: number
-  p90: number
-  p99: number
-  max: number
-}
-
-export function summarise(samples: number[]): LatencySummary {
-  const s = [...samples].sort((a, b) => a - b)
-  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0
-  const r = (x: number) => Math.round(x * 100) / 100
-  return { n: s.length, p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(s[s.length - 1] ?? 0) }
-}
 
 interface Watcher {
   ws: WebSocket

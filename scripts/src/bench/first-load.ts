@@ -10,8 +10,7 @@ import { loadavg } from 'node:os'
 import { chromium, type Browser, type BrowserContext } from 'playwright-core'
 import { AUTH_COOKIES } from '@palisade/contracts'
 import { startThrowawayStack, type ThrowawayStack } from '../stack/throwaway.js'
-import { summarise } from './agents.js'
-import type { Bench, Measurement, RunOptions } from './framework.js'
+import { latencyRow, type Bench, type Measurement, type RunOptions } from './framework.js'
 
 export const FIRST_LOAD_ROWS = {
   cold: 'web: first load to usable chat (cold: new context)',
@@ -106,11 +105,6 @@ async function loadOnce(context: BrowserContext, stack: ThrowawayStack, person: 
   return page.evaluate(() => (window as unknown as UsableWindow).__usableAt ?? Number.NaN)
 }
 
-function row(name: string, samples: number[], seconds: number): Measurement {
-  const s = summarise(samples)
-  return { name, reqPerSec: samples.length / seconds, p50: s.p50, p99: s.p99, cpuUsPerReq: 0, errors: 0, unexpected: 0 }
-}
-
 export const firstLoadBench: Bench = {
   name: 'first-load',
   description: 'web: first load to usable chat in Chromium through the edge (20 conversations, 60 messages)',
@@ -153,7 +147,7 @@ export const firstLoadBench: Bench = {
             }
           }
           process.stdout.write(`first-load: ${cold.length} cold and warm loads, load average ${loadavg()[0]!.toFixed(1)}\n`)
-          return [row(FIRST_LOAD_ROWS.cold, cold, seconds), row(FIRST_LOAD_ROWS.warm, warm, seconds)]
+          return [latencyRow(FIRST_LOAD_ROWS.cold, cold, seconds), latencyRow(FIRST_LOAD_ROWS.warm, warm, seconds)]
         },
         async teardown() {
           await chrome.close()

@@ -285,3 +285,24 @@ export function benchCleanups(): { host: { teardown(fn: () => unknown): void }; 
     }
   }
 }
+
+export interface LatencySummary {
+  n: number
+  p50: number
+  p90: number
+  p99: number
+  max: number
+}
+
+export function summarise(samples: number[]): LatencySummary {
+  const s = [...samples].sort((a, b) => a - b)
+  const at = (q: number) => s[Math.min(s.length - 1, Math.max(0, Math.ceil(q * s.length) - 1))] ?? 0
+  const r = (x: number) => Math.round(x * 100) / 100
+  return { n: s.length, p50: r(at(0.5)), p90: r(at(0.9)), p99: r(at(0.99)), max: r(s[s.length - 1] ?? 0) }
+}
+
+/** A row of latencies measured by the bench itself (not HTTP responses): no CPU column. */
+export function latencyRow(name: string, samples: number[], seconds: number): Measurement {
+  const s = summarise(samples)
+  return { name, reqPerSec: samples.length / seconds, p50: s.p50, p99: s.p99, cpuUsPerReq: 0, errors: 0, unexpected: 0 }
+}

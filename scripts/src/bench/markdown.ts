@@ -6,8 +6,7 @@
  */
 import { chromium, type Browser, type Page } from 'playwright-core'
 import { markdownPage } from '../markdown-page.js'
-import type { Bench, Measurement, RunOptions } from './framework.js'
-import { summarise } from './agents.js'
+import { latencyRow, type Bench, type Measurement, type RunOptions } from './framework.js'
 
 export const MARKDOWN_ROWS = {
   message: 'markdown: render a 16 KiB message (parse, DOM)',
@@ -80,11 +79,6 @@ function loop(page: Page, source: string, seconds: number, stream: boolean): Pro
   )
 }
 
-function row(name: string, samples: number[], seconds: number): Measurement {
-  const s = summarise(samples)
-  return { name, reqPerSec: samples.length / seconds, p50: s.p50, p99: s.p99, cpuUsPerReq: 0, errors: 0, unexpected: 0 }
-}
-
 export const markdownBench: Bench = {
   name: 'markdown',
   description: 'the web Markdown renderer in headless Chromium: a 16 KiB message, a streaming delta',
@@ -106,9 +100,9 @@ export const markdownBench: Bench = {
           const whole = await loop(page, source, seconds, false)
           const delta = await loop(page, source, seconds, true)
           return [
-            row(MARKDOWN_ROWS.message, whole.render, seconds),
-            row(MARKDOWN_ROWS.layout, whole.layout, seconds),
-            row(MARKDOWN_ROWS.stream, delta.layout, seconds)
+            latencyRow(MARKDOWN_ROWS.message, whole.render, seconds),
+            latencyRow(MARKDOWN_ROWS.layout, whole.layout, seconds),
+            latencyRow(MARKDOWN_ROWS.stream, delta.layout, seconds)
           ]
         },
         teardown: () => browser.close()
