@@ -71,24 +71,8 @@ export const TypingEventSchema = Type.Object(
   { additionalProperties: false }
 )
 
-export const ChatEventSchema = Type.Union([
-  MessageCreatedEventSchema,
-  MessageUpdatedEventSchema,
-  MessageDeletedEventSchema,
-  MemberAddedEventSchema,
-  MemberRemovedEventSchema,
-  ConversationCreatedEventSchema,
-  ConversationUpdatedEventSchema,
-  ConversationDeletedEventSchema,
-  ConversationReadEventSchema,
-  ConversationNotifyChangedEventSchema,
-  PresenceChangedEventSchema,
-  MentionCreatedEventSchema,
-  ThreadRepliedEventSchema
-])
-export type ChatEvent = Static<typeof ChatEventSchema>
-
-export const UserEventSchema = Type.Union([
+/** The events chat publishes to members (typing comes from the gateway). */
+const CHAT_EVENT_SCHEMAS = [
   MessageCreatedEventSchema,
   MessageUpdatedEventSchema,
   MessageDeletedEventSchema,
@@ -102,7 +86,14 @@ export const UserEventSchema = Type.Union([
   // presence.changed (presence.ts)
   PresenceChangedEventSchema,
   MentionCreatedEventSchema,
-  ThreadRepliedEventSchema,
+  ThreadRepliedEventSchema
+] as const
+
+export const ChatEventSchema = Type.Union([...CHAT_EVENT_SCHEMAS])
+export type ChatEvent = Static<typeof ChatEventSchema>
+
+export const UserEventSchema = Type.Union([
+  ...CHAT_EVENT_SCHEMAS,
   TypingEventSchema,
   // agent.run.delta|completed|failed|cancelled, published by the agents service (shapes in agents.ts)
   AgentRunDeltaEventSchema,

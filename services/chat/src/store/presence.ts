@@ -1,6 +1,6 @@
 import { PRESENCE_LIMITS, type ChatPresenceReportRequest, type Presence, type PresenceList, type PresenceStatus } from '@palisade/contracts'
 import { withTransaction } from '@palisade/platform'
-import { now, type ChatStore } from './context.js'
+import type { ChatStore } from './context.js'
 import { requireMember } from './members.js'
 
 /**
