@@ -1,5 +1,6 @@
 import t from 'tap'
-import { parseDayArgs, runDay } from '../src/bench/day.js'
+import { runDay } from '../src/bench/day.js'
+import { parseDayArgs } from '../src/bench/day-options.js'
 
 /**
  * `pnpm bench day --quick`: the whole stack on the small seed, a few dozen people signed in through
