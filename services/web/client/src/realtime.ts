@@ -30,6 +30,10 @@ export class Realtime {
   private connectedOnce = false
   private timer: ReturnType<typeof setTimeout> | undefined
   private renewTimer: ReturnType<typeof setTimeout> | undefined
+  /** epoch ms when the socket's identity lease ends, as the last hello, renewal or frame said */
+  private leaseEnd = 0
+  /** the lease end a refresh was last made for: at most one refresh per end that does not move */
+  private refreshedFor = 0
   private stopped = false
 
   constructor(private readonly h: RealtimeHandlers) {
@@ -126,7 +130,8 @@ export class Realtime {
 
   private scheduleRenew(expiresAt: string): void {
     clearTimeout(this.renewTimer)
-    const left = Date.parse(expiresAt) - Date.now()
+    this.leaseEnd = Date.parse(expiresAt)
+    const left = this.leaseEnd - Date.now()
     // At a random point of the last quarter before the deadline: sockets that reconnected together
     // (a gateway restart) would otherwise renew together for as long as they stay open.
     const inMs = Math.max(1000, Math.min(left - 15_000, left * 0.75) * (0.75 + Math.random() * 0.25))
@@ -135,17 +140,36 @@ export class Realtime {
 
   /**
    * Extends the lease before it ends with the contract's plain `GET /ws`; the socket stays as it
-   * is. Should the renewal fail for another reason than a lost session, the lease runs out, the
-   * socket closes with 4002 and the reconnect (with HTTP catch-up) gives it a new one.
+   * is. The gateway caps a lease at the access token's expiry, so a renewal that no longer moves the
+   * lease means the token ends there: the session is refreshed now (at least ~14 s before, see
+   * scheduleRenew) and the lease renewed with the new token, instead of the socket closing with 4002
+   * and reconnecting (an offline/online flicker to every peer, once per token lifetime). The cookies
+   * are httpOnly, so this is the one place the tab learns when its token expires. Should the renewal
+   * fail for another reason than a lost session, the lease runs out, the socket closes with 4002 and
+   * the reconnect (with HTTP catch-up) gives it a new one.
    */
   private async renew(): Promise<void> {
+    const before = this.leaseEnd // a `renewed` frame may move it while this request is out
     try {
-      let r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
-      if (r.status === 401 && (await refreshSession())) r = await fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
-      if (r.ok) return this.scheduleRenew(((await r.json()) as { expiresAt: string }).expiresAt)
-      if (r.status === 401) return goToLogin()
+      let end = await this.renewLease()
+      // Once per end: near the session's absolute end a refresh cannot move it either.
+      if (end !== undefined && Date.parse(end) <= before && Date.parse(end) !== this.refreshedFor) {
+        this.refreshedFor = Date.parse(end)
+        // refreshSession is single-flight, shared with the API calls that met a 401.
+        if (await refreshSession()) end = (await this.renewLease()) ?? end
+      }
+      if (end !== undefined && this.open) this.scheduleRenew(end) // else the next hello schedules
     } catch {
       // network trouble: the close that follows reconnects
     }
+  }
+
+  /** One `GET /ws` (refreshing once on a 401): the new lease end, or undefined when refused. */
+  private async renewLease(): Promise<string | undefined> {
+    const get = () => fetch('/ws', { credentials: 'same-origin', headers: { accept: 'application/json' } })
+    let r = await get()
+    if (r.status === 401 && (await refreshSession())) r = await get()
+    if (r.status === 401) return goToLogin()
+    return r.ok ? ((await r.json()) as { expiresAt: string }).expiresAt : undefined
   }
 }
