@@ -3,6 +3,7 @@ import { ChannelListener } from '@palisade/platform'
 import { ConversationListCache } from '../lib/conversation-list-cache.js'
 import { MessageCache, type SnapshotLoader } from '../lib/message-cache.js'
 import { loadConversationList } from '../store/conversations.js'
+import { memberIdsSql, splitIds } from '../lib/member-ids.js'
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -46,20 +47,24 @@ export const messageCachePlugin = fp<MessageCachePluginOptions>(
     }
     // Members and newest messages from one statement, hence one snapshot.
     const load: SnapshotLoader = async (conversationId, depth) => {
-      const r = await app.pg.query<{ member_ids: string[] | null; seqs: string[]; payloads: string[] }>({
+      // Ids and seqs as one string each and the payloads as one JSON array: parsing text[]
+      // literals was the larger part of a snapshot's cost in a conversation of thousands.
+      const r = await app.pg.query<{ member_ids: string | null; seqs: string | null; payloads: string[] }>({
         name: 'chat_conversation_snapshot',
-        text: `SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
-                      coalesce(array_agg(x.seq ORDER BY x.seq DESC), '{}') AS seqs,
-                      coalesce(array_agg(x.payload ORDER BY x.seq DESC), '{}') AS payloads
+        text: `SELECT ${memberIdsSql('$1')} AS member_ids,
+                      string_agg(x.seq::text, ' ' ORDER BY x.seq DESC) AS seqs,
+                      coalesce(json_agg(x.payload ORDER BY x.seq DESC), '[]') AS payloads
                FROM (SELECT seq, payload FROM chat.messages WHERE conversation_id = $1 ORDER BY seq DESC LIMIT $2) x`,
         values: [conversationId, depth]
       })
       const row = r.rows[0]
-      if (!row?.member_ids) return null
+      const members = splitIds(row?.member_ids ?? null)
+      if (!row || !members) return null
+      const seqs = splitIds(row.seqs) ?? []
       return {
-        members: new Set(row.member_ids),
-        messages: row.seqs.map((seq, i) => ({ seq: Number(seq), json: row.payloads[i]! })),
-        complete: row.seqs.length < depth
+        members: new Set(members),
+        messages: seqs.map((seq, i) => ({ seq: Number(seq), json: row.payloads[i]! })),
+        complete: seqs.length < depth
       }
     }
     const cache = new MessageCache({ maxBytes: opts.maxBytes, ttlMs: SNAPSHOT_TTL_MS, load })

@@ -10,6 +10,7 @@ import { requireMember } from './members.js'
 import { checkMessageRefs, type MessageRefs } from './message-refs.js'
 import { emitMentions } from './mentions.js'
 import { announceReply, refreshThreadSummary } from './threads.js'
+import { memberIdsSql, splitIds } from '../lib/member-ids.js'
 
 export interface NewMessage extends MessageRefs {
   text: string
@@ -77,7 +78,7 @@ const INSERT_MESSAGE = `WITH lock AS (
              UPDATE chat.members SET last_read_seq = ins.seq, read_count = bump.message_count FROM ins, bump
              WHERE chat.members.conversation_id = $1 AND chat.members.user_id = $2 AND $3 = 'user' AND chat.members.last_read_seq < ins.seq
            )
-           SELECT ins.*, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids,
+           SELECT ins.*, ${memberIdsSql('$1')} AS member_ids,
              (SELECT array_agg(user_id) FROM ment) AS mentioned_ids
            FROM ins`
 
@@ -91,7 +92,7 @@ const INSERT_MESSAGE = `WITH lock AS (
  */
 async function insertMessage(q: Queryable, userId: string, conversationId: string, input: NewMessage, author: MessageAuthor): Promise<Inserted> {
   const agentRunId = author.kind === 'agent' ? author.agentRunId : null
-  const r = await q.query<MessageDbRow & { member_ids: string[]; mentioned_ids: string[] | null }>({
+  const r = await q.query<MessageDbRow & { member_ids: string; mentioned_ids: string[] | null }>({
     name: 'chat_send_message',
     text: INSERT_MESSAGE,
     values: [
@@ -108,11 +109,11 @@ async function insertMessage(q: Queryable, userId: string, conversationId: strin
     ]
   })
   const row = r.rows[0]
-  if (row) return { message: toMessage(row), created: true, memberIds: row.member_ids, mentionedIds: row.mentioned_ids ?? [] }
+  if (row) return { message: toMessage(row), created: true, memberIds: splitIds(row.member_ids) ?? [], mentionedIds: row.mentioned_ids ?? [] }
   // Not inserted: not a member, a retry of a message that exists, or archived.
-  const existing = await q.query<MessageDbRow & { member_ids: string[] }>({
+  const existing = await q.query<MessageDbRow & { member_ids: string }>({
     name: 'chat_message_by_client_id',
-    text: `SELECT ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM chat.messages
+    text: `SELECT ${MESSAGE_COLUMNS}, ${memberIdsSql('$1')} AS member_ids FROM chat.messages
            WHERE conversation_id = $1 AND sender_id = $2 AND client_message_id = $3
              AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)`,
     values: [conversationId, userId, input.clientMessageId]
@@ -125,7 +126,7 @@ async function insertMessage(q: Queryable, userId: string, conversationId: strin
     // A member whose message vanished between the insert and this read (deleted at once).
     throw problems.conflict('The message was deleted; send it with a new clientMessageId')
   }
-  return { message: toMessage(existing.rows[0]), created: false, memberIds: existing.rows[0].member_ids, mentionedIds: [] }
+  return { message: toMessage(existing.rows[0]), created: false, memberIds: splitIds(existing.rows[0].member_ids) ?? [], mentionedIds: [] }
 }
 
 /**
@@ -276,18 +277,18 @@ export async function listMessagesJson(
 /** Edits the caller's own message. Agent-written messages cannot be edited (they are the agent's words). */
 export async function editMessage(store: ChatStore, userId: string, conversationId: string, messageId: string, text: string): Promise<Message> {
   const message = await store.outbox.transaction(async (c, emit) => {
-    const r = await c.query<MessageDbRow & { member_ids: string[] }>(
+    const r = await c.query<MessageDbRow & { member_ids: string }>(
       `UPDATE chat.messages SET text = $4, edited_at = now()
        WHERE id = $3 AND conversation_id = $1 AND sender_id = $2 AND author_kind = 'user'
          AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $1 AND user_id = $2)
          AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $1 AND archived_at IS NOT NULL)
-       RETURNING ${MESSAGE_COLUMNS}, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids`,
+       RETURNING ${MESSAGE_COLUMNS}, ${memberIdsSql('$1')} AS member_ids`,
       [conversationId, userId, messageId, text]
     )
     const row = r.rows[0]
     if (!row) return null
     const updated = toMessage(row)
-    emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message: updated })
+    emitToMembers(emit, splitIds(row.member_ids) ?? [], { type: 'message.updated', at: now(), conversationId, message: updated })
     return updated
   })
   if (!message) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'edit')
@@ -302,7 +303,7 @@ export async function editMessage(store: ChatStore, userId: string, conversation
  */
 export async function deleteMessage(store: ChatStore, userId: string, conversationId: string, messageId: string): Promise<void> {
   const deleted = await store.outbox.transaction(async (c, emit) => {
-    const r = await c.query<{ member_ids: string[]; parent_id: string | null }>(
+    const r = await c.query<{ member_ids: string; parent_id: string | null }>(
       // The counters follow: one message fewer in the conversation, and one fewer read by every
       // member whose marker had passed it (deletes are rare; sends stay one counter). The
       // conversation row is locked first, as a send locks it, so the two never deadlock over a
@@ -321,13 +322,14 @@ export async function deleteMessage(store: ChatStore, userId: string, conversati
          UPDATE chat.members SET read_count = read_count - 1 FROM del
          WHERE chat.members.conversation_id = $1 AND chat.members.last_read_seq >= del.seq AND chat.members.read_count > 0
        )
-       SELECT del.parent_id, (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $1) AS member_ids FROM del`,
+       SELECT del.parent_id, ${memberIdsSql('$1')} AS member_ids FROM del`,
       [conversationId, userId, messageId]
     )
     const row = r.rows[0]
     if (!row) return false
-    emitToMembers(emit, row.member_ids, { type: 'message.deleted', at: now(), conversationId, messageId })
-    if (row.parent_id) await refreshThreadSummary(c, emit, conversationId, row.parent_id, row.member_ids)
+    const memberIds = splitIds(row.member_ids) ?? []
+    emitToMembers(emit, memberIds, { type: 'message.deleted', at: now(), conversationId, messageId })
+    if (row.parent_id) await refreshThreadSummary(c, emit, conversationId, row.parent_id, memberIds)
     return true
   })
   if (!deleted) throw await whyNotOwnMessage(store, userId, conversationId, messageId, 'delete')

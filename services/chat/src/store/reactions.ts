@@ -5,6 +5,7 @@ import { MESSAGE_COLUMNS, toMessage, type MessageDbRow } from '../lib/rows.js'
 import { now, type ChatStore } from './context.js'
 import { requireNotArchived } from './conversation-admin.js'
 import { requireMember } from './members.js'
+import { memberIdsSql, splitIds } from '../lib/member-ids.js'
 
 /**
  * Exactly one emoji of Unicode's recommended set (RGI: single pictographs, skin tones, ZWJ
@@ -33,8 +34,8 @@ export async function setReaction(
 ): Promise<Message> {
   if (!isSingleEmoji(emoji)) throw problems.badRequest('A reaction is exactly one Unicode emoji', ReactionErrorCode.invalidEmoji)
   const result = await store.outbox.transaction(async (c, emit) => {
-    const target = await c.query<{ member_ids: string[] }>(
-      `SELECT (SELECT array_agg(user_id) FROM chat.members WHERE conversation_id = $2) AS member_ids
+    const target = await c.query<{ member_ids: string }>(
+      `SELECT ${memberIdsSql('$2')} AS member_ids
        FROM chat.messages WHERE id = $1 AND conversation_id = $2
          AND EXISTS (SELECT 1 FROM chat.members WHERE conversation_id = $2 AND user_id = $3)
          AND NOT EXISTS (SELECT 1 FROM chat.conversations WHERE id = $2 AND archived_at IS NOT NULL)
@@ -69,7 +70,7 @@ export async function setReaction(
     )
     if (updated.rows[0]) {
       const message = toMessage(updated.rows[0])
-      emitToMembers(emit, row.member_ids, { type: 'message.updated', at: now(), conversationId, message })
+      emitToMembers(emit, splitIds(row.member_ids) ?? [], { type: 'message.updated', at: now(), conversationId, message })
       return { message, changed: true }
     }
     const same = await c.query<MessageDbRow>(`SELECT ${MESSAGE_COLUMNS} FROM chat.messages WHERE id = $1`, [messageId])
