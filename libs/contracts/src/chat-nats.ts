@@ -6,7 +6,7 @@ import {
   AttachmentIdsSchema,
   CHAT_LIMITS,
   ClientMessageIdSchema,
-  MessageRefsProperties,
+  NewMessageProperties,
   MemberRoleSchema,
   MessageSchema,
   MessageTextSchema,
@@ -54,10 +54,7 @@ export const ChatMembersGet: NatsEndpoint<typeof ChatMembersGetRequestSchema, ty
 export const ChatMessageCreateRequestSchema = Type.Object(
   {
     conversationId: UuidSchema,
-    text: MessageTextSchema,
-    clientMessageId: ClientMessageIdSchema,
-    attachments: Type.Optional(AttachmentIdsSchema),
-    ...MessageRefsProperties
+    ...NewMessageProperties
   },
   { additionalProperties: false }
 )

@@ -139,6 +139,14 @@ export const MessageRefsProperties = {
   massMention: Type.Optional(MassMentionSchema)
 }
 
+/** A new message as its sender writes it: the same over HTTP, the socket and NATS. */
+export const NewMessageProperties = {
+  text: MessageTextSchema,
+  clientMessageId: ClientMessageIdSchema,
+  attachments: Type.Optional(AttachmentIdsSchema),
+  ...MessageRefsProperties
+}
+
 // ---------------------------------------------------------------------------------------------
 // HTTP (`/api/chat`)
 // ---------------------------------------------------------------------------------------------
@@ -190,10 +198,7 @@ export const MemberPageQuerySchema = Type.Object(
 export const MemberPageSchema = Type.Object({ items: Type.Array(MemberSchema), nextCursor: NextCursorSchema }, { additionalProperties: false })
 export type MemberPage = Static<typeof MemberPageSchema>
 
-export const SendMessageBodySchema = Type.Object(
-  { text: MessageTextSchema, clientMessageId: ClientMessageIdSchema, attachments: Type.Optional(AttachmentIdsSchema), ...MessageRefsProperties },
-  { additionalProperties: false }
-)
+export const SendMessageBodySchema = Type.Object(NewMessageProperties, { additionalProperties: false })
 export type SendMessageBody = Static<typeof SendMessageBodySchema>
 
 export const EditMessageBodySchema = Type.Object({ text: MessageTextSchema }, { additionalProperties: false })

@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox'
 import { IsoDateSchema, UuidSchema } from './common.js'
-import { AttachmentIdsSchema, ClientMessageIdSchema, MessageRefsProperties, MessageSchema, MessageTextSchema } from './chat.js'
+import { MessageSchema, NewMessageProperties } from './chat.js'
 import { UserEventSchema } from './chat-events.js'
 import type { NatsEvent } from './nats.js'
 
@@ -31,10 +31,7 @@ export const MessageSendFrameSchema = Type.Object(
     type: Type.Literal('message.send'),
     id: Type.Optional(FrameIdSchema),
     conversationId: UuidSchema,
-    text: MessageTextSchema,
-    clientMessageId: ClientMessageIdSchema,
-    attachments: Type.Optional(AttachmentIdsSchema),
-    ...MessageRefsProperties
+    ...NewMessageProperties
   },
   { additionalProperties: false }
 )
