@@ -14,7 +14,7 @@
 import { randomBytes, randomUUID } from 'node:crypto'
 import { createReadStream, createWriteStream } from 'node:fs'
 import { mkdtemp, rm, unlink } from 'node:fs/promises'
-import { Agent, request, type IncomingMessage } from 'node:http'
+import { Agent, request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
@@ -24,6 +24,7 @@ import pg from 'pg'
 import { startTestStack, type TestStack, type TestUser } from '@palisade/testkit'
 import { newFilesKekLine } from '../deploy/secrets.js'
 import { discardStream, type Bench, type Measurement, type RunOptions, benchCleanups } from './framework.js'
+import { backendsDelta, collect, createConversation, filesBackendsCpu, uploadSmall } from './files-small.js'
 import { procCpuUs, procStatus, procThreadsCpuUs, startServiceProcess, startStackService, type ServiceProcess } from './service-process.js'
 
 const MiB = 1024 * 1024
@@ -99,16 +100,6 @@ function stats(name: string, mibPerSec: number, samplesMs: number[], cpuUsPerOp:
   return { name, reqPerSec: mibPerSec, p50: at(0.5), p99: at(0.99), cpuUsPerReq: cpuUsPerOp, errors, unexpected: 0 }
 }
 
-function collect(res: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    let body = ''
-    res.setEncoding('utf8')
-    res.on('data', (c: string) => (body += c))
-    res.on('end', () => resolve(body))
-    res.on('error', reject)
-  })
-}
-
 function startFilesProcess(stack: TestStack, storageDir: string): Promise<ServiceProcess> {
   return startServiceProcess('files', {
     DATABASE_URL: stack.databaseUrl,
@@ -149,67 +140,6 @@ function uploadFile(baseUrl: string, headers: Record<string, string>, path: stri
     file.on('end', () => req.end(tail))
     file.pipe(req, { end: false })
   })
-}
-
-/**
- * A small upload as the web client sends it (services/web/client/src/files.ts): the conversation's
- * id, then the file, in one multipart body over a kept-alive connection. Resolves with the time taken.
- */
-function uploadSmall(baseUrl: string, agent: Agent, headers: Record<string, string>, conversationId: string, bytes: Buffer): Promise<number> {
-  const boundary = `----bench${randomUUID()}`
-  const body = Buffer.concat([
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="conversationId"\r\n\r\n${conversationId}\r\n`),
-    Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="notes.txt"\r\nContent-Type: text/plain\r\n\r\n`),
-    bytes,
-    Buffer.from(`\r\n--${boundary}--\r\n`)
-  ])
-  const t0 = performance.now()
-  return new Promise((resolve, reject) => {
-    const req = request(
-      new URL('/api/files', baseUrl),
-      { method: 'POST', agent, headers: { ...headers, 'content-type': `multipart/form-data; boundary=${boundary}`, 'content-length': String(body.length) } },
-      async (res) => {
-        const text = await collect(res)
-        if (res.statusCode !== 201) return reject(new Error(`upload answered ${res.statusCode}: ${text.slice(0, 200)}`))
-        resolve(performance.now() - t0)
-      }
-    )
-    req.on('error', reject)
-    req.end(body)
-  })
-}
-
-async function createConversation(chat: ServiceProcess, headers: Record<string, string>): Promise<string> {
-  const res = await fetch(new URL('/api/chat/conversations', chat.url), {
-    method: 'POST',
-    headers: { ...headers, 'content-type': 'application/json' },
-    body: JSON.stringify({ title: 'bench', memberIds: [] })
-  })
-  if (res.status !== 201) throw new Error(`creating a conversation answered ${res.status}: ${await res.text()}`)
-  return ((await res.json()) as { id: string }).id
-}
-
-/** CPU time (µs) of the PostgreSQL backends serving the files service on `db`, by backend pid. */
-async function filesBackendsCpu(client: pg.Client): Promise<Map<number, number>> {
-  const r = await client.query<{ pid: number }>(
-    "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name LIKE 'files%' AND pid <> pg_backend_pid()"
-  )
-  const cpu = new Map<number, number>()
-  for (const { pid } of r.rows) {
-    try {
-      cpu.set(pid, procCpuUs(pid))
-    } catch {
-      /* gone, or PostgreSQL runs elsewhere */
-    }
-  }
-  return cpu
-}
-
-/** CPU the backends spent between two snapshots; a backend that appeared in between counts whole. */
-function backendsDelta(before: Map<number, number>, after: Map<number, number>): number {
-  let sum = 0
-  for (const [pid, us] of after) sum += us - (before.get(pid) ?? 0)
-  return sum
 }
 
 function downloadFile(baseUrl: string, headers: Record<string, string>, id: string): Promise<{ bytes: number; ms: number }> {
